@@ -1,0 +1,3 @@
+//! returnsd: the returns-bench daemon.
+pub mod domain;
+pub mod label;
