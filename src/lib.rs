@@ -1,3 +1,27 @@
-//! returnsd: the returns-bench daemon.
+//! returnsd: the returns-bench daemon of an e-commerce warehouse.
+//!
+//! Shape: `main → cli → app → { control, engine, store, feed, … } → domain`.
+//!
+//! Architecture invariants (each backed by a test where it can be):
+//! - `domain` is pure: no tokio, rusqlite, serde, std::fs/net, no clock reads. Time is
+//!   passed in. (`tests/core.rs::domain_has_no_io`)
+//! - The engine is the only caller of `domain::step` and the only writer of journal events;
+//!   every state change commits in the same SQLite transaction as its events, with
+//!   `synchronous=FULL`, before the sender is answered.
+//! - Projections are a fold of the journal (`Station::apply`); `journal verify` proves it.
+//! - Operator-facing text lives only in `i18n` (zh-CN and en).
+//! - Customer names and phones never reach logs; lists mask them (`privacy`).
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod control;
 pub mod domain;
+pub mod engine;
+pub mod feed;
+pub mod i18n;
 pub mod label;
+pub mod manifest;
+pub mod privacy;
+pub mod refdata;
+pub mod sheet;
+pub mod store;

@@ -1,0 +1,145 @@
+//! The daemon: builds the engine and its edges from a validated config, runs until SIGTERM
+//! or SIGINT, then stops accepting input, lets the engine commit what it was given, and
+//! exits. A missing device never stops it; a damaged database stops it before it starts.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::config::Config;
+use crate::domain::step::Effect;
+use crate::engine::{self, Clock, EngineHandle};
+use crate::i18n::{Lang, message};
+
+/// Options of `returnsd run` beyond the config.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Read scans from standard input, one per line (a keyboard-wedge bench).
+    pub scan_stdin: bool,
+}
+
+/// Tell systemd we are ready (Type=notify); a no-op elsewhere.
+fn sd_notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sock = match std::os::unix::net::UnixDatagram::unbound() {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    let p = path.to_string_lossy().to_string();
+    let r = if let Some(abs) = p.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abs.as_bytes())
+            .and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
+    } else {
+        sock.send_to(state.as_bytes(), &p)
+    };
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "sd_notify failed");
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+    }
+}
+
+async fn run_effects(mut rx: tokio::sync::mpsc::UnboundedReceiver<Effect>) {
+    while let Some(e) = rx.recv().await {
+        match e {
+            Effect::PrintLabel {
+                return_id,
+                template,
+                reason,
+            } => {
+                // The device layer's print queue takes these; until a printer is configured
+                // the job is only logged (no customer data in logs).
+                tracing::info!(%return_id, template, reason = reason.as_str(), "label job");
+            }
+        }
+    }
+}
+
+async fn stdin_scans(engine: EngineHandle, bench: String, lang: Lang) {
+    let mut lines = BufReader::new(tokio::io::stdin()).split(b'\n');
+    while let Ok(Some(line)) = lines.next_segment().await {
+        let r = engine.scan(&bench, line).await;
+        let params: Vec<(&str, String)> = r
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        println!(
+            "{} {}",
+            if r.ok { "OK " } else { "ERR" },
+            message(lang, &r.code, &params)
+        );
+    }
+}
+
+/// Run the daemon until a stop signal.
+pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
+    let (engine, effects, join) = engine::start(cfg.clone(), clock)?;
+    let listener = crate::control::bind(&cfg.control_socket)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    tokio::spawn(run_effects(effects));
+    let info = json!({
+        "station": cfg.station.as_str(),
+        "epoch": &*engine.epoch,
+        "database": cfg.database.display().to_string(),
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut stop_rx2 = stop_rx.clone();
+    let server = tokio::spawn(crate::control::serve(
+        listener,
+        engine.clone(),
+        cfg.default_bench.clone(),
+        info,
+        async move {
+            let _ = stop_rx2.wait_for(|s| *s).await;
+        },
+    ));
+    if opts.scan_stdin {
+        tokio::spawn(stdin_scans(
+            engine.clone(),
+            cfg.default_bench.clone(),
+            Lang::parse(&cfg.language),
+        ));
+    }
+    tracing::info!(
+        station = cfg.station.as_str(),
+        epoch = &*engine.epoch,
+        socket = %cfg.control_socket.display(),
+        database = %cfg.database.display(),
+        "returnsd ready"
+    );
+    sd_notify("READY=1");
+    shutdown_signal().await;
+    sd_notify("STOPPING=1");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    drop(stop_rx);
+    drop(engine);
+    // Connections still open hold engine handles; give them a moment to finish, then the
+    // engine drains its queue and its thread ends.
+    let _ = std::fs::remove_file(&cfg.control_socket);
+    let waited = tokio::task::spawn_blocking(move || join.join());
+    match tokio::time::timeout(std::time::Duration::from_secs(10), waited).await {
+        Ok(_) => tracing::info!("stopped cleanly"),
+        Err(_) => {
+            tracing::warn!("engine still busy after 10 s; exiting (committed work is on disk)")
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,847 @@
+//! The `returnsd` command line. Daemon: `run`. Operator commands that change state go
+//! through the running daemon's control socket (so the engine stays the only writer of
+//! events); read-only commands and `manifest import` open the database directly.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::config::{self, Config};
+use crate::control;
+use crate::i18n::{Lang, message};
+use crate::privacy::{mask_name, mask_phone_tail};
+use crate::store::{self, codec};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "returnsd",
+    version,
+    about = "Returns-bench daemon: scanners, labels, SQLite journal, central sync"
+)]
+pub struct Cli {
+    /// Station config file [default: $CONFIGURATION_DIRECTORY/station.toml or /etc/returnsd/station.toml]
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the daemon.
+    Run {
+        /// Also read scans from standard input, one per line.
+        #[arg(long)]
+        scan_stdin: bool,
+    },
+    /// Validate a config file; prints every problem as file:line: key: what is wrong.
+    CheckConfig,
+    /// Send scans to the running daemon; returns once each is durably recorded.
+    /// Exit status: 0 all accepted, 1 some recorded but refused, 2 some NOT recorded.
+    Scan {
+        /// Bench (scanner position) name [default: scan.default_bench]
+        #[arg(long)]
+        bench: Option<String>,
+        /// Print the daemon's JSON replies.
+        #[arg(long)]
+        json: bool,
+        /// Codes as scanned.
+        #[arg(required = true)]
+        codes: Vec<std::ffi::OsString>,
+    },
+    /// Record the second inspection of a return's items.
+    Inspect {
+        return_id: String,
+        #[arg(long)]
+        badge: String,
+        #[arg(long, value_parser = ["good", "defect"])]
+        grade: String,
+        /// Defect reason code (repeat for several).
+        #[arg(long = "reason")]
+        reasons: Vec<String>,
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Item numbers (default: all not yet inspected).
+        #[arg(long, value_delimiter = ',')]
+        items: Vec<u32>,
+        /// Photo reference as sha256:bytes:content-type (repeat for several).
+        #[arg(long = "photo")]
+        photos: Vec<String>,
+    },
+    /// Put inspected items away to a zone or bin (Z-GOOD, Z-DEFECT, Z-<bin>).
+    PutAway {
+        return_id: String,
+        #[arg(long)]
+        badge: String,
+        #[arg(long)]
+        zone: String,
+        #[arg(long, value_delimiter = ',')]
+        items: Vec<u32>,
+    },
+    /// Record that the exchange (or the original goods) shipped back to the customer.
+    ExchangeShipped {
+        return_id: String,
+        #[arg(long)]
+        badge: String,
+        #[arg(long)]
+        waybill: String,
+        #[arg(long, value_delimiter = ',')]
+        items: Vec<u32>,
+    },
+    /// Release a return's good items to sellable stock.
+    Restock {
+        return_id: String,
+        #[arg(long)]
+        badge: String,
+    },
+    /// Create a return-to-vendor note over defect items (item labels like R-ST01-20261125-0001.1).
+    Rtv {
+        #[arg(long)]
+        badge: String,
+        #[arg(long)]
+        vendor: String,
+        #[arg(required = true)]
+        items: Vec<String>,
+    },
+    /// Reprint a return's label (journaled with the reason).
+    Reprint {
+        return_id: String,
+        #[arg(long)]
+        badge: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Void a return recorded in error (supervisor; before first check only).
+    Void {
+        return_id: String,
+        #[arg(long)]
+        badge: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List or show returns.
+    Returns {
+        #[command(subcommand)]
+        cmd: ReturnsCmd,
+    },
+    /// Export journal events.
+    Export {
+        /// RFC 3339 time or YYYY-MM-DD (station time zone).
+        #[arg(long)]
+        since: String,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check or rebuild the journal.
+    Journal {
+        #[command(subcommand)]
+        cmd: JournalCmd,
+    },
+    /// Import customer service's returns log (expected returns).
+    Manifest {
+        #[command(subcommand)]
+        cmd: ManifestCmd,
+    },
+    /// Render the printable command-code sheet.
+    Commands {
+        #[arg(long)]
+        out: PathBuf,
+        /// A TrueType/TTC font with Chinese glyphs [default: WenQuanYi Micro Hei or Noto Sans CJK].
+        #[arg(long)]
+        font: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReturnsCmd {
+    /// Returns, newest first; customer names masked.
+    List {
+        #[arg(long)]
+        stage: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One return with its items and events.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        /// Show the customer's name unmasked.
+        #[arg(long)]
+        reveal: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JournalCmd {
+    /// Check seq contiguity, order, decodability, and that the projections equal a rebuild.
+    Verify,
+    /// Rebuild the projections from the journal (stop the daemon first).
+    Rebuild,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ManifestCmd {
+    /// Import a CSV (one row per item line) or JSONL (one expected_return per line) file.
+    Import {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<ImportFormat>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportFormat {
+    Csv,
+    Jsonl,
+}
+
+fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
+    let p = path.clone().unwrap_or_else(config::default_config_path);
+    config::load(&p).map_err(|e| e.to_string())
+}
+
+fn init_tracing(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RETURNSD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log_level));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cfg.log_json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("returnsd: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, String> {
+    match cli.cmd {
+        Cmd::CheckConfig => {
+            let p = cli
+                .config
+                .clone()
+                .unwrap_or_else(config::default_config_path);
+            match config::load(&p) {
+                Ok(c) => {
+                    println!(
+                        "{}: OK (station {}, database {}, socket {})",
+                        p.display(),
+                        c.station,
+                        c.database.display(),
+                        c.control_socket.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Cmd::Run { scan_stdin } => {
+            let cfg = load_config(&cli.config)?;
+            init_tracing(&cfg);
+            let rt = runtime()?;
+            rt.block_on(crate::app::run(
+                cfg,
+                crate::app::RunOptions { scan_stdin },
+                crate::engine::system_clock(),
+            ))
+            .map_err(|e| format!("{e:#}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Scan { bench, json, codes } => {
+            let cfg = load_config(&cli.config)?;
+            let lang = Lang::parse(&cfg.language);
+            let rt = runtime()?;
+            rt.block_on(async {
+                let mut worst = 0u8;
+                for code in codes {
+                    use std::os::unix::ffi::OsStrExt;
+                    let mut req =
+                        json!({"op": "scan", "code_hex": control::hex_encode(code.as_bytes())});
+                    if let Some(b) = &bench {
+                        req["bench"] = json!(b);
+                    }
+                    let reply = control::request(&cfg.control_socket, &req).await?;
+                    worst = worst.max(print_reply(&reply, lang, json));
+                }
+                Ok(ExitCode::from(worst))
+            })
+        }
+        Cmd::Inspect {
+            return_id,
+            badge,
+            grade,
+            reasons,
+            note,
+            items,
+            photos,
+        } => {
+            let photos = photos
+                .iter()
+                .map(|p| {
+                    let parts: Vec<&str> = p.splitn(3, ':').collect();
+                    match parts.as_slice() {
+                        [sha, bytes, ct] => Ok(json!({"sha256": sha, "bytes": bytes.parse::<u64>().map_err(|_| format!("photo {p:?}: bytes is not a number"))?, "content_type": ct})),
+                        _ => Err(format!("photo {p:?}: use sha256:bytes:content-type")),
+                    }
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            op(
+                &cli.config,
+                json!({"op": "inspect", "badge": badge, "return_id": return_id, "grade": grade,
+                "defect_reasons": reasons, "note": note, "items": items, "photos": photos}),
+            )
+        }
+        Cmd::PutAway {
+            return_id,
+            badge,
+            zone,
+            items,
+        } => op(
+            &cli.config,
+            json!({"op": "put_away", "badge": badge, "return_id": return_id, "zone": zone, "items": items}),
+        ),
+        Cmd::ExchangeShipped {
+            return_id,
+            badge,
+            waybill,
+            items,
+        } => op(
+            &cli.config,
+            json!({"op": "exchange_shipped", "badge": badge, "return_id": return_id, "waybill": waybill, "items": items}),
+        ),
+        Cmd::Restock { return_id, badge } => op(
+            &cli.config,
+            json!({"op": "restock", "badge": badge, "return_id": return_id}),
+        ),
+        Cmd::Rtv {
+            badge,
+            vendor,
+            items,
+        } => op(
+            &cli.config,
+            json!({"op": "rtv", "badge": badge, "vendor": vendor, "items": items}),
+        ),
+        Cmd::Reprint {
+            return_id,
+            badge,
+            reason,
+        } => op(
+            &cli.config,
+            json!({"op": "reprint", "badge": badge, "return_id": return_id, "reason": reason}),
+        ),
+        Cmd::Void {
+            return_id,
+            badge,
+            reason,
+        } => op(
+            &cli.config,
+            json!({"op": "void", "badge": badge, "return_id": return_id, "reason": reason}),
+        ),
+        Cmd::Returns { cmd } => {
+            let cfg = load_config(&cli.config)?;
+            let conn = open_existing(&cfg)?;
+            match cmd {
+                ReturnsCmd::List { stage, limit, json } => {
+                    returns_list(&conn, &cfg, stage, limit, json)
+                }
+                ReturnsCmd::Show { id, json, reveal } => {
+                    returns_show(&conn, &cfg, &id, json, reveal)
+                }
+            }
+        }
+        Cmd::Export { since, format, out } => {
+            let cfg = load_config(&cli.config)?;
+            let conn = open_existing(&cfg)?;
+            export(&conn, &cfg, &since, format, out.as_deref())
+        }
+        Cmd::Journal { cmd } => {
+            let cfg = load_config(&cli.config)?;
+            let mut conn = open_existing(&cfg)?;
+            let v = match cmd {
+                JournalCmd::Verify => store::verify(&conn).map_err(|e| e.to_string())?,
+                JournalCmd::Rebuild => store::rebuild(&mut conn).map_err(|e| e.to_string())?,
+            };
+            print_verification(&v);
+            Ok(if v.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Manifest {
+            cmd: ManifestCmd::Import { file, format },
+        } => {
+            let cfg = load_config(&cli.config)?;
+            std::fs::create_dir_all(&cfg.state_dir)
+                .map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
+            // Creates the database if the daemon never ran: a station can be loaded first.
+            let store = store::Store::open(&cfg.database, cfg.station.as_str())
+                .map_err(|e| e.to_string())?;
+            let r =
+                crate::manifest::import(store.conn(), &file, format).map_err(|e| e.to_string())?;
+            println!(
+                "{}: {} stored, {} deleted, {} unchanged (same or older version), {} rejected",
+                file.display(),
+                r.stored,
+                r.deleted,
+                r.stale,
+                r.rejected.len()
+            );
+            for (line, why) in &r.rejected {
+                println!("  line {line}: rejected: {why}");
+            }
+            Ok(if r.rejected.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Commands { out, font } => {
+            let cfg = load_config(&cli.config).ok();
+            let lang_cfg = cfg.as_ref().map(|c| c.language.clone());
+            let _ = lang_cfg;
+            crate::sheet::write_command_sheet(&out, font.as_deref())?;
+            println!("{}: command sheet written", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_reply(reply: &Value, lang: Lang, as_json: bool) -> u8 {
+    let ok = reply.get("ok").and_then(Value::as_bool).unwrap_or(false);
+    let stored = reply
+        .get("stored")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let code = reply.get("code").and_then(Value::as_str).unwrap_or("");
+    if as_json {
+        println!("{reply}");
+    } else {
+        let msg = reply
+            .get(if lang == Lang::En {
+                "message_en"
+            } else {
+                "message_zh"
+            })
+            .and_then(Value::as_str)
+            .unwrap_or(code);
+        let seq = match (
+            reply.get("seq_first").and_then(Value::as_i64),
+            reply.get("seq_last").and_then(Value::as_i64),
+        ) {
+            (Some(a), Some(b)) if a == b => format!(" [seq {a}]"),
+            (Some(a), Some(b)) => format!(" [seq {a}-{b}]"),
+            _ => String::new(),
+        };
+        let tag = match (ok, stored) {
+            (true, _) => "OK ",
+            (false, true) => "ERR",
+            (false, false) => "NOT SAVED",
+        };
+        println!("{tag} {msg}{seq}");
+    }
+    match (ok, stored) {
+        (true, _) => 0,
+        (false, true) => 1,
+        (false, false) if ["storage_error", "storage_full", "engine_stopped"].contains(&code) => 2,
+        // Refused commands record nothing by design: the operator must act differently.
+        (false, false) => 1,
+    }
+}
+
+fn op(config: &Option<PathBuf>, req: Value) -> Result<ExitCode, String> {
+    let cfg = load_config(config)?;
+    let lang = Lang::parse(&cfg.language);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let reply = control::request(&cfg.control_socket, &req).await?;
+        Ok(ExitCode::from(print_reply(&reply, lang, false)))
+    })
+}
+
+fn open_existing(cfg: &Config) -> Result<rusqlite::Connection, String> {
+    if !cfg.database.exists() {
+        return Err(format!(
+            "{}: no database yet (start the daemon once, or import a manifest)",
+            cfg.database.display()
+        ));
+    }
+    store::open_connection(&cfg.database, false).map_err(|e| e.to_string())
+}
+
+fn customer_of(conn: &rusqlite::Connection, waybill: &str) -> (String, String) {
+    match crate::feed::get(conn, "expected_return", waybill) {
+        Ok(Some((_, d))) => (
+            d.get("customer_name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            d.get("customer_phone_tail")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        ),
+        _ => (String::new(), String::new()),
+    }
+}
+
+fn local(cfg: &Config, t: &str) -> String {
+    codec::parse_time(t)
+        .map(|t| {
+            t.with_timezone(&cfg.timezone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn returns_list(
+    conn: &rusqlite::Connection,
+    cfg: &Config,
+    stage: Option<String>,
+    limit: i64,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let mut q = conn
+        .prepare(
+            "SELECT return_id, waybill, kind, stage, received_at, state FROM returns
+             WHERE (?1 IS NULL OR stage = ?1) ORDER BY received_at DESC, return_id DESC LIMIT ?2",
+        )
+        .map_err(|e| e.to_string())?;
+    let rows = q
+        .query_map(rusqlite::params![stage, limit], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+    let lang = Lang::parse(&cfg.language);
+    if !as_json {
+        println!(
+            "{:<26} {:<18} {:<16} {:<14} {:<8} {:>5} {:<16}",
+            "return_id", "waybill", "kind", "stage", "customer", "items", "received"
+        );
+    }
+    for row in rows {
+        let (id, waybill, kind, stage, received, state) = row.map_err(|e| e.to_string())?;
+        let (name, _) = customer_of(conn, &waybill);
+        let st: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
+        let n_items = st["items"]
+            .as_array()
+            .map(|a| a.iter().filter(|i| i["voided"] != json!(true)).count())
+            .unwrap_or(0);
+        if as_json {
+            println!(
+                "{}",
+                json!({"return_id": id, "waybill": waybill, "kind": kind, "stage": stage,
+                       "customer": mask_name(&name), "items": n_items, "received_at": received,
+                       "refund_due_by": st["refund_due_by"], "exchange_ship_by": st["exchange_ship_by"]})
+            );
+        } else {
+            let kind_s = kind
+                .map(|k| message(lang, &format!("kind.{k}"), &[]))
+                .unwrap_or_else(|| "?".into());
+            println!(
+                "{:<26} {:<18} {:<16} {:<14} {:<8} {:>5} {:<16}",
+                id,
+                waybill,
+                kind_s,
+                stage,
+                mask_name(&name),
+                n_items,
+                local(cfg, &received)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn returns_show(
+    conn: &rusqlite::Connection,
+    cfg: &Config,
+    id: &str,
+    as_json: bool,
+    reveal: bool,
+) -> Result<ExitCode, String> {
+    let state: Option<String> = conn
+        .query_row(
+            "SELECT state FROM returns WHERE return_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e.to_string()),
+        })?;
+    let Some(state) = state else {
+        eprintln!("no return {id}");
+        return Ok(ExitCode::from(1));
+    };
+    let mut st: Value = serde_json::from_str(&state).map_err(|e| e.to_string())?;
+    let waybill = st["waybill"].as_str().unwrap_or("").to_string();
+    let (name, tail) = customer_of(conn, &waybill);
+    st["customer_name"] = json!(if reveal {
+        name.clone()
+    } else {
+        mask_name(&name)
+    });
+    st["customer_phone_tail"] = json!(if reveal {
+        tail.clone()
+    } else {
+        mask_phone_tail(&tail)
+    });
+    let mut q = conn
+        .prepare("SELECT seq, id, type, occurred_at, actor, return_id, data FROM journal WHERE return_id = ?1 ORDER BY seq")
+        .map_err(|e| e.to_string())?;
+    let events: Vec<Value> = q
+        .query_map([id], |r| {
+            Ok(store::JournalRow {
+                seq: r.get(0)?,
+                id: r.get(1)?,
+                ty: r.get(2)?,
+                occurred_at: r.get(3)?,
+                actor: r.get(4)?,
+                return_id: r.get(5)?,
+                data: r.get(6)?,
+            })
+        })
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|r| r.to_json())
+        .collect();
+    if as_json {
+        st["events"] = json!(events);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&st).map_err(|e| e.to_string())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "return    {id}   stage {}",
+        st["stage"].as_str().unwrap_or("")
+    );
+    println!(
+        "waybill   {waybill} ({})",
+        st["courier"].as_str().unwrap_or("")
+    );
+    println!("kind      {}", st["kind"].as_str().unwrap_or("?"));
+    println!("order     {}", st["order_no"].as_str().unwrap_or("-"));
+    println!(
+        "customer  {} {}",
+        st["customer_name"].as_str().unwrap_or(""),
+        st["customer_phone_tail"].as_str().unwrap_or("")
+    );
+    println!(
+        "received  {} by {}",
+        local(cfg, st["received_at"].as_str().unwrap_or("")),
+        st["received_by"].as_str().unwrap_or("")
+    );
+    if let Some(t) = st["refund_due_by"].as_str() {
+        println!("refund due by   {}", local(cfg, t));
+    }
+    if let Some(t) = st["exchange_ship_by"].as_str() {
+        println!("exchange ship by {}", local(cfg, t));
+    }
+    println!("items:");
+    for i in st["items"].as_array().into_iter().flatten() {
+        if i["voided"] == json!(true) {
+            continue;
+        }
+        println!(
+            "  {:>3} {:<20} zone {:<12} grade {:<7} {}",
+            i["item_no"],
+            i["sku"].as_str().unwrap_or(""),
+            i["zone"].as_str().unwrap_or(""),
+            i["grade"].as_str().unwrap_or("-"),
+            i["defect_reasons"]
+                .as_array()
+                .map(|a| a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","))
+                .unwrap_or_default()
+        );
+    }
+    println!("events:");
+    for e in &events {
+        println!(
+            "  {:>6} {} {:<24} {}",
+            e["seq"],
+            e["occurred_at"].as_str().unwrap_or(""),
+            e["type"].as_str().unwrap_or(""),
+            e["actor"].as_str().unwrap_or("")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_since(cfg: &Config, since: &str) -> Result<String, String> {
+    if let Ok(t) = codec::parse_time(since) {
+        return Ok(codec::fmt_time(t));
+    }
+    let d = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d")
+        .map_err(|_| format!("--since {since:?}: use an RFC 3339 time or YYYY-MM-DD"))?;
+    use chrono::TimeZone;
+    let start = d.and_hms_opt(0, 0, 0).ok_or("bad date")?;
+    let t = cfg
+        .timezone
+        .from_local_datetime(&start)
+        .earliest()
+        .ok_or_else(|| format!("--since {since:?}: no such local time"))?;
+    Ok(codec::fmt_time(t.with_timezone(&chrono::Utc)))
+}
+
+fn export(
+    conn: &rusqlite::Connection,
+    cfg: &Config,
+    since: &str,
+    format: ExportFormat,
+    out: Option<&Path>,
+) -> Result<ExitCode, String> {
+    let since = parse_since(cfg, since)?;
+    let mut sink: Box<dyn Write> = match out {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut q = conn
+        .prepare("SELECT seq, id, type, occurred_at, actor, return_id, data FROM journal WHERE occurred_at >= ?1 ORDER BY seq")
+        .map_err(|e| e.to_string())?;
+    let rows = q
+        .query_map([&since], |r| {
+            Ok(store::JournalRow {
+                seq: r.get(0)?,
+                id: r.get(1)?,
+                ty: r.get(2)?,
+                occurred_at: r.get(3)?,
+                actor: r.get(4)?,
+                return_id: r.get(5)?,
+                data: r.get(6)?,
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    let mut n = 0;
+    if format == ExportFormat::Csv {
+        let mut w = csv::Writer::from_writer(sink);
+        w.write_record([
+            "seq",
+            "id",
+            "type",
+            "occurred_at",
+            "actor",
+            "return_id",
+            "data",
+        ])
+        .map_err(|e| e.to_string())?;
+        for row in rows {
+            let row = row.map_err(|e| e.to_string())?;
+            n += 1;
+            w.write_record([
+                row.seq.to_string(),
+                row.id,
+                row.ty,
+                row.occurred_at,
+                row.actor,
+                row.return_id.unwrap_or_default(),
+                row.data,
+            ])
+            .map_err(|e| e.to_string())?;
+        }
+        w.flush().map_err(|e| e.to_string())?;
+    } else {
+        for row in rows {
+            let row = row.map_err(|e| e.to_string())?;
+            n += 1;
+            writeln!(sink, "{}", row.to_json()).map_err(|e| e.to_string())?;
+        }
+        sink.flush().map_err(|e| e.to_string())?;
+    }
+    eprintln!("{n} events exported");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_verification(v: &store::Verification) {
+    println!(
+        "journal: {} events, seq {}..{}",
+        v.events,
+        v.first_seq.map(|s| s.to_string()).unwrap_or("-".into()),
+        v.last_seq.map(|s| s.to_string()).unwrap_or("-".into())
+    );
+    if v.gaps.is_empty() {
+        println!("  seq: contiguous");
+    }
+    for (a, b) in &v.gaps {
+        println!("  GAP: seq {a}..{b} missing");
+    }
+    for s in &v.order_errors {
+        println!("  ORDER: seq {s} occurred before its predecessor");
+    }
+    for (s, e) in &v.undecodable {
+        println!("  UNREADABLE: seq {s}: {e}");
+    }
+    for r in &v.mismatched_returns {
+        println!("  MISMATCH: return {r}: projection differs from the journal's rebuild");
+    }
+    println!(
+        "  ledger: {}",
+        if v.stock_matches {
+            "balances with the rebuild"
+        } else {
+            "DIFFERS from the rebuild"
+        }
+    );
+    println!(
+        "  benches: {}",
+        if v.benches_match {
+            "match the rebuild"
+        } else {
+            "DIFFER from the rebuild"
+        }
+    );
+    println!("{}", if v.ok() { "OK" } else { "FAILED" });
+}

@@ -1,0 +1,692 @@
+//! Station configuration: raw TOML (`RawConfig`, unknown keys rejected) is read from a file,
+//! overlaid with `RETURNSD__SECTION__KEY` environment variables, and then validated into
+//! [`Config`], which cannot be invalid. Every error names the file, the key and what is
+//! wrong. `config/station.example.toml` documents every key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::ids::StationId;
+use crate::domain::model::Role;
+use crate::domain::ports::BinClass;
+use crate::domain::scan::{CourierPattern, ScanGrammar};
+
+/// Where the config file is looked for when `--config` is not given.
+pub fn default_config_path() -> PathBuf {
+    match std::env::var_os("CONFIGURATION_DIRECTORY") {
+        // systemd may pass several directories separated by ':'; the first is ours.
+        Some(d) => {
+            let first = d
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            PathBuf::from(first).join("station.toml")
+        }
+        None => PathBuf::from("/etc/returnsd/station.toml"),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub station: RawStation,
+    #[serde(default)]
+    pub storage: RawStorage,
+    #[serde(default)]
+    pub engine: RawEngine,
+    #[serde(default)]
+    pub scan: RawScan,
+    #[serde(default)]
+    pub control: RawControl,
+    #[serde(default)]
+    pub inspection: RawInspection,
+    #[serde(default)]
+    pub zones: RawZones,
+    #[serde(default)]
+    pub operators: Vec<RawOperator>,
+    #[serde(default)]
+    pub defect_reasons: Vec<RawDefectReason>,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawStation {
+    pub id: String,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub state_dir: Option<PathBuf>,
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawEngine {
+    pub group_commit_max: Option<usize>,
+    pub queue: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawScan {
+    pub double_read_window_ms: Option<u64>,
+    pub max_len: Option<usize>,
+    #[serde(default)]
+    pub replace_default_couriers: bool,
+    #[serde(default)]
+    pub couriers: Vec<RawCourier>,
+    pub default_bench: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCourier {
+    pub name: String,
+    pub pattern: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawControl {
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawInspection {
+    pub defect_photo_required: Option<bool>,
+    pub two_person_check: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawZones {
+    #[serde(default)]
+    pub bins: Vec<RawBin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBin {
+    pub code: String,
+    pub class: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperator {
+    pub badge: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub pin_hash: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefectReason {
+    pub code: String,
+    pub label_zh: String,
+    pub label_en: String,
+    pub seller_fault: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
+
+/// One problem in a config: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: String,
+    pub key: String,
+    pub line: Option<usize>,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}: {}", self.file, l, self.key, self.problem),
+            None => write!(f, "{}: {}: {}", self.file, self.key, self.problem),
+        }
+    }
+}
+
+/// All problems found in one config.
+#[derive(Debug, Clone)]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// An operator from the local config (the bootstrap supervisor, lab operators).
+#[derive(Clone)]
+pub struct LocalOperator {
+    pub badge: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub pin_hash: Option<String>,
+}
+
+impl fmt::Debug for LocalOperator {
+    // The PIN hash is a secret: never in Debug output or logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalOperator")
+            .field("badge", &self.badge)
+            .field("roles", &self.roles)
+            .field("pin_hash", &self.pin_hash.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DefectReasonDef {
+    pub code: String,
+    pub label_zh: String,
+    pub label_en: String,
+    pub seller_fault: bool,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub station: StationId,
+    pub timezone: chrono_tz::Tz,
+    pub language: String,
+    pub state_dir: PathBuf,
+    pub database: PathBuf,
+    pub control_socket: PathBuf,
+    pub group_commit_max: usize,
+    pub queue: usize,
+    pub double_read_window_ms: u64,
+    pub scan_max_len: usize,
+    pub couriers: Vec<CourierPattern>,
+    pub default_bench: String,
+    pub defect_photo_required: bool,
+    pub two_person_check: bool,
+    pub bins: BTreeMap<String, BinClass>,
+    pub operators: Vec<LocalOperator>,
+    pub defect_reasons: Vec<DefectReasonDef>,
+    pub log_level: String,
+    pub log_json: bool,
+}
+
+/// Built-in defect reasons, used until the central's feed sends its own list.
+pub fn builtin_defect_reasons() -> Vec<DefectReasonDef> {
+    let d = |code: &str, zh: &str, en: &str, seller_fault: bool| DefectReasonDef {
+        code: code.into(),
+        label_zh: zh.into(),
+        label_en: en.into(),
+        seller_fault,
+    };
+    vec![
+        d("not_working", "功能故障", "Does not work", true),
+        d("damaged_casing", "外壳破损", "Damaged casing", true),
+        d("missing_parts", "配件缺失", "Missing parts", true),
+        d("wrong_item", "发错货", "Wrong item sent", true),
+        d("not_as_described", "与描述不符", "Not as described", true),
+        d("used_or_soiled", "已使用/污损", "Used or soiled", false),
+        d("customer_damage", "人为损坏", "Damaged by customer", false),
+        d("packaging_damaged", "包装破损", "Packaging damaged", false),
+    ]
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> Option<usize> {
+    span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+}
+
+/// Overlay `RETURNSD__A__B=value` environment variables onto the parsed TOML table.
+fn apply_env(table: &mut toml::Table, env: &[(String, String)], file: &str) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    for (k, v) in env {
+        let Some(path) = k.strip_prefix("RETURNSD__") else {
+            continue;
+        };
+        let keys: Vec<String> = path.split("__").map(|s| s.to_ascii_lowercase()).collect();
+        if keys.iter().any(String::is_empty) {
+            problems.push(ConfigProblem {
+                file: format!("environment ({file})"),
+                key: k.clone(),
+                line: None,
+                problem: "empty key segment".into(),
+            });
+            continue;
+        }
+        // A value is parsed as a TOML value when it is one (numbers, booleans, arrays),
+        // otherwise taken as a string.
+        let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(v.clone()));
+        if let Err(seg) = set_path(table, &keys, value) {
+            problems.push(ConfigProblem {
+                file: "environment".into(),
+                key: k.clone(),
+                line: None,
+                problem: format!("{seg} is not a table"),
+            });
+        }
+    }
+    problems
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    match keys {
+        [] => Ok(()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => Err(first.clone()),
+            }
+        }
+    }
+}
+
+/// Load and validate a config file, with the process environment overlaid.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    load_with_env(path, &env)
+}
+
+/// Load and validate with an explicit environment (tests).
+pub fn load_with_env(path: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let one = |key: &str, problem: String| {
+        ConfigError(vec![ConfigProblem {
+            file: file.clone(),
+            key: key.to_string(),
+            line: None,
+            problem,
+        }])
+    };
+    let text = std::fs::read(path).map_err(|e| one("-", format!("cannot read the file: {e}")))?;
+    let text = String::from_utf8(text).map_err(|e| {
+        one(
+            "-",
+            format!(
+                "the file is not UTF-8 (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    parse(&text, &file, path, env)
+}
+
+/// Parse and validate config text.
+pub fn parse(
+    text: &str,
+    file: &str,
+    path: &Path,
+    env: &[(String, String)],
+) -> Result<Config, ConfigError> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError(vec![ConfigProblem {
+            file: file.to_string(),
+            key: "-".into(),
+            line: line_of(text, e.span()),
+            problem: format!("not valid TOML: {}", e.message()),
+        }])
+    })?;
+    let env_problems = apply_env(&mut table, env, file);
+    if !env_problems.is_empty() {
+        return Err(ConfigError(env_problems));
+    }
+    let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
+        |e: serde_path_to_error::Error<toml::de::Error>| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            ConfigError(vec![ConfigProblem {
+                file: file.to_string(),
+                line: line_for_key(text, &key),
+                key,
+                problem: inner.message().to_string(),
+            }])
+        },
+    )?;
+    validate(raw, file, path, text)
+}
+
+/// Best-effort line number of a dotted key in the file, for error messages.
+fn line_for_key(text: &str, key: &str) -> Option<usize> {
+    let last = key.rsplit('.').next()?;
+    let last = last.split('[').next()?;
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.starts_with(last) && t[last.len()..].trim_start().starts_with('=')
+        })
+        .map(|i| i + 1)
+}
+
+fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let mut problems = Vec::new();
+    let mut bad = |key: &str, problem: String| {
+        problems.push(ConfigProblem {
+            file: file.to_string(),
+            key: key.to_string(),
+            line: line_for_key(text, key),
+            problem,
+        });
+    };
+    let station = match StationId::parse(&raw.station.id) {
+        Ok(s) => Some(s),
+        Err(_) => {
+            bad(
+                "station.id",
+                format!(
+                    "{:?} is not a station id: use 1 to 64 of A-Z a-z 0-9 _ -",
+                    raw.station.id
+                ),
+            );
+            None
+        }
+    };
+    let tz_name = raw
+        .station
+        .timezone
+        .clone()
+        .unwrap_or_else(|| "Asia/Shanghai".to_string());
+    let timezone = match tz_name.parse::<chrono_tz::Tz>() {
+        Ok(t) => t,
+        Err(_) => {
+            bad(
+                "station.timezone",
+                format!("{tz_name:?} is not an IANA time zone (e.g. Asia/Shanghai)"),
+            );
+            chrono_tz::Tz::Asia__Shanghai
+        }
+    };
+    let language = raw
+        .station
+        .language
+        .clone()
+        .unwrap_or_else(|| "zh-CN".to_string());
+    if language != "zh-CN" && language != "en" {
+        bad(
+            "station.language",
+            format!("{language:?} is not supported: use \"zh-CN\" or \"en\""),
+        );
+    }
+    let state_dir = raw
+        .storage
+        .state_dir
+        .clone()
+        .or_else(|| {
+            std::env::var_os("STATE_DIRECTORY").map(|d| {
+                PathBuf::from(
+                    d.to_string_lossy()
+                        .split(':')
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
+        })
+        .unwrap_or_else(|| PathBuf::from("/var/lib/returnsd"));
+    // A relative state_dir is relative to the config file's directory.
+    let base = path.parent().unwrap_or(Path::new("."));
+    let state_dir = if state_dir.is_relative() {
+        base.join(state_dir)
+    } else {
+        state_dir
+    };
+    let database_name = raw
+        .storage
+        .database
+        .clone()
+        .unwrap_or_else(|| "returnsd.db".to_string());
+    if database_name.is_empty() || database_name.contains('/') {
+        bad(
+            "storage.database",
+            "must be a file name inside state_dir (no '/')".into(),
+        );
+    }
+    let group_commit_max = raw.engine.group_commit_max.unwrap_or(512);
+    if !(1..=10_000).contains(&group_commit_max) {
+        bad("engine.group_commit_max", "must be 1 to 10000".into());
+    }
+    let queue = raw.engine.queue.unwrap_or(4096);
+    if !(1..=1_000_000).contains(&queue) {
+        bad("engine.queue", "must be 1 to 1000000".into());
+    }
+    let double_read_window_ms = raw.scan.double_read_window_ms.unwrap_or(800);
+    if double_read_window_ms > 10_000 {
+        bad(
+            "scan.double_read_window_ms",
+            "must be at most 10000 (10 s); 0 turns suppression off".into(),
+        );
+    }
+    let scan_max_len = raw.scan.max_len.unwrap_or(4096);
+    if !(16..=65_536).contains(&scan_max_len) {
+        bad("scan.max_len", "must be 16 to 65536 bytes".into());
+    }
+    let mut couriers = if raw.scan.replace_default_couriers {
+        Vec::new()
+    } else {
+        ScanGrammar::default_couriers()
+    };
+    for (i, c) in raw.scan.couriers.iter().enumerate() {
+        if let Err(e) = regex::Regex::new(&c.pattern) {
+            bad(
+                &format!("scan.couriers[{i}].pattern"),
+                format!("not a valid regular expression: {e}"),
+            );
+        }
+        couriers.push(CourierPattern {
+            name: c.name.clone(),
+            pattern: c.pattern.clone(),
+        });
+    }
+    if let Err(e) = ScanGrammar::new(&couriers, scan_max_len) {
+        bad("scan.couriers", format!("{e:?}"));
+    }
+    let default_bench = raw
+        .scan
+        .default_bench
+        .clone()
+        .unwrap_or_else(|| "bench-1".into());
+    if default_bench.is_empty()
+        || default_bench.len() > 64
+        || !default_bench
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bad(
+            "scan.default_bench",
+            "must be 1 to 64 of A-Z a-z 0-9 _ -".into(),
+        );
+    }
+    let mut bins = BTreeMap::new();
+    for (i, b) in raw.zones.bins.iter().enumerate() {
+        let class = match b.class.as_str() {
+            "good" => Some(BinClass::Good),
+            "defect" => Some(BinClass::Defect),
+            other => {
+                bad(
+                    &format!("zones.bins[{i}].class"),
+                    format!("{other:?}: use \"good\" or \"defect\""),
+                );
+                None
+            }
+        };
+        let valid = !b.code.is_empty()
+            && b.code.len() <= 16
+            && b.code
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+        if !valid || ["PENDING", "GOOD", "DEFECT"].contains(&b.code.as_str()) {
+            bad(
+                &format!("zones.bins[{i}].code"),
+                format!(
+                    "{:?}: use 1 to 16 of A-Z 0-9 - (not PENDING, GOOD or DEFECT); it is scanned as Z-<code>",
+                    b.code
+                ),
+            );
+        } else if bins.contains_key(&b.code) {
+            bad(
+                &format!("zones.bins[{i}].code"),
+                format!("{:?} is listed twice", b.code),
+            );
+        }
+        if let Some(c) = class {
+            bins.insert(b.code.clone(), c);
+        }
+    }
+    let mut operators = Vec::new();
+    for (i, o) in raw.operators.iter().enumerate() {
+        if crate::domain::ids::Badge::parse(&o.badge).is_err() {
+            bad(
+                &format!("operators[{i}].badge"),
+                format!("{:?}: use 1 to 32 of A-Z a-z 0-9 _", o.badge),
+            );
+        }
+        let mut roles = Vec::new();
+        for (j, r) in o.roles.iter().enumerate() {
+            match Role::parse(r) {
+                Some(r) => roles.push(r),
+                None => bad(
+                    &format!("operators[{i}].roles[{j}]"),
+                    format!("{r:?}: use keeper, inspector or supervisor"),
+                ),
+            }
+        }
+        if roles.is_empty() {
+            bad(
+                &format!("operators[{i}].roles"),
+                "needs at least one role".into(),
+            );
+        }
+        if let Some(h) = &o.pin_hash
+            && !h.starts_with("$argon2id$")
+        {
+            bad(
+                &format!("operators[{i}].pin_hash"),
+                "must be an argon2id PHC string ($argon2id$...)".into(),
+            );
+        }
+        operators.push(LocalOperator {
+            badge: o.badge.clone(),
+            name: o.name.clone(),
+            roles,
+            pin_hash: o.pin_hash.clone(),
+        });
+    }
+    let mut defect_reasons = builtin_defect_reasons();
+    for (i, d) in raw.defect_reasons.iter().enumerate() {
+        if d.code.is_empty()
+            || !d
+                .code
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            bad(
+                &format!("defect_reasons[{i}].code"),
+                format!("{:?}: use a-z 0-9 _", d.code),
+            );
+        }
+        defect_reasons.retain(|x| x.code != d.code);
+        defect_reasons.push(DefectReasonDef {
+            code: d.code.clone(),
+            label_zh: d.label_zh.clone(),
+            label_en: d.label_en.clone(),
+            seller_fault: d.seller_fault,
+        });
+    }
+    let log_level = raw.log.level.clone().unwrap_or_else(|| "info".into());
+    if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+        bad(
+            "log.level",
+            format!("{log_level:?} is not a log filter (e.g. info, debug, returnsd=debug)"),
+        );
+    }
+    let log_json = match raw.log.format.as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => {
+            bad("log.format", format!("{other:?}: use \"text\" or \"json\""));
+            false
+        }
+    };
+    let control_socket = raw
+        .control
+        .socket
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("returnsd.sock"));
+    let control_socket = if control_socket.is_relative() {
+        state_dir.join(control_socket)
+    } else {
+        control_socket
+    };
+    if control_socket.as_os_str().len() > 100 {
+        bad(
+            "control.socket",
+            format!(
+                "{} is too long for a Unix socket path (at most ~100 bytes); set an absolute shorter path",
+                control_socket.display()
+            ),
+        );
+    }
+    let Some(station) = station else {
+        return Err(ConfigError(problems));
+    };
+    if !problems.is_empty() {
+        return Err(ConfigError(problems));
+    }
+    Ok(Config {
+        file: path.to_path_buf(),
+        station,
+        timezone,
+        language,
+        database: state_dir.join(&database_name),
+        state_dir,
+        control_socket,
+        group_commit_max,
+        queue,
+        double_read_window_ms,
+        scan_max_len,
+        couriers,
+        default_bench,
+        defect_photo_required: raw.inspection.defect_photo_required.unwrap_or(true),
+        two_person_check: raw.inspection.two_person_check.unwrap_or(true),
+        bins,
+        operators,
+        defect_reasons,
+        log_level,
+        log_json,
+    })
+}

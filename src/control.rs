@@ -1,0 +1,368 @@
+//! The local control socket: a Unix socket carrying one JSON request per line and one JSON
+//! reply per line. `returnsd scan` and the other operator CLI commands talk to the running
+//! daemon through it; a keyboard-only bench can feed it too. Access is by file permission
+//! (0660): whoever may open the socket acts on the station's floor PC.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::domain::event::PhotoRef;
+use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
+use crate::domain::kind::Grade;
+use crate::domain::model::Role;
+use crate::domain::scan::ZoneScan;
+use crate::domain::step::{Command, Operator};
+use crate::engine::{EngineHandle, Reply};
+use crate::i18n::{Lang, message};
+
+/// Longest request line accepted.
+const MAX_LINE: u64 = 256 * 1024;
+
+/// JSON form of an engine reply, with the message in both languages.
+pub fn reply_json(r: &Reply) -> Value {
+    let params: Vec<(&str, String)> = r
+        .params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    json!({
+        "ok": r.ok,
+        "stored": r.stored,
+        "code": r.code,
+        "message_zh": message(Lang::Zh, &r.code, &params),
+        "message_en": message(Lang::En, &r.code, &params),
+        "params": r.params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "seq_first": r.seqs.map(|s| s.0),
+        "seq_last": r.seqs.map(|s| s.1),
+        "return_id": r.return_id,
+    })
+}
+
+fn bad_request(what: impl Into<String>) -> Value {
+    let what = what.into();
+    json!({"ok": false, "stored": false, "code": "bad_request",
+           "message_zh": format!("请求有误:{what}"), "message_en": format!("Bad request: {what}")})
+}
+
+/// Bind the control socket. Refuses to start when another daemon is listening on it.
+pub async fn bind(path: &Path) -> Result<UnixListener, String> {
+    if path.exists() {
+        if UnixStream::connect(path).await.is_ok() {
+            return Err(format!(
+                "{}: another returnsd is already running on this socket",
+                path.display()
+            ));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| format!("{}: cannot remove the stale socket: {e}", path.display()))?;
+    }
+    let l =
+        UnixListener::bind(path).map_err(|e| format!("{}: cannot bind: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| format!("{}: cannot set permissions: {e}", path.display()))?;
+    Ok(l)
+}
+
+/// Serve connections until `shutdown` resolves.
+pub async fn serve(
+    listener: UnixListener,
+    engine: EngineHandle,
+    default_bench: String,
+    info: Value,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let engine = engine.clone();
+                    let bench = default_bench.clone();
+                    let info = info.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = connection(stream, engine, bench, info).await {
+                            tracing::debug!(error = %e, "control connection ended");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "control socket accept failed"),
+            }
+        }
+    }
+}
+
+async fn connection(
+    stream: UnixStream,
+    engine: EngineHandle,
+    default_bench: String,
+    info: Value,
+) -> std::io::Result<()> {
+    let (r, mut w) = stream.into_split();
+    let mut reader = BufReader::new(r);
+    loop {
+        let mut line = Vec::new();
+        let n = (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let reply = if line.last() != Some(&b'\n') && n as u64 >= MAX_LINE {
+            let v = bad_request(format!("request longer than {MAX_LINE} bytes"));
+            w.write_all(format!("{v}\n").as_bytes()).await?;
+            return Ok(());
+        } else {
+            match serde_json::from_slice::<Value>(&line) {
+                Ok(req) => handle(&engine, &default_bench, &info, &req).await,
+                Err(e) => bad_request(format!("not JSON: {e}")),
+            }
+        };
+        w.write_all(format!("{reply}\n").as_bytes()).await?;
+    }
+}
+
+fn s<'a>(req: &'a Value, k: &str) -> Result<&'a str, String> {
+    req.get(k)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{k} is required and must be a string"))
+}
+
+fn items(req: &Value) -> Result<Vec<u32>, String> {
+    match req.get("items") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| "items must be item numbers".to_string())
+            })
+            .collect(),
+        Some(_) => Err("items must be an array".into()),
+    }
+}
+
+fn strings(req: &Value, k: &str) -> Result<Vec<String>, String> {
+    match req.get(k) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{k} must be strings"))
+            })
+            .collect(),
+        Some(_) => Err(format!("{k} must be an array")),
+    }
+}
+
+fn return_id(req: &Value) -> Result<ReturnId, String> {
+    let v = s(req, "return_id")?;
+    ReturnId::parse(v).map_err(|e| format!("return_id {v:?} is malformed ({})", e.code()))
+}
+
+/// Parse a zone given as a scanned code (`Z-GOOD`, `Z-A01`) or a plain name (`good`, `A01`).
+pub fn parse_zone(z: &str) -> ZoneScan {
+    let z = z.strip_prefix("Z-").unwrap_or(z);
+    match z.to_ascii_uppercase().as_str() {
+        "PENDING" => ZoneScan::Pending,
+        "GOOD" => ZoneScan::Good,
+        "DEFECT" => ZoneScan::Defect,
+        other => ZoneScan::Bin(other.to_string()),
+    }
+}
+
+fn placeholder_operator(badge: &Badge) -> Operator {
+    Operator {
+        badge: badge.clone(),
+        role: Role::Keeper,
+    }
+}
+
+async fn handle(engine: &EngineHandle, default_bench: &str, info: &Value, req: &Value) -> Value {
+    match handle_inner(engine, default_bench, info, req).await {
+        Ok(v) => v,
+        Err(e) => bad_request(e),
+    }
+}
+
+async fn handle_inner(
+    engine: &EngineHandle,
+    default_bench: &str,
+    info: &Value,
+    req: &Value,
+) -> Result<Value, String> {
+    let op = s(req, "op")?;
+    if op == "ping" {
+        let mut v = info.clone();
+        v["ok"] = json!(true);
+        v["last_seq"] = json!(
+            engine
+                .stats
+                .last_seq
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
+        v["double_reads"] = json!(
+            engine
+                .stats
+                .double_reads
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
+        v["scans"] = json!(
+            engine
+                .stats
+                .scans
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
+        return Ok(v);
+    }
+    if op == "scan" {
+        let bench = req
+            .get("bench")
+            .and_then(Value::as_str)
+            .unwrap_or(default_bench)
+            .to_string();
+        let bytes = match (
+            req.get("code_hex").and_then(Value::as_str),
+            req.get("code").and_then(Value::as_str),
+        ) {
+            (Some(h), _) => hex_decode(h).ok_or("code_hex is not hex")?,
+            (None, Some(c)) => c.as_bytes().to_vec(),
+            (None, None) => return Err("code or code_hex is required".into()),
+        };
+        return Ok(reply_json(&engine.scan(&bench, bytes).await));
+    }
+    let badge_s = s(req, "badge")?;
+    let badge = Badge::parse(badge_s)
+        .map_err(|e| format!("badge {badge_s:?} is malformed ({})", e.code()))?;
+    let role = match req.get("role").and_then(Value::as_str) {
+        None => None,
+        Some(r) => Some(
+            Role::parse(r)
+                .ok_or_else(|| format!("role {r:?} is not keeper, inspector or supervisor"))?,
+        ),
+    };
+    let by = placeholder_operator(&badge);
+    let cmd = match op {
+        "inspect" => {
+            let grade_s = s(req, "grade")?;
+            let photos = match req.get("photos") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|p| crate::store::codec::decode_photo(p))
+                    .collect::<Result<Vec<PhotoRef>, String>>()?,
+                Some(_) => return Err("photos must be an array".into()),
+            };
+            Command::Inspect {
+                by,
+                return_id: return_id(req)?,
+                items: items(req)?,
+                grade: Grade::parse(grade_s)
+                    .ok_or_else(|| format!("grade {grade_s:?} is not good or defect"))?,
+                defect_reasons: strings(req, "defect_reasons")?,
+                note: req
+                    .get("note")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                photos,
+            }
+        }
+        "put_away" => Command::PutAway {
+            by,
+            return_id: return_id(req)?,
+            items: items(req)?,
+            zone: parse_zone(s(req, "zone")?),
+        },
+        "exchange_shipped" => {
+            let w = s(req, "waybill")?;
+            Command::ExchangeShipped {
+                by,
+                return_id: return_id(req)?,
+                waybill: Waybill::parse(w)
+                    .map_err(|e| format!("waybill {w:?} is malformed ({})", e.code()))?,
+                items: items(req)?,
+            }
+        }
+        "restock" => Command::Restock {
+            by,
+            return_id: return_id(req)?,
+        },
+        "rtv" => {
+            let refs = strings(req, "items")?
+                .iter()
+                .map(|i| {
+                    ItemRef::parse(i).map_err(|e| {
+                        format!(
+                            "item {i:?} is not an item label like R-ST01-20261125-0001.1 ({})",
+                            e.code()
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Command::CreateRtvNote {
+                by,
+                vendor: s(req, "vendor")?.to_string(),
+                items: refs,
+            }
+        }
+        "reprint" => Command::Reprint {
+            by,
+            return_id: return_id(req)?,
+            reason: s(req, "reason")?.to_string(),
+        },
+        "void" => Command::Void {
+            by,
+            return_id: return_id(req)?,
+            reason: s(req, "reason")?.to_string(),
+        },
+        other => return Err(format!("unknown op {other:?}")),
+    };
+    Ok(reply_json(&engine.command(badge, role, cmd).await))
+}
+
+pub fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Client side: send one request and read one reply.
+pub async fn request(socket: &PathBuf, req: &Value) -> Result<Value, String> {
+    let stream = UnixStream::connect(socket).await.map_err(|e| {
+        format!(
+            "cannot reach the daemon at {}: {e}. Is `returnsd run` running with this config?",
+            socket.display()
+        )
+    })?;
+    let (r, mut w) = stream.into_split();
+    w.write_all(format!("{req}\n").as_bytes())
+        .await
+        .map_err(|e| format!("write to daemon: {e}"))?;
+    let mut reader = BufReader::new(r);
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .await
+        .map_err(|e| format!("read from daemon: {e}"))?;
+    if line.is_empty() {
+        return Err("the daemon closed the connection without answering (it may have stopped): the request is NOT confirmed".into());
+    }
+    serde_json::from_str(&line).map_err(|e| format!("daemon reply is not JSON: {e}"))
+}

@@ -1,0 +1,167 @@
+//! Typed domain errors. Each has a stable code (the key of the translation tables at the
+//! edge) and named parameters; the operator sees them in Chinese or English.
+
+use super::ids::ReturnId;
+use super::model::{Role, Stage};
+use super::scan::Rejection;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DomainError {
+    /// Scan a badge first.
+    LoginRequired,
+    UnknownOperator {
+        badge: String,
+    },
+    RoleNotAllowed {
+        role: Role,
+        action: &'static str,
+    },
+    /// Another return is open at this bench and not yet booked in.
+    ReturnInProgress {
+        current: ReturnId,
+    },
+    NoCurrentReturn,
+    UnknownReturn {
+        id: String,
+    },
+    UnknownWaybill {
+        waybill: String,
+    },
+    Terminal {
+        id: ReturnId,
+        stage: Stage,
+    },
+    KindRequired,
+    KindAlreadySet,
+    NotUnpacked,
+    AlreadyUnpacked,
+    AlreadyFirstChecked,
+    NoItems,
+    /// First check books into pending; good/defect zones come after inspection.
+    FirstCheckGoesToPending,
+    NothingToVoid,
+    NotFirstChecked {
+        id: ReturnId,
+    },
+    ItemNotFound {
+        id: ReturnId,
+        item_no: u32,
+    },
+    ItemAlreadyInspected {
+        item_no: u32,
+    },
+    ItemNotInspected {
+        item_no: u32,
+    },
+    NothingToInspect,
+    DefectNeedsReason,
+    ReasonsOnlyForDefects,
+    UnknownDefectReason {
+        code: String,
+    },
+    PhotoRequired,
+    SamePerson,
+    WrongZoneForGrade {
+        item_no: u32,
+        zone: String,
+    },
+    UnknownBin {
+        bin: String,
+    },
+    ItemNotInZone {
+        item_no: u32,
+        zone: String,
+    },
+    NothingToMove,
+    VoidAfterBooking,
+    BadInput {
+        field: &'static str,
+        problem: String,
+    },
+    Unrecognised(Rejection),
+    /// A valid code that has no meaning in the bench's current step.
+    NotNow {
+        what: &'static str,
+    },
+}
+
+impl DomainError {
+    /// The stable code: the translation key and the API's error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::LoginRequired => "login_required",
+            DomainError::UnknownOperator { .. } => "unknown_operator",
+            DomainError::RoleNotAllowed { .. } => "role_not_allowed",
+            DomainError::ReturnInProgress { .. } => "return_in_progress",
+            DomainError::NoCurrentReturn => "no_current_return",
+            DomainError::UnknownReturn { .. } => "unknown_return",
+            DomainError::UnknownWaybill { .. } => "unknown_waybill",
+            DomainError::Terminal { .. } => "return_terminal",
+            DomainError::KindRequired => "kind_required",
+            DomainError::KindAlreadySet => "kind_already_set",
+            DomainError::NotUnpacked => "not_unpacked",
+            DomainError::AlreadyUnpacked => "already_unpacked",
+            DomainError::AlreadyFirstChecked => "already_first_checked",
+            DomainError::NoItems => "no_items",
+            DomainError::FirstCheckGoesToPending => "first_check_goes_to_pending",
+            DomainError::NothingToVoid => "nothing_to_void",
+            DomainError::NotFirstChecked { .. } => "not_first_checked",
+            DomainError::ItemNotFound { .. } => "item_not_found",
+            DomainError::ItemAlreadyInspected { .. } => "item_already_inspected",
+            DomainError::ItemNotInspected { .. } => "item_not_inspected",
+            DomainError::NothingToInspect => "nothing_to_inspect",
+            DomainError::DefectNeedsReason => "defect_needs_reason",
+            DomainError::ReasonsOnlyForDefects => "reasons_only_for_defects",
+            DomainError::UnknownDefectReason { .. } => "unknown_defect_reason",
+            DomainError::PhotoRequired => "photo_required",
+            DomainError::SamePerson => "same_person",
+            DomainError::WrongZoneForGrade { .. } => "wrong_zone_for_grade",
+            DomainError::UnknownBin { .. } => "unknown_bin",
+            DomainError::ItemNotInZone { .. } => "item_not_in_zone",
+            DomainError::NothingToMove => "nothing_to_move",
+            DomainError::VoidAfterBooking => "void_after_booking",
+            DomainError::BadInput { .. } => "bad_input",
+            DomainError::Unrecognised(r) => r.code(),
+            DomainError::NotNow { .. } => "not_now",
+        }
+    }
+
+    /// Named parameters for the message templates.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        match self {
+            DomainError::UnknownOperator { badge } => vec![("badge", badge.clone())],
+            DomainError::RoleNotAllowed { role, action } => {
+                vec![("role", role.as_str().into()), ("action", (*action).into())]
+            }
+            DomainError::ReturnInProgress { current } => {
+                vec![("return_id", current.as_str().into())]
+            }
+            DomainError::UnknownReturn { id } => vec![("return_id", id.clone())],
+            DomainError::UnknownWaybill { waybill } => vec![("waybill", waybill.clone())],
+            DomainError::Terminal { id, stage } => vec![
+                ("return_id", id.as_str().into()),
+                ("stage", stage.as_str().into()),
+            ],
+            DomainError::NotFirstChecked { id } => vec![("return_id", id.as_str().into())],
+            DomainError::ItemNotFound { id, item_no } => vec![
+                ("return_id", id.as_str().into()),
+                ("item_no", item_no.to_string()),
+            ],
+            DomainError::ItemAlreadyInspected { item_no }
+            | DomainError::ItemNotInspected { item_no } => {
+                vec![("item_no", item_no.to_string())]
+            }
+            DomainError::UnknownDefectReason { code } => vec![("code", code.clone())],
+            DomainError::WrongZoneForGrade { item_no, zone }
+            | DomainError::ItemNotInZone { item_no, zone } => {
+                vec![("item_no", item_no.to_string()), ("zone", zone.clone())]
+            }
+            DomainError::UnknownBin { bin } => vec![("bin", bin.clone())],
+            DomainError::BadInput { field, problem } => {
+                vec![("field", (*field).into()), ("problem", problem.clone())]
+            }
+            DomainError::NotNow { what } => vec![("what", (*what).into())],
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Domain events: the immutable facts the station records. `step` produces them, `apply`
+//! folds them into state, and the store's codec turns them into the journal's
+//! `(type, data)` pairs of the sync contract. Seq, id and epoch are the store's business.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::ids::{Badge, ItemRef, ReturnId, Waybill};
+use super::kind::{Grade, Party, ReturnKind};
+use super::model::{ItemZone, Role, Visual};
+
+/// Who did it: `"<role>:<badge>"` for operators, `"system"` or `"central"` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn operator(role: Role, badge: &Badge) -> Actor {
+        Actor(format!("{}:{}", role.as_str(), badge.as_str()))
+    }
+    pub fn system() -> Actor {
+        Actor("system".to_string())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One recorded fact. `return_id` is `None` for facts that concern no single return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub occurred_at: DateTime<Utc>,
+    pub actor: Actor,
+    pub return_id: Option<ReturnId>,
+    pub body: EventBody,
+}
+
+/// An expected line copied from the manifest into the return when it is received, so the
+/// return stays self-contained even if the manifest line changes later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedLine {
+    pub sku: String,
+    pub barcode: String,
+    pub name: String,
+    pub qty: u32,
+}
+
+/// Reference to a stored photo (content-addressed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoRef {
+    pub sha256: String,
+    pub bytes: u64,
+    pub content_type: String,
+}
+
+/// Why an item scan is an exception to the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemException {
+    /// More units of this line than the manifest expects.
+    Over,
+    /// A product the manifest does not list for this parcel.
+    Unknown,
+    /// The parcel has no manifest line at all.
+    Unannounced,
+}
+
+impl ItemException {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemException::Over => "over",
+            ItemException::Unknown => "unknown",
+            ItemException::Unannounced => "unannounced",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "over" => Some(Self::Over),
+            "unknown" => Some(Self::Unknown),
+            "unannounced" => Some(Self::Unannounced),
+            _ => None,
+        }
+    }
+}
+
+/// How a return left the station's responsibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Every item shipped to the customer or returned to the vendor, or restocked.
+    Completed,
+}
+
+/// Why a label was printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintReason {
+    First,
+    Reprint,
+}
+
+impl PrintReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrintReason::First => "first",
+            PrintReason::Reprint => "reprint",
+        }
+    }
+}
+
+/// Line of a first-check summary: expected vs counted per SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountLine {
+    pub sku: String,
+    pub expected: u32,
+    pub counted: u32,
+}
+
+/// The freight decision as recorded (the policy's decision, with its rule id owned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreightRecord {
+    pub fault: String,
+    pub outbound: Party,
+    pub return_leg: Party,
+    pub rule: String,
+}
+
+/// One unit in a return-to-vendor note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtvLine {
+    pub item: ItemRef,
+    pub sku: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventBody {
+    /// `operator.logged_in`
+    LoggedIn {
+        bench: String,
+        badge: Badge,
+        role: Role,
+    },
+    /// `operator.logged_out`
+    LoggedOut { bench: String, badge: Badge },
+    /// `scan.recorded`: every acknowledged scan, accepted or not.
+    ScanRecorded {
+        bench: String,
+        code: String,
+        class: String,
+        accepted: bool,
+        error: Option<String>,
+    },
+    /// `return.received`
+    Received {
+        bench: String,
+        waybill: Waybill,
+        courier: String,
+        kind: Option<ReturnKind>,
+        number_date: NaiveDate,
+        number: u32,
+        announced: bool,
+        manifest_version: Option<i64>,
+        order_no: Option<String>,
+        claimed_reason: Option<String>,
+        signed_at: Option<DateTime<Utc>>,
+        free_shipping: bool,
+        expected: Vec<ExpectedLine>,
+    },
+    /// `return.unannounced`
+    Unannounced { waybill: Waybill },
+    /// `return.kind_set`
+    KindSet { kind: ReturnKind },
+    /// `return.card_recorded`: the after-sales card 售后服务卡 is in the parcel or not.
+    CardRecorded { present: bool },
+    /// `bench.return_selected`
+    Selected { bench: String },
+    /// `bench.return_released`
+    Released { bench: String },
+    /// `return.unpacked`
+    Unpacked { bench: String },
+    /// `label.printed`
+    LabelPrinted {
+        template: String,
+        reason: PrintReason,
+        copies: u32,
+    },
+    /// `item.scanned`
+    ItemScanned {
+        item_no: u32,
+        sku: String,
+        barcode: String,
+        name: String,
+        exception: Option<ItemException>,
+    },
+    /// `item.voided`: the last item scan was taken back (void last scan).
+    ItemVoided { item_no: u32 },
+    /// `check.visual_recorded`
+    VisualRecorded { visual: Visual },
+    /// `check.first_completed`
+    FirstCompleted {
+        visual: Visual,
+        counts: Vec<CountLine>,
+        exceptions: Vec<String>,
+        exchange_ship_by: DateTime<Utc>,
+    },
+    /// `inspection.completed`
+    Inspected {
+        items: Vec<u32>,
+        grade: Grade,
+        defect_reasons: Vec<String>,
+        note: String,
+        photos: Vec<PhotoRef>,
+    },
+    /// `item.moved`
+    ItemMoved {
+        item_no: u32,
+        from: ItemZone,
+        to: ItemZone,
+    },
+    /// `ledger.entry`: a movement of goods per SKU from zone to zone.
+    Ledger {
+        sku: String,
+        from: String,
+        to: String,
+        qty: u32,
+    },
+    /// `refund.due`
+    RefundDue {
+        due_by: DateTime<Utc>,
+        freight: FreightRecord,
+        claimed_reason: String,
+        within_no_reason_window: Option<bool>,
+    },
+    /// `exchange.shipped`
+    ExchangeShipped { waybill: Waybill, items: Vec<u32> },
+    /// `rtv.note_created`
+    RtvNoteCreated {
+        note_no: String,
+        vendor: String,
+        lines: Vec<RtvLine>,
+    },
+    /// `return.restocked`: good items released to sellable stock.
+    Restocked { items: Vec<u32> },
+    /// `return.closed`
+    Closed { reason: CloseReason },
+    /// `return.voided`
+    Voided { reason: String },
+}
+
+impl EventBody {
+    /// The contract's event type name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::LoggedIn { .. } => "operator.logged_in",
+            EventBody::LoggedOut { .. } => "operator.logged_out",
+            EventBody::ScanRecorded { .. } => "scan.recorded",
+            EventBody::Received { .. } => "return.received",
+            EventBody::Unannounced { .. } => "return.unannounced",
+            EventBody::KindSet { .. } => "return.kind_set",
+            EventBody::CardRecorded { .. } => "return.card_recorded",
+            EventBody::Selected { .. } => "bench.return_selected",
+            EventBody::Released { .. } => "bench.return_released",
+            EventBody::Unpacked { .. } => "return.unpacked",
+            EventBody::LabelPrinted { .. } => "label.printed",
+            EventBody::ItemScanned { .. } => "item.scanned",
+            EventBody::ItemVoided { .. } => "item.voided",
+            EventBody::VisualRecorded { .. } => "check.visual_recorded",
+            EventBody::FirstCompleted { .. } => "check.first_completed",
+            EventBody::Inspected { .. } => "inspection.completed",
+            EventBody::ItemMoved { .. } => "item.moved",
+            EventBody::Ledger { .. } => "ledger.entry",
+            EventBody::RefundDue { .. } => "refund.due",
+            EventBody::ExchangeShipped { .. } => "exchange.shipped",
+            EventBody::RtvNoteCreated { .. } => "rtv.note_created",
+            EventBody::Restocked { .. } => "return.restocked",
+            EventBody::Closed { .. } => "return.closed",
+            EventBody::Voided { .. } => "return.voided",
+        }
+    }
+}

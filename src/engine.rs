@@ -1,0 +1,446 @@
+//! The engine: the one task that calls `domain::step`. It owns the writer connection and
+//! the folded state, takes a closed set of inputs from a bounded channel, and commits each
+//! group of inputs (group commit) in one `synchronous=FULL` transaction before it answers
+//! any of them. A scan is acknowledged only after its events are on disk.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::config::Config;
+use crate::domain::doubleread::DoubleReadFilter;
+use crate::domain::error::DomainError;
+use crate::domain::ids::Badge;
+use crate::domain::model::{Role, Station};
+use crate::domain::ports::{Lookup, Settings};
+use crate::domain::scan::ScanGrammar;
+use crate::domain::step::{Command, Effect, Operator, step};
+use crate::refdata::DbLookup;
+use crate::store::{Store, StoreError};
+
+/// The time source; tests pass a fixed or stepped clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// What an input's sender is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The operator's action succeeded (green banner).
+    pub ok: bool,
+    /// Events were committed to disk for this input.
+    pub stored: bool,
+    pub code: String,
+    pub params: Vec<(String, String)>,
+    /// The seq range this input's events got, when stored.
+    pub seqs: Option<(i64, i64)>,
+    pub return_id: Option<String>,
+}
+
+impl Reply {
+    fn not_stored(code: &str) -> Reply {
+        Reply {
+            ok: false,
+            stored: false,
+            code: code.to_string(),
+            params: Vec::new(),
+            seqs: None,
+            return_id: None,
+        }
+    }
+}
+
+/// A committed journal event, broadcast after commit (for live pages and the sync worker).
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub seq: i64,
+    pub ty: &'static str,
+    pub return_id: Option<String>,
+}
+
+/// Counters visible to operators (API, metrics).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub scans: AtomicU64,
+    pub double_reads: AtomicU64,
+    pub rejected_scans: AtomicU64,
+    pub batches: AtomicU64,
+    pub storage_errors: AtomicU64,
+    pub last_seq: AtomicU64,
+}
+
+enum Input {
+    Scan {
+        bench: String,
+        bytes: Vec<u8>,
+        at_ms: u64,
+        reply: oneshot::Sender<Reply>,
+    },
+    Command {
+        badge: Badge,
+        role: Option<Role>,
+        cmd: Box<Command>,
+        reply: oneshot::Sender<Reply>,
+    },
+}
+
+/// A cheap, cloneable handle to the engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: mpsc::Sender<Input>,
+    started: Instant,
+    pub stats: Arc<Stats>,
+    pub events: broadcast::Sender<Committed>,
+    pub epoch: Arc<str>,
+}
+
+impl EngineHandle {
+    /// Submit a scan from a bench; resolves once it is durably recorded (or refused).
+    pub async fn scan(&self, bench: &str, bytes: Vec<u8>) -> Reply {
+        let at_ms = self.started.elapsed().as_millis() as u64;
+        let (reply, rx) = oneshot::channel();
+        let input = Input::Scan {
+            bench: bench.to_string(),
+            bytes,
+            at_ms,
+            reply,
+        };
+        if self.tx.send(input).await.is_err() {
+            return Reply::not_stored("engine_stopped");
+        }
+        rx.await
+            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
+    }
+
+    /// Submit an operator command. The operator is checked against the reference data;
+    /// `role` picks which of their roles they act in (default: their most capable).
+    pub async fn command(&self, badge: Badge, role: Option<Role>, cmd: Command) -> Reply {
+        let (reply, rx) = oneshot::channel();
+        let input = Input::Command {
+            badge,
+            role,
+            cmd: Box::new(cmd),
+            reply,
+        };
+        if self.tx.send(input).await.is_err() {
+            return Reply::not_stored("engine_stopped");
+        }
+        rx.await
+            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
+    }
+}
+
+struct Engine {
+    store: Store,
+    station: Station,
+    cfg: Arc<Config>,
+    settings: Settings,
+    grammar: ScanGrammar,
+    filter: DoubleReadFilter,
+    clock: Clock,
+    stats: Arc<Stats>,
+    events: broadcast::Sender<Committed>,
+    effects: mpsc::UnboundedSender<Effect>,
+}
+
+/// Errors that stop the engine from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot create the state directory {path}: {source}")]
+    StateDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("scan grammar: {0}")]
+    Grammar(String),
+}
+
+/// Open the database, load the state and start the engine thread.
+pub fn start(
+    cfg: Arc<Config>,
+    clock: Clock,
+) -> Result<
+    (
+        EngineHandle,
+        mpsc::UnboundedReceiver<Effect>,
+        std::thread::JoinHandle<()>,
+    ),
+    StartError,
+> {
+    std::fs::create_dir_all(&cfg.state_dir).map_err(|source| StartError::StateDir {
+        path: cfg.state_dir.clone(),
+        source,
+    })?;
+    let store = Store::open(&cfg.database, cfg.station.as_str())?;
+    let station = store.load_station()?;
+    let grammar = ScanGrammar::new(&cfg.couriers, cfg.scan_max_len)
+        .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
+    let (tx, mut rx) = mpsc::channel(cfg.queue);
+    let (events, _) = broadcast::channel(4096);
+    let (effects_tx, effects_rx) = mpsc::unbounded_channel();
+    let stats = Arc::new(Stats::default());
+    stats
+        .last_seq
+        .store(store.last_seq() as u64, Ordering::Relaxed);
+    let epoch: Arc<str> = Arc::from(store.epoch());
+    let settings = Settings {
+        station: cfg.station.clone(),
+        tz: cfg.timezone,
+        defect_photo_required: cfg.defect_photo_required,
+        two_person_check: cfg.two_person_check,
+    };
+    let mut engine = Engine {
+        store,
+        station,
+        settings,
+        grammar,
+        filter: DoubleReadFilter::new(cfg.double_read_window_ms),
+        cfg: cfg.clone(),
+        clock,
+        stats: stats.clone(),
+        events: events.clone(),
+        effects: effects_tx,
+    };
+    let max = cfg.group_commit_max;
+    let join = std::thread::Builder::new()
+        .name("returnsd-engine".into())
+        .spawn(move || {
+            let mut batch = std::collections::VecDeque::with_capacity(max);
+            while let Some(first) = rx.blocking_recv() {
+                batch.push_back(first);
+                while batch.len() < max {
+                    match rx.try_recv() {
+                        Ok(i) => batch.push_back(i),
+                        Err(_) => break,
+                    }
+                }
+                engine.process(&mut batch);
+            }
+            tracing::info!("engine stopped: every acknowledged input is committed");
+        })
+        .map_err(|source| StartError::StateDir {
+            path: cfg.state_dir.clone(),
+            source,
+        })?;
+    Ok((
+        EngineHandle {
+            tx,
+            started: Instant::now(),
+            stats,
+            events,
+            epoch,
+        },
+        effects_rx,
+        join,
+    ))
+}
+
+fn authorize(lk: &dyn Lookup, badge: &Badge, role: Option<Role>) -> Result<Operator, DomainError> {
+    let op = lk
+        .operator(badge.as_str())
+        .ok_or_else(|| DomainError::UnknownOperator {
+            badge: badge.as_str().to_string(),
+        })?;
+    let role = match role {
+        Some(r) if op.has(r) => r,
+        Some(r) => {
+            return Err(DomainError::RoleNotAllowed {
+                role: r,
+                action: "act_as",
+            });
+        }
+        None => op.primary_role(),
+    };
+    Ok(Operator {
+        badge: badge.clone(),
+        role,
+    })
+}
+
+fn set_operator(cmd: &mut Command, op: Operator) {
+    match cmd {
+        Command::Scan { .. } => {}
+        Command::Inspect { by, .. }
+        | Command::PutAway { by, .. }
+        | Command::ExchangeShipped { by, .. }
+        | Command::Restock { by, .. }
+        | Command::CreateRtvNote { by, .. }
+        | Command::Reprint { by, .. }
+        | Command::Void { by, .. } => *by = op,
+    }
+}
+
+fn params_owned(p: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    p.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+fn is_disk_full(e: &StoreError) -> bool {
+    matches!(e, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DiskFull)
+}
+
+impl Engine {
+    fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
+        let now = (self.clock)();
+        let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(inputs.len());
+        let mut effects = Vec::new();
+        let mut committed = Vec::new();
+        let result: Result<(), StoreError> = (|| {
+            let mut batch = self.store.begin()?;
+            while let Some(input) = inputs.pop_front() {
+                let (reply_to, outcome) = match input {
+                    Input::Scan {
+                        bench,
+                        bytes,
+                        at_ms,
+                        reply,
+                    } => {
+                        self.stats.scans.fetch_add(1, Ordering::Relaxed);
+                        if self.filter.is_double(&bench, &bytes, at_ms) {
+                            self.stats.double_reads.fetch_add(1, Ordering::Relaxed);
+                            let mut r = Reply::not_stored("double_read");
+                            r.ok = true;
+                            replies.push((reply, r));
+                            continue;
+                        }
+                        let scan = self.grammar.classify(&bytes);
+                        let lk = DbLookup {
+                            conn: batch.conn(),
+                            cfg: &self.cfg,
+                        };
+                        let cmd = Command::Scan {
+                            bench,
+                            text: scan.text,
+                            class: scan.class,
+                        };
+                        (reply, step(&self.station, &lk, &self.settings, cmd, now))
+                    }
+                    Input::Command {
+                        badge,
+                        role,
+                        mut cmd,
+                        reply,
+                    } => {
+                        let lk = DbLookup {
+                            conn: batch.conn(),
+                            cfg: &self.cfg,
+                        };
+                        let outcome = authorize(&lk, &badge, role).and_then(|op| {
+                            set_operator(&mut cmd, op);
+                            step(&self.station, &lk, &self.settings, *cmd, now)
+                        });
+                        (reply, outcome)
+                    }
+                };
+                match outcome {
+                    Err(e) => replies.push((
+                        reply_to,
+                        Reply {
+                            ok: false,
+                            stored: false,
+                            code: e.code().to_string(),
+                            params: params_owned(e.params()),
+                            seqs: None,
+                            return_id: None,
+                        },
+                    )),
+                    Ok(tr) => {
+                        if tr.rejected.is_some() {
+                            self.stats.rejected_scans.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let mut first = None;
+                        let mut last = None;
+                        let mut return_id = None;
+                        let mut failed = None;
+                        for ev in &tr.events {
+                            let a = match batch.append(ev) {
+                                Ok(a) => a,
+                                Err(e) => {
+                                    failed = Some(e);
+                                    break;
+                                }
+                            };
+                            first.get_or_insert(a.seq);
+                            last = Some(a.seq);
+                            if return_id.is_none() {
+                                return_id = ev.return_id.as_ref().map(|r| r.to_string());
+                            }
+                            committed.push(Committed {
+                                seq: a.seq,
+                                ty: ev.body.type_name(),
+                                return_id: ev.return_id.as_ref().map(|r| r.to_string()),
+                            });
+                            self.station.apply(ev);
+                        }
+                        effects.extend(tr.effects);
+                        replies.push((
+                            reply_to,
+                            Reply {
+                                ok: tr.feedback.ok,
+                                stored: true,
+                                code: tr.feedback.code.to_string(),
+                                params: params_owned(tr.feedback.params),
+                                seqs: first.zip(last),
+                                return_id,
+                            },
+                        ));
+                        if let Some(e) = failed {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            batch.commit(&self.station)
+        })();
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                self.stats
+                    .last_seq
+                    .store(self.store.last_seq() as u64, Ordering::Relaxed);
+                for (tx, r) in replies {
+                    let _ = tx.send(r);
+                }
+                for e in effects {
+                    let _ = self.effects.send(e);
+                }
+                for c in committed {
+                    let _ = self.events.send(c);
+                }
+            }
+            Err(e) => {
+                // Nothing of this batch is on disk: tell every sender so, and fold the
+                // state back from the database so memory matches disk again.
+                self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
+                let code = if is_disk_full(&e) {
+                    "storage_full"
+                } else {
+                    "storage_error"
+                };
+                tracing::error!(error = %e, "batch not committed; every input in it was refused");
+                for (tx, _) in replies {
+                    let _ = tx.send(Reply::not_stored(code));
+                }
+                // Inputs not reached before the failure are still in `inputs`.
+                for input in inputs.drain(..) {
+                    let tx = match input {
+                        Input::Scan { reply, .. } | Input::Command { reply, .. } => reply,
+                    };
+                    let _ = tx.send(Reply::not_stored(code));
+                }
+                match self.store.load_station() {
+                    Ok(st) => self.station = st,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot reload state after a failed batch")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! Translation tables: every operator-facing text in zh-CN and en, keyed by the stable
+//! codes the domain and the engine return. Templates use `{name}` placeholders filled from
+//! the code's parameters. No operator-facing string lives anywhere else.
+
+/// A supported language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Lang {
+        if s.starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Zh
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// (code, zh-CN, en)
+const TABLE: &[(&str, &str, &str)] = &[
+    // Feedback on accepted scans and commands.
+    (
+        "logged_in",
+        "已登录:{badge}({role})",
+        "Logged in: {badge} ({role})",
+    ),
+    ("logged_out", "已退出:{badge}", "Logged out: {badge}"),
+    (
+        "received",
+        "已签收 {return_id}:{kind},订单 {order_no},预期 {expected} 件。请扫描“拆包”",
+        "Received {return_id}: {kind}, order {order_no}, {expected} item(s) expected. Scan UNPACK",
+    ),
+    (
+        "received_unannounced",
+        "已签收 {return_id}:退货记录中没有此运单(未预报)。请扫描退件类型",
+        "Received {return_id}: not in the returns log (unannounced). Scan the kind",
+    ),
+    (
+        "selected",
+        "当前退件 {return_id}({stage})",
+        "Current return {return_id} ({stage})",
+    ),
+    (
+        "kind_set",
+        "{return_id} 类型:{kind}。请扫描“拆包”",
+        "{return_id} kind: {kind}. Scan UNPACK",
+    ),
+    (
+        "visual_recorded",
+        "外观结果已记录:{visual}",
+        "Visual result recorded: {visual}",
+    ),
+    (
+        "card_present",
+        "已记录:有售后服务卡",
+        "Recorded: after-sales card present",
+    ),
+    (
+        "card_missing",
+        "已记录:无售后服务卡(转客服联系客户)",
+        "Recorded: no after-sales card (customer service will contact the customer)",
+    ),
+    (
+        "unpacked",
+        "已拆包,正在打印标签 {return_id}。请逐件扫描商品",
+        "Unpacked; printing label {return_id}. Scan each item",
+    ),
+    (
+        "item_counted",
+        "{sku}:{counted}/{expected}",
+        "{sku}: {counted}/{expected}",
+    ),
+    (
+        "item_over",
+        "多件!{sku}:{counted}/{expected}",
+        "Over! {sku}: {counted}/{expected}",
+    ),
+    (
+        "item_unknown",
+        "不在退货记录中的商品:{sku}",
+        "Item not on the returns log: {sku}",
+    ),
+    (
+        "item_unannounced",
+        "已计数 {sku}(未预报退件)",
+        "Counted {sku} (unannounced parcel)",
+    ),
+    (
+        "first_check_done",
+        "一次检验完成:{return_id},{items} 件入待处理区,异常 {exceptions} 项",
+        "First check done: {return_id}, {items} item(s) booked into pending, {exceptions} exception(s)",
+    ),
+    (
+        "item_voided",
+        "已撤销上一次扫描:{sku}(第 {item_no} 件)",
+        "Last scan voided: {sku} (item {item_no})",
+    ),
+    (
+        "reprinted",
+        "正在补打标签 {return_id}",
+        "Reprinting label {return_id}",
+    ),
+    (
+        "cancelled",
+        "已放下当前退件 {return_id}",
+        "Put current return aside: {return_id}",
+    ),
+    (
+        "inspected",
+        "{return_id}:{items} 件判定为 {grade}",
+        "{return_id}: {items} item(s) graded {grade}",
+    ),
+    (
+        "put_away",
+        "{return_id}:{items} 件已上架到 {zone}",
+        "{return_id}: {items} item(s) put away to {zone}",
+    ),
+    (
+        "exchange_shipped",
+        "{return_id}:换货已发出({items} 件)",
+        "{return_id}: exchange shipped ({items} item(s))",
+    ),
+    (
+        "restocked",
+        "{return_id}:{items} 件良品转入可售库存",
+        "{return_id}: {items} good item(s) released to stock",
+    ),
+    (
+        "rtv_created",
+        "退厂单 {note_no} 已建立,{items} 件",
+        "Return-to-vendor note {note_no} created, {items} item(s)",
+    ),
+    (
+        "voided",
+        "退件 {return_id} 已作废",
+        "Return {return_id} voided",
+    ),
+    // Engine-level outcomes.
+    ("double_read", "重复读取已忽略", "Double read ignored"),
+    (
+        "storage_error",
+        "未保存!数据库写入失败,请重扫并通知主管",
+        "NOT SAVED! The database write failed; scan again and tell a supervisor",
+    ),
+    (
+        "storage_full",
+        "未保存!磁盘空间不足,工作站暂停接收,请通知主管",
+        "NOT SAVED! Disk is full; the station has stopped accepting work. Tell a supervisor",
+    ),
+    (
+        "engine_stopped",
+        "未保存!工作站正在停止",
+        "NOT SAVED! The station is shutting down",
+    ),
+    // Domain errors.
+    (
+        "login_required",
+        "请先扫描工牌登录",
+        "Scan your badge first",
+    ),
+    (
+        "unknown_operator",
+        "未知工牌 {badge}",
+        "Unknown badge {badge}",
+    ),
+    (
+        "role_not_allowed",
+        "角色 {role} 无权执行 {action}",
+        "Role {role} may not {action}",
+    ),
+    (
+        "return_in_progress",
+        "当前退件 {return_id} 尚未完成:请扫描“完成”或“取消”",
+        "Return {return_id} is not finished: scan DONE or CANCEL first",
+    ),
+    (
+        "no_current_return",
+        "当前没有退件:请先扫描运单号或退件标签",
+        "No current return: scan a waybill or a return label first",
+    ),
+    (
+        "unknown_return",
+        "找不到退件 {return_id}",
+        "No such return {return_id}",
+    ),
+    (
+        "unknown_waybill",
+        "找不到运单 {waybill}",
+        "No such waybill {waybill}",
+    ),
+    (
+        "return_terminal",
+        "退件 {return_id} 已结束({stage}),不能再操作",
+        "Return {return_id} is finished ({stage}); nothing more can be done to it",
+    ),
+    (
+        "kind_required",
+        "请先扫描退件类型(自退件/在途退件/拒收件)",
+        "Scan the kind first (customer return / carrier return / refused)",
+    ),
+    (
+        "kind_already_set",
+        "退件类型已确定",
+        "The kind is already set",
+    ),
+    ("not_unpacked", "请先扫描“拆包”", "Scan UNPACK first"),
+    ("already_unpacked", "已经拆包", "Already unpacked"),
+    (
+        "already_first_checked",
+        "一次检验已完成",
+        "First check is already done",
+    ),
+    ("no_items", "还没有扫描任何商品", "No items scanned yet"),
+    (
+        "first_check_goes_to_pending",
+        "一次检验只能入待处理区:请扫描 Z-PENDING 或“完成”",
+        "First check books into pending: scan Z-PENDING or DONE",
+    ),
+    ("nothing_to_void", "没有可撤销的扫描", "Nothing to void"),
+    (
+        "not_first_checked",
+        "退件 {return_id} 尚未完成一次检验",
+        "Return {return_id} has not had its first check",
+    ),
+    (
+        "item_not_found",
+        "退件 {return_id} 没有第 {item_no} 件",
+        "Return {return_id} has no item {item_no}",
+    ),
+    (
+        "item_already_inspected",
+        "第 {item_no} 件已检验",
+        "Item {item_no} is already inspected",
+    ),
+    (
+        "item_not_inspected",
+        "第 {item_no} 件尚未检验",
+        "Item {item_no} is not inspected yet",
+    ),
+    (
+        "nothing_to_inspect",
+        "没有待检验的商品",
+        "Nothing left to inspect",
+    ),
+    (
+        "defect_needs_reason",
+        "不良品需要至少一个不良因素",
+        "A defect needs at least one defect reason",
+    ),
+    (
+        "reasons_only_for_defects",
+        "良品不能带不良因素",
+        "Defect reasons are only for defects",
+    ),
+    (
+        "unknown_defect_reason",
+        "未知不良因素 {code}",
+        "Unknown defect reason {code}",
+    ),
+    (
+        "photo_required",
+        "不良品需要拍照留证",
+        "A defect needs a photo as evidence",
+    ),
+    (
+        "same_person",
+        "二次检验必须由另一人完成",
+        "The second inspection must be done by someone else",
+    ),
+    (
+        "wrong_zone_for_grade",
+        "第 {item_no} 件不能放入 {zone}",
+        "Item {item_no} cannot go to {zone}",
+    ),
+    ("unknown_bin", "未配置的库位 {bin}", "Unknown bin {bin}"),
+    (
+        "item_not_in_zone",
+        "第 {item_no} 件不在 {zone}",
+        "Item {item_no} is not in {zone}",
+    ),
+    ("nothing_to_move", "没有可移动的商品", "Nothing to move"),
+    (
+        "void_after_booking",
+        "已入账的退件不能作废:请用上架/退厂处理",
+        "A booked-in return cannot be voided: use put-away or return-to-vendor",
+    ),
+    (
+        "bad_input",
+        "输入有误:{field} {problem}",
+        "Bad input: {field} {problem}",
+    ),
+    (
+        "not_now",
+        "现在不能扫这个",
+        "That code means nothing at this step",
+    ),
+    // Scan rejections.
+    ("scan.empty", "空白扫描", "Empty scan"),
+    (
+        "scan.too_long",
+        "条码太长({len} 字节,最多 {max})",
+        "Code too long ({len} bytes, at most {max})",
+    ),
+    (
+        "scan.invalid_utf8",
+        "条码含无效字符(第 {at} 字节)",
+        "Code has invalid bytes (at byte {at})",
+    ),
+    (
+        "scan.control_char",
+        "条码含控制字符(第 {at} 位)",
+        "Code has a control character (at {at})",
+    ),
+    (
+        "scan.bad_check_digit",
+        "校验位错误:{code}",
+        "Bad check digit: {code}",
+    ),
+    (
+        "scan.bad_gs1",
+        "GS1 条码格式错误:{reason}",
+        "Malformed GS1 code: {reason}",
+    ),
+    (
+        "scan.bad_id",
+        "标签格式错误:{reason}",
+        "Malformed label code: {reason}",
+    ),
+    ("scan.unknown", "无法识别的条码", "Unrecognised code"),
+    // Words.
+    ("kind.customer_return", "自退件", "customer return"),
+    ("kind.carrier_return", "在途退件", "carrier return"),
+    ("kind.refused", "拒收件", "refused parcel"),
+    // Command sheet titles.
+    (
+        "sheet.title",
+        "退货工作台命令条码",
+        "Returns bench command codes",
+    ),
+    ("cmd.unpack", "拆包并打印标签", "Unpack and print label"),
+    (
+        "cmd.done",
+        "完成一次检验(入待处理区)",
+        "First check done (into pending)",
+    ),
+    ("cmd.void", "撤销上一次扫描", "Void last scan"),
+    ("cmd.reprint", "补打标签", "Reprint label"),
+    ("cmd.cancel", "放下当前退件", "Put current return aside"),
+    ("cmd.logout", "退出登录", "Log out"),
+    ("cmd.kind_customer", "自退件", "Customer return"),
+    ("cmd.kind_carrier", "在途退件", "Carrier return"),
+    ("cmd.kind_refused", "拒收件", "Refused parcel"),
+    ("cmd.visual_ok", "外观完好", "Visual: OK"),
+    ("cmd.visual_damaged", "外观破损", "Visual: damaged"),
+    ("cmd.visual_missing", "缺少配件", "Visual: missing parts"),
+    ("cmd.card_yes", "有售后服务卡", "After-sales card present"),
+    ("cmd.card_no", "无售后服务卡", "No after-sales card"),
+    ("zone.pending", "待处理区", "Pending zone"),
+    ("zone.good", "良品区", "Good zone"),
+    ("zone.defect", "不良区", "Defect zone"),
+];
+
+/// Look up a template; unknown codes fall back to the code itself so nothing is hidden.
+pub fn template(lang: Lang, code: &str) -> Option<&'static str> {
+    TABLE
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, zh, en)| match lang {
+            Lang::Zh => *zh,
+            Lang::En => *en,
+        })
+}
+
+/// Render a message for `code` with its parameters.
+pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
+    let Some(t) = template(lang, code) else {
+        let mut s = code.to_string();
+        for (k, v) in params {
+            s.push_str(&format!(" {k}={v}"));
+        }
+        return s;
+    };
+    let mut out = t.to_string();
+    for (k, v) in params {
+        let value = if *k == "kind" {
+            template(lang, &format!("kind.{v}"))
+                .map(str::to_string)
+                .unwrap_or(v.clone())
+        } else {
+            v.clone()
+        };
+        out = out.replace(&format!("{{{k}}}"), &value);
+    }
+    out
+}
+
+/// Every code in the table (tests check both languages are filled and placeholders match).
+pub fn codes() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().map(|(c, _, _)| *c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both languages carry the same placeholders for every code, and none is empty.
+    #[test]
+    fn both_languages_have_the_same_placeholders() {
+        let re = regex::Regex::new(r"\{[a-z_]+\}").unwrap();
+        for (code, zh, en) in TABLE {
+            assert!(!zh.is_empty() && !en.is_empty(), "{code}");
+            let mut a: Vec<_> = re.find_iter(zh).map(|m| m.as_str()).collect();
+            let mut b: Vec<_> = re.find_iter(en).map(|m| m.as_str()).collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "placeholders differ for {code}");
+        }
+    }
+
+    /// No code is listed twice.
+    #[test]
+    fn codes_are_unique() {
+        let mut c: Vec<_> = codes().collect();
+        c.sort();
+        let n = c.len();
+        c.dedup();
+        assert_eq!(n, c.len());
+    }
+}

@@ -1,0 +1,527 @@
+//! Text rendering (Latin and Chinese) into a [`Bitmap`] with a TrueType/OpenType font
+//! or font collection (`.ttc`) loaded from disk at run time.
+//!
+//! Glyphs are rasterised anti-aliased by `ab_glyph` and thresholded to 1 bit: a pixel
+//! is black when the glyph covers at least [`COVERAGE_THRESHOLD`] of it. A character
+//! the font has no glyph for is an error ([`FontError::MissingGlyph`]), never a blank
+//! or a tofu box, so a Latin-only font cannot silently print empty Chinese titles.
+//!
+//! The station's fonts come from Debian packages: `fonts-wqy-microhei` (preferred,
+//! small) or `fonts-noto-cjk`; see [`default_font_paths`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ab_glyph::{Font as _, FontArc, FontVec, GlyphId, PxScale, ScaleFont as _, point};
+use thiserror::Error;
+
+use super::bitmap::Bitmap;
+
+/// A pixel is black when glyph coverage is at least this (0–1).
+pub const COVERAGE_THRESHOLD: f32 = 0.5;
+
+/// Smallest and largest text size accepted, in pixels (line height).
+pub const TEXT_PX_RANGE: (f32, f32) = (4.0, 2000.0);
+
+/// What to install when no font is found.
+const INSTALL_HINT: &str = "install one with `apt-get install -y fonts-wqy-microhei` (it provides \
+     /usr/share/fonts/truetype/wqy/wqy-microhei.ttc) or `fonts-noto-cjk`, or give the path of \
+     another font that covers Chinese";
+
+/// Font files tried by [`Font::load_default`], best first: WenQuanYi Micro Hei
+/// (Debian `fonts-wqy-microhei`), Noto Sans CJK (`fonts-noto-cjk`; both the current
+/// and the older install path), WenQuanYi Zen Hei (`fonts-wqy-zenhei`).
+pub fn default_font_paths() -> &'static [&'static str] {
+    &[
+        "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    ]
+}
+
+/// Why a font could not be loaded or could not render some text.
+#[derive(Debug, Error)]
+pub enum FontError {
+    /// The file could not be read.
+    #[error("cannot read font file {}: {source}; {INSTALL_HINT}", path.display())]
+    Read {
+        /// The font path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a font, or the face index is out of range.
+    #[error(
+        "{} is not a usable TrueType/OpenType font or collection (face {index}): {reason}; \
+         give the path of a .ttf, .otf or .ttc file",
+        path.display()
+    )]
+    Parse {
+        /// The font path.
+        path: PathBuf,
+        /// The face index in a collection (0 for a single font).
+        index: u32,
+        /// What the parser said.
+        reason: String,
+    },
+    /// [`Font::load_first_available`] found nothing usable.
+    #[error(
+        "no usable font found; tried {}; {INSTALL_HINT}",
+        describe_attempts(tried)
+    )]
+    NoneAvailable {
+        /// Every path tried, with why it was not usable.
+        tried: Vec<(PathBuf, String)>,
+    },
+    /// The font has no glyph for a character of the text.
+    #[error(
+        "font {} has no glyph for {ch:?} (U+{code:04X}) in {text:?}; use a font that covers it \
+         (for Chinese: /usr/share/fonts/truetype/wqy/wqy-microhei.ttc from fonts-wqy-microhei) \
+         or change the text",
+        path.display(),
+        code = u32::from(*ch)
+    )]
+    MissingGlyph {
+        /// The character.
+        ch: char,
+        /// The text it appeared in.
+        text: String,
+        /// The font path.
+        path: PathBuf,
+    },
+    /// Control characters (newline, tab, …) cannot be drawn on a single line.
+    #[error(
+        "text {text:?} contains control character U+{code:04X}; draw one line at a time and \
+         remove tabs and other control characters",
+        code = u32::from(*ch)
+    )]
+    ControlCharacter {
+        /// The character.
+        ch: char,
+        /// The text it appeared in.
+        text: String,
+    },
+    /// The requested text size is out of range.
+    #[error(
+        "text size {px} px is out of range: use {min}–{max} px",
+        min = TEXT_PX_RANGE.0,
+        max = TEXT_PX_RANGE.1
+    )]
+    InvalidSize {
+        /// The requested size.
+        px: f32,
+    },
+}
+
+fn describe_attempts(tried: &[(PathBuf, String)]) -> String {
+    if tried.is_empty() {
+        return "no paths (the list of font paths is empty)".to_owned();
+    }
+    tried
+        .iter()
+        .map(|(p, why)| format!("{} ({why})", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Size of a line of text, in whole pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextMetrics {
+    /// Advance width of the whole line.
+    pub width: u32,
+    /// Line height (ascent + descent, without line gap); about the requested size.
+    pub height: u32,
+    /// Distance from the top of the line box to the baseline.
+    pub ascent: u32,
+}
+
+/// A loaded font face, cheap to clone and shareable between threads.
+#[derive(Clone)]
+pub struct Font {
+    inner: FontArc,
+    path: Arc<Path>,
+    face_index: u32,
+    family: Option<String>,
+}
+
+impl fmt::Debug for Font {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Font")
+            .field("path", &self.path)
+            .field("face_index", &self.face_index)
+            .field("family", &self.family)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A glyph placed on a line: its id and pen x offset from the line start.
+type Placed = (GlyphId, f32);
+
+impl Font {
+    /// Loads a font file. For a collection (`.ttc`) the Simplified Chinese face is
+    /// chosen if its family name says so (e.g. "Noto Sans CJK SC"), else face 0.
+    ///
+    /// # Errors
+    /// [`FontError::Read`] or [`FontError::Parse`], naming the path.
+    pub fn load(path: impl AsRef<Path>) -> Result<Font, FontError> {
+        let path = path.as_ref();
+        let data = read(path)?;
+        let index = preferred_face(&data);
+        Self::from_data(path, data, index)
+    }
+
+    /// Loads face `index` of a font collection (0 for a plain `.ttf`/`.otf`).
+    ///
+    /// # Errors
+    /// As [`Font::load`]; an index past the end of the collection is a
+    /// [`FontError::Parse`].
+    pub fn load_face(path: impl AsRef<Path>, index: u32) -> Result<Font, FontError> {
+        let path = path.as_ref();
+        Self::from_data(path, read(path)?, index)
+    }
+
+    /// Loads the first of `paths` that is a usable font.
+    ///
+    /// # Errors
+    /// [`FontError::NoneAvailable`] listing every path tried and why it failed.
+    pub fn load_first_available(paths: &[PathBuf]) -> Result<Font, FontError> {
+        let mut tried = Vec::with_capacity(paths.len());
+        for path in paths {
+            match Self::load(path) {
+                Ok(font) => return Ok(font),
+                Err(FontError::Read { source, .. }) => {
+                    tried.push((path.clone(), source.to_string()))
+                }
+                Err(FontError::Parse { reason, .. }) => tried.push((path.clone(), reason)),
+                Err(other) => tried.push((path.clone(), other.to_string())),
+            }
+        }
+        Err(FontError::NoneAvailable { tried })
+    }
+
+    /// Loads the first available of [`default_font_paths`].
+    ///
+    /// # Errors
+    /// As [`Font::load_first_available`].
+    pub fn load_default() -> Result<Font, FontError> {
+        let paths: Vec<PathBuf> = default_font_paths().iter().map(PathBuf::from).collect();
+        Self::load_first_available(&paths)
+    }
+
+    fn from_data(path: &Path, data: Vec<u8>, index: u32) -> Result<Font, FontError> {
+        let family = ttf_parser::Face::parse(&data, index)
+            .ok()
+            .and_then(|face| family_name(&face));
+        let inner = FontVec::try_from_vec_and_index(data, index).map_err(|e| FontError::Parse {
+            path: path.to_owned(),
+            index,
+            reason: e.to_string(),
+        })?;
+        Ok(Font {
+            inner: FontArc::new(inner),
+            path: Arc::from(path),
+            face_index: index,
+            family,
+        })
+    }
+
+    /// The file this font was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The face index within the file.
+    pub fn face_index(&self) -> u32 {
+        self.face_index
+    }
+
+    /// The family name, e.g. "WenQuanYi Micro Hei", if the font has a readable one.
+    pub fn family(&self) -> Option<&str> {
+        self.family.as_deref()
+    }
+
+    /// Whether the font has a glyph for `ch`.
+    pub fn has_glyph(&self, ch: char) -> bool {
+        self.inner.glyph_id(ch).0 != 0
+    }
+
+    /// Measures one line of `text` at `px` pixels line height.
+    ///
+    /// # Errors
+    /// [`FontError::MissingGlyph`], [`FontError::ControlCharacter`] or
+    /// [`FontError::InvalidSize`].
+    pub fn measure(&self, text: &str, px: f32) -> Result<TextMetrics, FontError> {
+        let (_, metrics) = self.layout(text, px)?;
+        Ok(metrics)
+    }
+
+    /// Draws one line of `text` in black with the top-left of its line box at
+    /// (`x`, `y`); the baseline is `ascent` pixels below `y`. Pixels off the canvas
+    /// are clipped. Nothing is drawn if the text cannot be rendered completely.
+    ///
+    /// # Errors
+    /// As [`Font::measure`].
+    pub fn draw_text(
+        &self,
+        bitmap: &mut Bitmap,
+        x: i32,
+        y: i32,
+        px: f32,
+        text: &str,
+    ) -> Result<TextMetrics, FontError> {
+        let (glyphs, metrics) = self.layout(text, px)?;
+        let scale = PxScale::from(px);
+        let baseline = y as f32 + self.inner.as_scaled(scale).ascent();
+        for (id, pen_x) in glyphs {
+            let glyph = id.with_scale_and_position(scale, point(x as f32 + pen_x, baseline));
+            let Some(outlined) = self.inner.outline_glyph(glyph) else {
+                continue; // e.g. a space: nothing to draw
+            };
+            let bounds = outlined.px_bounds();
+            let (left, top) = (bounds.min.x as i64, bounds.min.y as i64);
+            outlined.draw(|dx, dy, coverage| {
+                if coverage < COVERAGE_THRESHOLD {
+                    return;
+                }
+                let (px_x, px_y) = (left + i64::from(dx), top + i64::from(dy));
+                if let (Ok(cx), Ok(cy)) = (u32::try_from(px_x), u32::try_from(px_y)) {
+                    bitmap.set(cx, cy, true);
+                }
+            });
+        }
+        Ok(metrics)
+    }
+
+    fn layout(&self, text: &str, px: f32) -> Result<(Vec<Placed>, TextMetrics), FontError> {
+        if !(px.is_finite() && (TEXT_PX_RANGE.0..=TEXT_PX_RANGE.1).contains(&px)) {
+            return Err(FontError::InvalidSize { px });
+        }
+        let scaled = self.inner.as_scaled(PxScale::from(px));
+        let mut placed = Vec::with_capacity(text.len());
+        let mut pen = 0.0f32;
+        let mut prev: Option<GlyphId> = None;
+        for ch in text.chars() {
+            if ch.is_control() {
+                return Err(FontError::ControlCharacter {
+                    ch,
+                    text: text.to_owned(),
+                });
+            }
+            let id = self.inner.glyph_id(ch);
+            if id.0 == 0 {
+                if ch.is_whitespace() {
+                    // A font without a glyph for this space: advance by a quarter em.
+                    pen += px / 4.0;
+                    prev = None;
+                    continue;
+                }
+                return Err(FontError::MissingGlyph {
+                    ch,
+                    text: text.to_owned(),
+                    path: self.path.to_path_buf(),
+                });
+            }
+            if let Some(p) = prev {
+                pen += scaled.kern(p, id);
+            }
+            placed.push((id, pen));
+            pen += scaled.h_advance(id);
+            prev = Some(id);
+        }
+        let ascent = scaled.ascent().ceil().max(0.0);
+        let height = (scaled.ascent() - scaled.descent()).ceil().max(1.0);
+        let metrics = TextMetrics {
+            width: pen.ceil().max(0.0) as u32,
+            height: height as u32,
+            ascent: ascent as u32,
+        };
+        Ok((placed, metrics))
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, FontError> {
+    std::fs::read(path).map_err(|source| FontError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Face to use from a collection: the first whose family name marks it Simplified
+/// Chinese ("SC"), else 0.
+fn preferred_face(data: &[u8]) -> u32 {
+    let count = ttf_parser::fonts_in_collection(data).unwrap_or(1).min(64);
+    (0..count)
+        .find(|&i| {
+            ttf_parser::Face::parse(data, i)
+                .ok()
+                .and_then(|face| family_name(&face))
+                .is_some_and(|name| name.split_whitespace().any(|word| word == "SC"))
+        })
+        .unwrap_or(0)
+}
+
+/// The family name, preferring the typographic family and US English.
+fn family_name(face: &ttf_parser::Face<'_>) -> Option<String> {
+    use ttf_parser::name_id::{FAMILY, TYPOGRAPHIC_FAMILY};
+    let mut best: Option<(u8, String)> = None;
+    for name in face.names() {
+        let rank_id = match name.name_id {
+            TYPOGRAPHIC_FAMILY => 2,
+            FAMILY => 0,
+            _ => continue,
+        };
+        let Some(s) = name.to_string() else { continue };
+        let english = u8::from(name.language() == ttf_parser::Language::English_UnitedStates);
+        let rank = rank_id + english;
+        if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+            best = Some((rank, s));
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The station font for tests. Fails (never skips) with what to install.
+    pub(crate) fn test_font() -> Font {
+        match Font::load_default() {
+            Ok(font) => font,
+            Err(e) => panic!(
+                "label tests need a CJK font: run `apt-get install -y fonts-wqy-microhei` \
+                 (CI must install it too). {e}"
+            ),
+        }
+    }
+
+    #[test]
+    fn missing_file_error_names_the_path() {
+        let err = Font::load("/nonexistent/fonts/nope.ttc").unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, FontError::Read { .. }));
+        assert!(msg.contains("/nonexistent/fonts/nope.ttc"), "{msg}");
+        assert!(msg.contains("fonts-wqy-microhei"), "{msg}");
+    }
+
+    #[test]
+    fn garbage_file_is_a_parse_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("not-a-font.ttf");
+        std::fs::write(&path, b"definitely not a font").unwrap();
+        let err = Font::load(&path).unwrap_err();
+        assert!(matches!(err, FontError::Parse { .. }), "{err}");
+        assert!(err.to_string().contains("not-a-font.ttf"), "{err}");
+    }
+
+    #[test]
+    fn load_first_available_lists_every_path_tried() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.ttf");
+        std::fs::write(&junk, [0u8; 64]).unwrap();
+        let paths = vec![PathBuf::from("/nonexistent/a.ttc"), junk.clone()];
+        let err = Font::load_first_available(&paths).unwrap_err();
+        let msg = err.to_string();
+        let FontError::NoneAvailable { tried } = &err else {
+            panic!("expected NoneAvailable, got {err}")
+        };
+        assert_eq!(tried.len(), 2);
+        assert!(msg.contains("/nonexistent/a.ttc"), "{msg}");
+        assert!(msg.contains(&junk.display().to_string()), "{msg}");
+        assert!(
+            msg.contains("apt-get install -y fonts-wqy-microhei"),
+            "{msg}"
+        );
+        let empty = Font::load_first_available(&[]).unwrap_err().to_string();
+        assert!(empty.contains("empty"), "{empty}");
+        // A good font after bad ones is found.
+        let mut with_good = paths;
+        with_good.push(test_font().path().to_path_buf());
+        assert!(Font::load_first_available(&with_good).is_ok());
+    }
+
+    #[test]
+    fn default_font_covers_latin_and_chinese() {
+        let font = test_font();
+        for ch in "CMD-UNPACK 退货拆包作废良品操作员".chars() {
+            assert!(font.has_glyph(ch), "{ch:?} missing in {font:?}");
+        }
+        assert!(font.family().is_some(), "{font:?}");
+    }
+
+    #[test]
+    fn renders_chinese_into_black_pixels() {
+        let font = test_font();
+        let mut bmp = Bitmap::new(400, 100).unwrap();
+        let m = font.draw_text(&mut bmp, 10, 10, 48.0, "退货拆包").unwrap();
+        assert!(m.width > 4 * 40 && m.width < 4 * 56, "{m:?}");
+        assert!((46..=52).contains(&m.height), "{m:?}");
+        let ink = bmp.count_black_in(10, 10, m.width, m.height);
+        // Dense CJK strokes: well over 5% of the box is ink, and none of it elsewhere.
+        assert!(ink > u64::from(m.width * m.height) / 20, "ink {ink}");
+        assert_eq!(bmp.count_black(), ink);
+        // Each character lands in its own quarter of the line.
+        let quarter = m.width / 4;
+        for i in 0..4 {
+            assert!(bmp.count_black_in(10 + i * quarter, 10, quarter, m.height) > 100);
+        }
+    }
+
+    #[test]
+    fn clips_text_partly_off_canvas() {
+        let font = test_font();
+        let mut bmp = Bitmap::new(60, 30).unwrap();
+        font.draw_text(&mut bmp, -20, -10, 40.0, "拆包 OK").unwrap();
+        assert!(bmp.count_black() > 0);
+    }
+
+    #[test]
+    fn missing_glyph_and_control_characters_are_errors() {
+        let font = test_font();
+        let mut bmp = Bitmap::new(200, 60).unwrap();
+        let err = font
+            .draw_text(&mut bmp, 0, 0, 30.0, "OK \u{10FFFD}")
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                FontError::MissingGlyph {
+                    ch: '\u{10FFFD}',
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&font.path().display().to_string()));
+        assert_eq!(bmp.count_black(), 0, "nothing drawn on error");
+        assert!(matches!(
+            font.measure("a\nb", 30.0),
+            Err(FontError::ControlCharacter { ch: '\n', .. })
+        ));
+        assert!(matches!(
+            font.measure("a", f32::NAN),
+            Err(FontError::InvalidSize { .. })
+        ));
+        assert!(font.measure("a", 0.5).is_err());
+    }
+
+    #[test]
+    fn measure_matches_draw() {
+        let font = test_font();
+        let mut bmp = Bitmap::new(600, 80).unwrap();
+        let measured = font.measure("Unpack 拆包", 40.0).unwrap();
+        let drawn = font.draw_text(&mut bmp, 0, 0, 40.0, "Unpack 拆包").unwrap();
+        assert_eq!(measured, drawn);
+        let rightmost = (0..bmp.width())
+            .rev()
+            .find(|&x| bmp.count_black_in(x, 0, 1, 80) > 0)
+            .unwrap();
+        assert!(
+            rightmost <= measured.width + 2,
+            "{rightmost} vs {measured:?}"
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! The engine's [`Lookup`]: reference data read from the database (manifest, operators and
+//! defect reasons from the feed or `manifest import`) and from the config (bins, bootstrap
+//! operators, built-in defect reasons). Point reads by primary key: microseconds.
+
+use rusqlite::Connection;
+
+use crate::config::Config;
+use crate::domain::model::Role;
+use crate::domain::ports::{BinClass, DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo};
+use crate::feed;
+
+pub struct DbLookup<'a> {
+    pub conn: &'a Connection,
+    pub cfg: &'a Config,
+}
+
+impl Lookup for DbLookup<'_> {
+    fn manifest(&self, waybill: &str) -> Option<ManifestEntry> {
+        match feed::get(self.conn, "expected_return", waybill) {
+            Ok(Some((version, data))) => feed::expected_return(waybill, version, &data).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "manifest lookup failed");
+                None
+            }
+        }
+    }
+
+    fn operator(&self, badge: &str) -> Option<OperatorInfo> {
+        if let Some(o) = self.cfg.operators.iter().find(|o| o.badge == badge) {
+            return Some(OperatorInfo {
+                badge: o.badge.clone(),
+                roles: o.roles.clone(),
+            });
+        }
+        let (_, data) = feed::get(self.conn, "operator", badge).ok().flatten()?;
+        let roles = data
+            .get("roles")?
+            .as_array()?
+            .iter()
+            .filter_map(|r| r.as_str().and_then(Role::parse))
+            .collect::<Vec<_>>();
+        (!roles.is_empty()).then(|| OperatorInfo {
+            badge: badge.to_string(),
+            roles,
+        })
+    }
+
+    fn defect_reason(&self, code: &str) -> Option<DefectReasonInfo> {
+        if let Ok(Some((_, data))) = feed::get(self.conn, "defect_reason", code) {
+            return Some(DefectReasonInfo {
+                code: code.to_string(),
+                seller_fault: data
+                    .get("seller_fault")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(true),
+            });
+        }
+        self.cfg
+            .defect_reasons
+            .iter()
+            .find(|d| d.code == code)
+            .map(|d| DefectReasonInfo {
+                code: d.code.clone(),
+                seller_fault: d.seller_fault,
+            })
+    }
+
+    fn bin(&self, code: &str) -> Option<BinClass> {
+        self.cfg.bins.get(code).copied()
+    }
+}

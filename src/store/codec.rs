@@ -1,0 +1,459 @@
+//! The journal codec: domain events ⇄ the contract's `(type, data)` JSON. This is the only
+//! place that knows the wire shape of each event type (README, "Event types").
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::domain::event::{
+    Actor, CloseReason, CountLine, Event, EventBody, ExpectedLine, FreightRecord, ItemException,
+    PhotoRef, PrintReason, RtvLine,
+};
+use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
+use crate::domain::kind::{Grade, Party, ReturnKind};
+use crate::domain::model::{ItemZone, Role, Visual};
+
+/// Contract time format: RFC 3339 UTC with milliseconds.
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("bad time {s:?}: {e}"))
+}
+
+fn party(p: Party) -> &'static str {
+    p.as_str()
+}
+
+pub(crate) fn expected_json(l: &ExpectedLine) -> Value {
+    json!({"sku": l.sku, "barcode": l.barcode, "name": l.name, "qty": l.qty})
+}
+
+pub fn photo_json(p: &PhotoRef) -> Value {
+    json!({"sha256": p.sha256, "bytes": p.bytes, "content_type": p.content_type})
+}
+
+/// The `data` object of an event.
+pub fn encode(body: &EventBody) -> Value {
+    match body {
+        EventBody::LoggedIn { bench, badge, role } => {
+            json!({"bench": bench, "badge": badge.as_str(), "role": role.as_str()})
+        }
+        EventBody::LoggedOut { bench, badge } => json!({"bench": bench, "badge": badge.as_str()}),
+        EventBody::ScanRecorded {
+            bench,
+            code,
+            class,
+            accepted,
+            error,
+        } => {
+            json!({"bench": bench, "code": code, "class": class, "accepted": accepted, "error": error})
+        }
+        EventBody::Received {
+            bench,
+            waybill,
+            courier,
+            kind,
+            number_date,
+            number,
+            announced,
+            manifest_version,
+            order_no,
+            claimed_reason,
+            signed_at,
+            free_shipping,
+            expected,
+        } => json!({
+            "bench": bench,
+            "waybill": waybill.as_str(),
+            "courier": courier,
+            "kind": kind.map(|k| k.as_str()),
+            "number_date": number_date.format("%Y-%m-%d").to_string(),
+            "number": number,
+            "announced": announced,
+            "manifest_version": manifest_version,
+            "order_no": order_no,
+            "claimed_reason": claimed_reason,
+            "signed_at": signed_at.map(fmt_time),
+            "free_shipping": free_shipping,
+            "expected_items": expected.iter().map(expected_json).collect::<Vec<_>>(),
+        }),
+        EventBody::Unannounced { waybill } => json!({"waybill": waybill.as_str()}),
+        EventBody::KindSet { kind } => json!({"kind": kind.as_str()}),
+        EventBody::CardRecorded { present } => json!({"present": present}),
+        EventBody::Selected { bench } | EventBody::Released { bench } => json!({"bench": bench}),
+        EventBody::Unpacked { bench } => json!({"bench": bench}),
+        EventBody::LabelPrinted {
+            template,
+            reason,
+            copies,
+        } => json!({"template": template, "reason": reason.as_str(), "copies": copies}),
+        EventBody::ItemScanned {
+            item_no,
+            sku,
+            barcode,
+            name,
+            exception,
+        } => json!({"item_no": item_no, "sku": sku, "barcode": barcode, "name": name,
+                    "exception": exception.map(|e| e.as_str())}),
+        EventBody::ItemVoided { item_no } => json!({"item_no": item_no}),
+        EventBody::VisualRecorded { visual } => json!({"visual": visual.as_str()}),
+        EventBody::FirstCompleted {
+            visual,
+            counts,
+            exceptions,
+            exchange_ship_by,
+        } => json!({
+            "visual": visual.as_str(),
+            "counts": counts.iter().map(|c| json!({"sku": c.sku, "expected": c.expected, "counted": c.counted})).collect::<Vec<_>>(),
+            "exceptions": exceptions,
+            "zone": "pending",
+            "exchange_ship_by": fmt_time(*exchange_ship_by),
+        }),
+        EventBody::Inspected {
+            items,
+            grade,
+            defect_reasons,
+            note,
+            photos,
+        } => json!({"items": items, "grade": grade.as_str(), "defect_reasons": defect_reasons,
+                    "note": note, "photos": photos.iter().map(photo_json).collect::<Vec<_>>()}),
+        EventBody::ItemMoved { item_no, from, to } => {
+            json!({"item_no": item_no, "from": from.ledger_name(), "to": to.ledger_name()})
+        }
+        EventBody::Ledger { sku, from, to, qty } => {
+            json!({"sku": sku, "from": from, "to": to, "qty": qty})
+        }
+        EventBody::RefundDue {
+            due_by,
+            freight,
+            claimed_reason,
+            within_no_reason_window,
+        } => json!({
+            "due_by": fmt_time(*due_by),
+            "claimed_reason": claimed_reason,
+            "within_no_reason_window": within_no_reason_window,
+            "freight": {"fault": freight.fault, "outbound": party(freight.outbound),
+                        "return_leg": party(freight.return_leg), "rule": freight.rule},
+        }),
+        EventBody::ExchangeShipped { waybill, items } => {
+            json!({"waybill": waybill.as_str(), "items": items})
+        }
+        EventBody::RtvNoteCreated {
+            note_no,
+            vendor,
+            lines,
+        } => json!({"note_no": note_no, "vendor": vendor,
+                    "items": lines.iter().map(|l| json!({"return_id": l.item.return_id.as_str(), "item_no": l.item.item_no, "sku": l.sku})).collect::<Vec<_>>()}),
+        EventBody::Restocked { items } => json!({"items": items}),
+        EventBody::Closed { reason } => {
+            json!({"reason": match reason { CloseReason::Completed => "completed" }})
+        }
+        EventBody::Voided { reason } => json!({"reason": reason}),
+    }
+}
+
+/// A typed view over a JSON object that names the missing or mistyped field.
+pub(crate) struct Obj<'a>(pub(crate) &'a Map<String, Value>);
+
+impl<'a> Obj<'a> {
+    pub(crate) fn of(v: &'a Value) -> Result<Obj<'a>, String> {
+        v.as_object()
+            .map(Obj)
+            .ok_or_else(|| "data is not an object".to_string())
+    }
+    pub(crate) fn get(&self, k: &str) -> Result<&'a Value, String> {
+        self.0.get(k).ok_or_else(|| format!("missing field {k}"))
+    }
+    pub(crate) fn str(&self, k: &str) -> Result<String, String> {
+        self.get(k)?
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("{k} is not a string"))
+    }
+    pub(crate) fn opt_str(&self, k: &str) -> Result<Option<String>, String> {
+        match self.0.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(|s| Some(s.to_string()))
+                .ok_or_else(|| format!("{k} is not a string")),
+        }
+    }
+    pub(crate) fn u32(&self, k: &str) -> Result<u32, String> {
+        self.get(k)?
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("{k} is not a small unsigned number"))
+    }
+    pub(crate) fn bool(&self, k: &str) -> Result<bool, String> {
+        self.get(k)?
+            .as_bool()
+            .ok_or_else(|| format!("{k} is not a boolean"))
+    }
+    pub(crate) fn arr(&self, k: &str) -> Result<&'a Vec<Value>, String> {
+        self.get(k)?
+            .as_array()
+            .ok_or_else(|| format!("{k} is not an array"))
+    }
+    pub(crate) fn u32s(&self, k: &str) -> Result<Vec<u32>, String> {
+        self.arr(k)?
+            .iter()
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| format!("{k} has a non-number"))
+            })
+            .collect()
+    }
+    pub(crate) fn strs(&self, k: &str) -> Result<Vec<String>, String> {
+        self.arr(k)?
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{k} has a non-string"))
+            })
+            .collect()
+    }
+    pub(crate) fn zone(&self, k: &str) -> Result<ItemZone, String> {
+        let s = self.str(k)?;
+        ItemZone::parse_ledger_name(&s).ok_or_else(|| format!("{k}: unknown zone {s:?}"))
+    }
+}
+
+fn badge(s: String) -> Result<Badge, String> {
+    Badge::parse(&s).map_err(|e| format!("bad badge {s:?}: {}", e.code()))
+}
+
+fn waybill(s: String) -> Result<Waybill, String> {
+    Waybill::parse(&s).map_err(|e| format!("bad waybill {s:?}: {}", e.code()))
+}
+
+fn kind(s: &str) -> Result<ReturnKind, String> {
+    ReturnKind::parse(s).ok_or_else(|| format!("unknown kind {s:?}"))
+}
+
+fn party_of(s: &str) -> Result<Party, String> {
+    match s {
+        "seller" => Ok(Party::Seller),
+        "buyer" => Ok(Party::Buyer),
+        _ => Err(format!("unknown party {s:?}")),
+    }
+}
+
+pub fn decode_photo(v: &Value) -> Result<PhotoRef, String> {
+    let o = Obj::of(v)?;
+    Ok(PhotoRef {
+        sha256: o.str("sha256")?,
+        bytes: o.get("bytes")?.as_u64().ok_or("bytes is not a number")?,
+        content_type: o.str("content_type")?,
+    })
+}
+
+/// Parse a journal row back into a domain event (for rebuilds and verification).
+pub fn decode(
+    ty: &str,
+    data: &Value,
+    occurred_at: DateTime<Utc>,
+    actor: &str,
+    return_id: Option<&str>,
+) -> Result<Event, String> {
+    let o = Obj::of(data)?;
+    let body = match ty {
+        "operator.logged_in" => EventBody::LoggedIn {
+            bench: o.str("bench")?,
+            badge: badge(o.str("badge")?)?,
+            role: Role::parse(&o.str("role")?).ok_or("unknown role")?,
+        },
+        "operator.logged_out" => EventBody::LoggedOut {
+            bench: o.str("bench")?,
+            badge: badge(o.str("badge")?)?,
+        },
+        "scan.recorded" => EventBody::ScanRecorded {
+            bench: o.str("bench")?,
+            code: o.str("code")?,
+            class: o.str("class")?,
+            accepted: o.bool("accepted")?,
+            error: o.opt_str("error")?,
+        },
+        "return.received" => EventBody::Received {
+            bench: o.str("bench")?,
+            waybill: waybill(o.str("waybill")?)?,
+            courier: o.str("courier")?,
+            kind: o.opt_str("kind")?.map(|k| kind(&k)).transpose()?,
+            number_date: NaiveDate::parse_from_str(&o.str("number_date")?, "%Y-%m-%d")
+                .map_err(|e| format!("number_date: {e}"))?,
+            number: o.u32("number")?,
+            announced: o.bool("announced")?,
+            manifest_version: o.0.get("manifest_version").and_then(Value::as_i64),
+            order_no: o.opt_str("order_no")?,
+            claimed_reason: o.opt_str("claimed_reason")?,
+            signed_at: o
+                .opt_str("signed_at")?
+                .map(|s| parse_time(&s))
+                .transpose()?,
+            free_shipping: o.bool("free_shipping")?,
+            expected: o
+                .arr("expected_items")?
+                .iter()
+                .map(|v| {
+                    let l = Obj::of(v)?;
+                    Ok(ExpectedLine {
+                        sku: l.str("sku")?,
+                        barcode: l.str("barcode")?,
+                        name: l.str("name")?,
+                        qty: l.u32("qty")?,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+        },
+        "return.unannounced" => EventBody::Unannounced {
+            waybill: waybill(o.str("waybill")?)?,
+        },
+        "return.kind_set" => EventBody::KindSet {
+            kind: kind(&o.str("kind")?)?,
+        },
+        "return.card_recorded" => EventBody::CardRecorded {
+            present: o.bool("present")?,
+        },
+        "bench.return_selected" => EventBody::Selected {
+            bench: o.str("bench")?,
+        },
+        "bench.return_released" => EventBody::Released {
+            bench: o.str("bench")?,
+        },
+        "return.unpacked" => EventBody::Unpacked {
+            bench: o.str("bench")?,
+        },
+        "label.printed" => EventBody::LabelPrinted {
+            template: o.str("template")?,
+            reason: match o.str("reason")?.as_str() {
+                "first" => PrintReason::First,
+                "reprint" => PrintReason::Reprint,
+                r => return Err(format!("unknown print reason {r:?}")),
+            },
+            copies: o.u32("copies")?,
+        },
+        "item.scanned" => EventBody::ItemScanned {
+            item_no: o.u32("item_no")?,
+            sku: o.str("sku")?,
+            barcode: o.str("barcode")?,
+            name: o.str("name")?,
+            exception: match o.opt_str("exception")? {
+                None => None,
+                Some(e) => Some(ItemException::parse(&e).ok_or("unknown exception")?),
+            },
+        },
+        "item.voided" => EventBody::ItemVoided {
+            item_no: o.u32("item_no")?,
+        },
+        "check.visual_recorded" => EventBody::VisualRecorded {
+            visual: Visual::parse(&o.str("visual")?).ok_or("unknown visual")?,
+        },
+        "check.first_completed" => EventBody::FirstCompleted {
+            visual: Visual::parse(&o.str("visual")?).ok_or("unknown visual")?,
+            counts: o
+                .arr("counts")?
+                .iter()
+                .map(|v| {
+                    let c = Obj::of(v)?;
+                    Ok(CountLine {
+                        sku: c.str("sku")?,
+                        expected: c.u32("expected")?,
+                        counted: c.u32("counted")?,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            exceptions: o.strs("exceptions")?,
+            exchange_ship_by: parse_time(&o.str("exchange_ship_by")?)?,
+        },
+        "inspection.completed" => EventBody::Inspected {
+            items: o.u32s("items")?,
+            grade: Grade::parse(&o.str("grade")?).ok_or("unknown grade")?,
+            defect_reasons: o.strs("defect_reasons")?,
+            note: o.str("note")?,
+            photos: o
+                .arr("photos")?
+                .iter()
+                .map(decode_photo)
+                .collect::<Result<_, String>>()?,
+        },
+        "item.moved" => EventBody::ItemMoved {
+            item_no: o.u32("item_no")?,
+            from: o.zone("from")?,
+            to: o.zone("to")?,
+        },
+        "ledger.entry" => EventBody::Ledger {
+            sku: o.str("sku")?,
+            from: o.str("from")?,
+            to: o.str("to")?,
+            qty: o.u32("qty")?,
+        },
+        "refund.due" => {
+            let f = Obj::of(o.get("freight")?)?;
+            EventBody::RefundDue {
+                due_by: parse_time(&o.str("due_by")?)?,
+                claimed_reason: o.str("claimed_reason")?,
+                within_no_reason_window: o
+                    .0
+                    .get("within_no_reason_window")
+                    .and_then(Value::as_bool),
+                freight: FreightRecord {
+                    fault: f.str("fault")?,
+                    outbound: party_of(&f.str("outbound")?)?,
+                    return_leg: party_of(&f.str("return_leg")?)?,
+                    rule: f.str("rule")?,
+                },
+            }
+        }
+        "exchange.shipped" => EventBody::ExchangeShipped {
+            waybill: waybill(o.str("waybill")?)?,
+            items: o.u32s("items")?,
+        },
+        "rtv.note_created" => EventBody::RtvNoteCreated {
+            note_no: o.str("note_no")?,
+            vendor: o.str("vendor")?,
+            lines: o
+                .arr("items")?
+                .iter()
+                .map(|v| {
+                    let l = Obj::of(v)?;
+                    let rid = l.str("return_id")?;
+                    Ok(RtvLine {
+                        item: ItemRef {
+                            return_id: ReturnId::parse(&rid)
+                                .map_err(|e| format!("bad return id {rid:?}: {}", e.code()))?,
+                            item_no: l.u32("item_no")?,
+                        },
+                        sku: l.str("sku")?,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+        },
+        "return.restocked" => EventBody::Restocked {
+            items: o.u32s("items")?,
+        },
+        "return.closed" => EventBody::Closed {
+            reason: CloseReason::Completed,
+        },
+        "return.voided" => EventBody::Voided {
+            reason: o.str("reason")?,
+        },
+        other => return Err(format!("unknown event type {other:?}")),
+    };
+    let return_id = match return_id {
+        None => None,
+        Some(s) => {
+            Some(ReturnId::parse(s).map_err(|e| format!("bad return id {s:?}: {}", e.code()))?)
+        }
+    };
+    Ok(Event {
+        occurred_at,
+        actor: Actor(actor.to_string()),
+        return_id,
+        body,
+    })
+}
