@@ -161,6 +161,27 @@ impl DomainError {
                 vec![("field", (*field).into()), ("problem", problem.clone())]
             }
             DomainError::NotNow { what } => vec![("what", (*what).into())],
+            DomainError::Unrecognised(r) => match r {
+                Rejection::TooLong { len, max } => {
+                    vec![("len", len.to_string()), ("max", max.to_string())]
+                }
+                Rejection::InvalidUtf8 { at } => vec![("at", at.to_string())],
+                Rejection::ControlChar { byte, at } => {
+                    vec![("byte", format!("0x{byte:02X}")), ("at", at.to_string())]
+                }
+                Rejection::BadCheckDigit {
+                    code,
+                    expected,
+                    found,
+                } => vec![
+                    ("code", code.clone()),
+                    ("expected", expected.to_string()),
+                    ("found", found.to_string()),
+                ],
+                Rejection::BadGs1 { reason } => vec![("reason", reason.clone())],
+                Rejection::BadId(e) => vec![("reason", e.code().to_string())],
+                Rejection::Empty | Rejection::Unknown => Vec::new(),
+            },
             _ => Vec::new(),
         }
     }

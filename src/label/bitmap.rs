@@ -54,7 +54,7 @@ pub enum BitmapError {
     /// The barcode parameters are unusable.
     #[error("cannot draw barcode: {0}")]
     InvalidBarcode(&'static str),
-    /// The PNG encoder failed.
+    /// The PNG encoder failed (it only does on parameters a valid bitmap never has).
     #[error("PNG encoding of a {width}×{height} px bitmap failed: {reason}")]
     Png {
         /// Canvas width.
@@ -311,12 +311,12 @@ impl Bitmap {
         out
     }
 
-    /// Encodes the canvas as a 1-bit grayscale PNG (with a pHYs chunk if a dpi was
-    /// set by [`Bitmap::with_dpi`]).
+    /// Encodes the canvas as a 1-bit grayscale PNG, with a pHYs chunk if a dpi was
+    /// set by [`Bitmap::with_dpi`] so that it prints at its true size.
     ///
     /// # Errors
-    /// [`BitmapError::Png`] if the encoder fails, which does not happen for a valid
-    /// bitmap written to memory.
+    /// [`BitmapError::Png`] if the `png` encoder fails, which it only does on
+    /// parameters a valid `Bitmap` never has.
     pub fn to_png(&self) -> Result<Vec<u8>, BitmapError> {
         let png_err = |e: png::EncodingError| BitmapError::Png {
             width: self.width,
@@ -337,7 +337,7 @@ impl Bitmap {
                 unit: png::Unit::Meter,
             }));
         }
-        // PNG 1-bit grayscale is 1 = white: invert, keeping row padding bits in range.
+        // PNG 1-bit grayscale is 1 = white; row padding bits are ignored by readers.
         let inverted: Vec<u8> = self.bits.iter().map(|b| !b).collect();
         let mut writer = encoder.write_header().map_err(png_err)?;
         writer.write_image_data(&inverted).map_err(png_err)?;
@@ -425,25 +425,33 @@ mod tests {
         assert_eq!(b.to_zpl_gfa(), "^GFA,4,4,2,F0000010");
     }
 
+    fn decode_png(png_bytes: &[u8]) -> (png::OutputInfo, Option<png::PixelDimensions>, Vec<u8>) {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(&png_bytes));
+        decoder.set_transformations(png::Transformations::EXPAND);
+        let mut reader = decoder.read_info().unwrap();
+        let dims = reader.info().pixel_dims;
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        buf.truncate(info.buffer_size());
+        (info, dims, buf)
+    }
+
     #[test]
     fn png_round_trips_pixels_and_dpi() {
         let mut b = Bitmap::new(21, 5).unwrap().with_dpi(300);
         b.fill_rect(1, 1, 19, 3, true);
         b.set(20, 4, true);
-        let png_bytes = b.to_png().unwrap();
-        let mut decoder = png::Decoder::new(std::io::Cursor::new(&png_bytes));
-        decoder.set_transformations(png::Transformations::EXPAND);
-        let mut reader = decoder.read_info().unwrap();
-        let dims = reader.info().pixel_dims.unwrap();
+        let (info, dims, gray) = decode_png(&b.to_png().unwrap());
+        let dims = dims.unwrap();
         assert_eq!((dims.xppu, dims.unit), (11811, png::Unit::Meter));
-        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut buf).unwrap();
         assert_eq!((info.width, info.height), (21, 5));
         assert_eq!(info.color_type, png::ColorType::Grayscale);
-        let gray = &buf[..info.buffer_size()];
-        assert_eq!(gray, b.to_gray8().as_slice());
+        assert_eq!(gray, b.to_gray8());
         assert_eq!(gray[0], 255);
         assert_eq!(gray[21 + 1], 0);
+        // No dpi, no pHYs.
+        let plain = Bitmap::new(3, 3).unwrap();
+        assert!(decode_png(&plain.to_png().unwrap()).1.is_none());
     }
 
     #[test]

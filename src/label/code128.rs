@@ -227,8 +227,9 @@ pub fn encode(data: &str) -> Result<Vec<u8>, Code128Error> {
 /// e.g. `"0109501101530003" + "\u{1d}" + "10AB-12"`. Every ASCII GS (`'\u{1d}'`, see
 /// [`GS`]) is encoded as an FNC1 field separator, which is what GS1 requires after a
 /// variable-length field that is not last. AIs and their lengths are not validated.
-/// Scanners report such a symbol with the leading FNC1 dropped (or as the `]C1`
-/// symbology identifier) and every separator FNC1 as GS, i.e. as `element_string`.
+/// A scanner set up for GS1 reports the leading FNC1 as the `]C1` symbology
+/// identifier and every separator FNC1 as GS, i.e. `"]C1"` + `element_string`; one
+/// not set up for GS1 drops all FNC1s.
 ///
 /// # Errors
 /// As [`encode`]; a GS at the start, at the end or next to another GS is rejected as
@@ -584,13 +585,77 @@ mod tests {
         assert!(encode(&"A".repeat(MAX_DATA_CHARS)).is_ok());
     }
 
+    /// Draws `pattern` and decodes it with rxing, an independent Code 128 reader.
+    fn rxing_decode(pattern: &[u8]) -> String {
+        rxing_decode_with(pattern, &mut rxing::DecodeHints::default())
+    }
+
+    fn rxing_decode_with(pattern: &[u8], hints: &mut rxing::DecodeHints) -> String {
+        use crate::label::bitmap::Bitmap;
+        let width = Bitmap::code128_width(2, pattern) as u32;
+        let mut bmp = Bitmap::new(width, 40).unwrap();
+        bmp.draw_code128(0, 0, 2, 40, pattern).unwrap();
+        let result = rxing::helpers::detect_in_luma_with_hints(
+            bmp.to_gray8(),
+            width,
+            40,
+            Some(rxing::BarcodeFormat::CODE_128),
+            hints,
+        )
+        .unwrap_or_else(|e| panic!("rxing could not read {pattern:?}: {e:?}"));
+        result.getText().to_owned()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #[test]
+        fn rxing_reads_back_what_was_encoded(data in "([ -~]|[0-9]{2,9}){1,12}") {
+            proptest::prop_assume!(data.chars().count() <= MAX_DATA_CHARS);
+            proptest::prop_assert_eq!(rxing_decode(&encode(&data).unwrap()), data);
+        }
+    }
+
+    #[test]
+    fn rxing_reads_every_set_b_and_set_c_value() {
+        let printable: String = (' '..='~').collect();
+        assert_eq!(
+            rxing_decode(&encode(&printable[..48]).unwrap()),
+            &printable[..48]
+        );
+        assert_eq!(
+            rxing_decode(&encode(&printable[48..]).unwrap()),
+            &printable[48..]
+        );
+        let pairs: String = (0..100).map(|n| format!("{n:02}")).collect();
+        for quarter in pairs.as_bytes().chunks(50) {
+            let quarter = std::str::from_utf8(quarter).unwrap();
+            assert_eq!(rxing_decode(&encode(quarter).unwrap()), quarter);
+        }
+    }
+
+    #[test]
+    fn rxing_reads_gs1_with_gs_separators() {
+        let data = "0109501101530003\u{1d}10AB-12\u{1d}211234";
+        let mut gs1 = rxing::DecodeHints {
+            AssumeGs1: Some(true),
+            ..Default::default()
+        };
+        let text = rxing_decode_with(&encode_gs1(data).unwrap(), &mut gs1);
+        assert_eq!(text, format!("]C1{data}"));
+        // A reader not set up for GS1 drops every FNC1.
+        assert_eq!(
+            rxing_decode(&encode_gs1(data).unwrap()),
+            data.replace(GS, "")
+        );
+    }
+
     #[test]
     fn gs1_puts_fnc1_first_and_as_separator() {
         // (01)09501101530003 (10)AB then (21)1234: FNC1 stays inside set C.
         let v = gs1_symbol_values("0109501101530003\u{1d}10AB\u{1d}211234").unwrap();
         assert_eq!(&v[..10], &[START_C, FNC1, 1, 9, 50, 11, 1, 53, 0, 3]);
-        assert!(v.contains(&FNC1));
-        assert_eq!(v.iter().filter(|&&s| s == FNC1).count(), 2);
+        // Leading FNC1 plus one per separator (set C values are 0–99, so 102 is FNC1).
+        assert_eq!(v.iter().filter(|&&s| s == FNC1).count(), 3);
         for bad in ["\u{1d}01", "01\u{1d}", "10A\u{1d}\u{1d}21B", ""] {
             assert!(encode_gs1(bad).is_err(), "{bad:?}");
         }

@@ -5,7 +5,7 @@
 //! Sizes are physical (millimetres converted at the page's dpi), so the sheet prints
 //! the same at 203 and 300 dpi. Barcodes use modules of at least 3 px and about
 //! 0.34 mm, bars at least 120 px and 12 mm tall, and quiet zones of
-//! [`QUIET_ZONE_MODULES`] inside the cell padding. A sheet that cannot hold its
+//! [`QUIET_ZONE_MODULES`](super::code128::QUIET_ZONE_MODULES) inside the cell padding. A sheet that cannot hold its
 //! content legibly is an error, never a squeezed or clipped barcode.
 
 use std::collections::HashSet;
@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use thiserror::Error;
 
 use super::bitmap::{Bitmap, BitmapError, Rect};
-use super::code128::{self, Code128Error, QUIET_ZONE_MODULES};
+use super::code128::{self, Code128Error};
 use super::text::{Font, FontError};
 
 /// One command on the sheet.
@@ -165,7 +165,7 @@ pub struct RenderedSheet {
     pub cells: Vec<CellLayout>,
 }
 
-/// All sizes of a sheet in pixels, derived from the dpi.
+/// All sizes of a sheet in pixels, derived from the dpi and a compaction factor.
 #[derive(Debug, Clone, Copy)]
 struct Metrics {
     margin: u32,
@@ -186,33 +186,47 @@ struct Metrics {
 
 /// Smallest module width ever used, in pixels.
 const MIN_MODULE_PX: u32 = 3;
-/// Smallest bar height ever used, in pixels.
-const MIN_BAR_PX: u32 = 120;
 /// Texts too wide for their box are shrunk down to this fraction of their size.
 const MIN_TEXT_SCALE: f32 = 0.6;
 const COLUMNS: u32 = 2;
+/// Compaction steps between the nominal layout (0) and the most compact one.
+const COMPACT_STEPS: u32 = 10;
 
 impl Metrics {
-    fn for_dpi(dpi: u32) -> Metrics {
-        // Tenths of a millimetre to pixels, rounded.
-        let mm = |tenths: u32| ((u64::from(tenths) * u64::from(dpi) + 127) / 254) as u32;
+    /// Sizes at `dpi`, `step` of [`COMPACT_STEPS`] of the way from the roomy nominal
+    /// layout to the compact one used when many entries must fit. Sizes are given in
+    /// tenths of a millimetre as (nominal, compact).
+    fn new(dpi: u32, step: u32) -> Metrics {
+        let t = step.min(COMPACT_STEPS) as f32 / COMPACT_STEPS as f32;
+        let px = |(nominal, compact): (u32, u32)| {
+            let tenths = nominal as f32 + (compact as f32 - nominal as f32) * t;
+            (tenths * dpi as f32 / 254.0).round() as u32
+        };
         Metrics {
-            margin: mm(100),
-            header_en_px: mm(60),
-            header_zh_px: mm(75),
-            line_gap: mm(15),
-            rule: mm(5).max(2),
-            header_after: mm(40),
-            cell_gap: mm(10),
-            border: mm(3).max(1),
-            pad: mm(25),
-            // 0.34 mm, rounded: 4 px at 300 dpi, 3 px at 203 dpi.
+            margin: px((100, 80)),
+            header_en_px: px((60, 45)),
+            header_zh_px: px((75, 55)),
+            line_gap: px((15, 8)).max(2),
+            rule: px((5, 5)).max(2),
+            header_after: px((40, 25)),
+            cell_gap: px((10, 6)).max(2),
+            border: px((3, 3)).max(1),
+            pad: px((25, 10)).max(4),
+            // 0.34 mm: 4 px at 300 dpi, 3 px at 203 dpi.
             module: (((34 * u64::from(dpi) + 1270) / 2540) as u32).max(MIN_MODULE_PX),
-            bar_h: mm(120).max(MIN_BAR_PX),
-            code_px: mm(40),
-            en_px: mm(40),
-            zh_px: mm(55),
+            // Never below 10.2 mm (120 px at 300 dpi).
+            bar_h: px((120, 102)),
+            code_px: px((40, 30)),
+            en_px: px((40, 30)),
+            zh_px: px((55, 40)),
         }
+    }
+
+    /// The roomiest layout at `page`'s dpi that fits `rows` rows of cells.
+    fn fitting(page: PageSize, rows: u32) -> Option<Metrics> {
+        (0..=COMPACT_STEPS)
+            .map(|step| Metrics::new(page.dpi, step))
+            .find(|m| m.rows_fitting(page) >= rows)
     }
 
     fn header_height(&self) -> u32 {
@@ -244,9 +258,9 @@ impl Metrics {
     }
 }
 
-/// How many entries one sheet of `page` holds.
+/// How many entries one sheet of `page` holds (20 on A4 at 203 or 300 dpi).
 pub fn sheet_capacity(page: PageSize) -> usize {
-    let m = Metrics::for_dpi(page.dpi);
+    let m = Metrics::new(page.dpi, COMPACT_STEPS);
     (m.rows_fitting(page) * COLUMNS) as usize
 }
 
@@ -280,13 +294,11 @@ pub fn render_command_sheet_with(
     if entries.is_empty() {
         return Err(LabelError::NoEntries);
     }
-    let max = sheet_capacity(page);
-    if entries.len() > max {
-        return Err(LabelError::TooManyEntries {
-            count: entries.len(),
-            max,
-        });
-    }
+    let rows = (entries.len() as u32).div_ceil(COLUMNS);
+    let m = Metrics::fitting(page, rows).ok_or(LabelError::TooManyEntries {
+        count: entries.len(),
+        max: sheet_capacity(page),
+    })?;
     let mut seen = HashSet::new();
     for e in entries {
         if !seen.insert(e.code.as_str()) {
@@ -296,7 +308,6 @@ pub fn render_command_sheet_with(
         }
     }
 
-    let m = Metrics::for_dpi(page.dpi);
     let mut bitmap = Bitmap::new(page.width_px, page.height_px)?.with_dpi(page.dpi);
     let content_w = page.width_px.saturating_sub(2 * m.margin);
 
@@ -475,6 +486,7 @@ fn draw_centered(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::label::code128::QUIET_ZONE_MODULES;
     use crate::label::text::tests::test_font;
     use rxing::BarcodeFormat;
 
@@ -496,6 +508,29 @@ mod tests {
             entry("LOC-20240517", "Shelf 2024-05-17", "货架 20240517"),
             entry("cmd-lower_case", "Lower case & symbols", "小写和符号"),
         ]
+    }
+
+    /// A full sheet like the station's: every command, the zones, a few operators.
+    fn full_sheet_entries() -> Vec<SheetEntry> {
+        let mut v = station_entries();
+        for (code, en, zh) in [
+            ("CMD-DONE", "Done", "完成"),
+            ("CMD-REPRINT", "Reprint label", "重打标签"),
+            ("CMD-CANCEL", "Cancel", "取消"),
+            ("CMD-LOGOUT", "Log out", "退出登录"),
+            ("CMD-KIND-CUSTOMER", "Customer return", "自退件"),
+            ("CMD-KIND-CARRIER", "Carrier return", "在途退件"),
+            ("CMD-KIND-REFUSED", "Refused at delivery", "拒收件"),
+            ("CMD-VIS-MISSING", "Parts missing", "缺少配件"),
+            ("CMD-CARD-YES", "Warranty card present", "有保修卡"),
+            ("CMD-CARD-NO", "Warranty card missing", "无保修卡"),
+            ("Z-PENDING", "Zone: pending", "待处理区"),
+            ("Z-DEFECT", "Zone: defect", "残次区"),
+            ("OP-101", "Operator 101", "操作员 101"),
+        ] {
+            v.push(entry(code, en, zh));
+        }
+        v
     }
 
     /// Decodes the PNG with the `png` crate into 8-bit gray (0 = black).
@@ -521,28 +556,21 @@ mod tests {
     }
 
     /// Renders, writes PNG, reads it back and decodes every cell with rxing.
-    fn assert_sheet_decodes(page: PageSize) {
+    fn assert_sheet_decodes(page: PageSize, entries: &[SheetEntry], name: &str) {
         let font = test_font();
-        let entries = station_entries();
-        let sheet = render_command_sheet_with(
-            page,
-            "Returns bench commands",
-            "退货台命令",
-            &entries,
-            &font,
-        )
-        .unwrap();
+        let sheet =
+            render_command_sheet_with(page, "Returns bench commands", "退货台命令", entries, &font)
+                .unwrap();
         assert_eq!(sheet.cells.len(), entries.len());
         let png_bytes = sheet.bitmap.to_png().unwrap();
         if let Some(dir) = std::env::var_os("RETURNSD_LABEL_PREVIEW_DIR") {
-            let path =
-                std::path::Path::new(&dir).join(format!("command-sheet-{}dpi.png", page.dpi));
+            let path = std::path::Path::new(&dir).join(format!("{name}-{}dpi.png", page.dpi));
             std::fs::write(&path, &png_bytes).unwrap();
         }
         let (gray, width, height) = png_to_gray(&png_bytes);
         assert_eq!((width, height), (page.width_px, page.height_px));
 
-        for (cell, e) in sheet.cells.iter().zip(&entries) {
+        for (cell, e) in sheet.cells.iter().zip(entries) {
             assert_eq!(cell.code, e.code);
             // The whole cell (border, texts and all) goes to the decoder.
             let pixels = crop(&gray, width, cell.cell);
@@ -560,19 +588,20 @@ mod tests {
 
     #[test]
     fn every_code_decodes_back_from_the_png_at_300_dpi() {
-        assert_sheet_decodes(PageSize::A4_300DPI);
+        assert_sheet_decodes(PageSize::A4_300DPI, &station_entries(), "short-sheet");
+        assert_sheet_decodes(PageSize::A4_300DPI, &full_sheet_entries(), "full-sheet");
     }
 
     #[test]
     fn every_code_decodes_back_from_the_png_at_203_dpi() {
-        assert_sheet_decodes(PageSize::A4_203DPI);
+        assert_sheet_decodes(PageSize::A4_203DPI, &station_entries(), "short-sheet");
+        assert_sheet_decodes(PageSize::A4_203DPI, &full_sheet_entries(), "full-sheet");
     }
 
     #[test]
     fn a4_300_dpi_page_and_scannable_geometry() {
         let font = test_font();
-        let entries = station_entries();
-        let bmp = render_command_sheet("Commands", "命令", &entries, &font).unwrap();
+        let bmp = render_command_sheet("Commands", "命令", &station_entries(), &font).unwrap();
         assert_eq!(
             (bmp.width(), bmp.height(), bmp.dpi()),
             (2480, 3508, Some(300))
@@ -595,7 +624,11 @@ mod tests {
                 if page.dpi == 300 {
                     assert!(c.module_width >= 4, "{c:?}");
                 }
-                assert!(c.barcode.h >= 120, "{c:?}");
+                // At least 10 mm tall; at least 120 px at 300 dpi.
+                assert!(c.barcode.h as f32 * 25.4 / page.dpi as f32 >= 10.0, "{c:?}");
+                if page.dpi == 300 {
+                    assert!(c.barcode.h >= 120, "{c:?}");
+                }
                 // Quiet zones: at least 10 modules of white on both sides, bar height.
                 let qz = QUIET_ZONE_MODULES * c.module_width;
                 let b = c.barcode;
@@ -616,8 +649,10 @@ mod tests {
             assert!(sheet.cells[1].cell.x > sheet.cells[0].cell.x);
             assert!(sheet.cells[2].cell.y > sheet.cells[0].cell.y);
         }
-        assert!(sheet_capacity(PageSize::A4_300DPI) >= 12);
-        assert!(sheet_capacity(PageSize::A4_203DPI) >= 12);
+        // The station's 14 commands and 3 zones fit, with room to spare.
+        assert_eq!(sheet_capacity(PageSize::A4_300DPI), 20);
+        assert_eq!(sheet_capacity(PageSize::A4_203DPI), 20);
+        assert_eq!(full_sheet_entries().len(), 20);
     }
 
     #[test]

@@ -1,0 +1,424 @@
+//! A full parcel of each kind walks from receipt to disposition through the real binary,
+//! fed by `returnsd scan` and the operator CLI; then the journal is read back and every
+//! event is checked.
+
+use serde_json::{Value, json};
+
+use crate::support::{Station, scan, scan_ok};
+
+fn manifest_csv() -> String {
+    let signed = (chrono::Utc::now() - chrono::Duration::days(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    format!(
+        "waybill,version,kind,order_no,customer_name,customer_phone_tail,signed_at,claimed_reason,free_shipping,sku,barcode,name,qty
+SF1000000000001,1,customer_return,O-1001,张三丰,1234,{signed},quality,true,SKU-A,6901234560015,Kettle,1
+SF1000000000001,1,customer_return,O-1001,张三丰,1234,{signed},quality,true,SKU-B,6901234560022,Kettle lid,1
+YT1234567890123,1,carrier_return,O-1002,李四,5678,,,false,SKU-C,6901234560039,Mug,2
+JDVA12345678901,1,refused,O-1003,王五,9012,{signed},,false,SKU-D,6901234560046,Plate,1
+"
+    )
+}
+
+/// The journal rows of one return, in seq order.
+fn of<'a>(journal: &'a [Value], rid: &str) -> Vec<&'a Value> {
+    journal
+        .iter()
+        .filter(|e| e["return_id"] == json!(rid))
+        .collect()
+}
+
+fn types(rows: &[&Value]) -> Vec<String> {
+    rows.iter()
+        .map(|e| e["type"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn cli_ok(st: &Station, args: &[&str]) -> String {
+    let out = st.cli(args);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "returnsd {args:?} failed ({}): {text}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Customer return, carrier return, refused parcel and an unannounced parcel, end to end.
+#[test]
+fn every_kind_from_receipt_to_disposition() {
+    let st = Station::new("");
+    let csv = st.dir.path().join("returns-log.csv");
+    std::fs::write(&csv, manifest_csv()).unwrap();
+    let imported = cli_ok(&st, &["manifest", "import", csv.to_str().unwrap()]);
+    assert!(imported.contains("3 stored"), "{imported}");
+    let d = st.start();
+
+    // --- customer return: quality claim, one defect (seller fault), one good item.
+    let r = scan_ok(&st, &["OP-017", "SF1000000000001"]);
+    let cust = r[1]["return_id"].as_str().unwrap().to_string();
+    assert_eq!(r[1]["code"], "received");
+    assert!(
+        r[1]["message_en"]
+            .as_str()
+            .unwrap()
+            .contains("customer return")
+    );
+    scan_ok(
+        &st,
+        &[
+            "CMD-CARD-YES",
+            "CMD-UNPACK",
+            "6901234560015",
+            "6901234560022",
+            "CMD-VIS-OK",
+            "Z-PENDING",
+        ],
+    );
+    let photo = format!("{}:2048:image/jpeg", "a".repeat(64));
+    cli_ok(
+        &st,
+        &[
+            "inspect",
+            &cust,
+            "--badge",
+            "021",
+            "--grade",
+            "defect",
+            "--reason",
+            "damaged_casing",
+            "--items",
+            "1",
+            "--photo",
+            &photo,
+            "--note",
+            "cracked",
+        ],
+    );
+    cli_ok(
+        &st,
+        &["inspect", &cust, "--badge", "021", "--grade", "good"],
+    );
+    cli_ok(
+        &st,
+        &[
+            "put-away", &cust, "--badge", "017", "--zone", "Z-DEFECT", "--items", "1",
+        ],
+    );
+    cli_ok(
+        &st,
+        &[
+            "put-away", &cust, "--badge", "017", "--zone", "Z-A01", "--items", "2",
+        ],
+    );
+    cli_ok(
+        &st,
+        &[
+            "exchange-shipped",
+            &cust,
+            "--badge",
+            "017",
+            "--waybill",
+            "SF2000000000001",
+        ],
+    );
+    let item1 = format!("{cust}.1");
+    let rtv = cli_ok(
+        &st,
+        &["rtv", "--badge", "017", "--vendor", "ACME Kettles", &item1],
+    );
+    assert!(rtv.contains("RTV-ST01-"), "{rtv}");
+
+    // --- carrier return: two units of one line, all good, restocked.
+    let r = scan_ok(
+        &st,
+        &[
+            "YT1234567890123",
+            "CMD-UNPACK",
+            "6901234560039",
+            "6901234560039",
+            "CMD-DONE",
+        ],
+    );
+    let carrier = r[0]["return_id"].as_str().unwrap().to_string();
+    cli_ok(
+        &st,
+        &["inspect", &carrier, "--badge", "021", "--grade", "good"],
+    );
+    cli_ok(
+        &st,
+        &["put-away", &carrier, "--badge", "017", "--zone", "Z-GOOD"],
+    );
+    cli_ok(&st, &["restock", &carrier, "--badge", "017"]);
+
+    // --- refused parcel with an extra item not on the manifest.
+    let r = scan_ok(&st, &["JDVA12345678901", "CMD-UNPACK", "6901234560046"]);
+    let refused = r[0]["return_id"].as_str().unwrap().to_string();
+    let extra = scan(&st, &["4006381333931"]);
+    assert_eq!(
+        extra[0]["code"], "item_unknown",
+        "an unexpected item is a visible exception"
+    );
+    assert_eq!(extra[0]["stored"], true);
+    scan_ok(&st, &["CMD-VIS-DAMAGED", "CMD-DONE"]);
+    cli_ok(
+        &st,
+        &["inspect", &refused, "--badge", "021", "--grade", "good"],
+    );
+    cli_ok(
+        &st,
+        &["put-away", &refused, "--badge", "017", "--zone", "Z-GOOD"],
+    );
+    cli_ok(&st, &["restock", &refused, "--badge", "017"]);
+
+    // --- unannounced parcel: received, kind scanned, then voided by a supervisor.
+    let r = scan_ok(&st, &["SF1999999999999"]);
+    assert_eq!(r[0]["code"], "received_unannounced");
+    let unannounced = r[0]["return_id"].as_str().unwrap().to_string();
+    let refused_unpack = scan(&st, &["CMD-UNPACK"]);
+    assert_eq!(
+        refused_unpack[0]["code"], "kind_required",
+        "unpack before kind is refused"
+    );
+    scan_ok(&st, &["CMD-KIND-REFUSED", "CMD-CANCEL"]);
+    let keeper_void = st.cli(&["void", &unannounced, "--badge", "017", "--reason", "x"]);
+    assert_eq!(keeper_void.status.code(), Some(1), "a keeper may not void");
+    cli_ok(
+        &st,
+        &[
+            "void",
+            &unannounced,
+            "--badge",
+            "001",
+            "--reason",
+            "scanned the wrong parcel",
+        ],
+    );
+    let again = scan(&st, &["SF1999999999999"]);
+    assert_eq!(
+        again[0]["code"], "return_terminal",
+        "a voided return stays voided"
+    );
+
+    d.stop();
+
+    // ---------------------------------------------------------------- the journal
+    let j = st.journal();
+    for (i, e) in j.iter().enumerate() {
+        assert_eq!(e["seq"], json!(i as i64 + 1), "seq contiguous from 1");
+        let id = e["id"].as_str().unwrap();
+        assert_eq!(
+            uuid::Uuid::parse_str(id).unwrap().get_version_num(),
+            7,
+            "UUID v7 ids"
+        );
+        let at = e["occurred_at"].as_str().unwrap();
+        assert!(
+            at.ends_with('Z') && at.len() == 24,
+            "RFC 3339 UTC with ms: {at}"
+        );
+        assert!(e["actor"].as_str().unwrap().contains(':') || e["actor"] == "system");
+    }
+    let mut ids: Vec<&str> = j.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), j.len(), "event ids unique");
+    // Every scan was journaled, accepted or not.
+    let scans = j.iter().filter(|e| e["type"] == "scan.recorded").count();
+    assert_eq!(scans, 2 + 6 + 5 + 3 + 1 + 2 + 1 + 1 + 2 + 1);
+
+    let c = of(&j, &cust);
+    assert_eq!(
+        types(&c),
+        [
+            "return.received",
+            "return.card_recorded",
+            "return.unpacked",
+            "label.printed",
+            "item.scanned",
+            "item.scanned",
+            "check.visual_recorded",
+            "check.first_completed",
+            "item.moved",
+            "item.moved",
+            "ledger.entry",
+            "ledger.entry",
+            "bench.return_released",
+            "inspection.completed",
+            "inspection.completed",
+            "refund.due",
+            "item.moved",
+            "ledger.entry",
+            "item.moved",
+            "ledger.entry",
+            "exchange.shipped",
+            "item.moved",
+            "ledger.entry",
+            "item.moved",
+            "ledger.entry",
+            "return.closed",
+        ]
+    );
+    let received = c[0];
+    assert_eq!(received["data"]["kind"], "customer_return");
+    assert_eq!(received["data"]["announced"], true);
+    assert_eq!(received["data"]["order_no"], "O-1001");
+    assert_eq!(received["actor"], "keeper:017");
+    assert!(
+        !received.to_string().contains("张三丰"),
+        "customer names never travel in events"
+    );
+    assert_eq!(c[3]["data"]["reason"], "first");
+    assert_eq!(c[4]["data"]["sku"], "SKU-A");
+    assert_eq!(c[4]["data"]["exception"], Value::Null);
+    assert_eq!(c[7]["data"]["exceptions"], json!([]));
+    assert_eq!(
+        c[10]["data"],
+        json!({"sku": "SKU-A", "from": "in", "to": "pending", "qty": 1})
+    );
+    assert_eq!(c[13]["actor"], "inspector:021");
+    assert_eq!(c[13]["data"]["grade"], "defect");
+    assert_eq!(c[13]["data"]["defect_reasons"], json!(["damaged_casing"]));
+    assert_eq!(c[13]["data"]["photos"][0]["bytes"], 2048);
+    let refund = &c[15]["data"];
+    assert_eq!(
+        refund["freight"]["fault"], "seller",
+        "quality confirmed: seller at fault"
+    );
+    assert_eq!(refund["freight"]["outbound"], "seller");
+    assert_eq!(refund["freight"]["return_leg"], "seller");
+    assert_eq!(refund["within_no_reason_window"], true);
+    assert_eq!(
+        c[17]["data"],
+        json!({"sku": "SKU-A", "from": "pending", "to": "defect", "qty": 1})
+    );
+    assert_eq!(
+        c[19]["data"],
+        json!({"sku": "SKU-B", "from": "pending", "to": "good/A01", "qty": 1})
+    );
+    assert_eq!(c[20]["data"]["waybill"], "SF2000000000001");
+    assert_eq!(
+        c[22]["data"],
+        json!({"sku": "SKU-B", "from": "good/A01", "to": "customer", "qty": 1})
+    );
+    assert_eq!(
+        c[24]["data"],
+        json!({"sku": "SKU-A", "from": "defect", "to": "vendor", "qty": 1})
+    );
+    let rtv_ev = j.iter().find(|e| e["type"] == "rtv.note_created").unwrap();
+    assert_eq!(
+        rtv_ev["return_id"],
+        Value::Null,
+        "an RTV note concerns no single return"
+    );
+    assert_eq!(rtv_ev["data"]["items"][0]["return_id"], json!(cust));
+    assert_eq!(rtv_ev["data"]["vendor"], "ACME Kettles");
+
+    let k = of(&j, &carrier);
+    assert_eq!(
+        types(&k),
+        [
+            "return.received",
+            "return.unpacked",
+            "label.printed",
+            "item.scanned",
+            "item.scanned",
+            "check.first_completed",
+            "item.moved",
+            "item.moved",
+            "ledger.entry",
+            "bench.return_released",
+            "inspection.completed",
+            "item.moved",
+            "item.moved",
+            "ledger.entry",
+            "return.restocked",
+            "return.closed",
+        ]
+    );
+    assert_eq!(k[0]["data"]["kind"], "carrier_return");
+    assert_eq!(
+        k[8]["data"]["qty"], 2,
+        "one ledger entry per SKU per movement"
+    );
+    assert!(
+        !types(&k).contains(&"refund.due".to_string()),
+        "an undeliverable parcel is not a refund"
+    );
+
+    let f = of(&j, &refused);
+    assert_eq!(
+        types(&f),
+        [
+            "return.received",
+            "return.unpacked",
+            "label.printed",
+            "item.scanned",
+            "item.scanned",
+            "check.visual_recorded",
+            "check.first_completed",
+            "item.moved",
+            "item.moved",
+            "ledger.entry",
+            "ledger.entry",
+            "bench.return_released",
+            "inspection.completed",
+            "refund.due",
+            "item.moved",
+            "item.moved",
+            "ledger.entry",
+            "ledger.entry",
+            "return.restocked",
+            "return.closed",
+        ]
+    );
+    assert_eq!(f[4]["data"]["exception"], "unknown");
+    let exc = f[6]["data"]["exceptions"].as_array().unwrap();
+    assert!(
+        exc.contains(&json!("unknown:4006381333931")) && exc.contains(&json!("visual:damaged")),
+        "{exc:?}"
+    );
+    assert_eq!(
+        f[13]["data"]["freight"]["fault"], "buyer",
+        "refused, nothing wrong found: buyer"
+    );
+
+    let u = of(&j, &unannounced);
+    assert_eq!(
+        types(&u),
+        [
+            "return.received",
+            "return.unannounced",
+            "return.kind_set",
+            "bench.return_released",
+            "return.voided"
+        ]
+    );
+    assert_eq!(u[0]["data"]["announced"], false);
+    assert_eq!(u[4]["actor"], "supervisor:001");
+
+    // The projections are exactly the journal's rebuild, and stages are final.
+    let out = st.cli(&["journal", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let list = cli_ok(&st, &["returns", "list", "--json"]);
+    let stages: Vec<Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let stage_of =
+        |id: &str| stages.iter().find(|s| s["return_id"] == json!(id)).unwrap()["stage"].clone();
+    assert_eq!(stage_of(&cust), "closed");
+    assert_eq!(stage_of(&carrier), "closed");
+    assert_eq!(stage_of(&refused), "closed");
+    assert_eq!(stage_of(&unannounced), "voided");
+    let cust_row = stages
+        .iter()
+        .find(|s| s["return_id"] == json!(cust))
+        .unwrap();
+    assert_eq!(cust_row["customer"], "张**", "names are masked in lists");
+}

@@ -1,0 +1,7 @@
+//! One integration-test binary for the whole crate.
+mod arch;
+mod bad_input;
+mod crash;
+mod flow;
+mod props;
+mod support;
