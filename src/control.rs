@@ -257,7 +257,7 @@ async fn handle_inner(
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(a)) => a
                     .iter()
-                    .map(|p| crate::store::codec::decode_photo(p))
+                    .map(crate::store::codec::decode_photo)
                     .collect::<Result<Vec<PhotoRef>, String>>()?,
                 Some(_) => return Err("photos must be an array".into()),
             };
@@ -334,7 +334,7 @@ pub fn hex_encode(b: &[u8]) -> String {
 }
 
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -60,7 +60,7 @@ pub fn import(
             ImportFormat::Jsonl
         }
     });
-    let items: Vec<(usize, Result<FeedItem, String>)> = match format {
+    let items: Lines = match format {
         ImportFormat::Jsonl => text
             .lines()
             .enumerate()
@@ -145,7 +145,10 @@ fn jsonl_item(line: &str) -> Result<FeedItem, String> {
     })
 }
 
-fn csv_items(text: &str) -> Result<Vec<(usize, Result<FeedItem, String>)>, String> {
+/// Items parsed from a file, each with its line number, or why that line is unusable.
+type Lines = Vec<(usize, Result<FeedItem, String>)>;
+
+fn csv_items(text: &str) -> Result<Lines, String> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(text.as_bytes());
