@@ -615,7 +615,10 @@ mod tests {
             }
         );
 
-        for page in [PageSize::A4_300DPI, PageSize::A4_203DPI] {
+        let layouts = [PageSize::A4_300DPI, PageSize::A4_203DPI]
+            .into_iter()
+            .flat_map(|page| [(page, station_entries()), (page, full_sheet_entries())]);
+        for (page, entries) in layouts {
             let sheet =
                 render_command_sheet_with(page, "Commands", "命令", &entries, &font).unwrap();
             let bmp = &sheet.bitmap;
@@ -746,5 +749,36 @@ mod tests {
         let err = render(&[glyphless]).unwrap_err();
         assert!(matches!(err, LabelError::Text { .. }), "{err}");
         assert!(err.to_string().contains("Chinese title of CMD-X"), "{err}");
+    }
+
+    #[test]
+    fn degenerate_pages_are_errors_not_panics() {
+        let font = test_font();
+        let one = [entry("CMD-UNPACK", "Unpack", "拆包")];
+        for page in [
+            PageSize {
+                width_px: 100,
+                height_px: 100,
+                dpi: 300,
+            },
+            PageSize {
+                width_px: 2480,
+                height_px: 3508,
+                dpi: 0,
+            },
+            PageSize {
+                width_px: 0,
+                height_px: 0,
+                dpi: 300,
+            },
+            PageSize::a4(100_000),
+            PageSize::a4(72),
+        ] {
+            let result = render_command_sheet_with(page, "C", "命令", &one, &font);
+            assert!(result.is_err(), "{page:?} should not fit");
+        }
+        // A 600 dpi A4 is fine and its barcodes are at least as wide.
+        let sheet = render_command_sheet_with(PageSize::a4(600), "C", "命令", &one, &font).unwrap();
+        assert!(sheet.cells[0].module_width >= 8);
     }
 }
