@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::domain::kind::ReturnKind;
 use crate::domain::scan::CommandCode;
 use crate::i18n::{Lang, message};
 use crate::label::sheet::{SheetEntry, render_command_sheet};
@@ -33,7 +32,6 @@ pub fn entries() -> Vec<SheetEntry> {
             title_zh: message(Lang::Zh, key, &[]),
         });
     }
-    let _ = ReturnKind::ALL;
     out
 }
 
@@ -52,4 +50,19 @@ pub fn write_command_sheet(out: &Path, font: Option<&Path>) -> Result<(), String
     .map_err(|e| e.to_string())?;
     let png = bmp.to_png().map_err(|e| e.to_string())?;
     std::fs::write(out, png).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every sheet entry has real titles in both languages, not a raw translation key.
+    #[test]
+    fn every_entry_is_translated() {
+        for e in entries() {
+            assert!(!e.title_en.starts_with("cmd.") && !e.title_en.starts_with("zone."), "{e:?}");
+            assert!(!e.title_zh.starts_with("cmd.") && !e.title_zh.starts_with("zone."), "{e:?}");
+            assert_ne!(e.title_en, e.title_zh, "{e:?}");
+        }
+    }
 }

@@ -3,8 +3,9 @@
 //! Pixels are packed row by row, `ceil(width / 8)` bytes per row, most significant bit
 //! first, 1 = black (printed) and 0 = white; padding bits at the end of a row are
 //! always 0. That is exactly the layout of ZPL `^GFA` data, so [`Bitmap::as_bytes`]
-//! and [`Bitmap::to_zpl_gfa_hex`] need no conversion. (TSPL `BITMAP` expects the
-//! opposite polarity, 0 = black: invert the bytes.)
+//! and [`Bitmap::to_zpl_gfa_hex`] need no conversion. (TSPL `BITMAP` data is usually
+//! described with the opposite polarity, 0 = printed dot: verify on the printer and
+//! invert the bytes if so.)
 //!
 //! Drawing is clipped to the canvas, except [`Bitmap::draw_code128`], which refuses
 //! to draw a barcode that does not fit rather than print a clipped, unreadable one.
