@@ -146,13 +146,28 @@ pub fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreErr
     };
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(wrap)?;
+    if create {
+        // On a new, empty file, and before anything writes its first page: lets retention
+        // pruning give space back to the disk (`PRAGMA incremental_vacuum`).
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(wrap)?;
+        if pages == 0 {
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+                .map_err(wrap)?;
+        }
+    }
     let mode: String = conn
         .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
         .map_err(wrap)?;
     if mode != "wal" {
         tracing::warn!(mode, "could not switch the database to WAL mode");
     }
-    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+    // FULL: a commit is on stable storage before anyone is told OK. The WAL file is trimmed
+    // back to 64 MiB after checkpoints so a burst never leaves it large.
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864;",
+    )
         .map_err(wrap)?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
