@@ -819,7 +819,10 @@ fn print_verification(v: &store::Verification) {
         println!("  GAP: seq {a}..{b} missing");
     }
     for s in &v.order_errors {
-        println!("  ORDER: seq {s} occurred before its predecessor");
+        println!(
+            "  note: seq {s} is stamped earlier than seq {} (the clock was set back)",
+            s - 1
+        );
     }
     for (s, e) in &v.undecodable {
         println!("  UNREADABLE: seq {s}: {e}");

@@ -188,6 +188,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "No current return: scan a waybill or a return label first",
     ),
     (
+        "at_other_bench",
+        "退件 {return_id} 正在 {bench} 处理中",
+        "Return {return_id} is open at {bench}",
+    ),
+    (
         "unknown_return",
         "找不到退件 {return_id}",
         "No such return {return_id}",
@@ -361,8 +366,16 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("cmd.kind_refused", "拒收件", "Refused parcel"),
     ("cmd.visual_ok", "外观完好", "Visual: OK"),
     ("cmd.visual_damaged", "外观破损", "Visual: damaged"),
-    ("cmd.visual_missing_parts", "缺少配件", "Visual: missing parts"),
-    ("cmd.card_present", "有售后服务卡", "After-sales card present"),
+    (
+        "cmd.visual_missing_parts",
+        "缺少配件",
+        "Visual: missing parts",
+    ),
+    (
+        "cmd.card_present",
+        "有售后服务卡",
+        "After-sales card present",
+    ),
     ("cmd.card_missing", "无售后服务卡", "No after-sales card"),
     ("zone.pending", "待处理区", "Pending zone"),
     ("zone.good", "良品区", "Good zone"),

@@ -60,8 +60,14 @@ mod tests {
     #[test]
     fn every_entry_is_translated() {
         for e in entries() {
-            assert!(!e.title_en.starts_with("cmd.") && !e.title_en.starts_with("zone."), "{e:?}");
-            assert!(!e.title_zh.starts_with("cmd.") && !e.title_zh.starts_with("zone."), "{e:?}");
+            assert!(
+                !e.title_en.starts_with("cmd.") && !e.title_en.starts_with("zone."),
+                "{e:?}"
+            );
+            assert!(
+                !e.title_zh.starts_with("cmd.") && !e.title_zh.starts_with("zone."),
+                "{e:?}"
+            );
             assert_ne!(e.title_en, e.title_zh, "{e:?}");
         }
     }

@@ -21,6 +21,11 @@ pub enum DomainError {
         current: ReturnId,
     },
     NoCurrentReturn,
+    /// The return is open at another bench.
+    AtOtherBench {
+        id: ReturnId,
+        bench: String,
+    },
     UnknownReturn {
         id: String,
     },
@@ -94,6 +99,7 @@ impl DomainError {
             DomainError::RoleNotAllowed { .. } => "role_not_allowed",
             DomainError::ReturnInProgress { .. } => "return_in_progress",
             DomainError::NoCurrentReturn => "no_current_return",
+            DomainError::AtOtherBench { .. } => "at_other_bench",
             DomainError::UnknownReturn { .. } => "unknown_return",
             DomainError::UnknownWaybill { .. } => "unknown_waybill",
             DomainError::Terminal { .. } => "return_terminal",
@@ -137,6 +143,9 @@ impl DomainError {
                 vec![("return_id", current.as_str().into())]
             }
             DomainError::UnknownReturn { id } => vec![("return_id", id.clone())],
+            DomainError::AtOtherBench { id, bench } => {
+                vec![("return_id", id.as_str().into()), ("bench", bench.clone())]
+            }
             DomainError::UnknownWaybill { waybill } => vec![("waybill", waybill.clone())],
             DomainError::Terminal { id, stage } => vec![
                 ("return_id", id.as_str().into()),

@@ -178,6 +178,8 @@ pub enum EventBody {
         template: String,
         reason: PrintReason,
         copies: u32,
+        /// Why it was reprinted, as the operator said (empty for first prints).
+        note: String,
     },
     /// `item.scanned`
     ItemScanned {

@@ -180,6 +180,8 @@ pub struct Return {
     pub card_present: Option<bool>,
     pub unpacked: bool,
     pub labels_printed: u32,
+    /// How many of those were reprints (counted: a reprint is an exception worth watching).
+    pub reprints: u32,
     pub visual: Visual,
     pub first_checked_at: Option<DateTime<Utc>>,
     pub first_checked_by: Option<String>,
@@ -329,6 +331,7 @@ impl Station {
             EventBody::LoggedOut { bench, .. } => {
                 let b = self.benches.entry(bench.clone()).or_default();
                 b.session = None;
+                self.benches.retain(|_, b| *b != Bench::default());
             }
             EventBody::ScanRecorded { .. } => {}
             EventBody::Received {
@@ -370,6 +373,7 @@ impl Station {
                         card_present: None,
                         unpacked: false,
                         labels_printed: 0,
+                        reprints: 0,
                         visual: Visual::NotRecorded,
                         first_checked_at: None,
                         first_checked_by: None,
@@ -456,7 +460,12 @@ pub(crate) fn apply_to_return(r: &mut Return, body: &EventBody, actor: &str, at:
         EventBody::KindSet { kind } => r.kind = Some(*kind),
         EventBody::CardRecorded { present } => r.card_present = Some(*present),
         EventBody::Unpacked { .. } => r.unpacked = true,
-        EventBody::LabelPrinted { copies, .. } => r.labels_printed += copies,
+        EventBody::LabelPrinted { copies, reason, .. } => {
+            r.labels_printed += copies;
+            if *reason == super::event::PrintReason::Reprint {
+                r.reprints += copies;
+            }
+        }
         EventBody::ItemScanned {
             item_no,
             sku,

@@ -427,6 +427,16 @@ fn select(
             stage: r.stage(),
         });
     }
+    if let Some((other, _)) = st
+        .benches
+        .iter()
+        .find(|(name, b)| name.as_str() != bench && b.current.as_ref() == Some(&r.id))
+    {
+        return Err(DomainError::AtOtherBench {
+            id: r.id.clone(),
+            bench: other.clone(),
+        });
+    }
     out.push(
         Some(id),
         EventBody::Selected {
@@ -682,7 +692,7 @@ fn command(
                     bench: bench.to_string(),
                 },
             );
-            print(&r.id, PrintReason::First, out);
+            print(&r.id, PrintReason::First, "", out);
             Ok(Feedback::ok(
                 "unpacked",
                 vec![("return_id", r.id.to_string())],
@@ -715,14 +725,11 @@ fn command(
         CommandCode::Reprint => {
             let b = st.bench(bench);
             let id = b.current.or(b.last).ok_or(DomainError::NoCurrentReturn)?;
-            let r = st
-                .returns
-                .get(&id)
-                .ok_or_else(|| DomainError::UnknownReturn { id: id.to_string() })?;
+            let r = open_return(st, &id)?;
             if !r.unpacked {
                 return Err(DomainError::NotUnpacked);
             }
-            print(&id, PrintReason::Reprint, out);
+            print(&id, PrintReason::Reprint, "bench: CMD-REPRINT", out);
             Ok(Feedback::ok(
                 "reprinted",
                 vec![("return_id", id.to_string())],
@@ -768,13 +775,14 @@ fn command(
     }
 }
 
-fn print(id: &ReturnId, reason: PrintReason, out: &mut Out) {
+fn print(id: &ReturnId, reason: PrintReason, note: &str, out: &mut Out) {
     out.push(
         Some(id),
         EventBody::LabelPrinted {
             template: "return_label".to_string(),
             reason,
             copies: 1,
+            note: note.to_string(),
         },
     );
     out.effects.push(Effect::PrintLabel {
@@ -1129,17 +1137,18 @@ fn api(
                     problem: "a reprint needs a reason".into(),
                 });
             }
-            let r = st
-                .returns
-                .get(&return_id)
-                .ok_or_else(|| DomainError::UnknownReturn {
-                    id: return_id.to_string(),
-                })?;
+            if reason.chars().count() > 200 {
+                return Err(DomainError::BadInput {
+                    field: "reason",
+                    problem: "longer than 200 characters".into(),
+                });
+            }
+            let r = open_return(st, &return_id)?;
             if !r.unpacked {
                 return Err(DomainError::NotUnpacked);
             }
             let mut out = Out::new(now, by.actor());
-            print(&r.id, PrintReason::Reprint, &mut out);
+            print(&r.id, PrintReason::Reprint, reason.trim(), &mut out);
             Ok(out.done(Feedback::ok(
                 "reprinted",
                 vec![("return_id", r.id.to_string())],

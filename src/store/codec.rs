@@ -89,7 +89,10 @@ pub fn encode(body: &EventBody) -> Value {
             template,
             reason,
             copies,
-        } => json!({"template": template, "reason": reason.as_str(), "copies": copies}),
+            note,
+        } => {
+            json!({"template": template, "reason": reason.as_str(), "copies": copies, "note": note})
+        }
         EventBody::ItemScanned {
             item_no,
             sku,
@@ -336,6 +339,7 @@ pub fn decode(
                 r => return Err(format!("unknown print reason {r:?}")),
             },
             copies: o.u32("copies")?,
+            note: o.opt_str("note")?.unwrap_or_default(),
         },
         "item.scanned" => EventBody::ItemScanned {
             item_no: o.u32("item_no")?,

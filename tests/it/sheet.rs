@@ -24,8 +24,16 @@ fn png_to_gray(png_bytes: &[u8]) -> (Vec<u8>, u32, u32) {
 fn command_sheet_scans_back() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sheet.png");
-    let run = Command::new(BIN).args(["commands", "--out"]).arg(&out).output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = Command::new(BIN)
+        .args(["commands", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let (gray, w, h) = png_to_gray(&std::fs::read(&out).unwrap());
     assert_eq!((w, h), (2480, 3508), "A4 at 300 dpi");
 
@@ -46,14 +54,16 @@ fn command_sheet_scans_back() {
             let start = (y * w + r.x) as usize;
             pixels.extend_from_slice(&gray[start..start + r.w as usize]);
         }
-        let got = rxing::helpers::detect_in_luma(pixels, r.w, r.h, Some(rxing::BarcodeFormat::CODE_128))
-            .unwrap_or_else(|err| panic!("{} did not decode: {err:?}", e.code));
+        let got =
+            rxing::helpers::detect_in_luma(pixels, r.w, r.h, Some(rxing::BarcodeFormat::CODE_128))
+                .unwrap_or_else(|err| panic!("{} did not decode: {err:?}", e.code));
         assert_eq!(got.getText(), e.code);
         let class = grammar.classify(got.getText().as_bytes()).class;
         assert!(
             matches!(
                 class,
-                returnsd::domain::scan::ScanClass::Command(_) | returnsd::domain::scan::ScanClass::Zone(_)
+                returnsd::domain::scan::ScanClass::Command(_)
+                    | returnsd::domain::scan::ScanClass::Zone(_)
             ),
             "{} is a command or zone code: {class:?}",
             e.code
