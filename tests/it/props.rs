@@ -14,10 +14,10 @@ use proptest::test_runner::{Config as PtConfig, TestCaseError, TestRunner};
 use serde_json::json;
 
 use returnsd::domain::error::DomainError;
-use returnsd::domain::event::{Event, EventBody, ExpectedLine, PrintReason};
+use returnsd::domain::event::{Event, EventBody, ExpectedLine};
 use returnsd::domain::ids::{Badge, ItemRef, ReturnId, StationId, Waybill};
 use returnsd::domain::kind::{Grade, ReturnKind};
-use returnsd::domain::model::{Bench, ItemZone, Return, Role, Stage, Station, parse_rtv_number};
+use returnsd::domain::model::{ItemZone, Return, Role, Stage, Station, parse_rtv_number};
 use returnsd::domain::ports::{
     BinClass, DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo, Settings,
 };
