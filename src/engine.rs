@@ -179,6 +179,12 @@ pub fn start(
         source,
     })?;
     let store = Store::open(&cfg.database, cfg.station.as_str())?;
+    // Checkpoints copy WAL pages into the database file and fsync it: tens of pages of
+    // work that must not land inside a scan's commit. The checkpointer thread does them.
+    store
+        .conn()
+        .execute_batch("PRAGMA wal_autocheckpoint=0;")
+        .map_err(StoreError::from)?;
     let station = store.load_station()?;
     let grammar = ScanGrammar::new(&cfg.couriers, cfg.scan_max_len)
         .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
@@ -209,6 +215,15 @@ pub fn start(
         effects: effects_tx,
     };
     let max = cfg.group_commit_max;
+    let (stop_checkpoints, ticks) = std::sync::mpsc::channel::<()>();
+    let db = cfg.database.clone();
+    let checkpoints = std::thread::Builder::new()
+        .name("returnsd-checkpoint".into())
+        .spawn(move || checkpointer(&db, ticks))
+        .map_err(|source| StartError::StateDir {
+            path: cfg.state_dir.clone(),
+            source,
+        })?;
     let join = std::thread::Builder::new()
         .name("returnsd-engine".into())
         .spawn(move || {
@@ -223,6 +238,11 @@ pub fn start(
                 }
                 engine.process(&mut batch);
             }
+            // Close the writer, then let the checkpointer fold the WAL into the database
+            // and close the last connection, so a stopped station leaves one clean file.
+            drop(engine);
+            drop(stop_checkpoints);
+            let _ = checkpoints.join();
             tracing::info!("engine stopped: every acknowledged input is committed");
         })
         .map_err(|source| StartError::StateDir {
@@ -240,6 +260,31 @@ pub fn start(
         effects_rx,
         join,
     ))
+}
+
+/// Run passive WAL checkpoints from a connection of its own, off the commit path, every
+/// 250 ms; a final truncating checkpoint when the engine stops.
+fn checkpointer(db: &std::path::Path, stop: std::sync::mpsc::Receiver<()>) {
+    let conn = match crate::store::open_connection(db, false) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "checkpointer cannot open the database; the WAL will grow");
+            return;
+        }
+    };
+    loop {
+        match stop.recv_timeout(std::time::Duration::from_millis(250)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+            _ => break,
+        }
+    }
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "final WAL checkpoint failed");
+    }
 }
 
 fn authorize(lk: &dyn Lookup, badge: &Badge, role: Option<Role>) -> Result<Operator, DomainError> {

@@ -169,13 +169,20 @@ pub fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreErr
         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864;",
     )
     .map_err(wrap)?;
-    let check: String = conn
-        .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .map_err(wrap)?;
+    let check: String = match conn.query_row("PRAGMA quick_check", [], |r| r.get(0)) {
+        Ok(c) => c,
+        Err(rusqlite::Error::SqliteFailure(f, msg))
+            if f.code == rusqlite::ErrorCode::DatabaseCorrupt =>
+        {
+            msg.unwrap_or_else(|| "database disk image is malformed".to_string())
+        }
+        Err(e) => return Err(wrap(e)),
+    };
     if check != "ok" {
+        let detail: String = check.lines().take(3).collect::<Vec<_>>().join("; ");
         return Err(StoreError::Corrupt {
             path: path.to_path_buf(),
-            detail: check,
+            detail,
         });
     }
     Ok(conn)

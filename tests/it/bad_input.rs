@@ -184,14 +184,36 @@ fn env_overrides_are_applied_and_checked() {
 }
 
 fn run_expect_refusal(st: &Station) -> String {
-    let out = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .arg("--config")
         .arg(&st.config)
         .arg("run")
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success(), "the daemon must refuse to start");
-    String::from_utf8_lossy(&out.stderr).to_string()
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the daemon started instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!status.success(), "the daemon must refuse to start: {err}");
+    err
 }
 
 /// A database file that is not SQLite is refused with a clear message and left untouched.
