@@ -272,14 +272,11 @@ fn checkpointer(db: &std::path::Path, stop: std::sync::mpsc::Receiver<()>) {
             return;
         }
     };
-    loop {
-        match stop.recv_timeout(std::time::Duration::from_millis(250)) {
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                }
-            }
-            _ => break,
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        stop.recv_timeout(std::time::Duration::from_millis(250))
+    {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
         }
     }
     if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
