@@ -633,20 +633,13 @@ fn returns_show(
         mask_phone_tail(&tail)
     });
     let mut q = conn
-        .prepare("SELECT seq, id, type, occurred_at, actor, return_id, data FROM journal WHERE return_id = ?1 ORDER BY seq")
+        .prepare(&format!(
+            "SELECT {} FROM journal WHERE return_id = ?1 ORDER BY seq",
+            store::JOURNAL_COLUMNS
+        ))
         .map_err(|e| e.to_string())?;
     let events: Vec<Value> = q
-        .query_map([id], |r| {
-            Ok(store::JournalRow {
-                seq: r.get(0)?,
-                id: r.get(1)?,
-                ty: r.get(2)?,
-                occurred_at: r.get(3)?,
-                actor: r.get(4)?,
-                return_id: r.get(5)?,
-                data: r.get(6)?,
-            })
-        })
+        .query_map([id], store::JournalRow::from_row)
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
         .map(|r| r.to_json())
@@ -750,20 +743,13 @@ fn export(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut q = conn
-        .prepare("SELECT seq, id, type, occurred_at, actor, return_id, data FROM journal WHERE occurred_at >= ?1 ORDER BY seq")
+        .prepare(&format!(
+            "SELECT {} FROM journal WHERE occurred_at >= ?1 ORDER BY seq",
+            store::JOURNAL_COLUMNS
+        ))
         .map_err(|e| e.to_string())?;
     let rows = q
-        .query_map([&since], |r| {
-            Ok(store::JournalRow {
-                seq: r.get(0)?,
-                id: r.get(1)?,
-                ty: r.get(2)?,
-                occurred_at: r.get(3)?,
-                actor: r.get(4)?,
-                return_id: r.get(5)?,
-                data: r.get(6)?,
-            })
-        })
+        .query_map([&since], store::JournalRow::from_row)
         .map_err(|e| e.to_string())?;
     let mut n = 0;
     if format == ExportFormat::Csv {

@@ -170,20 +170,6 @@ impl Out {
     }
 }
 
-fn scan_class_name(c: &ScanClass) -> &'static str {
-    match c {
-        ScanClass::ReturnId(_) => "return_id",
-        ScanClass::Item(_) => "item_label",
-        ScanClass::Waybill { .. } => "waybill",
-        ScanClass::Product(_) => "product",
-        ScanClass::Ambiguous { .. } => "ambiguous",
-        ScanClass::Zone(_) => "zone",
-        ScanClass::Command(_) => "command",
-        ScanClass::Badge(_) => "badge",
-        ScanClass::Unrecognised(_) => "unrecognised",
-    }
-}
-
 fn scan(
     st: &Station,
     lk: &dyn Lookup,
@@ -198,7 +184,7 @@ fn scan(
         Some(s) => Actor::operator(s.role, &s.badge),
         None => Actor(format!("bench:{bench}")),
     };
-    let class_name = scan_class_name(&class);
+    let class_name = class.kind();
     let mut out = Out::new(now, actor.clone());
     let record = |out: &mut Out, accepted: bool, error: Option<String>| {
         out.events.insert(

@@ -247,6 +247,16 @@ fn party_of(s: &str) -> Result<Party, String> {
     }
 }
 
+pub(crate) fn decode_expected(v: &Value) -> Result<ExpectedLine, String> {
+    let l = Obj::of(v)?;
+    Ok(ExpectedLine {
+        sku: l.str("sku")?,
+        barcode: l.str("barcode")?,
+        name: l.str("name")?,
+        qty: l.u32("qty")?,
+    })
+}
+
 pub fn decode_photo(v: &Value) -> Result<PhotoRef, String> {
     let o = Obj::of(v)?;
     Ok(PhotoRef {
@@ -302,15 +312,7 @@ pub fn decode(
             expected: o
                 .arr("expected_items")?
                 .iter()
-                .map(|v| {
-                    let l = Obj::of(v)?;
-                    Ok(ExpectedLine {
-                        sku: l.str("sku")?,
-                        barcode: l.str("barcode")?,
-                        name: l.str("name")?,
-                        qty: l.u32("qty")?,
-                    })
-                })
+                .map(decode_expected)
                 .collect::<Result<_, String>>()?,
         },
         "return.unannounced" => EventBody::Unannounced {

@@ -385,23 +385,9 @@ impl Batch<'_> {
             self.benches.extend(st.benches.keys().cloned());
         }
         {
-            let mut up = self.tx.prepare_cached(
-                "INSERT INTO returns(return_id, waybill, kind, stage, received_at, updated_at, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT(return_id) DO UPDATE SET kind=excluded.kind, stage=excluded.stage,
-                   updated_at=excluded.updated_at, state=excluded.state",
-            )?;
             for id in &self.returns {
                 if let Some(r) = st.returns.get(id) {
-                    up.execute(params![
-                        r.id.as_str(),
-                        r.waybill.as_str(),
-                        r.kind.map(|k| k.as_str()),
-                        r.stage().as_str(),
-                        codec::fmt_time(r.received_at),
-                        codec::fmt_time(r.updated_at),
-                        snapshot::return_json(r).to_string()
-                    ])?;
+                    upsert_return(&self.tx, r)?;
                 }
             }
             let mut ub = self.tx.prepare_cached(
@@ -417,6 +403,26 @@ impl Batch<'_> {
         *self.next_seq += self.seq;
         Ok(())
     }
+}
+
+/// Write one return's snapshot row.
+fn upsert_return(conn: &Connection, r: &crate::domain::model::Return) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO returns(return_id, waybill, kind, stage, received_at, updated_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(return_id) DO UPDATE SET kind=excluded.kind, stage=excluded.stage,
+           updated_at=excluded.updated_at, state=excluded.state",
+    )?
+    .execute(params![
+        r.id.as_str(),
+        r.waybill.as_str(),
+        r.kind.map(|k| k.as_str()),
+        r.stage().as_str(),
+        codec::fmt_time(r.received_at),
+        codec::fmt_time(r.updated_at),
+        snapshot::return_json(r).to_string()
+    ])?;
+    Ok(())
 }
 
 /// Fold the snapshots, the ledger and the numbering counters back into a [`Station`].
@@ -491,7 +497,23 @@ pub struct JournalRow {
     pub data: String,
 }
 
+/// The journal's columns in [`JournalRow::from_row`] order.
+pub const JOURNAL_COLUMNS: &str = "seq, id, type, occurred_at, actor, return_id, data";
+
 impl JournalRow {
+    /// Read a row selected with [`JOURNAL_COLUMNS`].
+    pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalRow> {
+        Ok(JournalRow {
+            seq: r.get(0)?,
+            id: r.get(1)?,
+            ty: r.get(2)?,
+            occurred_at: r.get(3)?,
+            actor: r.get(4)?,
+            return_id: r.get(5)?,
+            data: r.get(6)?,
+        })
+    }
+
     /// The contract's JSON form of the event.
     pub fn to_json(&self) -> Value {
         let data: Value = serde_json::from_str(&self.data).unwrap_or(Value::Null);
@@ -519,21 +541,10 @@ pub fn journal_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<JournalRow>, StoreError> {
-    let mut q = conn.prepare_cached(
-        "SELECT seq, id, type, occurred_at, actor, return_id, data FROM journal
-         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let rows = q.query_map(params![after, limit], |r| {
-        Ok(JournalRow {
-            seq: r.get(0)?,
-            id: r.get(1)?,
-            ty: r.get(2)?,
-            occurred_at: r.get(3)?,
-            actor: r.get(4)?,
-            return_id: r.get(5)?,
-            data: r.get(6)?,
-        })
-    })?;
+    let mut q = conn.prepare_cached(&format!(
+        "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    ))?;
+    let rows = q.query_map(params![after, limit], JournalRow::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -626,20 +637,8 @@ pub fn rebuild(conn: &mut Connection) -> Result<Verification, StoreError> {
     let tx = conn.transaction()?;
     tx.execute_batch("DELETE FROM returns; DELETE FROM benches; DELETE FROM ledger;")?;
     {
-        let mut up = tx.prepare(
-            "INSERT INTO returns(return_id, waybill, kind, stage, received_at, updated_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
         for r in st.returns.values() {
-            up.execute(params![
-                r.id.as_str(),
-                r.waybill.as_str(),
-                r.kind.map(|k| k.as_str()),
-                r.stage().as_str(),
-                codec::fmt_time(r.received_at),
-                codec::fmt_time(r.updated_at),
-                snapshot::return_json(r).to_string()
-            ])?;
+            upsert_return(&tx, r)?;
         }
         let mut ub = tx.prepare("INSERT INTO benches(bench, state) VALUES (?1, ?2)")?;
         for (name, b) in &st.benches {

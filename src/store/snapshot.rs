@@ -4,8 +4,10 @@
 
 use serde_json::{Value, json};
 
-use super::codec::{Obj, decode_photo, expected_json, fmt_time, parse_time, photo_json};
-use crate::domain::event::{ExpectedLine, ItemException};
+use super::codec::{
+    Obj, decode_expected, decode_photo, expected_json, fmt_time, parse_time, photo_json,
+};
+use crate::domain::event::ItemException;
 use crate::domain::ids::{Badge, ReturnId, Waybill};
 use crate::domain::kind::{Grade, ReturnKind};
 use crate::domain::model::{Bench, Item, Return, Role, Session, Visual};
@@ -86,15 +88,7 @@ pub fn return_from_json(v: &Value) -> Result<Return, String> {
         expected: o
             .arr("expected_items")?
             .iter()
-            .map(|v| {
-                let l = Obj::of(v)?;
-                Ok(ExpectedLine {
-                    sku: l.str("sku")?,
-                    barcode: l.str("barcode")?,
-                    name: l.str("name")?,
-                    qty: l.u32("qty")?,
-                })
-            })
+            .map(decode_expected)
             .collect::<Result<_, String>>()?,
         received_at: parse_time(&o.str("received_at")?)?,
         received_by: o.str("received_by")?,
