@@ -94,21 +94,65 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
         .await
         .map_err(anyhow::Error::msg)?;
     tokio::spawn(run_effects(effects));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |rx: &tokio::sync::watch::Receiver<bool>| {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    // The station's HTTP listener (pull endpoints); bound before READY so a port in use
+    // stops the start with a clear message.
+    let mut http_addr = None;
+    let mut http_task = None;
+    if let Some(addr) = cfg.http_listen {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("http.listen {addr}: cannot listen: {e}"))?;
+        http_addr = l.local_addr().ok();
+        let state = crate::http::HttpState {
+            cfg: cfg.clone(),
+            engine: engine.clone(),
+            reader: Default::default(),
+        };
+        http_task = Some(tokio::spawn(crate::http::serve(
+            l,
+            state,
+            stopped(&stop_rx),
+        )));
+    }
+    let status = crate::sync::new_status();
+    let network_up = Arc::new(tokio::sync::Notify::new());
+    let push = tokio::spawn(crate::sync::push::run(
+        cfg.clone(),
+        engine.clone(),
+        status.clone(),
+        network_up.clone(),
+        stop_rx.clone(),
+    ));
+    let feed = tokio::spawn(crate::sync::feed::run(
+        cfg.clone(),
+        engine.clone(),
+        status.clone(),
+        network_up.clone(),
+        stop_rx.clone(),
+    ));
     let info = json!({
         "station": cfg.station.as_str(),
         "epoch": &*engine.epoch,
         "database": cfg.database.display().to_string(),
+        "http": http_addr.map(|a| a.to_string()),
     });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut stop_rx2 = stop_rx.clone();
     let server = tokio::spawn(crate::control::serve(
         listener,
-        engine.clone(),
-        cfg.default_bench.clone(),
-        info,
-        async move {
-            let _ = stop_rx2.wait_for(|s| *s).await;
+        crate::control::ControlCtx {
+            engine: engine.clone(),
+            default_bench: cfg.default_bench.clone(),
+            info,
+            sync: status,
+            database: cfg.database.clone(),
         },
+        stopped(&stop_rx),
     ));
     if opts.scan_stdin {
         tokio::spawn(stdin_scans(
@@ -121,6 +165,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
         station = cfg.station.as_str(),
         epoch = &*engine.epoch,
         socket = %cfg.control_socket.display(),
+        http = ?http_addr,
         database = %cfg.database.display(),
         "returnsd ready"
     );
@@ -128,7 +173,14 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     shutdown_signal().await;
     sd_notify("STOPPING=1");
     let _ = stop_tx.send(true);
-    let _ = server.await;
+    // Workers finish their current step; none holds anything that is not on disk.
+    let grace = std::time::Duration::from_secs(5);
+    let _ = tokio::time::timeout(grace, server).await;
+    let _ = tokio::time::timeout(grace, push).await;
+    let _ = tokio::time::timeout(grace, feed).await;
+    if let Some(t) = http_task {
+        let _ = tokio::time::timeout(grace, t).await;
+    }
     drop(stop_rx);
     drop(engine);
     // Connections still open hold engine handles; give them a moment to finish, then the

@@ -147,6 +147,16 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ManifestCmd,
     },
+    /// Central sync: status.
+    Sync {
+        #[command(subcommand)]
+        cmd: SyncCmd,
+    },
+    /// The photo store.
+    Photo {
+        #[command(subcommand)]
+        cmd: PhotoCmd,
+    },
     /// Render the printable command-code sheet.
     Commands {
         #[arg(long)]
@@ -177,6 +187,22 @@ pub enum ReturnsCmd {
         #[arg(long)]
         reveal: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SyncCmd {
+    /// Backlog, oldest unacked age, last success and error, clock offset, feed cursor,
+    /// rejected feed items.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PhotoCmd {
+    /// Store an image (JPEG, PNG, WebP) and print its reference for `inspect --photo`.
+    Add { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -431,6 +457,42 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Cmd::Sync {
+            cmd: SyncCmd::Status { json },
+        } => {
+            let cfg = load_config(&cli.config)?;
+            let rt = runtime()?;
+            let v = rt.block_on(control::request(
+                &cfg.control_socket,
+                &json!({"op": "sync_status"}),
+            ));
+            let v = match v {
+                Ok(v) => v,
+                Err(e) => {
+                    // The daemon is down: the database still tells the backlog.
+                    eprintln!("{e}\n(showing what the database says; worker state unknown)");
+                    let conn = open_existing(&cfg)?;
+                    crate::sync::status_json(&conn, &crate::sync::new_status(), chrono::Utc::now())
+                        .map_err(|e| e.to_string())?
+                }
+            };
+            if json {
+                println!("{v}");
+            } else {
+                print_sync_status(&v);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Photo {
+            cmd: PhotoCmd::Add { file },
+        } => {
+            let cfg = load_config(&cli.config)?;
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let p = crate::photos::store(&cfg.state_dir, &bytes)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            println!("{}:{}:{}", p.sha256, p.bytes, p.content_type);
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Commands { out, font } => {
             let cfg = load_config(&cli.config).ok();
@@ -789,6 +851,58 @@ fn export(
     }
     eprintln!("{n} events exported");
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_sync_status(v: &Value) {
+    let s = |p: &Value| match p {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    println!("epoch            {}", s(&v["epoch"]));
+    println!(
+        "journal          last seq {}, acked through {}",
+        s(&v["last_seq"]),
+        s(&v["acked_through"])
+    );
+    println!(
+        "backlog          {} events, oldest unacked {} s old",
+        s(&v["backlog"]),
+        s(&v["oldest_unacked_age_s"])
+    );
+    println!(
+        "push             {} (last success {}, batch limit {})",
+        s(&v["push"]["state"]),
+        s(&v["push"]["last_success"]),
+        s(&v["push"]["batch_limit"])
+    );
+    if !v["push"]["last_error"].is_null() {
+        println!(
+            "  last error     {} at {}",
+            s(&v["push"]["last_error"]),
+            s(&v["push"]["last_error_at"])
+        );
+        println!("  next retry     {}", s(&v["push"]["next_retry"]));
+    }
+    println!(
+        "feed             {} (cursor {:?}, last success {}, rejected items {})",
+        s(&v["feed"]["state"]),
+        s(&v["feed"]["cursor"]),
+        s(&v["feed"]["last_success"]),
+        s(&v["feed"]["rejected_items"])
+    );
+    if !v["feed"]["last_error"].is_null() {
+        println!("  last error     {}", s(&v["feed"]["last_error"]));
+    }
+    println!(
+        "clock offset     {} ms{}",
+        s(&v["clock_offset_ms"]),
+        if v["clock_alarm"] == json!(true) {
+            "  ALARM: over the limit"
+        } else {
+            ""
+        }
+    );
 }
 
 fn print_verification(v: &store::Verification) {

@@ -53,6 +53,43 @@ pub struct RawConfig {
     pub defect_reasons: Vec<RawDefectReason>,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub sync: RawSync,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub listen: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    pub central_url: Option<String>,
+    pub station_token: Option<String>,
+    pub station_token_file: Option<PathBuf>,
+    pub central_token: Option<String>,
+    pub central_token_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub batch_max_events: Option<usize>,
+    pub batch_max_bytes: Option<usize>,
+    pub backoff_cap_s: Option<u64>,
+    pub slow_retry_s: Option<u64>,
+    pub request_timeout_s: Option<u64>,
+    pub feed_poll_s: Option<u64>,
+    pub clock_offset_limit_s: Option<u64>,
+    pub retention_days: Option<u64>,
+}
+
+impl fmt::Debug for RawSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawSync")
+            .field("central_url", &self.central_url)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -70,6 +107,8 @@ pub struct RawStation {
 pub struct RawStorage {
     pub state_dir: Option<PathBuf>,
     pub database: Option<String>,
+    pub cap_mb: Option<u64>,
+    pub high_water_pct: Option<u8>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -237,6 +276,68 @@ pub struct Config {
     pub defect_reasons: Vec<DefectReasonDef>,
     pub log_level: String,
     pub log_json: bool,
+    /// The station's HTTP listener (pull endpoints now; API and pages later); None = off.
+    pub http_listen: Option<std::net::SocketAddr>,
+    pub sync: SyncConfig,
+    /// Most bytes the database (with its WAL) and the photo store may use.
+    pub cap_bytes: u64,
+    /// Warn when usage passes this share of the cap.
+    pub high_water_pct: u8,
+}
+
+/// A secret from the config: never shown by `Debug` or written to logs.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Inline(String),
+    /// Re-read at each use, so an operator can replace it without a restart.
+    File(PathBuf),
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Inline(_) => f.write_str("Secret(<redacted>)"),
+            Secret::File(p) => write!(f, "Secret(file {})", p.display()),
+        }
+    }
+}
+
+impl Secret {
+    /// The current value (a file's first line, trimmed).
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            Secret::Inline(s) => Ok(s.clone()),
+            Secret::File(p) => std::fs::read_to_string(p)
+                .map_err(|e| format!("{}: {e}", p.display()))
+                .and_then(|t| {
+                    let v = t.lines().next().unwrap_or("").trim().to_string();
+                    if v.is_empty() {
+                        Err(format!("{}: the token file is empty", p.display()))
+                    } else {
+                        Ok(v)
+                    }
+                }),
+        }
+    }
+}
+
+/// Central sync settings (see the contract, `../shared/spec/central-sync.md`).
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// Push and feed go here; None = this station is only pulled from (or offline).
+    pub central_url: Option<String>,
+    pub station_token: Option<Secret>,
+    /// What the central presents on the pull endpoints.
+    pub central_token: Option<Secret>,
+    pub ca_file: Option<PathBuf>,
+    pub batch_max_events: usize,
+    pub batch_max_bytes: usize,
+    pub backoff_cap: std::time::Duration,
+    pub slow_retry: std::time::Duration,
+    pub request_timeout: std::time::Duration,
+    pub feed_poll: std::time::Duration,
+    pub clock_offset_limit: std::time::Duration,
+    pub retention: std::time::Duration,
 }
 
 /// Built-in defect reasons, used until the central's feed sends its own list.
@@ -642,6 +743,31 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
             false
         }
     };
+    let http_listen = match raw.http.listen.as_deref() {
+        None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8470))),
+        Some("") => None,
+        Some(a) => match a.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                bad(
+                    "http.listen",
+                    format!(
+                        "{a:?} is not an address:port (e.g. 0.0.0.0:8470); \"\" turns HTTP off"
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let sync = sync_config(&raw.sync, base, &mut bad);
+    let cap_mb = raw.storage.cap_mb.unwrap_or(2048);
+    if !(16..=1_048_576).contains(&cap_mb) {
+        bad("storage.cap_mb", "must be 16 to 1048576 (MiB)".into());
+    }
+    let high_water_pct = raw.storage.high_water_pct.unwrap_or(80);
+    if !(10..=99).contains(&high_water_pct) {
+        bad("storage.high_water_pct", "must be 10 to 99".into());
+    }
     let control_socket = raw
         .control
         .socket
@@ -688,5 +814,133 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
         defect_reasons,
         log_level,
         log_json,
+        http_listen,
+        sync,
+        cap_bytes: cap_mb * 1024 * 1024,
+        high_water_pct,
     })
+}
+
+fn secret(
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+    key: &str,
+    base: &Path,
+    bad: &mut impl FnMut(&str, String),
+) -> Option<Secret> {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            bad(key, format!("set {key} or {key}_file, not both"));
+            None
+        }
+        (Some(s), None) if s.is_empty() => None,
+        (Some(s), None) => Some(Secret::Inline(s.clone())),
+        (None, Some(f)) => Some(Secret::File(if f.is_relative() {
+            base.join(f)
+        } else {
+            f.clone()
+        })),
+        (None, None) => None,
+    }
+}
+
+fn sync_config(raw: &RawSync, base: &Path, bad: &mut impl FnMut(&str, String)) -> SyncConfig {
+    use std::time::Duration;
+    let central_url = match raw.central_url.as_deref() {
+        None | Some("") => None,
+        Some(u) => {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && reqwest::Url::parse(u).is_ok();
+            if !ok {
+                bad(
+                    "sync.central_url",
+                    format!("{u:?} is not an http:// or https:// URL"),
+                );
+            }
+            Some(u.trim_end_matches('/').to_string())
+        }
+    };
+    let station_token = secret(
+        &raw.station_token,
+        &raw.station_token_file,
+        "sync.station_token",
+        base,
+        bad,
+    );
+    if central_url.is_some() && station_token.is_none() {
+        bad(
+            "sync.station_token",
+            "central_url is set, so the station needs its token (station_token_file, or station_token)".into(),
+        );
+    }
+    let central_token = secret(
+        &raw.central_token,
+        &raw.central_token_file,
+        "sync.central_token",
+        base,
+        bad,
+    );
+    let ca_file = raw.ca_file.as_ref().map(|f| {
+        if f.is_relative() {
+            base.join(f)
+        } else {
+            f.clone()
+        }
+    });
+    if let Some(f) = &ca_file
+        && !f.exists()
+    {
+        bad("sync.ca_file", format!("{} does not exist", f.display()));
+    }
+    let batch_max_events = raw.batch_max_events.unwrap_or(1000);
+    if !(1..=1000).contains(&batch_max_events) {
+        bad(
+            "sync.batch_max_events",
+            "must be 1 to 1000 (the contract's limit)".into(),
+        );
+    }
+    let batch_max_bytes = raw.batch_max_bytes.unwrap_or(1024 * 1024);
+    if !(4096..=1024 * 1024).contains(&batch_max_bytes) {
+        bad(
+            "sync.batch_max_bytes",
+            "must be 4096 to 1048576 (the contract's limit)".into(),
+        );
+    }
+    let secs =
+        |v: Option<u64>, default: u64, key: &str, max: u64, bad: &mut dyn FnMut(&str, String)| {
+            let v = v.unwrap_or(default);
+            if v == 0 || v > max {
+                bad(key, format!("must be 1 to {max} seconds"));
+            }
+            Duration::from_secs(v)
+        };
+    let mut b = |k: &str, p: String| bad(k, p);
+    SyncConfig {
+        central_url,
+        station_token,
+        central_token,
+        ca_file,
+        batch_max_events,
+        batch_max_bytes,
+        backoff_cap: secs(raw.backoff_cap_s, 60, "sync.backoff_cap_s", 3600, &mut b),
+        slow_retry: secs(raw.slow_retry_s, 300, "sync.slow_retry_s", 86_400, &mut b),
+        request_timeout: secs(
+            raw.request_timeout_s,
+            30,
+            "sync.request_timeout_s",
+            600,
+            &mut b,
+        ),
+        feed_poll: secs(raw.feed_poll_s, 30, "sync.feed_poll_s", 86_400, &mut b),
+        clock_offset_limit: secs(
+            raw.clock_offset_limit_s,
+            120,
+            "sync.clock_offset_limit_s",
+            86_400,
+            &mut b,
+        ),
+        retention: Duration::from_secs(
+            secs(raw.retention_days, 30, "sync.retention_days", 3650, &mut b).as_secs() * 86_400,
+        ),
+    }
 }

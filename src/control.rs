@@ -67,12 +67,21 @@ pub async fn bind(path: &Path) -> Result<UnixListener, String> {
     Ok(l)
 }
 
+/// What a control connection can reach.
+#[derive(Clone)]
+pub struct ControlCtx {
+    pub engine: EngineHandle,
+    pub default_bench: String,
+    /// Static facts for `ping` (station, epoch, database, HTTP address).
+    pub info: Value,
+    pub sync: crate::sync::SharedStatus,
+    pub database: PathBuf,
+}
+
 /// Serve connections until `shutdown` resolves.
 pub async fn serve(
     listener: UnixListener,
-    engine: EngineHandle,
-    default_bench: String,
-    info: Value,
+    ctx: ControlCtx,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -81,11 +90,9 @@ pub async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let engine = engine.clone();
-                    let bench = default_bench.clone();
-                    let info = info.clone();
+                    let ctx = ctx.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = connection(stream, engine, bench, info).await {
+                        if let Err(e) = connection(stream, ctx).await {
                             tracing::debug!(error = %e, "control connection ended");
                         }
                     });
@@ -96,12 +103,7 @@ pub async fn serve(
     }
 }
 
-async fn connection(
-    stream: UnixStream,
-    engine: EngineHandle,
-    default_bench: String,
-    info: Value,
-) -> std::io::Result<()> {
+async fn connection(stream: UnixStream, ctx: ControlCtx) -> std::io::Result<()> {
     let (r, mut w) = stream.into_split();
     let mut reader = BufReader::new(r);
     loop {
@@ -119,7 +121,7 @@ async fn connection(
             return Ok(());
         } else {
             match serde_json::from_slice::<Value>(&line) {
-                Ok(req) => handle(&engine, &default_bench, &info, &req).await,
+                Ok(req) => handle(&ctx, &req).await,
                 Err(e) => bad_request(format!("not JSON: {e}")),
             }
         };
@@ -186,20 +188,31 @@ fn placeholder_operator(badge: &Badge) -> Operator {
     }
 }
 
-async fn handle(engine: &EngineHandle, default_bench: &str, info: &Value, req: &Value) -> Value {
-    match handle_inner(engine, default_bench, info, req).await {
+async fn handle(ctx: &ControlCtx, req: &Value) -> Value {
+    match handle_inner(ctx, req).await {
         Ok(v) => v,
         Err(e) => bad_request(e),
     }
 }
 
-async fn handle_inner(
-    engine: &EngineHandle,
-    default_bench: &str,
-    info: &Value,
-    req: &Value,
-) -> Result<Value, String> {
+async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
+    let engine = &ctx.engine;
+    let default_bench = ctx.default_bench.as_str();
+    let info = &ctx.info;
     let op = s(req, "op")?;
+    if op == "sync_status" {
+        let db = ctx.database.clone();
+        let status = ctx.sync.clone();
+        let v = tokio::task::spawn_blocking(move || {
+            let conn = crate::store::open_reader(&db).map_err(|e| e.to_string())?;
+            crate::sync::status_json(&conn, &status, chrono::Utc::now()).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let mut v = v;
+        v["ok"] = json!(true);
+        return Ok(v);
+    }
     if op == "ping" {
         let mut v = info.clone();
         v["ok"] = json!(true);

@@ -87,6 +87,37 @@ enum Input {
         cmd: Box<Command>,
         reply: oneshot::Sender<Reply>,
     },
+    /// The central acknowledged the journal through `through` (push or pull).
+    Ack {
+        through: i64,
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
+    /// A feed page: its items applied and its cursor stored in one transaction.
+    Feed {
+        page: FeedPage,
+        reply: oneshot::Sender<Result<FeedApplied, String>>,
+    },
+}
+
+/// A reply held until the batch commits, with what it will say.
+type Answer<T> = (oneshot::Sender<Result<T, String>>, Result<T, String>);
+
+/// One page of the central's feed, parsed at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct FeedPage {
+    pub items: Vec<crate::feed::FeedItem>,
+    /// Items too malformed to parse as items at all: (reason, raw JSON).
+    pub malformed: Vec<(String, String)>,
+    pub next_after: String,
+}
+
+/// What applying a feed page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedApplied {
+    pub stored: usize,
+    pub deleted: usize,
+    pub stale: usize,
+    pub rejected: usize,
 }
 
 /// A cheap, cloneable handle to the engine.
@@ -115,6 +146,26 @@ impl EngineHandle {
         }
         rx.await
             .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
+    }
+
+    /// Record the central's acknowledgement; answers the cursor after it (never lower).
+    pub async fn ack(&self, through: i64) -> Result<i64, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Ack { through, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Apply a feed page and store its cursor in the same transaction.
+    pub async fn apply_feed(&self, page: FeedPage) -> Result<FeedApplied, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Feed { page, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
     }
 
     /// Submit an operator command. The operator is checked against the reference data;
@@ -284,6 +335,33 @@ fn checkpointer(db: &std::path::Path, stop: std::sync::mpsc::Receiver<()>) {
     }
 }
 
+fn apply_feed_page(
+    conn: &rusqlite::Connection,
+    page: &FeedPage,
+    now: DateTime<Utc>,
+) -> Result<FeedApplied, StoreError> {
+    use crate::feed::Applied;
+    let mut out = FeedApplied::default();
+    for item in &page.items {
+        match crate::feed::apply(conn, item, "central", now)? {
+            Applied::Stored => out.stored += 1,
+            Applied::Deleted => out.deleted += 1,
+            Applied::Stale => out.stale += 1,
+            Applied::Rejected(reason) => {
+                tracing::warn!(ty = %item.ty, key = %item.key, %reason, "feed item rejected");
+                out.rejected += 1;
+            }
+        }
+    }
+    for (reason, raw) in &page.malformed {
+        crate::feed::reject(conn, None, reason, "central", raw, now)?;
+        tracing::warn!(%reason, "malformed feed item rejected");
+        out.rejected += 1;
+    }
+    crate::store::set_feed_after(conn, &page.next_after)?;
+    Ok(out)
+}
+
 fn authorize(lk: &dyn Lookup, badge: &Badge, role: Option<Role>) -> Result<Operator, DomainError> {
     let op = lk
         .operator(badge.as_str())
@@ -331,12 +409,40 @@ impl Engine {
     fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
         let now = (self.clock)();
         let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(inputs.len());
+        let mut acks: Vec<Answer<i64>> = Vec::new();
+        let mut feeds: Vec<Answer<FeedApplied>> = Vec::new();
         let mut effects = Vec::new();
         let mut committed = Vec::new();
         let result: Result<(), StoreError> = (|| {
             let mut batch = self.store.begin()?;
             while let Some(input) = inputs.pop_front() {
                 let (reply_to, outcome) = match input {
+                    Input::Ack { through, reply } => {
+                        let last = batch.next_seq_ref() - 1;
+                        let r = if through > last {
+                            Err(format!(
+                                "acked_through {through} is beyond the journal's last seq {last}"
+                            ))
+                        } else if through < 0 {
+                            Err("acked_through must not be negative".to_string())
+                        } else {
+                            crate::store::advance_ack(batch.conn(), through)
+                                .map_err(|e| e.to_string())
+                        };
+                        acks.push((reply, r));
+                        continue;
+                    }
+                    Input::Feed { page, reply } => {
+                        match apply_feed_page(batch.conn(), &page, now) {
+                            Ok(applied) => feeds.push((reply, Ok(applied))),
+                            Err(e) => {
+                                // A database error fails the whole batch, like any other.
+                                feeds.push((reply, Err(e.to_string())));
+                                return Err(e);
+                            }
+                        }
+                        continue;
+                    }
                     Input::Scan {
                         bench,
                         bytes,
@@ -449,6 +555,12 @@ impl Engine {
                 for (tx, r) in replies {
                     let _ = tx.send(r);
                 }
+                for (tx, r) in acks {
+                    let _ = tx.send(r);
+                }
+                for (tx, r) in feeds {
+                    let _ = tx.send(r);
+                }
                 for e in effects {
                     let _ = self.effects.send(e);
                 }
@@ -469,12 +581,25 @@ impl Engine {
                 for (tx, _) in replies {
                     let _ = tx.send(Reply::not_stored(code));
                 }
+                for (tx, _) in acks {
+                    let _ = tx.send(Err(format!("not stored: {e}")));
+                }
+                for (tx, _) in feeds {
+                    let _ = tx.send(Err(format!("not stored: {e}")));
+                }
                 // Inputs not reached before the failure are still in `inputs`.
                 for input in inputs.drain(..) {
-                    let tx = match input {
-                        Input::Scan { reply, .. } | Input::Command { reply, .. } => reply,
-                    };
-                    let _ = tx.send(Reply::not_stored(code));
+                    match input {
+                        Input::Scan { reply, .. } | Input::Command { reply, .. } => {
+                            let _ = reply.send(Reply::not_stored(code));
+                        }
+                        Input::Ack { reply, .. } => {
+                            let _ = reply.send(Err(format!("not stored: {e}")));
+                        }
+                        Input::Feed { reply, .. } => {
+                            let _ = reply.send(Err(format!("not stored: {e}")));
+                        }
+                    }
                 }
                 match self.store.load_station() {
                     Ok(st) => self.station = st,

@@ -72,6 +72,16 @@ const MIGRATIONS: &[&str] = &[
         raw TEXT NOT NULL,
         at TEXT NOT NULL
      );",
+    // 2: sync: the shared push/pull cursor and the feed cursor; the photo store's index.
+    "CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     INSERT INTO sync_state(key, value) VALUES ('acked_through', '0'), ('feed_after', '');
+     CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        bytes INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        stored_at TEXT NOT NULL,
+        uploaded_at TEXT
+     );",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +122,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn decode(what: impl Into<String>, detail: impl Into<String>) -> StoreError {
+    pub(crate) fn decode(what: impl Into<String>, detail: impl Into<String>) -> StoreError {
         StoreError::Decode {
             what: what.into(),
             detail: detail.into(),
@@ -322,6 +332,11 @@ impl Batch<'_> {
         &self.tx
     }
 
+    /// The seq the next appended event will get.
+    pub fn next_seq_ref(&self) -> i64 {
+        *self.next_seq + self.seq
+    }
+
     /// Append one event to the journal (and the ledger table when it is a ledger entry).
     pub fn append(&mut self, ev: &Event) -> Result<Appended, StoreError> {
         let seq = *self.next_seq + self.seq;
@@ -483,6 +498,63 @@ pub fn load_station(conn: &Connection) -> Result<Station, StoreError> {
         }
     }
     Ok(st)
+}
+
+/// The central's acknowledged high-water mark (push and pull share it).
+pub fn acked_through(conn: &Connection) -> Result<i64, StoreError> {
+    let v: String = conn.query_row(
+        "SELECT value FROM sync_state WHERE key = 'acked_through'",
+        [],
+        |r| r.get(0),
+    )?;
+    v.parse()
+        .map_err(|_| StoreError::decode("sync_state.acked_through", v))
+}
+
+/// Advance the ack cursor; it never moves backwards. Returns the cursor after the update.
+pub fn advance_ack(conn: &Connection, through: i64) -> Result<i64, StoreError> {
+    let cur = acked_through(conn)?;
+    if through > cur {
+        conn.execute(
+            "UPDATE sync_state SET value = ?1 WHERE key = 'acked_through'",
+            [through.to_string()],
+        )?;
+        Ok(through)
+    } else {
+        Ok(cur)
+    }
+}
+
+/// The feed cursor (`next_after` of the last applied page; "" before the first).
+pub fn feed_after(conn: &Connection) -> Result<String, StoreError> {
+    Ok(conn.query_row(
+        "SELECT value FROM sync_state WHERE key = 'feed_after'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn set_feed_after(conn: &Connection, cursor: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE sync_state SET value = ?1 WHERE key = 'feed_after'",
+        [cursor],
+    )?;
+    Ok(())
+}
+
+/// A connection for reading only: no integrity check (the writer did it at start), so it
+/// opens in microseconds; WAL lets it read while the engine writes.
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
 }
 
 /// One journal row as stored.

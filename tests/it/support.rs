@@ -23,6 +23,9 @@ state_dir = "{}"
 [scan]
 double_read_window_ms = 0
 
+[http]
+listen = "127.0.0.1:0"
+
 [[zones.bins]]
 code = "A01"
 class = "good"
