@@ -69,6 +69,49 @@ async fn run_effects(mut rx: tokio::sync::mpsc::UnboundedReceiver<Effect>) {
     }
 }
 
+/// Housekeeping every `every`: measure the photo store, prune acknowledged events past the
+/// retention period (more eagerly while the disk is over its high-water mark), alarm on
+/// the high-water mark.
+async fn maintenance(
+    cfg: Arc<Config>,
+    engine: EngineHandle,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use std::sync::atomic::Ordering;
+    let mut high = false;
+    loop {
+        let dir = cfg.state_dir.clone();
+        if let Ok(bytes) = tokio::task::spawn_blocking(move || crate::photos::usage(&dir)).await {
+            engine.stats.photo_bytes.store(bytes, Ordering::Relaxed);
+        }
+        for _ in 0..50 {
+            match engine.prune().await {
+                Ok(0) => break,
+                Ok(n) => tracing::info!(pruned = n, "pruned acknowledged events past retention"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "prune failed");
+                    break;
+                }
+            }
+        }
+        let used = engine.stats.disk_used.load(Ordering::Relaxed);
+        let mark = cfg.cap_bytes / 100 * u64::from(cfg.high_water_pct);
+        if used >= mark && !high {
+            tracing::warn!(
+                used,
+                cap = cfg.cap_bytes,
+                "disk usage above the high-water mark"
+            );
+        }
+        high = used >= mark;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 async fn stdin_scans(engine: EngineHandle, bench: String, lang: Lang) {
     let mut lines = BufReader::new(tokio::io::stdin()).split(b'\n');
     while let Ok(Some(line)) = lines.next_segment().await {
@@ -121,6 +164,12 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
             stopped(&stop_rx),
         )));
     }
+    tokio::spawn(maintenance(
+        cfg.clone(),
+        engine.clone(),
+        cfg.maintenance_interval,
+        stop_rx.clone(),
+    ));
     let status = crate::sync::new_status();
     let network_up = Arc::new(tokio::sync::Notify::new());
     let push = tokio::spawn(crate::sync::push::run(
@@ -151,6 +200,8 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
             info,
             sync: status,
             database: cfg.database.clone(),
+            cap_bytes: cfg.cap_bytes,
+            high_water_pct: cfg.high_water_pct,
         },
         stopped(&stop_rx),
     ));

@@ -894,6 +894,26 @@ fn print_sync_status(v: &Value) {
     if !v["feed"]["last_error"].is_null() {
         println!("  last error     {}", s(&v["feed"]["last_error"]));
     }
+    if v["disk"].is_object() {
+        let mb = |x: &Value| {
+            x.as_u64()
+                .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
+                .unwrap_or("-".into())
+        };
+        println!(
+            "disk             {} of {}{}{}",
+            mb(&v["disk"]["used_bytes"]),
+            mb(&v["disk"]["cap_bytes"]),
+            if v["disk"]["full"] == json!(true) {
+                "  FULL: new work refused"
+            } else if v["disk"]["high_water"] == json!(true) {
+                "  above high-water mark"
+            } else {
+                ""
+            },
+            format_args!(", {} events pruned", s(&v["disk"]["pruned_events"]))
+        );
+    }
     println!(
         "clock offset     {} ms{}",
         s(&v["clock_offset_ms"]),
@@ -912,6 +932,12 @@ fn print_verification(v: &store::Verification) {
         v.first_seq.map(|s| s.to_string()).unwrap_or("-".into()),
         v.last_seq.map(|s| s.to_string()).unwrap_or("-".into())
     );
+    if v.pruned_through > 0 {
+        println!(
+            "  seq 1..{} pruned after the central acknowledged them (retention)",
+            v.pruned_through
+        );
+    }
     if v.gaps.is_empty() {
         println!("  seq: contiguous");
     }

@@ -109,6 +109,7 @@ pub struct RawStorage {
     pub database: Option<String>,
     pub cap_mb: Option<u64>,
     pub high_water_pct: Option<u8>,
+    pub maintenance_interval_s: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -283,6 +284,8 @@ pub struct Config {
     pub cap_bytes: u64,
     /// Warn when usage passes this share of the cap.
     pub high_water_pct: u8,
+    /// How often photos are measured and expired events pruned.
+    pub maintenance_interval: std::time::Duration,
 }
 
 /// A secret from the config: never shown by `Debug` or written to logs.
@@ -768,6 +771,10 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
     if !(10..=99).contains(&high_water_pct) {
         bad("storage.high_water_pct", "must be 10 to 99".into());
     }
+    let maintenance_interval_s = raw.storage.maintenance_interval_s.unwrap_or(60);
+    if !(1..=3600).contains(&maintenance_interval_s) {
+        bad("storage.maintenance_interval_s", "must be 1 to 3600".into());
+    }
     let control_socket = raw
         .control
         .socket
@@ -818,6 +825,7 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
         sync,
         cap_bytes: cap_mb * 1024 * 1024,
         high_water_pct,
+        maintenance_interval: std::time::Duration::from_secs(maintenance_interval_s),
     })
 }
 
@@ -939,8 +947,15 @@ fn sync_config(raw: &RawSync, base: &Path, bad: &mut impl FnMut(&str, String)) -
             86_400,
             &mut b,
         ),
-        retention: Duration::from_secs(
-            secs(raw.retention_days, 30, "sync.retention_days", 3650, &mut b).as_secs() * 86_400,
-        ),
+        retention: {
+            let days = raw.retention_days.unwrap_or(30);
+            if days > 3650 {
+                b(
+                    "sync.retention_days",
+                    "must be 0 to 3650 (0: prune as soon as acknowledged)".into(),
+                );
+            }
+            Duration::from_secs(days * 86_400)
+        },
     }
 }

@@ -76,6 +76,8 @@ pub struct ControlCtx {
     pub info: Value,
     pub sync: crate::sync::SharedStatus,
     pub database: PathBuf,
+    pub cap_bytes: u64,
+    pub high_water_pct: u8,
 }
 
 /// Serve connections until `shutdown` resolves.
@@ -210,6 +212,16 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
         .await
         .map_err(|e| e.to_string())??;
         let mut v = v;
+        let st = &ctx.engine.stats;
+        let used = st.disk_used.load(std::sync::atomic::Ordering::Relaxed);
+        v["disk"] = json!({
+            "used_bytes": used,
+            "cap_bytes": ctx.cap_bytes,
+            "high_water": used >= ctx.cap_bytes / 100 * u64::from(ctx.high_water_pct),
+            "full": used >= ctx.cap_bytes,
+            "refused_inputs": st.refused_full.load(std::sync::atomic::Ordering::Relaxed),
+            "pruned_events": st.pruned.load(std::sync::atomic::Ordering::Relaxed),
+        });
         v["ok"] = json!(true);
         return Ok(v);
     }

@@ -72,6 +72,14 @@ pub struct Stats {
     pub batches: AtomicU64,
     pub storage_errors: AtomicU64,
     pub last_seq: AtomicU64,
+    /// Bytes the photo store uses (kept current by the maintenance task).
+    pub photo_bytes: AtomicU64,
+    /// Bytes in use at the last batch: database pages in use + WAL + photos.
+    pub disk_used: AtomicU64,
+    /// Inputs refused because the disk cap was reached.
+    pub refused_full: AtomicU64,
+    /// Events pruned since start.
+    pub pruned: AtomicU64,
 }
 
 enum Input {
@@ -96,6 +104,10 @@ enum Input {
     Feed {
         page: FeedPage,
         reply: oneshot::Sender<Result<FeedApplied, String>>,
+    },
+    /// Prune acknowledged events older than the retention period.
+    Prune {
+        reply: oneshot::Sender<Result<i64, String>>,
     },
 }
 
@@ -168,6 +180,17 @@ impl EngineHandle {
         rx.await.map_err(|_| "engine stopped".to_string())?
     }
 
+    /// Prune acknowledged, expired events (a contiguous prefix of the journal); answers how
+    /// many were removed.
+    pub async fn prune(&self) -> Result<i64, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Prune { reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
     /// Submit an operator command. The operator is checked against the reference data;
     /// `role` picks which of their roles they act in (default: their most capable).
     pub async fn command(&self, badge: Badge, role: Option<Role>, cmd: Command) -> Reply {
@@ -197,6 +220,8 @@ struct Engine {
     stats: Arc<Stats>,
     events: broadcast::Sender<Committed>,
     effects: mpsc::UnboundedSender<Effect>,
+    /// The disk cap was reached at the last batch (edge-triggered alarms).
+    full: bool,
 }
 
 /// Errors that stop the engine from starting.
@@ -264,6 +289,7 @@ pub fn start(
         stats: stats.clone(),
         events: events.clone(),
         effects: effects_tx,
+        full: false,
     };
     let max = cfg.group_commit_max;
     let (stop_checkpoints, ticks) = std::sync::mpsc::channel::<()>();
@@ -406,17 +432,78 @@ fn is_disk_full(e: &StoreError) -> bool {
 }
 
 impl Engine {
+    /// Database pages in use, the WAL file and the photo store.
+    fn disk_used(&self) -> u64 {
+        let conn = self.store.conn();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap_or(0);
+        let free: i64 = conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap_or(0);
+        let size: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap_or(4096);
+        let mut wal = self.cfg.database.clone().into_os_string();
+        wal.push("-wal");
+        let wal = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        ((pages - free).max(0) * size) as u64 + wal + self.stats.photo_bytes.load(Ordering::Relaxed)
+    }
+
     fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
         let now = (self.clock)();
         let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(inputs.len());
         let mut acks: Vec<Answer<i64>> = Vec::new();
         let mut feeds: Vec<Answer<FeedApplied>> = Vec::new();
+        let mut prunes: Vec<Answer<i64>> = Vec::new();
+        // The disk cap: new work is refused (not dropped: the sender is told NOT SAVED)
+        // while the database, its WAL and the photos use the whole cap.
+        let used = self.disk_used();
+        self.stats.disk_used.store(used, Ordering::Relaxed);
+        let full = used >= self.cfg.cap_bytes;
+        if full != self.full {
+            self.full = full;
+            if full {
+                tracing::error!(
+                    used,
+                    cap = self.cfg.cap_bytes,
+                    "disk cap reached: the station refuses new work until space is reclaimed"
+                );
+            } else {
+                tracing::info!(
+                    used,
+                    cap = self.cfg.cap_bytes,
+                    "disk below the cap again: accepting work"
+                );
+            }
+        }
         let mut effects = Vec::new();
         let mut committed = Vec::new();
         let result: Result<(), StoreError> = (|| {
             let mut batch = self.store.begin()?;
             while let Some(input) = inputs.pop_front() {
+                let input = match input {
+                    Input::Scan { reply, .. } | Input::Command { reply, .. } if full => {
+                        self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+                        replies.push((reply, Reply::not_stored("storage_full")));
+                        continue;
+                    }
+                    other => other,
+                };
                 let (reply_to, outcome) = match input {
+                    Input::Prune { reply } => {
+                        let cutoff = now
+                            - chrono::Duration::from_std(self.cfg.sync.retention)
+                                .unwrap_or_default();
+                        match crate::store::prune(batch.conn(), cutoff, 20_000) {
+                            Ok(n) => prunes.push((reply, Ok(n))),
+                            Err(e) => {
+                                prunes.push((reply, Err(e.to_string())));
+                                return Err(e);
+                            }
+                        }
+                        continue;
+                    }
                     Input::Ack { through, reply } => {
                         let last = batch.next_seq_ref() - 1;
                         let r = if through > last {
@@ -561,6 +648,19 @@ impl Engine {
                 for (tx, r) in feeds {
                     let _ = tx.send(r);
                 }
+                for (tx, r) in prunes {
+                    if let Ok(n) = &r {
+                        self.stats.pruned.fetch_add(*n as u64, Ordering::Relaxed);
+                        if *n > 0 {
+                            // Give the freed pages back to the file system.
+                            let _ = self
+                                .store
+                                .conn()
+                                .execute_batch("PRAGMA incremental_vacuum;");
+                        }
+                    }
+                    let _ = tx.send(r);
+                }
                 for e in effects {
                     let _ = self.effects.send(e);
                 }
@@ -587,6 +687,9 @@ impl Engine {
                 for (tx, _) in feeds {
                     let _ = tx.send(Err(format!("not stored: {e}")));
                 }
+                for (tx, _) in prunes {
+                    let _ = tx.send(Err(format!("not done: {e}")));
+                }
                 // Inputs not reached before the failure are still in `inputs`.
                 for input in inputs.drain(..) {
                     match input {
@@ -598,6 +701,9 @@ impl Engine {
                         }
                         Input::Feed { reply, .. } => {
                             let _ = reply.send(Err(format!("not stored: {e}")));
+                        }
+                        Input::Prune { reply } => {
+                            let _ = reply.send(Err(format!("not done: {e}")));
                         }
                     }
                 }
