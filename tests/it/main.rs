@@ -1,9 +1,12 @@
 //! One integration-test binary for the whole crate.
 mod arch;
 mod bad_input;
+mod central;
+mod central_selftest;
 mod cli;
 mod crash;
 mod flow;
 mod props;
+mod proxy;
 mod sheet;
 mod support;
