@@ -145,14 +145,26 @@ async fn pull_events(
     let page = with_reader(&state, move |conn| {
         // One short read transaction: the page and last_seq from the same snapshot.
         let tx = conn.unchecked_transaction()?;
+        let pruned = store::pruned_through(&tx)?;
         let rows = store::journal_after(&tx, after, limit)?;
         let last: Option<i64> = tx.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
         tx.finish()?;
-        Ok((rows, last.unwrap_or(0)))
+        Ok((rows, last.unwrap_or(pruned), pruned))
     })
     .await;
     match page {
-        Ok((rows, last)) => Json(json!({
+        // The central asks for events it acknowledged long ago and the station has since
+        // pruned: say so instead of answering with a silent gap (README, contract notes).
+        Ok((_, _, pruned)) if after < pruned => {
+            tracing::error!(after, pruned, "central asked for pruned events");
+            (
+                StatusCode::GONE,
+                Json(json!({"error": "pruned", "pruned_through": pruned,
+                            "message": "these events were acknowledged and pruned after the retention period"})),
+            )
+                .into_response()
+        }
+        Ok((rows, last, _)) => Json(json!({
             "station_id": state.cfg.station.as_str(),
             "epoch": epoch,
             "events": rows.iter().map(store::JournalRow::to_json).collect::<Vec<Value>>(),

@@ -214,6 +214,28 @@ pub async fn run(
         if next.is_none() {
             next = Some(start + 1);
         }
+        if let Some(first) = rows.first()
+            && first.seq > start + 1
+        {
+            // The central wants events the station pruned after it acknowledged them.
+            handle_failure(
+                Outcome::Conflict {
+                    acked_through: Some(start),
+                    detail: format!(
+                        "the central asks for seq {} but the station pruned through {} after the central had acknowledged them",
+                        start + 1,
+                        first.seq - 1
+                    ),
+                },
+                &status,
+                &cfg,
+                attempt,
+                &network_up,
+                &mut shutdown,
+            )
+            .await;
+            return;
+        }
         if rows.is_empty() {
             update(&status, |s| {
                 if s.push_state != "conflict" {
