@@ -329,6 +329,8 @@ pub async fn run(
                         "station clock differs from the central's"
                     );
                 }
+                // After a 413 the batch grows back, doubling per success, to the configured size.
+                limit = (limit * 2).min(cfg.sync.batch_max_events);
                 update(&status, |s| {
                     s.push_state = "idle".into();
                     s.push_last_success = Some(Utc::now());
