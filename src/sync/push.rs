@@ -166,6 +166,7 @@ pub async fn run(
     let epoch = engine.epoch.to_string();
     let mut events = engine.events.subscribe();
     let mut limit = cfg.sync.batch_max_events;
+    let mut ceiling = limit;
     let mut attempt: u32 = 0;
     // Where the next batch starts; the durable cursor only moves forward, but after a
     // partial ack or a gap the central may ask for events again.
@@ -329,8 +330,9 @@ pub async fn run(
                         "station clock differs from the central's"
                     );
                 }
-                // After a 413 the batch grows back, doubling per success, to the configured size.
-                limit = (limit * 2).min(cfg.sync.batch_max_events);
+                // After a 413 the batch grows back, doubling per success, but never again to
+                // a size the central refused (until restart).
+                limit = (limit * 2).min(ceiling);
                 update(&status, |s| {
                     s.push_state = "idle".into();
                     s.push_last_success = Some(Utc::now());
@@ -352,6 +354,7 @@ pub async fn run(
                 attempt = 0;
             }
             Outcome::TooLarge => {
+                ceiling = n.saturating_sub(1).max(1);
                 limit = (n / 2).max(1);
                 tracing::warn!(limit, "central answered 413; halving the batch");
                 update(&status, |s| s.push_batch_limit = limit);
