@@ -78,6 +78,7 @@ pub async fn run(
     };
     let url = format!("{base}/v1/stations/{}/feed", cfg.station.as_str());
     let mut attempt = 0u32;
+    let mut failing = false;
     update(&status, |s| s.feed_state = "idle".into());
     loop {
         if *shutdown.borrow() {
@@ -114,6 +115,10 @@ pub async fn run(
                 ));
             }
             let (page, more) = parse_page(&body, &after)?;
+            if page.items.is_empty() && page.malformed.is_empty() && page.next_after == after {
+                // Nothing new: no write, no fsync.
+                return Ok((crate::engine::FeedApplied::default(), more));
+            }
             let applied = engine.apply_feed(page).await?;
             Ok::<_, String>((applied, more))
         }
@@ -131,12 +136,15 @@ pub async fn run(
                     s.feed_state = "idle".into();
                     s.feed_last_success = Some(Utc::now());
                 });
-                network_up.notify_waiters();
+                if std::mem::take(&mut failing) {
+                    network_up.notify_waiters();
+                }
                 if !more {
                     sleep(cfg.sync.feed_poll, &network_up, &mut shutdown).await;
                 }
             }
             Err(e) => {
+                failing = true;
                 let slow = e.starts_with("HTTP 4");
                 let d = if slow {
                     cfg.sync.slow_retry

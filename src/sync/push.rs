@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use super::{SharedStatus, backoff, update};
@@ -81,32 +81,64 @@ fn snippet(s: &str) -> String {
     s.chars().take(300).collect()
 }
 
-/// Build a batch body from rows, stopping before `max_bytes` of event JSON (at least one).
+/// Build a batch body from rows, stopping before `max_bytes` of JSON (at least one event).
+/// Written straight into the buffer: the stored `data` is already JSON, so it is copied
+/// (after a cheap well-formedness check) instead of being parsed and printed again.
 pub fn batch_body(
     station_id: &str,
     epoch: &str,
     rows: &[JournalRow],
     max_bytes: usize,
 ) -> (Vec<u8>, usize) {
-    let mut events = Vec::with_capacity(rows.len());
-    let mut size = 0;
+    fn string(out: &mut Vec<u8>, s: &str) {
+        // Serializing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+    let mut out = Vec::with_capacity(rows.len() * 320 + 256);
+    out.extend_from_slice(b"{\"station_id\":");
+    string(&mut out, station_id);
+    out.extend_from_slice(b",\"epoch\":");
+    string(&mut out, epoch);
+    out.extend_from_slice(b",\"sent_at\":");
+    string(&mut out, &codec::fmt_time(Utc::now()));
+    out.extend_from_slice(b",\"events\":[");
+    let mut n = 0;
     for row in rows {
-        let e = row.to_json();
-        let len = e.to_string().len() + 1;
-        if !events.is_empty() && size + len > max_bytes.saturating_sub(512) {
+        let mark = out.len();
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"seq\":");
+        out.extend_from_slice(row.seq.to_string().as_bytes());
+        out.extend_from_slice(b",\"id\":");
+        string(&mut out, &row.id);
+        out.extend_from_slice(b",\"type\":");
+        string(&mut out, &row.ty);
+        out.extend_from_slice(b",\"occurred_at\":");
+        string(&mut out, &row.occurred_at);
+        out.extend_from_slice(b",\"actor\":");
+        string(&mut out, &row.actor);
+        out.extend_from_slice(b",\"return_id\":");
+        match &row.return_id {
+            Some(r) => string(&mut out, r),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"data\":");
+        if serde_json::from_str::<serde::de::IgnoredAny>(&row.data).is_ok() {
+            out.extend_from_slice(row.data.as_bytes());
+        } else {
+            tracing::error!(seq = row.seq, "journal data is not JSON; sent as null");
+            out.extend_from_slice(b"null");
+        }
+        out.push(b'}');
+        if n > 0 && out.len() + 2 > max_bytes {
+            out.truncate(mark);
             break;
         }
-        size += len;
-        events.push(e);
+        n += 1;
     }
-    let n = events.len();
-    let body = json!({
-        "station_id": station_id,
-        "epoch": epoch,
-        "sent_at": codec::fmt_time(Utc::now()),
-        "events": events,
-    });
-    (body.to_string().into_bytes(), n)
+    out.extend_from_slice(b"]}");
+    (out, n)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -118,6 +150,9 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 /// The photos an event references (`data.photos[].sha256`).
 fn photos_of(row: &JournalRow) -> Vec<String> {
+    if !row.data.contains("\"photos\"") {
+        return Vec::new();
+    }
     let v: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
     v.get("photos")
         .and_then(Value::as_array)
@@ -168,6 +203,8 @@ pub async fn run(
     let mut limit = cfg.sync.batch_max_events;
     let mut ceiling = limit;
     let mut attempt: u32 = 0;
+    // Set by every failure; the next success tells the other workers the network is back.
+    let mut failing = false;
     // Where the next batch starts; the durable cursor only moves forward, but after a
     // partial ack or a gap the central may ask for events again.
     let mut next: Option<i64> = None;
@@ -260,6 +297,7 @@ pub async fn run(
         let token_value = match token.read() {
             Ok(t) => t,
             Err(e) => {
+                failing = true;
                 fail(&status, "auth_failed", &e, cfg.sync.slow_retry);
                 tracing::error!(error = %e, "station token unreadable; events kept");
                 wait(cfg.sync.slow_retry, &network_up, &mut shutdown).await;
@@ -343,7 +381,9 @@ pub async fn run(
                         s.clock_alarm = o.abs() > limit_ms;
                     }
                 });
-                network_up.notify_waiters();
+                if std::mem::take(&mut failing) {
+                    network_up.notify_waiters();
+                }
             }
             Outcome::Gap { acked_through } => {
                 tracing::warn!(acked_through, "central reports a gap; resending from there");
@@ -546,6 +586,26 @@ mod tests {
             return_id: None,
             data: data.into(),
         }
+    }
+
+    /// The hand-written body is exactly the contract's JSON of each row, escapes included.
+    #[test]
+    fn body_is_the_contract_json() {
+        let mut r = row(7, r#"{"code":"a\"b","n":[1,2]}"#);
+        r.actor = "keeper:\"017\"\n".into();
+        r.return_id = Some("R-ST01-20261125-0001".into());
+        let rows = vec![r.clone(), row(8, "not json")];
+        let (body, n) = batch_body("ST01", "e", &rows, 1 << 20);
+        assert_eq!(n, 2);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["station_id"], "ST01");
+        assert_eq!(v["epoch"], "e");
+        assert_eq!(v["events"][0], r.to_json());
+        assert_eq!(
+            v["events"][1]["data"],
+            Value::Null,
+            "corrupt data is sent as null"
+        );
     }
 
     /// A batch stops before the byte cap but always carries at least one event.
