@@ -1,0 +1,1931 @@
+//! Central-sync drain benchmark (custom harness): `cargo bench --bench sync`.
+//!
+//! Target (from the issue): drain a backlog of 1,000,000 events to a test central on
+//! loopback; report events/s and the daemon's peak RSS, beside the ceiling of the same
+//! central measured in the same run with a plain client posting the same batches.
+//! Targets: ≥ 20,000 events/s, ≥ 50 % of that ceiling, peak RSS ≤ 64 MB.
+//!
+//! Everything lives under `<cwd>/target/bench-sync/` (not /tmp, which may be tmpfs and
+//! would make every fsync free); the directory is wiped at start and left for inspection.
+//!
+//! 1. Station database: 1,000,000 journal events of a realistic mix (per parcel of 10:
+//!    waybill scan, `return.received`, 2 × product scan + `item.scanned`, command scan,
+//!    2 × `ledger.entry`, `label.printed`), appended through the real writer
+//!    (`Store::begin` / `Batch::append` / `commit`) in 50,000-event transactions.
+//! 2. A test central, written here and faithful to `shared/spec/central-sync.md`: bearer
+//!    token compared in constant time, `Content-Encoding: gzip` bodies gunzipped (≤ 1 MiB
+//!    of JSON, else 413), events stored durably in its own SQLite file (WAL,
+//!    `synchronous=FULL`) with `INSERT … ON CONFLICT DO NOTHING` on
+//!    (station_id, epoch, seq) in one transaction per batch, gaps answered `409`, a
+//!    different id for a stored seq answered `409 seq_conflict`, the contiguous
+//!    `acked_through` computed and committed before the `200` answer. It also answers the
+//!    feed (`GET …/feed`, always empty) and counts those polls.
+//! 3. Ceiling: a plain client (reqwest, one request in flight) reads the same events in
+//!    batches of 1,000, writes the same body (`{station_id, epoch, sent_at, events}`,
+//!    event JSON written directly around the stored `data` text), gzips it with
+//!    `Compression::fast()` and posts it.
+//! 4. Daemon: the real binary (`CARGO_BIN_EXE_returnsd`, built with the bench profile)
+//!    `run`s against a fresh central (its `acked_through` reset to 0 first). Timed from ready (control socket answers `ping`) to
+//!    the central's `acked_through` reaching 1,000,000; VmRSS sampled every 50 ms and
+//!    VmHWM read before SIGTERM.
+//! 5. Diagnostics: per-batch time split at the central (server time vs the client's time
+//!    between an answer and its next request), the daemon's CPU per thread, and the
+//!    daemon's own batch-building functions (`store::journal_after`,
+//!    `sync::push::batch_body`, the photo scan's per-row parse, gzip) timed in-process on
+//!    sample batches.
+//!
+//! Steps 3 and 4 run in `BENCH_SYNC_ROUNDS` rounds (default 3), each ceiling right before
+//! its daemon run, because this 2-core machine is shared: the figures are the medians, and
+//! every round prints the share of the CPUs other processes took meanwhile.
+//!
+//! Every central's content is verified against the station journal (every seq 1..=N once,
+//! with the station's id, type and data). Exit 1 only if a central's content is wrong;
+//! target misses print FAIL. One `BENCH_JSON {…}` line carries every figure.
+//! `BENCH_SYNC_EVENTS=<n>` shrinks the backlog for a quick try (figures then are not the
+//! target's).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, SecondsFormat, Utc};
+use returnsd::domain::event::{Actor, Event, EventBody, ItemException, PrintReason as Print};
+use returnsd::domain::ids::{ReturnId, StationId, Waybill};
+use returnsd::domain::kind::ReturnKind;
+use returnsd::domain::model::Station;
+use returnsd::store::{JOURNAL_COLUMNS, JournalRow, Store};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const DEFAULT_EVENTS: i64 = 1_000_000;
+const BATCH: i64 = 1_000;
+/// Contract: at most 1 MiB of JSON per batch before compression.
+const MAX_JSON: usize = 1024 * 1024;
+const STATION: &str = "ST01";
+const TOKEN: &str = "bench-station-token-7f3a9c1e5b2d4e6f";
+const EVENTS_PER_TX: i64 = 50_000;
+const DEFAULT_ROUNDS: i64 = 3;
+
+const TARGET_EVENTS_PER_S: f64 = 20_000.0;
+const TARGET_SHARE_OF_CEILING: f64 = 0.50;
+const TARGET_RSS_MB: f64 = 64.0;
+
+/// Whole drain must finish within this, or the run is reported as stalled.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(900);
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
+const RSS_SAMPLE: Duration = Duration::from_millis(50);
+
+fn now_str() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn pass(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
+
+/// p50 / p99 / mean of a set of millisecond samples.
+fn pct(ms: &[f64]) -> (f64, f64, f64) {
+    if ms.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    let mut v = ms.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    (at(0.5), at(0.99), v.iter().sum::<f64>() / v.len() as f64)
+}
+
+fn dist_json(ms: &[f64]) -> Value {
+    let (p50, p99, mean) = pct(ms);
+    json!({"n": ms.len(), "p50_ms": round3(p50), "p99_ms": round3(p99), "mean_ms": round3(mean)})
+}
+
+// ---------------------------------------------------------------------------------------
+// Environment
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The mount holding `path`: (mount point, device, fs type).
+fn mount_of(path: &Path) -> (String, String, String) {
+    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let mut best = ("?".to_string(), "?".to_string(), "unknown".to_string());
+    let mut best_len = 0;
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 3 {
+            continue;
+        }
+        let mp = f[1].replace("\\040", " ");
+        if canon.starts_with(&mp) && mp.len() >= best_len {
+            best_len = mp.len();
+            best = (mp, f[0].to_string(), f[2].to_string());
+        }
+    }
+    best
+}
+
+/// 4 KiB overwrite + fsync on a plain file, p50 in ms: what one durable commit costs here.
+fn fsync_probe(dir: &Path) -> (f64, f64) {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join("fsync-probe.bin");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("fsync probe file");
+    let block = vec![0x5Au8; 4096];
+    for i in 0..64u64 {
+        f.write_at(&block, i * 4096).expect("probe write");
+    }
+    f.sync_all().expect("probe sync");
+    let mut ms = Vec::new();
+    for i in 0..220u64 {
+        let t = Instant::now();
+        f.write_at(&block, (i % 64) * 4096).expect("probe write");
+        f.sync_all().expect("probe fsync");
+        if i >= 20 {
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+    let (p50, p99, _) = pct(&ms);
+    (p50, p99)
+}
+
+/// utime + stime of a /proc stat line, in clock ticks, with the thread/process name.
+fn proc_stat(path: &Path) -> Option<(String, u64)> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let open = s.find('(')?;
+    let close = s.rfind(')')?;
+    let comm = s[open + 1..close].to_string();
+    let f: Vec<&str> = s[close + 1..].split_whitespace().collect();
+    // After ')': state(0) ppid(1) … utime(11) stime(12).
+    let ut: u64 = f.get(11)?.parse().ok()?;
+    let st: u64 = f.get(12)?.parse().ok()?;
+    Some((comm, ut + st))
+}
+
+fn ticks_per_s() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// CPU ticks per thread name of a process (threads of the same name summed).
+fn threads_cpu(pid: u32) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for e in rd.flatten() {
+            if let Some((comm, t)) = proc_stat(&e.path().join("stat")) {
+                *out.entry(comm).or_insert(0) += t;
+            }
+        }
+    }
+    out
+}
+
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| {
+        v.trim_start_matches(':')
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Station database
+
+const PRODUCTS: [(&str, &str, &str); 4] = [
+    (
+        "SKU-100234",
+        "6901234567892",
+        "小米 Redmi Buds 5 Pro 真无线降噪蓝牙耳机 曜石黑",
+    ),
+    (
+        "SKU-200871",
+        "4006381333931",
+        "Anker PowerCore 10000 mAh power bank, black",
+    ),
+    (
+        "SKU-310045",
+        "6920202888883",
+        "罗技 M330 静音无线鼠标 石墨黑 (Logitech silent mouse)",
+    ),
+    (
+        "SKU-402210",
+        "6935364070052",
+        "TP-LINK 千兆无线路由器 AX3000 双频 Wi-Fi 6",
+    ),
+];
+
+/// The ten events of parcel `n`, starting at `t`.
+fn parcel(station: &StationId, n: i64, t: DateTime<Utc>) -> Vec<Event> {
+    let day = t.date_naive();
+    let number = (n % 100_000 + 1) as u32;
+    let rid = ReturnId::new(station, day, number);
+    let bench = format!("bench-{:02}", n % 12 + 1);
+    let keeper = Actor(format!("keeper:{:03}", 10 + n % 20));
+    let wb = format!("SF{:013}", 1_400_000_000_000 + n);
+    let p1 = PRODUCTS[(n % 4) as usize];
+    let p2 = PRODUCTS[((n + 1) % 4) as usize];
+    let ms = |i: i64| t + chrono::Duration::milliseconds(i * 1_700);
+    let ev = |i: i64, rid: Option<&ReturnId>, actor: &Actor, body: EventBody| Event {
+        occurred_at: ms(i),
+        actor: actor.clone(),
+        return_id: rid.cloned(),
+        body,
+    };
+    let scan = |code: String, class: &str| EventBody::ScanRecorded {
+        bench: bench.clone(),
+        code,
+        class: class.to_string(),
+        accepted: true,
+        error: None,
+    };
+    let gs1 = |gtin: &str| format!("]d201{gtin}0021{:08X}\u{1d}17281231", n as u64);
+    let item = |no: u32, p: (&str, &str, &str)| EventBody::ItemScanned {
+        item_no: no,
+        sku: p.0.to_string(),
+        barcode: p.1.to_string(),
+        name: p.2.to_string(),
+        exception: Some(ItemException::Unannounced),
+    };
+    let ledger = |p: (&str, &str, &str)| EventBody::Ledger {
+        sku: p.0.to_string(),
+        from: "in".to_string(),
+        to: "pending".to_string(),
+        qty: 1,
+    };
+    vec![
+        ev(0, None, &keeper, scan(wb.clone(), "waybill")),
+        ev(
+            0,
+            Some(&rid),
+            &keeper,
+            EventBody::Received {
+                bench: bench.clone(),
+                waybill: Waybill::parse(&wb).expect("waybill"),
+                courier: "SF".to_string(),
+                kind: Some(ReturnKind::CustomerReturn),
+                number_date: day,
+                number,
+                announced: false,
+                manifest_version: None,
+                order_no: None,
+                claimed_reason: None,
+                signed_at: None,
+                free_shipping: false,
+                expected: Vec::new(),
+            },
+        ),
+        ev(1, Some(&rid), &keeper, scan(gs1(p1.1), "gs1")),
+        ev(1, Some(&rid), &keeper, item(1, p1)),
+        ev(2, Some(&rid), &keeper, scan(gs1(p2.1), "gs1")),
+        ev(2, Some(&rid), &keeper, item(2, p2)),
+        ev(
+            3,
+            Some(&rid),
+            &keeper,
+            scan("CMD-DONE".to_string(), "command"),
+        ),
+        ev(3, Some(&rid), &Actor::system(), ledger(p1)),
+        ev(3, Some(&rid), &Actor::system(), ledger(p2)),
+        ev(
+            3,
+            Some(&rid),
+            &Actor::system(),
+            EventBody::LabelPrinted {
+                template: "return_label_60x40".to_string(),
+                reason: Print::First,
+                copies: 1,
+                note: String::new(),
+            },
+        ),
+    ]
+}
+
+struct Built {
+    epoch: String,
+    secs: f64,
+    db_bytes: u64,
+    mean_data_bytes: f64,
+    max_data_bytes: i64,
+    mean_event_json_bytes: f64,
+}
+
+fn build_station(db: &Path, events: i64) -> Built {
+    let t = Instant::now();
+    let station_id = StationId::parse(STATION).expect("station id");
+    let mut store = Store::open(db, STATION).expect("open station db");
+    // The build is not the thing measured: no fsync per transaction.
+    store
+        .conn()
+        .execute_batch("PRAGMA synchronous=OFF;")
+        .expect("pragma");
+    let empty = Station::default();
+    // A backlog of the last ~8 days (100,000 parcels, 7 s apart): inside the default
+    // 30-day retention, so nothing is pruned between rounds.
+    let t0 = Utc::now() - chrono::Duration::days(9);
+    let mut n: i64 = 0;
+    let mut parcel_no: i64 = 0;
+    while n < events {
+        let mut batch = store.begin().expect("begin");
+        let mut in_tx = 0;
+        while in_tx < EVENTS_PER_TX && n < events {
+            let at = t0 + chrono::Duration::seconds(parcel_no * 7);
+            for ev in parcel(&station_id, parcel_no, at) {
+                if n >= events {
+                    break;
+                }
+                batch.append(&ev).expect("append");
+                n += 1;
+                in_tx += 1;
+            }
+            parcel_no += 1;
+        }
+        batch.commit(&empty).expect("commit");
+    }
+    let epoch = store.epoch().to_string();
+    assert_eq!(
+        store.last_seq(),
+        events,
+        "station journal has the wrong length"
+    );
+    let (mean_data, max_data): (f64, i64) = store
+        .conn()
+        .query_row(
+            "SELECT AVG(LENGTH(data)), MAX(LENGTH(data)) FROM journal",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("data sizes");
+    let sample = returnsd::store::journal_after(store.conn(), 0, 10_000).expect("sample");
+    let mean_json = sample
+        .iter()
+        .map(|r| r.to_json().to_string().len())
+        .sum::<usize>() as f64
+        / sample.len().max(1) as f64;
+    drop(store);
+    // Fold the WAL into the file so the daemon starts from one clean database.
+    let c = Connection::open(db).expect("reopen");
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpoint");
+    drop(c);
+    Built {
+        epoch,
+        secs: t.elapsed().as_secs_f64(),
+        db_bytes: std::fs::metadata(db).map(|m| m.len()).unwrap_or(0),
+        mean_data_bytes: mean_data,
+        max_data_bytes: max_data,
+        mean_event_json_bytes: mean_json,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. The test central
+
+#[derive(Default)]
+struct CentralStats {
+    requests: AtomicU64,
+    events_received: AtomicU64,
+    events_inserted: AtomicU64,
+    gaps: AtomicU64,
+    rejected: AtomicU64,
+    feed_polls: AtomicU64,
+    other_requests: AtomicU64,
+    body_bytes: AtomicU64,
+    json_bytes: AtomicU64,
+    decode_ns: AtomicU64,
+    db_ns: AtomicU64,
+    commit_ns: AtomicU64,
+}
+
+/// One answered push: when its body had arrived, when its answer was ready.
+#[derive(Clone, Copy)]
+struct Served {
+    arrived: Instant,
+    answered: Instant,
+}
+
+struct CentralState {
+    token_digest: Vec<u8>,
+    db: Mutex<Connection>,
+    /// Committed `acked_through` per (station, epoch), mirrored for polling.
+    acked: Mutex<HashMap<(String, String), i64>>,
+    stats: CentralStats,
+    timeline: Mutex<Vec<Served>>,
+}
+
+struct Central {
+    addr: SocketAddr,
+    state: Arc<CentralState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn open_central_db(path: &Path) -> Connection {
+    let conn = Connection::open(path).expect("central db");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .expect("wal");
+    assert_eq!(mode, "wal");
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL;
+         CREATE TABLE IF NOT EXISTS events (
+            station_id TEXT NOT NULL,
+            epoch TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            occurred_at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            return_id TEXT,
+            data TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            UNIQUE (station_id, epoch, seq)
+         );
+         CREATE TABLE IF NOT EXISTS cursors (
+            station_id TEXT NOT NULL,
+            epoch TEXT NOT NULL,
+            acked_through INTEGER NOT NULL,
+            PRIMARY KEY (station_id, epoch)
+         );",
+    )
+    .expect("central schema");
+    conn
+}
+
+/// Constant-time comparison of the presented bearer token (compares SHA-256 digests, so
+/// neither content nor length leaks through timing).
+fn authorized(headers: &HeaderMap, digest: &[u8]) -> bool {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some(t) = v.strip_prefix("Bearer ") else {
+        return false;
+    };
+    let got = Sha256::digest(t.as_bytes());
+    got.iter()
+        .zip(digest.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+        && got.len() == digest.len()
+}
+
+fn answer(code: StatusCode, body: Value) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn post_events(
+    State(st): State<Arc<CentralState>>,
+    UrlPath(station): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let arrived = Instant::now();
+    st.stats.requests.fetch_add(1, Ordering::Relaxed);
+    if !authorized(&headers, &st.token_digest) {
+        st.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        return answer(StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
+    }
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .to_ascii_lowercase();
+    let gzip = match encoding.as_str() {
+        "gzip" => true,
+        "identity" => false,
+        other => {
+            st.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            return answer(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!({"error": format!("content-encoding {other} not supported")}),
+            );
+        }
+    };
+    let st2 = st.clone();
+    let done = tokio::task::spawn_blocking(move || st2.ingest(&station, gzip, &body)).await;
+    let (code, v, _) = match done {
+        Ok(x) => x,
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"error": e.to_string()}),
+            0,
+        ),
+    };
+    if code == StatusCode::OK {
+        st.timeline.lock().expect("timeline").push(Served {
+            arrived,
+            answered: Instant::now(),
+        });
+    }
+    answer(code, v)
+}
+
+async fn get_feed(
+    State(st): State<Arc<CentralState>>,
+    UrlPath(_station): UrlPath<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&headers, &st.token_digest) {
+        return answer(StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
+    }
+    st.stats.feed_polls.fetch_add(1, Ordering::Relaxed);
+    let after = q.get("after").cloned().unwrap_or_default();
+    answer(
+        StatusCode::OK,
+        json!({"items": [], "next_after": after, "more": false}),
+    )
+}
+
+async fn other(State(st): State<Arc<CentralState>>) -> Response {
+    st.stats.other_requests.fetch_add(1, Ordering::Relaxed);
+    answer(StatusCode::NOT_FOUND, json!({"error": "not found"}))
+}
+
+fn bad(msg: impl Into<String>) -> (StatusCode, Value, usize) {
+    (StatusCode::BAD_REQUEST, json!({"error": msg.into()}), 0)
+}
+
+impl CentralState {
+    /// One push, start to durable answer. Returns (status, body, events in the batch).
+    fn ingest(&self, station: &str, gzip: bool, body: &[u8]) -> (StatusCode, Value, usize) {
+        let t0 = Instant::now();
+        self.stats
+            .body_bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        let raw: Vec<u8> = if gzip {
+            let mut out = Vec::with_capacity(body.len() * 6);
+            let r = flate2::read::GzDecoder::new(body)
+                .take(MAX_JSON as u64 + 1)
+                .read_to_end(&mut out);
+            if let Err(e) = r {
+                return bad(format!("gzip: {e}"));
+            }
+            out
+        } else {
+            body.to_vec()
+        };
+        if raw.len() > MAX_JSON {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": "batch over 1 MiB of JSON"}),
+                0,
+            );
+        }
+        self.stats
+            .json_bytes
+            .fetch_add(raw.len() as u64, Ordering::Relaxed);
+        let v: Value = match serde_json::from_slice(&raw) {
+            Ok(v) => v,
+            Err(e) => return bad(format!("body is not JSON: {e}")),
+        };
+        if v.get("station_id").and_then(Value::as_str) != Some(station) {
+            return bad("station_id does not match the URL");
+        }
+        let Some(epoch) = v.get("epoch").and_then(Value::as_str) else {
+            return bad("epoch missing");
+        };
+        if v.get("sent_at").and_then(Value::as_str).is_none() {
+            return bad("sent_at missing");
+        }
+        let Some(events) = v.get("events").and_then(Value::as_array) else {
+            return bad("events missing");
+        };
+        if events.is_empty() || events.len() > 1000 {
+            return bad("a batch holds 1 to 1000 events");
+        }
+        struct Row<'a> {
+            seq: i64,
+            id: &'a str,
+            ty: &'a str,
+            at: &'a str,
+            actor: &'a str,
+            return_id: Option<&'a str>,
+            data: String,
+        }
+        let mut rows = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let s = |k: &str| e.get(k).and_then(Value::as_str);
+            let (Some(seq), Some(id), Some(ty), Some(at), Some(actor)) = (
+                e.get("seq").and_then(Value::as_i64),
+                s("id"),
+                s("type"),
+                s("occurred_at"),
+                s("actor"),
+            ) else {
+                return bad(format!(
+                    "event {i} lacks seq, id, type, occurred_at or actor"
+                ));
+            };
+            let return_id = match e.get("return_id") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(r)) => Some(r.as_str()),
+                Some(_) => return bad(format!("event {i}: return_id must be a string or null")),
+            };
+            let Some(data) = e.get("data").filter(|d| d.is_object()) else {
+                return bad(format!("event {i}: data must be an object"));
+            };
+            if let Some(prev) = rows.last().map(|r: &Row| r.seq)
+                && seq != prev + 1
+            {
+                return bad(format!("events not contiguous at {prev} → {seq}"));
+            }
+            rows.push(Row {
+                seq,
+                id,
+                ty,
+                at,
+                actor,
+                return_id,
+                data: data.to_string(),
+            });
+        }
+        let t1 = Instant::now();
+        let received_at = now_str();
+        let mut conn = self.db.lock().expect("central db lock");
+        let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+            Ok(t) => t,
+            Err(e) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": e.to_string()}),
+                    0,
+                );
+            }
+        };
+        let r = (|| -> rusqlite::Result<Result<i64, (StatusCode, Value)>> {
+            let acked: i64 = tx
+                .query_row(
+                    "SELECT acked_through FROM cursors WHERE station_id = ?1 AND epoch = ?2",
+                    params![station, epoch],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let first = rows[0].seq;
+            if first > acked + 1 {
+                self.stats.gaps.fetch_add(1, Ordering::Relaxed);
+                return Ok(Err((
+                    StatusCode::CONFLICT,
+                    json!({"acked_through": acked, "error": "gap"}),
+                )));
+            }
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO events(station_id, epoch, seq, id, type, occurred_at, actor,
+                                    return_id, data, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(station_id, epoch, seq) DO NOTHING",
+            )?;
+            let mut held = tx.prepare_cached(
+                "SELECT id FROM events WHERE station_id = ?1 AND epoch = ?2 AND seq = ?3",
+            )?;
+            let mut inserted = 0u64;
+            for r in &rows {
+                let n = ins.execute(params![
+                    station,
+                    epoch,
+                    r.seq,
+                    r.id,
+                    r.ty,
+                    r.at,
+                    r.actor,
+                    r.return_id,
+                    r.data,
+                    received_at
+                ])?;
+                if n == 1 {
+                    inserted += 1;
+                } else {
+                    let id: String =
+                        held.query_row(params![station, epoch, r.seq], |x| x.get(0))?;
+                    if id != r.id {
+                        return Ok(Err((
+                            StatusCode::CONFLICT,
+                            json!({"acked_through": acked, "error": "seq_conflict",
+                                   "seq": r.seq}),
+                        )));
+                    }
+                }
+            }
+            // Everything through the batch's last seq is now held (the batch started at or
+            // below acked + 1 and is contiguous); extend over anything held beyond it.
+            let mut through = acked.max(rows[rows.len() - 1].seq);
+            while held
+                .query_row(params![station, epoch, through + 1], |_| Ok(()))
+                .optional()?
+                .is_some()
+            {
+                through += 1;
+            }
+            tx.execute(
+                "INSERT INTO cursors(station_id, epoch, acked_through) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(station_id, epoch) DO UPDATE SET acked_through = excluded.acked_through",
+                params![station, epoch, through],
+            )?;
+            self.stats
+                .events_inserted
+                .fetch_add(inserted, Ordering::Relaxed);
+            Ok(Ok(through))
+        })();
+        let t2 = Instant::now();
+        let through = match r {
+            Ok(Ok(t)) => t,
+            Ok(Err((code, v))) => return (code, v, 0),
+            Err(e) => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": e.to_string()}),
+                    0,
+                );
+            }
+        };
+        if let Err(e) = tx.commit() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": e.to_string()}),
+                0,
+            );
+        }
+        drop(conn);
+        let t3 = Instant::now();
+        self.acked
+            .lock()
+            .expect("acked lock")
+            .insert((station.to_string(), epoch.to_string()), through);
+        let s = &self.stats;
+        s.events_received
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        s.decode_ns
+            .fetch_add((t1 - t0).as_nanos() as u64, Ordering::Relaxed);
+        s.db_ns
+            .fetch_add((t2 - t1).as_nanos() as u64, Ordering::Relaxed);
+        s.commit_ns
+            .fetch_add((t3 - t2).as_nanos() as u64, Ordering::Relaxed);
+        (
+            StatusCode::OK,
+            json!({"acked_through": through, "server_time": now_str()}),
+            rows.len(),
+        )
+    }
+}
+
+impl Central {
+    fn start(rt: &tokio::runtime::Runtime, db_path: &Path) -> Central {
+        let conn = open_central_db(db_path);
+        let state = Arc::new(CentralState {
+            token_digest: Sha256::digest(TOKEN.as_bytes()).to_vec(),
+            db: Mutex::new(conn),
+            acked: Mutex::new(HashMap::new()),
+            stats: CentralStats::default(),
+            timeline: Mutex::new(Vec::with_capacity(4096)),
+        });
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("central listen");
+        let addr = listener.local_addr().expect("central addr");
+        let app = Router::new()
+            .route("/v1/stations/{station}/events", post(post_events))
+            .route("/v1/stations/{station}/feed", get(get_feed))
+            .fallback(other)
+            .with_state(state.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = rt.spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Central {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn acked(&self, station: &str, epoch: &str) -> i64 {
+        self.state
+            .acked
+            .lock()
+            .expect("acked lock")
+            .get(&(station.to_string(), epoch.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn stop(&mut self, rt: &tokio::runtime::Runtime) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), t).await });
+        }
+    }
+
+    /// Per-request split: (server ms, client ms between an answer and the next request).
+    fn split(&self) -> (Vec<f64>, Vec<f64>) {
+        let tl = self.state.timeline.lock().expect("timeline").clone();
+        let server = tl
+            .iter()
+            .map(|s| (s.answered - s.arrived).as_secs_f64() * 1e3)
+            .collect();
+        let client = tl
+            .windows(2)
+            .map(|w| {
+                w[1].arrived
+                    .saturating_duration_since(w[0].answered)
+                    .as_secs_f64()
+                    * 1e3
+            })
+            .collect();
+        (server, client)
+    }
+
+    fn stats_json(&self) -> Value {
+        let s = &self.state.stats;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let req = g(&s.requests).max(1) as f64;
+        json!({
+            "requests": g(&s.requests),
+            "events_received": g(&s.events_received),
+            "events_inserted": g(&s.events_inserted),
+            "gaps_409": g(&s.gaps),
+            "rejected": g(&s.rejected),
+            "feed_polls": g(&s.feed_polls),
+            "other_requests": g(&s.other_requests),
+            "mean_gzip_body_bytes": (g(&s.body_bytes) as f64 / req).round(),
+            "mean_json_bytes": (g(&s.json_bytes) as f64 / req).round(),
+            "mean_decode_ms": round3(g(&s.decode_ns) as f64 / req / 1e6),
+            "mean_db_ms": round3(g(&s.db_ns) as f64 / req / 1e6),
+            "mean_commit_ms": round3(g(&s.commit_ns) as f64 / req / 1e6),
+        })
+    }
+}
+
+/// What a central holds for (station, epoch), checked against the station's journal.
+#[derive(Debug)]
+struct Check {
+    count: i64,
+    min: Option<i64>,
+    max: Option<i64>,
+    distinct: i64,
+    matching: i64,
+    other_keys: i64,
+    ok: bool,
+}
+
+impl Check {
+    fn json(&self) -> Value {
+        json!({"ok": self.ok, "count": self.count, "min": self.min, "max": self.max,
+               "distinct": self.distinct, "matching_station": self.matching,
+               "other_keys": self.other_keys})
+    }
+}
+
+fn verify_central(central_db: &Path, station_db: &Path, epoch: &str, n: i64) -> Check {
+    let c = Connection::open_with_flags(central_db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open central db");
+    let (count, min, max, distinct): (i64, Option<i64>, Option<i64>, i64) = c
+        .query_row(
+            "SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq) FROM events
+             WHERE station_id = ?1 AND epoch = ?2",
+            params![STATION, epoch],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .expect("central counts");
+    let other_keys: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE station_id != ?1 OR epoch != ?2",
+            params![STATION, epoch],
+            |r| r.get(0),
+        )
+        .expect("other keys");
+    // The connection is read-only, and so is the attached station database.
+    c.execute(
+        "ATTACH DATABASE ?1 AS st",
+        [station_db.display().to_string()],
+    )
+    .expect("attach station db");
+    let matching: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM events e JOIN st.journal j ON j.seq = e.seq
+             WHERE e.station_id = ?1 AND e.epoch = ?2 AND j.id = e.id AND j.type = e.type
+               AND j.occurred_at = e.occurred_at AND j.actor = e.actor
+               AND j.return_id IS e.return_id AND j.data = e.data",
+            params![STATION, epoch],
+            |r| r.get(0),
+        )
+        .expect("central vs station");
+    let ok = count == n
+        && distinct == n
+        && min == Some(1)
+        && max == Some(n)
+        && matching == n
+        && other_keys == 0;
+    Check {
+        count,
+        min,
+        max,
+        distinct,
+        matching,
+        other_keys,
+        ok,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Ceiling: a plain client
+
+/// A reqwest client for http:// (rustls with ring, as the station builds it; no roots are
+/// needed on loopback).
+fn http_client() -> reqwest::Client {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("tls versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+/// The batch body, written directly: the stored `data` text is already JSON.
+fn lean_body(station: &str, epoch: &str, rows: &[JournalRow]) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(rows.len() * 420 + 256);
+    let s = |out: &mut Vec<u8>, v: &str| serde_json::to_writer(out, v).expect("write str");
+    out.extend_from_slice(b"{\"station_id\":");
+    s(&mut out, station);
+    out.extend_from_slice(b",\"epoch\":");
+    s(&mut out, epoch);
+    out.extend_from_slice(b",\"sent_at\":");
+    s(&mut out, &now_str());
+    out.extend_from_slice(b",\"events\":[");
+    let mut n = 0;
+    for r in rows {
+        let mark = out.len();
+        if n > 0 {
+            out.push(b',');
+        }
+        write!(out, "{{\"seq\":{},\"id\":", r.seq).expect("write");
+        s(&mut out, &r.id);
+        out.extend_from_slice(b",\"type\":");
+        s(&mut out, &r.ty);
+        out.extend_from_slice(b",\"occurred_at\":");
+        s(&mut out, &r.occurred_at);
+        out.extend_from_slice(b",\"actor\":");
+        s(&mut out, &r.actor);
+        out.extend_from_slice(b",\"return_id\":");
+        match &r.return_id {
+            Some(x) => s(&mut out, x),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(r.data.as_bytes());
+        out.push(b'}');
+        if n > 0 && out.len() + 2 > MAX_JSON {
+            out.truncate(mark);
+            break;
+        }
+        n += 1;
+    }
+    out.extend_from_slice(b"]}");
+    (out, n)
+}
+
+fn gzip_fast(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(bytes).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+fn read_rows(conn: &Connection, after: i64, limit: i64) -> Vec<JournalRow> {
+    let mut q = conn
+        .prepare_cached(&format!(
+            "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))
+        .expect("prepare");
+    q.query_map(params![after, limit], JournalRow::from_row)
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+struct ClientRun {
+    events: i64,
+    requests: u64,
+    wall_s: f64,
+    read_ms: Vec<f64>,
+    build_ms: Vec<f64>,
+    gzip_ms: Vec<f64>,
+    http_ms: Vec<f64>,
+    cpu_s: f64,
+}
+
+fn ceiling(station_db: &Path, epoch: &str, url: &str, n: i64) -> ClientRun {
+    let conn = Connection::open_with_flags(station_db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open station db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let client = http_client();
+    let url = format!("{url}/v1/stations/{STATION}/events");
+    let cpu0 = proc_stat(Path::new("/proc/thread-self/stat")).map_or(0, |x| x.1);
+    let mut run = ClientRun {
+        events: 0,
+        requests: 0,
+        wall_s: 0.0,
+        read_ms: Vec::new(),
+        build_ms: Vec::new(),
+        gzip_ms: Vec::new(),
+        http_ms: Vec::new(),
+        cpu_s: 0.0,
+    };
+    let start = Instant::now();
+    let mut after = 0;
+    while after < n {
+        let t0 = Instant::now();
+        let rows = read_rows(&conn, after, BATCH);
+        assert!(!rows.is_empty(), "journal ended at {after}");
+        let t1 = Instant::now();
+        let (body, sent) = lean_body(STATION, epoch, &rows);
+        let t2 = Instant::now();
+        let gz = gzip_fast(&body);
+        let t3 = Instant::now();
+        let (code, text) = rt.block_on(async {
+            let r = client
+                .post(&url)
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json")
+                .header("content-encoding", "gzip")
+                .body(gz)
+                .send()
+                .await
+                .expect("ceiling post");
+            let code = r.status().as_u16();
+            (code, r.text().await.expect("ceiling answer"))
+        });
+        let t4 = Instant::now();
+        assert_eq!(code, 200, "ceiling: central answered {code}: {text}");
+        let v: Value = serde_json::from_str(&text).expect("ceiling answer json");
+        let through = v["acked_through"].as_i64().expect("acked_through");
+        assert!(through >= after, "central's ack went backwards");
+        if through < rows[sent - 1].seq {
+            println!("    (partial ack {through}, resending)");
+        }
+        after = through;
+        run.events += sent as i64;
+        run.requests += 1;
+        run.read_ms.push((t1 - t0).as_secs_f64() * 1e3);
+        run.build_ms.push((t2 - t1).as_secs_f64() * 1e3);
+        run.gzip_ms.push((t3 - t2).as_secs_f64() * 1e3);
+        run.http_ms.push((t4 - t3).as_secs_f64() * 1e3);
+    }
+    run.wall_s = start.elapsed().as_secs_f64();
+    let cpu1 = proc_stat(Path::new("/proc/thread-self/stat")).map_or(0, |x| x.1);
+    run.cpu_s = (cpu1 - cpu0) as f64 / ticks_per_s();
+    run
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. The daemon
+
+struct DaemonRun {
+    ready_s: f64,
+    acked_at_ready: i64,
+    drain_s: f64,
+    drain_from_spawn_s: f64,
+    peak_rss_kb: u64,
+    hwm_kb: Option<u64>,
+    rss_at_ready_kb: u64,
+    rss_samples: usize,
+    cpu_by_thread_s: BTreeMap<String, f64>,
+    cpu_total_s: f64,
+    bench_cpu_s: f64,
+    exit: String,
+    stop_s: f64,
+    station_acked_after: Option<i64>,
+    stderr_tail: String,
+    log_warnings: usize,
+    error: Option<String>,
+}
+
+fn daemon_config(dir: &Path, central: &str) -> (PathBuf, String) {
+    let text = format!(
+        r#"[station]
+id = "{STATION}"
+
+[storage]
+state_dir = "{dir}"
+database = "returnsd.db"
+
+[http]
+listen = "127.0.0.1:0"
+
+[sync]
+central_url = "{central}"
+station_token = "{TOKEN}"
+
+[log]
+level = "info"
+"#,
+        dir = dir.display()
+    );
+    let path = dir.join("station.toml");
+    std::fs::write(&path, &text).expect("write station.toml");
+    // Validate it with the daemon's own parser (empty environment) before starting.
+    returnsd::config::parse(&text, "station.toml", &path, &[])
+        .unwrap_or_else(|e| panic!("bench station config does not validate:\n{e}"));
+    (path, text)
+}
+
+fn ping(sock: &Path) -> Option<Value> {
+    use std::io::BufRead;
+    use std::os::unix::net::UnixStream;
+    let mut s = UnixStream::connect(sock).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"{\"op\":\"ping\"}\n").ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).ok()?;
+    let v: Value = serde_json::from_str(&line).ok()?;
+    (v["ok"] == json!(true)).then_some(v)
+}
+
+fn control(sock: &Path, req: &Value) -> Option<Value> {
+    use std::io::BufRead;
+    use std::os::unix::net::UnixStream;
+    let mut s = UnixStream::connect(sock).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("{req}\n").as_bytes()).ok()?;
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).ok()?;
+    serde_json::from_str(&line).ok()
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+fn stop_child(child: &mut Child) -> (String, f64) {
+    let t = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return (st.to_string(), t.elapsed().as_secs_f64());
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let st = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            return (
+                format!("killed after 30 s ({st})"),
+                t.elapsed().as_secs_f64(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run_daemon(dir: &Path, central: &Central, epoch: &str, n: i64) -> DaemonRun {
+    let (cfg_path, _) = daemon_config(dir, &central.url());
+    let sock = dir.join("returnsd.sock");
+    let out = std::fs::File::create(dir.join("daemon.stdout")).expect("stdout file");
+    let err_path = dir.join("daemon.stderr");
+    let err = std::fs::File::create(&err_path).expect("stderr file");
+    let bin = env!("CARGO_BIN_EXE_returnsd");
+    let spawned = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(&cfg_path)
+        .arg("run")
+        .env_remove("RETURNSD_LOG")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .expect("spawn returnsd");
+    let pid = child.id();
+
+    // RSS sampler.
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let samples = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, peak, samples) = (stop.clone(), peak.clone(), samples.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(kb) = status_kb(pid, "VmRSS") {
+                    peak.fetch_max(kb, Ordering::Relaxed);
+                    samples.fetch_add(1, Ordering::Relaxed);
+                }
+                std::thread::sleep(RSS_SAMPLE);
+            }
+        })
+    };
+    let mut run = DaemonRun {
+        ready_s: 0.0,
+        acked_at_ready: 0,
+        drain_s: f64::NAN,
+        drain_from_spawn_s: f64::NAN,
+        peak_rss_kb: 0,
+        hwm_kb: None,
+        rss_at_ready_kb: 0,
+        rss_samples: 0,
+        cpu_by_thread_s: BTreeMap::new(),
+        cpu_total_s: 0.0,
+        bench_cpu_s: 0.0,
+        exit: String::new(),
+        stop_s: 0.0,
+        station_acked_after: None,
+        stderr_tail: String::new(),
+        log_warnings: 0,
+        error: None,
+    };
+    let finish = |child: &mut Child, run: &mut DaemonRun| {
+        run.hwm_kb = status_kb(pid, "VmHWM");
+        stop.store(true, Ordering::Relaxed);
+        let (exit, secs) = stop_child(child);
+        run.exit = exit;
+        run.stop_s = secs;
+    };
+
+    // Ready: the control socket answers ping.
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            run.error = Some(format!("returnsd exited before it was ready: {st}"));
+            break;
+        }
+        if ping(&sock).is_some() {
+            break;
+        }
+        if spawned.elapsed() > READY_TIMEOUT {
+            run.error = Some("returnsd not ready after 180 s".into());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if run.error.is_none() {
+        let ready = Instant::now();
+        run.ready_s = (ready - spawned).as_secs_f64();
+        run.acked_at_ready = central.acked(STATION, epoch);
+        run.rss_at_ready_kb = status_kb(pid, "VmRSS").unwrap_or(0);
+        let cpu0 = threads_cpu(pid);
+        let me0 = proc_stat(Path::new("/proc/self/stat")).map_or(0, |x| x.1);
+        let mut last_report = Instant::now();
+        loop {
+            let acked = central.acked(STATION, epoch);
+            if acked >= n {
+                let done = Instant::now();
+                run.drain_s = (done - ready).as_secs_f64();
+                run.drain_from_spawn_s = (done - spawned).as_secs_f64();
+                break;
+            }
+            if let Ok(Some(st)) = child.try_wait() {
+                run.error = Some(format!("returnsd exited during the drain: {st}"));
+                break;
+            }
+            if ready.elapsed() > DRAIN_TIMEOUT {
+                run.error = Some(format!("drain stalled at {acked} after {DRAIN_TIMEOUT:?}"));
+                break;
+            }
+            if last_report.elapsed() > Duration::from_secs(10) {
+                println!(
+                    "    … {acked} acked after {:.0} s",
+                    ready.elapsed().as_secs_f64()
+                );
+                last_report = Instant::now();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let cpu1 = threads_cpu(pid);
+        let me1 = proc_stat(Path::new("/proc/self/stat")).map_or(0, |x| x.1);
+        let tps = ticks_per_s();
+        for (k, v) in &cpu1 {
+            let d = v.saturating_sub(cpu0.get(k).copied().unwrap_or(0));
+            run.cpu_by_thread_s.insert(k.clone(), d as f64 / tps);
+        }
+        run.cpu_total_s = run.cpu_by_thread_s.values().sum();
+        run.bench_cpu_s = me1.saturating_sub(me0) as f64 / tps;
+        if let Some(v) = control(&sock, &json!({"op": "sync_status"})) {
+            println!(
+                "    daemon sync status: push {}, feed {}, acked_through {}, backlog {}",
+                v["push"]["state"], v["feed"]["state"], v["acked_through"], v["backlog"]
+            );
+        }
+    }
+    finish(&mut child, &mut run);
+    let _ = sampler.join();
+    run.peak_rss_kb = peak.load(Ordering::Relaxed);
+    run.rss_samples = samples.load(Ordering::Relaxed) as usize;
+    run.station_acked_after = returnsd::store::open_reader(&dir.join("returnsd.db"))
+        .ok()
+        .and_then(|c| returnsd::store::acked_through(&c).ok());
+    let log = std::fs::read_to_string(&err_path).unwrap_or_default();
+    run.log_warnings = log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .count();
+    run.stderr_tail = tail(&err_path, 8);
+    run
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. The daemon's own batch building, timed in-process
+
+struct StationPath {
+    batches: usize,
+    read_ms: Vec<f64>,
+    build_ms: Vec<f64>,
+    photo_scan_ms: Vec<f64>,
+    gzip_ms: Vec<f64>,
+    lean_build_ms: Vec<f64>,
+    body_bytes: f64,
+    lean_body_bytes: f64,
+}
+
+/// `store::journal_after` + `sync::push::batch_body` + a parse of every row's data (what
+/// the push worker's photo scan does) + gzip, on `k` batches spread over the journal.
+fn station_path(station_db: &Path, epoch: &str, n: i64, k: i64) -> StationPath {
+    let conn = returnsd::store::open_reader(station_db).expect("reader");
+    let mut p = StationPath {
+        batches: 0,
+        read_ms: Vec::new(),
+        build_ms: Vec::new(),
+        photo_scan_ms: Vec::new(),
+        gzip_ms: Vec::new(),
+        lean_build_ms: Vec::new(),
+        body_bytes: 0.0,
+        lean_body_bytes: 0.0,
+    };
+    let batches = (n / BATCH).max(1);
+    for i in 0..k.min(batches) {
+        let after = (i * batches / k.min(batches)) * BATCH;
+        let t0 = Instant::now();
+        let rows = returnsd::store::journal_after(&conn, after, BATCH).expect("journal_after");
+        let t1 = Instant::now();
+        let (body, _) = returnsd::sync::push::batch_body(STATION, epoch, &rows, MAX_JSON);
+        let t2 = Instant::now();
+        let photos: usize = rows
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(&r.data)
+                    .ok()
+                    .and_then(|v| v.get("photos").map(|_| 1))
+                    .unwrap_or(0)
+            })
+            .sum();
+        let t3 = Instant::now();
+        let gz = gzip_fast(&body);
+        let t4 = Instant::now();
+        let (lean, _) = lean_body(STATION, epoch, &rows);
+        let t5 = Instant::now();
+        assert_eq!(photos, 0);
+        std::hint::black_box(&gz);
+        p.read_ms.push((t1 - t0).as_secs_f64() * 1e3);
+        p.build_ms.push((t2 - t1).as_secs_f64() * 1e3);
+        p.photo_scan_ms.push((t3 - t2).as_secs_f64() * 1e3);
+        p.gzip_ms.push((t4 - t3).as_secs_f64() * 1e3);
+        p.lean_build_ms.push((t5 - t4).as_secs_f64() * 1e3);
+        p.body_bytes += body.len() as f64;
+        p.lean_body_bytes += lean.len() as f64;
+        p.batches += 1;
+    }
+    p.body_bytes /= p.batches.max(1) as f64;
+    p.lean_body_bytes /= p.batches.max(1) as f64;
+    p
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Host CPU ticks (busy, total) from /proc/stat.
+fn host_cpu() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let f = |i: usize| v.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal
+    let busy = f(0) + f(1) + f(2) + f(5) + f(6) + f(7);
+    (busy, busy + f(3) + f(4))
+}
+
+fn self_ticks() -> u64 {
+    proc_stat(Path::new("/proc/self/stat")).map_or(0, |x| x.1)
+}
+
+/// Share of all CPUs (%) used by processes other than this bench (and `daemon_ticks`).
+fn others_pct(h0: (u64, u64), h1: (u64, u64), ours: u64) -> f64 {
+    let total = h1.1.saturating_sub(h0.1).max(1) as f64;
+    let busy = h1.0.saturating_sub(h0.0) as f64;
+    ((busy - ours as f64).max(0.0) / total) * 100.0
+}
+
+struct CeilingRound {
+    rate: f64,
+    ok: bool,
+    json: Value,
+}
+
+fn ceiling_round(
+    rt: &tokio::runtime::Runtime,
+    root: &Path,
+    station_db: &Path,
+    epoch: &str,
+    n: i64,
+    round: usize,
+) -> CeilingRound {
+    let db = root.join(format!("central-ceiling-{round}.db"));
+    let mut central = Central::start(rt, &db);
+    println!(
+        "  ceiling: plain client → central at {} (batches of {BATCH}, gzip fast, 1 in flight) …",
+        central.url()
+    );
+    let _ = std::io::stdout().flush();
+    let (me0, h0) = (self_ticks(), host_cpu());
+    let run = {
+        let (db, ep, url) = (station_db.to_path_buf(), epoch.to_string(), central.url());
+        std::thread::spawn(move || ceiling(&db, &ep, &url, n))
+            .join()
+            .expect("ceiling client")
+    };
+    let (me1, h1) = (self_ticks(), host_cpu());
+    let others = others_pct(h0, h1, me1 - me0);
+    let rate = n as f64 / run.wall_s;
+    let (server, gap) = central.split();
+    central.stop(rt);
+    let stats = central.stats_json();
+    println!(
+        "    {} events in {} requests, {:.2} s → {:.0} events/s; bench process CPU {:.1} s (client thread {:.1} s); other processes {:.0}% of CPUs",
+        run.events,
+        run.requests,
+        run.wall_s,
+        rate,
+        (me1 - me0) as f64 / ticks_per_s(),
+        run.cpu_s,
+        others
+    );
+    let m = |v: &[f64]| pct(v).2;
+    println!(
+        "    client per batch (mean ms): read {:.2}, build {:.2}, gzip {:.2}, HTTP round trip {:.2}; central per request {:.2} (p99 {:.2}); answer → next request {:.2}",
+        m(&run.read_ms),
+        m(&run.build_ms),
+        m(&run.gzip_ms),
+        m(&run.http_ms),
+        m(&server),
+        pct(&server).1,
+        m(&gap),
+    );
+    println!("    central: {stats}");
+    let check = verify_central(&db, station_db, epoch, n);
+    println!(
+        "    central content: {} ({check:?})",
+        if check.ok { "OK" } else { "WRONG" }
+    );
+    remove_db(&db);
+    CeilingRound {
+        rate,
+        ok: check.ok,
+        json: json!({
+            "events_per_s": rate.round(),
+            "wall_s": round3(run.wall_s),
+            "requests": run.requests,
+            "client_cpu_s": round3(run.cpu_s),
+            "others_cpu_pct": round3(others),
+            "read": dist_json(&run.read_ms),
+            "build": dist_json(&run.build_ms),
+            "gzip": dist_json(&run.gzip_ms),
+            "http_round_trip": dist_json(&run.http_ms),
+            "central_per_request": dist_json(&server),
+            "client_gap": dist_json(&gap),
+            "central": stats,
+            "content": check.json(),
+        }),
+    }
+}
+
+struct DaemonRound {
+    rate: f64,
+    peak_mb: f64,
+    ok: bool,
+    gap_mean_ms: f64,
+    json: Value,
+}
+
+fn daemon_round(
+    rt: &tokio::runtime::Runtime,
+    root: &Path,
+    station_dir: &Path,
+    epoch: &str,
+    n: i64,
+    round: usize,
+) -> DaemonRound {
+    let station_db = station_dir.join("returnsd.db");
+    // Every round drains the whole backlog: the station forgets earlier acks.
+    {
+        let c = Connection::open(&station_db).expect("station db");
+        c.execute(
+            "UPDATE sync_state SET value = '0' WHERE key = 'acked_through'",
+            [],
+        )
+        .expect("reset acked_through");
+    }
+    let db = root.join(format!("central-daemon-{round}.db"));
+    let mut central = Central::start(rt, &db);
+    println!(
+        "  daemon: returnsd run → fresh central at {} …",
+        central.url()
+    );
+    let _ = std::io::stdout().flush();
+    let (me0, h0) = (self_ticks(), host_cpu());
+    let d = run_daemon(station_dir, &central, epoch, n);
+    let (me1, h1) = (self_ticks(), host_cpu());
+    let tps = ticks_per_s();
+    let daemon_ticks = (d.cpu_total_s * tps) as u64;
+    // The daemon's CPU is only counted over the drain; over the whole phase (start-up,
+    // stop) it is a little more, so "others" is an upper bound.
+    let others = others_pct(h0, h1, (me1 - me0) + daemon_ticks);
+    let (server, gap) = central.split();
+    central.stop(rt);
+    let stats = central.stats_json();
+    let rate = if d.drain_s.is_finite() {
+        (n - d.acked_at_ready) as f64 / d.drain_s
+    } else {
+        0.0
+    };
+    if let Some(e) = &d.error {
+        println!("    ERROR: {e}");
+        println!("    daemon stderr (tail):\n{}", d.stderr_tail);
+    }
+    let hwm_mb = d.hwm_kb.map(|k| k as f64 / 1024.0);
+    let peak_mb = (d.peak_rss_kb as f64 / 1024.0).max(hwm_mb.unwrap_or(0.0));
+    println!(
+        "    ready after {:.2} s ({} already acked then); drained in {:.2} s → {:.0} events/s ({:.2} s from spawn); other processes ≤ {:.0}% of CPUs",
+        d.ready_s, d.acked_at_ready, d.drain_s, rate, d.drain_from_spawn_s, others
+    );
+    println!(
+        "    RSS peak {:.1} MB over {} samples (at ready {:.1} MB), VmHWM {}; SIGTERM → exit in {:.2} s: {}",
+        d.peak_rss_kb as f64 / 1024.0,
+        d.rss_samples,
+        d.rss_at_ready_kb as f64 / 1024.0,
+        hwm_mb.map_or("n/a".into(), |m| format!("{m:.1} MB")),
+        d.stop_s,
+        d.exit
+    );
+    println!(
+        "    daemon CPU during drain {:.1} s ({:.0}% of one core): {}; central (bench process) {:.1} s",
+        d.cpu_total_s,
+        100.0 * d.cpu_total_s / d.drain_s,
+        d.cpu_by_thread_s
+            .iter()
+            .filter(|(_, v)| **v > 0.0)
+            .map(|(k, v)| format!("{k} {v:.1} s"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        d.bench_cpu_s
+    );
+    let m = |v: &[f64]| pct(v).2;
+    println!(
+        "    central per request {:.2} ms (p99 {:.2}); answer → next request {:.2} ms (p50 {:.2}, p99 {:.2}); station acked_through after stop {:?}; {} WARN/ERROR log lines",
+        m(&server),
+        pct(&server).1,
+        m(&gap),
+        pct(&gap).0,
+        pct(&gap).1,
+        d.station_acked_after,
+        d.log_warnings
+    );
+    println!("    central: {stats}");
+    let check = verify_central(&db, &station_db, epoch, n);
+    println!(
+        "    central content: {} ({check:?})",
+        if check.ok { "OK" } else { "WRONG" }
+    );
+    remove_db(&db);
+    DaemonRound {
+        rate,
+        peak_mb,
+        ok: check.ok,
+        gap_mean_ms: m(&gap),
+        json: json!({
+            "events_per_s": rate.round(),
+            "ready_s": round3(d.ready_s),
+            "acked_at_ready": d.acked_at_ready,
+            "drain_s": round3(d.drain_s),
+            "drain_from_spawn_s": round3(d.drain_from_spawn_s),
+            "others_cpu_pct_max": round3(others),
+            "peak_rss_mb": round3(d.peak_rss_kb as f64 / 1024.0),
+            "vm_hwm_mb": hwm_mb.map(round3),
+            "rss_at_ready_mb": round3(d.rss_at_ready_kb as f64 / 1024.0),
+            "rss_samples": d.rss_samples,
+            "cpu_s": round3(d.cpu_total_s),
+            "cpu_by_thread_s": d.cpu_by_thread_s.iter().map(|(k, v)| (k.clone(), json!(round3(*v)))).collect::<serde_json::Map<_, _>>(),
+            "bench_process_cpu_s": round3(d.bench_cpu_s),
+            "exit": d.exit,
+            "stop_s": round3(d.stop_s),
+            "station_acked_after": d.station_acked_after,
+            "log_warn_error_lines": d.log_warnings,
+            "error": d.error,
+            "central_per_request": dist_json(&server),
+            "client_gap": dist_json(&gap),
+            "central": stats,
+            "content": check.json(),
+        }),
+    }
+}
+
+fn remove_db(db: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench` (and maybe a filter): accepted and ignored.
+    let env_num = |k: &str, d: i64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&v: &i64| v > 0)
+            .unwrap_or(d)
+    };
+    let n = env_num("BENCH_SYNC_EVENTS", DEFAULT_EVENTS);
+    let rounds = env_num("BENCH_SYNC_ROUNDS", DEFAULT_ROUNDS) as usize;
+    let cwd = std::env::current_dir().expect("cwd");
+    let root = cwd.join("target").join("bench-sync");
+    let _ = std::fs::remove_dir_all(&root);
+    let station_dir = root.join("station");
+    std::fs::create_dir_all(&station_dir).expect("bench dir under target/");
+    let station_db = station_dir.join("returnsd.db");
+
+    let (mp, dev, fstype) = mount_of(&root);
+    let cpu = cpu_model();
+    let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
+    let loadavg = std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    println!("== returnsd central-sync drain bench ==");
+    println!("dir      : {}", root.display());
+    println!("fs       : {fstype} on {dev}, mounted at {mp}");
+    println!("cpu      : {cpu} × {cores}; load average {loadavg}");
+    println!("sqlite   : {} (bundled)", rusqlite::version());
+    println!("daemon   : {}", env!("CARGO_BIN_EXE_returnsd"));
+    println!("rounds   : {rounds} × (ceiling, daemon); figures are the medians");
+    if n != DEFAULT_EVENTS {
+        println!("NOTE     : BENCH_SYNC_EVENTS={n}: not the target's backlog of {DEFAULT_EVENTS}");
+    }
+    if fstype == "tmpfs" || fstype == "ramfs" {
+        println!("WARNING  : bench dir is on {fstype}: fsync is free");
+    }
+    let (fsync_p50, fsync_p99) = fsync_probe(&root);
+    println!("disk     : 4 KiB overwrite + fsync p50 {fsync_p50:.3} ms, p99 {fsync_p99:.3} ms");
+    let _ = std::io::stdout().flush();
+
+    // 1.
+    println!("\n[1] station database: {n} events through Store::begin/append/commit …");
+    let built = build_station(&station_db, n);
+    println!(
+        "    {:.1} s; {:.0} MB; data JSON mean {:.0} B (max {}), event JSON mean {:.0} B; epoch {}",
+        built.secs,
+        built.db_bytes as f64 / 1e6,
+        built.mean_data_bytes,
+        built.max_data_bytes,
+        built.mean_event_json_bytes,
+        built.epoch
+    );
+    let epoch = built.epoch.clone();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("central runtime");
+
+    // 2 + 3, in rounds: each ceiling right before its daemon run.
+    let mut ceilings = Vec::new();
+    let mut daemons = Vec::new();
+    for r in 1..=rounds {
+        println!("\n[2.{r}] round {r} of {rounds}");
+        ceilings.push(ceiling_round(&rt, &root, &station_db, &epoch, n, r));
+        daemons.push(daemon_round(&rt, &root, &station_dir, &epoch, n, r));
+    }
+
+    // 4.
+    println!("\n[3] where a daemon batch's client-side time goes (ms per batch of {BATCH}) …");
+    let sp = station_path(&station_db, &epoch, n, 100);
+    let m = |v: &[f64]| pct(v).2;
+    let station_cpu = m(&sp.read_ms) + m(&sp.build_ms) + m(&sp.photo_scan_ms) + m(&sp.gzip_ms);
+    let gap = median(&daemons.iter().map(|d| d.gap_mean_ms).collect::<Vec<_>>());
+    println!(
+        "    daemon's functions in-process ({} batches): journal_after {:.2}, batch_body {:.2} ({:.0} B), photo-scan parse of every row {:.2}, gzip {:.2} = {:.2}",
+        sp.batches,
+        m(&sp.read_ms),
+        m(&sp.build_ms),
+        sp.body_bytes,
+        m(&sp.photo_scan_ms),
+        m(&sp.gzip_ms),
+        station_cpu,
+    );
+    println!(
+        "    the same body written directly (the plain client's way): {:.2} ({:.0} B)",
+        m(&sp.lean_build_ms),
+        sp.lean_body_bytes
+    );
+    println!(
+        "    daemon's answer → next request (median of rounds' means) {gap:.2}; not explained by the above (engine ack round trip, feed poll, scheduling): {:.2}",
+        gap - station_cpu
+    );
+
+    // Results.
+    let ceil_rate = median(&ceilings.iter().map(|c| c.rate).collect::<Vec<_>>());
+    let dm_rate = median(&daemons.iter().map(|d| d.rate).collect::<Vec<_>>());
+    let shares: Vec<f64> = ceilings
+        .iter()
+        .zip(&daemons)
+        .map(|(c, d)| d.rate / c.rate)
+        .collect();
+    let share = median(&shares);
+    let peak_mb = daemons.iter().map(|d| d.peak_mb).fold(0.0, f64::max);
+    let content_ok = ceilings.iter().all(|c| c.ok) && daemons.iter().all(|d| d.ok);
+    let t_rate = dm_rate >= TARGET_EVENTS_PER_S;
+    let t_share = share >= TARGET_SHARE_OF_CEILING;
+    let t_rss = peak_mb > 0.0 && peak_mb <= TARGET_RSS_MB;
+    println!("\n== results ({n} events, {fstype}, {cpu} × {cores}) ==");
+    println!(
+        "{:<34} {:>12} {:>12} {:>10} {:>10}",
+        "round", "ceiling ev/s", "daemon ev/s", "ratio", "peak RSS"
+    );
+    for (i, (c, d)) in ceilings.iter().zip(&daemons).enumerate() {
+        println!(
+            "{:<34} {:>12.0} {:>12.0} {:>9.1}% {:>7.1} MB",
+            format!("round {}", i + 1),
+            c.rate,
+            d.rate,
+            100.0 * d.rate / c.rate,
+            d.peak_mb
+        );
+    }
+    println!(
+        "{:<34} {:>12.0} {:>12.0} {:>9.1}% {:>7.1} MB",
+        "median (ratio: of rounds; RSS: max)",
+        ceil_rate,
+        dm_rate,
+        share * 100.0,
+        peak_mb
+    );
+    println!("\n== targets ==");
+    let tgt = |name: String, value: String, ok: bool| {
+        println!("{name:<44} {value:>14}  {}", pass(ok));
+    };
+    tgt(
+        format!("≥ {TARGET_EVENTS_PER_S:.0} events/s"),
+        format!("{dm_rate:.0}/s"),
+        t_rate,
+    );
+    tgt(
+        format!("≥ {:.0} % of the ceiling", TARGET_SHARE_OF_CEILING * 100.0),
+        format!("{:.1} %", share * 100.0),
+        t_share,
+    );
+    tgt(
+        format!("peak RSS ≤ {TARGET_RSS_MB:.0} MB"),
+        format!("{peak_mb:.1} MB"),
+        t_rss,
+    );
+    tgt(
+        "every central holds 1..=N once, as sent".into(),
+        format!(
+            "{}/{}",
+            ceilings.iter().filter(|c| c.ok).count() + daemons.iter().filter(|d| d.ok).count(),
+            2 * rounds
+        ),
+        content_ok,
+    );
+
+    let out = json!({
+        "env": {
+            "dir": root.display().to_string(),
+            "fs_type": fstype,
+            "device": dev,
+            "cpu": cpu,
+            "cores": cores,
+            "loadavg_at_start": loadavg,
+            "sqlite": rusqlite::version(),
+            "fsync_p50_ms": round3(fsync_p50),
+            "fsync_p99_ms": round3(fsync_p99),
+        },
+        "events": n,
+        "rounds": rounds,
+        "station_db": {
+            "build_s": round3(built.secs),
+            "bytes": built.db_bytes,
+            "mean_data_bytes": built.mean_data_bytes.round(),
+            "max_data_bytes": built.max_data_bytes,
+            "mean_event_json_bytes": built.mean_event_json_bytes.round(),
+        },
+        "ceiling_events_per_s": ceil_rate.round(),
+        "daemon_events_per_s": dm_rate.round(),
+        "share_of_ceiling": round3(share),
+        "peak_rss_mb": round3(peak_mb),
+        "ceiling_rounds": ceilings.iter().map(|c| c.json.clone()).collect::<Vec<_>>(),
+        "daemon_rounds": daemons.iter().map(|d| d.json.clone()).collect::<Vec<_>>(),
+        "station_path_ms": {
+            "batches": sp.batches,
+            "journal_after": dist_json(&sp.read_ms),
+            "batch_body": dist_json(&sp.build_ms),
+            "photo_scan_parse": dist_json(&sp.photo_scan_ms),
+            "gzip": dist_json(&sp.gzip_ms),
+            "lean_body": dist_json(&sp.lean_build_ms),
+            "batch_body_bytes": sp.body_bytes.round(),
+            "lean_body_bytes": sp.lean_body_bytes.round(),
+        },
+        "content_ok": content_ok,
+        "targets": {
+            "events_per_s_ge_20000": t_rate,
+            "share_ge_50pct": t_share,
+            "peak_rss_le_64mb": t_rss,
+        },
+    });
+    println!("BENCH_JSON {out}");
+    let _ = std::io::stdout().flush();
+    if !content_ok {
+        std::process::exit(1);
+    }
+}
