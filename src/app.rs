@@ -202,6 +202,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
             database: cfg.database.clone(),
             cap_bytes: cfg.cap_bytes,
             high_water_pct: cfg.high_water_pct,
+            state_dir: cfg.state_dir.clone(),
         },
         stopped(&stop_rx),
     ));

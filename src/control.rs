@@ -78,6 +78,7 @@ pub struct ControlCtx {
     pub database: PathBuf,
     pub cap_bytes: u64,
     pub high_water_pct: u8,
+    pub state_dir: PathBuf,
 }
 
 /// Serve connections until `shutdown` resolves.
@@ -282,7 +283,7 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(a)) => a
                     .iter()
-                    .map(crate::store::codec::decode_photo)
+                    .map(|p| resolve_photo(&ctx.state_dir, p))
                     .collect::<Result<Vec<PhotoRef>, String>>()?,
                 Some(_) => return Err("photos must be an array".into()),
             };
@@ -352,6 +353,30 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
         other => return Err(format!("unknown op {other:?}")),
     };
     Ok(reply_json(&engine.command(badge, role, cmd).await))
+}
+
+/// A photo named by an inspection must be in the station's store (it is uploaded before
+/// the event); its size and type are taken from the stored bytes, not from the request.
+fn resolve_photo(state_dir: &std::path::Path, p: &Value) -> Result<PhotoRef, String> {
+    let sha = match p {
+        Value::String(s) => s.split(':').next().unwrap_or("").to_string(),
+        Value::Object(o) => o
+            .get("sha256")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        _ => return Err("photos must be sha256 strings or {sha256, …} objects".into()),
+    };
+    match crate::photos::read(state_dir, &sha)? {
+        Some((bytes, content_type)) => Ok(PhotoRef {
+            sha256: sha,
+            bytes: bytes.len() as u64,
+            content_type,
+        }),
+        None => Err(format!(
+            "photo {sha} is not in the photo store; add it first with `returnsd photo add FILE`"
+        )),
+    }
 }
 
 pub fn hex_encode(b: &[u8]) -> String {

@@ -222,6 +222,10 @@ struct Engine {
     effects: mpsc::UnboundedSender<Effect>,
     /// The disk cap was reached at the last batch (edge-triggered alarms).
     full: bool,
+    /// WAL size past which the engine checkpoints itself between batches: under sustained
+    /// writes the checkpointer thread's passive checkpoints never catch up, so the WAL
+    /// would never restart.
+    wal_limit: u64,
 }
 
 /// Errors that stop the engine from starting.
@@ -261,6 +265,12 @@ pub fn start(
         .conn()
         .execute_batch("PRAGMA wal_autocheckpoint=0;")
         .map_err(StoreError::from)?;
+    // The WAL counts against the disk cap: keep it to an eighth of the cap (1–64 MiB).
+    let wal_limit = (cfg.cap_bytes / 8).clamp(1 << 20, 64 << 20);
+    store
+        .conn()
+        .execute_batch(&format!("PRAGMA journal_size_limit={wal_limit};"))
+        .map_err(StoreError::from)?;
     let station = store.load_station()?;
     let grammar = ScanGrammar::new(&cfg.couriers, cfg.scan_max_len)
         .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
@@ -290,6 +300,7 @@ pub fn start(
         events: events.clone(),
         effects: effects_tx,
         full: false,
+        wal_limit,
     };
     let max = cfg.group_commit_max;
     let (stop_checkpoints, ticks) = std::sync::mpsc::channel::<()>();
@@ -433,6 +444,12 @@ fn is_disk_full(e: &StoreError) -> bool {
 
 impl Engine {
     /// Database pages in use, the WAL file and the photo store.
+    fn wal_len(&self) -> u64 {
+        let mut wal = self.cfg.database.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
+    }
+
     fn disk_used(&self) -> u64 {
         let conn = self.store.conn();
         let pages: i64 = conn
@@ -444,10 +461,9 @@ impl Engine {
         let size: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .unwrap_or(4096);
-        let mut wal = self.cfg.database.clone().into_os_string();
-        wal.push("-wal");
-        let wal = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        ((pages - free).max(0) * size) as u64 + wal + self.stats.photo_bytes.load(Ordering::Relaxed)
+        ((pages - free).max(0) * size) as u64
+            + self.wal_len()
+            + self.stats.photo_bytes.load(Ordering::Relaxed)
     }
 
     fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
@@ -666,6 +682,17 @@ impl Engine {
                 }
                 for c in committed {
                     let _ = self.events.send(c);
+                }
+                // Everyone is answered; now, if the WAL outgrew its limit, fold it back so
+                // the next write restarts it (and trims the file to the limit).
+                if self.wal_len() > self.wal_limit
+                    && let Err(e) = self.store.conn().query_row(
+                        "PRAGMA wal_checkpoint(PASSIVE)",
+                        [],
+                        |_| Ok(()),
+                    )
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
                 }
             }
             Err(e) => {

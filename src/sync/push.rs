@@ -393,6 +393,24 @@ pub async fn run(
                 next = Some(acked_through + 1);
                 attempt = 0;
             }
+            Outcome::TooLarge if n <= 1 => {
+                // Nothing left to halve: the central refuses one event. Alarm, keep it,
+                // retry slowly (the central's limit may be raised).
+                failing = true;
+                let seq = sent.first().map(|r| r.seq).unwrap_or(0);
+                attempt = handle_failure(
+                    Outcome::Rejected(
+                        413,
+                        format!("the central refuses event seq {seq} alone as too large"),
+                    ),
+                    &status,
+                    &cfg,
+                    attempt,
+                    &network_up,
+                    &mut shutdown,
+                )
+                .await;
+            }
             Outcome::TooLarge => {
                 ceiling = n.saturating_sub(1).max(1);
                 limit = (n / 2).max(1);

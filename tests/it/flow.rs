@@ -76,7 +76,14 @@ fn every_kind_from_receipt_to_disposition() {
             "Z-PENDING",
         ],
     );
-    let photo = format!("{}:2048:image/jpeg", "a".repeat(64));
+    let png = st.dir.path().join("crack.png");
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..2040u32).map(|i| (i % 251) as u8));
+    std::fs::write(&png, &bytes).unwrap();
+    let photo = cli_ok(&st, &["photo", "add", png.to_str().unwrap()])
+        .trim()
+        .to_string();
+    assert!(photo.ends_with(":2048:image/png"), "{photo}");
     cli_ok(
         &st,
         &[
@@ -281,6 +288,7 @@ fn every_kind_from_receipt_to_disposition() {
     assert_eq!(c[13]["data"]["grade"], "defect");
     assert_eq!(c[13]["data"]["defect_reasons"], json!(["damaged_casing"]));
     assert_eq!(c[13]["data"]["photos"][0]["bytes"], 2048);
+    assert_eq!(c[13]["data"]["photos"][0]["content_type"], "image/png");
     let refund = &c[15]["data"];
     assert_eq!(
         refund["freight"]["fault"], "seller",

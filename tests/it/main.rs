@@ -10,3 +10,5 @@ mod props;
 mod proxy;
 mod sheet;
 mod support;
+mod sync;
+mod tls;

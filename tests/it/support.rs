@@ -99,9 +99,30 @@ impl Station {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn daemon");
+        let mut child = child;
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(mut e) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = e.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+                    l.extend_from_slice(&buf[..n]);
+                    let len = l.len();
+                    if len > 64 * 1024 {
+                        l.drain(..len - 64 * 1024);
+                    }
+                }
+            });
+        }
         let mut d = Daemon {
             child,
             socket: self.socket(),
+            log,
         };
         d.wait_ready();
         d
@@ -132,6 +153,9 @@ impl Station {
 pub struct Daemon {
     pub child: Child,
     pub socket: PathBuf,
+    /// The last 64 KiB of the daemon's stderr, read continuously so a chatty daemon never
+    /// blocks on a full pipe.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
 impl Daemon {
@@ -139,11 +163,11 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    use std::io::Read;
-                    let _ = e.read_to_string(&mut err);
-                }
+                // Give the reader thread a moment to collect the last words.
+                std::thread::sleep(Duration::from_millis(100));
+                let err =
+                    String::from_utf8_lossy(&self.log.lock().unwrap_or_else(|p| p.into_inner()))
+                        .into_owned();
                 panic!("daemon exited early ({status}): {err}");
             }
             if let Ok(v) = request(&self.socket, &serde_json::json!({"op": "ping"}))
@@ -229,4 +253,28 @@ pub fn scan_ok(st: &Station, codes: &[&str]) -> Vec<Value> {
         assert_eq!(v["stored"], Value::Bool(true), "scan {c} not stored: {v}");
     }
     r
+}
+
+/// Drain the daemon's stderr on a thread of its own, so a chatty daemon never blocks on a
+/// full pipe; the last 64 KiB are kept and returned by the handle (for diagnostics).
+pub fn drain_stderr(d: &mut Daemon) -> std::thread::JoinHandle<String> {
+    use std::io::Read;
+    let stderr = d.child.stderr.take();
+    std::thread::spawn(move || {
+        let Some(mut e) = stderr else {
+            return String::new();
+        };
+        let mut tail: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = e.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            tail.extend_from_slice(&buf[..n]);
+            if tail.len() > 64 * 1024 {
+                tail.drain(..tail.len() - 64 * 1024);
+            }
+        }
+        String::from_utf8_lossy(&tail).into_owned()
+    })
 }
