@@ -82,6 +82,31 @@ async fn maintenance(
     let mut high = false;
     loop {
         let dir = cfg.state_dir.clone();
+        let db = cfg.database.clone();
+        let retention = cfg.sync.retention;
+        let pruned = tokio::task::spawn_blocking(move || {
+            // A photo goes only when it is past retention and no event still waiting for
+            // the central references it (its upload is due before that event's push).
+            let conn = crate::store::open_reader(&db).ok()?;
+            let acked = crate::store::acked_through(&conn).ok()?;
+            let cutoff = std::time::SystemTime::now().checked_sub(retention)?;
+            let mut referenced = |sha: &str| {
+                conn.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM journal WHERE seq > ?1 AND type = 'inspection.completed' AND instr(data, ?2) > 0)",
+                    rusqlite::params![acked, sha],
+                    |r| r.get::<_, bool>(0),
+                )
+                .unwrap_or(true)
+            };
+            Some(crate::photos::prune(&dir, cutoff, &mut referenced))
+        })
+        .await;
+        if let Ok(Some((files, bytes))) = pruned
+            && files > 0
+        {
+            tracing::info!(files, bytes, "pruned photos past retention");
+        }
+        let dir = cfg.state_dir.clone();
         if let Ok(bytes) = tokio::task::spawn_blocking(move || crate::photos::usage(&dir)).await {
             engine.stats.photo_bytes.store(bytes, Ordering::Relaxed);
         }
@@ -146,6 +171,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     };
     // The station's HTTP listener (pull endpoints); bound before READY so a port in use
     // stops the start with a clear message.
+    let status = crate::sync::new_status();
     let mut http_addr = None;
     let mut http_task = None;
     if let Some(addr) = cfg.http_listen {
@@ -157,6 +183,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
             cfg: cfg.clone(),
             engine: engine.clone(),
             reader: Default::default(),
+            sync: status.clone(),
         };
         http_task = Some(tokio::spawn(crate::http::serve(
             l,
@@ -170,7 +197,6 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
         cfg.maintenance_interval,
         stop_rx.clone(),
     ));
-    let status = crate::sync::new_status();
     let network_up = Arc::new(tokio::sync::Notify::new());
     let push = tokio::spawn(crate::sync::push::run(
         cfg.clone(),

@@ -109,6 +109,41 @@ pub fn read(state_dir: &Path, sha: &str) -> Result<Option<(Vec<u8>, String)>, St
     Ok(None)
 }
 
+/// Delete photos older than `cutoff` (by file time) that no unacknowledged event still
+/// references (`referenced` answers that); returns (files, bytes) removed.
+pub fn prune(
+    state_dir: &Path,
+    cutoff: std::time::SystemTime,
+    referenced: &mut dyn FnMut(&str) -> bool,
+) -> (u64, u64) {
+    let mut files = 0;
+    let mut bytes = 0;
+    let Ok(dirs) = std::fs::read_dir(state_dir.join("photos")) else {
+        return (0, 0);
+    };
+    for d in dirs.filter_map(Result::ok) {
+        let Ok(entries) = std::fs::read_dir(d.path()) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let p = e.path();
+            let Some(sha) = p.file_stem().and_then(|s| s.to_str()).map(str::to_string) else {
+                continue;
+            };
+            let Ok(meta) = e.metadata() else { continue };
+            let old = meta.modified().map(|m| m < cutoff).unwrap_or(false);
+            if !valid_sha(&sha) || !old || referenced(&sha) {
+                continue;
+            }
+            if std::fs::remove_file(&p).is_ok() {
+                files += 1;
+                bytes += meta.len();
+            }
+        }
+    }
+    (files, bytes)
+}
+
 /// Bytes used by the photo store.
 pub fn usage(state_dir: &Path) -> u64 {
     fn walk(p: &Path) -> u64 {
@@ -129,6 +164,46 @@ pub fn usage(state_dir: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pruning removes only photos past the cutoff that nothing pending references.
+    #[test]
+    fn prunes_old_unreferenced_photos_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mk = |tag: u8| {
+            let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+            b.push(tag);
+            store(dir.path(), &b).unwrap()
+        };
+        let (old, pending, young) = (mk(1), mk(2), mk(3));
+        let day = std::time::Duration::from_secs(86_400);
+        let long_ago = std::time::SystemTime::now() - 40 * day;
+        for p in [&old, &pending] {
+            let path = path_for(dir.path(), &p.sha256, "png");
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        let cutoff = std::time::SystemTime::now() - 30 * day;
+        let pending_sha = pending.sha256.clone();
+        let (files, _) = prune(dir.path(), cutoff, &mut |sha| sha == pending_sha);
+        assert_eq!(files, 1);
+        assert_eq!(
+            read(dir.path(), &old.sha256).unwrap(),
+            None,
+            "old and unreferenced: gone"
+        );
+        assert!(
+            read(dir.path(), &pending.sha256).unwrap().is_some(),
+            "still referenced: kept"
+        );
+        assert!(
+            read(dir.path(), &young.sha256).unwrap().is_some(),
+            "young: kept"
+        );
+    }
 
     /// Photos are stored once by content, read back verified, and non-images refused.
     #[test]

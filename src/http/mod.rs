@@ -22,6 +22,7 @@ pub struct HttpState {
     pub engine: EngineHandle,
     /// One reader connection for pull pages (pages are short; requests take turns).
     pub reader: Arc<Mutex<Option<rusqlite::Connection>>>,
+    pub sync: crate::sync::SharedStatus,
 }
 
 pub fn router(state: HttpState) -> axum::Router {
@@ -29,6 +30,7 @@ pub fn router(state: HttpState) -> axum::Router {
         .route("/healthz", get(|| async { Json(json!({"ok": true})) }))
         .route("/v1/sync/events", get(pull_events))
         .route("/v1/sync/ack", post(pull_ack))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -204,6 +206,105 @@ async fn pull_ack(
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, "bad_ack", &e),
     }
+}
+
+/// Prometheus text: the sync backlog and its age, clock offset, disk, scan counters. No
+/// customer data; readable without a token (it is on the station's own listener).
+async fn metrics(State(state): State<HttpState>) -> Response {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering;
+    let status = state.sync.clone();
+    let v = match with_reader(&state, move |conn| {
+        crate::sync::status_json(conn, &status, chrono::Utc::now())
+    })
+    .await
+    {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let st = &state.engine.stats;
+    let n = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, value: f64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    };
+    gauge(
+        "returnsd_journal_last_seq",
+        "Highest seq in the journal.",
+        n(&v["last_seq"]),
+    );
+    gauge(
+        "returnsd_sync_acked_through",
+        "Highest seq the central acknowledged.",
+        n(&v["acked_through"]),
+    );
+    gauge(
+        "returnsd_sync_backlog_events",
+        "Events not yet acknowledged by the central.",
+        n(&v["backlog"]),
+    );
+    gauge(
+        "returnsd_sync_oldest_unacked_age_seconds",
+        "Age of the oldest unacknowledged event (0 when none).",
+        v["oldest_unacked_age_s"].as_f64().unwrap_or(0.0),
+    );
+    gauge(
+        "returnsd_sync_push_ok",
+        "1 while the push worker is idle or sending, 0 in backoff, auth_failed, rejected or conflict.",
+        f64::from(matches!(
+            v["push"]["state"].as_str(),
+            Some("idle" | "sending")
+        )),
+    );
+    gauge(
+        "returnsd_sync_clock_offset_ms",
+        "Central server_time minus station time.",
+        n(&v["clock_offset_ms"]),
+    );
+    gauge(
+        "returnsd_feed_rejected_items",
+        "Feed items rejected as malformed.",
+        n(&v["feed"]["rejected_items"]),
+    );
+    gauge(
+        "returnsd_disk_used_bytes",
+        "Database pages in use, WAL and photos.",
+        st.disk_used.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "returnsd_disk_cap_bytes",
+        "The configured cap (storage.cap_mb).",
+        state.cfg.cap_bytes as f64,
+    );
+    gauge(
+        "returnsd_scans_total",
+        "Scans received.",
+        st.scans.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "returnsd_double_reads_total",
+        "Scanner double reads dropped.",
+        st.double_reads.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "returnsd_rejected_scans_total",
+        "Scans recorded as refused.",
+        st.rejected_scans.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "returnsd_refused_full_total",
+        "Inputs refused at the disk cap.",
+        st.refused_full.load(Ordering::Relaxed) as f64,
+    );
+    gauge(
+        "returnsd_storage_errors_total",
+        "Batches that failed to commit.",
+        st.storage_errors.load(Ordering::Relaxed) as f64,
+    );
+    ([("content-type", "text/plain; version=0.0.4")], out).into_response()
 }
 
 /// Serve until `shutdown` resolves.

@@ -6,6 +6,7 @@ mod central_selftest;
 mod cli;
 mod crash;
 mod flow;
+mod metrics;
 mod props;
 mod proxy;
 mod sheet;
