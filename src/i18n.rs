@@ -345,6 +345,22 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("kind.customer_return", "自退件", "customer return"),
     ("kind.carrier_return", "在途退件", "carrier return"),
     ("kind.refused", "拒收件", "refused parcel"),
+    ("grade.good", "良品", "good"),
+    ("grade.defect", "不良品", "defect"),
+    ("visual.ok", "外观完好", "OK"),
+    ("visual.damaged", "外观破损", "damaged"),
+    ("visual.missing_parts", "缺少配件", "missing parts"),
+    ("visual.not_recorded", "未记录", "not recorded"),
+    ("stage.received", "已签收", "received"),
+    ("stage.unpacked", "已拆包", "unpacked"),
+    ("stage.first_checked", "待二次检验", "first-checked"),
+    ("stage.inspected", "已检验", "inspected"),
+    ("stage.put_away", "已上架", "put away"),
+    ("stage.closed", "已结案", "closed"),
+    ("stage.voided", "已作废", "voided"),
+    ("role.keeper", "仓管员", "keeper"),
+    ("role.inspector", "质检员", "inspector"),
+    ("role.supervisor", "主管", "supervisor"),
     // Command sheet titles.
     (
         "sheet.title",
@@ -404,8 +420,8 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
     };
     let mut out = t.to_string();
     for (k, v) in params {
-        let value = if *k == "kind" {
-            template(lang, &format!("kind.{v}"))
+        let value = if ["kind", "grade", "visual", "stage", "role"].contains(k) {
+            template(lang, &format!("{k}.{v}"))
                 .map(str::to_string)
                 .unwrap_or(v.clone())
         } else {
@@ -437,6 +453,23 @@ mod tests {
             b.sort();
             assert_eq!(a, b, "placeholders differ for {code}");
         }
+    }
+
+    /// Enum values in messages are shown in the operator's language.
+    #[test]
+    fn enum_parameters_are_translated() {
+        let p = [
+            ("return_id", "R-1".to_string()),
+            ("items", "1".to_string()),
+            ("grade", "good".to_string()),
+        ];
+        assert_eq!(message(Lang::Zh, "inspected", &p), "R-1:1 件判定为 良品");
+        assert_eq!(
+            message(Lang::En, "inspected", &p),
+            "R-1: 1 item(s) graded good"
+        );
+        let p = [("badge", "017".to_string()), ("role", "keeper".to_string())];
+        assert_eq!(message(Lang::Zh, "logged_in", &p), "已登录:017(仓管员)");
     }
 
     /// No code is listed twice.
