@@ -5,8 +5,11 @@
 //! which exports PNG for previews and sheets, and ZPL `^GFA` hex for label printers.
 pub mod bitmap;
 pub mod code128;
+pub mod model;
 pub mod sheet;
 pub mod text;
+pub mod tspl;
+pub mod zpl;
 
 pub use bitmap::{Bitmap, BitmapError, Rect};
 pub use code128::Code128Error;

@@ -1,0 +1,354 @@
+//! Renders a [`Label`] to ZPL II (Zebra and compatibles).
+//!
+//! Injection safety (see `devices.md` §2.4): `^` and `~` are command prefixes even
+//! inside field data and `~` commands act immediately, so user text is never
+//! interpolated raw. Every text field is sent as `^FH_^FD…^FS` and every byte outside
+//! [`is_safe_byte`] (ASCII letters, digits, space and `-.:/,()#+*`) is hex-escaped as
+//! `_XX`; that covers `^`, `~`, `_`, `\`, `>`, control bytes and all non-ASCII. Control
+//! characters are first turned into spaces (one line per text element).
+//!
+//! Text containing non-ASCII characters (Chinese) is not sent as text at all: it is
+//! rasterised on the host with the given CJK [`Font`] and sent as `^GFA` ASCII hex
+//! (works on every ZPL printer, needs no printer font). Without a font that is
+//! [`RenderError::FontRequired`].
+//!
+//! Code 128 uses `^BY<module>^BCN,<height>,N,N,N` with `^FH_`. Data must be printable
+//! ASCII (validated with the host encoder); `>` (the `^BC` invocation prefix) is sent
+//! as `><`, the invocation for a literal `>`, and everything outside the safe set is
+//! hex-escaped as for text.
+
+use std::fmt::Write as _;
+
+use super::bitmap::Bitmap;
+use super::code128;
+use super::model::{Element, Label, RenderError, check_range, single_line};
+use super::text::Font;
+
+/// Largest `^FD` field, in bytes after escaping (ZPL II guide, `^FD`).
+pub const MAX_FIELD_BYTES: usize = 3072;
+/// Largest `^GFA` byte count (ZPL II guide, `^GF`).
+pub const MAX_GRAPHIC_BYTES: usize = 99_999;
+/// Largest coordinate / size ZPL accepts in `^FO`, `^GB`, `^BC`, `^A`.
+pub const MAX_DOTS: u64 = 32_000;
+
+/// Bytes sent literally inside `^FH_` fields; everything else becomes `_XX`.
+pub fn is_safe_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b" -.:/,()#+*".contains(&b)
+}
+
+/// `^FH_^FD<escaped>^FS` for `value`; `barcode` additionally maps `>` to `><`.
+fn field(value: &str, barcode: bool) -> Result<String, RenderError> {
+    let mut data = String::with_capacity(value.len() * 3);
+    for &b in value.as_bytes() {
+        if barcode && b == b'>' {
+            data.push_str("><");
+        } else if is_safe_byte(b) {
+            data.push(char::from(b));
+        } else {
+            // Writing to a String cannot fail.
+            let _ = write!(data, "_{b:02X}");
+        }
+    }
+    check_range(
+        "ZPL field bytes",
+        data.len() as u64,
+        0,
+        MAX_FIELD_BYTES as u64,
+    )?;
+    Ok(format!("^FH_^FD{data}^FS"))
+}
+
+fn check_pos(x: u32, y: u32) -> Result<(), RenderError> {
+    check_range("x", x.into(), 0, MAX_DOTS)?;
+    check_range("y", y.into(), 0, MAX_DOTS)
+}
+
+/// Rasterises one line of `text` with `font` at `px` dots line height.
+pub(crate) fn rasterise(font: &Font, text: &str, px: u32) -> Result<Bitmap, RenderError> {
+    let err = |source| RenderError::Text {
+        text: text.to_owned(),
+        source,
+    };
+    let m = font.measure(text, px as f32).map_err(err)?;
+    let mut bmp = Bitmap::new(m.width.max(1), m.height.max(1))?;
+    font.draw_text(&mut bmp, 0, 0, px as f32, text)
+        .map_err(err)?;
+    Ok(bmp)
+}
+
+/// Renders `label` as one ZPL II format, `^XA` … `^XZ`.
+///
+/// # Errors
+/// [`RenderError::FontRequired`] for non-ASCII text without `font`;
+/// [`RenderError::Text`] if the font cannot render it; [`RenderError::Barcode`] for
+/// barcode data that is not printable ASCII (or empty / too long);
+/// [`RenderError::OutOfRange`] for coordinates, sizes or fields beyond ZPL limits.
+pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError> {
+    let mut out = String::from("^XA\n^CI28\n");
+    let _ = writeln!(
+        out,
+        "^PW{}\n^LL{}\n^LH0,0",
+        label.width_dots(),
+        label.height_dots()
+    );
+    for element in &label.elements {
+        match element {
+            Element::Text { x, y, size, text } => {
+                check_pos(*x, *y)?;
+                let text = single_line(text);
+                if text.trim().is_empty() {
+                    continue;
+                }
+                if text.is_ascii() {
+                    check_range("text size", (*size).into(), 10, MAX_DOTS)?;
+                    let _ = writeln!(out, "^FO{x},{y}^A0N,{size},{size}{}", field(&text, false)?);
+                } else {
+                    let font =
+                        font.ok_or_else(|| RenderError::FontRequired { text: text.clone() })?;
+                    let bmp = rasterise(font, &text, *size)?;
+                    check_range(
+                        "^GFA bytes",
+                        bmp.as_bytes().len() as u64,
+                        1,
+                        MAX_GRAPHIC_BYTES as u64,
+                    )?;
+                    let _ = writeln!(out, "^FO{x},{y}{}^FS", bmp.to_zpl_gfa());
+                }
+            }
+            Element::Barcode128 {
+                x,
+                y,
+                height,
+                module,
+                data,
+            } => {
+                check_pos(*x, *y)?;
+                check_range("barcode height", (*height).into(), 1, MAX_DOTS)?;
+                check_range("barcode module", (*module).into(), 1, 10)?;
+                code128::encode(data).map_err(|source| RenderError::Barcode {
+                    data: data.clone(),
+                    source,
+                })?;
+                let _ = writeln!(
+                    out,
+                    "^FO{x},{y}^BY{module}^BCN,{height},N,N,N{}",
+                    field(data, true)?
+                );
+            }
+            Element::Box {
+                x,
+                y,
+                w,
+                h,
+                thickness,
+            } => {
+                check_pos(*x, *y)?;
+                check_range("box thickness", (*thickness).into(), 1, MAX_DOTS)?;
+                check_range("box width", (*w).into(), (*thickness).into(), MAX_DOTS)?;
+                check_range("box height", (*h).into(), (*thickness).into(), MAX_DOTS)?;
+                let _ = writeln!(out, "^FO{x},{y}^GB{w},{h},{thickness}^FS");
+            }
+        }
+    }
+    out.push_str("^XZ\n");
+    Ok(out.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const INJECTION: &str = "^XA~JR^FDx^FS~PS\\\"\r\nPRINT 9";
+
+    fn font() -> &'static Font {
+        static FONT: OnceLock<Font> = OnceLock::new();
+        FONT.get_or_init(|| Font::load_default().expect("CJK font (fonts-wqy-microhei)"))
+    }
+
+    fn label(name: &str) -> Label {
+        Label::return_label(
+            "R-20250101-0001",
+            name,
+            "SO123456",
+            "退货 Return",
+            "2025-01-01",
+            "BENCH-3",
+            203,
+        )
+    }
+
+    fn render_str(l: &Label) -> String {
+        String::from_utf8(render(l, Some(font())).unwrap()).unwrap()
+    }
+
+    /// The invariants every rendered label must keep, whatever the user data.
+    fn assert_safe(zpl: &str, fields: usize) {
+        assert!(zpl.starts_with("^XA\n"), "{zpl}");
+        assert!(zpl.ends_with("^XZ\n"), "{zpl}");
+        assert_eq!(zpl.matches("^XA").count(), 1, "{zpl}");
+        assert_eq!(zpl.matches("^XZ").count(), 1, "{zpl}");
+        assert!(!zpl.contains('~'), "{zpl}");
+        assert!(zpl.is_ascii());
+        assert_eq!(zpl.matches("^FD").count(), fields, "{zpl}");
+        assert_eq!(zpl.matches("^FH_^FD").count(), fields, "{zpl}");
+        for line in zpl.lines() {
+            assert!(line.starts_with('^'), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn structure_of_return_label() {
+        let zpl = render_str(&label("Li Lei"));
+        let lines: Vec<&str> = zpl.lines().collect();
+        assert_eq!(
+            &lines[..6],
+            [
+                "^XA",
+                "^CI28",
+                "^PW480",
+                "^LL320",
+                "^LH0,0",
+                "^FO8,8^GB464,304,2^FS"
+            ]
+        );
+        assert!(lines[6].starts_with("^FO16,16^GFA,"), "{}", lines[6]);
+        let bx =
+            (480 - 2 * code128::width_in_modules(&code128::encode("R-20250101-0001").unwrap())) / 2;
+        assert_eq!(
+            lines[7],
+            format!("^FO{bx},56^BY2^BCN,80,N,N,N^FH_^FDR-20250101-0001^FS")
+        );
+        assert_eq!(lines[8], "^FO16,144^A0N,24,24^FH_^FDR-20250101-0001^FS");
+        assert_eq!(lines[9], "^FO16,180^A0N,32,32^FH_^FDLi Lei^FS");
+        assert_eq!(lines[10], "^FO16,224^A0N,24,24^FH_^FDOrder SO123456^FS");
+        assert_eq!(
+            lines[11],
+            "^FO16,260^A0N,24,24^FH_^FD2025-01-01  BENCH-3^FS"
+        );
+        assert_eq!(lines[12], "^XZ");
+        assert_safe(&zpl, 5);
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(field("a^b~c_d", false).unwrap(), "^FH_^FDa_5Eb_7Ec_5Fd^FS");
+        assert_eq!(field("é", false).unwrap(), "^FH_^FD_C3_A9^FS");
+        assert_eq!(field("a>b", true).unwrap(), "^FH_^FDa><b^FS");
+        assert!(field(&"^".repeat(2000), false).is_err());
+    }
+
+    #[test]
+    fn injection_in_ascii_name_is_escaped() {
+        let zpl = render_str(&label(INJECTION));
+        assert_safe(&zpl, 5);
+        assert!(!zpl.contains("~JR") && !zpl.contains("^FDx"));
+        assert!(zpl.contains("^FH_^FD_5EXA_7EJR_5EFDx_5EFS_7EPS_5C_22  PRINT 9^FS"));
+    }
+
+    #[test]
+    fn injection_with_chinese_name_goes_to_bitmap() {
+        let name = format!("{INJECTION}张三丰");
+        let zpl = render_str(&label(&name));
+        // Title and name are bitmaps; id, order and date lines and the barcode are fields.
+        assert_safe(&zpl, 4);
+        assert_eq!(zpl.matches("^GFA,").count(), 2);
+        assert!(!zpl.contains("~JR") && !zpl.contains("^FDx") && !zpl.contains("PRINT"));
+    }
+
+    #[test]
+    fn chinese_without_font_is_an_error() {
+        let err = render(&label("张三丰"), None).unwrap_err();
+        assert!(matches!(err, RenderError::FontRequired { .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_barcode_data_is_rejected() {
+        let mut l = label("x");
+        for bad in ["", "退货", "A\u{7}B"] {
+            l.elements[2] = Element::Barcode128 {
+                x: 0,
+                y: 0,
+                height: 50,
+                module: 2,
+                data: bad.to_owned(),
+            };
+            assert!(matches!(
+                render(&l, Some(font())),
+                Err(RenderError::Barcode { .. })
+            ));
+        }
+    }
+
+    /// Decodes the `^GFA` of the name line and checks it really has ink.
+    #[test]
+    fn gfa_bitmap_of_chinese_name_has_black_pixels() {
+        let zpl = render_str(&label("张三丰"));
+        let line = zpl
+            .lines()
+            .find(|l| l.starts_with("^FO16,180^GFA,"))
+            .expect("name bitmap line");
+        let body = line
+            .strip_prefix("^FO16,180^GFA,")
+            .and_then(|s| s.strip_suffix("^FS"))
+            .unwrap();
+        let parts: Vec<&str> = body.splitn(4, ',').collect();
+        let total: usize = parts[0].parse().unwrap();
+        assert_eq!(parts[1], parts[0]);
+        let row_bytes: usize = parts[2].parse().unwrap();
+        let hex = parts[3];
+        assert_eq!(hex.len(), total * 2);
+        assert_eq!(total % row_bytes, 0);
+        let bytes: Vec<u8> = (0..total)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let black: u32 = bytes.iter().map(|b| b.count_ones()).sum();
+        let pixels = (total * 8) as u32;
+        assert!(black > 50, "only {black} black pixels");
+        assert!(black < pixels / 2, "{black} of {pixels} black: inverted?");
+        // Three glyphs side by side: ink in each third of the width.
+        let width = row_bytes * 8;
+        let rows = total / row_bytes;
+        for third in 0..3 {
+            let ink = (0..rows).any(|r| {
+                (third * width / 3..(third + 1) * width / 3)
+                    .any(|x| bytes[r * row_bytes + x / 8] & (0x80 >> (x % 8)) != 0)
+            });
+            assert!(ink, "no ink in third {third}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_customer_name_keeps_the_format_intact(
+            name in prop_oneof![any::<String>(), "[\\^~_\"\\\\\r\n>a-zA-Z0-9 张三丰退货]{0,40}"]
+        ) {
+            let l = label(&name);
+            match render(&l, Some(font())) {
+                Ok(bytes) => {
+                    let zpl = String::from_utf8(bytes).unwrap();
+                    let line = single_line(&name);
+                    let name_is_field = line.is_ascii() && !line.trim().is_empty();
+                    let fields = 4 + usize::from(name_is_field);
+                    assert_safe(&zpl, fields);
+                }
+                Err(e) => {
+                    // Only a glyph the font lacks may stop a label.
+                    prop_assert!(!name.is_ascii());
+                    prop_assert!(matches!(e, RenderError::Text { .. }), "{}", e);
+                }
+            }
+        }
+
+        #[test]
+        fn any_ascii_name_renders_without_font(name in "[ -~\\r\\n\\t]{0,60}") {
+            let mut l = label(&name);
+            l.elements[1] = Element::Text { x: 16, y: 16, size: 32, text: "RETURN".into() };
+            let zpl = String::from_utf8(render(&l, None).unwrap()).unwrap();
+            assert_safe(&zpl, 5 + usize::from(!single_line(&name).trim().is_empty()));
+        }
+    }
+}
