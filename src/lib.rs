@@ -15,6 +15,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod devices;
 pub mod domain;
 pub mod engine;
 pub mod feed;

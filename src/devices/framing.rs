@@ -370,7 +370,13 @@ mod tests {
 
     fn code() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(
-            prop_oneof![b'0'..=b'9', b'A'..=b'Z', b'a'..=b'z', Just(b'-'), Just(0x1d)],
+            prop_oneof![
+                b'0'..=b'9',
+                b'A'..=b'Z',
+                b'a'..=b'z',
+                Just(b'-'),
+                Just(0x1d)
+            ],
             1..40,
         )
     }

@@ -1,0 +1,8 @@
+//! Device layer: scanner transports feeding scans into the engine.
+//!
+//! - [`framing`]: pure byte-stream → scan framing (suffix, quiet gap, length guard).
+//! - [`keyboard`]: pure USB HID boot-keyboard report → bytes decoding (US layout).
+//! - [`serial`]: serial-port scanner actor with reconnect/backoff and a status channel.
+pub mod framing;
+pub mod keyboard;
+pub mod serial;
