@@ -8,7 +8,6 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::config::Config;
-use crate::domain::step::Effect;
 use crate::engine::{self, Clock, EngineHandle};
 use crate::i18n::{Lang, message};
 
@@ -50,22 +49,6 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
-    }
-}
-
-async fn run_effects(mut rx: tokio::sync::mpsc::UnboundedReceiver<Effect>) {
-    while let Some(e) = rx.recv().await {
-        match e {
-            Effect::PrintLabel {
-                return_id,
-                template,
-                reason,
-            } => {
-                // The device layer's print queue takes these; until a printer is configured
-                // the job is only logged (no customer data in logs).
-                tracing::info!(%return_id, template, reason = reason.as_str(), "label job");
-            }
-        }
     }
 }
 
@@ -161,8 +144,44 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     let listener = crate::control::bind(&cfg.control_socket)
         .await
         .map_err(anyhow::Error::msg)?;
-    tokio::spawn(run_effects(effects));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(crate::printing::run(cfg.clone(), effects));
+    // Serial scanners: each an actor that owns its port and reconnects with backoff; a
+    // missing scanner is logged and retried, never fatal.
+    let (scan_tx, mut scan_rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(1024);
+    for sc in &cfg.scanners {
+        let (status_tx, mut status_rx) =
+            tokio::sync::watch::channel(crate::devices::serial::ScannerStatus::Starting);
+        let path = sc.path.clone();
+        tokio::spawn(async move {
+            while status_rx.changed().await.is_ok() {
+                let s = status_rx.borrow().clone();
+                tracing::info!(scanner = %path, status = ?s, "scanner status");
+            }
+        });
+        tokio::spawn(crate::devices::serial::run_serial_scanner(
+            sc.clone(),
+            scan_tx.clone(),
+            status_tx,
+            stop_rx.clone(),
+        ));
+    }
+    drop(scan_tx);
+    {
+        let engine = engine.clone();
+        let lang = Lang::parse(&cfg.language);
+        tokio::spawn(async move {
+            while let Some((bench, bytes)) = scan_rx.recv().await {
+                let r = engine.scan(&bench, bytes).await;
+                let params: Vec<(&str, String)> = r
+                    .params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                tracing::info!(%bench, ok = r.ok, stored = r.stored, code = %r.code, feedback = %message(lang, &r.code, &params), "scan");
+            }
+        });
+    }
     let stopped = |rx: &tokio::sync::watch::Receiver<bool>| {
         let mut rx = rx.clone();
         async move {

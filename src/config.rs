@@ -56,7 +56,32 @@ pub struct RawConfig {
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
+    pub scanners: Vec<RawScanner>,
+    #[serde(default)]
+    pub printer: Option<RawPrinter>,
+    #[serde(default)]
     pub sync: RawSync,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScanner {
+    pub path: String,
+    pub bench: Option<String>,
+    pub baud: Option<u32>,
+    pub suffix: Option<String>,
+    pub quiet_gap_ms: Option<u64>,
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrinter {
+    pub kind: String,
+    pub path: Option<PathBuf>,
+    pub language: Option<String>,
+    pub dpi: Option<u32>,
+    pub font: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -286,6 +311,19 @@ pub struct Config {
     pub high_water_pct: u8,
     /// How often photos are measured and expired events pruned.
     pub maintenance_interval: std::time::Duration,
+    pub scanners: Vec<crate::devices::serial::SerialScannerConfig>,
+    pub printer: Option<PrinterConfig>,
+}
+
+/// Where label jobs go. Only the `directory` sink exists so far (one file per job, for labs
+/// and previews); network, serial and USB printers come with the print queue.
+#[derive(Debug, Clone)]
+pub struct PrinterConfig {
+    pub dir: PathBuf,
+    /// `zpl` or `tspl`.
+    pub language: String,
+    pub dpi: u32,
+    pub font: Option<PathBuf>,
 }
 
 /// A secret from the config: never shown by `Debug` or written to logs.
@@ -771,6 +809,84 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
     if !(10..=99).contains(&high_water_pct) {
         bad("storage.high_water_pct", "must be 10 to 99".into());
     }
+    let mut scanners = Vec::new();
+    for (i, s) in raw.scanners.iter().enumerate() {
+        use crate::devices::framing::Suffix;
+        let key = |k: &str| format!("scanners[{i}].{k}");
+        let suffix = match s.suffix.as_deref().unwrap_or("cr") {
+            "cr" => Suffix::Cr,
+            "lf" => Suffix::Lf,
+            "crlf" => Suffix::CrLf,
+            "none" => Suffix::None,
+            other => {
+                bad(
+                    &key("suffix"),
+                    format!("{other:?}: use cr, lf, crlf or none"),
+                );
+                Suffix::Cr
+            }
+        };
+        let bench = s.bench.clone().unwrap_or_else(|| default_bench.clone());
+        if bench.is_empty()
+            || !bench
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bad(&key("bench"), "must be 1 to 64 of A-Z a-z 0-9 _ -".into());
+        }
+        if s.path.is_empty() {
+            bad(
+                &key("path"),
+                "is empty: use a /dev/serial/by-id/… path".into(),
+            );
+        }
+        let mut c = crate::devices::serial::SerialScannerConfig::new(
+            s.path.clone(),
+            s.baud.unwrap_or(9600),
+            bench,
+        );
+        c.framer.suffix = suffix;
+        c.framer.quiet_gap_ms = s.quiet_gap_ms;
+        c.framer.prefix = s
+            .prefix
+            .clone()
+            .filter(|p| !p.is_empty())
+            .map(String::into_bytes);
+        scanners.push(c);
+    }
+    let printer = match &raw.printer {
+        None => None,
+        Some(p) => {
+            if p.kind != "directory" {
+                bad(
+                    "printer.kind",
+                    format!(
+                        "{:?}: only \"directory\" is available in this version",
+                        p.kind
+                    ),
+                );
+            }
+            let language = p.language.clone().unwrap_or_else(|| "zpl".into());
+            if language != "zpl" && language != "tspl" {
+                bad("printer.language", format!("{language:?}: use zpl or tspl"));
+            }
+            let dpi = p.dpi.unwrap_or(203);
+            if ![203, 300, 600].contains(&dpi) {
+                bad("printer.dpi", "must be 203, 300 or 600".into());
+            }
+            let dir = p.path.clone().unwrap_or_else(|| PathBuf::from("labels"));
+            Some(PrinterConfig {
+                dir: if dir.is_relative() {
+                    state_dir.join(dir)
+                } else {
+                    dir
+                },
+                language,
+                dpi,
+                font: p.font.clone(),
+            })
+        }
+    };
     let maintenance_interval_s = raw.storage.maintenance_interval_s.unwrap_or(60);
     if !(1..=3600).contains(&maintenance_interval_s) {
         bad("storage.maintenance_interval_s", "must be 1 to 3600".into());
@@ -826,6 +942,8 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
         cap_bytes: cap_mb * 1024 * 1024,
         high_water_pct,
         maintenance_interval: std::time::Duration::from_secs(maintenance_interval_s),
+        scanners,
+        printer,
     })
 }
 

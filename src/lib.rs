@@ -24,6 +24,7 @@ pub mod i18n;
 pub mod label;
 pub mod manifest;
 pub mod photos;
+pub mod printing;
 pub mod privacy;
 pub mod refdata;
 pub mod sheet;

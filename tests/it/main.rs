@@ -5,6 +5,7 @@ mod central;
 mod central_selftest;
 mod cli;
 mod crash;
+mod devices;
 mod flow;
 mod metrics;
 mod props;
