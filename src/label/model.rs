@@ -332,3 +332,33 @@ mod tests {
         assert!(check_range("x", 4, 1, 4).is_ok());
     }
 }
+
+/// Shared test fixtures of the label renderers.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use std::sync::OnceLock;
+
+    use super::Label;
+    use crate::label::text::Font;
+
+    /// A customer name that tries every way out of a field: ZPL commands, a TSPL quote, a
+    /// line break and a second print command.
+    pub const INJECTION: &str = "^XA~JR^FDx^FS~PS\\\"\r\nPRINT 9";
+
+    pub fn font() -> &'static Font {
+        static FONT: OnceLock<Font> = OnceLock::new();
+        FONT.get_or_init(|| Font::load_default().expect("CJK font (fonts-wqy-microhei)"))
+    }
+
+    pub fn label(name: &str) -> Label {
+        Label::return_label(
+            "R-20250101-0001",
+            name,
+            "SO123456",
+            "退货 Return",
+            "2025-01-01",
+            "BENCH-3",
+            203,
+        )
+    }
+}

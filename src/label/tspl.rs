@@ -179,30 +179,11 @@ pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError
 
 #[cfg(test)]
 mod tests {
-    use std::sync::OnceLock;
-
     use proptest::prelude::*;
 
     use super::*;
 
-    const INJECTION: &str = "^XA~JR^FDx^FS~PS\\\"\r\nPRINT 9";
-
-    fn font() -> &'static Font {
-        static FONT: OnceLock<Font> = OnceLock::new();
-        FONT.get_or_init(|| Font::load_default().expect("CJK font (fonts-wqy-microhei)"))
-    }
-
-    fn label(name: &str) -> Label {
-        Label::return_label(
-            "R-20250101-0001",
-            name,
-            "SO123456",
-            "退货 Return",
-            "2025-01-01",
-            "BENCH-3",
-            203,
-        )
-    }
+    use crate::label::model::fixtures::{INJECTION, font, label};
 
     /// A parsed command: its text line, and the raw payload for `BITMAP`.
     #[derive(Debug)]
