@@ -79,6 +79,7 @@ pub struct RawScanner {
 pub struct RawPrinter {
     pub kind: String,
     pub path: Option<PathBuf>,
+    pub address: Option<String>,
     pub language: Option<String>,
     pub dpi: Option<u32>,
     pub font: Option<PathBuf>,
@@ -319,7 +320,10 @@ pub struct Config {
 /// and previews); network, serial and USB printers come with the print queue.
 #[derive(Debug, Clone)]
 pub struct PrinterConfig {
+    /// `directory`: one file per job here.
     pub dir: PathBuf,
+    /// `tcp`: raw socket printer (port 9100), `host:port`.
+    pub address: Option<String>,
     /// `zpl` or `tspl`.
     pub language: String,
     pub dpi: u32,
@@ -857,13 +861,16 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
     let printer = match &raw.printer {
         None => None,
         Some(p) => {
-            if p.kind != "directory" {
+            if p.kind != "directory" && p.kind != "tcp" {
                 bad(
                     "printer.kind",
-                    format!(
-                        "{:?}: only \"directory\" is available in this version",
-                        p.kind
-                    ),
+                    format!("{:?}: use \"directory\" or \"tcp\"", p.kind),
+                );
+            }
+            if p.kind == "tcp" && p.address.as_deref().is_none_or(|a| !a.contains(':')) {
+                bad(
+                    "printer.address",
+                    "a tcp printer needs address = \"host:9100\"".into(),
                 );
             }
             let language = p.language.clone().unwrap_or_else(|| "zpl".into());
@@ -881,6 +888,7 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
                 } else {
                     dir
                 },
+                address: (p.kind == "tcp").then(|| p.address.clone().unwrap_or_default()),
                 language,
                 dpi,
                 font: p.font.clone(),

@@ -1,7 +1,8 @@
 //! Label jobs: the engine's print-label effects rendered to the configured printer language
-//! (ZPL or TSPL) from one label model. The only sink so far is a directory (one file per
-//! job: labs, previews, and a spool a print server can pick up); network, serial and USB
-//! printers, status polling and the durable print queue come with the device layer.
+//! (ZPL or TSPL) from one label model, then sent to a directory (one file per job: labs,
+//! previews, a spool) or a raw TCP printer (port 9100), whose `~HS` status is read after
+//! each job: a fault (paper out, head open, …) alarms; no answer is "unknown", never "ok".
+//! The durable print queue (sent vs confirmed, failover) comes with the device layer.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -101,6 +102,42 @@ fn write_job(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// Send a job to a raw TCP printer; for ZPL, ask `~HS` on the same connection.
+/// Returns the status when the printer answered.
+async fn send_tcp(
+    address: &str,
+    bytes: &[u8],
+    zpl: bool,
+) -> Result<Option<crate::devices::zpl_status::ZplStatus>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = std::time::Duration::from_secs(5);
+    let mut s = tokio::time::timeout(t, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| format!("{address}: connect timed out"))?
+        .map_err(|e| format!("{address}: {e}"))?;
+    tokio::time::timeout(t, s.write_all(bytes))
+        .await
+        .map_err(|_| format!("{address}: write timed out"))?
+        .map_err(|e| format!("{address}: {e}"))?;
+    if !zpl {
+        return Ok(None);
+    }
+    s.write_all(b"~HS")
+        .await
+        .map_err(|e| format!("{address}: {e}"))?;
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut buf = [0u8; 512];
+    while !crate::devices::zpl_status::hs_complete(&got) && got.len() < 4096 {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => return Err(format!("{address}: {e}")),
+        }
+    }
+    Ok(crate::devices::zpl_status::parse_hs(&got))
+}
+
 /// Run label jobs until the engine stops.
 pub async fn run(cfg: Arc<Config>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Effect>) {
     let font = cfg.printer.as_ref().and_then(|p| {
@@ -134,21 +171,69 @@ pub async fn run(cfg: Arc<Config>, mut rx: tokio::sync::mpsc::UnboundedReceiver<
         let cfg2 = cfg.clone();
         let font2 = font.clone();
         let id = return_id.to_string();
-        let result = tokio::task::spawn_blocking(move || {
-            let bytes = render_return_label(&cfg2, &printer, font2.as_deref(), &id)?;
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3f");
-            let name = format!("{id}-{stamp}-{n}.{}", printer.language);
-            write_job(&printer.dir, &name, &bytes)
+        let result = tokio::task::spawn_blocking({
+            let printer = printer.clone();
+            move || render_return_label(&cfg2, &printer, font2.as_deref(), &id)
         })
         .await;
-        match result {
-            Ok(Ok(path)) => {
-                tracing::info!(%return_id, reason = reason.as_str(), path = %path.display(), "label job written")
-            }
+        let bytes = match result {
+            Ok(Ok(b)) => b,
             Ok(Err(e)) => {
-                tracing::error!(%return_id, error = %e, "label job FAILED; reprint once fixed")
+                tracing::error!(%return_id, error = %e, "label job FAILED to render; reprint once fixed");
+                continue;
             }
-            Err(e) => tracing::error!(%return_id, error = %e, "label job task failed"),
+            Err(e) => {
+                tracing::error!(%return_id, error = %e, "label job task failed");
+                continue;
+            }
+        };
+        match &printer.address {
+            None => {
+                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3f");
+                let name = format!("{return_id}-{stamp}-{n}.{}", printer.language);
+                let dir = printer.dir.clone();
+                match tokio::task::spawn_blocking(move || write_job(&dir, &name, &bytes)).await {
+                    Ok(Ok(path)) => {
+                        tracing::info!(%return_id, reason = reason.as_str(), path = %path.display(), "label job written")
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(%return_id, error = %e, "label job FAILED; reprint once fixed")
+                    }
+                    Err(e) => tracing::error!(%return_id, error = %e, "label job task failed"),
+                }
+            }
+            Some(address) => {
+                // Bounded retries while the printer is unreachable (1, 2, 4, 8 s); the
+                // durable queue will keep jobs across restarts.
+                let zpl = printer.language == "zpl";
+                let mut delay = std::time::Duration::from_secs(1);
+                for attempt in 1..=5 {
+                    match send_tcp(address, &bytes, zpl).await {
+                        Ok(status) => {
+                            match status {
+                                Some(st) if st.faults().is_empty() => {
+                                    tracing::info!(%return_id, printer = %address, "label job sent; printer ok")
+                                }
+                                Some(st) => {
+                                    tracing::warn!(%return_id, printer = %address, faults = ?st.faults(), "label job sent; PRINTER FAULT")
+                                }
+                                None => {
+                                    tracing::warn!(%return_id, printer = %address, "label job sent; printer status unknown (no answer to ~HS)")
+                                }
+                            }
+                            break;
+                        }
+                        Err(e) if attempt < 5 => {
+                            tracing::warn!(%return_id, error = %e, attempt, "printer unreachable; retrying");
+                            tokio::time::sleep(delay).await;
+                            delay *= 2;
+                        }
+                        Err(e) => {
+                            tracing::error!(%return_id, error = %e, "label job FAILED after 5 tries; reprint once the printer is back")
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -3,6 +3,8 @@
 //! - [`framing`]: pure byte-stream → scan framing (suffix, quiet gap, length guard).
 //! - [`keyboard`]: pure USB HID boot-keyboard report → bytes decoding (US layout).
 //! - [`serial`]: serial-port scanner actor with reconnect/backoff and a status channel.
+//! - [`zpl_status`]: the `~HS` printer status answer.
 pub mod framing;
 pub mod keyboard;
 pub mod serial;
+pub mod zpl_status;

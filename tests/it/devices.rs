@@ -115,3 +115,76 @@ fn label_job_is_safe_zpl_in_the_printer_directory() {
     assert!(zpl.contains(&id), "the return id is printed");
     d.stop();
 }
+
+/// A raw TCP printer (fake firmware on loopback) receives the ZPL job on port-9100 style
+/// socket and is asked `~HS`; its "paper out, paused, ribbon out" answer raises a fault
+/// alarm in the log, and a silent printer is reported as unknown, never ok.
+#[test]
+fn tcp_printer_gets_the_job_and_its_status_is_read() {
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    // A loopback printer: records each connection's bytes; answers ~HS when `answer`.
+    let start_printer = |answer: bool| {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let jobs: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let rec = jobs.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { return };
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !got.ends_with(b"~HS") {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if answer {
+                    let _ = c.write_all(b"\x02030,1,1,1225,000,0,0,0,000,0,0,0\x03\r\n\x02001,0,0,1,1,2,6,0,00000100,1,000\x03\r\n\x021234,0\x03\r\n");
+                }
+                rec.lock().unwrap().push(got);
+            }
+        });
+        (addr, jobs)
+    };
+    for answer in [true, false] {
+        let (addr, jobs) = start_printer(answer);
+        let st = Station::new(&format!(
+            "[printer]\nkind = \"tcp\"\naddress = \"{addr}\"\nlanguage = \"zpl\"\n"
+        ));
+        let d = st.start();
+        let r = scan_ok(
+            &st,
+            &[
+                "OP-017",
+                "SF1000000000001",
+                "CMD-KIND-CUSTOMER",
+                "CMD-UNPACK",
+            ],
+        );
+        let id = r[1]["return_id"].as_str().unwrap().to_string();
+        let job = poll("the job at the printer", || {
+            jobs.lock().unwrap().first().cloned()
+        });
+        let text = String::from_utf8_lossy(&job);
+        assert!(
+            text.starts_with("^XA") && text.contains(&id) && text.ends_with("~HS"),
+            "{text}"
+        );
+        let expect = if answer {
+            "PRINTER FAULT"
+        } else {
+            "status unknown"
+        };
+        poll("the printer status in the log", || {
+            let log = d.log.lock().unwrap_or_else(|p| p.into_inner());
+            let log = String::from_utf8_lossy(&log);
+            (log.contains(expect) && (!answer || log.contains("paper_out"))).then_some(())
+        });
+        d.stop();
+    }
+}
