@@ -495,9 +495,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Commands { out, font } => {
-            let cfg = load_config(&cli.config).ok();
-            let lang_cfg = cfg.as_ref().map(|c| c.language.clone());
-            let _ = lang_cfg;
             crate::sheet::write_command_sheet(&out, font.as_deref())?;
             println!("{}: command sheet written", out.display());
             Ok(ExitCode::SUCCESS)

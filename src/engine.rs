@@ -226,6 +226,8 @@ struct Engine {
     /// writes the checkpointer thread's passive checkpoints never catch up, so the WAL
     /// would never restart.
     wal_limit: u64,
+    /// The database's page size (fixed once the file exists).
+    page_size: i64,
 }
 
 /// Errors that stop the engine from starting.
@@ -271,6 +273,10 @@ pub fn start(
         .conn()
         .execute_batch(&format!("PRAGMA journal_size_limit={wal_limit};"))
         .map_err(StoreError::from)?;
+    let page_size: i64 = store
+        .conn()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(StoreError::from)?;
     let station = store.load_station()?;
     let grammar = ScanGrammar::new(&cfg.couriers, cfg.scan_max_len)
         .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
@@ -301,6 +307,7 @@ pub fn start(
         effects: effects_tx,
         full: false,
         wal_limit,
+        page_size,
     };
     let max = cfg.group_commit_max;
     let (stop_checkpoints, ticks) = std::sync::mpsc::channel::<()>();
@@ -458,9 +465,7 @@ impl Engine {
         let free: i64 = conn
             .query_row("PRAGMA freelist_count", [], |r| r.get(0))
             .unwrap_or(0);
-        let size: i64 = conn
-            .query_row("PRAGMA page_size", [], |r| r.get(0))
-            .unwrap_or(4096);
+        let size = self.page_size;
         ((pages - free).max(0) * size) as u64
             + self.wal_len()
             + self.stats.photo_bytes.load(Ordering::Relaxed)

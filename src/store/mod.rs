@@ -298,7 +298,6 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         Ok(Batch {
             tx,
-            epoch: &self.epoch,
             next_seq: &mut self.next_seq,
             seq: 0,
             returns: BTreeSet::new(),
@@ -311,8 +310,6 @@ impl Store {
 /// when the transaction commits.
 pub struct Batch<'a> {
     tx: Transaction<'a>,
-    #[allow(dead_code)]
-    epoch: &'a str,
     next_seq: &'a mut i64,
     /// Events appended so far in this batch.
     seq: i64,

@@ -3,6 +3,17 @@
 
 use crate::config::SyncConfig;
 
+/// What a sync worker needs to talk to the central: its base URL, the station token and a
+/// client. `Ok(None)` when no central is configured; `Err` when the client cannot be built.
+pub fn for_worker(
+    cfg: &SyncConfig,
+) -> Result<Option<(String, crate::config::Secret, reqwest::Client)>, String> {
+    let (Some(base), Some(token)) = (cfg.central_url.clone(), cfg.station_token.clone()) else {
+        return Ok(None);
+    };
+    Ok(Some((base, token, build(cfg)?)))
+}
+
 pub fn build(cfg: &SyncConfig) -> Result<reqwest::Client, String> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();

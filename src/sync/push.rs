@@ -172,13 +172,12 @@ pub async fn run(
     network_up: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (Some(base), Some(token)) = (cfg.sync.central_url.clone(), cfg.sync.station_token.clone())
-    else {
-        update(&status, |s| s.push_state = "disabled".into());
-        return;
-    };
-    let client = match super::client::build(&cfg.sync) {
-        Ok(c) => c,
+    let (base, token, client) = match super::client::for_worker(&cfg.sync) {
+        Ok(Some(w)) => w,
+        Ok(None) => {
+            update(&status, |s| s.push_state = "disabled".into());
+            return;
+        }
         Err(e) => {
             tracing::error!(error = %e, "sync push cannot start");
             update(&status, |s| {
