@@ -149,14 +149,33 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     // Serial scanners: each an actor that owns its port and reconnects with backoff; a
     // missing scanner is logged and retried, never fatal.
     let (scan_tx, mut scan_rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(1024);
+    let board = crate::devices::board::DeviceBoard::new();
     for sc in &cfg.scanners {
         let (status_tx, mut status_rx) =
             tokio::sync::watch::channel(crate::devices::serial::ScannerStatus::Starting);
-        let path = sc.path.clone();
+        let id = format!("scanner:{}:{}", sc.bench, sc.path);
+        board.register(
+            &id,
+            crate::devices::board::DeviceKind::Scanner,
+            "serial",
+            &sc.path,
+            Some(&sc.bench),
+        );
+        let board = board.clone();
         tokio::spawn(async move {
+            use crate::devices::board::DeviceState;
+            use crate::devices::serial::ScannerStatus;
             while status_rx.changed().await.is_ok() {
                 let s = status_rx.borrow().clone();
-                tracing::info!(scanner = %path, status = ?s, "scanner status");
+                let (state, detail) = match s {
+                    ScannerStatus::Starting => (DeviceState::Starting, None),
+                    ScannerStatus::Connected => (DeviceState::Connected, None),
+                    ScannerStatus::Disconnected { reason, .. } => {
+                        (DeviceState::Disconnected, Some(reason))
+                    }
+                    ScannerStatus::Stopped => (DeviceState::Stopped, None),
+                };
+                board.set(&id, state, detail, Vec::new());
             }
         });
         tokio::spawn(crate::devices::serial::run_serial_scanner(
@@ -203,6 +222,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
             engine: engine.clone(),
             reader: Default::default(),
             sync: status.clone(),
+            board: board.clone(),
         };
         http_task = Some(tokio::spawn(crate::http::serve(
             l,
@@ -248,6 +268,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
             cap_bytes: cfg.cap_bytes,
             high_water_pct: cfg.high_water_pct,
             state_dir: cfg.state_dir.clone(),
+            board: board.clone(),
         },
         stopped(&stop_rx),
     ));

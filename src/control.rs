@@ -79,6 +79,8 @@ pub struct ControlCtx {
     pub cap_bytes: u64,
     pub high_water_pct: u8,
     pub state_dir: PathBuf,
+    /// Live scanner and printer states.
+    pub board: crate::devices::board::DeviceBoard,
 }
 
 /// Serve connections until `shutdown` resolves.
@@ -225,6 +227,9 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
         });
         v["ok"] = json!(true);
         return Ok(v);
+    }
+    if op == "devices" {
+        return Ok(json!({"ok": true, "devices": ctx.board.to_json()}));
     }
     if op == "ping" {
         let mut v = info.clone();

@@ -4,6 +4,8 @@
 //! - [`keyboard`]: pure USB HID boot-keyboard report → bytes decoding (US layout).
 //! - [`serial`]: serial-port scanner actor with reconnect/backoff and a status channel.
 //! - [`zpl_status`]: the `~HS` printer status answer.
+//! - [`board`]: the live state of every device, for the views and alarms.
+pub mod board;
 pub mod framing;
 pub mod keyboard;
 pub mod serial;

@@ -23,6 +23,8 @@ pub struct HttpState {
     /// One reader connection for pull pages (pages are short; requests take turns).
     pub reader: Arc<Mutex<Option<rusqlite::Connection>>>,
     pub sync: crate::sync::SharedStatus,
+    /// Live scanner and printer states.
+    pub board: crate::devices::board::DeviceBoard,
 }
 
 pub fn router(state: HttpState) -> axum::Router {
@@ -304,7 +306,64 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         "Batches that failed to commit.",
         st.storage_errors.load(Ordering::Relaxed) as f64,
     );
+    device_metrics(&mut out, &state.board);
     ([("content-type", "text/plain; version=0.0.4")], out).into_response()
+}
+
+/// Per-device gauges: `returnsd_device_up` (1 connected/ok, 0 otherwise),
+/// `returnsd_device_alarm` and `returnsd_printer_fault` per fault code.
+fn device_metrics(out: &mut String, board: &crate::devices::board::DeviceBoard) {
+    use crate::devices::board::DeviceState;
+    use std::fmt::Write;
+    let devices = board.snapshot();
+    let esc = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', " ")
+    };
+    let _ = writeln!(
+        out,
+        "# HELP returnsd_device_up 1 while a scanner is connected or a printer answered ok.\n# TYPE returnsd_device_up gauge"
+    );
+    for d in &devices {
+        let up = matches!(d.state, DeviceState::Connected | DeviceState::Ok);
+        let _ = writeln!(
+            out,
+            "returnsd_device_up{{id=\"{}\",kind=\"{}\",transport=\"{}\",state=\"{}\"}} {}",
+            esc(&d.id),
+            d.kind.as_str(),
+            esc(&d.transport),
+            d.state.as_str(),
+            u8::from(up)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP returnsd_device_alarm 1 while a device needs an operator (disconnected, fault, unknown, offline).\n# TYPE returnsd_device_alarm gauge"
+    );
+    for d in &devices {
+        let _ = writeln!(
+            out,
+            "returnsd_device_alarm{{id=\"{}\",kind=\"{}\"}} {}",
+            esc(&d.id),
+            d.kind.as_str(),
+            u8::from(d.state.is_alarm())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP returnsd_printer_fault 1 per fault a printer reports.\n# TYPE returnsd_printer_fault gauge"
+    );
+    for d in &devices {
+        for f in &d.faults {
+            let _ = writeln!(
+                out,
+                "returnsd_printer_fault{{id=\"{}\",fault=\"{}\"}} 1",
+                esc(&d.id),
+                esc(f)
+            );
+        }
+    }
 }
 
 /// Serve until `shutdown` resolves.
