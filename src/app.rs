@@ -145,7 +145,6 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
         .await
         .map_err(anyhow::Error::msg)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(crate::printing::run(cfg.clone(), effects));
     // Serial scanners: each an actor that owns its port and reconnects with backoff; a
     // missing scanner is logged and retried, never fatal.
     let (scan_tx, mut scan_rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(1024);
@@ -186,6 +185,13 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
         ));
     }
     drop(scan_tx);
+    let printer = tokio::spawn(crate::printing::run(
+        cfg.clone(),
+        engine.clone(),
+        board.clone(),
+        effects,
+        stop_rx.clone(),
+    ));
     {
         let engine = engine.clone();
         let lang = Lang::parse(&cfg.language);
@@ -296,6 +302,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     let _ = tokio::time::timeout(grace, server).await;
     let _ = tokio::time::timeout(grace, push).await;
     let _ = tokio::time::timeout(grace, feed).await;
+    let _ = tokio::time::timeout(grace, printer).await;
     if let Some(t) = http_task {
         let _ = tokio::time::timeout(grace, t).await;
     }

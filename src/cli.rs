@@ -157,6 +157,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: PhotoCmd,
     },
+    /// The durable print queue.
+    Print {
+        #[command(subcommand)]
+        cmd: PrintCmd,
+    },
     /// Render the printable command-code sheet.
     Commands {
         #[arg(long)]
@@ -194,6 +199,19 @@ pub enum SyncCmd {
     /// Backlog, oldest unacked age, last success and error, clock offset, feed cursor,
     /// rejected feed items.
     Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PrintCmd {
+    /// Jobs waiting, sent but not confirmed, or failed (with --all: every recent job).
+    Queue {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
         #[arg(long)]
         json: bool,
     },
@@ -408,6 +426,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                 }
                 ReturnsCmd::Show { id, json, reveal } => {
                     returns_show(&conn, &cfg, &id, json, reveal)
+                }
+            }
+        }
+        Cmd::Print { cmd } => {
+            let cfg = load_config(&cli.config)?;
+            let conn = open_existing(&cfg)?;
+            match cmd {
+                PrintCmd::Queue { all, limit, json } => {
+                    print!(
+                        "{}",
+                        crate::printing::view::queue_text(&conn, all, limit, json)?
+                    );
+                    Ok(ExitCode::SUCCESS)
                 }
             }
         }

@@ -80,9 +80,16 @@ pub struct RawPrinter {
     pub kind: String,
     pub path: Option<PathBuf>,
     pub address: Option<String>,
+    pub baud: Option<u32>,
     pub language: Option<String>,
     pub dpi: Option<u32>,
     pub font: Option<PathBuf>,
+    pub failover_after: Option<u32>,
+    pub status_interval_s: Option<u64>,
+    pub retry_cap_s: Option<u64>,
+    pub confirm_timeout_ms: Option<u64>,
+    pub templates: Option<PathBuf>,
+    pub secondary: Option<Box<RawPrinter>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -316,18 +323,153 @@ pub struct Config {
     pub printer: Option<PrinterConfig>,
 }
 
-/// Where label jobs go. Only the `directory` sink exists so far (one file per job, for labs
-/// and previews); network, serial and USB printers come with the print queue.
+/// Where label jobs go: a primary printer, an optional secondary it fails over to, and how
+/// the print queue treats them.
 #[derive(Debug, Clone)]
 pub struct PrinterConfig {
-    /// `directory`: one file per job here.
-    pub dir: PathBuf,
-    /// `tcp`: raw socket printer (port 9100), `host:port`.
-    pub address: Option<String>,
+    pub primary: PrinterTarget,
+    /// Takes the queue's jobs while the primary is unreachable or faulted.
+    pub secondary: Option<PrinterTarget>,
+    /// Failed attempts on the primary before a job goes to the secondary.
+    pub failover_after: u32,
+    /// How often an idle printer's status is asked (0: never; after each job only).
+    pub status_interval: std::time::Duration,
+    /// Longest wait between two attempts at a job (backoff 1 s doubling up to this).
+    pub retry_cap: std::time::Duration,
+    /// How long to wait for a printer to report a job done before leaving it `sent`.
+    pub confirm_timeout: std::time::Duration,
+    /// CJK font for text rendered on the PC.
+    pub font: Option<PathBuf>,
+    /// A directory whose `*.toml` templates override the built-in ones.
+    pub templates: Option<PathBuf>,
+}
+
+/// How a printer is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterTransport {
+    /// One file per job in this directory (labs, previews, a spool).
+    Directory(PathBuf),
+    /// Raw socket printer, `host:port` (port 9100).
+    Tcp(String),
+    /// RS-232 / USB serial printer.
+    Serial { path: PathBuf, baud: u32 },
+    /// USB printer class device (`/dev/usb/lp0`).
+    Usb(PathBuf),
+}
+
+impl PrinterTransport {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PrinterTransport::Directory(_) => "directory",
+            PrinterTransport::Tcp(_) => "tcp",
+            PrinterTransport::Serial { .. } => "serial",
+            PrinterTransport::Usb(_) => "usb",
+        }
+    }
+
+    /// The path or address, for status views.
+    pub fn location(&self) -> String {
+        match self {
+            PrinterTransport::Directory(p)
+            | PrinterTransport::Serial { path: p, .. }
+            | PrinterTransport::Usb(p) => p.display().to_string(),
+            PrinterTransport::Tcp(a) => a.clone(),
+        }
+    }
+}
+
+/// One printer.
+#[derive(Debug, Clone)]
+pub struct PrinterTarget {
+    /// `primary` or `secondary`.
+    pub name: &'static str,
+    pub transport: PrinterTransport,
     /// `zpl` or `tspl`.
     pub language: String,
     pub dpi: u32,
-    pub font: Option<PathBuf>,
+}
+
+/// Validate one `[printer]` (or `[printer.secondary]`) table.
+fn printer_target(
+    p: &RawPrinter,
+    name: &'static str,
+    section: &str,
+    state_dir: &Path,
+    bad: &mut impl FnMut(&str, String),
+) -> PrinterTarget {
+    let key = |k: &str| format!("{section}.{k}");
+    let transport = match p.kind.as_str() {
+        "directory" => {
+            let dir = p.path.clone().unwrap_or_else(|| PathBuf::from("labels"));
+            PrinterTransport::Directory(if dir.is_relative() {
+                state_dir.join(dir)
+            } else {
+                dir
+            })
+        }
+        "tcp" => {
+            let a = p.address.clone().unwrap_or_default();
+            if !a.contains(':') {
+                bad(
+                    &key("address"),
+                    "a tcp printer needs address = \"host:9100\"".into(),
+                );
+            }
+            PrinterTransport::Tcp(a)
+        }
+        "serial" | "usb" => {
+            let path = p.path.clone().unwrap_or_default();
+            if path.as_os_str().is_empty() {
+                bad(
+                    &key("path"),
+                    format!(
+                        "a {} printer needs path = \"{}\"",
+                        p.kind,
+                        if p.kind == "usb" {
+                            "/dev/usb/lp0"
+                        } else {
+                            "/dev/serial/by-id/…"
+                        }
+                    ),
+                );
+            }
+            if p.kind == "usb" {
+                PrinterTransport::Usb(path)
+            } else {
+                PrinterTransport::Serial {
+                    path,
+                    baud: p.baud.unwrap_or(9600),
+                }
+            }
+        }
+        other => {
+            bad(
+                &key("kind"),
+                format!("{other:?}: use \"tcp\", \"usb\", \"serial\" or \"directory\""),
+            );
+            PrinterTransport::Directory(state_dir.join("labels"))
+        }
+    };
+    if p.baud.is_some() && p.kind != "serial" {
+        bad(&key("baud"), "only a serial printer has a baud rate".into());
+    }
+    if p.address.is_some() && p.kind != "tcp" {
+        bad(&key("address"), "only a tcp printer has an address".into());
+    }
+    let language = p.language.clone().unwrap_or_else(|| "zpl".into());
+    if language != "zpl" && language != "tspl" {
+        bad(&key("language"), format!("{language:?}: use zpl or tspl"));
+    }
+    let dpi = p.dpi.unwrap_or(203);
+    if ![203, 300, 600].contains(&dpi) {
+        bad(&key("dpi"), "must be 203, 300 or 600".into());
+    }
+    PrinterTarget {
+        name,
+        transport,
+        language,
+        dpi,
+    }
 }
 
 /// A secret from the config: never shown by `Debug` or written to logs.
@@ -861,37 +1003,54 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
     let printer = match &raw.printer {
         None => None,
         Some(p) => {
-            if p.kind != "directory" && p.kind != "tcp" {
+            let primary = printer_target(p, "primary", "printer", &state_dir, &mut bad);
+            let secondary = p.secondary.as_deref().map(|s| {
+                for (set, key) in [
+                    (s.failover_after.is_some(), "failover_after"),
+                    (s.status_interval_s.is_some(), "status_interval_s"),
+                    (s.retry_cap_s.is_some(), "retry_cap_s"),
+                    (s.confirm_timeout_ms.is_some(), "confirm_timeout_ms"),
+                    (s.templates.is_some(), "templates"),
+                    (s.font.is_some(), "font"),
+                    (s.secondary.is_some(), "secondary"),
+                ] {
+                    if set {
+                        bad(
+                            &format!("printer.secondary.{key}"),
+                            format!("set {key} on [printer], not on the secondary"),
+                        );
+                    }
+                }
+                printer_target(s, "secondary", "printer.secondary", &state_dir, &mut bad)
+            });
+            let failover_after = p.failover_after.unwrap_or(2);
+            if !(1..=100).contains(&failover_after) {
+                bad("printer.failover_after", "must be 1 to 100 attempts".into());
+            }
+            let status_interval_s = p.status_interval_s.unwrap_or(15);
+            if status_interval_s > 3600 {
                 bad(
-                    "printer.kind",
-                    format!("{:?}: use \"directory\" or \"tcp\"", p.kind),
+                    "printer.status_interval_s",
+                    "must be 0 (off) to 3600".into(),
                 );
             }
-            if p.kind == "tcp" && p.address.as_deref().is_none_or(|a| !a.contains(':')) {
-                bad(
-                    "printer.address",
-                    "a tcp printer needs address = \"host:9100\"".into(),
-                );
+            let retry_cap_s = p.retry_cap_s.unwrap_or(30);
+            if !(1..=3600).contains(&retry_cap_s) {
+                bad("printer.retry_cap_s", "must be 1 to 3600".into());
             }
-            let language = p.language.clone().unwrap_or_else(|| "zpl".into());
-            if language != "zpl" && language != "tspl" {
-                bad("printer.language", format!("{language:?}: use zpl or tspl"));
+            let confirm_timeout_ms = p.confirm_timeout_ms.unwrap_or(5000);
+            if !(100..=120_000).contains(&confirm_timeout_ms) {
+                bad("printer.confirm_timeout_ms", "must be 100 to 120000".into());
             }
-            let dpi = p.dpi.unwrap_or(203);
-            if ![203, 300, 600].contains(&dpi) {
-                bad("printer.dpi", "must be 203, 300 or 600".into());
-            }
-            let dir = p.path.clone().unwrap_or_else(|| PathBuf::from("labels"));
             Some(PrinterConfig {
-                dir: if dir.is_relative() {
-                    state_dir.join(dir)
-                } else {
-                    dir
-                },
-                address: (p.kind == "tcp").then(|| p.address.clone().unwrap_or_default()),
-                language,
-                dpi,
+                primary,
+                secondary,
+                failover_after,
+                status_interval: std::time::Duration::from_secs(status_interval_s),
+                retry_cap: std::time::Duration::from_secs(retry_cap_s),
+                confirm_timeout: std::time::Duration::from_millis(confirm_timeout_ms),
                 font: p.font.clone(),
+                templates: p.templates.as_ref().map(|t| base.join(t)),
             })
         }
     };

@@ -105,6 +105,11 @@ enum Input {
         page: FeedPage,
         reply: oneshot::Sender<Result<FeedApplied, String>>,
     },
+    /// The print worker reports what happened to a job.
+    PrintJob {
+        update: crate::store::jobs::JobUpdate,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
     /// Prune acknowledged events older than the retention period.
     Prune {
         reply: oneshot::Sender<Result<i64, String>>,
@@ -175,6 +180,16 @@ impl EngineHandle {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Feed { page, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Record a print job's progress (the print worker's only way to write).
+    pub async fn print_job(&self, update: crate::store::jobs::JobUpdate) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::PrintJob { update, reply })
             .await
             .map_err(|_| "engine stopped".to_string())?;
         rx.await.map_err(|_| "engine stopped".to_string())?
@@ -477,6 +492,7 @@ impl Engine {
         let mut acks: Vec<Answer<i64>> = Vec::new();
         let mut feeds: Vec<Answer<FeedApplied>> = Vec::new();
         let mut prunes: Vec<Answer<i64>> = Vec::new();
+        let mut jobs: Vec<Answer<()>> = Vec::new();
         // The disk cap: new work is refused (not dropped: the sender is told NOT SAVED)
         // while the database, its WAL and the photos use the whole cap.
         let used = self.disk_used();
@@ -520,6 +536,16 @@ impl Engine {
                             Ok(n) => prunes.push((reply, Ok(n))),
                             Err(e) => {
                                 prunes.push((reply, Err(e.to_string())));
+                                return Err(e);
+                            }
+                        }
+                        continue;
+                    }
+                    Input::PrintJob { update, reply } => {
+                        match crate::store::jobs::apply(batch.conn(), &update) {
+                            Ok(()) => jobs.push((reply, Ok(()))),
+                            Err(e) => {
+                                jobs.push((reply, Err(e.to_string())));
                                 return Err(e);
                             }
                         }
@@ -634,6 +660,26 @@ impl Engine {
                             });
                             self.station.apply(ev);
                         }
+                        // Each label job is queued in the same transaction as the event that
+                        // asked for it: committed together or not at all.
+                        for e in &tr.effects {
+                            let Effect::PrintLabel {
+                                return_id,
+                                template,
+                                reason,
+                            } = e;
+                            if let Err(err) = crate::store::jobs::enqueue(
+                                batch.conn(),
+                                return_id.as_str(),
+                                template,
+                                reason.as_str(),
+                                None,
+                                last,
+                                now,
+                            ) {
+                                failed.get_or_insert(err);
+                            }
+                        }
                         effects.extend(tr.effects);
                         replies.push((
                             reply_to,
@@ -667,6 +713,9 @@ impl Engine {
                     let _ = tx.send(r);
                 }
                 for (tx, r) in feeds {
+                    let _ = tx.send(r);
+                }
+                for (tx, r) in jobs {
                     let _ = tx.send(r);
                 }
                 for (tx, r) in prunes {
@@ -722,6 +771,9 @@ impl Engine {
                 for (tx, _) in prunes {
                     let _ = tx.send(Err(format!("not done: {e}")));
                 }
+                for (tx, _) in jobs {
+                    let _ = tx.send(Err(format!("not stored: {e}")));
+                }
                 // Inputs not reached before the failure are still in `inputs`.
                 for input in inputs.drain(..) {
                     match input {
@@ -736,6 +788,9 @@ impl Engine {
                         }
                         Input::Prune { reply } => {
                             let _ = reply.send(Err(format!("not done: {e}")));
+                        }
+                        Input::PrintJob { reply, .. } => {
+                            let _ = reply.send(Err(format!("not stored: {e}")));
                         }
                     }
                 }

@@ -7,6 +7,7 @@
 //! `synchronous=FULL` before anyone is told "OK".
 
 pub mod codec;
+pub mod jobs;
 pub mod snapshot;
 
 use std::collections::BTreeSet;
@@ -82,6 +83,28 @@ const MIGRATIONS: &[&str] = &[
         stored_at TEXT NOT NULL,
         uploaded_at TEXT
      );",
+    // 3: the durable print queue (see jobs.rs).
+    "CREATE TABLE print_jobs (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        seq INTEGER,
+        subject TEXT NOT NULL,
+        template TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        item_no INTEGER,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        printer TEXT,
+        language TEXT,
+        dpi INTEGER,
+        bytes BLOB,
+        sent_at TEXT,
+        confirmed_at TEXT,
+        last_error TEXT,
+        next_attempt_at TEXT
+     );
+     CREATE INDEX print_jobs_state ON print_jobs(state, id);
+     CREATE INDEX print_jobs_subject ON print_jobs(subject, id);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -571,6 +594,7 @@ pub fn prune(
     if through <= before {
         return Ok(0);
     }
+    jobs::prune(conn, cutoff)?;
     let n = conn.execute("DELETE FROM journal WHERE seq <= ?1", [through])?;
     conn.execute(
         "INSERT INTO meta(key, value) VALUES ('pruned_through', ?1)

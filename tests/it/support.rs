@@ -278,3 +278,15 @@ pub fn drain_stderr(d: &mut Daemon) -> std::thread::JoinHandle<String> {
         String::from_utf8_lossy(&tail).into_owned()
     })
 }
+
+/// Wait for `f` to give a value, polling every 20 ms, for at most 30 s.
+pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,493 @@
+//! The print worker: drains the durable print queue (`store::jobs`) to the configured
+//! printers. The engine queues a job in the same transaction as the `label.printed` event;
+//! this worker renders it once (from the label template and the return's data, in the
+//! printer's language), keeps the bytes with the job, sends them, asks the printer's status
+//! and records `sent`, then `confirmed` once the printer reports it done with no fault.
+//!
+//! - A printer that cannot be reached keeps the job queued, retried with capped backoff;
+//!   after `failover_after` failed attempts (or while it reports a fault) jobs go to the
+//!   secondary printer, if one is configured. Nothing is dropped.
+//! - A job that cannot be rendered is `failed`, logged and listed; a reprint makes a new one.
+//! - Every printer's state (ok, fault with codes, unknown, offline) is on the device board,
+//!   which logs and alarms; an idle printer's status is polled every `status_interval`.
+//! - The worker is the only one talking to the printers (they take one connection at a
+//!   time), and it writes nothing itself: job updates go through the engine.
+
+pub mod transport;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::config::{Config, PrinterConfig, PrinterTarget};
+use crate::devices::board::{DeviceBoard, DeviceKind, DeviceState};
+use crate::domain::step::Effect;
+use crate::engine::EngineHandle;
+use crate::i18n::{Lang, message};
+use crate::label::model::Label;
+use crate::label::text::Font;
+use crate::store::jobs::{Job, JobUpdate};
+use transport::Status;
+
+/// Everything a return label shows, read from the station's database.
+struct LabelData {
+    customer_name: String,
+    order_no: String,
+    kind: String,
+    date: String,
+}
+
+fn label_data(db: &Path, return_id: &str) -> Result<LabelData, String> {
+    let conn = crate::store::open_reader(db).map_err(|e| e.to_string())?;
+    let state: String = conn
+        .query_row(
+            "SELECT state FROM returns WHERE return_id = ?1",
+            [return_id],
+            |r| r.get(0),
+        )
+        .map_err(|e| format!("return {return_id}: {e}"))?;
+    let st: Value = serde_json::from_str(&state).map_err(|e| e.to_string())?;
+    let waybill = st["waybill"].as_str().unwrap_or("");
+    let customer_name = crate::feed::get(&conn, "expected_return", waybill)
+        .ok()
+        .flatten()
+        .and_then(|(_, d)| {
+            d.get("customer_name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let kind = st["kind"].as_str().unwrap_or("");
+    let kind = format!(
+        "{} {}",
+        message(Lang::Zh, &format!("kind.{kind}"), &[]),
+        message(Lang::En, &format!("kind.{kind}"), &[])
+    );
+    Ok(LabelData {
+        customer_name,
+        order_no: st["order_no"].as_str().unwrap_or("").to_string(),
+        kind,
+        date: st["received_at"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(10)
+            .collect(),
+    })
+}
+
+/// Render a job's label in a printer's language and resolution.
+pub fn render_job(
+    database: &Path,
+    station: &str,
+    target: &PrinterTarget,
+    font: Option<&Font>,
+    job: &Job,
+) -> Result<Vec<u8>, String> {
+    let label = match job.template.as_str() {
+        "return_label" => {
+            let d = label_data(database, &job.subject)?;
+            Label::return_label(
+                &job.subject,
+                &d.customer_name,
+                &d.order_no,
+                &d.kind,
+                &d.date,
+                station,
+                target.dpi,
+            )
+        }
+        other => return Err(format!("unknown label template {other:?}")),
+    };
+    let out = if target.language == "tspl" {
+        crate::label::tspl::render(&label, font)
+    } else {
+        crate::label::zpl::render(&label, font)
+    };
+    out.map_err(|e| e.to_string())
+}
+
+/// The CJK font for text rendered on the PC: the configured one, else the first default
+/// found. None (logged) when there is none: labels with Chinese text then fail to render.
+pub fn load_font(p: &PrinterConfig) -> Option<Arc<Font>> {
+    let paths: Vec<PathBuf> = match &p.font {
+        Some(f) => vec![f.clone()],
+        None => crate::label::text::default_font_paths()
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
+    };
+    match Font::load_first_available(&paths) {
+        Ok(f) => Some(Arc::new(f)),
+        Err(e) => {
+            tracing::error!(error = %e, "no CJK font: labels with Chinese text cannot be rendered");
+            None
+        }
+    }
+}
+
+/// The board id of a printer.
+pub fn board_id(t: &PrinterTarget) -> String {
+    format!("printer:{}", t.name)
+}
+
+/// In-memory health of one printer (for failover; the truth is on the board).
+#[derive(Debug, Default)]
+struct Health {
+    /// Failed attempts in a row (connect or write).
+    failures: u32,
+    /// Reported a fault at the last look.
+    faulted: bool,
+}
+
+struct Worker {
+    cfg: Arc<Config>,
+    printers: PrinterConfig,
+    engine: EngineHandle,
+    board: DeviceBoard,
+    font: Option<Arc<Font>>,
+    health: [Health; 2],
+}
+
+impl Worker {
+    fn target(&self, i: usize) -> Option<&PrinterTarget> {
+        if i == 0 {
+            Some(&self.printers.primary)
+        } else {
+            self.printers.secondary.as_ref()
+        }
+    }
+
+    fn unhealthy(&self, i: usize) -> bool {
+        let h = &self.health[i];
+        h.faulted || h.failures >= self.printers.failover_after
+    }
+
+    /// Which printer the next attempt goes to: the primary, unless it is unhealthy and the
+    /// secondary is not.
+    fn choose(&self) -> usize {
+        if self.printers.secondary.is_some() && self.unhealthy(0) && !self.unhealthy(1) {
+            1
+        } else {
+            0
+        }
+    }
+
+    fn set_board(&self, i: usize, st: &Status) {
+        let Some(t) = self.target(i) else { return };
+        let (state, detail, faults) = match st {
+            Status::Idle | Status::Busy => (DeviceState::Ok, None, Vec::new()),
+            Status::Fault(f) => (DeviceState::Fault, None, f.clone()),
+            Status::Unknown => (
+                DeviceState::Unknown,
+                Some("no answer to the status query".to_string()),
+                Vec::new(),
+            ),
+        };
+        self.board.set(&board_id(t), state, detail, faults);
+    }
+
+    fn offline(&mut self, i: usize, error: &str) {
+        self.health[i].failures += 1;
+        if let Some(t) = self.target(i) {
+            self.board.set(
+                &board_id(t),
+                DeviceState::Offline,
+                Some(error.to_string()),
+                Vec::new(),
+            );
+        }
+    }
+
+    async fn update(&self, u: JobUpdate) {
+        // The engine refuses only when the database fails; the job then stays as it was
+        // on disk (queued or sent) and is looked at again.
+        if let Err(e) = self.engine.print_job(u).await {
+            tracing::error!(error = %e, "print job update not stored");
+        }
+    }
+
+    /// One attempt at one job.
+    async fn attempt(&mut self, job: Job) {
+        let i = self.choose();
+        let Some(target) = self.target(i).cloned() else {
+            return;
+        };
+        // Render once per printer language and resolution; the bytes kept with the job
+        // are the bytes sent.
+        let bytes = match (&job.bytes, &job.language, job.dpi) {
+            (Some(b), Some(l), Some(d)) if *l == target.language && d == i64::from(target.dpi) => {
+                b.clone()
+            }
+            _ => {
+                let db = self.cfg.database.clone();
+                let station = self.cfg.station.as_str().to_string();
+                let font = self.font.clone();
+                let t = target.clone();
+                let j = job.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    render_job(&db, &station, &t, font.as_deref(), &j)
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+                match r {
+                    Ok(b) => {
+                        self.update(JobUpdate::Rendered {
+                            id: job.id,
+                            language: target.language.clone(),
+                            dpi: target.dpi,
+                            bytes: b.clone(),
+                        })
+                        .await;
+                        b
+                    }
+                    Err(e) => {
+                        tracing::error!(job = job.id, subject = %job.subject, template = %job.template, error = %e, "PRINT JOB FAILED: cannot render the label; fix the cause and reprint");
+                        self.update(JobUpdate::Failed {
+                            id: job.id,
+                            error: e,
+                        })
+                        .await;
+                        return;
+                    }
+                }
+            }
+        };
+        let name = format!(
+            "{}-{}-{}.{}",
+            job.subject, job.template, job.id, target.language
+        );
+        let sent = async {
+            let mut c = transport::open(&target).await?;
+            c.send(&name, &bytes).await?;
+            Ok::<_, String>(c)
+        }
+        .await;
+        let mut conn = match sent {
+            Ok(c) => c,
+            Err(e) => {
+                self.offline(i, &e);
+                let failover_now = i == 0
+                    && self.printers.secondary.is_some()
+                    && self.unhealthy(0)
+                    && !self.unhealthy(1);
+                let delay = if failover_now {
+                    Duration::ZERO
+                } else {
+                    retry_delay(job.attempts, self.printers.retry_cap)
+                };
+                tracing::warn!(job = job.id, subject = %job.subject, printer = target.name, error = %e, attempt = job.attempts + 1, retry_in_ms = delay.as_millis() as u64, "printer unreachable; the job stays queued");
+                self.update(JobUpdate::Retry {
+                    id: job.id,
+                    error: e,
+                    retry_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+                })
+                .await;
+                return;
+            }
+        };
+        self.health[i].failures = 0;
+        if let Some(t) = self.target(i) {
+            self.board.count(&board_id(t));
+        }
+        // Sent: now ask until the printer says it is done (or faulted, or silent).
+        let deadline = tokio::time::Instant::now() + self.printers.confirm_timeout;
+        let status = loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let st = conn
+                .status(&target.language, left.min(Duration::from_secs(2)))
+                .await;
+            if st != Status::Busy || left.is_zero() {
+                break st;
+            }
+            // A printer still printing: ask again shortly.
+            tokio::time::sleep(Duration::from_millis(100).min(left)).await;
+        };
+        self.health[i].faulted = matches!(status, Status::Fault(_));
+        self.set_board(i, &status);
+        let now = Utc::now();
+        let note = match &status {
+            Status::Idle => None,
+            Status::Busy => Some("printer still busy; not confirmed yet".to_string()),
+            Status::Fault(f) => Some(format!("printer fault: {}", f.join(", "))),
+            Status::Unknown => Some("printer status unknown (no answer)".to_string()),
+        };
+        match &status {
+            Status::Idle => {
+                tracing::info!(job = job.id, subject = %job.subject, reason = %job.reason, printer = target.name, "label printed (confirmed by the printer)")
+            }
+            Status::Fault(f) => {
+                tracing::warn!(job = job.id, subject = %job.subject, printer = target.name, faults = ?f, "label sent; PRINTER FAULT: it prints once the fault is cleared")
+            }
+            Status::Unknown => {
+                tracing::warn!(job = job.id, subject = %job.subject, printer = target.name, "label sent; printer status unknown (no answer to the status query)")
+            }
+            Status::Busy => {
+                tracing::info!(job = job.id, subject = %job.subject, printer = target.name, "label sent; printer still busy")
+            }
+        }
+        self.update(JobUpdate::Sent {
+            id: job.id,
+            printer: target.name.to_string(),
+            at: now,
+            note,
+        })
+        .await;
+        if status == Status::Idle {
+            self.update(JobUpdate::Confirmed {
+                id: job.id,
+                at: now,
+            })
+            .await;
+        }
+    }
+
+    /// Ask every printer's status; an idle one confirms what it took.
+    async fn poll_status(&mut self) {
+        for i in 0..2 {
+            let Some(t) = self.target(i).cloned() else {
+                continue;
+            };
+            let st = match transport::open(&t).await {
+                Ok(mut c) => c.status(&t.language, Duration::from_secs(2)).await,
+                Err(e) => {
+                    self.offline(i, &e);
+                    continue;
+                }
+            };
+            self.health[i].failures = 0;
+            self.health[i].faulted = matches!(st, Status::Fault(_));
+            self.set_board(i, &st);
+            if st == Status::Idle {
+                self.update(JobUpdate::ConfirmAllSent {
+                    printer: t.name.to_string(),
+                    at: Utc::now(),
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// Wait before attempt `attempts + 1`: 1 s doubling, capped.
+fn retry_delay(attempts: i64, cap: Duration) -> Duration {
+    let exp = attempts.clamp(0, 16) as u32;
+    Duration::from_secs(1u64 << exp).min(cap)
+}
+
+/// Read the next due job and when the next one becomes due.
+fn look(db: &Path) -> Result<(Option<Job>, Option<DateTime<Utc>>), String> {
+    let conn = crate::store::open_reader(db).map_err(|e| e.to_string())?;
+    let now = Utc::now();
+    let job = crate::store::jobs::next_due(&conn, now).map_err(|e| e.to_string())?;
+    let wake = crate::store::jobs::next_wake(&conn).map_err(|e| e.to_string())?;
+    Ok((job, wake))
+}
+
+/// Run the print queue until `stop`. `wake` carries the engine's print effects (the jobs
+/// themselves are already in the queue; a message only says "look again").
+pub async fn run(
+    cfg: Arc<Config>,
+    engine: EngineHandle,
+    board: DeviceBoard,
+    mut wake: tokio::sync::mpsc::UnboundedReceiver<Effect>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(printers) = cfg.printer.clone() else {
+        // No printer: jobs stay queued (visible in `returnsd print queue`) until one is
+        // configured.
+        while let Some(Effect::PrintLabel {
+            return_id,
+            template,
+            reason,
+        }) = wake.recv().await
+        {
+            tracing::info!(%return_id, template, reason = reason.as_str(), "label job queued (no printer configured)");
+        }
+        return;
+    };
+    for t in std::iter::once(&printers.primary).chain(printers.secondary.as_ref()) {
+        board.register(
+            &board_id(t),
+            DeviceKind::Printer,
+            t.transport.kind(),
+            &t.transport.location(),
+            None,
+        );
+    }
+    let font = tokio::task::spawn_blocking({
+        let p = printers.clone();
+        move || load_font(&p)
+    })
+    .await
+    .ok()
+    .flatten();
+    let mut w = Worker {
+        cfg: cfg.clone(),
+        printers,
+        engine,
+        board,
+        font,
+        health: Default::default(),
+    };
+    w.poll_status().await;
+    let interval = w.printers.status_interval;
+    let mut next_poll = tokio::time::Instant::now() + interval;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let db = cfg.database.clone();
+        let looked = tokio::task::spawn_blocking(move || look(&db))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+        let wait = match looked {
+            Ok((Some(job), _)) => {
+                w.attempt(job).await;
+                continue;
+            }
+            Ok((None, Some(at))) => (at - Utc::now()).to_std().unwrap_or(Duration::ZERO),
+            Ok((None, None)) => Duration::from_secs(3600),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the print queue; retrying");
+                Duration::from_secs(1)
+            }
+        };
+        let wait = wait.max(Duration::from_millis(5));
+        let poll_in = next_poll.saturating_duration_since(tokio::time::Instant::now());
+        let polling = !interval.is_zero();
+        tokio::select! {
+            m = wake.recv() => {
+                if m.is_none() {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(poll_in), if polling => {
+                w.poll_status().await;
+                next_poll = tokio::time::Instant::now() + interval;
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_to_the_cap() {
+        let cap = Duration::from_secs(30);
+        assert_eq!(retry_delay(0, cap), Duration::from_secs(1));
+        assert_eq!(retry_delay(3, cap), Duration::from_secs(8));
+        assert_eq!(retry_delay(10, cap), cap);
+        assert_eq!(retry_delay(-1, cap), Duration::from_secs(1));
+    }
+}

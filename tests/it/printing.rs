@@ -1,0 +1,313 @@
+//! The durable print queue through the real daemon, against fake printer firmware on
+//! loopback TCP and on pseudo-terminals: jobs are confirmed only when the printer says so,
+//! faults and silence are alarms (never "ok"), an offline printer keeps the job queued
+//! across a kill -9, a secondary printer takes over, reprints are explicit and counted.
+
+use serde_json::{Value, json};
+
+use crate::fake_printer::{FakePrinter, Mode};
+use crate::support::{Daemon, Station, poll, request, scan_ok};
+
+/// Every print job, via `returnsd print queue --all --json`.
+fn jobs(st: &Station) -> Vec<Value> {
+    let out = st.cli(&["print", "queue", "--all", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn wait_job(st: &Station, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    poll(what, || jobs(st).into_iter().find(|j| f(j)))
+}
+
+fn device(d: &Daemon, id: &str) -> Value {
+    let v = request(&d.socket, &json!({"op": "devices"})).unwrap();
+    v["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn wait_device(d: &Daemon, id: &str, state: &str) -> Value {
+    poll(&format!("{id} {state}"), || {
+        let e = device(d, id);
+        (e["state"] == state).then_some(e)
+    })
+}
+
+/// Receive and unpack one parcel; returns the return id.
+fn unpack(st: &Station, waybill: &str) -> String {
+    let r = scan_ok(st, &["OP-017", waybill, "CMD-KIND-CUSTOMER", "CMD-UNPACK"]);
+    r[1]["return_id"].as_str().unwrap().to_string()
+}
+
+fn printer_cfg(kind_and_where: &str, language: &str, extra: &str) -> String {
+    format!(
+        "[printer]\n{kind_and_where}\nlanguage = \"{language}\"\nstatus_interval_s = 1\nconfirm_timeout_ms = 2000\nretry_cap_s = 1\n{extra}"
+    )
+}
+
+/// A healthy ZPL printer on TCP gets the label once; the job is confirmed, and the bytes
+/// kept with the job are exactly the bytes the printer received.
+#[test]
+fn tcp_job_is_confirmed_and_kept_exactly_as_sent() {
+    let p = FakePrinter::tcp(false, Mode::Ok);
+    let st = Station::new(&printer_cfg(
+        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
+        "zpl",
+        "",
+    ));
+    let d = st.start();
+    let id = unpack(&st, "SF1000000000001");
+    let j = wait_job(&st, "the job confirmed", |j| j["state"] == "confirmed");
+    assert_eq!(j["subject"], id.as_str());
+    assert_eq!(j["reason"], "first");
+    assert_eq!(j["printer"], "primary");
+    let printed = p.printed();
+    assert_eq!(printed.len(), 1, "one label, printed once");
+    assert!(String::from_utf8_lossy(&printed[0]).contains(&id));
+    // Exactly as sent: the connection that carried the label held the job's bytes plus
+    // the status queries that followed it.
+    let conn = p
+        .lock()
+        .connections
+        .iter()
+        .find(|c| c.starts_with(b"^XA"))
+        .cloned()
+        .unwrap();
+    let queries = conn.windows(3).filter(|w| w == b"~HS").count();
+    assert_eq!(
+        j["bytes"].as_u64().unwrap() as usize,
+        conn.len() - 3 * queries
+    );
+    // The journal says which event asked for it.
+    let journal = st.journal();
+    let ev = journal
+        .iter()
+        .find(|e| e["type"] == "label.printed")
+        .unwrap();
+    assert!(j["seq"].as_i64().unwrap() >= ev["seq"].as_i64().unwrap());
+    assert_eq!(wait_device(&d, "printer:primary", "ok")["alarm"], false);
+    d.stop();
+}
+
+/// Paper out: the job is sent but not confirmed, the printer is a fault alarm (devices op
+/// and /metrics); when the paper is back the held label prints and the status poll
+/// confirms the job.
+#[test]
+fn paper_out_is_an_alarm_and_the_job_confirms_after_the_fix() {
+    let p = FakePrinter::tcp(false, Mode::PaperOut);
+    let st = Station::new(&printer_cfg(
+        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
+        "zpl",
+        "",
+    ));
+    let d = st.start();
+    unpack(&st, "SF1000000000002");
+    let j = wait_job(&st, "the job sent", |j| j["state"] == "sent");
+    assert!(
+        j["last_error"].as_str().unwrap().contains("paper_out"),
+        "{j}"
+    );
+    let dev = wait_device(&d, "printer:primary", "fault");
+    assert_eq!(dev["faults"], json!(["paper_out", "paused"]));
+    assert_eq!(dev["alarm"], true);
+    let ping = request(&d.socket, &json!({"op": "ping"})).unwrap();
+    let metrics = crate::metrics::http_get(ping["http"].as_str().unwrap(), "/metrics");
+    assert!(
+        metrics.contains("returnsd_printer_fault{id=\"printer:primary\",fault=\"paper_out\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("returnsd_device_alarm{id=\"printer:primary\",kind=\"printer\"} 1"));
+    assert!(p.printed().is_empty(), "nothing printed while out of paper");
+    p.set_mode(Mode::Ok);
+    wait_job(&st, "the job confirmed after the fix", |j| {
+        j["state"] == "confirmed"
+    });
+    assert_eq!(p.printed().len(), 1);
+    wait_device(&d, "printer:primary", "ok");
+    d.stop();
+}
+
+/// A printer that never answers its status query is "unknown" — an alarm, never "ok" —
+/// and its job stays "sent", not confirmed.
+#[test]
+fn a_silent_printer_is_unknown_never_ok() {
+    let p = FakePrinter::tcp(false, Mode::Silent);
+    let st = Station::new(&printer_cfg(
+        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
+        "zpl",
+        "",
+    ));
+    let d = st.start();
+    unpack(&st, "SF1000000000003");
+    let j = wait_job(&st, "the job sent", |j| j["state"] == "sent");
+    assert!(j["last_error"].as_str().unwrap().contains("unknown"));
+    let dev = wait_device(&d, "printer:primary", "unknown");
+    assert_eq!(dev["alarm"], true);
+    // Further polls do not turn it ok or confirm the job.
+    let q = p.lock().queries;
+    p.wait_for("another status poll", |s| s.queries > q);
+    assert_eq!(device(&d, "printer:primary")["state"], "unknown");
+    assert_eq!(jobs(&st)[0]["state"], "sent");
+    d.stop();
+}
+
+/// An unreachable printer: the job stays queued with its attempts and error; a kill -9
+/// loses nothing; when the printer is back the restarted daemon prints it, once.
+#[test]
+fn offline_printer_keeps_the_job_across_kill9() {
+    let p = FakePrinter::tcp(false, Mode::Down);
+    let st = Station::new(&printer_cfg(
+        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
+        "zpl",
+        "",
+    ));
+    let d = st.start();
+    let id = unpack(&st, "SF1000000000004");
+    let j = wait_job(&st, "two failed attempts", |j| {
+        j["state"] == "queued" && j["attempts"].as_i64().unwrap() >= 2
+    });
+    assert!(j["last_error"].as_str().is_some(), "{j}");
+    let dev = wait_device(&d, "printer:primary", "offline");
+    assert_eq!(dev["alarm"], true);
+    let text = String::from_utf8_lossy(&st.cli(&["print", "queue"]).stdout).into_owned();
+    assert!(text.contains(&id) && text.contains("queued"), "{text}");
+    d.kill9();
+    p.set_mode(Mode::Ok);
+    let d = st.start();
+    wait_job(&st, "the job confirmed after restart", |j| {
+        j["state"] == "confirmed"
+    });
+    assert_eq!(p.printed().len(), 1, "printed exactly once");
+    d.stop();
+}
+
+/// With the primary down, jobs fail over to the secondary (a TSPL printer here), rendered
+/// in the secondary's language.
+#[test]
+fn jobs_fail_over_to_the_secondary_printer() {
+    let primary = FakePrinter::tcp(false, Mode::Down);
+    let secondary = FakePrinter::tcp(true, Mode::Ok);
+    let st = Station::new(&printer_cfg(
+        &format!(
+            "kind = \"tcp\"\naddress = \"{}\"\nfailover_after = 1",
+            primary.addr.unwrap()
+        ),
+        "zpl",
+        &format!(
+            "[printer.secondary]\nkind = \"tcp\"\naddress = \"{}\"\nlanguage = \"tspl\"\n",
+            secondary.addr.unwrap()
+        ),
+    ));
+    let d = st.start();
+    let id = unpack(&st, "SF1000000000005");
+    let j = wait_job(&st, "confirmed by the secondary", |j| {
+        j["state"] == "confirmed"
+    });
+    assert_eq!(j["printer"], "secondary");
+    assert_eq!(j["language"], "tspl");
+    let printed = secondary.printed();
+    assert_eq!(printed.len(), 1);
+    let text = String::from_utf8_lossy(&printed[0]);
+    assert!(text.starts_with("SIZE ") && text.contains(&id), "{text}");
+    assert!(primary.printed().is_empty());
+    wait_device(&d, "printer:secondary", "ok");
+    assert_eq!(device(&d, "printer:primary")["state"], "offline");
+    d.stop();
+}
+
+/// A serial printer on a pty: the job goes down the line, `~HS` comes back, confirmed.
+#[test]
+fn serial_printer_on_a_pty() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (master, slave) = rt.block_on(async { tokio_serial::SerialStream::pair().unwrap() });
+    use tokio_serial::SerialPort;
+    let path = slave.name().unwrap();
+    // The firmware reads the master side with plain blocking I/O on a dup of its fd.
+    let master_file = {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let fd = unsafe { libc_dup(master.as_raw_fd()) };
+        assert!(fd >= 0);
+        let f = unsafe { std::fs::File::from_raw_fd(fd) };
+        set_blocking(&f);
+        f
+    };
+    let p = FakePrinter::on_pty(false, Mode::Ok, master_file);
+    let st = Station::new(&printer_cfg(
+        &format!("kind = \"serial\"\npath = \"{path}\"\nbaud = 9600"),
+        "zpl",
+        "",
+    ));
+    let d = st.start();
+    let id = unpack(&st, "SF1000000000006");
+    wait_job(&st, "confirmed over serial", |j| j["state"] == "confirmed");
+    assert!(String::from_utf8_lossy(&p.printed()[0]).contains(&id));
+    d.stop();
+    drop((master, slave));
+}
+
+unsafe extern "C" {
+    #[link_name = "dup"]
+    fn libc_dup(fd: i32) -> i32;
+    fn fcntl(fd: i32, cmd: i32, ...) -> i32;
+}
+
+fn set_blocking(f: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    const F_GETFL: i32 = 3;
+    const F_SETFL: i32 = 4;
+    const O_NONBLOCK: i32 = 0o4000;
+    unsafe {
+        let fl = fcntl(f.as_raw_fd(), F_GETFL);
+        fcntl(f.as_raw_fd(), F_SETFL, fl & !O_NONBLOCK);
+    }
+}
+
+/// A reprint is an explicit, journaled command with a reason; it queues a second job
+/// marked `reprint`, and both labels come out.
+#[test]
+fn reprint_is_explicit_counted_and_printed() {
+    let p = FakePrinter::tcp(true, Mode::Ok);
+    let st = Station::new(&printer_cfg(
+        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
+        "tspl",
+        "",
+    ));
+    let d = st.start();
+    let id = unpack(&st, "SF1000000000007");
+    wait_job(&st, "first confirmed", |j| j["state"] == "confirmed");
+    let out = st.cli(&["reprint", &id, "--badge", "001", "--reason", "label torn"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    poll("two confirmed jobs", || {
+        let j = jobs(&st);
+        (j.len() == 2 && j.iter().all(|j| j["state"] == "confirmed")).then_some(())
+    });
+    let all = jobs(&st);
+    assert_eq!(all[1]["reason"], "reprint");
+    assert_eq!(p.printed().len(), 2);
+    let journal = st.journal();
+    let reprints: Vec<&Value> = journal
+        .iter()
+        .filter(|e| e["type"] == "label.printed" && e["data"]["reason"] == "reprint")
+        .collect();
+    assert_eq!(reprints.len(), 1);
+    assert_eq!(reprints[0]["actor"], "supervisor:001");
+    d.stop();
+}
