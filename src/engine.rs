@@ -663,20 +663,32 @@ impl Engine {
                         // Each label job is queued in the same transaction as the event that
                         // asked for it: committed together or not at all.
                         for e in &tr.effects {
-                            let Effect::PrintLabel {
-                                return_id,
-                                template,
-                                reason,
-                            } = e;
-                            if let Err(err) = crate::store::jobs::enqueue(
-                                batch.conn(),
-                                return_id.as_str(),
-                                template,
-                                reason.as_str(),
-                                None,
-                                last,
-                                now,
-                            ) {
+                            let queued = match e {
+                                Effect::PrintLabel {
+                                    return_id,
+                                    template,
+                                    reason,
+                                    item_no,
+                                } => crate::store::jobs::enqueue(
+                                    batch.conn(),
+                                    return_id.as_str(),
+                                    template,
+                                    reason.as_str(),
+                                    item_no.map(i64::from),
+                                    last,
+                                    now,
+                                ),
+                                Effect::PrintRtvNote { note_no } => crate::store::jobs::enqueue(
+                                    batch.conn(),
+                                    note_no,
+                                    "rtv_note",
+                                    "first",
+                                    None,
+                                    last,
+                                    now,
+                                ),
+                            };
+                            if let Err(err) = queued {
                                 failed.get_or_insert(err);
                             }
                         }

@@ -86,11 +86,16 @@ impl Operator {
 /// What the engine must do after committing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// Print a label for a return: the return label (`item_no` None) or a per-item label
+    /// such as the defect tag.
     PrintLabel {
         return_id: ReturnId,
         template: &'static str,
         reason: PrintReason,
+        item_no: Option<u32>,
     },
+    /// Print the label of a return-to-vendor note (it belongs to no single return).
+    PrintRtvNote { note_no: String },
 }
 
 /// What the operator is told. `code` is a translation key; `params` fill its template.
@@ -775,6 +780,7 @@ fn print(id: &ReturnId, reason: PrintReason, note: &str, out: &mut Out) {
         return_id: id.clone(),
         template: "return_label",
         reason,
+        item_no: None,
     });
 }
 
@@ -886,6 +892,27 @@ fn api(
                     photos,
                 },
             );
+            // Each defective item gets a defect tag (with the reasons) to go with it to the
+            // defect zone.
+            if grade == Grade::Defect {
+                out.push(
+                    Some(&r.id),
+                    EventBody::LabelPrinted {
+                        template: "defect_tag".to_string(),
+                        reason: PrintReason::First,
+                        copies: targets.len() as u32,
+                        note: String::new(),
+                    },
+                );
+                for no in &targets {
+                    out.effects.push(Effect::PrintLabel {
+                        return_id: r.id.clone(),
+                        template: "defect_tag",
+                        reason: PrintReason::First,
+                        item_no: Some(*no),
+                    });
+                }
+            }
             // When this completes the inspection of the whole return, the refund falls due.
             let remaining = r
                 .live_items()
@@ -1082,6 +1109,9 @@ fn api(
                 n
             );
             let mut out = Out::new(now, by.actor());
+            out.effects.push(Effect::PrintRtvNote {
+                note_no: note_no.clone(),
+            });
             out.push(
                 None,
                 EventBody::RtvNoteCreated {

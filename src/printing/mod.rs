@@ -401,13 +401,8 @@ pub async fn run(
     let Some(printers) = cfg.printer.clone() else {
         // No printer: jobs stay queued (visible in `returnsd print queue`) until one is
         // configured.
-        while let Some(Effect::PrintLabel {
-            return_id,
-            template,
-            reason,
-        }) = wake.recv().await
-        {
-            tracing::info!(%return_id, template, reason = reason.as_str(), "label job queued (no printer configured)");
+        while let Some(e) = wake.recv().await {
+            tracing::info!(effect = ?e, "label job queued (no printer configured)");
         }
         return;
     };

@@ -253,6 +253,7 @@ fn every_kind_from_receipt_to_disposition() {
             "ledger.entry",
             "bench.return_released",
             "inspection.completed",
+            "label.printed",
             "inspection.completed",
             "refund.due",
             "item.moved",
@@ -289,7 +290,7 @@ fn every_kind_from_receipt_to_disposition() {
     assert_eq!(c[13]["data"]["defect_reasons"], json!(["damaged_casing"]));
     assert_eq!(c[13]["data"]["photos"][0]["bytes"], 2048);
     assert_eq!(c[13]["data"]["photos"][0]["content_type"], "image/png");
-    let refund = &c[15]["data"];
+    let refund = &c[16]["data"];
     assert_eq!(
         refund["freight"]["fault"], "seller",
         "quality confirmed: seller at fault"
@@ -298,20 +299,20 @@ fn every_kind_from_receipt_to_disposition() {
     assert_eq!(refund["freight"]["return_leg"], "seller");
     assert_eq!(refund["within_no_reason_window"], true);
     assert_eq!(
-        c[17]["data"],
+        c[18]["data"],
         json!({"sku": "SKU-A", "from": "pending", "to": "defect", "qty": 1})
     );
     assert_eq!(
-        c[19]["data"],
+        c[20]["data"],
         json!({"sku": "SKU-B", "from": "pending", "to": "good/A01", "qty": 1})
     );
-    assert_eq!(c[20]["data"]["waybill"], "SF2000000000001");
+    assert_eq!(c[21]["data"]["waybill"], "SF2000000000001");
     assert_eq!(
-        c[22]["data"],
+        c[23]["data"],
         json!({"sku": "SKU-B", "from": "good/A01", "to": "customer", "qty": 1})
     );
     assert_eq!(
-        c[24]["data"],
+        c[25]["data"],
         json!({"sku": "SKU-A", "from": "defect", "to": "vendor", "qty": 1})
     );
     let rtv_ev = j.iter().find(|e| e["type"] == "rtv.note_created").unwrap();

@@ -1472,11 +1472,15 @@ fn run_step(
         );
         cov.api_ok.fetch_add(1, Ordering::Relaxed);
     }
-    let prints = tr
+    // One print job per label copy the journal records.
+    let prints: usize = tr
         .events
         .iter()
-        .filter(|e| matches!(e.body, EventBody::LabelPrinted { .. }))
-        .count();
+        .map(|e| match &e.body {
+            EventBody::LabelPrinted { copies, .. } => *copies as usize,
+            _ => 0,
+        })
+        .sum();
     ensure!(
         prints
             == tr
