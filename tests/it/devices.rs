@@ -108,3 +108,79 @@ fn label_job_is_safe_zpl_in_the_printer_directory() {
     assert!(zpl.contains(&id), "the return id is printed");
     d.stop();
 }
+
+/// Ten serial scanners on ten ptys, 200 scans each written as fast as the ptys take them:
+/// every scan reaches the journal exactly once, at its own bench, in its scanner's order.
+#[test]
+fn ten_scanner_burst_loses_and_duplicates_nothing() {
+    const SCANNERS: usize = 10;
+    const SCANS: usize = 200;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut masters = Vec::new();
+    let mut slaves = Vec::new();
+    let mut cfg = String::new();
+    for i in 0..SCANNERS {
+        let (master, slave) = rt.block_on(async { tokio_serial::SerialStream::pair().unwrap() });
+        let path = slave.name().unwrap();
+        cfg.push_str(&format!(
+            "[[scanners]]\npath = \"{path}\"\nbench = \"burst-{i:02}\"\nsuffix = \"cr\"\n"
+        ));
+        masters.push(master);
+        slaves.push(slave);
+    }
+    let st = Station::new(&cfg);
+    let d = st.start();
+    poll("all scanners connected", || {
+        let v = crate::support::request(&d.socket, &serde_json::json!({"op": "devices"})).ok()?;
+        let n = v["devices"]
+            .as_array()?
+            .iter()
+            .filter(|e| e["kind"] == "scanner" && e["state"] == "connected")
+            .count();
+        (n == SCANNERS).then_some(())
+    });
+    let code = |i: usize, k: usize| format!("SF1{i:02}{k:010}");
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for (i, mut m) in masters.drain(..).enumerate() {
+            tasks.push(tokio::spawn(async move {
+                let mut all = Vec::new();
+                for k in 0..SCANS {
+                    all.extend_from_slice(code(i, k).as_bytes());
+                    all.push(b'\r');
+                }
+                // One burst: the pty takes what it can, the rest waits for the reader.
+                tokio::io::AsyncWriteExt::write_all(&mut m, &all)
+                    .await
+                    .unwrap();
+                tokio::io::AsyncWriteExt::flush(&mut m).await.unwrap();
+                m
+            }));
+        }
+        for t in tasks {
+            masters.push(t.await.unwrap());
+        }
+    });
+    let j = poll("every scan journaled", || {
+        let j = st.journal();
+        let n = j.iter().filter(|e| e["type"] == "scan.recorded").count();
+        (n >= SCANNERS * SCANS).then_some(j)
+    });
+    let scans: Vec<&Value> = j.iter().filter(|e| e["type"] == "scan.recorded").collect();
+    assert_eq!(scans.len(), SCANNERS * SCANS, "nothing duplicated");
+    for i in 0..SCANNERS {
+        let bench = format!("burst-{i:02}");
+        let got: Vec<String> = scans
+            .iter()
+            .filter(|e| e["data"]["bench"] == bench.as_str())
+            .map(|e| e["data"]["code"].as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<String> = (0..SCANS).map(|k| code(i, k)).collect();
+        assert_eq!(got, want, "bench {bench}: every scan once, in order");
+    }
+    d.stop();
+    drop((masters, slaves));
+}
