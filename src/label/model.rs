@@ -377,7 +377,7 @@ pub(crate) mod fixtures {
     }
 
     /// The built-in return label at 203 dpi with `name` as the customer name, put in
-    /// whole (the template would truncate it to 18 columns) so the renderers see every
+    /// whole (the template would cut it at its `max_width`) so the renderers see every
     /// hostile byte.
     pub fn label(name: &str) -> Label {
         let mut l = Label::return_label(

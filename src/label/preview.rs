@@ -14,6 +14,10 @@
 //! * ZPL `^BQ` symbols start [`QR_TOP_OFFSET`](super::zpl::QR_TOP_OFFSET) dots below
 //!   their `^FO`, as on Zebra printers; our ZPL renderer raises the `^FO` by that much,
 //!   so ZPL and TSPL put the QR code at the same place.
+//! * TSPL `DIRECTION 0` (what we send) is drawn by labelize rotated by 180°, the
+//!   way the label comes out of a TSC printer head first; previews turn that off
+//!   (`enable_inverted_labels: false`) and show every label the way it reads on the
+//!   parcel. Nothing else about the bytes changes.
 //! * Printer-resident fonts are labelize's stand-ins (ZPL font 0, TSPL fonts 1–5), so
 //!   ASCII text widths are close to, not exactly, a real printer's.
 
@@ -83,6 +87,9 @@ pub fn render_png(
         label_width_mm: f64::from(width_mm),
         label_height_mm: f64::from(height_mm),
         dpmm,
+        // Draw the label the way it reads: labelize would show TSPL `DIRECTION 0`
+        // (ours) rotated by 180°, as the label leaves the printer.
+        enable_inverted_labels: false,
         ..labelize::DrawerOptions::default()
     };
     let mut png = Cursor::new(Vec::new());

@@ -299,9 +299,9 @@ mod tests {
                 "BARCODE 72,52,\"128\",64,0,0,2,2,\"R-20250101-0001\"",
                 "TEXT 16,124,\"3\",0,1,1,\"R-20250101-0001\"",
                 "TEXT 16,156,\"4\",0,1,1,\"Li Lei\"",
-                "TEXT 16,200,\"3\",0,1,1,\"Order SO123456\"",
-                "TEXT 16,236,\"3\",0,1,1,\"2025-01-01  BENCH-3\"",
-                "QRCODE 368,204,M,4,A,0,\"R-20250101-0001\"",
+                "TEXT 16,200,\"2\",0,1,1,\"Order SO123456\"",
+                "TEXT 16,232,\"3\",0,1,1,\"2025-01-01  BENCH-3\"",
+                "QRCODE 384,220,M,3,A,0,\"R-20250101-0001\"",
                 "PRINT 1",
             ]
         );
@@ -394,7 +394,7 @@ mod tests {
             .filter(|l| l.starts_with("QRCODE "))
             .collect();
         assert_eq!(qr.len(), 1);
-        assert!(qr[0].ends_with(",M,4,A,0,\"R-20250101-0001\""), "{}", qr[0]);
+        assert!(qr[0].ends_with(",M,3,A,0,\"R-20250101-0001\""), "{}", qr[0]);
         let mut l = label("x");
         l.elements.push(Element::Qr {
             x: 10,

@@ -235,10 +235,10 @@ mod tests {
                 "^FO72,52^BY2^BCN,64,N,N,N^FH_^FDR-20250101-0001^FS",
                 "^FO16,124^A0N,24,24^FH_^FDR-20250101-0001^FS",
                 "^FO16,156^A0N,36,36^FH_^FDLi Lei^FS",
-                "^FO16,200^A0N,24,24^FH_^FDOrder SO123456^FS",
-                "^FO16,236^A0N,24,24^FH_^FD2025-01-01  BENCH-3^FS",
-                // The QR symbol starts at y = 204, QR_TOP_OFFSET below its ^FO.
-                "^FO368,194^BQN,2,4^FDMA,R-20250101-0001^FS",
+                "^FO16,200^A0N,20,20^FH_^FDOrder SO123456^FS",
+                "^FO16,232^A0N,24,24^FH_^FD2025-01-01  BENCH-3^FS",
+                // The QR symbol starts at y = 220, QR_TOP_OFFSET below its ^FO.
+                "^FO384,210^BQN,2,3^FDMA,R-20250101-0001^FS",
                 "^XZ",
             ]
         );

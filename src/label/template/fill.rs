@@ -9,8 +9,12 @@
 //! * **QR**: the widest module not above `module` with which the symbol (an upper
 //!   bound, [`crate::label::qr::symbol_modules`]) and its quiet zones fit the square;
 //!   the symbol is centred in the square.
-//! * **Text**: `max_chars` truncates a value-filled line (a non-ASCII character counts
-//!   as two, it is about twice as wide), so a long name cannot run into its neighbours.
+//! * **Text**: `max_width` (mm) cuts a line that would be wider, ending it with `..`,
+//!   so a long name cannot run into its neighbours. Widths are estimated on the wide
+//!   side: an ASCII character is 2/3 of the line height (the TSPL built-in fonts; ZPL
+//!   font 0 is narrower), anything else (CJK, drawn as a bitmap) a full line height.
+//!   Ids and codes are never given a `max_width` in the built-ins: they are printed
+//!   whole or not at all.
 //! * **Lines**: one line per list item; more items than `max_lines` print the first
 //!   `max_lines - 1` and the `overflow` line (`{more}` = how many were left out).
 
@@ -38,19 +42,30 @@ fn subst(pieces: &[Piece], fields: &Fields, item: &str, more: Option<usize>) -> 
     out
 }
 
-/// Keeps the longest prefix of `s` whose width (ASCII 1, anything else 2) is at most
-/// `max`.
-fn truncate(s: String, max: Option<u32>) -> String {
+/// Estimated width of `c` in a line `size` high (same unit as `size`).
+fn char_width(c: char, size: u32) -> u32 {
+    if c.is_ascii() { size * 2 / 3 } else { size }
+}
+
+/// `s` if it fits `max` (estimated, see the module docs) in a line `size` high, else
+/// its longest prefix that fits followed by `..`.
+fn truncate(s: String, max: Option<u32>, size: u32) -> String {
     let Some(max) = max else { return s };
-    let mut width = 0;
+    let width = |t: &str| t.chars().map(|c| char_width(c, size)).sum::<u32>();
+    if width(&s) <= max {
+        return s;
+    }
+    let room = max.saturating_sub(2 * char_width('.', size));
+    let mut used = 0;
     let mut out = String::new();
     for c in s.chars() {
-        width += if c.is_ascii() { 1 } else { 2 };
-        if width > max {
+        used += char_width(c, size);
+        if used > room {
             break;
         }
         out.push(c);
     }
+    out.push_str("..");
     out
 }
 
@@ -101,12 +116,12 @@ pub(super) fn fill(t: &Template, fields: &Fields, dpi: u32) -> Result<Label, Tem
                 y,
                 size,
                 text,
-                max_chars,
+                max_width,
             } => elements.push(Element::Text {
                 x: d(*x),
                 y: d(*y),
                 size: d(*size),
-                text: truncate(subst(text, fields, "", None), *max_chars),
+                text: truncate(subst(text, fields, "", None), *max_width, *size),
             }),
             Compiled::Lines {
                 x,
@@ -116,7 +131,7 @@ pub(super) fn fill(t: &Template, fields: &Fields, dpi: u32) -> Result<Label, Tem
                 max_lines,
                 text,
                 overflow,
-                max_chars,
+                max_width,
             } => {
                 let items: &[String] = text
                     .iter()
@@ -147,7 +162,7 @@ pub(super) fn fill(t: &Template, fields: &Fields, dpi: u32) -> Result<Label, Tem
                         x: d(*x),
                         y: d(y.saturating_add(spacing.saturating_mul(n))),
                         size: d(*size),
-                        text: truncate(line, *max_chars),
+                        text: truncate(line, *max_width, *size),
                     });
                 }
             }
@@ -240,9 +255,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn truncation_counts_wide_characters_twice() {
-        assert_eq!(truncate("abcdef".into(), Some(4)), "abcd");
-        assert_eq!(truncate("张三丰abc".into(), Some(5)), "张三");
-        assert_eq!(truncate("张三丰abc".into(), None), "张三丰abc");
+    fn truncation_estimates_wide_characters_wider() {
+        // size 3: ASCII 2, CJK 3 wide.
+        assert_eq!(truncate("abcdef".into(), Some(12), 3), "abcdef");
+        assert_eq!(truncate("abcdefg".into(), Some(12), 3), "abcd..");
+        assert_eq!(truncate("张三丰abc".into(), Some(12), 3), "张三..");
+        assert_eq!(truncate("张三丰abc".into(), None, 3), "张三丰abc");
     }
 }

@@ -64,7 +64,7 @@ struct RawText {
     y: f64,
     size: f64,
     text: String,
-    max_chars: Option<u32>,
+    max_width: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -77,7 +77,7 @@ struct RawLines {
     max_lines: u32,
     text: String,
     overflow: String,
-    max_chars: Option<u32>,
+    max_width: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -125,7 +125,7 @@ pub(super) enum Compiled {
         y: u32,
         size: u32,
         text: Vec<Piece>,
-        max_chars: Option<u32>,
+        max_width: Option<u32>,
     },
     Lines {
         x: u32,
@@ -135,7 +135,7 @@ pub(super) enum Compiled {
         max_lines: u32,
         text: Vec<Piece>,
         overflow: Vec<Piece>,
-        max_chars: Option<u32>,
+        max_width: Option<u32>,
     },
     Code128 {
         x: u32,
@@ -266,6 +266,14 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// The optional `max_width` of a text at `x`: at least 1 mm, inside the label.
+    fn max_width(&self, at: &str, x: u32, mm: Option<f64>) -> Result<Option<u32>, TemplateError> {
+        let Some(mm) = mm else { return Ok(None) };
+        let w = self.mm(format!("{at}.max_width"), mm, 1000)?;
+        self.inside(at, x, 0, w, 0)?;
+        Ok(Some(w))
+    }
+
     /// Parses `s` and checks every placeholder: declared, and of kind `Text` except
     /// exactly `lists` list placeholders (0 or 1).
     fn placeholders(
@@ -373,15 +381,13 @@ pub(super) fn parse(name: &str, file: &str, text: &str) -> Result<Template, Temp
                 let (x, y) = (ctx.mm(k("x"), t.x, 0)?, ctx.mm(k("y"), t.y, 0)?);
                 let size = ctx.mm(k("size"), t.size, 1000)?;
                 ctx.inside(&at, x, y, 1, size)?;
-                if t.max_chars == Some(0) {
-                    return Err(ctx.err(k("max_chars"), "must be at least 1"));
-                }
+                let max_width = ctx.max_width(&at, x, t.max_width)?;
                 Compiled::Text {
                     x,
                     y,
                     size,
                     text: ctx.placeholders(k("text"), &t.text, 0)?,
-                    max_chars: t.max_chars,
+                    max_width,
                 }
             }
             RawElement::Lines(l) => {
@@ -391,9 +397,7 @@ pub(super) fn parse(name: &str, file: &str, text: &str) -> Result<Template, Temp
                 if l.max_lines == 0 {
                     return Err(ctx.err(k("max_lines"), "must be at least 1"));
                 }
-                if l.max_chars == Some(0) {
-                    return Err(ctx.err(k("max_chars"), "must be at least 1"));
-                }
+                let max_width = ctx.max_width(&at, x, l.max_width)?;
                 let block = spacing.saturating_mul(l.max_lines - 1).saturating_add(size);
                 ctx.inside(&at, x, y, 1, block)?;
                 Compiled::Lines {
@@ -404,7 +408,7 @@ pub(super) fn parse(name: &str, file: &str, text: &str) -> Result<Template, Temp
                     max_lines: l.max_lines,
                     text: ctx.placeholders(k("text"), &l.text, 1)?,
                     overflow: more_ctx.placeholders(k("overflow"), &l.overflow, 0)?,
-                    max_chars: l.max_chars,
+                    max_width,
                 }
             }
             RawElement::Code128(b) => {
