@@ -6,7 +6,10 @@
 pub mod bitmap;
 pub mod code128;
 pub mod model;
+pub mod preview;
+pub mod qr;
 pub mod sheet;
+pub mod template;
 pub mod text;
 pub mod tspl;
 pub mod zpl;

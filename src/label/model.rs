@@ -7,14 +7,15 @@
 //! text) and all validation happen in the renderers, which report problems as
 //! [`RenderError`].
 //!
-//! [`Label::return_label`] builds the 60 × 40 mm return label stuck on every parcel
-//! at the bench.
+//! The layouts themselves live in label templates ([`super::template`]);
+//! [`Label::return_label`] fills the built-in return label.
 
 use thiserror::Error;
 
 use super::bitmap::BitmapError;
-use super::code128::{self, Code128Error, QUIET_ZONE_MODULES};
-use super::text::FontError;
+use super::code128::Code128Error;
+use super::template::{Fields, Templates};
+use super::text::{Font, FontError};
 
 /// One thing printed on a label. Units are dots.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,20 @@ pub enum Element {
         /// Narrow bar (module) width.
         module: u32,
         /// The data, printable ASCII only.
+        data: String,
+    },
+    /// A QR code (model 2, error correction M); `(x, y)` is the top-left of the first
+    /// module. The layout must leave a quiet zone of
+    /// [`QR_QUIET_ZONE_MODULES`](super::qr::QUIET_ZONE_MODULES) modules around it.
+    Qr {
+        /// Left edge of the symbol.
+        x: u32,
+        /// Top edge of the symbol.
+        y: u32,
+        /// Module (cell) size in dots, 1..=10.
+        module: u32,
+        /// The data: only bytes in [`super::qr::is_safe_byte`] (letters, digits,
+        /// space and `-.:/,()#+*`), so no printer language needs to escape it.
         data: String,
     },
     /// A rectangle outline.
@@ -116,6 +131,14 @@ pub enum RenderError {
         /// "ZPL" or "TSPL".
         language: &'static str,
     },
+    /// QR data is empty or too long for the symbol sizes a label holds.
+    #[error("cannot print {data:?} as a QR code: it must be 1..={max} characters long")]
+    QrLength {
+        /// The data.
+        data: String,
+        /// Longest data accepted.
+        max: usize,
+    },
     /// A number is outside what the printer language accepts.
     #[error("{what} = {value} is out of range {min}..={max}")]
     OutOfRange {
@@ -162,7 +185,12 @@ pub(crate) fn single_line(text: &str) -> String {
 
 /// Converts tenths of a millimetre to dots at `dpi`, rounded to nearest.
 fn dots(tenth_mm: u32, dpi: u32) -> u32 {
-    let v = (u64::from(tenth_mm) * u64::from(dpi) + 127) / 254;
+    dots_um(tenth_mm.saturating_mul(100), dpi)
+}
+
+/// Converts micrometres to dots at `dpi`, rounded to nearest.
+pub(crate) fn dots_um(um: u32, dpi: u32) -> u32 {
+    let v = (u64::from(um) * u64::from(dpi) + 12_700) / 25_400;
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
@@ -182,14 +210,17 @@ impl Label {
         dots(self.height_mm * 10, self.dpi)
     }
 
-    /// The 60 × 40 mm return label: a border, the return kind (e.g. "退货 Return")
-    /// as title, a Code 128 barcode of `return_id` with the id in plain text under
-    /// it, then the customer name, `Order <order_no>` and `<date>  <station>`.
+    /// The return label stuck on every parcel at the bench: the built-in
+    /// `return_label` template (`config/labels/return_label.toml`: kind as title, the
+    /// return id as Code 128, QR code and text, customer name, `Order <order_no>`,
+    /// date and station) filled in at `dpi`.
     ///
-    /// Nothing is validated here (the renderers do): a `return_id` that is not
-    /// printable ASCII makes rendering fail. The module width is the largest of
-    /// 3, 2, 1 dots (3 only from 300 dpi) that keeps the barcode and its quiet zones
-    /// inside the label.
+    /// Kept for callers that print the built-in layout; a station's override directory
+    /// goes through [`Templates::load`](super::template::Templates::load). Nothing is
+    /// validated here (the renderers do): a `return_id` that is not printable ASCII
+    /// makes rendering fail. Should the built-in template ever fail to fill (the tests
+    /// prevent it), the label says so in print and the error is logged, rather than
+    /// the daemon stopping.
     pub fn return_label(
         return_id: &str,
         customer_name: &str,
@@ -199,53 +230,61 @@ impl Label {
         station: &str,
         dpi: u32,
     ) -> Label {
-        let d = |tenth_mm: u32| dots(tenth_mm, dpi);
-        let width = dots(Self::RETURN_WIDTH_MM * 10, dpi);
-        let margin = d(20);
-        let pattern_modules = code128::encode(return_id)
-            .map(|p| code128::width_in_modules(&p))
-            .unwrap_or(0);
-        let max_module = if dpi >= 300 { 3 } else { 2 };
-        let module = (1..=max_module)
-            .rev()
-            .find(|m| {
-                let total = u64::from(pattern_modules + 2 * QUIET_ZONE_MODULES) * u64::from(*m);
-                total <= u64::from(width.saturating_sub(2 * d(10)))
-            })
-            .unwrap_or(1);
-        let barcode_w = pattern_modules * module;
-        let barcode_x = width.saturating_sub(barcode_w) / 2;
-        let text = |y: u32, size: u32, text: String| Element::Text {
-            x: margin,
-            y: d(y),
-            size: d(size),
-            text,
-        };
-        Label {
-            width_mm: Self::RETURN_WIDTH_MM,
-            height_mm: Self::RETURN_HEIGHT_MM,
-            dpi,
-            elements: vec![
-                Element::Box {
-                    x: d(10),
-                    y: d(10),
-                    w: width.saturating_sub(2 * d(10)),
-                    h: dots(Self::RETURN_HEIGHT_MM * 10, dpi).saturating_sub(2 * d(10)),
-                    thickness: d(3).max(2),
-                },
-                text(20, 40, kind_zh_en.to_owned()),
-                Element::Barcode128 {
-                    x: barcode_x,
-                    y: d(70),
-                    height: d(100),
-                    module,
-                    data: return_id.to_owned(),
-                },
-                text(180, 30, return_id.to_owned()),
-                text(225, 40, customer_name.to_owned()),
-                text(280, 30, format!("Order {order_no}")),
-                text(325, 30, format!("{date}  {station}")),
-            ],
+        let fields = Fields::new()
+            .text("return_id", return_id)
+            .text("customer_name", customer_name)
+            .text("order_no", order_no)
+            .text("kind", kind_zh_en)
+            .text("date", date)
+            .text("station", station);
+        match Templates::builtin().and_then(|t| t.fill("return_label", &fields, dpi)) {
+            Ok(label) => label,
+            Err(e) => {
+                tracing::error!(error = %e, "built-in return label template failed");
+                Label {
+                    width_mm: Self::RETURN_WIDTH_MM,
+                    height_mm: Self::RETURN_HEIGHT_MM,
+                    dpi,
+                    elements: vec![Element::Text {
+                        x: dots(20, dpi),
+                        y: dots(20, dpi),
+                        size: dots(40, dpi),
+                        text: "LABEL TEMPLATE ERROR - see log".into(),
+                    }],
+                }
+            }
+        }
+    }
+}
+
+/// A label printer language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// ZPL II (Zebra and compatibles).
+    Zpl,
+    /// TSPL/TSPL2 (TSC, Gprinter, HPRT, Xprinter).
+    Tspl,
+}
+
+impl Language {
+    /// `"zpl"` or `"tspl"` (the config's `printer.language`), case-insensitive.
+    pub fn parse(name: &str) -> Option<Language> {
+        match name.to_ascii_lowercase().as_str() {
+            "zpl" => Some(Language::Zpl),
+            "tspl" => Some(Language::Tspl),
+            _ => None,
+        }
+    }
+
+    /// Renders `label` in this language ([`super::zpl::render`] /
+    /// [`super::tspl::render`]).
+    ///
+    /// # Errors
+    /// Those of the renderer.
+    pub fn render(self, label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError> {
+        match self {
+            Language::Zpl => super::zpl::render(label, font),
+            Language::Tspl => super::tspl::render(label, font),
         }
     }
 }
@@ -253,6 +292,7 @@ impl Label {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::label::template::{Fields, Templates};
 
     fn sample(dpi: u32) -> Label {
         Label::return_label(
@@ -266,12 +306,26 @@ mod tests {
         )
     }
 
+    /// One layout: `Label::return_label` is the built-in template filled in.
     #[test]
-    fn return_label_dimensions_and_elements() {
+    fn return_label_is_the_template() {
+        for dpi in [203, 300] {
+            let fields = Fields::new()
+                .text("return_id", "R-20250101-0001")
+                .text("customer_name", "张三")
+                .text("order_no", "SO123456")
+                .text("kind", "退货 Return")
+                .text("date", "2025-01-01")
+                .text("station", "BENCH-3");
+            let from_template = Templates::builtin()
+                .unwrap()
+                .fill("return_label", &fields, dpi)
+                .unwrap();
+            assert_eq!(sample(dpi), from_template);
+        }
         let l = sample(203);
         assert_eq!((l.width_mm, l.height_mm, l.dpi), (60, 40, 203));
         assert_eq!((l.width_dots(), l.height_dots()), (480, 320));
-        assert_eq!(l.elements.len(), 7);
         let texts: Vec<&str> = l
             .elements
             .iter()
@@ -293,43 +347,15 @@ mod tests {
     }
 
     #[test]
-    fn elements_stay_inside_the_label_and_barcode_has_quiet_zones() {
-        for dpi in [203, 300] {
-            let l = sample(dpi);
-            let (w, h) = (l.width_dots(), l.height_dots());
-            for e in &l.elements {
-                match e {
-                    Element::Text { x, y, size, .. } => {
-                        assert!(*x < w && y + size <= h, "{e:?} at {dpi}");
-                    }
-                    Element::Box {
-                        x, y, w: bw, h: bh, ..
-                    } => assert!(x + bw <= w && y + bh <= h),
-                    Element::Barcode128 {
-                        x,
-                        y,
-                        height,
-                        module,
-                        data,
-                    } => {
-                        let p = code128::encode(data).unwrap();
-                        let bw = code128::width_in_modules(&p) * module;
-                        let quiet = QUIET_ZONE_MODULES * module;
-                        assert!(*x >= quiet && x + bw + quiet <= w, "barcode at {dpi}");
-                        assert!(y + height <= h);
-                        assert_eq!(*module, if dpi >= 300 { 3 } else { 2 });
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
     fn helpers() {
         assert_eq!(dots(254, 203), 203);
+        assert_eq!(dots_um(250, 203), 2);
+        assert_eq!(dots_um(250, 300), 3);
         assert_eq!(single_line("a\r\nb\tc"), "a  b c");
         assert!(check_range("x", 5, 1, 4).is_err());
         assert!(check_range("x", 4, 1, 4).is_ok());
+        assert_eq!(Language::parse("TSPL"), Some(Language::Tspl));
+        assert_eq!(Language::parse("epl"), None);
     }
 }
 
@@ -338,7 +364,7 @@ mod tests {
 pub(crate) mod fixtures {
     use std::sync::OnceLock;
 
-    use super::Label;
+    use super::{Element, Label};
     use crate::label::text::Font;
 
     /// A customer name that tries every way out of a field: ZPL commands, a TSPL quote, a
@@ -350,8 +376,11 @@ pub(crate) mod fixtures {
         FONT.get_or_init(|| Font::load_default().expect("CJK font (fonts-wqy-microhei)"))
     }
 
+    /// The built-in return label at 203 dpi with `name` as the customer name, put in
+    /// whole (the template would cut it at its `max_width`) so the renderers see every
+    /// hostile byte.
     pub fn label(name: &str) -> Label {
-        Label::return_label(
+        let mut l = Label::return_label(
             "R-20250101-0001",
             name,
             "SO123456",
@@ -359,6 +388,14 @@ pub(crate) mod fixtures {
             "2025-01-01",
             "BENCH-3",
             203,
-        )
+        );
+        match &mut l.elements[NAME] {
+            Element::Text { text, .. } => *text = name.to_owned(),
+            other => panic!("element {NAME} of the return label is {other:?}, not the name"),
+        }
+        l
     }
+
+    /// Index of the customer name in the return label's elements.
+    pub const NAME: usize = 4;
 }

@@ -8,7 +8,8 @@
 //!   manual), so it cannot close the string;
 //! * `\` is replaced by `/` in text ([`BACKSLASH_REPLACEMENT`]): `\[` starts TSPL
 //!   escape sequences and whether a lone backslash is literal is not verified;
-//! * barcode data must be printable ASCII without `"` and `\` (rejected, not escaped).
+//! * barcode data must be printable ASCII without `"` and `\` (rejected, not escaped);
+//!   QR data must be in [`super::qr::is_safe_byte`] (`QRCODE x,y,M,<cell>,A,0,"…"`).
 //!
 //! ASCII text uses the printer's built-in bitmap fonts `"1"`–`"5"` (the largest whose
 //! height fits `size`). Text with non-ASCII characters (Chinese) is rasterised on the
@@ -22,6 +23,7 @@ use std::fmt::Write as _;
 
 use super::code128;
 use super::model::{Element, Label, RenderError, check_range, single_line};
+use super::qr;
 use super::text::Font;
 use super::zpl::rasterise;
 
@@ -154,6 +156,17 @@ pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError
                     &format!("BARCODE {x},{y},\"128\",{height},0,0,{module},{module},\"{data}\""),
                 );
             }
+            Element::Qr { x, y, module, data } => {
+                check_pos(*x, *y)?;
+                check_range("QR module", (*module).into(), 1, 10)?;
+                qr::validate(data, "TSPL")?;
+                // Error correction M, cell width, automatic mode, no rotation. The data
+                // is validated to need no quoting.
+                line(
+                    &mut out,
+                    &format!("QRCODE {x},{y},M,{module},A,0,\"{data}\""),
+                );
+            }
             Element::Box {
                 x,
                 y,
@@ -245,6 +258,7 @@ mod tests {
             "BARCODE",
             "BOX",
             "BITMAP",
+            "QRCODE",
             "PRINT",
         ];
         for c in &cmds {
@@ -279,17 +293,18 @@ mod tests {
             ]
         );
         assert!(lines[5].starts_with("BITMAP 16,16,"), "{}", lines[5]);
-        let bx =
-            (480 - 2 * code128::width_in_modules(&code128::encode("R-20250101-0001").unwrap())) / 2;
         assert_eq!(
-            lines[6],
-            format!("BARCODE {bx},56,\"128\",80,0,0,2,2,\"R-20250101-0001\"")
+            &lines[6..],
+            [
+                "BARCODE 72,52,\"128\",64,0,0,2,2,\"R-20250101-0001\"",
+                "TEXT 16,124,\"3\",0,1,1,\"R-20250101-0001\"",
+                "TEXT 16,156,\"4\",0,1,1,\"Li Lei\"",
+                "TEXT 16,200,\"2\",0,1,1,\"Order SO123456\"",
+                "TEXT 16,232,\"3\",0,1,1,\"2025-01-01  BENCH-3\"",
+                "QRCODE 384,220,M,3,A,0,\"R-20250101-0001\"",
+                "PRINT 1",
+            ]
         );
-        assert_eq!(lines[7], "TEXT 16,144,\"3\",0,1,1,\"R-20250101-0001\"");
-        assert_eq!(lines[8], "TEXT 16,180,\"4\",0,1,1,\"Li Lei\"");
-        assert_eq!(lines[9], "TEXT 16,224,\"3\",0,1,1,\"Order SO123456\"");
-        assert_eq!(lines[10], "TEXT 16,260,\"3\",0,1,1,\"2025-01-01  BENCH-3\"");
-        assert_eq!(lines.len(), 12);
     }
 
     #[test]
@@ -311,7 +326,7 @@ mod tests {
         let cmds = parse(&job);
         assert!(
             cmds.iter()
-                .any(|c| c.line == "TEXT 16,180,\"4\",0,1,1,\"^XA~JR^FDx^FS~PS/\\[\"]  PRINT 9\"")
+                .any(|c| c.line == "TEXT 16,156,\"4\",0,1,1,\"^XA~JR^FDx^FS~PS/\\[\"]  PRINT 9\"")
         );
     }
 
@@ -321,7 +336,7 @@ mod tests {
         let cmds = assert_safe(&job);
         let name = cmds
             .iter()
-            .find(|c| c.line.starts_with("BITMAP 16,180,"))
+            .find(|c| c.line.starts_with("BITMAP 16,156,"))
             .unwrap();
         let black: u32 = name
             .payload
@@ -369,7 +384,57 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn qr_is_native() {
+        let job = render(&label("x"), Some(font())).unwrap();
+        let cmds = assert_safe(&job);
+        let qr: Vec<&str> = cmds
+            .iter()
+            .map(|c| c.line.as_str())
+            .filter(|l| l.starts_with("QRCODE "))
+            .collect();
+        assert_eq!(qr.len(), 1);
+        assert!(qr[0].ends_with(",M,3,A,0,\"R-20250101-0001\""), "{}", qr[0]);
+        let mut l = label("x");
+        l.elements.push(Element::Qr {
+            x: 10,
+            y: 10,
+            module: 3,
+            data: "A\"B".into(),
+        });
+        assert!(matches!(
+            render(&l, Some(font())),
+            Err(RenderError::UnsafeBarcodeChar { ch: '"', .. })
+        ));
+    }
+
     proptest! {
+        /// Any QR data either renders as one quoted, unescaped `QRCODE` string of safe
+        /// bytes or is refused.
+        #[test]
+        fn any_qr_data_is_safe_or_refused(
+            data in prop_oneof![
+                any::<String>(),
+                "[\\^~_\"\\\\\r\n>|,a-zA-Z0-9 张-]{0,40}",
+                "[A-Za-z0-9 .:/+*#(),-]{1,40}",
+            ]
+        ) {
+            let mut l = label("x");
+            l.elements.push(Element::Qr { x: 300, y: 200, module: 3, data: data.clone() });
+            match render(&l, Some(font())) {
+                Ok(job) => {
+                    let cmds = assert_safe(&job);
+                    let expected = format!("QRCODE 300,200,M,3,A,0,\"{data}\"");
+                    prop_assert!(cmds.iter().any(|c| c.line == expected));
+                    prop_assert!(data.bytes().all(qr::is_safe_byte));
+                }
+                Err(e) => prop_assert!(
+                    matches!(e, RenderError::UnsafeBarcodeChar { .. } | RenderError::QrLength { .. }),
+                    "{}", e
+                ),
+            }
+        }
+
         #[test]
         fn any_customer_name_keeps_one_print(
             name in prop_oneof![any::<String>(), "[\\^~_\"\\\\\r\n>a-zA-Z0-9 张三丰退货]{0,40}"]

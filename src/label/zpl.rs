@@ -16,12 +16,19 @@
 //! ASCII (validated with the host encoder); `>` (the `^BC` invocation prefix) is sent
 //! as `><`, the invocation for a literal `>`, and everything outside the safe set is
 //! hex-escaped as for text.
+//!
+//! QR codes use `^BQN,2,<module>` with `^FDMA,<data>^FS` (error correction M,
+//! automatic mode). The data is restricted to bytes that need no escaping
+//! ([`super::qr::validate`]), so there is no `^FH` on QR fields. A Zebra printer
+//! draws a `^BQ` symbol [`QR_TOP_OFFSET`] dots below its `^FO` (the `^BY` bar height,
+//! default 10; Labelary and labelize do the same), so the `^FO` is raised by that much.
 
 use std::fmt::Write as _;
 
 use super::bitmap::Bitmap;
 use super::code128;
 use super::model::{Element, Label, RenderError, check_range, single_line};
+use super::qr;
 use super::text::Font;
 
 /// Largest `^FD` field, in bytes after escaping (ZPL II guide, `^FD`).
@@ -30,6 +37,10 @@ pub const MAX_FIELD_BYTES: usize = 3072;
 pub const MAX_GRAPHIC_BYTES: usize = 99_999;
 /// Largest coordinate / size ZPL accepts in `^FO`, `^GB`, `^BC`, `^A`.
 pub const MAX_DOTS: u64 = 32_000;
+
+/// How far below its `^FO` a `^BQ` symbol starts: the default `^BY` height, which we
+/// never change (`^BY` is only ever sent with its module width).
+pub const QR_TOP_OFFSET: u32 = 10;
 
 /// Bytes sent literally inside `^FH_` fields; everything else becomes `_XX`.
 pub fn is_safe_byte(b: u8) -> bool {
@@ -135,6 +146,19 @@ pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError
                     field(data, true)?
                 );
             }
+            Element::Qr { x, y, module, data } => {
+                check_pos(*x, *y)?;
+                check_range(
+                    "QR top (needs room for the ^BQ offset)",
+                    (*y).into(),
+                    QR_TOP_OFFSET.into(),
+                    MAX_DOTS,
+                )?;
+                check_range("QR module", (*module).into(), 1, 10)?;
+                qr::validate(data, "ZPL")?;
+                let fo_y = y - QR_TOP_OFFSET;
+                let _ = writeln!(out, "^FO{x},{fo_y}^BQN,2,{module}^FDMA,{data}^FS");
+            }
             Element::Box {
                 x,
                 y,
@@ -166,7 +190,9 @@ mod tests {
         String::from_utf8(render(l, Some(font())).unwrap()).unwrap()
     }
 
-    /// The invariants every rendered label must keep, whatever the user data.
+    /// The invariants every rendered label must keep, whatever the user data: one
+    /// format, no `~` command, `fields` hex-escaped fields, and QR fields (`^BQ`, not
+    /// escaped) carrying only safe bytes after their `MA,` header.
     fn assert_safe(zpl: &str, fields: usize) {
         assert!(zpl.starts_with("^XA\n"), "{zpl}");
         assert!(zpl.ends_with("^XZ\n"), "{zpl}");
@@ -174,10 +200,16 @@ mod tests {
         assert_eq!(zpl.matches("^XZ").count(), 1, "{zpl}");
         assert!(!zpl.contains('~'), "{zpl}");
         assert!(zpl.is_ascii());
-        assert_eq!(zpl.matches("^FD").count(), fields, "{zpl}");
+        let qrs = zpl.matches("^BQN,2,").count();
+        assert_eq!(zpl.matches("^FD").count(), fields + qrs, "{zpl}");
         assert_eq!(zpl.matches("^FH_^FD").count(), fields, "{zpl}");
         for line in zpl.lines() {
             assert!(line.starts_with('^'), "{line:?}");
+            if let Some((_, rest)) = line.split_once("^BQN,2,") {
+                let (_, data) = rest.split_once("^FDMA,").expect("QR header");
+                let data = data.strip_suffix("^FS").expect("QR field end");
+                assert!(data.bytes().all(qr::is_safe_byte), "{line:?}");
+            }
         }
     }
 
@@ -197,20 +229,19 @@ mod tests {
             ]
         );
         assert!(lines[6].starts_with("^FO16,16^GFA,"), "{}", lines[6]);
-        let bx =
-            (480 - 2 * code128::width_in_modules(&code128::encode("R-20250101-0001").unwrap())) / 2;
         assert_eq!(
-            lines[7],
-            format!("^FO{bx},56^BY2^BCN,80,N,N,N^FH_^FDR-20250101-0001^FS")
+            &lines[7..],
+            [
+                "^FO72,52^BY2^BCN,64,N,N,N^FH_^FDR-20250101-0001^FS",
+                "^FO16,124^A0N,24,24^FH_^FDR-20250101-0001^FS",
+                "^FO16,156^A0N,36,36^FH_^FDLi Lei^FS",
+                "^FO16,200^A0N,20,20^FH_^FDOrder SO123456^FS",
+                "^FO16,232^A0N,24,24^FH_^FD2025-01-01  BENCH-3^FS",
+                // The QR symbol starts at y = 220, QR_TOP_OFFSET below its ^FO.
+                "^FO384,210^BQN,2,3^FDMA,R-20250101-0001^FS",
+                "^XZ",
+            ]
         );
-        assert_eq!(lines[8], "^FO16,144^A0N,24,24^FH_^FDR-20250101-0001^FS");
-        assert_eq!(lines[9], "^FO16,180^A0N,32,32^FH_^FDLi Lei^FS");
-        assert_eq!(lines[10], "^FO16,224^A0N,24,24^FH_^FDOrder SO123456^FS");
-        assert_eq!(
-            lines[11],
-            "^FO16,260^A0N,24,24^FH_^FD2025-01-01  BENCH-3^FS"
-        );
-        assert_eq!(lines[12], "^XZ");
         assert_safe(&zpl, 5);
     }
 
@@ -234,6 +265,7 @@ mod tests {
     fn injection_with_chinese_name_goes_to_bitmap() {
         let name = format!("{INJECTION}张三丰");
         let zpl = render_str(&label(&name));
+        assert!(zpl.contains("^FO16,156^GFA,"), "{zpl}");
         // Title and name are bitmaps; id, order and date lines and the barcode are fields.
         assert_safe(&zpl, 4);
         assert_eq!(zpl.matches("^GFA,").count(), 2);
@@ -270,10 +302,10 @@ mod tests {
         let zpl = render_str(&label("张三丰"));
         let line = zpl
             .lines()
-            .find(|l| l.starts_with("^FO16,180^GFA,"))
+            .find(|l| l.starts_with("^FO16,156^GFA,"))
             .expect("name bitmap line");
         let body = line
-            .strip_prefix("^FO16,180^GFA,")
+            .strip_prefix("^FO16,156^GFA,")
             .and_then(|s| s.strip_suffix("^FS"))
             .unwrap();
         let parts: Vec<&str> = body.splitn(4, ',').collect();
@@ -302,7 +334,65 @@ mod tests {
         }
     }
 
+    #[test]
+    fn qr_is_native_and_raised_by_the_bq_offset() {
+        let l = Label {
+            width_mm: 60,
+            height_mm: 40,
+            dpi: 203,
+            elements: vec![Element::Qr {
+                x: 300,
+                y: 200,
+                module: 4,
+                data: "R-ST01-20261125-0042.1".into(),
+            }],
+        };
+        let zpl = render_str(&l);
+        assert!(
+            zpl.contains("^FO300,190^BQN,2,4^FDMA,R-ST01-20261125-0042.1^FS\n"),
+            "{zpl}"
+        );
+        assert_safe(&zpl, 0);
+        let mut high = l.clone();
+        high.elements[0] = Element::Qr {
+            x: 0,
+            y: 5,
+            module: 4,
+            data: "A".into(),
+        };
+        assert!(matches!(
+            render(&high, None),
+            Err(RenderError::OutOfRange { .. })
+        ));
+    }
+
     proptest! {
+        /// Any QR data either renders as one safe `^BQ` field or is refused; it never
+        /// reaches the printer escaped into something else.
+        #[test]
+        fn any_qr_data_is_safe_or_refused(
+            data in prop_oneof![
+                any::<String>(),
+                "[\\^~_\"\\\\\r\n>|,a-zA-Z0-9 张-]{0,40}",
+                "[A-Za-z0-9 .:/+*#(),-]{1,40}",
+            ]
+        ) {
+            let mut l = label("x");
+            l.elements.push(Element::Qr { x: 300, y: 200, module: 3, data: data.clone() });
+            match render(&l, Some(font())) {
+                Ok(bytes) => {
+                    let zpl = String::from_utf8(bytes).unwrap();
+                    assert_safe(&zpl, 5);
+                    prop_assert_eq!(zpl.matches("^BQN,2,").count(), 2);
+                    prop_assert!(!data.is_empty() && data.bytes().all(qr::is_safe_byte));
+                }
+                Err(e) => prop_assert!(
+                    matches!(e, RenderError::UnsafeBarcodeChar { .. } | RenderError::QrLength { .. }),
+                    "{}", e
+                ),
+            }
+        }
+
         #[test]
         fn any_customer_name_keeps_the_format_intact(
             name in prop_oneof![any::<String>(), "[\\^~_\"\\\\\r\n>a-zA-Z0-9 张三丰退货]{0,40}"]

@@ -1,0 +1,265 @@
+//! Filling a template in: placeholders replaced by field values, millimetres turned
+//! into dots at the printer's resolution, barcodes sized to their space.
+//!
+//! * **Code 128**: the widest module not above the template's `module` (at least one
+//!   dot) with which the bars *and* their quiet zones
+//!   ([`QUIET_ZONE_MODULES`](crate::label::code128::QUIET_ZONE_MODULES) each side) fit
+//!   the element's width; the bars are centred in it. Data the encoder refuses is left
+//!   for the renderer to report.
+//! * **QR**: the widest module not above `module` with which the symbol (an upper
+//!   bound, [`crate::label::qr::symbol_modules`]) and its quiet zones fit the square;
+//!   the symbol is centred in the square.
+//! * **Text**: `max_width` (mm) cuts a line that would be wider, ending it with `..`,
+//!   so a long name cannot run into its neighbours. Widths are estimated on the wide
+//!   side: an ASCII character is 2/3 of the line height (the TSPL built-in fonts; ZPL
+//!   font 0 is narrower), anything else (CJK, drawn as a bitmap) a full line height.
+//!   Ids and codes are never given a `max_width` in the built-ins: they are printed
+//!   whole or not at all.
+//! * **Lines**: one line per list item; more items than `max_lines` print the first
+//!   `max_lines - 1` and the `overflow` line (`{more}` = how many were left out).
+
+use crate::label::code128::{self, QUIET_ZONE_MODULES};
+use crate::label::model::{Element, Label, dots_um};
+use crate::label::qr;
+
+use super::raw::{Compiled, FieldKind, Piece};
+use super::{FieldValue, Fields, Template, TemplateError};
+
+/// Substitutes the placeholders of `pieces`; a list placeholder takes `item`.
+fn subst(pieces: &[Piece], fields: &Fields, item: &str, more: Option<usize>) -> String {
+    let mut out = String::new();
+    for p in pieces {
+        match (p, more) {
+            (Piece::Lit(s), _) => out.push_str(s),
+            (Piece::Field(name), Some(n)) if name == "more" => out.push_str(&n.to_string()),
+            (Piece::Field(name), _) => match fields.get(name) {
+                Some(FieldValue::Text(v)) => out.push_str(v),
+                Some(FieldValue::List(_)) => out.push_str(item),
+                None => {}
+            },
+        }
+    }
+    out
+}
+
+/// Estimated width of `c` in a line `size` high (same unit as `size`).
+fn char_width(c: char, size: u32) -> u32 {
+    if c.is_ascii() { size * 2 / 3 } else { size }
+}
+
+/// `s` if it fits `max` (estimated, see the module docs) in a line `size` high, else
+/// its longest prefix that fits followed by `..`.
+fn truncate(s: String, max: Option<u32>, size: u32) -> String {
+    let Some(max) = max else { return s };
+    let width = |t: &str| t.chars().map(|c| char_width(c, size)).sum::<u32>();
+    if width(&s) <= max {
+        return s;
+    }
+    let room = max.saturating_sub(2 * char_width('.', size));
+    let mut used = 0;
+    let mut out = String::new();
+    for c in s.chars() {
+        used += char_width(c, size);
+        if used > room {
+            break;
+        }
+        out.push(c);
+    }
+    out.push_str("..");
+    out
+}
+
+pub(super) fn fill(t: &Template, fields: &Fields, dpi: u32) -> Result<Label, TemplateError> {
+    for (name, kind) in &t.fields {
+        match (fields.get(name), kind) {
+            (Some(FieldValue::Text(_)), FieldKind::Text)
+            | (Some(FieldValue::List(_)), FieldKind::List) => {}
+            (None, _) => {
+                return Err(TemplateError::MissingField {
+                    template: t.name.clone(),
+                    field: name.clone(),
+                });
+            }
+            (Some(_), expected) => {
+                return Err(TemplateError::WrongKind {
+                    template: t.name.clone(),
+                    field: name.clone(),
+                    expected: *expected,
+                });
+            }
+        }
+    }
+    let d = |um: u32| dots_um(um, dpi);
+    let does_not_fit = |element: usize, problem: String| TemplateError::DoesNotFit {
+        template: t.name.clone(),
+        element,
+        problem,
+    };
+    let mut elements = Vec::with_capacity(t.elements.len());
+    for (i, e) in t.elements.iter().enumerate() {
+        match e {
+            Compiled::Box {
+                x,
+                y,
+                w,
+                h,
+                thickness,
+            } => elements.push(Element::Box {
+                x: d(*x),
+                y: d(*y),
+                w: d(*w),
+                h: d(*h),
+                thickness: d(*thickness).max(1),
+            }),
+            Compiled::Text {
+                x,
+                y,
+                size,
+                text,
+                max_width,
+            } => elements.push(Element::Text {
+                x: d(*x),
+                y: d(*y),
+                size: d(*size),
+                text: truncate(subst(text, fields, "", None), *max_width, *size),
+            }),
+            Compiled::Lines {
+                x,
+                y,
+                size,
+                spacing,
+                max_lines,
+                text,
+                overflow,
+                max_width,
+            } => {
+                let items: &[String] = text
+                    .iter()
+                    .find_map(|p| match p {
+                        Piece::Field(name) => match fields.get(name) {
+                            Some(FieldValue::List(items)) => Some(items.as_slice()),
+                            _ => None,
+                        },
+                        Piece::Lit(_) => None,
+                    })
+                    .unwrap_or(&[]);
+                let max = *max_lines as usize;
+                let shown = if items.len() <= max {
+                    items.len()
+                } else {
+                    max - 1
+                };
+                let mut lines: Vec<String> = items[..shown]
+                    .iter()
+                    .map(|item| subst(text, fields, item, None))
+                    .collect();
+                if shown < items.len() {
+                    lines.push(subst(overflow, fields, "", Some(items.len() - shown)));
+                }
+                for (n, line) in lines.into_iter().enumerate() {
+                    let n = u32::try_from(n).unwrap_or(u32::MAX);
+                    elements.push(Element::Text {
+                        x: d(*x),
+                        y: d(y.saturating_add(spacing.saturating_mul(n))),
+                        size: d(*size),
+                        text: truncate(line, *max_width, *size),
+                    });
+                }
+            }
+            Compiled::Code128 {
+                x,
+                y,
+                w,
+                height,
+                module,
+                data,
+            } => {
+                let data = subst(data, fields, "", None);
+                let (area, target) = (d(*w), d(*module).max(1));
+                let (module, bx) = match code128::encode(&data) {
+                    Ok(pattern) => {
+                        let bars = code128::width_in_modules(&pattern);
+                        let total =
+                            |m: u32| u64::from(bars + 2 * QUIET_ZONE_MODULES) * u64::from(m);
+                        let m = (1..=target)
+                            .rev()
+                            .find(|m| total(*m) <= u64::from(area))
+                            .ok_or_else(|| {
+                                does_not_fit(
+                                    i,
+                                    format!(
+                                        "the Code 128 of {data:?} needs {} dots with its quiet \
+                                         zones at one dot per module; the element is {area} \
+                                         dots wide at {dpi} dpi: widen it or shorten the data",
+                                        total(1)
+                                    ),
+                                )
+                            })?;
+                        (m, d(*x) + (area - bars * m) / 2)
+                    }
+                    // The renderer reports the bad data with its reason.
+                    Err(_) => (target, d(*x) + QUIET_ZONE_MODULES * target),
+                };
+                elements.push(Element::Barcode128 {
+                    x: bx,
+                    y: d(*y),
+                    height: d(*height),
+                    module,
+                    data,
+                });
+            }
+            Compiled::Qr {
+                x,
+                y,
+                size,
+                module,
+                data,
+            } => {
+                let data = subst(data, fields, "", None);
+                let side = d(*size);
+                let n = qr::symbol_modules(&data).ok_or_else(|| {
+                    does_not_fit(i, format!("{data:?} is too long for a QR code on a label"))
+                })?;
+                let m = (d(*module).max(1)).min(side / (n + 2 * qr::QUIET_ZONE_MODULES));
+                if m == 0 {
+                    return Err(does_not_fit(
+                        i,
+                        format!(
+                            "the QR code of {data:?} needs {} dots with its quiet zones; the \
+                             square is {side} dots at {dpi} dpi: enlarge it",
+                            n + 2 * qr::QUIET_ZONE_MODULES
+                        ),
+                    ));
+                }
+                let offset = (side - n * m) / 2;
+                elements.push(Element::Qr {
+                    x: d(*x) + offset,
+                    y: d(*y) + offset,
+                    module: m,
+                    data,
+                });
+            }
+        }
+    }
+    let (width_mm, height_mm) = t.size_mm();
+    Ok(Label {
+        width_mm,
+        height_mm,
+        dpi,
+        elements,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_estimates_wide_characters_wider() {
+        // size 3: ASCII 2, CJK 3 wide.
+        assert_eq!(truncate("abcdef".into(), Some(12), 3), "abcdef");
+        assert_eq!(truncate("abcdefg".into(), Some(12), 3), "abcd..");
+        assert_eq!(truncate("张三丰abc".into(), Some(12), 3), "张三..");
+        assert_eq!(truncate("张三丰abc".into(), None, 3), "张三丰abc");
+    }
+}
