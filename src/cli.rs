@@ -162,6 +162,11 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: PrintCmd,
     },
+    /// Label previews.
+    Label {
+        #[command(subcommand)]
+        cmd: LabelCmd,
+    },
     /// Render the printable command-code sheet.
     Commands {
         #[arg(long)]
@@ -214,6 +219,21 @@ pub enum PrintCmd {
         limit: i64,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabelCmd {
+    /// Render a print job to PNG exactly as it was sent to the printer.
+    Preview {
+        /// The job id (`returnsd print queue --all`).
+        #[arg(long, conflicts_with = "return_id")]
+        job: Option<i64>,
+        /// The newest job of this return (or RTV note).
+        #[arg(long = "return")]
+        return_id: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -437,6 +457,31 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     print!(
                         "{}",
                         crate::printing::view::queue_text(&conn, all, limit, json)?
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+        Cmd::Label { cmd } => {
+            let cfg = load_config(&cli.config)?;
+            let conn = open_existing(&cfg)?;
+            match cmd {
+                LabelCmd::Preview {
+                    job,
+                    return_id,
+                    out,
+                } => {
+                    let (j, png) =
+                        crate::printing::view::preview(&cfg, &conn, job, return_id.as_deref())?;
+                    std::fs::write(&out, png).map_err(|e| format!("{}: {e}", out.display()))?;
+                    println!(
+                        "job {} ({} {} for {}, {}) -> {}",
+                        j.id,
+                        j.template,
+                        j.reason,
+                        j.subject,
+                        j.state,
+                        out.display()
                     );
                     Ok(ExitCode::SUCCESS)
                 }

@@ -1042,6 +1042,12 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
             if !(100..=120_000).contains(&confirm_timeout_ms) {
                 bad("printer.confirm_timeout_ms", "must be 100 to 120000".into());
             }
+            let templates = p.templates.as_ref().map(|t| base.join(t));
+            if let Some(dir) = &templates
+                && let Err(e) = crate::label::template::Templates::load(Some(dir))
+            {
+                bad("printer.templates", e.to_string());
+            }
             Some(PrinterConfig {
                 primary,
                 secondary,
@@ -1050,7 +1056,7 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
                 retry_cap: std::time::Duration::from_secs(retry_cap_s),
                 confirm_timeout: std::time::Duration::from_millis(confirm_timeout_ms),
                 font: p.font.clone(),
-                templates: p.templates.as_ref().map(|t| base.join(t)),
+                templates,
             })
         }
     };

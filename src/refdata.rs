@@ -70,3 +70,22 @@ impl Lookup for DbLookup<'_> {
         self.cfg.bins.get(code).copied()
     }
 }
+
+/// A defect reason's labels (zh-CN, en): from the feed, else the config (which holds the
+/// built-in reasons), else the code itself.
+pub fn defect_reason_labels(conn: &Connection, cfg: &Config, code: &str) -> (String, String) {
+    if let Ok(Some((_, data))) = feed::get(conn, "defect_reason", code) {
+        let l = |k: &str| {
+            data.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or(code)
+                .to_string()
+        };
+        return (l("label_zh"), l("label_en"));
+    }
+    cfg.defect_reasons
+        .iter()
+        .find(|d| d.code == code)
+        .map(|d| (d.label_zh.clone(), d.label_en.clone()))
+        .unwrap_or_else(|| (code.to_string(), code.to_string()))
+}

@@ -13,6 +13,7 @@
 //! - The worker is the only one talking to the printers (they take one connection at a
 //!   time), and it writes nothing itself: job updates go through the engine.
 
+pub mod data;
 pub mod transport;
 pub mod view;
 
@@ -21,94 +22,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use crate::config::{Config, PrinterConfig, PrinterTarget};
 use crate::devices::board::{DeviceBoard, DeviceKind, DeviceState};
 use crate::domain::step::Effect;
 use crate::engine::EngineHandle;
-use crate::i18n::{Lang, message};
-use crate::label::model::Label;
+use crate::label::model::Language;
+use crate::label::template::Templates;
 use crate::label::text::Font;
 use crate::store::jobs::{Job, JobUpdate};
 use transport::Status;
 
-/// Everything a return label shows, read from the station's database.
-struct LabelData {
-    customer_name: String,
-    order_no: String,
-    kind: String,
-    date: String,
-}
-
-fn label_data(db: &Path, return_id: &str) -> Result<LabelData, String> {
-    let conn = crate::store::open_reader(db).map_err(|e| e.to_string())?;
-    let state: String = conn
-        .query_row(
-            "SELECT state FROM returns WHERE return_id = ?1",
-            [return_id],
-            |r| r.get(0),
-        )
-        .map_err(|e| format!("return {return_id}: {e}"))?;
-    let st: Value = serde_json::from_str(&state).map_err(|e| e.to_string())?;
-    let waybill = st["waybill"].as_str().unwrap_or("");
-    let customer_name = crate::feed::get(&conn, "expected_return", waybill)
-        .ok()
-        .flatten()
-        .and_then(|(_, d)| {
-            d.get("customer_name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
-    let kind = st["kind"].as_str().unwrap_or("");
-    let kind = format!(
-        "{} {}",
-        message(Lang::Zh, &format!("kind.{kind}"), &[]),
-        message(Lang::En, &format!("kind.{kind}"), &[])
-    );
-    Ok(LabelData {
-        customer_name,
-        order_no: st["order_no"].as_str().unwrap_or("").to_string(),
-        kind,
-        date: st["received_at"]
-            .as_str()
-            .unwrap_or("")
-            .chars()
-            .take(10)
-            .collect(),
-    })
-}
-
-/// Render a job's label in a printer's language and resolution.
+/// Render a job's label in a printer's language and resolution, from its template and
+/// the station's data.
 pub fn render_job(
-    database: &Path,
-    station: &str,
+    cfg: &Config,
+    templates: &Templates,
     target: &PrinterTarget,
     font: Option<&Font>,
     job: &Job,
 ) -> Result<Vec<u8>, String> {
-    let label = match job.template.as_str() {
-        "return_label" => {
-            let d = label_data(database, &job.subject)?;
-            Label::return_label(
-                &job.subject,
-                &d.customer_name,
-                &d.order_no,
-                &d.kind,
-                &d.date,
-                station,
-                target.dpi,
-            )
-        }
-        other => return Err(format!("unknown label template {other:?}")),
-    };
-    let out = if target.language == "tspl" {
-        crate::label::tspl::render(&label, font)
-    } else {
-        crate::label::zpl::render(&label, font)
-    };
-    out.map_err(|e| e.to_string())
+    let conn = crate::store::open_reader(&cfg.database).map_err(|e| e.to_string())?;
+    let fields = data::fields(&conn, cfg, job)?;
+    let label = templates
+        .fill(&job.template, &fields, target.dpi)
+        .map_err(|e| e.to_string())?;
+    let language = Language::parse(&target.language)
+        .ok_or_else(|| format!("unknown printer language {:?}", target.language))?;
+    language.render(&label, font).map_err(|e| e.to_string())
 }
 
 /// The CJK font for text rendered on the PC: the configured one, else the first default
@@ -150,6 +91,7 @@ struct Worker {
     engine: EngineHandle,
     board: DeviceBoard,
     font: Option<Arc<Font>>,
+    templates: Arc<Templates>,
     health: [Health; 2],
 }
 
@@ -224,13 +166,13 @@ impl Worker {
                 b.clone()
             }
             _ => {
-                let db = self.cfg.database.clone();
-                let station = self.cfg.station.as_str().to_string();
+                let cfg = self.cfg.clone();
+                let templates = self.templates.clone();
                 let font = self.font.clone();
                 let t = target.clone();
                 let j = job.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    render_job(&db, &station, &t, font.as_deref(), &j)
+                    render_job(&cfg, &templates, &t, font.as_deref(), &j)
                 })
                 .await
                 .map_err(|e| e.to_string())
@@ -422,12 +364,27 @@ pub async fn run(
     .await
     .ok()
     .flatten();
+    let templates = match Templates::load(printers.templates.as_deref()) {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            // check-config reports this before start; at run time the built-in ones serve.
+            tracing::error!(error = %e, "label templates: using the built-in ones");
+            match Templates::builtin() {
+                Ok(t) => Arc::new(t.clone()),
+                Err(e) => {
+                    tracing::error!(error = %e, "built-in label templates are broken; jobs stay queued");
+                    return;
+                }
+            }
+        }
+    };
     let mut w = Worker {
         cfg: cfg.clone(),
         printers,
         engine,
         board,
         font,
+        templates,
         health: Default::default(),
     };
     w.poll_status().await;

@@ -94,3 +94,46 @@ pub fn queue_text(
     }
     Ok(out)
 }
+
+/// `returnsd label preview`: the PNG of a job's bytes exactly as sent (or as they will be
+/// sent: a job not rendered yet is rendered now for the primary printer, nothing stored).
+/// `job` picks a job by id; otherwise `subject` picks the newest job of a return or RTV note.
+pub fn preview(
+    cfg: &crate::config::Config,
+    conn: &rusqlite::Connection,
+    job: Option<i64>,
+    subject: Option<&str>,
+) -> Result<(Job, Vec<u8>), String> {
+    use crate::label::model::Language;
+    use crate::label::template::Templates;
+    let j = match (job, subject) {
+        (Some(id), _) => crate::store::jobs::get(conn, id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no print job {id} (see `returnsd print queue --all`)"))?,
+        (None, Some(s)) => crate::store::jobs::latest_for(conn, s)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no print job for {s} (see `returnsd print queue --all`)"))?,
+        (None, None) => return Err("give --job N or --return ID".into()),
+    };
+    let printers = cfg.printer.as_ref();
+    let templates = Templates::load(printers.and_then(|p| p.templates.as_deref()))
+        .map_err(|e| e.to_string())?;
+    let (w, h) = templates
+        .get(&j.template)
+        .map_err(|e| e.to_string())?
+        .size_mm();
+    let (bytes, language, dpi) = match (&j.bytes, &j.language, j.dpi) {
+        (Some(b), Some(l), Some(d)) => (b.clone(), l.clone(), d as u32),
+        _ => {
+            let p = printers.ok_or("this job was never rendered and no [printer] is configured")?;
+            let font = super::load_font(p);
+            let b = super::render_job(cfg, &templates, &p.primary, font.as_deref(), &j)?;
+            (b, p.primary.language.clone(), p.primary.dpi)
+        }
+    };
+    let language =
+        Language::parse(&language).ok_or_else(|| format!("unknown language {language:?}"))?;
+    let png = crate::label::preview::render_png(&bytes, language, dpi, w, h)
+        .map_err(|e| e.to_string())?;
+    Ok((j, png))
+}

@@ -56,7 +56,7 @@ fn preview_dir() -> PathBuf {
 }
 
 /// PNG → 8-bit luma, whatever colour type labelize wrote.
-fn luma(png_bytes: &[u8]) -> (Vec<u8>, u32, u32) {
+pub fn luma(png_bytes: &[u8]) -> (Vec<u8>, u32, u32) {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().unwrap();
@@ -83,7 +83,7 @@ fn luma(png_bytes: &[u8]) -> (Vec<u8>, u32, u32) {
     (gray, info.width, info.height)
 }
 
-fn decode(gray: &[u8], w: u32, h: u32, format: BarcodeFormat) -> String {
+pub fn decode(gray: &[u8], w: u32, h: u32, format: BarcodeFormat) -> String {
     let mut hints = DecodeHints {
         TryHarder: Some(true),
         ..DecodeHints::default()

@@ -311,3 +311,79 @@ fn reprint_is_explicit_counted_and_printed() {
     assert_eq!(reprints[0]["actor"], "supervisor:001");
     d.stop();
 }
+
+/// The whole label set through the daemon: the return label at unpack, a defect tag per
+/// defective item at inspection (with its reasons), an RTV note label; each job's preview
+/// (rendered from the bytes sent) decodes back to the id in the journal.
+#[test]
+fn defect_tag_and_rtv_note_print_and_previews_decode() {
+    let st = Station::new(
+        "[printer]\nkind = \"directory\"\nlanguage = \"zpl\"\n\n[inspection]\ndefect_photo_required = false\n",
+    );
+    let d = st.start();
+    let id = unpack(&st, "SF1000000000008");
+    scan_ok(&st, &["6901234560015", "CMD-VIS-OK", "Z-PENDING"]);
+    let ok = |args: &[&str]| {
+        let out = st.cli(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(&[
+        "inspect",
+        &id,
+        "--badge",
+        "021",
+        "--grade",
+        "defect",
+        "--reason",
+        "damaged_casing",
+    ]);
+    ok(&["put-away", &id, "--badge", "021", "--zone", "Z-DEFECT"]);
+    let item = format!("{id}.1");
+    ok(&["rtv", "--badge", "001", "--vendor", "ACME", &item]);
+    let all = poll("three confirmed jobs", || {
+        let j = jobs(&st);
+        (j.len() == 3 && j.iter().all(|j| j["state"] == "confirmed")).then_some(j)
+    });
+    let templates: Vec<&str> = all
+        .iter()
+        .map(|j| j["template"].as_str().unwrap())
+        .collect();
+    assert_eq!(templates, ["return_label", "defect_tag", "rtv_note"]);
+    assert_eq!(all[1]["item_no"], 1);
+    let journal = st.journal();
+    let note_no = journal
+        .iter()
+        .find(|e| e["type"] == "rtv.note_created")
+        .unwrap()["data"]["note_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(all[2]["subject"], note_no.as_str());
+    // Previews of the bytes as sent decode back to the journal's ids.
+    for (job, want) in [(&all[0], id.clone()), (&all[1], item), (&all[2], note_no)] {
+        let png = st.dir.path().join(format!("job-{}.png", job["id"]));
+        ok(&[
+            "label",
+            "preview",
+            "--job",
+            &job["id"].to_string(),
+            "--out",
+            png.to_str().unwrap(),
+        ]);
+        let (gray, w, h) = crate::labels::luma(&std::fs::read(&png).unwrap());
+        assert_eq!(
+            crate::labels::decode(&gray, w, h, rxing::BarcodeFormat::CODE_128),
+            want
+        );
+        assert_eq!(
+            crate::labels::decode(&gray, w, h, rxing::BarcodeFormat::QR_CODE),
+            want
+        );
+    }
+    d.stop();
+}
