@@ -2,11 +2,17 @@
 //!
 //! - [`framing`]: pure byte-stream → scan framing (suffix, quiet gap, length guard).
 //! - [`keyboard`]: pure USB HID boot-keyboard report → bytes decoding (US layout).
+//! - [`layout`]: keyboard layout overrides (German, French, custom tables) for wedge scanners.
+//! - [`hiddesc`]: pure HID report-descriptor walker (fields by bit offset, top-level usages).
+//! - [`hidpos`]: pure HID POS (usage page 0x8C) report layout and multi-report reassembly.
 //! - [`serial`]: serial-port scanner actor with reconnect/backoff and a status channel.
 //! - [`zpl_status`]: the `~HS` printer status answer.
 //! - [`board`]: the live state of every device, for the views and alarms.
 pub mod board;
 pub mod framing;
+pub mod hiddesc;
+pub mod hidpos;
 pub mod keyboard;
+pub mod layout;
 pub mod serial;
 pub mod zpl_status;
