@@ -5,11 +5,15 @@
 //! - [`layout`]: keyboard layout overrides (German, French, custom tables) for wedge scanners.
 //! - [`hiddesc`]: pure HID report-descriptor walker (fields by bit offset, top-level usages).
 //! - [`hidpos`]: pure HID POS (usage page 0x8C) report layout and multi-report reassembly.
+//! - [`hid`]: hidraw scanner actor (HID POS or keyboard wedge) with sysfs-polling hotplug.
+//! - [`discover`]: hidraw nodes and serial ports from sysfs (no libudev).
 //! - [`serial`]: serial-port scanner actor with reconnect/backoff and a status channel.
 //! - [`zpl_status`]: the `~HS` printer status answer.
 //! - [`board`]: the live state of every device, for the views and alarms.
 pub mod board;
+pub mod discover;
 pub mod framing;
+pub mod hid;
 pub mod hiddesc;
 pub mod hidpos;
 pub mod keyboard;
