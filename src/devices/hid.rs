@@ -40,6 +40,8 @@ pub enum HidKind {
         aim: Aim,
         /// Ends a scan whose last report never came (default 500 ms).
         quiet_gap_ms: Option<u64>,
+        /// Layout when the device has no usable report descriptor.
+        fallback: HidPosLayout,
     },
     /// Boot keyboard reports typed by a keyboard-wedge scanner.
     Keyboard {
@@ -107,13 +109,17 @@ pub enum Decoder {
 
 impl Decoder {
     /// The decoder for a device with this report descriptor (HID POS falls back to the
-    /// Honeywell layout when there is none or it has no Decoded Data field).
+    /// configured layout when there is none or it has no Decoded Data field).
     pub fn new(kind: &HidKind, descriptor: Option<&[u8]>) -> Decoder {
         match kind {
-            HidKind::HidPos { aim, quiet_gap_ms } => {
+            HidKind::HidPos {
+                aim,
+                quiet_gap_ms,
+                fallback,
+            } => {
                 let layout = descriptor
                     .and_then(HidPosLayout::from_descriptor)
-                    .unwrap_or_else(HidPosLayout::honeywell);
+                    .unwrap_or_else(|| fallback.clone());
                 Decoder::Pos(Reassembler::new(layout, *aim, *quiet_gap_ms))
             }
             HidKind::Keyboard { layout, framer } => Decoder::Keyboard(

@@ -60,6 +60,7 @@ fn hidpos_kind() -> HidKind {
     HidKind::HidPos {
         aim: Aim::Keep,
         quiet_gap_ms: None,
+        fallback: HidPosLayout::honeywell(),
     }
 }
 

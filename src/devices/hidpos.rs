@@ -66,6 +66,29 @@ impl HidPosLayout {
         }
     }
 
+    /// Newland's documented HID POS report (integration guides, "USB Interface / HID-POS"):
+    /// report id 2, byte 1 length, 2..57 data, 62 Newland symbology id, 63 bit 0 continued;
+    /// no AIM id in the report.
+    pub fn newland() -> Self {
+        HidPosLayout {
+            report_id: Some(2),
+            byte_count: Some(1),
+            aim: None,
+            data: (2, 56),
+            continued_bit: Some(63 * 8),
+            report_len: 64,
+        }
+    }
+
+    /// A fallback layout by name (`honeywell`, `newland`), for profiles.
+    pub fn fallback(name: &str) -> Option<Self> {
+        match name {
+            "honeywell" => Some(Self::honeywell()),
+            "newland" => Some(Self::newland()),
+            _ => None,
+        }
+    }
+
     /// The layout of the first report that carries Decoded Data (0x8C/0xFE); `None` when the
     /// descriptor has none or it is not byte aligned.
     pub fn from_descriptor(desc: &[u8]) -> Option<Self> {
@@ -395,6 +418,24 @@ mod tests {
         assert_eq!(re.drop_partial(), Some((1, 8)));
         assert_eq!(re.flush_if_quiet(9000), None);
         assert_eq!(re.drop_partial(), None);
+    }
+
+    #[test]
+    fn newland_fallback_layout_has_no_aim_in_the_report() {
+        let mut r = vec![0u8; 64];
+        r[0] = 2;
+        r[1] = 4;
+        r[2..6].copy_from_slice(b"]E01");
+        r[62] = b'd';
+        let c = HidPosLayout::fallback("newland")
+            .unwrap()
+            .chunk(&r)
+            .unwrap();
+        assert_eq!(
+            (c.aim, c.data.as_slice(), c.continued),
+            (None, &b"]E01"[..], false)
+        );
+        assert!(HidPosLayout::fallback("other").is_none());
     }
 
     #[test]

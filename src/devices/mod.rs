@@ -7,6 +7,8 @@
 //! - [`hidpos`]: pure HID POS (usage page 0x8C) report layout and multi-report reassembly.
 //! - [`hid`]: hidraw scanner actor (HID POS or keyboard wedge) with sysfs-polling hotplug.
 //! - [`discover`]: hidraw nodes and serial ports from sysfs (no libudev).
+//! - [`profiles`]: embedded scanner profiles (`devices/scanners/*.toml`).
+//! - [`scanner_config`]: `[[scanners]]` + profile → validated serial / HID POS / keyboard config.
 //! - [`serial`]: serial-port scanner actor with reconnect/backoff and a status channel.
 //! - [`zpl_status`]: the `~HS` printer status answer.
 //! - [`board`]: the live state of every device, for the views and alarms.
@@ -18,5 +20,7 @@ pub mod hiddesc;
 pub mod hidpos;
 pub mod keyboard;
 pub mod layout;
+pub mod profiles;
+pub mod scanner_config;
 pub mod serial;
 pub mod zpl_status;

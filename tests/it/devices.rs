@@ -35,11 +35,12 @@ fn serial_scanner_on_a_pty_feeds_its_bench() {
         "[[scanners]]\npath = \"{path}\"\nbench = \"pty-bench\"\nsuffix = \"cr\"\n"
     ));
     let d = st.start();
-    // The actor discards input queued before it opened the port: wait until it is open.
+    // The actor discards input queued before it opened the port: wait until it is open
+    // (its own log line; the board logs the state in lower case since the device board).
     poll("the scanner connected", || {
         let log = d.log.lock().unwrap_or_else(|p| p.into_inner());
         String::from_utf8_lossy(&log)
-            .contains("Connected")
+            .contains("serial scanner connected")
             .then_some(())
     });
     rt.block_on(async {
