@@ -6,6 +6,7 @@
 //! - [`hiddesc`]: pure HID report-descriptor walker (fields by bit offset, top-level usages).
 //! - [`hidpos`]: pure HID POS (usage page 0x8C) report layout and multi-report reassembly.
 //! - [`hid`]: hidraw scanner actor (HID POS or keyboard wedge) with sysfs-polling hotplug.
+//! - [`devices_cmd`]: `returnsd devices` (what is plugged in, with config snippets).
 //! - [`discover`]: hidraw nodes and serial ports from sysfs (no libudev).
 //! - [`profiles`]: embedded scanner profiles (`devices/scanners/*.toml`).
 //! - [`scanner_config`]: `[[scanners]]` + profile → validated serial / HID POS / keyboard config.
@@ -13,6 +14,7 @@
 //! - [`zpl_status`]: the `~HS` printer status answer.
 //! - [`board`]: the live state of every device, for the views and alarms.
 pub mod board;
+pub mod devices_cmd;
 pub mod discover;
 pub mod framing;
 pub mod hid;

@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod devices;
 mod flow;
+mod hid;
 mod metrics;
 mod props;
 mod proxy;
