@@ -53,6 +53,13 @@ fn fake_tree(root: &Path) -> (PathBuf, PathBuf) {
         .collect();
     std::fs::write(hid.join("report_descriptor"), desc).unwrap();
     symlink("../..", node.join("device")).unwrap();
+    plug(&sys, &dev);
+    (sys, dev)
+}
+
+/// The class link and the device node appear (a FIFO held open read-write by the test, so
+/// the daemon's reader never sees end of file while we are "plugged in").
+fn plug(sys: &Path, dev: &Path) -> std::fs::File {
     symlink(
         "../../devices/pci0000:00/usb1/1-2/1-2:1.0/0003:0C2E:0B8F.0001/hidraw/hidraw0",
         sys.join("class/hidraw/hidraw0"),
@@ -61,7 +68,18 @@ fn fake_tree(root: &Path) -> (PathBuf, PathBuf) {
     let fifo = std::ffi::CString::new(dev.join("hidraw0").to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
-    (sys, dev)
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dev.join("hidraw0"))
+        .unwrap()
+}
+
+/// The node leaves sysfs and /dev, and its writer closes (the reader sees end of file).
+fn unplug(sys: &Path, dev: &Path, node: std::fs::File) {
+    std::fs::remove_file(sys.join("class/hidraw/hidraw0")).unwrap();
+    std::fs::remove_file(dev.join("hidraw0")).unwrap();
+    drop(node);
 }
 
 fn report(aim: &[u8; 3], data: &[u8], continued: bool) -> Vec<u8> {
@@ -141,14 +159,16 @@ fn devices_lists_the_fake_scanner_with_a_valid_snippet() {
 
 /// The daemon with a `transport = "hidpos"` scanner on the fake tree: a one-report badge
 /// and a waybill split over two reports (continued flag) are journaled once each, at the
-/// scanner's bench, and counted on the device board.
+/// scanner's bench, and counted on the device board. Unplugged mid-scan, the scanner is
+/// `disconnected` with a reason while the daemon keeps answering; plugged back, it is read
+/// again, and the interrupted half scan never reaches the journal.
 #[test]
 fn hidpos_reports_reach_the_journal_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let (sys, dev) = fake_tree(dir.path());
     let cfg = snippet(&sys, &dev).replace("bench-1", "hid-bench");
     assert!(cfg.contains("transport = \"hidpos\""), "{cfg}");
-    // Held open read-write: the daemon's reader never sees end of file while we write.
+    // fake_tree() made the node; hold it open read-write like plug() does.
     let mut node = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -188,5 +208,45 @@ fn hidpos_reports_reach_the_journal_exactly_once() {
         scanner(&d).filter(|e| e["count"] == 2)
     });
     assert_eq!(e["path"], "0c2e:0b8f:17001");
+
+    // Unplug in the middle of a two-report scan.
+    node.write_all(&report(b"]C0", b"SF20000", true)).unwrap();
+    unplug(&sys, &dev, node);
+    let e = poll("the scanner disconnected", || {
+        scanner(&d).filter(|e| e["state"] == "disconnected")
+    });
+    assert!(
+        e["detail"].as_str().is_some_and(|r| !r.is_empty()),
+        "a reason: {e}"
+    );
+    assert_eq!(
+        request(&d.socket, &json!({"op": "ping"})).unwrap()["ok"],
+        true
+    );
+
+    // Plug back: read again; the half scan was dropped, not delivered.
+    let mut node = plug(&sys, &dev);
+    poll("the scanner reconnected", || {
+        scanner(&d).filter(|e| e["state"] == "connected")
+    });
+    node.write_all(&report(b"]C0", b"CMD-KIND-CUSTOMER", false))
+        .unwrap();
+    let j = poll("the scan after the replug", || {
+        let j = st.journal();
+        let n = j.iter().filter(|e| e["type"] == "scan.recorded").count();
+        (n >= 3).then_some(j)
+    });
+    let codes: Vec<&str> = j
+        .iter()
+        .filter(|e| e["type"] == "scan.recorded")
+        .filter_map(|e| e["data"]["code"].as_str())
+        .collect();
+    assert_eq!(codes.len(), 3, "{codes:?}");
+    assert!(codes[2].ends_with("CMD-KIND-CUSTOMER"), "{codes:?}");
+    assert!(
+        !codes.iter().any(|c| c.contains("SF2")),
+        "no half scan: {codes:?}"
+    );
+    drop(node);
     d.stop();
 }
