@@ -137,33 +137,30 @@ async fn stdin_scans(engine: EngineHandle, bench: String, lang: Lang) {
     }
 }
 
-/// Run the daemon until a stop signal.
-pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<()> {
-    let cfg = Arc::new(cfg);
-    let (engine, effects, join) = engine::start(cfg.clone(), clock)?;
-    let listener = crate::control::bind(&cfg.control_socket)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // Serial scanners: each an actor that owns its port and reconnects with backoff; a
-    // missing scanner is logged and retried, never fatal.
-    let (scan_tx, mut scan_rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(1024);
-    let board = crate::devices::board::DeviceBoard::new();
-    for sc in &cfg.scanners {
-        let (status_tx, mut status_rx) =
-            tokio::sync::watch::channel(crate::devices::serial::ScannerStatus::Starting);
-        let id = format!("scanner:{}:{}", sc.bench, sc.path);
-        board.register(
-            &id,
-            crate::devices::board::DeviceKind::Scanner,
-            "serial",
-            &sc.path,
-            Some(&sc.bench),
-        );
+/// Start one scanner actor, its status bridge to the board and its counting forwarder.
+fn spawn_scanner(
+    sc: &crate::devices::scanner_config::ScannerConfig,
+    board: &crate::devices::board::DeviceBoard,
+    scan_tx: &tokio::sync::mpsc::Sender<(String, Vec<u8>)>,
+    stop_rx: &tokio::sync::watch::Receiver<bool>,
+) {
+    use crate::devices::board::{DeviceKind, DeviceState};
+    use crate::devices::scanner_config::ScannerConfig;
+    use crate::devices::serial::ScannerStatus;
+    let (status_tx, mut status_rx) = tokio::sync::watch::channel(ScannerStatus::Starting);
+    let label = sc.label();
+    let id = format!("scanner:{}:{}", sc.bench(), label);
+    board.register(
+        &id,
+        DeviceKind::Scanner,
+        sc.transport(),
+        &label,
+        Some(sc.bench()),
+    );
+    {
         let board = board.clone();
+        let id = id.clone();
         tokio::spawn(async move {
-            use crate::devices::board::DeviceState;
-            use crate::devices::serial::ScannerStatus;
             while status_rx.changed().await.is_ok() {
                 let s = status_rx.borrow().clone();
                 let (state, detail) = match s {
@@ -177,12 +174,55 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
                 board.set(&id, state, detail, Vec::new());
             }
         });
-        tokio::spawn(crate::devices::serial::run_serial_scanner(
-            sc.clone(),
-            scan_tx.clone(),
-            status_tx,
-            stop_rx.clone(),
-        ));
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(64);
+    {
+        let board = board.clone();
+        let out = scan_tx.clone();
+        tokio::spawn(async move {
+            while let Some(scan) = rx.recv().await {
+                board.count(&id);
+                if out.send(scan).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    match sc {
+        ScannerConfig::Serial(c) => {
+            tokio::spawn(crate::devices::serial::run_serial_scanner(
+                c.clone(),
+                tx,
+                status_tx,
+                stop_rx.clone(),
+            ));
+        }
+        ScannerConfig::Hid(c) => {
+            tokio::spawn(crate::devices::hid::run_hid_scanner(
+                c.clone(),
+                tx,
+                status_tx,
+                stop_rx.clone(),
+            ));
+        }
+    }
+}
+
+/// Run the daemon until a stop signal.
+pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
+    let (engine, effects, join) = engine::start(cfg.clone(), clock)?;
+    let listener = crate::control::bind(&cfg.control_socket)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Scanners (serial, HID POS, keyboard wedge): each an actor that owns its device and
+    // reconnects; a missing scanner is a board state, never fatal. Each actor's scans pass
+    // through a small forwarder that counts them on the board.
+    let (scan_tx, mut scan_rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(1024);
+    let board = crate::devices::board::DeviceBoard::new();
+    for sc in &cfg.scanners {
+        spawn_scanner(sc, &board, &scan_tx, &stop_rx);
     }
     drop(scan_tx);
     let printer = tokio::spawn(crate::printing::run(

@@ -167,6 +167,19 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: LabelCmd,
     },
+    /// List the scanners this machine can see (serial ports, HID devices) with their
+    /// profile and a ready-to-paste [[scanners]] snippet. Needs no daemon and no config.
+    Devices {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// sysfs root (a fake tree for tests).
+        #[arg(long, default_value = "/sys")]
+        sysfs: PathBuf,
+        /// /dev root (a fake tree for tests).
+        #[arg(long, default_value = "/dev")]
+        dev: PathBuf,
+    },
     /// Render the printable command-code sheet.
     Commands {
         #[arg(long)]
@@ -568,6 +581,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             let p = crate::photos::store(&cfg.state_dir, &bytes)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
             println!("{}:{}:{}", p.sha256, p.bytes, p.content_type);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Devices { json, sysfs, dev } => {
+            let roots = crate::devices::discover::Roots { sysfs, dev };
+            print!("{}", crate::devices::devices_cmd::render(&roots, json));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Commands { out, font } => {

@@ -66,12 +66,28 @@ pub struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScanner {
-    pub path: String,
+    pub path: Option<String>,
     pub bench: Option<String>,
     pub baud: Option<u32>,
     pub suffix: Option<String>,
     pub quiet_gap_ms: Option<u64>,
     pub prefix: Option<String>,
+    /// `serial` (default), `hidpos` or `keyboard`.
+    pub transport: Option<String>,
+    /// A built-in profile (`devices/scanners/*.toml`).
+    pub profile: Option<String>,
+    /// USB ids (4 hex digits) of a HID scanner.
+    pub vendor_id: Option<String>,
+    pub product_id: Option<String>,
+    /// USB serial number, to tell identical HID scanners apart.
+    pub serial_number: Option<String>,
+    /// Keyboard layout: a name (`us`, `de`, `fr`) or a table of overrides.
+    pub layout: Option<toml::Value>,
+    /// `keep` or `strip` the AIM symbology prefix.
+    pub aim: Option<String>,
+    /// Test/advanced: where sysfs and /dev are (HID scanners).
+    pub sysfs_root: Option<String>,
+    pub dev_root: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -319,7 +335,7 @@ pub struct Config {
     pub high_water_pct: u8,
     /// How often photos are measured and expired events pruned.
     pub maintenance_interval: std::time::Duration,
-    pub scanners: Vec<crate::devices::serial::SerialScannerConfig>,
+    pub scanners: Vec<crate::devices::scanner_config::ScannerConfig>,
     pub printer: Option<PrinterConfig>,
 }
 
@@ -957,48 +973,9 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
     }
     let mut scanners = Vec::new();
     for (i, s) in raw.scanners.iter().enumerate() {
-        use crate::devices::framing::Suffix;
-        let key = |k: &str| format!("scanners[{i}].{k}");
-        let suffix = match s.suffix.as_deref().unwrap_or("cr") {
-            "cr" => Suffix::Cr,
-            "lf" => Suffix::Lf,
-            "crlf" => Suffix::CrLf,
-            "none" => Suffix::None,
-            other => {
-                bad(
-                    &key("suffix"),
-                    format!("{other:?}: use cr, lf, crlf or none"),
-                );
-                Suffix::Cr
-            }
-        };
-        let bench = s.bench.clone().unwrap_or_else(|| default_bench.clone());
-        if bench.is_empty()
-            || !bench
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            bad(&key("bench"), "must be 1 to 64 of A-Z a-z 0-9 _ -".into());
+        if let Some(c) = crate::devices::scanner_config::validate(i, s, &default_bench, &mut bad) {
+            scanners.push(c);
         }
-        if s.path.is_empty() {
-            bad(
-                &key("path"),
-                "is empty: use a /dev/serial/by-id/… path".into(),
-            );
-        }
-        let mut c = crate::devices::serial::SerialScannerConfig::new(
-            s.path.clone(),
-            s.baud.unwrap_or(9600),
-            bench,
-        );
-        c.framer.suffix = suffix;
-        c.framer.quiet_gap_ms = s.quiet_gap_ms;
-        c.framer.prefix = s
-            .prefix
-            .clone()
-            .filter(|p| !p.is_empty())
-            .map(String::into_bytes);
-        scanners.push(c);
     }
     let printer = match &raw.printer {
         None => None,

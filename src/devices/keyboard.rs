@@ -1,4 +1,5 @@
-//! USB HID boot-keyboard report decoding (keyboard-wedge scanners), US layout. Pure.
+//! USB HID boot-keyboard report decoding (keyboard-wedge scanners): US layout built in,
+//! other layouts as overrides ([`super::layout::Layout`]). Pure.
 //!
 //! A report is 8 bytes: `[modifiers, reserved, key1..key6]` (see `notes/devices.md` §1.2).
 //! A key produces bytes when it appears in a report (press), not while held. Mapping:
@@ -7,7 +8,9 @@
 //! - Ctrl+`[` / Ctrl+`\` / Ctrl+`]` → ESC / FS / GS (0x1D, the GS1 separator), Ctrl+letter → 0x01..0x1A;
 //! - Alt + keypad digits → the byte with that decimal value, emitted when Alt is released
 //!   (Zebra "Alt+029" for GS);
-//! - rollover-error reports (all slots 0x01) are ignored; unknown keys produce nothing.
+//! - rollover-error reports (all slots 0x01) are ignored; unknown keys produce nothing;
+//! - a layout override replaces the US character of a key (plain, Shift, AltGr); Ctrl and
+//!   Alt+keypad combinations are by key position and not affected.
 
 /// Left/right Ctrl modifier bits.
 const CTRL: u8 = 0x01 | 0x10;
@@ -15,6 +18,8 @@ const CTRL: u8 = 0x01 | 0x10;
 const SHIFT: u8 = 0x02 | 0x20;
 /// Left Alt / right Alt (AltGr) modifier bits.
 const ALT: u8 = 0x04 | 0x40;
+
+use super::layout::Layout;
 
 /// Length of a boot keyboard report.
 pub const REPORT_LEN: usize = 8;
@@ -30,12 +35,25 @@ pub struct KeyboardDecoder {
     prev: [u8; 6],
     /// Decimal code being typed with Alt + keypad digits.
     alt_code: Option<u32>,
+    /// Overrides of the US layout.
+    layout: Layout,
 }
 
+/// Right Alt (AltGr).
+const ALTGR: u8 = 0x40;
+
 impl KeyboardDecoder {
-    /// New decoder with no keys held.
+    /// New decoder with no keys held, US layout.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// New decoder for a scanner set to another keyboard layout.
+    pub fn with_layout(layout: Layout) -> Self {
+        Self {
+            layout,
+            ..Self::default()
+        }
     }
 
     /// Decode one report into the bytes it types.
@@ -58,14 +76,29 @@ impl KeyboardDecoder {
             .iter()
             .filter(|&&k| k > 0x03 && !self.prev.contains(&k))
         {
+            let over = self.layout.get(k).filter(|_| mods & CTRL == 0);
             if mods & ALT != 0 {
                 if let Some(d) = keypad_digit(k) {
                     let code = self.alt_code.unwrap_or(0);
                     self.alt_code = Some(code.saturating_mul(10).saturating_add(d).min(1000));
+                } else if mods & ALT == ALTGR
+                    && let Some(c) = over.and_then(|o| o.altgr.as_ref())
+                {
+                    out.extend_from_slice(c);
                 }
                 continue;
             }
-            if let Some(b) = key_byte(k, mods) {
+            let shifted = mods & SHIFT != 0;
+            let chars = over.and_then(|o| {
+                if shifted {
+                    o.shift.as_ref()
+                } else {
+                    o.plain.as_ref()
+                }
+            });
+            if let Some(c) = chars {
+                out.extend_from_slice(c);
+            } else if let Some(b) = key_byte(k, mods) {
                 out.push(b);
             }
         }
@@ -205,6 +238,40 @@ mod tests {
         assert_eq!(d.push_report(&[0, 0, 1, 1, 1, 1, 1, 1]), Ok(Vec::new()));
         assert_eq!(d.push_report(&[0, 0, 0x04]), Err(BadReport(3)));
         assert_eq!(d.push_report(&key(0, 0x05)), Ok(b"b".to_vec()));
+    }
+
+    #[test]
+    fn german_and_french_layouts() {
+        use crate::devices::layout::Layout;
+        let run = |layout: &str, reports: &[[u8; 8]]| {
+            let mut d = KeyboardDecoder::with_layout(Layout::builtin(layout).unwrap());
+            reports
+                .iter()
+                .flat_map(|r| d.push_report(r).unwrap())
+                .collect::<Vec<u8>>()
+        };
+        // A QWERTZ scanner types "yz-" as keys 0x1D 0x1C 0x38; US would read "zy/".
+        let qwertz = [key(0, 0x1D), UP, key(0, 0x1C), UP, key(0, 0x38), UP];
+        assert_eq!(decode(&qwertz), b"zy/");
+        assert_eq!(run("de", &qwertz), b"yz-");
+        // AltGr+Q is '@' in German; Ctrl+] stays GS whatever the layout.
+        assert_eq!(
+            run("de", &[key(0x40, 0x14), UP, key(0x01, 0x30), UP]),
+            b"@\x1d"
+        );
+        // AZERTY types digits with Shift: "12" is Shift+0x1E, Shift+0x1F; plain 0x1E is '&'.
+        let azerty = [
+            key(0x02, 0x1E),
+            UP,
+            key(0x02, 0x1F),
+            UP,
+            key(0, 0x1E),
+            UP,
+            key(0, 0x14),
+            UP,
+        ];
+        assert_eq!(run("fr", &azerty), b"12&a");
+        assert_eq!(decode(&azerty), b"!@1q");
     }
 
     #[test]

@@ -2,12 +2,28 @@
 //!
 //! - [`framing`]: pure byte-stream → scan framing (suffix, quiet gap, length guard).
 //! - [`keyboard`]: pure USB HID boot-keyboard report → bytes decoding (US layout).
+//! - [`layout`]: keyboard layout overrides (German, French, custom tables) for wedge scanners.
+//! - [`hiddesc`]: pure HID report-descriptor walker (fields by bit offset, top-level usages).
+//! - [`hidpos`]: pure HID POS (usage page 0x8C) report layout and multi-report reassembly.
+//! - [`hid`]: hidraw scanner actor (HID POS or keyboard wedge) with sysfs-polling hotplug.
+//! - [`devices_cmd`]: `returnsd devices` (what is plugged in, with config snippets).
+//! - [`discover`]: hidraw nodes and serial ports from sysfs (no libudev).
+//! - [`profiles`]: embedded scanner profiles (`devices/scanners/*.toml`).
+//! - [`scanner_config`]: `[[scanners]]` + profile → validated serial / HID POS / keyboard config.
 //! - [`serial`]: serial-port scanner actor with reconnect/backoff and a status channel.
 //! - [`zpl_status`], [`tspl_status`]: the printers' status answers.
 //! - [`board`]: the live state of every device, for the views and alarms.
 pub mod board;
+pub mod devices_cmd;
+pub mod discover;
 pub mod framing;
+pub mod hid;
+pub mod hiddesc;
+pub mod hidpos;
 pub mod keyboard;
+pub mod layout;
+pub mod profiles;
+pub mod scanner_config;
 pub mod serial;
 pub mod tspl_status;
 pub mod zpl_status;

@@ -56,6 +56,8 @@ pub struct SerialScannerConfig {
     pub backoff_initial: Duration,
     /// Reopen delay cap.
     pub backoff_max: Duration,
+    /// Strip a leading AIM symbology identifier (`]XY`) from each scan.
+    pub strip_aim: bool,
 }
 
 impl SerialScannerConfig {
@@ -68,6 +70,7 @@ impl SerialScannerConfig {
             bench: bench.into(),
             backoff_initial: Duration::from_millis(250),
             backoff_max: Duration::from_secs(10),
+            strip_aim: false,
         }
     }
 }
@@ -172,7 +175,12 @@ async fn session(
                 framer.flush_if_quiet(now_ms()).into_iter().collect()
             }
         };
-        for scan in scans {
+        for mut scan in scans {
+            if cfg.strip_aim
+                && let (Some(_), rest) = crate::domain::scan::Symbology::split_prefix(&scan)
+            {
+                scan = rest.to_vec();
+            }
             if sink.send((cfg.bench.clone(), scan)).await.is_err() {
                 return SessionEnd::SinkClosed;
             }

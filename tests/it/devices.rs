@@ -24,7 +24,8 @@ fn serial_scanner_on_a_pty_feeds_its_bench() {
         "[[scanners]]\npath = \"{path}\"\nbench = \"pty-bench\"\nsuffix = \"cr\"\n"
     ));
     let d = st.start();
-    // The actor discards input queued before it opened the port: wait until it is open.
+    // The actor discards input queued before it opened the port: wait until it is open
+    // (its own log line; the board logs the state in lower case since the device board).
     poll("the scanner connected", || {
         let v = crate::support::request(&d.socket, &serde_json::json!({"op": "devices"})).ok()?;
         v["devices"]

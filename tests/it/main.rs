@@ -8,6 +8,7 @@ mod crash;
 mod devices;
 mod fake_printer;
 mod flow;
+mod hid;
 mod labels;
 mod metrics;
 mod printing;
