@@ -179,6 +179,10 @@ pub enum Cmd {
         /// /dev root (a fake tree for tests).
         #[arg(long, default_value = "/dev")]
         dev: PathBuf,
+        /// Ask the running daemon instead: its configured scanners and printers, their
+        /// state (connected, ok, fault, unknown, offline) and alarms.
+        #[arg(long)]
+        live: bool,
     },
     /// Render the printable command-code sheet.
     Commands {
@@ -583,7 +587,31 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             println!("{}:{}:{}", p.sha256, p.bytes, p.content_type);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Devices { json, sysfs, dev } => {
+        Cmd::Devices { json, live, .. } if live => {
+            let cfg = load_config(&cli.config)?;
+            let lang = Lang::parse(&cfg.language);
+            let reply = runtime()?.block_on(control::request(
+                &cfg.control_socket,
+                &json!({"op": "devices"}),
+            ))?;
+            let devices = reply["devices"].as_array().cloned().unwrap_or_default();
+            if json {
+                for d in &devices {
+                    println!("{d}");
+                }
+            } else {
+                print!("{}", crate::devices::board::board_text(&devices, lang));
+            }
+            let alarm = devices.iter().any(|d| d["alarm"] == true);
+            Ok(if alarm {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Cmd::Devices {
+            json, sysfs, dev, ..
+        } => {
             let roots = crate::devices::discover::Roots { sysfs, dev };
             print!("{}", crate::devices::devices_cmd::render(&roots, json));
             Ok(ExitCode::SUCCESS)

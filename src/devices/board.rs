@@ -232,9 +232,99 @@ impl DeviceBoard {
     }
 }
 
+/// The board as an operator reads it, in `lang`: one line per device.
+pub fn board_text(devices: &[Value], lang: crate::i18n::Lang) -> String {
+    use crate::i18n::message;
+    use std::fmt::Write;
+    if devices.is_empty() {
+        return format!("{}\n", message(lang, "devices.none", &[]));
+    }
+    let mut out = String::new();
+    for d in devices {
+        let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
+        let faults: Vec<String> = d["faults"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|f| message(lang, &format!("printer.fault.{f}"), &[]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut state = message(lang, &format!("device.state.{}", s("state")), &[]);
+        if !faults.is_empty() {
+            state = format!("{state}: {}", faults.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "{} {:<12} {:<9} {:<10} {:<40} {} {}{}",
+            if d["alarm"] == true { "!!" } else { "  " },
+            message(lang, &format!("device.kind.{}", s("kind")), &[]),
+            s("transport"),
+            d["bench"].as_str().unwrap_or("-"),
+            s("path"),
+            state,
+            d["detail"]
+                .as_str()
+                .map(|x| format!("({x}) "))
+                .unwrap_or_default(),
+            s("since")
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every state, kind and fault code the board can show has both translations.
+    #[test]
+    fn every_board_word_is_translated() {
+        use crate::i18n::codes;
+        let known: Vec<&str> = codes().collect();
+        let states = [
+            DeviceState::Starting,
+            DeviceState::Connected,
+            DeviceState::Disconnected,
+            DeviceState::Ok,
+            DeviceState::Fault,
+            DeviceState::Unknown,
+            DeviceState::Offline,
+            DeviceState::Stopped,
+        ];
+        let mut want: Vec<String> = states
+            .iter()
+            .map(|s| format!("device.state.{}", s.as_str()))
+            .collect();
+        want.extend(
+            [DeviceKind::Scanner, DeviceKind::Printer]
+                .iter()
+                .map(|k| format!("device.kind.{}", k.as_str())),
+        );
+        let zpl = crate::devices::zpl_status::ZplStatus {
+            paper_out: true,
+            paused: true,
+            buffer_full: true,
+            under_temperature: true,
+            over_temperature: true,
+            head_open: true,
+            ribbon_out: true,
+            formats_in_buffer: 0,
+        };
+        for f in zpl
+            .faults()
+            .into_iter()
+            .chain(crate::devices::tspl_status::TsplStatus(0xff).faults())
+            .chain(["directory_missing"])
+        {
+            want.push(format!("printer.fault.{f}"));
+        }
+        want.push("devices.none".into());
+        for w in &want {
+            assert!(known.contains(&w.as_str()), "{w} has no translation");
+        }
+    }
 
     #[test]
     fn set_changes_state_and_counts_versions() {

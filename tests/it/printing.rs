@@ -128,6 +128,13 @@ fn paper_out_is_an_alarm_and_the_job_confirms_after_the_fix() {
         "{metrics}"
     );
     assert!(metrics.contains("returnsd_device_alarm{id=\"printer:primary\",kind=\"printer\"} 1"));
+    let live = st.cli(&["devices", "--live"]);
+    let text = String::from_utf8_lossy(&live.stdout).into_owned();
+    assert_eq!(live.status.code(), Some(1), "an alarm: exit 1\n{text}");
+    assert!(
+        text.contains("!!") && text.contains("fault: paper out, paused"),
+        "{text}"
+    );
     assert!(p.printed().is_empty(), "nothing printed while out of paper");
     p.set_mode(Mode::Ok);
     wait_job(&st, "the job confirmed after the fix", |j| {

@@ -1,0 +1,478 @@
+//! Device-path benchmark (custom harness): `cargo bench --bench devices`.
+//!
+//! The real `returnsd` binary (built with the bench profile) on a state directory under
+//! `<cwd>/target/` (a real disk, not tmpfs), a serial scanner on a pseudo-terminal and a
+//! ZPL label printer on loopback TCP (fake firmware in this process: it answers `~HS` at
+//! once as "idle, no fault" and timestamps every complete `^XZ` format).
+//!
+//! 0. Baselines, same machine, same run: a pty write → read of one scan (the floor of the
+//!    scanner side) and a loopback TCP connect + send of one label-sized job (the floor of
+//!    the printer side).
+//! 1. Scan → label: 1,000 announced parcels whose manifest carries a Chinese customer name
+//!    (rendered to a bitmap on the PC for every label). Per parcel the keeper scans the
+//!    waybill, then `CMD-UNPACK`; the time from writing `CMD-UNPACK\r` into the pty to the
+//!    printer holding the complete label is one sample (pty framing, engine commit with
+//!    fsync, the print queue row, CJK rendering, the rendered-bytes commit, TCP send).
+//!    `CMD-CANCEL` then frees the bench. Parcels are paced (30 ms gaps), as at a bench.
+//!    Every label must carry its own return id, once.
+//! 2. Burst: 10 ptys, 200 scans each written as fast as the ptys take them; time until all
+//!    2,000 are journaled; loss and duplicates counted per bench (must be 0).
+//!
+//! Target (printed PASS/FAIL): scan → label p99 ≤ 20 ms; burst loses and duplicates
+//! nothing. One `BENCH_JSON {…}` line carries every figure.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio_serial::SerialPort;
+
+const PARCELS: usize = 1_000;
+const BASELINE_N: usize = 1_000;
+const BURST_SCANNERS: usize = 10;
+const BURST_SCANS: usize = 200;
+const TARGET_P99_MS: f64 = 20.0;
+
+fn pct(ms: &[f64]) -> (f64, f64, f64) {
+    let mut v = ms.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    (at(0.5), at(0.99), *v.last().unwrap_or(&f64::NAN))
+}
+
+fn dist(ms: &[f64]) -> Value {
+    let (p50, p99, max) = pct(ms);
+    json!({"n": ms.len(), "p50_ms": (p50 * 1000.0).round() / 1000.0,
+           "p99_ms": (p99 * 1000.0).round() / 1000.0, "max_ms": (max * 1000.0).round() / 1000.0})
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A pty pair: the master as a blocking std file (the "scanner"), the slave path.
+fn pty() -> (std::fs::File, String, tokio_serial::SerialStream) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (master, slave) = rt.block_on(async { tokio_serial::SerialStream::pair().unwrap() });
+    let path = slave.name().unwrap();
+    // SAFETY: dup of a valid fd; the File owns the duplicate.
+    let fd = unsafe { libc::dup(master.as_raw_fd()) };
+    assert!(fd >= 0);
+    let f = unsafe { std::fs::File::from_raw_fd(fd) };
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+    }
+    drop(master);
+    (f, path, slave)
+}
+
+/// The fake printer: (address, receiver of (arrival instant, label bytes)).
+fn fake_printer() -> (String, mpsc::Receiver<(Instant, Vec<u8>)>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { return };
+            let _ = c.set_nodelay(true);
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 16384];
+                loop {
+                    let n = match c.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    loop {
+                        let hs = buf.windows(3).position(|w| w == b"~HS");
+                        let xz = buf.windows(3).position(|w| w == b"^XZ");
+                        match (hs, xz) {
+                            (Some(h), x) if x.is_none_or(|x| h < x) => {
+                                buf.drain(..h + 3);
+                                let _ = c.write_all(b"\x02030,0,0,1225,000,0,0,0,000,0,0,0\x03\r\n\x02001,0,0,0,1,2,6,0,00000000,1,000\x03\r\n\x021234,0\x03\r\n");
+                            }
+                            (_, Some(x)) => {
+                                let job: Vec<u8> = buf.drain(..x + 3).collect();
+                                let _ = tx.send((Instant::now(), job));
+                            }
+                            _ => break,
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+fn request(socket: &Path, req: &Value) -> std::io::Result<Value> {
+    use std::io::{BufRead, BufReader};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.write_all(format!("{req}\n").as_bytes())?;
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line)?;
+    serde_json::from_str(&line).map_err(|e| std::io::Error::other(e.to_string()))
+}
+
+fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let cfg = dir.join("station.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[station]\nid = \"ST01\"\nlanguage = \"en\"\n\n[storage]\nstate_dir = \"{}\"\n\n[scan]\ndouble_read_window_ms = 0\n\n[http]\nlisten = \"\"\n\n[log]\nlevel = \"warn\"\n\n[[operators]]\nbadge = \"017\"\nname = \"Keeper\"\nroles = [\"keeper\"]\n{extra}",
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn start(cfg: &Path, dir: &Path) -> Daemon {
+    let err = std::fs::File::create(dir.join("daemon.stderr")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_returnsd"))
+        .arg("--config")
+        .arg(cfg)
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("spawn returnsd");
+    let socket = dir.join("state/returnsd.sock");
+    poll("the daemon", Duration::from_secs(60), || {
+        request(&socket, &json!({"op": "ping"}))
+            .ok()
+            .filter(|v| v["ok"] == true)
+    });
+    Daemon { child, socket }
+}
+
+fn wait_scanners(d: &Daemon, n: usize) {
+    poll("scanners connected", Duration::from_secs(30), || {
+        let v = request(&d.socket, &json!({"op": "devices"})).ok()?;
+        let c = v["devices"]
+            .as_array()?
+            .iter()
+            .filter(|e| e["kind"] == "scanner" && e["state"] == "connected")
+            .count();
+        (c == n).then_some(())
+    });
+}
+
+fn journal_scans(cfg: &Path) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_returnsd"))
+        .arg("--config")
+        .arg(cfg)
+        .args([
+            "export",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == "scan.recorded")
+        .collect()
+}
+
+fn baselines() -> (Vec<f64>, Vec<f64>) {
+    // pty: write one scan at the master, read it whole at the slave.
+    let (mut master, path, slave) = pty();
+    drop(slave);
+    let mut s = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    // Raw mode on the slave so reads return as bytes arrive.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let mut t: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(s.as_raw_fd(), &mut t);
+        libc::cfmakeraw(&mut t);
+        libc::tcsetattr(s.as_raw_fd(), libc::TCSANOW, &t);
+    }
+    let mut pty_ms = Vec::with_capacity(BASELINE_N);
+    let mut buf = [0u8; 64];
+    for i in 0..BASELINE_N {
+        let code = format!("SF1{i:012}\r");
+        let t0 = Instant::now();
+        master.write_all(code.as_bytes()).unwrap();
+        let mut got = 0;
+        while got < code.len() {
+            got += s.read(&mut buf[got..]).unwrap();
+        }
+        pty_ms.push(ms(t0.elapsed()));
+    }
+    // TCP: connect + send a label-sized job, received whole by a loopback server.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel::<Instant>();
+    const JOB: usize = 6_000;
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let mut c = c.unwrap();
+            let mut n = 0;
+            let mut b = [0u8; 16384];
+            while n < JOB {
+                match c.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k,
+                }
+            }
+            let _ = tx.send(Instant::now());
+        }
+    });
+    let job = vec![b'A'; JOB];
+    let mut tcp_ms = Vec::with_capacity(BASELINE_N);
+    for _ in 0..BASELINE_N {
+        let t0 = Instant::now();
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_nodelay(true).unwrap();
+        c.write_all(&job).unwrap();
+        let t1 = rx.recv().unwrap();
+        tcp_ms.push(ms(t1 - t0));
+    }
+    (pty_ms, tcp_ms)
+}
+
+const NAMES: [&str; 8] = [
+    "张三丰",
+    "李小龙",
+    "王五",
+    "赵敏",
+    "周芷若",
+    "欧阳锋",
+    "黄蓉",
+    "郭靖",
+];
+
+fn scan_to_label(base: &Path) -> (Vec<f64>, usize) {
+    let dir = base.join("scan-to-label");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (printer, labels) = fake_printer();
+    let (mut master, path, _slave) = pty();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "\n[[scanners]]\npath = \"{path}\"\nbench = \"bench-1\"\nsuffix = \"cr\"\n\n[printer]\nkind = \"tcp\"\naddress = \"{printer}\"\nlanguage = \"zpl\"\nstatus_interval_s = 0\nconfirm_timeout_ms = 1000\n"
+        ),
+    );
+    // The manifest: every parcel announced, with a Chinese customer name.
+    let manifest = dir.join("manifest.jsonl");
+    let mut m = std::fs::File::create(&manifest).unwrap();
+    for i in 0..PARCELS {
+        writeln!(
+            m,
+            "{}",
+            json!({"waybill": format!("SF2{i:012}"), "version": 1, "kind": "customer_return",
+                   "order_no": format!("SO{i:08}"), "customer_name": format!("{}{}", NAMES[i % NAMES.len()], NAMES[(i / 8) % NAMES.len()]),
+                   "items": [{"sku": "SKU-1", "barcode": "6901234560015", "name": "杯子", "qty": 1}]})
+        )
+        .unwrap();
+    }
+    drop(m);
+    let out = Command::new(env!("CARGO_BIN_EXE_returnsd"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["manifest", "import", manifest.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = start(&cfg, &dir);
+    wait_scanners(&d, 1);
+    master.write_all(b"OP-017\r").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut samples = Vec::with_capacity(PARCELS);
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..PARCELS {
+        master
+            .write_all(format!("SF2{i:012}\r").as_bytes())
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        // Labels from an earlier parcel must not be counted for this one.
+        while labels.try_recv().is_ok() {}
+        let t0 = Instant::now();
+        master.write_all(b"CMD-UNPACK\r").unwrap();
+        let (t1, job) = labels
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no label for parcel {i}"));
+        samples.push(ms(t1 - t0));
+        let text = String::from_utf8_lossy(&job);
+        let id = text
+            .split("R-ST01-")
+            .nth(1)
+            .map(|r| r.chars().take(13).collect::<String>())
+            .unwrap_or_default();
+        assert!(
+            text.contains("^GFA"),
+            "the Chinese name is rendered as a bitmap"
+        );
+        ids.insert(id);
+        master.write_all(b"CMD-CANCEL\r").unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    drop(d);
+    (samples, ids.len())
+}
+
+fn burst(base: &Path) -> (f64, usize, usize, usize) {
+    let dir = base.join("burst");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut masters = Vec::new();
+    let mut slaves = Vec::new();
+    let mut extra = String::new();
+    for i in 0..BURST_SCANNERS {
+        let (m, path, s) = pty();
+        extra.push_str(&format!(
+            "\n[[scanners]]\npath = \"{path}\"\nbench = \"burst-{i:02}\"\nsuffix = \"cr\"\n"
+        ));
+        masters.push(m);
+        slaves.push(s);
+    }
+    let cfg = write_config(&dir, &extra);
+    let d = start(&cfg, &dir);
+    wait_scanners(&d, BURST_SCANNERS);
+    let code = |i: usize, k: usize| format!("SF1{i:02}{k:010}");
+    let t0 = Instant::now();
+    let writers: Vec<_> = masters
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut m)| {
+            std::thread::spawn(move || {
+                let mut all = Vec::new();
+                for k in 0..BURST_SCANS {
+                    all.extend_from_slice(code(i, k).as_bytes());
+                    all.push(b'\r');
+                }
+                m.write_all(&all).unwrap();
+                m
+            })
+        })
+        .collect();
+    let masters: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let total = BURST_SCANNERS * BURST_SCANS;
+    poll(
+        "all burst scans journaled",
+        Duration::from_secs(120),
+        || {
+            let v = request(&d.socket, &json!({"op": "ping"})).ok()?;
+            (v["scans"].as_u64()? >= total as u64).then_some(())
+        },
+    );
+    let secs = t0.elapsed().as_secs_f64();
+    drop(d);
+    let scans = journal_scans(&cfg);
+    let mut lost = 0;
+    let mut dup = 0;
+    for i in 0..BURST_SCANNERS {
+        let bench = format!("burst-{i:02}");
+        let got: Vec<&str> = scans
+            .iter()
+            .filter(|e| e["data"]["bench"] == bench.as_str())
+            .filter_map(|e| e["data"]["code"].as_str())
+            .collect();
+        for k in 0..BURST_SCANS {
+            let c = code(i, k);
+            match got.iter().filter(|g| **g == c).count() {
+                0 => lost += 1,
+                1 => {}
+                n => dup += n - 1,
+            }
+        }
+    }
+    drop((masters, slaves));
+    (total as f64 / secs, scans.len(), lost, dup)
+}
+
+fn main() {
+    let base = std::env::current_dir()
+        .unwrap()
+        .join("target")
+        .join(format!("bench-devices-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    println!("returnsd device-path benchmark");
+    println!("daemon   : {}", env!("CARGO_BIN_EXE_returnsd"));
+    println!("work dir : {}", base.display());
+    let (pty_ms, tcp_ms) = baselines();
+    let (p50, p99, _) = pct(&pty_ms);
+    println!("baseline : pty write → read of one scan    p50 {p50:.3} ms  p99 {p99:.3} ms");
+    let (t50, t99, _) = pct(&tcp_ms);
+    println!("baseline : TCP connect + 6 kB job received p50 {t50:.3} ms  p99 {t99:.3} ms");
+    let (samples, distinct) = scan_to_label(&base);
+    let (s50, s99, smax) = pct(&samples);
+    let pass = s99 <= TARGET_P99_MS && distinct == PARCELS;
+    println!(
+        "scan → label ({} parcels, CJK names): p50 {s50:.3} ms  p99 {s99:.3} ms  max {smax:.3} ms  distinct labels {distinct}  target p99 ≤ {TARGET_P99_MS} ms: {}",
+        samples.len(),
+        if pass { "PASS" } else { "FAIL" }
+    );
+    let (rate, journaled, lost, dup) = burst(&base);
+    let burst_ok = lost == 0 && dup == 0 && journaled == BURST_SCANNERS * BURST_SCANS;
+    println!(
+        "burst    : {BURST_SCANNERS} ptys × {BURST_SCANS} scans: {journaled} journaled, lost {lost}, duplicated {dup}, {rate:.0} scans/s: {}",
+        if burst_ok { "PASS" } else { "FAIL" }
+    );
+    let out = json!({
+        "baseline_pty": dist(&pty_ms),
+        "baseline_tcp_job": dist(&tcp_ms),
+        "scan_to_label": dist(&samples),
+        "scan_to_label_distinct_labels": distinct,
+        "scan_to_label_pass": pass,
+        "burst": {"scanners": BURST_SCANNERS, "scans_each": BURST_SCANS, "journaled": journaled,
+                  "lost": lost, "duplicated": dup, "scans_per_s": rate.round(), "pass": burst_ok},
+    });
+    println!("BENCH_JSON {out}");
+    let _ = std::fs::remove_dir_all(&base);
+}
