@@ -94,6 +94,7 @@ pub struct RawScanner {
 #[serde(deny_unknown_fields)]
 pub struct RawPrinter {
     pub kind: String,
+    pub profile: Option<String>,
     pub path: Option<PathBuf>,
     pub address: Option<String>,
     pub baud: Option<u32>,
@@ -414,6 +415,28 @@ fn printer_target(
     bad: &mut impl FnMut(&str, String),
 ) -> PrinterTarget {
     let key = |k: &str| format!("{section}.{k}");
+    let profile = match p.profile.as_deref() {
+        None => None,
+        Some(name) => match crate::printing::profiles::find(name) {
+            Ok(pr) => {
+                if !pr.transports.iter().any(|t| *t == p.kind) && p.kind != "directory" {
+                    bad(
+                        &key("kind"),
+                        format!(
+                            "{:?}: profile {name} offers {}",
+                            p.kind,
+                            pr.transports.join(", ")
+                        ),
+                    );
+                }
+                Some(pr)
+            }
+            Err(e) => {
+                bad(&key("profile"), e);
+                None
+            }
+        },
+    };
     let transport = match p.kind.as_str() {
         "directory" => {
             let dir = p.path.clone().unwrap_or_else(|| PathBuf::from("labels"));
@@ -454,7 +477,10 @@ fn printer_target(
             } else {
                 PrinterTransport::Serial {
                     path,
-                    baud: p.baud.unwrap_or(9600),
+                    baud: p
+                        .baud
+                        .or(profile.as_ref().map(|pr| pr.baud))
+                        .unwrap_or(9600),
                 }
             }
         }
@@ -472,11 +498,15 @@ fn printer_target(
     if p.address.is_some() && p.kind != "tcp" {
         bad(&key("address"), "only a tcp printer has an address".into());
     }
-    let language = p.language.clone().unwrap_or_else(|| "zpl".into());
+    let language = p
+        .language
+        .clone()
+        .or(profile.as_ref().map(|pr| pr.language.clone()))
+        .unwrap_or_else(|| "zpl".into());
     if language != "zpl" && language != "tspl" {
         bad(&key("language"), format!("{language:?}: use zpl or tspl"));
     }
-    let dpi = p.dpi.unwrap_or(203);
+    let dpi = p.dpi.or(profile.as_ref().map(|pr| pr.dpi)).unwrap_or(203);
     if ![203, 300, 600].contains(&dpi) {
         bad(&key("dpi"), "must be 203, 300 or 600".into());
     }

@@ -14,6 +14,7 @@
 //!   time), and it writes nothing itself: job updates go through the engine.
 
 pub mod data;
+pub mod profiles;
 pub mod transport;
 pub mod view;
 
