@@ -419,7 +419,7 @@ fn printer_target(
         None => None,
         Some(name) => match crate::printing::profiles::find(name) {
             Ok(pr) => {
-                if !pr.transports.iter().any(|t| *t == p.kind) && p.kind != "directory" {
+                if !pr.transports.contains(&p.kind) && p.kind != "directory" {
                     bad(
                         &key("kind"),
                         format!(
