@@ -150,7 +150,9 @@ impl Worker {
         // The engine refuses only when the database fails; the job then stays as it was
         // on disk (queued or sent) and is looked at again.
         if let Err(e) = self.engine.print_job(u).await {
-            tracing::error!(error = %e, "print job update not stored");
+            tracing::error!(error = %e, "print job update not stored; the job is looked at again shortly");
+            // Do not spin on a job whose progress cannot be recorded.
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
