@@ -394,3 +394,27 @@ fn defect_tag_and_rtv_note_print_and_previews_decode() {
     }
     d.stop();
 }
+
+/// A ZPL printer with its head open and a TSPL printer out of paper are faults with their
+/// own codes; a head-open ZPL job is not confirmed.
+#[test]
+fn head_open_and_tspl_paper_out_are_faults() {
+    for (tspl, mode, fault) in [
+        (false, Mode::HeadOpen, "head_open"),
+        (true, Mode::PaperOut, "paper_out"),
+    ] {
+        let p = FakePrinter::tcp(tspl, mode);
+        let st = Station::new(&printer_cfg(
+            &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
+            if tspl { "tspl" } else { "zpl" },
+            "",
+        ));
+        let d = st.start();
+        unpack(&st, "SF1000000000009");
+        let j = wait_job(&st, "the job sent", |j| j["state"] == "sent");
+        assert!(j["last_error"].as_str().unwrap().contains(fault), "{j}");
+        let dev = wait_device(&d, "printer:primary", "fault");
+        assert_eq!(dev["faults"], json!([fault]));
+        d.stop();
+    }
+}
