@@ -279,3 +279,41 @@ fn stream_sends_committed_events_with_scan_results() {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = s.read_to_end(&mut rest);
 }
+
+/// A printer nobody can reach is an alarm on the kiosk, in the page's language.
+#[test]
+fn unreachable_printer_is_an_alarm() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let st = Station::new(&format!(
+        "[printer]\nkind = \"tcp\"\naddress = \"127.0.0.1:{port}\"\nlanguage = \"zpl\"\nstatus_interval_s = 1\n"
+    ));
+    let d = st.start();
+    let addr = http_addr(&d);
+    let s = crate::support::poll("printer alarm on the kiosk", || {
+        let s = get_json(&addr, "/api/v1/kiosk/state?bench=bench-1&lang=en");
+        let alarmed = s["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["code"] == "kiosk.alarm.device");
+        alarmed.then_some(s)
+    });
+    let text = s["alarms"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!("label printer 127.0.0.1:{port}: ")),
+        "{text}"
+    );
+    let printer = &s["devices"][0];
+    assert_eq!(printer["alarm"], true);
+    let zh = get_json(&addr, "/api/v1/kiosk/state?bench=bench-1&lang=zh-CN");
+    assert!(
+        zh["alarms"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("标签打印机"),
+        "{zh}"
+    );
+    d.stop();
+}
