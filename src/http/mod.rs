@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 pub mod assets;
 pub mod kiosk;
+mod kiosk_scan;
 mod kiosk_view;
 pub mod sse;
 

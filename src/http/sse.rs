@@ -108,7 +108,7 @@ async fn committed(l: &Live, c: Committed) -> Event {
                     |r| r.get(0),
                 )
                 .unwrap_or(None);
-            super::kiosk_view::read_scan(conn, seq, current.as_deref(), lang)
+            super::kiosk_scan::read_scan(conn, seq, current.as_deref(), lang)
         })
         .await;
         if let Ok(scan) = read {
