@@ -174,7 +174,8 @@ pub fn scan_result(
             ("badge", code.trim_start_matches("OP-").to_string()),
             ("return_id", return_id),
             ("waybill", code.clone()),
-            ("bench", bench.clone()),
+            // Not `bench`: where a refusal names one, it is another bench, which the
+            // journal does not keep; it shows as `…`.
         ];
         (false, text(lang, error, &p))
     };
