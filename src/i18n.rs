@@ -442,6 +442,126 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("zone.pending", "待处理区", "Pending zone"),
     ("zone.good", "良品区", "Good zone"),
     ("zone.defect", "不良区", "Defect zone"),
+    // The kiosk page (keeper's bench screen): static words, served by `GET /api/v1/i18n`.
+    ("kiosk.title", "退货工作台", "Returns bench"),
+    ("kiosk.station", "工作站", "Station"),
+    ("kiosk.bench", "工作台", "Bench"),
+    ("kiosk.operator", "操作员", "Operator"),
+    ("kiosk.no_operator", "未登录", "nobody logged in"),
+    ("kiosk.return", "当前退件", "Current return"),
+    ("kiosk.last_return", "上一个退件", "Last return"),
+    ("kiosk.no_return", "没有当前退件", "No current return"),
+    ("kiosk.kind", "类型", "Kind"),
+    ("kiosk.customer", "客户", "Customer"),
+    ("kiosk.order", "订单", "Order"),
+    ("kiosk.waybill", "运单", "Waybill"),
+    ("kiosk.stage", "状态", "Stage"),
+    ("kiosk.visual", "外观", "Visual"),
+    ("kiosk.refund_due", "退款截止", "Refund due by"),
+    ("kiosk.col.sku", "SKU", "SKU"),
+    ("kiosk.col.name", "品名", "Item"),
+    ("kiosk.col.expected", "预期", "Expected"),
+    ("kiosk.col.scanned", "已扫", "Scanned"),
+    ("kiosk.col.status", "结果", "Result"),
+    ("kiosk.row.ok", "相符", "matches"),
+    ("kiosk.row.short", "未齐", "short"),
+    ("kiosk.row.over", "多件", "over"),
+    ("kiosk.row.unknown", "不在退货记录中", "not on the log"),
+    ("kiosk.row.unannounced", "未预报", "unannounced"),
+    ("kiosk.no_items", "还没有扫描商品", "No items scanned yet"),
+    ("kiosk.next", "下一步", "Next step"),
+    ("kiosk.devices", "设备", "Devices"),
+    ("kiosk.alarms", "警报", "Alarms"),
+    ("kiosk.no_alarms", "无警报", "No alarms"),
+    ("kiosk.today", "今日", "Today"),
+    ("kiosk.count.received", "已签收", "received"),
+    ("kiosk.count.first_checks", "一次检验", "first checks"),
+    ("kiosk.count.labels", "已打印标签", "labels printed"),
+    ("kiosk.count.scans", "扫描", "scans"),
+    ("kiosk.live", "实时", "live"),
+    (
+        "kiosk.disconnected",
+        "连接中断,正在重连",
+        "connection lost, reconnecting",
+    ),
+    ("kiosk.switch_lang", "English", "中文"),
+    ("kiosk.sound_off", "点击开启提示音", "Click to enable sound"),
+    ("kiosk.waiting", "等待扫描", "Waiting for a scan"),
+    ("kiosk.ok", "成功", "OK"),
+    ("kiosk.refused", "错误", "ERROR"),
+    (
+        "kiosk.next.login",
+        "扫描工牌登录",
+        "Scan your badge to log in",
+    ),
+    (
+        "kiosk.next.waybill",
+        "扫描运单号或退件标签",
+        "Scan a waybill or a return label",
+    ),
+    (
+        "kiosk.next.kind",
+        "扫描退件类型(自退件/在途退件/拒收件)",
+        "Scan the kind (customer / carrier / refused)",
+    ),
+    ("kiosk.next.unpack", "扫描“拆包”", "Scan UNPACK"),
+    ("kiosk.next.items", "逐件扫描商品", "Scan each item"),
+    (
+        "kiosk.next.visual",
+        "继续扫描商品,或扫描外观结果",
+        "Scan more items, or the visual result",
+    ),
+    (
+        "kiosk.next.done",
+        "扫描“完成”入待处理区",
+        "Scan DONE to book into pending",
+    ),
+    ("kiosk.scan.waybill", "运单 {code}", "Waybill {code}"),
+    ("kiosk.scan.product", "商品 {code}", "Item {code}"),
+    ("kiosk.scan.badge", "工牌 {code}", "Badge {code}"),
+    ("kiosk.scan.label", "标签 {code}", "Label {code}"),
+    ("kiosk.scan.zone", "库区 {code}", "Zone {code}"),
+    ("kiosk.scan.code", "条码 {code}", "Code {code}"),
+    (
+        "kiosk.alarm.device",
+        "{device} {path}:{state}",
+        "{device} {path}: {state}",
+    ),
+    ("kiosk.alarm.push", "同步推送:{state}", "Sync push: {state}"),
+    (
+        "kiosk.alarm.backlog",
+        "{events} 个事件未同步,最早的已 {minutes} 分钟",
+        "{events} event(s) not synced, the oldest {minutes} min old",
+    ),
+    (
+        "kiosk.alarm.disk_high",
+        "磁盘已用 {pct}%",
+        "Disk {pct}% used",
+    ),
+    (
+        "kiosk.alarm.disk_full",
+        "磁盘已满:工作站暂停接收",
+        "Disk full: the station has stopped accepting work",
+    ),
+    (
+        "kiosk.alarm.clock",
+        "时钟偏差 {ms} 毫秒",
+        "Clock off by {ms} ms",
+    ),
+    (
+        "kiosk.alarm.jobs_failed",
+        "今日 {n} 个打印任务失败",
+        "{n} print job(s) failed today",
+    ),
+    (
+        "kiosk.alarm.jobs_waiting",
+        "{n} 个打印任务超过 2 分钟未确认",
+        "{n} print job(s) unconfirmed for over 2 min",
+    ),
+    ("sync.push.backoff", "重试等待中", "backing off"),
+    ("sync.push.auth_failed", "认证失败", "authentication failed"),
+    ("sync.push.rejected", "中心拒收", "rejected by the central"),
+    ("sync.push.conflict", "冲突,已停止", "conflict, stopped"),
 ];
 
 /// Look up a template; unknown codes fall back to the code itself so nothing is hidden.
@@ -476,6 +596,15 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
         out = out.replace(&format!("{{{k}}}"), &value);
     }
     out
+}
+
+/// Every string of the table in `lang`, for pages (`GET /api/v1/i18n`): the page's own
+/// words (`kiosk.*`) and the domain's (kinds, stages, device states…).
+pub fn all(lang: Lang) -> impl Iterator<Item = (&'static str, &'static str)> {
+    TABLE.iter().map(move |(c, zh, en)| match lang {
+        Lang::Zh => (*c, *zh),
+        Lang::En => (*c, *en),
+    })
 }
 
 /// Every code in the table (tests check both languages are filled and placeholders match).

@@ -1,6 +1,7 @@
 //! The station's HTTP server. Now: the central's pull endpoints of the sync contract
 //! (`GET /v1/sync/events`, `POST /v1/sync/ack`, with the central's bearer token) and
-//! `GET /healthz`. Each pull page is its own short read transaction.
+//! `GET /healthz`. Each pull page is its own short read transaction. The keeper's kiosk
+//! page, its snapshot and live stream are in [`kiosk`].
 
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+pub mod assets;
+pub mod kiosk;
+mod kiosk_scan;
+mod kiosk_view;
+pub mod sse;
 
 use crate::config::Config;
 use crate::engine::EngineHandle;
@@ -33,6 +40,7 @@ pub fn router(state: HttpState) -> axum::Router {
         .route("/v1/sync/events", get(pull_events))
         .route("/v1/sync/ack", post(pull_ack))
         .route("/metrics", get(metrics))
+        .merge(kiosk::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -95,7 +103,7 @@ struct PullQuery {
     limit: Option<i64>,
 }
 
-async fn with_reader<T: Send + 'static>(
+pub(crate) async fn with_reader<T: Send + 'static>(
     state: &HttpState,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, store::StoreError> + Send + 'static,
 ) -> Result<T, Response> {
@@ -372,7 +380,15 @@ pub async fn serve(
     state: HttpState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    if let Err(e) = axum::serve(listener, router(state))
+    // Live streams end when shutdown begins, so the graceful shutdown does not wait on them.
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let app = router(state).layer(axum::Extension(sse::Closing(closing)));
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing_tx.send(true);
+    };
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -1,6 +1,7 @@
 //! One integration-test binary for the whole crate.
 mod arch;
 mod bad_input;
+mod browser;
 mod central;
 mod central_selftest;
 mod cli;
@@ -9,6 +10,7 @@ mod devices;
 mod fake_printer;
 mod flow;
 mod hid;
+mod kiosk;
 mod labels;
 mod metrics;
 mod printing;

@@ -1,0 +1,244 @@
+//! The keeper's kiosk: the page at `GET /kiosk?bench=bench-1`, its snapshot
+//! `GET /api/v1/kiosk/state?bench=…&lang=…` and its live stream
+//! `GET /api/v1/kiosk/stream?bench=…&lang=…` (server-sent events, see [`super::sse`]),
+//! plus the page strings `GET /api/v1/i18n?lang=…` (public: words only).
+//!
+//! The kiosk runs on the bench PC itself and nobody logs in to it, so the page and its two
+//! endpoints are open without a session **only to loopback peers** that name the station
+//! by a loopback host (which also stops a web page elsewhere from reaching them through DNS
+//! rebinding). Everyone else gets `401 {"error":"login_required"}`. The rule is the one
+//! function [`kiosk_access`], to be extended when sessions exist.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{ConnectInfo, Extension, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::HttpState;
+use super::assets::{self, secure};
+use super::sse::{self, Closing};
+use crate::i18n::Lang;
+
+/// The kiosk's routes, merged into the station's router.
+pub fn routes() -> Router<HttpState> {
+    Router::new()
+        .route("/kiosk", get(page))
+        .route("/assets/{name}", get(assets::asset))
+        .route("/api/v1/i18n", get(strings))
+        .route("/api/v1/kiosk/state", get(state))
+        .route("/api/v1/kiosk/stream", get(stream))
+}
+
+/// Whether a request may read the kiosk: a loopback peer asking for a loopback host.
+/// (Sessions will be accepted here too once the API has them.)
+pub fn kiosk_access(peer: SocketAddr, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if is_loopback(peer.ip()) && is_loopback_host(host) {
+        return Ok(());
+    }
+    Err(Box::new(secure(
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({
+                "error": "login_required",
+                "message": "the kiosk is open without login only on the bench PC itself (http://127.0.0.1/kiosk)",
+            })),
+        )
+            .into_response(),
+    )))
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+    }
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() && !ip.is_unspecified())
+}
+
+#[derive(Deserialize)]
+struct KioskQuery {
+    bench: Option<String>,
+    lang: Option<String>,
+}
+
+impl KioskQuery {
+    /// The bench name, checked like `scan.default_bench` (letters, digits, `-_.`).
+    fn bench(&self, state: &HttpState) -> Result<String, Box<Response>> {
+        let b = self
+            .bench
+            .clone()
+            .unwrap_or_else(|| state.cfg.default_bench.clone());
+        let ok = !b.is_empty()
+            && b.len() <= 64
+            && b.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if ok {
+            Ok(b)
+        } else {
+            Err(Box::new(secure(
+                (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "bad_bench", "message": "bench: letters, digits, - _ . (at most 64)"})),
+                )
+                    .into_response(),
+            )))
+        }
+    }
+
+    fn lang(&self, state: &HttpState) -> Lang {
+        Lang::parse(self.lang.as_deref().unwrap_or(&state.cfg.language))
+    }
+}
+
+async fn page(ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+    if let Err(r) = kiosk_access(peer, &headers) {
+        return *r;
+    }
+    assets::file("kiosk.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// `GET /api/v1/i18n?lang=zh-CN`: every string in that language, keyed by code.
+async fn strings(State(state): State<HttpState>, Query(q): Query<KioskQuery>) -> Response {
+    let lang = q.lang(&state);
+    let map: Map<String, Value> = crate::i18n::all(lang)
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    secure(Json(json!({"lang": lang.code(), "strings": map})).into_response())
+}
+
+async fn state(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<KioskQuery>,
+) -> Response {
+    if let Err(r) = kiosk_access(peer, &headers) {
+        return *r;
+    }
+    let bench = match q.bench(&state) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let lang = q.lang(&state);
+    let st = state.clone();
+    let devices = state
+        .board
+        .to_json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let snap = super::with_reader(&state, move |conn| {
+        let cx = super::kiosk_view::Ctx {
+            cfg: &st.cfg,
+            stats: &st.engine.stats,
+            sync: &st.sync,
+            devices,
+            bench: &bench,
+            lang,
+            now: chrono::Utc::now(),
+        };
+        // One read transaction: bench, return and counters from the same snapshot.
+        let tx = conn.unchecked_transaction()?;
+        let v = super::kiosk_view::snapshot(&tx, &cx)?;
+        tx.finish()?;
+        Ok(v)
+    })
+    .await;
+    match snap {
+        Ok(v) => secure(([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response()),
+        Err(r) => secure(r),
+    }
+}
+
+async fn stream(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(closing): Extension<Closing>,
+    headers: HeaderMap,
+    Query(q): Query<KioskQuery>,
+) -> Response {
+    if let Err(r) = kiosk_access(peer, &headers) {
+        return *r;
+    }
+    let bench = match q.bench(&state) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let lang = q.lang(&state);
+    secure(sse::stream(state, closing, bench, lang).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(h: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(header::HOST, h.parse().unwrap());
+        m
+    }
+
+    /// Loopback peers naming a loopback host may read the kiosk without a session.
+    #[test]
+    fn loopback_peers_are_let_in() {
+        for (peer, h) in [
+            ("127.0.0.1:5000", "127.0.0.1:8470"),
+            ("127.0.0.1:5000", "localhost:8470"),
+            ("127.0.0.2:5000", "LOCALHOST"),
+            ("[::1]:5000", "[::1]:8470"),
+            ("[::ffff:127.0.0.1]:5000", "127.0.0.1"),
+        ] {
+            assert!(
+                kiosk_access(peer.parse().unwrap(), &host(h)).is_ok(),
+                "{peer} {h}"
+            );
+        }
+    }
+
+    /// Any other peer, or a loopback peer reached under another name (DNS rebinding), gets
+    /// 401 login_required.
+    #[test]
+    fn others_need_a_login() {
+        for (peer, h) in [
+            ("192.168.1.20:5000", "192.168.1.5:8470"),
+            ("192.168.1.20:5000", "127.0.0.1:8470"),
+            ("[::ffff:10.0.0.7]:5000", "127.0.0.1"),
+            ("[fe80::1]:5000", "[::1]"),
+            ("127.0.0.1:5000", "evil.example:8470"),
+            ("127.0.0.1:5000", "0.0.0.0:8470"),
+            ("127.0.0.1:5000", ""),
+        ] {
+            let r = kiosk_access(peer.parse().unwrap(), &host(h)).unwrap_err();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{peer} {h}");
+            assert_eq!(
+                r.headers()[header::X_CONTENT_TYPE_OPTIONS],
+                "nosniff",
+                "{peer}"
+            );
+        }
+    }
+}
