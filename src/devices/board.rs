@@ -232,6 +232,30 @@ impl DeviceBoard {
     }
 }
 
+/// A device's state in `lang`, with its faults: "故障: 缺纸, 已暂停".
+pub fn state_text(d: &Value, lang: crate::i18n::Lang) -> String {
+    use crate::i18n::message;
+    let state = message(
+        lang,
+        &format!("device.state.{}", d["state"].as_str().unwrap_or("")),
+        &[],
+    );
+    let faults: Vec<String> = d["faults"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|f| message(lang, &format!("printer.fault.{f}"), &[]))
+                .collect()
+        })
+        .unwrap_or_default();
+    if faults.is_empty() {
+        state
+    } else {
+        format!("{state}: {}", faults.join(", "))
+    }
+}
+
 /// The board as an operator reads it, in `lang`: one line per device.
 pub fn board_text(devices: &[Value], lang: crate::i18n::Lang) -> String {
     use crate::i18n::message;
@@ -242,19 +266,7 @@ pub fn board_text(devices: &[Value], lang: crate::i18n::Lang) -> String {
     let mut out = String::new();
     for d in devices {
         let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
-        let faults: Vec<String> = d["faults"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(|f| message(lang, &format!("printer.fault.{f}"), &[]))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut state = message(lang, &format!("device.state.{}", s("state")), &[]);
-        if !faults.is_empty() {
-            state = format!("{state}: {}", faults.join(", "));
-        }
+        let state = state_text(d, lang);
         let _ = writeln!(
             out,
             "{} {:<12} {:<9} {:<10} {:<40} {} {}{}",

@@ -249,19 +249,7 @@ fn bench_devices(devices: &[Value], bench: &str, lang: Lang) -> Vec<Value> {
         .map(|d| {
             let mut d = d.clone();
             let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
-            let mut state = message(lang, &format!("device.state.{}", s("state")), &[]);
-            let faults: Vec<String> = d["faults"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(|f| message(lang, &format!("printer.fault.{f}"), &[]))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !faults.is_empty() {
-                state = format!("{state}: {}", faults.join(", "));
-            }
+            let state = crate::devices::board::state_text(&d, lang);
             d["kind_text"] = json!(message(lang, &format!("device.kind.{}", s("kind")), &[]));
             d["state_text"] = json!(state);
             d
