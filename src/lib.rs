@@ -13,6 +13,7 @@
 //! - Customer names and phones never reach logs; lists mask them (`privacy`).
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod control;
 pub mod devices;
@@ -30,3 +31,4 @@ pub mod refdata;
 pub mod sheet;
 pub mod store;
 pub mod sync;
+pub mod views;

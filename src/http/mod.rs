@@ -1,6 +1,18 @@
-//! The station's HTTP server. Now: the central's pull endpoints of the sync contract
-//! (`GET /v1/sync/events`, `POST /v1/sync/ack`, with the central's bearer token) and
-//! `GET /healthz`. Each pull page is its own short read transaction.
+//! The station's HTTP server: the central's pull endpoints of the sync contract
+//! (`GET /v1/sync/events`, `POST /v1/sync/ack`, with the central's bearer token),
+//! `GET /metrics`, `GET /healthz`, and the operator API under `/api/v1` (`api`: route
+//! table and request pipeline; `auth`: sessions, PINs, CSRF; `ops`/`reads`: endpoints;
+//! `dto`: wire types; `error`: the error envelope; `idem`: idempotency keys; `openapi`:
+//! the served OpenAPI document). Each pull page is its own short read transaction.
+
+pub mod api;
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod idem;
+pub mod openapi;
+pub mod ops;
+pub mod reads;
 
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +37,8 @@ pub struct HttpState {
     pub sync: crate::sync::SharedStatus,
     /// Live scanner and printer states.
     pub board: crate::devices::board::DeviceBoard,
+    /// The operator API's sessions, idempotency keys and concurrency cap.
+    pub api: Arc<api::ApiState>,
 }
 
 pub fn router(state: HttpState) -> axum::Router {
@@ -33,6 +47,8 @@ pub fn router(state: HttpState) -> axum::Router {
         .route("/v1/sync/events", get(pull_events))
         .route("/v1/sync/ack", post(pull_ack))
         .route("/metrics", get(metrics))
+        .merge(api::router())
+        .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -95,10 +111,11 @@ struct PullQuery {
     limit: Option<i64>,
 }
 
-async fn with_reader<T: Send + 'static>(
+/// Run `f` on the shared reader connection (opened on first use) on a blocking thread.
+pub(crate) async fn on_reader<T: Send + 'static>(
     state: &HttpState,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, store::StoreError> + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, store::StoreError> {
     let reader = state.reader.clone();
     let db = state.cfg.database.clone();
     tokio::task::spawn_blocking(move || {
@@ -115,14 +132,14 @@ async fn with_reader<T: Send + 'static>(
         }
     })
     .await
-    .map_err(|_| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "reader task failed",
-        )
-    })?
-    .map_err(|e| {
+    .map_err(|_| store::StoreError::decode("reader", "reader task failed"))?
+}
+
+async fn with_reader<T: Send + 'static>(
+    state: &HttpState,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    on_reader(state, f).await.map_err(|e| {
         tracing::error!(error = %e, "pull read failed");
         error(
             StatusCode::INTERNAL_SERVER_ERROR,

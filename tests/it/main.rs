@@ -1,4 +1,5 @@
 //! One integration-test binary for the whole crate.
+mod api;
 mod arch;
 mod bad_input;
 mod central;
