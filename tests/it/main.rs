@@ -1,5 +1,6 @@
 //! One integration-test binary for the whole crate.
 mod api;
+mod api_client;
 mod arch;
 mod bad_input;
 mod central;
