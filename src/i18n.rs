@@ -37,6 +37,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ),
     ("logged_out", "已退出:{badge}", "Logged out: {badge}"),
     (
+        "lockout_recorded",
+        "已记录:工号 {badge} 因多次密码错误被锁定",
+        "Recorded: badge {badge} locked after repeated wrong PINs",
+    ),
+    (
         "received",
         "已签收 {return_id}:{kind},订单 {order_no},预期 {expected} 件。请扫描“拆包”",
         "Received {return_id}: {kind}, order {order_no}, {expected} item(s) expected. Scan UNPACK",

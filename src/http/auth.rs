@@ -13,7 +13,7 @@
 //!   not this host, or whose `Sec-Fetch-Site` is `cross-site`, is refused.
 //! - **Lockout**: `http.lockout_after` wrong PINs for one badge within
 //!   `http.lockout_window_min` lock it for `http.lockout_min`; the lockout is logged at
-//!   WARN (badge only — never the PIN).
+//!   WARN and journaled as `operator.locked_out` (badge only — never the PIN).
 //!
 //! Nothing here implements `Debug` over a token, a PIN or a hash.
 

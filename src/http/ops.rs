@@ -53,11 +53,20 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
         Some(op) if ok => op,
         _ => {
             if auth.record_failure(&badge_s) {
-                // Journaling this needs a domain event the engine does not have yet; the
-                // WARN line is the record (badge only, never the PIN).
-                tracing::warn!(badge = %badge_s, minutes = auth.lockout_minutes(),
-                    "operator locked out after repeated wrong PINs");
-                return Err(locked(&badge_s, auth.lockout_minutes()));
+                let minutes = auth.lockout_minutes();
+                tracing::warn!(badge = %badge_s, minutes, "operator locked out after repeated wrong PINs");
+                // Journaled through the engine as `operator.locked_out` (badge only).
+                let failures = ctx.state.cfg.http.lockout_after;
+                let minutes32 = u32::try_from(minutes).unwrap_or(u32::MAX);
+                let r = ctx
+                    .state
+                    .engine
+                    .record_lockout(badge.clone(), failures, minutes32)
+                    .await;
+                if !r.stored {
+                    tracing::error!(badge = %badge_s, code = %r.code, "lockout not journaled");
+                }
+                return Err(locked(&badge_s, minutes));
             }
             tracing::info!(badge = %badge_s, "API login refused: wrong badge or PIN");
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials"));

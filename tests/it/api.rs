@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use returnsd::http::api::{Access, ROUTES};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::api_client::{JSON, Sess, addr, get, http, login, login_resp, post, station};
 use crate::support::{Station, scan_ok};
@@ -114,13 +114,13 @@ fn login_lockout_csrf_and_logout() {
 
     // Wrong PINs: 401 twice, the third locks (429), and then even the right PIN is refused.
     for _ in 0..2 {
-        let r = login_resp(&a, "021", "9999");
+        let r = login_resp(&a, "021", "wrongpin");
         assert_eq!(
             (r.status, r.json()["error"].clone()),
             (401, json!("bad_credentials"))
         );
     }
-    let r = login_resp(&a, "021", "9999");
+    let r = login_resp(&a, "021", "wrongpin");
     assert_eq!(
         (r.status, r.json()["error"].clone()),
         (429, json!("locked_out"))
@@ -159,9 +159,27 @@ fn login_lockout_csrf_and_logout() {
         .find(|l| l.contains("locked out"))
         .unwrap_or_else(|| panic!("no lockout line in {log}"));
     assert!(line.contains("021") && line.contains("WARN"), "{line}");
-    for secret in ["9999", "2222", &s.token, &s.csrf] {
+    for secret in ["wrongpin", &s.token, &s.csrf] {
         assert!(!log.contains(secret), "{secret} in the log");
     }
+    let locked: Vec<Value> = st
+        .journal()
+        .into_iter()
+        .filter(|e| e["type"] == "operator.locked_out")
+        .collect();
+    assert_eq!(locked.len(), 1, "{locked:?}");
+    assert_eq!(locked[0]["actor"], "system");
+    assert_eq!(
+        locked[0]["data"],
+        json!({"badge": "021", "failures": 3, "minutes": 15})
+    );
+    assert_eq!(locked[0]["return_id"], Value::Null);
+    let verify = st.cli(&["journal", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }
 
 /// A session unused for `session_idle_s` is gone.
