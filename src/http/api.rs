@@ -58,6 +58,8 @@ pub enum Ep {
     Sync,
     Journal,
     PrintJobs,
+    /// Server-sent events (`live`).
+    Events,
 }
 
 #[derive(Debug)]
@@ -145,6 +147,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/sync", Ep::Sync, Access::Operator),
     r("GET", "/journal", Ep::Journal, Access::Operator),
     r("GET", "/print-jobs", Ep::PrintJobs, Access::Operator),
+    r("GET", "/events", Ep::Events, Access::Operator),
 ];
 
 /// The API's shared state: sessions, idempotency keys, the concurrency cap.
@@ -152,14 +155,20 @@ pub struct ApiState {
     pub auth: Auth,
     pub idem: Idempotency,
     pub limiter: Arc<tokio::sync::Semaphore>,
+    /// Open event streams (`live`).
+    pub streams: Arc<tokio::sync::Semaphore>,
+    /// Becomes true when the daemon stops (event streams end).
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl ApiState {
-    pub fn new(cfg: &crate::config::Config) -> ApiState {
+    pub fn new(cfg: &crate::config::Config, stop: tokio::sync::watch::Receiver<bool>) -> ApiState {
         ApiState {
             auth: Auth::new(&cfg.http),
             idem: Idempotency::default(),
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.http.max_concurrent)),
+            streams: Arc::new(tokio::sync::Semaphore::new(super::live::MAX_STREAMS)),
+            stop,
         }
     }
 }
@@ -428,5 +437,6 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
         Ep::Sync => ok(reads::sync(&ctx).await?),
         Ep::Journal => ok(reads::journal(&ctx).await?),
         Ep::PrintJobs => ok(reads::print_jobs(&ctx).await?),
+        Ep::Events => super::live::events(ctx),
     }
 }

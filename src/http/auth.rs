@@ -274,6 +274,15 @@ impl Auth {
         Ok(NewSession { token, csrf })
     }
 
+    /// The caller's session still exists and is not idle past its timeout (does not count
+    /// as use).
+    pub fn alive(&self, caller: &Caller) -> bool {
+        let now = Instant::now();
+        lock(&self.sessions)
+            .get(&caller.token_hash)
+            .is_some_and(|s| now.duration_since(s.last_seen) < self.cfg.session_idle)
+    }
+
     /// End the caller's session.
     pub fn close(&self, caller: &Caller) {
         lock(&self.sessions).remove(&caller.token_hash);

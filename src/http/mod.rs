@@ -2,14 +2,15 @@
 //! (`GET /v1/sync/events`, `POST /v1/sync/ack`, with the central's bearer token),
 //! `GET /metrics`, `GET /healthz`, and the operator API under `/api/v1` (`api`: route
 //! table and request pipeline; `auth`: sessions, PINs, CSRF; `ops`/`reads`: endpoints;
-//! `dto`: wire types; `error`: the error envelope; `idem`: idempotency keys; `openapi`:
-//! the served OpenAPI document). Each pull page is its own short read transaction.
+//! `dto`: wire types; `error`: the error envelope; `idem`: idempotency keys; `live`: the
+//! server-sent event stream; `openapi`: the served OpenAPI document). Each pull page is its own short read transaction.
 
 pub mod api;
 pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod idem;
+pub mod live;
 pub mod openapi;
 pub mod ops;
 pub mod reads;

@@ -561,3 +561,76 @@ fn openapi_matches_the_router() {
     documented.sort();
     assert_eq!(table, documented);
 }
+
+fn read_until_end(s: &mut std::net::TcpStream, seen: &mut String) {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            return;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+/// Read from an open stream until `needle` shows up (or 20 s pass).
+fn read_until(s: &mut std::net::TcpStream, seen: &mut String, needle: &str) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 4096];
+    while !seen.contains(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {needle:?} in {seen}"
+        );
+        if let Ok(n) = s.read(&mut buf) {
+            assert!(n > 0, "stream closed before {needle:?}: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+}
+
+/// The kiosk's event stream (cookie session, as EventSource sends it): a hello, then every
+/// committed journal event with its seq and no customer fields; SIGTERM ends an open
+/// stream at once.
+#[test]
+fn event_stream_carries_journal_events() {
+    use std::io::Write;
+    let st = station("");
+    manifest(&st);
+    let d = st.start();
+    let a = addr(&d);
+    let s = login(&a, "017", "1111");
+    let mut c = std::net::TcpStream::connect(&a).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    write!(
+        c,
+        "GET /api/v1/events HTTP/1.1\r\nHost: {a}\r\nCookie: {}\r\nAccept: text/event-stream\r\n\r\n",
+        s.cookie()
+    )
+    .unwrap();
+    let mut seen = String::new();
+    read_until(&mut c, &mut seen, "event: hello");
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    scan_ok(&st, &["OP-017", "SF1000000000001"]);
+    read_until(&mut c, &mut seen, "return.received");
+    assert!(seen.contains("event: journal"), "{seen}");
+    assert!(seen.contains("\"type\":\"operator.logged_in\""), "{seen}");
+    assert!(!seen.contains(CUSTOMER));
+    let r = http(&a, "GET", "/api/v1/events", &[], b"");
+    assert_eq!(r.status, 401);
+    // SIGTERM ends the stream (the last chunk, then the connection closes) at once.
+    let t = std::time::Instant::now();
+    let waiter = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
+        read_until_end(&mut c, &mut rest);
+        (std::time::Instant::now(), rest)
+    });
+    d.stop();
+    let (ended, rest) = waiter.join().unwrap();
+    assert!(ended - t < Duration::from_secs(3), "{:?}", ended - t);
+    assert!(rest.ends_with("0\r\n\r\n"), "{rest:?}");
+}
