@@ -121,6 +121,9 @@ pub struct RawHttp {
     pub lockout_min: Option<u64>,
     pub request_timeout_s: Option<u64>,
     pub max_concurrent: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub idle_timeout_s: Option<u64>,
+    pub photo_max_mib: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -328,6 +331,12 @@ pub struct HttpConfig {
     pub request_timeout: std::time::Duration,
     /// Requests served at once; more are refused with 503.
     pub max_concurrent: usize,
+    /// Connections open at once; past that the listener waits.
+    pub max_connections: usize,
+    /// A connection that moves no byte this long is closed.
+    pub idle_timeout: std::time::Duration,
+    /// Largest photo upload (at most the contract's 10 MiB).
+    pub photo_max_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -341,6 +350,9 @@ impl Default for HttpConfig {
             lockout_for: min(15),
             request_timeout: std::time::Duration::from_secs(30),
             max_concurrent: 64,
+            max_connections: 256,
+            idle_timeout: std::time::Duration::from_secs(60),
+            photo_max_bytes: crate::photos::MAX_BYTES,
         }
     }
 }
@@ -1223,7 +1235,30 @@ fn http_config(raw: &RawHttp, bad: &mut impl FnMut(&str, String)) -> HttpConfig 
     )
     .and_then(|n| usize::try_from(n).ok())
     .unwrap_or(d.max_concurrent);
+    let max_connections = in_range(
+        bad,
+        "http.max_connections",
+        raw.max_connections.map(|n| n as u64),
+        (1, 10_000),
+        "connections",
+    )
+    .and_then(|n| usize::try_from(n).ok())
+    .unwrap_or(d.max_connections);
+    let idle_timeout = in_range(
+        bad,
+        "http.idle_timeout_s",
+        raw.idle_timeout_s,
+        (5, 3600),
+        "seconds",
+    )
+    .map_or(d.idle_timeout, secs);
+    let photo_max_bytes = in_range(bad, "http.photo_max_mib", raw.photo_max_mib, (1, 10), "MiB")
+        .and_then(|n| usize::try_from(n * 1024 * 1024).ok())
+        .unwrap_or(d.photo_max_bytes);
     HttpConfig {
+        max_connections,
+        idle_timeout,
+        photo_max_bytes,
         session_idle: idle,
         secure_cookie: raw.secure_cookie.unwrap_or(false),
         lockout_after,

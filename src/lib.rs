@@ -24,6 +24,7 @@ pub mod http;
 pub mod i18n;
 pub mod label;
 pub mod manifest;
+pub mod photometa;
 pub mod photos;
 pub mod printing;
 pub mod privacy;

@@ -60,6 +60,10 @@ pub enum Ep {
     PrintJobs,
     /// Server-sent events (`live`).
     Events,
+    /// Store an inspection photo (`upload`).
+    PhotoUpload,
+    /// One stored photo.
+    Photo,
 }
 
 #[derive(Debug)]
@@ -148,6 +152,8 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/journal", Ep::Journal, Access::Operator),
     r("GET", "/print-jobs", Ep::PrintJobs, Access::Operator),
     r("GET", "/events", Ep::Events, Access::Operator),
+    r("POST", "/photos", Ep::PhotoUpload, Access::Roles(INSPECTOR)),
+    r("GET", "/photos/{sha}", Ep::Photo, Access::Operator),
 ];
 
 /// The API's shared state: sessions, idempotency keys, the concurrency cap.
@@ -182,6 +188,10 @@ pub struct Ctx {
     pub lang: Lang,
     /// The validated return id of `{id}` paths.
     pub id: Option<ReturnId>,
+    /// The validated SHA-256 (lowercase hex) of `{sha}` paths.
+    pub sha: Option<String>,
+    /// A photo upload: its declared content type and bytes.
+    pub upload: Option<(String, Vec<u8>)>,
     pub query: Option<String>,
     pub headers: HeaderMap,
     /// The JSON body of POST requests (an object), else null.
@@ -327,16 +337,27 @@ async fn prepare(
         _ => None,
     };
     let mut id = None;
+    let mut sha = None;
     let params =
         params.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id").param("id", "?"))?;
     for (k, v) in params.iter() {
+        let bad = || ApiError::new(StatusCode::BAD_REQUEST, "bad_id").param("id", shown(v));
         if k == "id" {
-            id = Some(ReturnId::parse(v).map_err(|_| {
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_id").param("id", shown(v))
-            })?);
+            id = Some(ReturnId::parse(v).map_err(|_| bad())?);
+        } else if k == "sha" {
+            let hex = v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            if !hex {
+                return Err(bad());
+            }
+            sha = Some(v.to_string());
         }
     }
-    let (raw, body) = if method == Method::POST {
+    let mut upload = None;
+    let (raw, body) = if route.ep == Ep::PhotoUpload {
+        let limit = state.cfg.http.photo_max_bytes;
+        upload = Some(super::upload::read_image(&parts.headers, body, limit).await?);
+        (Vec::new(), Value::Null)
+    } else if method == Method::POST {
         read_json(&parts.headers, body).await?
     } else {
         (Vec::new(), Value::Null)
@@ -347,6 +368,8 @@ async fn prepare(
         role,
         lang: *lang,
         id,
+        sha,
+        upload,
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers.clone(),
         body,
@@ -438,5 +461,7 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
         Ep::Journal => ok(reads::journal(&ctx).await?),
         Ep::PrintJobs => ok(reads::print_jobs(&ctx).await?),
         Ep::Events => super::live::events(ctx),
+        Ep::PhotoUpload => super::upload::store(ctx).await,
+        Ep::Photo => super::upload::get(ctx).await,
     }
 }

@@ -49,6 +49,8 @@ pub const CODES: &[&str] = &[
     "bad_json",
     "bad_request",
     "unsupported_media_type",
+    "unsupported_image",
+    "bad_image",
     "payload_too_large",
     "bad_id",
     "not_found",

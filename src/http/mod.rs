@@ -3,10 +3,12 @@
 //! `GET /metrics`, `GET /healthz`, and the operator API under `/api/v1` (`api`: route
 //! table and request pipeline; `auth`: sessions, PINs, CSRF; `ops`/`reads`: endpoints;
 //! `dto`: wire types; `error`: the error envelope; `idem`: idempotency keys; `live`: the
-//! server-sent event stream; `openapi`: the served OpenAPI document). Each pull page is its own short read transaction.
+//! server-sent event stream; `openapi`: the served OpenAPI document; `conn`: connection
+//! cap and idle timeout; `upload`: photo uploads). Each pull page is its own short read transaction.
 
 pub mod api;
 pub mod auth;
+pub mod conn;
 pub mod dto;
 pub mod error;
 pub mod idem;
@@ -14,6 +16,7 @@ pub mod live;
 pub mod openapi;
 pub mod ops;
 pub mod reads;
+pub mod upload;
 
 use std::sync::{Arc, Mutex};
 
@@ -390,6 +393,8 @@ pub async fn serve(
     state: HttpState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    let http = &state.cfg.http;
+    let listener = conn::GuardedListener::new(listener, http.max_connections, http.idle_timeout);
     if let Err(e) = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -151,6 +151,23 @@ pub fn document() -> Value {
             "/events": {"get": {"summary": "server-sent events: hello, journal, devices, alarms, lagged, session_expired (cookie session for EventSource)",
                 "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                     "401": err("not logged in or expired"), "503": err("too many streams")}}},
+            "/photos": {"post": {"summary": "store an inspection photo (raw body; location metadata removed) (roles: inspector, supervisor)",
+                "requestBody": {"required": true, "content": {
+                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                    "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"201": ok("stored", obj(&["sha256", "bytes", "content_type"], json!({
+                        "sha256": s("string"), "bytes": s("integer"), "content_type": s("string"),
+                        "metadata_removed_bytes": s("integer")}))),
+                    "400": err("damaged image"), "401": err("not logged in or expired"),
+                    "403": err("role, CSRF or cross-origin"), "413": err("over http.photo_max_mib"),
+                    "415": err("not JPEG/PNG/WebP, or Content-Type does not match the content")}}},
+            "/photos/{sha}": {"get": {"summary": "one stored photo",
+                "parameters": [{"name": "sha", "in": "path", "required": true,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+                "responses": {"200": {"description": "the image", "content": {
+                        "image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+                    "400": err("not a SHA-256"), "401": err("not logged in"), "404": err("no such photo")}}},
             "/print-jobs": {"get": read("print jobs (unconfirmed; all=1: newest of every state)",
                 json!([q("all", "integer", "1: every state"), q("limit", "integer", "1-1000, default 100")]), any())},
         },

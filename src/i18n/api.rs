@@ -54,6 +54,16 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
         "请求内容过大(上限 {limit} 字节)",
         "Request body too large (limit {limit} bytes)",
     ),
+    (
+        "api.unsupported_image",
+        "请上传 JPEG、PNG 或 WebP 图片(Content-Type 须与内容一致)",
+        "Upload a JPEG, PNG or WebP image (Content-Type must match its content)",
+    ),
+    (
+        "api.bad_image",
+        "图片文件已损坏:{detail}",
+        "The image file is damaged: {detail}",
+    ),
     ("api.bad_id", "编号格式错误:{id}", "Malformed id: {id}"),
     ("api.not_found", "未找到", "Not found"),
     (

@@ -243,7 +243,7 @@ fn every_mutating_endpoint_checks_the_role() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 21, "7 mutating endpoints x 3 operators");
+    assert_eq!(checked, 24, "8 mutating endpoints x 3 operators");
     // The named cases of the issue.
     let inspect = "/api/v1/returns/R-ST01-20260101-0001/inspect";
     assert_eq!(
@@ -633,4 +633,125 @@ fn event_stream_carries_journal_events() {
     let (ended, rest) = waiter.join().unwrap();
     assert!(ended - t < Duration::from_secs(3), "{:?}", ended - t);
     assert!(rest.ends_with("0\r\n\r\n"), "{rest:?}");
+}
+
+/// A JPEG whose EXIF carries a GPS latitude (31°14'42.42"), as a phone camera writes it.
+fn jpeg_with_gps() -> Vec<u8> {
+    let mut t = b"II*\0".to_vec();
+    t.extend_from_slice(&8u32.to_le_bytes());
+    t.extend_from_slice(&1u16.to_le_bytes());
+    t.extend_from_slice(&0x8825u16.to_le_bytes());
+    t.extend_from_slice(&4u16.to_le_bytes());
+    t.extend_from_slice(&1u32.to_le_bytes());
+    t.extend_from_slice(&26u32.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t.extend_from_slice(&1u16.to_le_bytes());
+    t.extend_from_slice(&2u16.to_le_bytes()); // GPSLatitude, RATIONAL x3 at 44
+    t.extend_from_slice(&5u16.to_le_bytes());
+    t.extend_from_slice(&3u32.to_le_bytes());
+    t.extend_from_slice(&44u32.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes());
+    for v in [31u32, 1, 14, 1, 424_242, 10_000] {
+        t.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut j = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    j.extend_from_slice(&((t.len() + 8) as u16).to_be_bytes());
+    j.extend_from_slice(b"Exif\0\0");
+    j.extend_from_slice(&t);
+    j.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x02]);
+    j.extend((0..4000u32).map(|i| (i % 200) as u8));
+    j.extend_from_slice(&[0xFF, 0xD9]);
+    j
+}
+
+/// Photo upload: raw JPEG from an inspector, sniffed, its GPS removed, stored by hash,
+/// served back, and usable by a defect inspection; wrong types, sizes, roles and hashes
+/// are refused.
+#[test]
+fn photo_upload_strips_location_and_feeds_inspection() {
+    let st = station("photo_max_mib = 1");
+    manifest(&st);
+    let d = st.start();
+    let a = addr(&d);
+    scan_ok(
+        &st,
+        &[
+            "OP-017",
+            "SF1000000000001",
+            "CMD-CARD-YES",
+            "CMD-UNPACK",
+            "6901234560015",
+            "CMD-VIS-OK",
+            "Z-PENDING",
+        ],
+    );
+    let rid = st
+        .journal()
+        .iter()
+        .find(|e| e["type"] == "return.received")
+        .and_then(|e| e["return_id"].as_str().map(str::to_string))
+        .unwrap();
+    let keeper = login(&a, "017", "1111");
+    let inspector = login(&a, "021", "2222");
+    let up = |s: &Sess, ct: &str, body: &[u8]| {
+        http(
+            &a,
+            "POST",
+            "/api/v1/photos",
+            &[("Authorization", &s.bearer()), ("Content-Type", ct)],
+            body,
+        )
+    };
+    let jpeg = jpeg_with_gps();
+    let r = up(&inspector, "image/jpeg", &jpeg);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let sha = v["sha256"].as_str().unwrap().to_string();
+    assert_eq!(v["content_type"], "image/jpeg");
+    assert_eq!(v["bytes"].as_u64().unwrap() as usize, jpeg.len());
+    let got = get(&a, &keeper, &format!("/api/v1/photos/{sha}"));
+    assert_eq!(got.status, 200);
+    assert_eq!(got.header("content-type").as_deref(), Some("image/jpeg"));
+    assert_eq!(got.body.len(), jpeg.len());
+    assert!(!got.body.windows(4).any(|w| w == 424_242u32.to_le_bytes()));
+    assert!(got.body.ends_with(&jpeg[jpeg.len() - 100..]));
+
+    assert_eq!(up(&keeper, "image/jpeg", &jpeg).status, 403);
+    for (ct, body) in [
+        ("image/png", jpeg.as_slice()),
+        ("image/gif", b"GIF89a....".as_slice()),
+        ("text/plain", b"hello".as_slice()),
+        ("multipart/form-data; boundary=x", jpeg.as_slice()),
+    ] {
+        let r = up(&inspector, ct, body);
+        assert_eq!(r.status, 415, "{ct}");
+        assert_eq!(r.json()["error"], "unsupported_image");
+    }
+    let mut big = jpeg.clone();
+    big.resize(1536 * 1024, 0);
+    assert_eq!(up(&inspector, "image/jpeg", &big).status, 413);
+    let broken = b"\xFF\xD8\xFF\xE1\xFF\xF0Exif";
+    assert_eq!(
+        up(&inspector, "image/jpeg", broken).json()["error"],
+        "bad_image"
+    );
+    for bad in ["../../etc/passwd", "ABC", &sha.to_uppercase()] {
+        let r = get(&a, &keeper, &format!("/api/v1/photos/{bad}"));
+        assert!([400, 404].contains(&r.status), "{bad}: {}", r.status);
+    }
+    let missing = "0".repeat(64);
+    assert_eq!(
+        get(&a, &keeper, &format!("/api/v1/photos/{missing}")).status,
+        404
+    );
+
+    let r = post(
+        &a,
+        &inspector,
+        &format!("/api/v1/returns/{rid}/inspect"),
+        &json!({"grade": "defect", "defect_reasons": ["damaged_casing"], "photos": [sha]}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let detail = get(&a, &keeper, &format!("/api/v1/returns/{rid}")).json();
+    assert_eq!(detail["photos"][0]["sha256"], json!(sha));
 }
