@@ -403,6 +403,7 @@ async fn prepare(
             let ep = route.ep;
             let lang = *lang;
             let st = state.clone();
+            let (badge2, key2) = (badge.clone(), key.clone());
             let task = tokio::spawn(async move {
                 let (status, body) = match run(ep, ctx).await {
                     Ok(Outcome::Json(s, v)) => (s, v),
@@ -419,7 +420,11 @@ async fn prepare(
             });
             match task.await {
                 Ok((status, body)) => Ok(respond(Outcome::Json(status, body))),
-                Err(_) => Err(ApiError::internal()),
+                Err(_) => {
+                    // The endpoint panicked: no answer to keep; a retry runs it again.
+                    state.api.idem.abandon(&badge2, &key2);
+                    Err(ApiError::internal())
+                }
             }
         }
     }

@@ -112,6 +112,7 @@ pub fn events(ctx: Ctx) -> Result<Outcome, ApiError> {
         .clone()
         .try_acquire_owned()
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy"))?;
+    let ctx_idle = ctx.state.cfg.http.idle_timeout;
     let live = Live {
         journal: ctx.state.engine.events.subscribe(),
         board: ctx.state.board.subscribe(),
@@ -129,6 +130,8 @@ pub fn events(ctx: Ctx) -> Result<Outcome, ApiError> {
         let ev = live.next().await?;
         Some((Ok::<Event, Infallible>(ev), live))
     });
-    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
+    // Keep-alive comments well inside the connection idle timeout (`conn`).
+    let every = (ctx_idle / 2).min(Duration::from_secs(15));
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(every));
     Ok(Outcome::Response(sse.into_response()))
 }

@@ -755,3 +755,37 @@ fn photo_upload_strips_location_and_feeds_inspection() {
     let detail = get(&a, &keeper, &format!("/api/v1/returns/{rid}")).json();
     assert_eq!(detail["photos"][0]["sha256"], json!(sha));
 }
+
+/// Slow clients cannot hold the station: with two connections allowed, two clients that
+/// drip half a request line block a third only until the idle timeout closes them.
+#[test]
+fn slow_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    let st = station("max_connections = 2\nidle_timeout_s = 5");
+    let d = st.start();
+    let a = addr(&d);
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut s = std::net::TcpStream::connect(&a).unwrap();
+        s.write_all(b"GET /api/v1/me HTTP/1.1\r\nHo").unwrap();
+        slow.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let t = std::time::Instant::now();
+    let r = http(&a, "GET", "/healthz", &[], b"");
+    assert_eq!(r.status, 200);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 256];
+        // Closed by the station: end of file or a reset, never an answer.
+        match s.read(&mut buf) {
+            Ok(n) => assert_eq!(n, 0, "{}", String::from_utf8_lossy(&buf[..n])),
+            Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open"),
+        }
+    }
+}
