@@ -444,6 +444,21 @@ mod tests {
         );
     }
 
+    /// The cookie is HttpOnly and SameSite=Strict always, Secure when configured; logout
+    /// expires it.
+    #[test]
+    fn cookie_attributes() {
+        assert_eq!(
+            set_cookie("abc", false),
+            "returnsd_session=abc; HttpOnly; SameSite=Strict; Path=/"
+        );
+        assert!(set_cookie("abc", true).ends_with("; Secure"));
+        assert!(set_cookie("", false).contains("Max-Age=0"));
+        let mut h = HeaderMap::new();
+        h.insert("cookie", "a=1; returnsd_session=tok; b=2".parse().unwrap());
+        assert_eq!(cookie(&h, COOKIE).as_deref(), Some("tok"));
+    }
+
     /// The Nth wrong PIN locks the badge; a success clears the count.
     #[test]
     fn lockout_after_n_failures() {
