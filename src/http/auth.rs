@@ -37,6 +37,9 @@ const MAX_SESSIONS: usize = 1024;
 const MAX_FAILURE_RECORDS: usize = 4096;
 /// Longest PIN accepted (anything longer is wrong without hashing it).
 const MAX_PIN: usize = 64;
+/// PIN checks running at once: each argon2id verification takes ~19 MiB and tens of ms
+/// of one core, so a burst of logins must not take the floor PC's memory or CPUs.
+const PIN_CHECKS: usize = 2;
 
 /// An operator as the login needs it.
 pub struct OperatorRecord {
@@ -175,6 +178,8 @@ struct Failures {
 /// Sessions and failed-PIN records.
 pub struct Auth {
     cfg: HttpConfig,
+    /// Slots for PIN verifications (see [`PIN_CHECKS`]).
+    pub pin_checks: tokio::sync::Semaphore,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
     failures: Mutex<HashMap<String, Failures>>,
 }
@@ -187,6 +192,7 @@ impl Auth {
     pub fn new(cfg: &HttpConfig) -> Auth {
         Auth {
             cfg: cfg.clone(),
+            pin_checks: tokio::sync::Semaphore::new(PIN_CHECKS),
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }

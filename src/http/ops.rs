@@ -46,9 +46,15 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     })
     .await?;
     let hash = op.as_ref().and_then(|o| o.pin_hash.clone());
+    let slot = auth
+        .pin_checks
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal())?;
     let ok = tokio::task::spawn_blocking(move || auth::verify_pin(&pin, hash.as_deref()))
         .await
         .unwrap_or(false);
+    drop(slot);
     let op = match op {
         Some(op) if ok => op,
         _ => {
