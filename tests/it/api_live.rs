@@ -269,3 +269,41 @@ fn http_config_keys_are_checked() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The concurrency cap and the request timeout: a client that stalls in its body holds
+/// the only request slot (others get `503 busy`) until the timeout answers it
+/// `503 timeout`; then the station serves again.
+#[test]
+fn request_cap_and_timeout() {
+    use std::io::{Read, Write};
+    let st = station("max_concurrent = 1\nrequest_timeout_s = 2");
+    let d = st.start();
+    let a = addr(&d);
+    let mut stall = std::net::TcpStream::connect(&a).unwrap();
+    write!(
+        stall,
+        "POST /api/v1/session HTTP/1.1\r\nHost: {a}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"badge\":"
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = http(&a, "GET", "/api/v1/openapi.json", &[], b"");
+    assert_eq!((r.status, r.json()["error"].clone()), (503, json!("busy")));
+    stall
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&out).contains("timeout") {
+        let n = stall.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&out));
+        out.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(1800), "{waited:?}");
+    assert!(waited < Duration::from_secs(8), "{waited:?}");
+    let r = http(&a, "GET", "/api/v1/openapi.json", &[], b"");
+    assert_eq!(r.status, 200);
+}
