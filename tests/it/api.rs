@@ -420,6 +420,16 @@ fn api_flow_with_idempotency_and_masking() {
     assert_eq!(none["items"], json!([]));
 
     let detail = format!("/api/v1/returns/{rid}");
+    // Nowhere in a masked answer, not even inside the projection or the events.
+    for path in [
+        detail.as_str(),
+        "/api/v1/returns",
+        "/api/v1/inspection-queue",
+        "/api/v1/journal?limit=1000",
+    ] {
+        let body = get(&a, &sup, path).body;
+        assert!(!String::from_utf8_lossy(&body).contains(CUSTOMER), "{path}");
+    }
     let v = get(&a, &keeper, &detail).json();
     assert_eq!(
         (v["customer_name"].clone(), v["masked"].clone()),
