@@ -686,22 +686,6 @@ fn open_existing(cfg: &Config) -> Result<rusqlite::Connection, String> {
     store::open_connection(&cfg.database, false).map_err(|e| e.to_string())
 }
 
-fn customer_of(conn: &rusqlite::Connection, waybill: &str) -> (String, String) {
-    match crate::feed::get(conn, "expected_return", waybill) {
-        Ok(Some((_, d))) => (
-            d.get("customer_name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            d.get("customer_phone_tail")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        ),
-        _ => (String::new(), String::new()),
-    }
-}
-
 fn local(cfg: &Config, t: &str) -> String {
     codec::parse_time(t)
         .map(|t| {
@@ -719,24 +703,15 @@ fn returns_list(
     limit: i64,
     as_json: bool,
 ) -> Result<ExitCode, String> {
-    let mut q = conn
-        .prepare(
-            "SELECT return_id, waybill, kind, stage, received_at, state FROM returns
-             WHERE (?1 IS NULL OR stage = ?1) ORDER BY received_at DESC, return_id DESC LIMIT ?2",
-        )
-        .map_err(|e| e.to_string())?;
-    let rows = q
-        .query_map(rusqlite::params![stage, limit], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-            ))
-        })
-        .map_err(|e| e.to_string())?;
+    let rows = crate::views::list_returns(
+        conn,
+        &crate::views::ReturnFilter {
+            stage,
+            limit,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let lang = Lang::parse(&cfg.language);
     if !as_json {
         println!(
@@ -745,13 +720,17 @@ fn returns_list(
         );
     }
     for row in rows {
-        let (id, waybill, kind, stage, received, state) = row.map_err(|e| e.to_string())?;
-        let (name, _) = customer_of(conn, &waybill);
-        let st: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
-        let n_items = st["items"]
-            .as_array()
-            .map(|a| a.iter().filter(|i| i["voided"] != json!(true)).count())
-            .unwrap_or(0);
+        let crate::views::ReturnRow {
+            return_id: id,
+            waybill,
+            kind,
+            stage,
+            received_at: received,
+            customer_name: name,
+            items: n_items,
+            state: st,
+            ..
+        } = row;
         if as_json {
             println!(
                 "{}",
@@ -785,24 +764,17 @@ fn returns_show(
     as_json: bool,
     reveal: bool,
 ) -> Result<ExitCode, String> {
-    let state: Option<String> = conn
-        .query_row(
-            "SELECT state FROM returns WHERE return_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e.to_string()),
-        })?;
-    let Some(state) = state else {
+    let Some(detail) = crate::views::return_detail(conn, id).map_err(|e| e.to_string())? else {
         eprintln!("no return {id}");
         return Ok(ExitCode::from(1));
     };
-    let mut st: Value = serde_json::from_str(&state).map_err(|e| e.to_string())?;
+    let crate::views::ReturnDetail {
+        state: mut st,
+        customer_name: name,
+        customer_phone_tail: tail,
+        events,
+    } = detail;
     let waybill = st["waybill"].as_str().unwrap_or("").to_string();
-    let (name, tail) = customer_of(conn, &waybill);
     st["customer_name"] = json!(if reveal {
         name.clone()
     } else {
@@ -813,18 +785,6 @@ fn returns_show(
     } else {
         mask_phone_tail(&tail)
     });
-    let mut q = conn
-        .prepare(&format!(
-            "SELECT {} FROM journal WHERE return_id = ?1 ORDER BY seq",
-            store::JOURNAL_COLUMNS
-        ))
-        .map_err(|e| e.to_string())?;
-    let events: Vec<Value> = q
-        .query_map([id], store::JournalRow::from_row)
-        .map_err(|e| e.to_string())?
-        .filter_map(Result::ok)
-        .map(|r| r.to_json())
-        .collect();
     if as_json {
         st["events"] = json!(events);
         println!(

@@ -113,6 +113,18 @@ pub struct RawPrinter {
 #[serde(deny_unknown_fields)]
 pub struct RawHttp {
     pub listen: Option<String>,
+    pub session_idle_min: Option<u64>,
+    /// Seconds; for tests and labs (set this or `session_idle_min`, not both).
+    pub session_idle_s: Option<u64>,
+    pub secure_cookie: Option<bool>,
+    pub lockout_after: Option<u32>,
+    pub lockout_window_min: Option<u64>,
+    pub lockout_min: Option<u64>,
+    pub request_timeout_s: Option<u64>,
+    pub max_concurrent: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub idle_timeout_s: Option<u64>,
+    pub photo_max_mib: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -304,6 +316,48 @@ pub struct DefectReasonDef {
     pub seller_fault: bool,
 }
 
+/// The operator API's settings (`[http]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// A session unused this long is gone.
+    pub session_idle: std::time::Duration,
+    /// Mark the session cookie `Secure` (TLS terminates in front of the station).
+    pub secure_cookie: bool,
+    /// Wrong PINs for one badge within `lockout_window` that lock it.
+    pub lockout_after: u32,
+    pub lockout_window: std::time::Duration,
+    /// How long a locked badge is refused.
+    pub lockout_for: std::time::Duration,
+    /// Longest time one API request may take.
+    pub request_timeout: std::time::Duration,
+    /// Requests served at once; more are refused with 503.
+    pub max_concurrent: usize,
+    /// Connections open at once; past that the listener waits.
+    pub max_connections: usize,
+    /// A connection that moves no byte this long is closed.
+    pub idle_timeout: std::time::Duration,
+    /// Largest photo upload (at most the contract's 10 MiB).
+    pub photo_max_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let min = |m: u64| std::time::Duration::from_secs(m * 60);
+        HttpConfig {
+            session_idle: min(30),
+            secure_cookie: false,
+            lockout_after: 5,
+            lockout_window: min(15),
+            lockout_for: min(15),
+            request_timeout: std::time::Duration::from_secs(30),
+            max_concurrent: 64,
+            max_connections: 256,
+            idle_timeout: std::time::Duration::from_secs(60),
+            photo_max_bytes: crate::photos::MAX_BYTES,
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -329,6 +383,8 @@ pub struct Config {
     pub log_json: bool,
     /// The station's HTTP listener (pull endpoints now; API and pages later); None = off.
     pub http_listen: Option<std::net::SocketAddr>,
+    /// The operator API's sessions, lockout and limits (`[http]`).
+    pub http: HttpConfig,
     pub sync: SyncConfig,
     /// Most bytes the database (with its WAL) and the photo store may use.
     pub cap_bytes: u64,
@@ -992,6 +1048,7 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
             }
         },
     };
+    let http = http_config(&raw.http, &mut bad);
     let sync = sync_config(&raw.sync, base, &mut bad);
     let cap_mb = raw.storage.cap_mb.unwrap_or(2048);
     if !(16..=1_048_576).contains(&cap_mb) {
@@ -1118,6 +1175,7 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
         log_level,
         log_json,
         http_listen,
+        http,
         sync,
         cap_bytes: cap_mb * 1024 * 1024,
         high_water_pct,
@@ -1125,6 +1183,120 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
         scanners,
         printer,
     })
+}
+
+fn in_range(
+    bad: &mut impl FnMut(&str, String),
+    key: &str,
+    v: Option<u64>,
+    (lo, hi): (u64, u64),
+    unit: &str,
+) -> Option<u64> {
+    match v {
+        Some(v) if !(lo..=hi).contains(&v) => {
+            bad(key, format!("must be {lo} to {hi} ({unit})"));
+            None
+        }
+        v => v,
+    }
+}
+
+fn http_config(raw: &RawHttp, bad: &mut impl FnMut(&str, String)) -> HttpConfig {
+    let d = HttpConfig::default();
+    let secs = std::time::Duration::from_secs;
+    let idle = if raw.session_idle_min.is_some() && raw.session_idle_s.is_some() {
+        bad(
+            "http.session_idle_s",
+            "set session_idle_min or session_idle_s, not both".into(),
+        );
+        d.session_idle
+    } else if let Some(s) = in_range(
+        bad,
+        "http.session_idle_s",
+        raw.session_idle_s,
+        (1, 86_400),
+        "seconds",
+    ) {
+        secs(s)
+    } else {
+        in_range(
+            bad,
+            "http.session_idle_min",
+            raw.session_idle_min,
+            (1, 1440),
+            "minutes",
+        )
+        .map_or(d.session_idle, |m| secs(m * 60))
+    };
+    let minutes = |v: Option<u64>, key: &str, bad: &mut dyn FnMut(&str, String), dflt| {
+        let mut b = |k: &str, p: String| bad(k, p);
+        in_range(&mut b, key, v, (1, 1440), "minutes").map_or(dflt, |m| secs(m * 60))
+    };
+    let lockout_window = minutes(
+        raw.lockout_window_min,
+        "http.lockout_window_min",
+        bad,
+        d.lockout_window,
+    );
+    let lockout_for = minutes(raw.lockout_min, "http.lockout_min", bad, d.lockout_for);
+    let request_timeout = in_range(
+        bad,
+        "http.request_timeout_s",
+        raw.request_timeout_s,
+        (1, 600),
+        "seconds",
+    )
+    .map_or(d.request_timeout, secs);
+    let lockout_after = in_range(
+        bad,
+        "http.lockout_after",
+        raw.lockout_after.map(u64::from),
+        (1, 100),
+        "wrong PINs",
+    )
+    .and_then(|n| u32::try_from(n).ok())
+    .unwrap_or(d.lockout_after);
+    let max_concurrent = in_range(
+        bad,
+        "http.max_concurrent",
+        raw.max_concurrent.map(|n| n as u64),
+        (1, 4096),
+        "requests",
+    )
+    .and_then(|n| usize::try_from(n).ok())
+    .unwrap_or(d.max_concurrent);
+    let max_connections = in_range(
+        bad,
+        "http.max_connections",
+        raw.max_connections.map(|n| n as u64),
+        (1, 10_000),
+        "connections",
+    )
+    .and_then(|n| usize::try_from(n).ok())
+    .unwrap_or(d.max_connections);
+    let idle_timeout = in_range(
+        bad,
+        "http.idle_timeout_s",
+        raw.idle_timeout_s,
+        (5, 3600),
+        "seconds",
+    )
+    .map_or(d.idle_timeout, secs);
+    let photo_max_bytes = in_range(bad, "http.photo_max_mib", raw.photo_max_mib, (1, 10), "MiB")
+        .and_then(|n| usize::try_from(n * 1024 * 1024).ok())
+        .unwrap_or(d.photo_max_bytes);
+    HttpConfig {
+        max_connections,
+        idle_timeout,
+        photo_max_bytes,
+        session_idle: idle,
+        secure_cookie: raw.secure_cookie.unwrap_or(false),
+        lockout_after,
+        lockout_window,
+        lockout_for,
+        request_timeout,
+        max_concurrent,
+    }
 }
 
 fn secret(

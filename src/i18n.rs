@@ -2,6 +2,8 @@
 //! codes the domain and the engine return. Templates use `{name}` placeholders filled from
 //! the code's parameters. No operator-facing string lives anywhere else.
 
+mod api;
+
 /// A supported language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -34,6 +36,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "Logged in: {badge} ({role})",
     ),
     ("logged_out", "已退出:{badge}", "Logged out: {badge}"),
+    (
+        "lockout_recorded",
+        "已记录:工号 {badge} 因多次密码错误被锁定",
+        "Recorded: badge {badge} locked after repeated wrong PINs",
+    ),
     (
         "received",
         "已签收 {return_id}:{kind},订单 {order_no},预期 {expected} 件。请扫描“拆包”",
@@ -568,6 +575,7 @@ const TABLE: &[(&str, &str, &str)] = &[
 pub fn template(lang: Lang, code: &str) -> Option<&'static str> {
     TABLE
         .iter()
+        .chain(api::TABLE)
         .find(|(c, _, _)| *c == code)
         .map(|(_, zh, en)| match lang {
             Lang::Zh => *zh,
@@ -609,7 +617,7 @@ pub fn all(lang: Lang) -> impl Iterator<Item = (&'static str, &'static str)> {
 
 /// Every code in the table (tests check both languages are filled and placeholders match).
 pub fn codes() -> impl Iterator<Item = &'static str> {
-    TABLE.iter().map(|(c, _, _)| *c)
+    TABLE.iter().chain(api::TABLE).map(|(c, _, _)| *c)
 }
 
 #[cfg(test)]
@@ -620,7 +628,7 @@ mod tests {
     #[test]
     fn both_languages_have_the_same_placeholders() {
         let re = regex::Regex::new(r"\{[a-z_]+\}").unwrap();
-        for (code, zh, en) in TABLE {
+        for (code, zh, en) in TABLE.iter().chain(api::TABLE) {
             assert!(!zh.is_empty() && !en.is_empty(), "{code}");
             let mut a: Vec<_> = re.find_iter(zh).map(|m| m.as_str()).collect();
             let mut b: Vec<_> = re.find_iter(en).map(|m| m.as_str()).collect();

@@ -13,6 +13,7 @@
 //! - Customer names and phones never reach logs; lists mask them (`privacy`).
 pub mod app;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod control;
 pub mod devices;
@@ -23,6 +24,7 @@ pub mod http;
 pub mod i18n;
 pub mod label;
 pub mod manifest;
+pub mod photometa;
 pub mod photos;
 pub mod printing;
 pub mod privacy;
@@ -30,3 +32,4 @@ pub mod refdata;
 pub mod sheet;
 pub mod store;
 pub mod sync;
+pub mod views;

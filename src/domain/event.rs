@@ -242,6 +242,13 @@ pub enum EventBody {
     Closed { reason: CloseReason },
     /// `return.voided`
     Voided { reason: String },
+    /// `operator.locked_out`: a badge refused further logins after `failures` wrong PINs
+    /// (operator API), for `minutes`. Concerns no return and changes no state.
+    LockedOut {
+        badge: Badge,
+        failures: u32,
+        minutes: u32,
+    },
 }
 
 impl EventBody {
@@ -272,6 +279,7 @@ impl EventBody {
             EventBody::Restocked { .. } => "return.restocked",
             EventBody::Closed { .. } => "return.closed",
             EventBody::Voided { .. } => "return.voided",
+            EventBody::LockedOut { .. } => "operator.locked_out",
         }
     }
 }

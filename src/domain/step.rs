@@ -68,6 +68,13 @@ pub enum Command {
         return_id: ReturnId,
         reason: String,
     },
+    /// Record that a badge was locked out after repeated wrong PINs (by the station, not
+    /// by an operator: the badge may not even exist).
+    RecordLockout {
+        badge: Badge,
+        failures: u32,
+        minutes: u32,
+    },
 }
 
 /// An authenticated operator acting through the API.
@@ -137,6 +144,23 @@ pub fn step(
 ) -> Result<Transition, DomainError> {
     match cmd {
         Command::Scan { bench, text, class } => Ok(scan(st, lk, cfg, &bench, text, class, now)),
+        Command::RecordLockout {
+            badge,
+            failures,
+            minutes,
+        } => {
+            let mut out = Out::new(now, Actor::system());
+            let shown = badge.as_str().to_string();
+            out.push(
+                None,
+                EventBody::LockedOut {
+                    badge,
+                    failures,
+                    minutes,
+                },
+            );
+            Ok(out.done(Feedback::ok("lockout_recorded", vec![("badge", shown)])))
+        }
         other => api(st, lk, cfg, other, now),
     }
 }
@@ -818,6 +842,7 @@ fn api(
 ) -> Result<Transition, DomainError> {
     match cmd {
         Command::Scan { .. } => Err(DomainError::NotNow { what: "scan" }),
+        Command::RecordLockout { .. } => Err(DomainError::NotNow { what: "lockout" }),
         Command::Inspect {
             by,
             return_id,

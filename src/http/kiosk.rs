@@ -25,14 +25,22 @@ use super::assets::{self, secure};
 use super::sse::{self, Closing};
 use crate::i18n::Lang;
 
+/// The kiosk's endpoints under `/api/v1` (method, full path): documented in the OpenAPI
+/// document next to `api::ROUTES`, and the router is built from these same strings.
+pub const API_ROUTES: [(&str, &str); 3] = [
+    ("GET", "/api/v1/i18n"),
+    ("GET", "/api/v1/kiosk/state"),
+    ("GET", "/api/v1/kiosk/stream"),
+];
+
 /// The kiosk's routes, merged into the station's router.
 pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/kiosk", get(page))
         .route("/assets/{name}", get(assets::asset))
-        .route("/api/v1/i18n", get(strings))
-        .route("/api/v1/kiosk/state", get(state))
-        .route("/api/v1/kiosk/stream", get(stream))
+        .route(API_ROUTES[0].1, get(strings))
+        .route(API_ROUTES[1].1, get(state))
+        .route(API_ROUTES[2].1, get(stream))
 }
 
 /// Whether a request may read the kiosk: a loopback peer asking for a loopback host.
@@ -114,7 +122,10 @@ impl KioskQuery {
     }
 }
 
-async fn page(ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+async fn page(
+    ConnectInfo(super::conn::Peer(peer)): ConnectInfo<super::conn::Peer>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = kiosk_access(peer, &headers) {
         return *r;
     }
@@ -132,7 +143,7 @@ async fn strings(State(state): State<HttpState>, Query(q): Query<KioskQuery>) ->
 
 async fn state(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(super::conn::Peer(peer)): ConnectInfo<super::conn::Peer>,
     headers: HeaderMap,
     Query(q): Query<KioskQuery>,
 ) -> Response {
@@ -176,7 +187,7 @@ async fn state(
 
 async fn stream(
     State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(super::conn::Peer(peer)): ConnectInfo<super::conn::Peer>,
     Extension(closing): Extension<Closing>,
     headers: HeaderMap,
     Query(q): Query<KioskQuery>,

@@ -1,7 +1,23 @@
-//! The station's HTTP server. Now: the central's pull endpoints of the sync contract
-//! (`GET /v1/sync/events`, `POST /v1/sync/ack`, with the central's bearer token) and
-//! `GET /healthz`. Each pull page is its own short read transaction. The keeper's kiosk
-//! page, its snapshot and live stream are in [`kiosk`].
+//! The station's HTTP server: the central's pull endpoints of the sync contract
+//! (`GET /v1/sync/events`, `POST /v1/sync/ack`, with the central's bearer token),
+//! `GET /metrics`, `GET /healthz`, and the operator API under `/api/v1` (`api`: route
+//! table and request pipeline; `auth`: sessions, PINs, CSRF; `ops`/`reads`: endpoints;
+//! `dto`: wire types; `error`: the error envelope; `idem`: idempotency keys; `live`: the
+//! server-sent event stream; `openapi`: the served OpenAPI document; `conn`: connection
+//! cap and idle timeout; `upload`: photo uploads), and the keeper's kiosk page with its snapshot and live stream
+//! ([`kiosk`]). Each pull page is its own short read transaction.
+
+pub mod api;
+pub mod auth;
+pub mod conn;
+pub mod dto;
+pub mod error;
+pub mod idem;
+pub mod live;
+pub mod openapi;
+pub mod ops;
+pub mod reads;
+pub mod upload;
 
 use std::sync::{Arc, Mutex};
 
@@ -32,6 +48,8 @@ pub struct HttpState {
     pub sync: crate::sync::SharedStatus,
     /// Live scanner and printer states.
     pub board: crate::devices::board::DeviceBoard,
+    /// The operator API's sessions, idempotency keys and concurrency cap.
+    pub api: Arc<api::ApiState>,
 }
 
 pub fn router(state: HttpState) -> axum::Router {
@@ -41,6 +59,8 @@ pub fn router(state: HttpState) -> axum::Router {
         .route("/v1/sync/ack", post(pull_ack))
         .route("/metrics", get(metrics))
         .merge(kiosk::routes())
+        .merge(api::router())
+        .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -103,10 +123,11 @@ struct PullQuery {
     limit: Option<i64>,
 }
 
-pub(crate) async fn with_reader<T: Send + 'static>(
+/// Run `f` on the shared reader connection (opened on first use) on a blocking thread.
+pub(crate) async fn on_reader<T: Send + 'static>(
     state: &HttpState,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, store::StoreError> + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, store::StoreError> {
     let reader = state.reader.clone();
     let db = state.cfg.database.clone();
     tokio::task::spawn_blocking(move || {
@@ -123,14 +144,14 @@ pub(crate) async fn with_reader<T: Send + 'static>(
         }
     })
     .await
-    .map_err(|_| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "reader task failed",
-        )
-    })?
-    .map_err(|e| {
+    .map_err(|_| store::StoreError::decode("reader", "reader task failed"))?
+}
+
+pub(crate) async fn with_reader<T: Send + 'static>(
+    state: &HttpState,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    on_reader(state, f).await.map_err(|e| {
         tracing::error!(error = %e, "pull read failed");
         error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -382,12 +403,14 @@ pub async fn serve(
 ) {
     // Live streams end when shutdown begins, so the graceful shutdown does not wait on them.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let http = &state.cfg.http;
+    let listener = conn::GuardedListener::new(listener, http.max_connections, http.idle_timeout);
     let app = router(state).layer(axum::Extension(sse::Closing(closing)));
     let shutdown = async move {
         shutdown.await;
         let _ = closing_tx.send(true);
     };
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<conn::Peer>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -155,6 +155,11 @@ pub fn encode(body: &EventBody) -> Value {
             json!({"reason": match reason { CloseReason::Completed => "completed" }})
         }
         EventBody::Voided { reason } => json!({"reason": reason}),
+        EventBody::LockedOut {
+            badge,
+            failures,
+            minutes,
+        } => json!({"badge": badge.as_str(), "failures": failures, "minutes": minutes}),
     }
 }
 
@@ -447,6 +452,11 @@ pub fn decode(
         },
         "return.voided" => EventBody::Voided {
             reason: o.str("reason")?,
+        },
+        "operator.locked_out" => EventBody::LockedOut {
+            badge: badge(o.str("badge")?)?,
+            failures: o.u32("failures")?,
+            minutes: o.u32("minutes")?,
         },
         other => return Err(format!("unknown event type {other:?}")),
     };

@@ -260,6 +260,14 @@ pub fn list(conn: &Connection, all: bool, limit: i64) -> Result<Vec<Job>, StoreE
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// Every job of one return or RTV note, oldest first (at most `limit`).
+pub fn for_subject(conn: &Connection, subject: &str, limit: i64) -> Result<Vec<Job>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM print_jobs WHERE subject = ?1 ORDER BY id LIMIT ?2");
+    let mut st = conn.prepare(&sql)?;
+    let rows = st.query_map(params![subject, limit], row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// Counts per state (for status views and metrics).
 pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
     let mut st = conn.prepare("SELECT state, COUNT(*) FROM print_jobs GROUP BY state")?;

@@ -1,4 +1,7 @@
 //! One integration-test binary for the whole crate.
+mod api;
+mod api_client;
+mod api_live;
 mod arch;
 mod bad_input;
 mod browser;

@@ -1,0 +1,192 @@
+//! Operator commands from JSON: the one mapping from a request object (`{"return_id": …,
+//! "grade": …}`) to a [`Command`], shared by the control socket (`{"op": "inspect", …}`)
+//! and the HTTP API (`POST /api/v1/returns/{id}/inspect`). Errors are plain English
+//! descriptions of the field that is wrong; callers wrap them in their own envelope.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::domain::event::PhotoRef;
+use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
+use crate::domain::kind::Grade;
+use crate::domain::model::Role;
+use crate::domain::scan::ZoneScan;
+use crate::domain::step::{Command, Operator};
+
+/// Operations [`build`] knows, as the control socket names them.
+pub const OPS: &[&str] = &[
+    "inspect",
+    "put_away",
+    "exchange_shipped",
+    "restock",
+    "rtv",
+    "reprint",
+    "void",
+];
+
+pub fn s<'a>(req: &'a Value, k: &str) -> Result<&'a str, String> {
+    req.get(k)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{k} is required and must be a string"))
+}
+
+fn items(req: &Value) -> Result<Vec<u32>, String> {
+    match req.get("items") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| "items must be item numbers".to_string())
+            })
+            .collect(),
+        Some(_) => Err("items must be an array".into()),
+    }
+}
+
+fn strings(req: &Value, k: &str) -> Result<Vec<String>, String> {
+    match req.get(k) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{k} must be strings"))
+            })
+            .collect(),
+        Some(_) => Err(format!("{k} must be an array")),
+    }
+}
+
+fn return_id(req: &Value) -> Result<ReturnId, String> {
+    let v = s(req, "return_id")?;
+    ReturnId::parse(v).map_err(|e| format!("return_id {v:?} is malformed ({})", e.code()))
+}
+
+/// Parse a zone given as a scanned code (`Z-GOOD`, `Z-A01`) or a plain name (`good`, `A01`).
+pub fn parse_zone(z: &str) -> ZoneScan {
+    let z = z.strip_prefix("Z-").unwrap_or(z);
+    match z.to_ascii_uppercase().as_str() {
+        "PENDING" => ZoneScan::Pending,
+        "GOOD" => ZoneScan::Good,
+        "DEFECT" => ZoneScan::Defect,
+        other => ZoneScan::Bin(other.to_string()),
+    }
+}
+
+fn placeholder_operator(badge: &Badge) -> Operator {
+    Operator {
+        badge: badge.clone(),
+        role: Role::Keeper,
+    }
+}
+
+/// Build the command `op` for the operator `badge` from the request's fields. Photos named
+/// by an inspection are resolved against the photo store under `state_dir`.
+pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<Command, String> {
+    let by = placeholder_operator(badge);
+    let cmd = match op {
+        "inspect" => {
+            let grade_s = s(req, "grade")?;
+            let photos = match req.get("photos") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|p| resolve_photo(state_dir, p))
+                    .collect::<Result<Vec<PhotoRef>, String>>()?,
+                Some(_) => return Err("photos must be an array".into()),
+            };
+            Command::Inspect {
+                by,
+                return_id: return_id(req)?,
+                items: items(req)?,
+                grade: Grade::parse(grade_s)
+                    .ok_or_else(|| format!("grade {grade_s:?} is not good or defect"))?,
+                defect_reasons: strings(req, "defect_reasons")?,
+                note: req
+                    .get("note")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                photos,
+            }
+        }
+        "put_away" => Command::PutAway {
+            by,
+            return_id: return_id(req)?,
+            items: items(req)?,
+            zone: parse_zone(s(req, "zone")?),
+        },
+        "exchange_shipped" => {
+            let w = s(req, "waybill")?;
+            Command::ExchangeShipped {
+                by,
+                return_id: return_id(req)?,
+                waybill: Waybill::parse(w)
+                    .map_err(|e| format!("waybill {w:?} is malformed ({})", e.code()))?,
+                items: items(req)?,
+            }
+        }
+        "restock" => Command::Restock {
+            by,
+            return_id: return_id(req)?,
+        },
+        "rtv" => {
+            let refs = strings(req, "items")?
+                .iter()
+                .map(|i| {
+                    ItemRef::parse(i).map_err(|e| {
+                        format!(
+                            "item {i:?} is not an item label like R-ST01-20261125-0001.1 ({})",
+                            e.code()
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Command::CreateRtvNote {
+                by,
+                vendor: s(req, "vendor")?.to_string(),
+                items: refs,
+            }
+        }
+        "reprint" => Command::Reprint {
+            by,
+            return_id: return_id(req)?,
+            reason: s(req, "reason")?.to_string(),
+        },
+        "void" => Command::Void {
+            by,
+            return_id: return_id(req)?,
+            reason: s(req, "reason")?.to_string(),
+        },
+        other => return Err(format!("unknown op {other:?}")),
+    };
+    Ok(cmd)
+}
+
+/// A photo named by an inspection must be in the station's store (it is uploaded before
+/// the event); its size and type are taken from the stored bytes, not from the request.
+fn resolve_photo(state_dir: &std::path::Path, p: &Value) -> Result<PhotoRef, String> {
+    let sha = match p {
+        Value::String(s) => s.split(':').next().unwrap_or("").to_string(),
+        Value::Object(o) => o
+            .get("sha256")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        _ => return Err("photos must be sha256 strings or {sha256, …} objects".into()),
+    };
+    match crate::photos::read(state_dir, &sha)? {
+        Some((bytes, content_type)) => Ok(PhotoRef {
+            sha256: sha,
+            bytes: bytes.len() as u64,
+            content_type,
+        }),
+        None => Err(format!(
+            "photo {sha} is not in the photo store; add it first with `returnsd photo add FILE`"
+        )),
+    }
+}

@@ -1,0 +1,166 @@
+//! Wire types of the operator API (what the JSON answers look like). Built from the read
+//! models (`views`), the engine's replies and the store's rows at the edge — domain types
+//! never derive `Serialize`. Customer data arrives here masked unless a supervisor asked
+//! to reveal it.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::i18n::Lang;
+
+#[derive(Serialize)]
+pub struct OperatorOut {
+    pub badge: String,
+    pub name: String,
+    pub roles: Vec<&'static str>,
+    /// The language the API answers this operator in.
+    pub lang: &'static str,
+}
+
+/// The login answer. `token` is for `Authorization: Bearer`; the same token is also set
+/// as the `returnsd_session` cookie. `csrf_token` goes in `X-CSRF-Token` on cookie
+/// requests that change anything.
+#[derive(Serialize)]
+pub struct SessionOut {
+    pub token: String,
+    pub csrf_token: String,
+    pub idle_timeout_s: u64,
+    pub operator: OperatorOut,
+}
+
+/// One row of `GET /returns` and `GET /inspection-queue`.
+#[derive(Serialize)]
+pub struct ReturnSummary {
+    pub return_id: String,
+    pub waybill: String,
+    pub kind: Option<String>,
+    pub stage: String,
+    /// Masked (`张**`).
+    pub customer_name: String,
+    pub items: usize,
+    pub received_at: String,
+    /// Hours since receipt (one decimal).
+    pub sla_age_h: f64,
+    pub refund_due_by: Value,
+    pub exchange_ship_by: Value,
+    /// Whole minutes to the earliest due time (negative: overdue); null without one.
+    pub due_in_min: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct Page<T: Serialize> {
+    pub items: Vec<T>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A print job without its bytes.
+#[derive(Serialize)]
+pub struct PrintJobOut {
+    pub id: i64,
+    pub created_at: String,
+    pub seq: Option<i64>,
+    pub subject: String,
+    pub template: String,
+    pub reason: String,
+    pub item_no: Option<i64>,
+    pub state: String,
+    pub attempts: i64,
+    pub printer: Option<String>,
+    pub sent_at: Option<String>,
+    pub confirmed_at: Option<String>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+}
+
+impl From<crate::store::jobs::Job> for PrintJobOut {
+    fn from(j: crate::store::jobs::Job) -> Self {
+        PrintJobOut {
+            id: j.id,
+            created_at: j.created_at,
+            seq: j.seq,
+            subject: j.subject,
+            template: j.template,
+            reason: j.reason,
+            item_no: j.item_no,
+            state: j.state,
+            attempts: j.attempts,
+            printer: j.printer,
+            sent_at: j.sent_at,
+            confirmed_at: j.confirmed_at,
+            last_error: j.last_error,
+            next_attempt_at: j.next_attempt_at,
+        }
+    }
+}
+
+/// `GET /returns/{id}`.
+#[derive(Serialize)]
+pub struct ReturnDetailOut {
+    pub return_id: String,
+    pub customer_name: String,
+    pub customer_phone_tail: String,
+    /// False only when a supervisor asked `?reveal=1`.
+    pub masked: bool,
+    pub sla_age_h: f64,
+    /// The return's projection: stage, kind, waybill, order, due times, items…
+    pub state: Value,
+    /// Its journal events (contract form), oldest first.
+    pub events: Vec<Value>,
+    pub photos: Vec<Value>,
+    pub labels: Vec<PrintJobOut>,
+}
+
+#[derive(Serialize)]
+pub struct ZoneStockOut {
+    pub zone: String,
+    pub sku: String,
+    pub qty: i64,
+}
+
+#[derive(Serialize)]
+pub struct AlarmOut {
+    /// Stable: `device`, `sync_push`, `disk_high_water`, `disk_full`, `clock_offset`,
+    /// `print_failed`, `print_stuck`.
+    pub code: &'static str,
+    /// `warning` or `critical`.
+    pub severity: &'static str,
+    /// What it concerns (device id, job id…), when there is one.
+    pub subject: Option<String>,
+    pub message: String,
+}
+
+/// The answer to an accepted command.
+#[derive(Serialize)]
+pub struct CommandOut {
+    pub ok: bool,
+    pub code: String,
+    pub message: String,
+    pub params: serde_json::Map<String, Value>,
+    pub seq_first: Option<i64>,
+    pub seq_last: Option<i64>,
+    pub return_id: Option<String>,
+}
+
+impl CommandOut {
+    pub fn from_reply(r: &crate::engine::Reply, lang: Lang) -> CommandOut {
+        let params: Vec<(&str, String)> = r
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        CommandOut {
+            ok: r.ok,
+            code: r.code.clone(),
+            message: crate::i18n::message(lang, &r.code, &params),
+            params: r
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+            seq_first: r.seqs.map(|s| s.0),
+            seq_last: r.seqs.map(|s| s.1),
+            return_id: r.return_id.clone(),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `Idempotency-Key` for mutating API requests: the handheld retries after a Wi-Fi drop,
+//! and the same key with the same request must answer the first answer without applying
+//! the command twice.
+//!
+//! Kept **in memory** (lost on restart), per operator badge and key, for 24 hours, at most
+//! [`MAX_KEYS`] keys (past that the oldest finished keys go first, so a key may be
+//! forgotten earlier under a flood). A key reused for a different request (method, path or
+//! body differ) is refused; a key whose first request is still running answers
+//! `idempotency_in_progress` (retry shortly).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub const MAX_KEYS: usize = 10_000;
+pub const KEEP: Duration = Duration::from_secs(24 * 3600);
+
+enum State {
+    Running,
+    Done(u16, Value),
+}
+
+struct Entry {
+    fingerprint: [u8; 32],
+    state: State,
+    at: Instant,
+}
+
+/// What to do with a request carrying a key.
+pub enum Begin {
+    /// First time: run it, then [`Idempotency::finish`].
+    Run,
+    /// Seen and done: answer this.
+    Replay(u16, Value),
+    /// Seen with a different request.
+    Mismatch,
+    /// Seen and still running.
+    Running,
+}
+
+#[derive(Default)]
+pub struct Idempotency {
+    entries: Mutex<HashMap<(String, String), Entry>>,
+}
+
+/// Keys are 1 to 128 visible ASCII characters.
+pub fn valid_key(k: &str) -> bool {
+    !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// What identifies "the same request".
+pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update([0]);
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(body);
+    h.finalize().into()
+}
+
+impl Idempotency {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn begin(&self, badge: &str, key: &str, fp: [u8; 32]) -> Begin {
+        let now = Instant::now();
+        let mut m = self.lock();
+        let k = (badge.to_string(), key.to_string());
+        if let Some(e) = m.get(&k)
+            && now.duration_since(e.at) < KEEP
+        {
+            if e.fingerprint != fp {
+                return Begin::Mismatch;
+            }
+            return match &e.state {
+                State::Running => Begin::Running,
+                State::Done(s, v) => Begin::Replay(*s, v.clone()),
+            };
+        }
+        if m.len() >= MAX_KEYS {
+            m.retain(|_, e| now.duration_since(e.at) < KEEP);
+        }
+        if m.len() >= MAX_KEYS {
+            let mut done: Vec<(Instant, (String, String))> = m
+                .iter()
+                .filter(|(_, e)| matches!(e.state, State::Done(..)))
+                .map(|(k, e)| (e.at, k.clone()))
+                .collect();
+            done.sort();
+            for (_, k) in done.into_iter().take(MAX_KEYS / 10) {
+                m.remove(&k);
+            }
+        }
+        m.insert(
+            k,
+            Entry {
+                fingerprint: fp,
+                state: State::Running,
+                at: now,
+            },
+        );
+        Begin::Run
+    }
+
+    pub fn finish(&self, badge: &str, key: &str, status: u16, body: Value) {
+        if let Some(e) = self.lock().get_mut(&(badge.to_string(), key.to_string())) {
+            e.state = State::Done(status, body);
+        }
+    }
+
+    /// The request died without an answer (it may run again).
+    pub fn abandon(&self, badge: &str, key: &str) {
+        self.lock().remove(&(badge.to_string(), key.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// First run, then replay of the same answer; another request under the key is refused;
+    /// keys are per operator.
+    #[test]
+    fn same_key_replays_the_first_answer() {
+        let i = Idempotency::default();
+        let fp = fingerprint("POST", "/x", b"{}");
+        assert!(matches!(i.begin("017", "k1", fp), Begin::Run));
+        assert!(matches!(i.begin("017", "k1", fp), Begin::Running));
+        i.finish("017", "k1", 200, serde_json::json!({"ok": true}));
+        match i.begin("017", "k1", fp) {
+            Begin::Replay(200, v) => assert_eq!(v["ok"], true),
+            _ => panic!("expected a replay"),
+        }
+        let other = fingerprint("POST", "/x", b"{\"a\":1}");
+        assert!(matches!(i.begin("017", "k1", other), Begin::Mismatch));
+        assert!(matches!(i.begin("021", "k1", other), Begin::Run));
+        assert!(valid_key("a-b_c.1"));
+        assert!(!valid_key(""));
+        assert!(!valid_key("a b"));
+    }
+}

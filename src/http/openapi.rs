@@ -1,0 +1,232 @@
+//! The OpenAPI 3.0 document of the operator API, written by hand and served at
+//! `GET /api/v1/openapi.json`. A test checks that it documents exactly the routes of
+//! `api::ROUTES` (every path and method, nothing more).
+
+use serde_json::{Value, json};
+
+fn err(desc: &str) -> Value {
+    json!({"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok(desc: &str, schema: Value) -> Value {
+    json!({"description": desc, "content": {"application/json": {"schema": schema}}})
+}
+
+fn any() -> Value {
+    json!({"type": "object"})
+}
+
+/// A read endpoint for any logged-in operator.
+fn read(summary: &str, params: Value, schema: Value) -> Value {
+    json!({
+        "summary": summary,
+        "parameters": params,
+        "responses": {"200": ok("OK", schema), "400": err("bad query"), "401": err("not logged in or expired")},
+    })
+}
+
+fn id_param() -> Value {
+    json!({"name": "id", "in": "path", "required": true,
+           "description": "return id R-<station>-<yyyymmdd>-<n>; anything else is 400",
+           "schema": {"type": "string", "pattern": "^R-[A-Z0-9]+-[0-9]{8}-[0-9]+$"}})
+}
+
+fn q(name: &str, ty: &str, desc: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": desc, "schema": {"type": ty}})
+}
+
+/// A command endpoint (JSON body, optional Idempotency-Key, CSRF for cookie sessions).
+fn command(summary: &str, roles: &str, body: Value, with_id: bool) -> Value {
+    let mut params = vec![
+        json!({"name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "same key + same request within 24 h: the first answer, applied once",
+        "schema": {"type": "string", "maxLength": 128}}),
+    ];
+    if with_id {
+        params.insert(0, id_param());
+    }
+    json!({
+        "summary": format!("{summary} (roles: {roles})"),
+        "parameters": params,
+        "requestBody": {"required": true, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": ok("done (journaled)", json!({"$ref": "#/components/schemas/CommandResult"})),
+            "400": err("bad id, bad JSON or a bad field"),
+            "401": err("not logged in or expired"),
+            "403": err("role not allowed, CSRF token missing, cross-origin, or same person"),
+            "404": err("no such return"),
+            "409": err("refused by the return's state, or the same Idempotency-Key is still running"),
+            "413": err("body over 64 KiB"),
+            "415": err("Content-Type is not application/json"),
+            "422": err("Idempotency-Key reused for another request, or unknown reason/bin"),
+            "503": err("not saved: the station cannot write, is busy or timed out"),
+            "507": err("not saved: disk full"),
+        },
+    })
+}
+
+fn obj(required: &[&str], props: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": props})
+}
+
+fn items() -> Value {
+    json!({"type": "array", "items": {"type": "integer", "minimum": 1}, "description": "item numbers; empty = all"})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let s = |t: &str| json!({"type": t});
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "returnsd operator API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "returnsd_session",
+                           "description": "mutating requests also need X-CSRF-Token"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+            "schemas": {
+                "Error": obj(&["error", "message"], json!({"error": s("string"), "message": s("string")})),
+                "CommandResult": obj(&["ok", "code", "message"], json!({
+                    "ok": s("boolean"), "code": s("string"), "message": s("string"),
+                    "params": any(), "seq_first": s("integer"), "seq_last": s("integer"),
+                    "return_id": s("string")})),
+                "Session": obj(&["token", "csrf_token", "idle_timeout_s", "operator"], json!({
+                    "token": s("string"), "csrf_token": s("string"), "idle_timeout_s": s("integer"),
+                    "operator": any()})),
+            },
+        },
+        "security": [{"cookie": []}, {"bearer": []}],
+        "paths": {
+            "/openapi.json": {"get": {"summary": "this document", "security": [],
+                "responses": {"200": ok("OK", any())}}},
+            "/session": {
+                "post": {"summary": "log in with badge and PIN", "security": [],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema":
+                        obj(&["badge", "pin"], json!({"badge": s("string"), "pin": s("string"),
+                            "lang": {"type": "string", "enum": ["zh-CN", "en"]}}))}}},
+                    "responses": {
+                        "200": ok("session (also set as the returnsd_session cookie)", json!({"$ref": "#/components/schemas/Session"})),
+                        "400": err("bad JSON or fields"), "401": err("wrong badge or PIN"),
+                        "403": err("cross-origin"), "415": err("not JSON"),
+                        "429": err("badge locked after repeated wrong PINs")}},
+                "delete": {"summary": "log out", "responses": {"200": ok("logged out", any()),
+                    "401": err("not logged in"), "403": err("CSRF or cross-origin")}},
+            },
+            "/me": {"get": read("the logged-in operator", json!([]), any())},
+            "/returns": {"get": read("returns, newest first, customer names masked",
+                json!([q("stage", "string", "received|unpacked|first_checked|inspected|put_away|closed|voided"),
+                       q("kind", "string", "customer_return|carrier_return|refused"),
+                       q("q", "string", "prefix of the waybill or the return id"),
+                       q("limit", "integer", "1-500, default 50"), q("offset", "integer", "default 0")]),
+                any())},
+            "/returns/{id}": {"get": read("one return: items, events, photos, labels",
+                json!([id_param(), q("reveal", "integer", "1: unmasked customer data (supervisors)")]), any())},
+            "/inspection-queue": {"get": read("returns waiting for the second inspection, oldest first, with due times",
+                json!([q("kind", "string", "filter"), q("limit", "integer", "1-500, default 200"), q("offset", "integer", "default 0")]), any())},
+            "/returns/{id}/inspect": {"post": command("second inspection", "inspector, supervisor",
+                obj(&["grade"], json!({"grade": {"type": "string", "enum": ["good", "defect"]}, "items": items(),
+                    "defect_reasons": {"type": "array", "items": s("string")}, "note": s("string"),
+                    "photos": {"type": "array", "items": s("string"), "description": "sha256 of stored photos"}})), true)},
+            "/returns/{id}/put-away": {"post": command("move to a zone or bin", "keeper, inspector, supervisor",
+                obj(&["zone"], json!({"zone": s("string"), "items": items()})), true)},
+            "/returns/{id}/reprint": {"post": command("reprint the return label", "keeper, supervisor",
+                obj(&["reason"], json!({"reason": s("string")})), true)},
+            "/returns/{id}/exchange-shipped": {"post": command("exchange shipped to the customer", "keeper, supervisor",
+                obj(&["waybill"], json!({"waybill": s("string"), "items": items()})), true)},
+            "/returns/{id}/restock": {"post": command("release good items to sellable stock", "keeper, supervisor",
+                obj(&[], json!({})), true)},
+            "/returns/{id}/void": {"post": command("void the return", "supervisor",
+                obj(&["reason"], json!({"reason": s("string")})), true)},
+            "/rtv-notes": {"post": command("return-to-vendor note over defect items", "keeper, supervisor",
+                obj(&["vendor", "items"], json!({"vendor": s("string"),
+                    "items": {"type": "array", "items": s("string"), "description": "item labels R-…-0001.1"}})), false)},
+            "/zones": {"get": read("configured bins and stock per zone and SKU (ledger)", json!([]), any())},
+            "/devices": {"get": read("scanners and printers (the device board)", json!([]), any())},
+            "/alarms": {"get": read("alarms: devices, sync push, disk, clock, print jobs", json!([]), any())},
+            "/sync": {"get": read("sync status: backlog, push, feed, clock, disk", json!([]), any())},
+            "/journal": {"get": read("the journal, read-only",
+                json!([q("after", "integer", "seq, default 0"), q("limit", "integer", "1-1000, default 100")]), any())},
+            "/events": {"get": {"summary": "server-sent events: hello, journal, devices, alarms, lagged, session_expired (cookie session for EventSource)",
+                "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                    "401": err("not logged in or expired"), "503": err("too many streams")}}},
+            "/photos": {"post": {"summary": "store an inspection photo (raw body; location metadata removed) (roles: inspector, supervisor)",
+                "requestBody": {"required": true, "content": {
+                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                    "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"201": ok("stored", obj(&["sha256", "bytes", "content_type"], json!({
+                        "sha256": s("string"), "bytes": s("integer"), "content_type": s("string"),
+                        "metadata_removed_bytes": s("integer")}))),
+                    "400": err("damaged image"), "401": err("not logged in or expired"),
+                    "403": err("role, CSRF or cross-origin"), "413": err("over http.photo_max_mib"),
+                    "415": err("not JPEG/PNG/WebP, or Content-Type does not match the content")}}},
+            "/photos/{sha}": {"get": {"summary": "one stored photo",
+                "parameters": [{"name": "sha", "in": "path", "required": true,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+                "responses": {"200": {"description": "the image", "content": {
+                        "image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+                    "400": err("not a SHA-256"), "401": err("not logged in"), "404": err("no such photo")}}},
+            "/print-jobs": {"get": read("print jobs (unconfirmed; all=1: newest of every state)",
+                json!([q("all", "integer", "1: every state"), q("limit", "integer", "1-1000, default 100")]), any())},
+            "/i18n": {"get": {"summary": "every page string in one language (public: words only)",
+                "security": [], "parameters": [q("lang", "string", "zh-CN or en")],
+                "responses": {"200": ok("strings", any())}}},
+            "/kiosk/state": {"get": {"summary": "the bench's kiosk snapshot (loopback peers without a session)",
+                "parameters": [q("bench", "string", "bench name"), q("lang", "string", "zh-CN or en")],
+                "responses": {"200": ok("snapshot", any()), "401": err("not loopback and not logged in")}}},
+            "/kiosk/stream": {"get": {"summary": "server-sent events for the kiosk: hello, committed, devices, resync",
+                "parameters": [q("bench", "string", "bench name"), q("lang", "string", "zh-CN or en")],
+                "responses": {"200": {"description": "text/event-stream"}, "401": err("not loopback and not logged in")}}},
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::api::{PREFIX, ROUTES};
+    use super::*;
+
+    /// Every route of the table is documented with its method, and the document names no
+    /// route or method the table does not have.
+    #[test]
+    fn document_matches_the_route_table() {
+        let doc = document();
+        let paths = doc["paths"].as_object().unwrap();
+        for r in ROUTES {
+            let m = r.method.to_ascii_lowercase();
+            assert!(
+                paths.get(r.path).and_then(|p| p.get(&m)).is_some(),
+                "{} {PREFIX}{} is not documented",
+                r.method,
+                r.path
+            );
+        }
+        let kiosk = super::super::kiosk::API_ROUTES;
+        for (method, full) in kiosk {
+            let path = full.trim_start_matches(PREFIX);
+            assert!(
+                paths
+                    .get(path)
+                    .and_then(|p| p.get(method.to_ascii_lowercase()))
+                    .is_some(),
+                "{method} {full} is not documented"
+            );
+        }
+        for (path, ops) in paths {
+            for m in ops.as_object().unwrap().keys() {
+                assert!(
+                    ROUTES
+                        .iter()
+                        .any(|r| r.path == path && r.method.eq_ignore_ascii_case(m))
+                        || kiosk.iter().any(|(km, kp)| {
+                            kp.trim_start_matches(PREFIX) == path && km.eq_ignore_ascii_case(m)
+                        }),
+                    "documented {m} {path} is not a route"
+                );
+            }
+        }
+        assert_eq!(doc["openapi"], "3.0.3");
+    }
+}

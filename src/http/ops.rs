@@ -1,0 +1,162 @@
+//! API endpoints that change something: log in and out, and the operator commands
+//! (inspect, put away, reprint, exchange shipped, restock, void, RTV notes). Commands are
+//! built by `commands::build` — the same function the control socket uses — and sent to
+//! the engine as the session's operator, in the role the route allows.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::api::{Ctx, Outcome};
+use super::auth;
+use super::dto::{CommandOut, OperatorOut, SessionOut};
+use super::error::ApiError;
+use crate::domain::ids::Badge;
+use crate::i18n::Lang;
+
+/// Codes of replies that were not stored (the station could not write).
+const NOT_SAVED: &[&str] = &["engine_stopped", "storage_error", "storage_full"];
+
+/// `POST /session` `{"badge": "017", "pin": "…", "lang": "zh-CN"|"en"}`.
+pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
+    let b = &ctx.body;
+    let badge_in = b["badge"].as_str().unwrap_or("");
+    let badge_in = badge_in.strip_prefix("OP-").unwrap_or(badge_in);
+    let pin = b["pin"].as_str().map(str::to_string);
+    let (Ok(badge), Some(pin)) = (Badge::parse(badge_in), pin) else {
+        return Err(ApiError::bad_request(
+            "badge (e.g. \"017\") and pin (a string) are required",
+        ));
+    };
+    let lang = match b["lang"].as_str() {
+        None => None,
+        Some(l) if l.starts_with("zh") => Some(Lang::Zh),
+        Some(l) if l.starts_with("en") => Some(Lang::En),
+        Some(_) => return Err(ApiError::bad_request("lang must be zh-CN or en")),
+    };
+    let auth = &ctx.state.api.auth;
+    let badge_s = badge.as_str().to_string();
+    if let Some(left) = auth.locked_for(&badge_s) {
+        return Err(locked(&badge_s, auth.lockout_minutes()).field("retry_after_s", json!(left)));
+    }
+    let cfg = ctx.state.cfg.clone();
+    let b2 = badge_s.clone();
+    let op = super::reads::read(&ctx.state, move |conn| {
+        Ok(auth::lookup_operator(conn, &cfg, &b2))
+    })
+    .await?;
+    let hash = op.as_ref().and_then(|o| o.pin_hash.clone());
+    let slot = auth
+        .pin_checks
+        .acquire()
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let ok = tokio::task::spawn_blocking(move || auth::verify_pin(&pin, hash.as_deref()))
+        .await
+        .unwrap_or(false);
+    drop(slot);
+    let op = match op {
+        Some(op) if ok => op,
+        _ => {
+            if auth.record_failure(&badge_s) {
+                let minutes = auth.lockout_minutes();
+                tracing::warn!(badge = %badge_s, minutes, "operator locked out after repeated wrong PINs");
+                // Journaled through the engine as `operator.locked_out` (badge only).
+                let failures = ctx.state.cfg.http.lockout_after;
+                let minutes32 = u32::try_from(minutes).unwrap_or(u32::MAX);
+                let r = ctx
+                    .state
+                    .engine
+                    .record_lockout(badge.clone(), failures, minutes32)
+                    .await;
+                if !r.stored {
+                    tracing::error!(badge = %badge_s, code = %r.code, "lockout not journaled");
+                }
+                return Err(locked(&badge_s, minutes));
+            }
+            tracing::info!(badge = %badge_s, "API login refused: wrong badge or PIN");
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials"));
+        }
+    };
+    auth.clear_failures(&badge_s);
+    let s = auth.open(&op, lang)?;
+    tracing::info!(badge = %badge_s, "API login");
+    let out = SessionOut {
+        token: s.token.clone(),
+        csrf_token: s.csrf,
+        idle_timeout_s: auth.idle_secs(),
+        operator: OperatorOut {
+            badge: op.badge,
+            name: op.name,
+            roles: op.roles.iter().map(|r| r.as_str()).collect(),
+            lang: lang.unwrap_or(ctx.lang).code(),
+        },
+    };
+    let body = serde_json::to_value(out).map_err(|_| ApiError::internal())?;
+    let mut r = (StatusCode::OK, axum::Json(body)).into_response();
+    set_cookie(&mut r, &s.token, ctx.state.cfg.http.secure_cookie)?;
+    Ok(Outcome::Response(r))
+}
+
+fn locked(badge: &str, minutes: u64) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "locked_out")
+        .param("badge", badge)
+        .param("minutes", minutes.to_string())
+}
+
+fn set_cookie(r: &mut Response, token: &str, secure: bool) -> Result<(), ApiError> {
+    let v = HeaderValue::from_str(&auth::set_cookie(token, secure))
+        .map_err(|_| ApiError::internal())?;
+    r.headers_mut().insert("set-cookie", v);
+    Ok(())
+}
+
+/// `DELETE /session`.
+pub fn logout(ctx: Ctx) -> Result<Outcome, ApiError> {
+    if let Some(c) = &ctx.caller {
+        ctx.state.api.auth.close(c);
+    }
+    let msg = crate::i18n::message(ctx.lang, "api.logged_out", &[]);
+    let mut r = (
+        StatusCode::OK,
+        axum::Json(json!({"ok": true, "message": msg})),
+    )
+        .into_response();
+    set_cookie(&mut r, "", ctx.state.cfg.http.secure_cookie)?;
+    Ok(Outcome::Response(r))
+}
+
+/// An operator command: the body's fields (plus the path's return id) → `commands::build`
+/// → the engine, as the session's operator.
+pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
+    let Some(caller) = &ctx.caller else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized"));
+    };
+    let mut req = ctx.body.clone();
+    if let (Some(id), Value::Object(o)) = (&ctx.id, &mut req) {
+        o.insert("return_id".into(), json!(id.as_str()));
+    }
+    let cmd = crate::commands::build(op, &req, &caller.badge, &ctx.state.cfg.state_dir)
+        .map_err(ApiError::bad_request)?;
+    let reply = ctx
+        .state
+        .engine
+        .command(caller.badge.clone(), ctx.role, cmd)
+        .await;
+    let out = CommandOut::from_reply(&reply, ctx.lang);
+    if reply.ok {
+        let v = serde_json::to_value(out).map_err(|_| ApiError::internal())?;
+        return Ok(Outcome::Json(StatusCode::OK, v));
+    }
+    let status = match reply.code.as_str() {
+        "storage_full" => StatusCode::INSUFFICIENT_STORAGE,
+        c if NOT_SAVED.contains(&c) => StatusCode::SERVICE_UNAVAILABLE,
+        "role_not_allowed" | "unknown_operator" | "same_person" => StatusCode::FORBIDDEN,
+        "unknown_return" => StatusCode::NOT_FOUND,
+        "bad_input" | "unknown_defect_reason" | "unknown_bin" => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::CONFLICT,
+    };
+    Err(ApiError::engine(status, &reply.code, reply.params.clone())
+        .field("stored", json!(reply.stored))
+        .field("params", json!(out.params)))
+}

@@ -1,0 +1,365 @@
+//! API endpoints that only read: the operator, returns (list, detail, inspection queue),
+//! zones and stock, devices, alarms, sync status, the journal and print jobs. Reads use the
+//! HTTP server's reader connection (short read transactions on a blocking thread); customer
+//! data is masked unless a supervisor asks `?reveal=1` on one return.
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::HttpState;
+use super::api::Ctx;
+use super::dto::{AlarmOut, Page, PrintJobOut, ReturnDetailOut, ReturnSummary, ZoneStockOut};
+use super::error::ApiError;
+use crate::domain::model::Role;
+use crate::i18n::message;
+use crate::privacy::{mask_name, mask_phone_tail};
+use crate::store::{self, StoreError};
+use crate::views::{self, ReturnFilter};
+
+/// Run `f` on the reader connection on a blocking thread.
+pub async fn read<T: Send + 'static>(
+    state: &HttpState,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    super::on_reader(state, f).await.map_err(|e| {
+        tracing::error!(error = %e, "API read failed");
+        ApiError::internal()
+    })
+}
+
+fn query<T: serde::de::DeserializeOwned>(ctx: &Ctx) -> Result<T, ApiError> {
+    let q = ctx.query.as_deref().unwrap_or("");
+    serde_urlencoded_lite(q).and_then(|v| {
+        serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("query: {e}")))
+    })
+}
+
+/// Parse `a=1&b=x` into a JSON object of strings (numbers are parsed by the target types
+/// through `deserialize_with`-free string fields).
+fn serde_urlencoded_lite(q: &str) -> Result<Value, ApiError> {
+    let mut m = serde_json::Map::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let dec = |s: &str| -> Result<String, ApiError> {
+            let s = s.replace('+', " ");
+            let bytes = s.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    let h = s
+                        .get(i + 1..i + 3)
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        .ok_or_else(|| ApiError::bad_request("query: bad percent-encoding"))?;
+                    out.push(h);
+                    i += 3;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).map_err(|_| ApiError::bad_request("query: not UTF-8"))
+        };
+        m.insert(dec(k)?, Value::String(dec(v)?));
+    }
+    Ok(Value::Object(m))
+}
+
+fn int(v: &Option<String>, name: &str, default: i64, lo: i64, hi: i64) -> Result<i64, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("{name} must be {lo} to {hi}"))),
+    }
+}
+
+fn flag(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("1" | "true" | "yes"))
+}
+
+/// `GET /me`.
+pub fn me(ctx: &Ctx) -> Value {
+    let Some(c) = &ctx.caller else {
+        return Value::Null;
+    };
+    json!({
+        "badge": c.badge.as_str(),
+        "name": c.name,
+        "roles": c.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "lang": ctx.lang.code(),
+        "auth": if c.via_cookie { "cookie" } else { "bearer" },
+        "idle_timeout_s": ctx.state.api.auth.idle_secs(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ReturnsQuery {
+    stage: Option<String>,
+    kind: Option<String>,
+    q: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+fn time(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|t| crate::store::codec::parse_time(t).ok())
+}
+
+fn age_h(received: &str, now: DateTime<Utc>) -> f64 {
+    crate::store::codec::parse_time(received)
+        .map(|t| ((now - t).num_minutes() as f64 / 60.0 * 10.0).round() / 10.0)
+        .unwrap_or(0.0)
+}
+
+/// `GET /returns` (newest first, filtered) and `GET /inspection-queue` (returns waiting
+/// for the second inspection, oldest first).
+pub async fn returns(ctx: &Ctx, queue: bool) -> Result<Value, ApiError> {
+    let q: ReturnsQuery = query(ctx)?;
+    let limit = int(&q.limit, "limit", if queue { 200 } else { 50 }, 1, 500)?;
+    let offset = int(&q.offset, "offset", 0, 0, 1_000_000)?;
+    if q.q.as_ref().is_some_and(|s| s.chars().count() > 64) {
+        return Err(ApiError::bad_request("q is at most 64 characters"));
+    }
+    let f = ReturnFilter {
+        stage: if queue {
+            Some("first_checked".into())
+        } else {
+            q.stage
+        },
+        kind: q.kind,
+        q: q.q.filter(|s| !s.is_empty()),
+        limit,
+        offset,
+        oldest_first: queue,
+    };
+    let rows = read(&ctx.state, move |conn| views::list_returns(conn, &f)).await?;
+    let now = Utc::now();
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let refund = r.state["refund_due_by"].clone();
+            let exchange = r.state["exchange_ship_by"].clone();
+            let due = [time(&refund), time(&exchange)].into_iter().flatten().min();
+            ReturnSummary {
+                sla_age_h: age_h(&r.received_at, now),
+                customer_name: mask_name(&r.customer_name),
+                return_id: r.return_id,
+                waybill: r.waybill,
+                kind: r.kind,
+                stage: r.stage,
+                items: r.items,
+                received_at: r.received_at,
+                refund_due_by: refund,
+                exchange_ship_by: exchange,
+                due_in_min: due.map(|d| (d - now).num_minutes()),
+            }
+        })
+        .collect();
+    to_json(Page {
+        items,
+        limit,
+        offset,
+    })
+}
+
+fn to_json(v: impl serde::Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|_| ApiError::internal())
+}
+
+#[derive(Deserialize)]
+struct DetailQuery {
+    reveal: Option<String>,
+}
+
+/// `GET /returns/{id}` (`?reveal=1`: unmasked, supervisors only).
+pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
+    let q: DetailQuery = query(ctx)?;
+    let reveal = flag(&q.reveal);
+    if reveal
+        && !ctx
+            .caller
+            .as_ref()
+            .is_some_and(|c| c.roles.contains(&Role::Supervisor))
+    {
+        let roles = ctx
+            .caller
+            .as_ref()
+            .map(|c| c.roles_text())
+            .unwrap_or_default();
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden_role").param("role", roles));
+    }
+    let Some(id) = ctx.id.clone() else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found"));
+    };
+    let found = read(&ctx.state, move |conn| {
+        let Some(d) = views::return_detail(conn, id.as_str())? else {
+            return Ok(None);
+        };
+        let jobs = store::jobs::for_subject(conn, id.as_str(), 200)?;
+        Ok(Some((id, d, jobs)))
+    })
+    .await?;
+    let Some((id, d, jobs)) = found else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found"));
+    };
+    if reveal && let Some(c) = &ctx.caller {
+        // Who looked, never what they saw.
+        tracing::info!(badge = %c.badge.as_str(), return_id = %id.as_str(), "customer data revealed");
+    }
+    let received = d.state["received_at"].as_str().unwrap_or("").to_string();
+    to_json(ReturnDetailOut {
+        return_id: id.as_str().to_string(),
+        customer_name: if reveal {
+            d.customer_name
+        } else {
+            mask_name(&d.customer_name)
+        },
+        customer_phone_tail: if reveal {
+            d.customer_phone_tail
+        } else {
+            mask_phone_tail(&d.customer_phone_tail)
+        },
+        masked: !reveal,
+        sla_age_h: age_h(&received, Utc::now()),
+        photos: views::photos_of(&d.events),
+        state: d.state,
+        events: d.events,
+        labels: jobs.into_iter().map(PrintJobOut::from).collect(),
+    })
+}
+
+/// `GET /zones`: the configured bins and the stock per zone and SKU.
+pub async fn zones(ctx: &Ctx) -> Result<Value, ApiError> {
+    let stock = read(&ctx.state, views::zone_stock).await?;
+    let bins: Vec<Value> = ctx
+        .state
+        .cfg
+        .bins
+        .iter()
+        .map(|(code, class)| json!({"code": code, "class": format!("{class:?}").to_lowercase()}))
+        .collect();
+    let stock: Vec<ZoneStockOut> = stock
+        .into_iter()
+        .map(|(zone, sku, qty)| ZoneStockOut { zone, sku, qty })
+        .collect();
+    Ok(json!({"bins": bins, "stock": stock}))
+}
+
+/// `GET /devices`.
+pub fn devices(ctx: &Ctx) -> Value {
+    json!({"devices": ctx.state.board.to_json()})
+}
+
+async fn sync_status(ctx: &Ctx) -> Result<Value, ApiError> {
+    let status = ctx.state.sync.clone();
+    let mut v = read(&ctx.state, move |conn| {
+        crate::sync::status_json(conn, &status, Utc::now())
+    })
+    .await?;
+    let cfg = &ctx.state.cfg;
+    v["disk"] = views::disk_json(&ctx.state.engine.stats, cfg.cap_bytes, cfg.high_water_pct);
+    Ok(v)
+}
+
+/// `GET /sync`.
+pub async fn sync(ctx: &Ctx) -> Result<Value, ApiError> {
+    sync_status(ctx).await
+}
+
+/// `GET /alarms`: everything that needs an operator now, each with a stable code.
+pub async fn alarms(ctx: &Ctx) -> Result<Value, ApiError> {
+    let lang = ctx.lang;
+    let mut out: Vec<AlarmOut> = Vec::new();
+    let mut add =
+        |code: &'static str, critical: bool, subject: Option<String>, p: &[(&str, String)]| {
+            out.push(AlarmOut {
+                code,
+                severity: if critical { "critical" } else { "warning" },
+                subject,
+                message: message(lang, &format!("alarm.{code}"), p),
+            })
+        };
+    for d in ctx.state.board.snapshot() {
+        if d.state.is_alarm() {
+            let state = d.state.as_str().to_string();
+            add(
+                "device",
+                true,
+                Some(d.id.clone()),
+                &[("device", d.id), ("state", state)],
+            );
+        }
+    }
+    let s = sync_status(ctx).await?;
+    let push = s["push"]["state"].as_str().unwrap_or("").to_string();
+    if !matches!(push.as_str(), "idle" | "sending" | "disabled" | "") {
+        let critical = push != "backoff";
+        add("sync_push", critical, None, &[("state", push)]);
+    }
+    if s["disk"]["full"] == json!(true) {
+        add("disk_full", true, None, &[]);
+    } else if s["disk"]["high_water"] == json!(true) {
+        add("disk_high_water", false, None, &[]);
+    }
+    if s["clock_alarm"] == json!(true) {
+        let off = s["clock_offset_ms"].to_string();
+        add("clock_offset", false, None, &[("offset_ms", off)]);
+    }
+    let jobs = read(&ctx.state, |conn| store::jobs::list(conn, false, 500)).await?;
+    for j in jobs {
+        let id = j.id.to_string();
+        if j.state == "failed" {
+            add("print_failed", true, Some(id.clone()), &[("job", id)]);
+        } else if j.state == "queued" && j.attempts > 0 {
+            add("print_stuck", false, Some(id.clone()), &[("job", id)]);
+        }
+    }
+    Ok(json!({"alarms": to_json(out)?}))
+}
+
+#[derive(Deserialize)]
+struct JournalQuery {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /journal?after=&limit=`: the station's journal, read-only (no customer data).
+pub async fn journal(ctx: &Ctx) -> Result<Value, ApiError> {
+    let q: JournalQuery = query(ctx)?;
+    let after = int(&q.after, "after", 0, 0, i64::MAX)?;
+    let limit = int(&q.limit, "limit", 100, 1, 1000)?;
+    let (rows, last) = read(&ctx.state, move |conn| {
+        let tx = conn.unchecked_transaction()?;
+        let rows = store::journal_after(&tx, after, limit)?;
+        let last: Option<i64> = tx.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
+        tx.finish()?;
+        Ok((rows, last.unwrap_or(0)))
+    })
+    .await?;
+    Ok(json!({
+        "events": rows.iter().map(store::JournalRow::to_json).collect::<Vec<_>>(),
+        "last_seq": last,
+    }))
+}
+
+#[derive(Deserialize)]
+struct JobsQuery {
+    all: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /print-jobs` (unconfirmed jobs; `?all=1`: the newest of every state).
+pub async fn print_jobs(ctx: &Ctx) -> Result<Value, ApiError> {
+    let q: JobsQuery = query(ctx)?;
+    let all = flag(&q.all);
+    let limit = int(&q.limit, "limit", 100, 1, 1000)?;
+    let jobs = read(&ctx.state, move |conn| store::jobs::list(conn, all, limit)).await?;
+    let jobs: Vec<PrintJobOut> = jobs.into_iter().map(PrintJobOut::from).collect();
+    Ok(json!({"jobs": to_json(jobs)?}))
+}
