@@ -339,15 +339,27 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     sd_notify("STOPPING=1");
     let _ = stop_tx.send(true);
     // Workers finish their current step; none holds anything that is not on disk.
-    let grace = std::time::Duration::from_secs(5);
-    let _ = tokio::time::timeout(grace, server).await;
-    let _ = tokio::time::timeout(grace, push).await;
-    let _ = tokio::time::timeout(grace, feed).await;
-    let _ = tokio::time::timeout(grace, printer).await;
+    // One shared deadline; a worker still busy then is aborted (and named in the log).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut tasks = vec![
+        ("control socket", server),
+        ("push", push),
+        ("feed", feed),
+        ("print worker", printer),
+    ];
     if let Some(t) = http_task {
-        let _ = tokio::time::timeout(grace, t).await;
+        tasks.push(("http", t));
+    }
+    for (name, mut task) in tasks {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+            tracing::warn!(task = name, "still busy at the stop deadline; aborted");
+            task.abort();
+        }
     }
     drop(stop_rx);
+    // Connections that are still open (an idle HTTP keep-alive, a control client) hold
+    // engine handles: close the engine's input instead of waiting for them.
+    engine.close().await;
     drop(engine);
     // Connections still open hold engine handles; give them a moment to finish, then the
     // engine drains its queue and its thread ends.

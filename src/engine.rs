@@ -114,6 +114,8 @@ enum Input {
     Prune {
         reply: oneshot::Sender<Result<i64, String>>,
     },
+    /// The daemon is stopping: commit what was sent before this, refuse what comes after.
+    Close,
 }
 
 /// A reply held until the batch commits, with what it will say.
@@ -193,6 +195,13 @@ impl EngineHandle {
             .await
             .map_err(|_| "engine stopped".to_string())?;
         rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Stop taking inputs: everything sent before is committed (and answered), later
+    /// senders are told the engine stopped; the engine thread then ends even while
+    /// handles are still alive (a lingering HTTP or control connection).
+    pub async fn close(&self) {
+        let _ = self.tx.send(Input::Close).await;
     }
 
     /// Prune acknowledged, expired events (a contiguous prefix of the journal); answers how
@@ -349,14 +358,20 @@ pub fn start(
         .spawn(move || {
             let mut batch = std::collections::VecDeque::with_capacity(max);
             while let Some(first) = rx.blocking_recv() {
-                batch.push_back(first);
+                match first {
+                    Input::Close => rx.close(),
+                    other => batch.push_back(other),
+                }
                 while batch.len() < max {
                     match rx.try_recv() {
+                        Ok(Input::Close) => rx.close(),
                         Ok(i) => batch.push_back(i),
                         Err(_) => break,
                     }
                 }
-                engine.process(&mut batch);
+                if !batch.is_empty() {
+                    engine.process(&mut batch);
+                }
             }
             // Close the writer, then let the checkpointer fold the WAL into the database
             // and close the last connection, so a stopped station leaves one clean file.
@@ -538,6 +553,8 @@ impl Engine {
                     other => other,
                 };
                 let (reply_to, outcome) = match input {
+                    // Taken out by the engine thread before batching.
+                    Input::Close => continue,
                     Input::Prune { reply } => {
                         let cutoff = now
                             - chrono::Duration::from_std(self.cfg.sync.retention)
@@ -816,6 +833,7 @@ impl Engine {
                         Input::Prune { reply } => {
                             let _ = reply.send(Err(format!("not done: {e}")));
                         }
+                        Input::Close => {}
                         Input::PrintJob { reply, .. } => {
                             let _ = reply.send(Err(format!("not stored: {e}")));
                         }
