@@ -3,6 +3,7 @@
 //! the code's parameters. No operator-facing string lives anywhere else.
 
 mod api;
+mod handheld;
 
 /// A supported language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -576,6 +577,7 @@ pub fn template(lang: Lang, code: &str) -> Option<&'static str> {
     TABLE
         .iter()
         .chain(api::TABLE)
+        .chain(handheld::TABLE)
         .find(|(c, _, _)| *c == code)
         .map(|(_, zh, en)| match lang {
             Lang::Zh => *zh,
@@ -607,17 +609,26 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
 }
 
 /// Every string of the table in `lang`, for pages (`GET /api/v1/i18n`): the page's own
-/// words (`kiosk.*`) and the domain's (kinds, stages, device states…).
+/// words (`kiosk.*`, `hh.*`), the domain's (kinds, stages, device states…) and the API's
+/// errors (`api.*`).
 pub fn all(lang: Lang) -> impl Iterator<Item = (&'static str, &'static str)> {
-    TABLE.iter().map(move |(c, zh, en)| match lang {
-        Lang::Zh => (*c, *zh),
-        Lang::En => (*c, *en),
-    })
+    TABLE
+        .iter()
+        .chain(api::TABLE)
+        .chain(handheld::TABLE)
+        .map(move |(c, zh, en)| match lang {
+            Lang::Zh => (*c, *zh),
+            Lang::En => (*c, *en),
+        })
 }
 
 /// Every code in the table (tests check both languages are filled and placeholders match).
 pub fn codes() -> impl Iterator<Item = &'static str> {
-    TABLE.iter().chain(api::TABLE).map(|(c, _, _)| *c)
+    TABLE
+        .iter()
+        .chain(api::TABLE)
+        .chain(handheld::TABLE)
+        .map(|(c, _, _)| *c)
 }
 
 #[cfg(test)]
@@ -628,7 +639,7 @@ mod tests {
     #[test]
     fn both_languages_have_the_same_placeholders() {
         let re = regex::Regex::new(r"\{[a-z_]+\}").unwrap();
-        for (code, zh, en) in TABLE.iter().chain(api::TABLE) {
+        for (code, zh, en) in TABLE.iter().chain(api::TABLE).chain(handheld::TABLE) {
             assert!(!zh.is_empty() && !en.is_empty(), "{code}");
             let mut a: Vec<_> = re.find_iter(zh).map(|m| m.as_str()).collect();
             let mut b: Vec<_> = re.find_iter(en).map(|m| m.as_str()).collect();

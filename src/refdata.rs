@@ -89,3 +89,42 @@ pub fn defect_reason_labels(conn: &Connection, cfg: &Config, code: &str) -> (Str
         .map(|d| (d.label_zh.clone(), d.label_en.clone()))
         .unwrap_or_else(|| (code.to_string(), code.to_string()))
 }
+
+/// Every defect reason an inspector may pick, sorted by code: the config's (built-in and
+/// `[[defect_reasons]]`), overlaid by the central's `defect_reason` feed items, as the
+/// engine's lookup resolves them. Each: `{code, label_zh, label_en, seller_fault}`.
+pub fn defect_reasons(
+    conn: &Connection,
+    cfg: &Config,
+) -> Result<Vec<serde_json::Value>, crate::store::StoreError> {
+    let mut by_code: std::collections::BTreeMap<String, serde_json::Value> = cfg
+        .defect_reasons
+        .iter()
+        .map(|d| {
+            let v = serde_json::json!({"code": d.code, "label_zh": d.label_zh,
+                "label_en": d.label_en, "seller_fault": d.seller_fault});
+            (d.code.clone(), v)
+        })
+        .collect();
+    let mut q = conn.prepare(
+        "SELECT key, data FROM feed_items WHERE type = 'defect_reason' AND data IS NOT NULL",
+    )?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (code, data) = row?;
+        let Ok(d) = serde_json::from_str::<serde_json::Value>(&data) else {
+            continue;
+        };
+        let label = |k: &str| {
+            d.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or(&code)
+                .to_string()
+        };
+        let v = serde_json::json!({"code": code, "label_zh": label("label_zh"),
+            "label_en": label("label_en"),
+            "seller_fault": d.get("seller_fault").and_then(|v| v.as_bool()).unwrap_or(true)});
+        by_code.insert(code.clone(), v);
+    }
+    Ok(by_code.into_values().collect())
+}

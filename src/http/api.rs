@@ -50,6 +50,8 @@ pub enum Ep {
     Returns,
     Return,
     InspectionQueue,
+    /// The defect reasons an inspector may pick, and whether defects need a photo.
+    DefectReasons,
     /// An operator command (`commands::build` op name).
     Command(&'static str),
     Zones,
@@ -101,6 +103,12 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/inspection-queue",
         Ep::InspectionQueue,
+        Access::Operator,
+    ),
+    r(
+        "GET",
+        "/defect-reasons",
+        Ep::DefectReasons,
         Access::Operator,
     ),
     r(
@@ -458,6 +466,7 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
         Ep::Returns => ok(reads::returns(&ctx, false).await?),
         Ep::InspectionQueue => ok(reads::returns(&ctx, true).await?),
         Ep::Return => ok(reads::return_detail(&ctx).await?),
+        Ep::DefectReasons => ok(reads::defect_reasons(&ctx).await?),
         Ep::Command(op) => ops::command(op, ctx).await,
         Ep::Zones => ok(reads::zones(&ctx).await?),
         Ep::Devices => ok(reads::devices(&ctx)),

@@ -31,6 +31,21 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("assets/kiosk.js"),
     ),
+    (
+        "handheld.html",
+        "text/html; charset=utf-8",
+        include_str!("assets/handheld.html"),
+    ),
+    (
+        "handheld.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/handheld.css"),
+    ),
+    (
+        "handheld.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/handheld.js"),
+    ),
 ];
 
 /// Add the page security headers to a response.
@@ -85,7 +100,15 @@ mod tests {
     /// filled from the translation tables (`data-i18n`).
     #[test]
     fn html_has_no_inline_script_style_or_text() {
-        let html = include_str!("assets/kiosk.html");
+        for html in [
+            include_str!("assets/kiosk.html"),
+            include_str!("assets/handheld.html"),
+        ] {
+            page_has_no_inline_script_style_or_text(html);
+        }
+    }
+
+    fn page_has_no_inline_script_style_or_text(html: &str) {
         assert!(!html.contains("<script>"), "inline script");
         assert!(!html.contains("style="), "inline style");
         assert!(!html.contains("<style"), "inline style");
@@ -104,11 +127,14 @@ mod tests {
     #[test]
     fn page_keys_are_translated() {
         let known: Vec<&str> = crate::i18n::codes().collect();
-        let re = regex::Regex::new(r#"(?:data-i18n="|\bt\(')([a-z_.]+)"#).unwrap();
+        let re = regex::Regex::new(r#"(?:data-i18n="|data-i18n-placeholder="|\bt\(')([a-z_.]+)"#)
+            .unwrap();
         let mut n = 0;
         for src in [
             include_str!("assets/kiosk.html"),
             include_str!("assets/kiosk.js"),
+            include_str!("assets/handheld.html"),
+            include_str!("assets/handheld.js"),
         ] {
             for c in re.captures_iter(src) {
                 n += 1;

@@ -37,6 +37,7 @@ pub const API_ROUTES: [(&str, &str); 3] = [
 pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/kiosk", get(page))
+        .route("/handheld", get(handheld))
         .route("/assets/{name}", get(assets::asset))
         .route(API_ROUTES[0].1, get(strings))
         .route(API_ROUTES[1].1, get(state))
@@ -130,6 +131,12 @@ async fn page(
         return *r;
     }
     assets::file("kiosk.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// `GET /handheld`: the inspector's handheld page. Public like the files: it holds no data
+/// and logs in through `POST /api/v1/session` before reading anything.
+async fn handheld() -> Response {
+    assets::file("handheld.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
 
 /// `GET /api/v1/i18n?lang=zh-CN`: every string in that language, keyed by code.

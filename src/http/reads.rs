@@ -234,6 +234,20 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
     })
 }
 
+/// `GET /defect-reasons`: the reasons (code, zh/en labels, seller fault) and whether the
+/// station requires a photo for defects (`inspection.defect_photo_required`).
+pub async fn defect_reasons(ctx: &Ctx) -> Result<Value, ApiError> {
+    let cfg = ctx.state.cfg.clone();
+    let reasons = read(&ctx.state, move |conn| {
+        crate::refdata::defect_reasons(conn, &cfg)
+    })
+    .await?;
+    Ok(json!({
+        "reasons": reasons,
+        "photo_required": ctx.state.cfg.defect_photo_required,
+    }))
+}
+
 /// `GET /zones`: the configured bins and the stock per zone and SKU.
 pub async fn zones(ctx: &Ctx) -> Result<Value, ApiError> {
     let stock = read(&ctx.state, views::zone_stock).await?;

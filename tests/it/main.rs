@@ -12,6 +12,7 @@ mod crash;
 mod devices;
 mod fake_printer;
 mod flow;
+mod handheld;
 mod hid;
 mod kiosk;
 mod labels;

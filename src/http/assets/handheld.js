@@ -1,0 +1,497 @@
+// The inspector's handheld: log in (badge + PIN), the inspection queue, scan a return
+// label, grade each item (defect reasons, note, photo), confirm, put away by scanning a
+// zone. Every word comes from GET /api/v1/i18n; texts are set with textContent only.
+// Submits go through an outbox kept in memory and localStorage with their
+// Idempotency-Key: a network error keeps them and they are resent until an HTTP answer
+// arrives (the server applies one key once).
+'use strict';
+
+(() => {
+  const LANG_KEY = 'returnsd.hh.lang';
+  const CSRF_KEY = 'returnsd.hh.csrf';
+  const OUTBOX_KEY = 'returnsd.hh.outbox';
+  const RETURN_ID = /^R-[A-Z0-9]+-\d{8}-\d+/;
+  const ZONE = /^Z-[A-Z0-9_-]+$/;
+  let lang = null;
+  let strings = {};
+  let csrf = sessionStorage.getItem(CSRF_KEY) || '';
+  let me = null;
+  let reasons = [];
+  let photoRequired = true;
+  let current = null;        // the return being inspected: {id, detail, items: [{no, grade, reasons, note, photos}]}
+  let doneId = null;         // the return waiting for put-away
+  let lastResult = null;     // {code, params, message} of the last command, re-rendered on a language switch
+  let outbox = loadOutbox();
+  const waiters = new Map(); // Idempotency-Key -> resolve
+  let retryTimer = null;
+  let retryDelay = 2000;
+  let flushing = false;
+
+  const $ = (id) => document.getElementById(id);
+  // An enum value's word (kind.customer_return, stage.inspected…).
+  const word = (group, value) => t(group + '.' + value);
+
+  function t(key, params) {
+    let s = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
+    for (const [k, v] of Object.entries(params || {})) s = s.split('{' + k + '}').join(String(v));
+    return s;
+  }
+
+  // A command's or an error's text from its code and params, in the page's language;
+  // the server's message when the code is unknown here.
+  function textOf(body) {
+    if (!body) return '';
+    const code = body.ok ? body.code : body.error;
+    const params = {};
+    for (const [k, v] of Object.entries(body.params || {})) {
+      const e = ['kind', 'grade', 'visual', 'stage', 'role'].includes(k) ? k + '.' + v : null;
+      params[k] = e && strings[e] ? strings[e] : v;
+    }
+    for (const key of [code, 'api.' + code]) {
+      if (key && strings[key]) {
+        const s = t(key, params);
+        if (!/\{[a-z_]+\}/.test(s)) return s;
+      }
+    }
+    return body.message || code || '';
+  }
+
+  function translate(root) {
+    root.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  }
+
+  function show(view) {
+    for (const v of ['v-login', 'v-queue', 'v-return', 'v-done']) $(v).hidden = v !== view;
+    document.body.dataset.view = view;
+    const focus = { 'v-login': 'badge', 'v-queue': 'scan', 'v-done': 'zone' }[view];
+    if (focus) $(focus).focus();
+  }
+
+  function say(text, kind) {
+    const m = $('msg');
+    m.textContent = text;
+    m.dataset.kind = kind || 'info';
+    m.hidden = !text;
+  }
+
+  function headers(extra) {
+    const h = Object.assign({ 'Accept-Language': lang || '' }, extra || {});
+    if (csrf) h['X-CSRF-Token'] = csrf;
+    return h;
+  }
+
+  async function getJson(path) {
+    const r = await fetch(path, { cache: 'no-store', headers: headers() });
+    const body = await r.json().catch(() => ({}));
+    if (r.status === 401) { toLogin(); throw new Error(textOf(body)); }
+    if (!r.ok) throw new Error(textOf(body) || t('hh.error', { status: r.status }));
+    return body;
+  }
+
+  // Wedge scanners type the code and press Enter: the form's submit is the one handler
+  // (no keydown handler), a submit while one is in flight is ignored, and the same code
+  // again within 500 ms is a double read.
+  function onSubmit(form, input, fn) {
+    let busy = false;
+    let last = { code: '', at: 0 };
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const code = input.value.trim().toUpperCase();
+      const now = Date.now();
+      if (busy || !code || (code === last.code && now - last.at < 500)) return;
+      last = { code, at: now };
+      busy = true;
+      form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+      try {
+        await fn(code);
+      } finally {
+        busy = false;
+        form.querySelectorAll('button').forEach((b) => { b.disabled = false; });
+        input.value = '';
+      }
+    });
+  }
+
+  // --- outbox -------------------------------------------------------------------------
+
+  function loadOutbox() {
+    try { return JSON.parse(localStorage.getItem(OUTBOX_KEY) || '[]'); } catch (e) { return []; }
+  }
+
+  function saveOutbox() {
+    localStorage.setItem(OUTBOX_KEY, JSON.stringify(outbox));
+    const waiting = outbox.filter((o) => o.failed).length;
+    $('outbox').hidden = waiting === 0;
+    $('outbox-text').textContent = t('hh.pending', { n: waiting });
+    document.body.dataset.outbox = String(waiting);
+  }
+
+  function newKey() {
+    const a = new Uint8Array(16);
+    crypto.getRandomValues(a);
+    return 'hh-' + Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // Queue a command; resolves with {status, body} once the server answered.
+  function submit(path, body) {
+    const entry = { key: newKey(), path, body, csrf, failed: false };
+    outbox.push(entry);
+    saveOutbox();
+    const p = new Promise((resolve) => waiters.set(entry.key, resolve));
+    flush();
+    return p;
+  }
+
+  async function sendOne(entry) {
+    let r;
+    try {
+      r = await fetch(entry.path, {
+        method: 'POST',
+        cache: 'no-store',
+        headers: Object.assign(headers({ 'Content-Type': 'application/json', 'Idempotency-Key': entry.key }),
+          entry.csrf ? { 'X-CSRF-Token': entry.csrf } : {}),
+        body: JSON.stringify(entry.body),
+      });
+    } catch (e) {
+      return null; // no HTTP answer: keep it
+    }
+    const body = await r.json().catch(() => ({}));
+    if (r.status === 409 && body.error === 'idempotency_in_progress') return null;
+    return { status: r.status, body };
+  }
+
+  async function flush() {
+    if (flushing) return;
+    flushing = true;
+    clearTimeout(retryTimer);
+    try {
+      while (outbox.length) {
+        const entry = outbox[0];
+        const answer = await sendOne(entry);
+        if (!answer) {
+          entry.failed = true;
+          saveOutbox();
+          retryTimer = setTimeout(flush, retryDelay);
+          retryDelay = Math.min(retryDelay * 2, 15000);
+          return;
+        }
+        retryDelay = 2000;
+        outbox.shift();
+        saveOutbox();
+        const resolve = waiters.get(entry.key);
+        waiters.delete(entry.key);
+        if (resolve) resolve(answer);
+        else say(textOf(answer.body), answer.body.ok ? 'info' : 'error'); // sent before a reload
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  // --- login and queue ----------------------------------------------------------------
+
+  function toLogin() {
+    me = null;
+    csrf = '';
+    sessionStorage.removeItem(CSRF_KEY);
+    $('who').textContent = '';
+    $('logout').hidden = true;
+    show('v-login');
+  }
+
+  async function login(e) {
+    e.preventDefault();
+    const btn = $('login-btn');
+    if (btn.disabled) return;
+    const badge = $('badge').value.trim().replace(/^OP-/i, '');
+    const pin = $('pin').value;
+    if (!badge) return;
+    if (!pin) { $('pin').focus(); return; }
+    btn.disabled = true;
+    try {
+      const r = await fetch('/api/v1/session', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Accept-Language': lang },
+        body: JSON.stringify({ badge, pin, lang }),
+      });
+      const body = await r.json().catch(() => ({}));
+      if (!r.ok) { say(textOf(body), 'error'); $('pin').value = ''; $('pin').focus(); return; }
+      csrf = body.csrf_token;
+      sessionStorage.setItem(CSRF_KEY, csrf);
+      $('pin').value = '';
+      $('badge').value = '';
+      say('');
+      await afterLogin();
+    } catch (err) {
+      say(t('hh.offline'), 'error');
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  async function afterLogin() {
+    me = await getJson('/api/v1/me');
+    $('who').textContent = me.badge;
+    $('logout').hidden = false;
+    const d = await getJson('/api/v1/defect-reasons');
+    reasons = d.reasons || [];
+    photoRequired = !!d.photo_required;
+    show('v-queue');
+    await loadQueue();
+    for (const o of outbox) o.csrf = csrf; // entries kept over a reload: this session's token
+    if (outbox.length) flush();
+  }
+
+  function duration(min) {
+    const m = Math.abs(min);
+    return m >= 60 ? t('hh.hm', { h: Math.floor(m / 60), m: m % 60 }) : t('hh.m', { m });
+  }
+
+  async function loadQueue() {
+    let q;
+    try { q = await getJson('/api/v1/inspection-queue'); } catch (e) { say(e.message, 'error'); return; }
+    const rows = q.items || [];
+    $('queue').replaceChildren(...rows.map((r) => {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.id = r.return_id;
+      const id = document.createElement('span');
+      id.className = 'qid';
+      id.textContent = r.return_id;
+      const meta = document.createElement('span');
+      meta.className = 'qmeta';
+      meta.textContent = [word('kind', r.kind), t('hh.items_n', { n: r.items }),
+        t('hh.age_h', { h: r.sla_age_h })].join(' · ');
+      const due = document.createElement('span');
+      due.className = 'qmeta qdue';
+      if (r.due_in_min != null) {
+        due.dataset.over = String(r.due_in_min < 0);
+        due.textContent = t(r.due_in_min < 0 ? 'hh.overdue' : 'hh.due_in', { t: duration(r.due_in_min) });
+      }
+      b.append(id, meta, due);
+      b.addEventListener('click', () => openReturn(r.return_id));
+      li.appendChild(b);
+      return li;
+    }));
+    $('queue-empty').hidden = rows.length > 0;
+  }
+
+  // --- one return ---------------------------------------------------------------------
+
+  async function scanReturn(code) {
+    const m = code.match(RETURN_ID);
+    if (!m) { say(t('hh.not_a_return', { code }), 'error'); return; }
+    await openReturn(m[0]);
+  }
+
+  async function openReturn(id) {
+    let d;
+    try { d = await getJson('/api/v1/returns/' + encodeURIComponent(id)); } catch (e) { say(e.message, 'error'); return; }
+    const st = d.state || {};
+    if (st.stage !== 'first_checked') {
+      say(t('hh.not_waiting', { id, stage: word('stage', st.stage) }), 'error');
+      return;
+    }
+    say('');
+    current = {
+      id, detail: d,
+      items: (st.items || []).filter((i) => !i.voided)
+        .map((i) => ({ no: i.item_no, src: i, grade: null, reasons: [], note: '', photos: [] })),
+    };
+    renderReturn();
+    $('confirm-box').hidden = true;
+    show('v-return');
+  }
+
+  function renderReturn() {
+    if (!current) return;
+    const st = current.detail.state || {};
+    $('r-id').textContent = current.id;
+    $('r-kind').textContent = st.kind ? word('kind', st.kind) : '—';
+    $('r-claimed').textContent = st.claimed_reason || '—';
+    $('r-visual').textContent = word('visual', st.visual || 'not_recorded');
+    const tpl = $('item-tpl');
+    $('items').replaceChildren(...current.items.map((it) => {
+      const li = tpl.content.firstElementChild.cloneNode(true);
+      translate(li);
+      li.dataset.item = String(it.no);
+      li.querySelector('.sku').textContent = it.src.sku || '';
+      li.querySelector('.name').textContent = it.src.name || '';
+      const first = li.querySelector('.first');
+      const ex = it.src.exception;
+      first.dataset.exception = String(!!ex);
+      first.textContent = t('hh.first_check', { result: ex ? word('kiosk.row', ex) : t('hh.first_ok') });
+      li.querySelectorAll('.grade').forEach((b) => {
+        b.setAttribute('aria-pressed', String(it.grade === b.dataset.grade));
+        b.addEventListener('click', () => { it.grade = b.dataset.grade; $('confirm-box').hidden = true; renderReturn(); });
+      });
+      li.querySelector('.defect').hidden = it.grade !== 'defect';
+      li.querySelector('.reasons').replaceChildren(...reasons.map((r) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.dataset.code = r.code;
+        b.textContent = lang === 'en' ? r.label_en : r.label_zh;
+        b.setAttribute('aria-pressed', String(it.reasons.includes(r.code)));
+        b.addEventListener('click', () => {
+          it.reasons = it.reasons.includes(r.code) ? it.reasons.filter((c) => c !== r.code) : it.reasons.concat(r.code);
+          b.setAttribute('aria-pressed', String(it.reasons.includes(r.code)));
+        });
+        return b;
+      }));
+      const note = li.querySelector('.note');
+      note.value = it.note;
+      note.addEventListener('input', () => { it.note = note.value; });
+      li.querySelector('.photos').textContent = it.photos.length ? t('hh.photos_n', { n: it.photos.length }) : '';
+      li.querySelector('.photo').addEventListener('change', (e) => uploadPhoto(it, e.target, li));
+      return li;
+    }));
+  }
+
+  async function uploadPhoto(it, input, li) {
+    const file = input.files && input.files[0];
+    if (!file) return;
+    const out = li.querySelector('.photos');
+    out.textContent = t('hh.photo_uploading');
+    try {
+      const r = await fetch('/api/v1/photos', {
+        method: 'POST', headers: headers({ 'Content-Type': file.type || 'image/jpeg' }), body: file,
+      });
+      const body = await r.json().catch(() => ({}));
+      if (!r.ok) { say(textOf(body), 'error'); out.textContent = t('hh.photo_failed'); return; }
+      if (!it.photos.includes(body.sha256)) it.photos.push(body.sha256);
+      out.textContent = t('hh.photos_n', { n: it.photos.length });
+    } catch (e) {
+      out.textContent = t('hh.photo_failed');
+    } finally {
+      input.value = '';
+    }
+  }
+
+  function review() {
+    const items = current ? current.items : [];
+    let problem = null;
+    for (const it of items) {
+      if (!it.grade) problem = 'hh.need_grade';
+      else if (it.grade === 'defect' && !it.reasons.length) problem = 'hh.need_reason';
+      else if (it.grade === 'defect' && photoRequired && !it.photos.length) problem = 'hh.photo_required';
+      if (problem) break;
+    }
+    if (problem || !items.length) { say(t(problem || 'hh.need_grade'), 'error'); return; }
+    say('');
+    const good = items.filter((i) => i.grade === 'good').length;
+    $('summary').textContent = t('hh.summary', { good, defect: items.length - good });
+    $('confirm-box').hidden = false;
+    $('confirm').focus();
+  }
+
+  // Items with the same grade, reasons, note and photos go in one inspect command.
+  async function confirm() {
+    const btn = $('confirm');
+    if (btn.disabled || !current) return;
+    btn.disabled = true;
+    say(t('hh.sending'));
+    const groups = new Map();
+    for (const it of current.items) {
+      const body = { grade: it.grade, defect_reasons: it.grade === 'defect' ? it.reasons.slice().sort() : [],
+        note: it.grade === 'defect' ? it.note.trim() : '', photos: it.grade === 'defect' ? it.photos : [] };
+      const k = JSON.stringify(body);
+      if (!groups.has(k)) groups.set(k, Object.assign({ items: [] }, body));
+      groups.get(k).items.push(it.no);
+    }
+    const id = current.id;
+    const path = '/api/v1/returns/' + encodeURIComponent(id) + '/inspect';
+    const answers = await Promise.all([...groups.values()].map((b) => submit(path, b)));
+    btn.disabled = false;
+    const failed = answers.find((a) => !a.body.ok);
+    if (failed) { say(textOf(failed.body), 'error'); return; }
+    say('');
+    lastResult = answers.map((a) => a.body);
+    doneId = id;
+    const defects = current.items.some((i) => i.grade === 'defect');
+    const allDefect = current.items.every((i) => i.grade === 'defect');
+    current = null;
+    renderDone();
+    $('suggest').dataset.zone = allDefect ? 'Z-DEFECT' : defects ? '' : 'Z-GOOD';
+    renderSuggest();
+    $('zone-form').hidden = false;
+    show('v-done');
+  }
+
+  function renderDone() {
+    $('result').textContent = (lastResult || []).map(textOf).join(' · ');
+  }
+
+  function renderSuggest() {
+    const z = $('suggest').dataset.zone;
+    $('suggest').textContent = z ? t('hh.suggest_zone', { zone: z }) : '';
+  }
+
+  async function putAway(code) {
+    if (!ZONE.test(code)) { say(t('hh.not_a_zone', { code }), 'error'); return; }
+    if (!doneId) return;
+    const a = await submit('/api/v1/returns/' + encodeURIComponent(doneId) + '/put-away', { zone: code });
+    if (!a.body.ok) { say(textOf(a.body), 'error'); return; }
+    say('');
+    lastResult = [a.body];
+    renderDone();
+    $('zone-form').hidden = true;
+    doneId = null;
+    $('next').focus();
+  }
+
+  // --- language and start -------------------------------------------------------------
+
+  async function loadStrings() {
+    const q = lang ? '?lang=' + encodeURIComponent(lang) : '';
+    const r = await fetch('/api/v1/i18n' + q, { cache: 'no-store' });
+    const body = await r.json();
+    strings = body.strings || {};
+    lang = body.lang;
+    document.documentElement.lang = lang;
+    translate(document);
+    document.title = t('hh.title');
+    saveOutbox();
+    renderReturn();
+    renderSuggest();
+    if (lastResult) renderDone();
+    if (me && !$('v-queue').hidden) loadQueue();
+  }
+
+  async function switchLang() {
+    lang = lang === 'en' ? 'zh-CN' : 'en';
+    localStorage.setItem(LANG_KEY, lang);
+    await loadStrings();
+  }
+
+  async function logout() {
+    try { await fetch('/api/v1/session', { method: 'DELETE', headers: headers() }); } catch (e) { /* offline */ }
+    toLogin();
+  }
+
+  async function start() {
+    lang = localStorage.getItem(LANG_KEY);
+    await loadStrings();
+    $('lang').addEventListener('click', switchLang);
+    $('logout').addEventListener('click', logout);
+    $('retry').addEventListener('click', () => { retryDelay = 2000; flush(); });
+    $('login-form').addEventListener('submit', login);
+    $('badge').addEventListener('keydown', (e) => {
+      // A scanned badge ends with Enter: go on to the PIN instead of submitting half a form.
+      if (e.key === 'Enter' && !$('pin').value) { e.preventDefault(); $('pin').focus(); }
+    });
+    onSubmit($('scan-form'), $('scan'), scanReturn);
+    onSubmit($('zone-form'), $('zone'), putAway);
+    $('refresh').addEventListener('click', loadQueue);
+    $('r-back').addEventListener('click', () => { current = null; show('v-queue'); loadQueue(); });
+    $('review').addEventListener('click', review);
+    $('confirm').addEventListener('click', confirm);
+    $('confirm-back').addEventListener('click', () => { $('confirm-box').hidden = true; });
+    $('next').addEventListener('click', () => { lastResult = null; say(''); show('v-queue'); loadQueue(); });
+    window.addEventListener('online', () => { retryDelay = 2000; flush(); });
+    if (!csrf) { toLogin(); return; }
+    try { await afterLogin(); } catch (e) { toLogin(); }
+  }
+
+  start();
+})();

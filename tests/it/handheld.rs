@@ -1,0 +1,325 @@
+//! The inspector's handheld page (`GET /handheld`) in a real headless Chromium laid out as
+//! a 360 px phone, against the real daemon: login with a scanned badge, the queue, a
+//! scanned return label counted once, grading, put-away by a scanned zone, a submit whose
+//! answer was lost retried and applied once, the language switch (remembered), and
+//! screenshots of both languages in `target/screenshots/`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::api::manifest;
+use crate::api_client::{addr, get, login, station};
+use crate::browser::Browser;
+use crate::support::{Daemon, Station, scan_ok};
+
+/// WebDriver's Enter key (what the wedge scanner sends after the code).
+const ENTER: &str = "\u{E007}";
+
+fn screenshots() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
+}
+
+/// A station with a return first-checked by keeper 017 (waiting for inspection).
+fn first_checked() -> (Station, Daemon, String, String) {
+    let st = station("");
+    manifest(&st);
+    let d = st.start();
+    let a = addr(&d);
+    let r = scan_ok(&st, &["OP-017", "SF1000000000001"]);
+    let rid = r[1]["return_id"].as_str().unwrap().to_string();
+    scan_ok(
+        &st,
+        &[
+            "CMD-CARD-YES",
+            "CMD-UNPACK",
+            "6901234560015",
+            "CMD-VIS-OK",
+            "Z-PENDING",
+        ],
+    );
+    (st, d, a, rid)
+}
+
+/// Open the page and log in as inspector 021 the way the handheld does it: the scanner
+/// types the badge and Enter (which moves on to the PIN), then the PIN and Enter.
+fn open_and_login(b: &Browser, a: &str) {
+    b.goto(&format!("http://{a}/handheld"));
+    b.wait_js("login view", "document.body.dataset.view === 'v-login'");
+    b.wait_js(
+        "badge focused",
+        "document.activeElement === document.getElementById('badge')",
+    );
+    b.send_keys("#badge", &format!("OP-021{ENTER}"));
+    b.wait_js(
+        "PIN focused after the badge's Enter",
+        "document.activeElement === document.getElementById('pin')",
+    );
+    b.send_keys("#pin", &format!("2222{ENTER}"));
+    b.wait_js("queue view", "document.body.dataset.view === 'v-queue'");
+}
+
+/// Record every fetch the page makes: URL, method, Idempotency-Key.
+const RECORD_FETCH: &str = "window.__calls = []; const f = window.fetch; \
+    window.fetch = function (u, o) { const h = (o && o.headers) || {}; \
+      window.__calls.push({url: String(u), method: (o && o.method) || 'GET', key: h['Idempotency-Key'] || null}); \
+      return f.apply(this, arguments); }; return true;";
+
+fn calls(b: &Browser, method: &str, suffix: &str) -> Vec<Value> {
+    let v = b.script("return window.__calls;");
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["method"] == method && c["url"].as_str().unwrap().ends_with(suffix))
+        .cloned()
+        .collect()
+}
+
+fn count(st: &Station, ty: &str, rid: &str) -> usize {
+    st.journal()
+        .iter()
+        .filter(|e| e["type"] == ty && e["return_id"] == rid)
+        .count()
+}
+
+/// Login by scanned badge → the queue with due times → a typed return label + Enter opens
+/// the return with ONE request (a duplicate submit and a stray keydown are ignored) →
+/// grade good → confirm: one inspect request, one `inspection.completed` → a scanned
+/// zone puts it away (one request, the stock is in the bin).
+#[test]
+fn handheld_inspects_and_puts_away_counting_each_scan_once() {
+    let (st, d, a, rid) = first_checked();
+    let b = Browser::start_with(360, 780, true);
+    open_and_login(&b, &a);
+    let row = format!("#queue button[data-id='{rid}']");
+    b.wait_text(&format!("{row} .qid"), |t| t == rid);
+    b.wait_text(&format!("{row} .qdue"), |t| t.starts_with("due in "));
+    b.wait_text(&format!("{row} .qmeta"), |t| {
+        t.starts_with("customer return · 1 item(s)")
+    });
+    b.wait_text("#who", |t| t == "021");
+    b.screenshot(&screenshots().join("handheld-queue-en.png"));
+
+    // The wedge types the label and Enter into the focused field.
+    assert_eq!(b.script(RECORD_FETCH), true);
+    b.wait_js(
+        "scan field focused",
+        "document.activeElement === document.getElementById('scan')",
+    );
+    b.send_keys("#scan", &format!("{rid}{ENTER}"));
+    b.wait_js("return view", "document.body.dataset.view === 'v-return'");
+    b.wait_text("#r-id", |t| t == rid);
+    assert_eq!(calls(&b, "GET", &format!("/returns/{rid}")).len(), 1);
+    b.wait_text("li[data-item='1'] .sku", |t| t == "SKU-A");
+    b.wait_text("li[data-item='1'] .first", |t| {
+        t == "First check: as expected"
+    });
+    b.wait_text("#r-claimed", |t| t == "quality");
+    b.wait_text("#r-visual", |t| t == "OK");
+
+    // A defect needs a reason: the review refuses, then grade good.
+    b.click("li[data-item='1'] .grade[data-grade='defect']");
+    b.wait_js(
+        "defect reasons shown",
+        "document.querySelectorAll(\"li[data-item='1'] .reasons button\").length >= 8",
+    );
+    b.click("#review");
+    b.wait_text("#msg", |t| t == "A defect needs a reason");
+    b.click("li[data-item='1'] .grade[data-grade='good']");
+    b.click("#review");
+    b.wait_text("#summary", |t| t == "1 good, 0 defect");
+    b.click("#confirm");
+    b.wait_js("done view", "document.body.dataset.view === 'v-done'");
+    b.wait_text("#result", |t| t == format!("{rid}: 1 item(s) graded good"));
+    b.wait_text("#suggest", |t| t == "Suggested: Z-GOOD");
+    assert_eq!(calls(&b, "POST", "/inspect").len(), 1);
+    assert_eq!(count(&st, "inspection.completed", &rid), 1);
+
+    // The wedge's Enter submits the form; a keydown Enter fired as well and a second
+    // submit of the same code are ignored: one put-away request.
+    b.wait_js(
+        "zone field focused",
+        "document.activeElement === document.getElementById('zone')",
+    );
+    b.script(
+        "const i = document.getElementById('zone'), f = document.getElementById('zone-form'); \
+         i.value = 'Z-A01'; \
+         i.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true})); \
+         f.requestSubmit(); i.value = 'Z-A01'; f.requestSubmit(); return true;",
+    );
+    b.wait_text("#result", |t| t.contains("put away to"));
+    assert_eq!(calls(&b, "POST", "/put-away").len(), 1);
+    b.wait_js(
+        "zone form hidden",
+        "document.getElementById('zone-form').hidden",
+    );
+    let ledger: Vec<Value> = st
+        .journal()
+        .into_iter()
+        .filter(|e| e["type"] == "ledger.entry" && e["return_id"] == rid.as_str())
+        .collect();
+    assert_eq!(
+        ledger
+            .iter()
+            .filter(|e| e["data"]["to"] == "good/A01")
+            .count(),
+        1,
+        "{ledger:?}"
+    );
+    let inspector = login(&a, "021", "2222");
+    let zones = get(&a, &inspector, "/api/v1/zones").json();
+    assert!(
+        zones["stock"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|z| z["zone"] == "good/A01" && z["sku"] == "SKU-A" && z["qty"] == 1),
+        "{zones}"
+    );
+    b.wait_js(
+        "360 px wide, no horizontal scroll",
+        "window.innerWidth === 360 && document.documentElement.scrollWidth <= 360",
+    );
+    b.click("#next");
+    b.wait_js("queue view", "document.body.dataset.view === 'v-queue'");
+    b.wait_js(
+        "queue empty",
+        "!document.getElementById('queue-empty').hidden",
+    );
+    drop(b);
+    d.stop();
+}
+
+/// The Wi-Fi drops while the inspection is sent: the server applies it but the answer is
+/// lost, and further sends fail without reaching the server. The submit is kept (in
+/// localStorage, with its Idempotency-Key) and shown as waiting; when the network is back
+/// the retry button resends it with the same key, the server answers the first answer
+/// (`Idempotent-Replayed`), and the journal holds one inspection.
+#[test]
+fn handheld_resends_a_lost_submit_and_it_is_applied_once() {
+    let (st, d, a, rid) = first_checked();
+    let b = Browser::start_with(360, 780, true);
+    open_and_login(&b, &a);
+    b.click(&format!("#queue button[data-id='{rid}']"));
+    b.wait_text("#r-id", |t| t == rid);
+    b.click("li[data-item='1'] .grade[data-grade='good']");
+    b.click("#review");
+    b.wait_text("#summary", |t| t == "1 good, 0 defect");
+    assert_eq!(
+        b.script(
+            "window.__sent = []; window.__offline = true; let lost = false; const f = window.fetch; \
+             window.fetch = async function (u, o) { \
+               if (!String(u).endsWith('/inspect')) return f.apply(this, arguments); \
+               if (lost && window.__offline) throw new TypeError('Failed to fetch'); \
+               const r = await f.apply(this, arguments); \
+               window.__sent.push({key: o.headers['Idempotency-Key'], replayed: r.headers.get('Idempotent-Replayed')}); \
+               if (!lost) { lost = true; throw new TypeError('Failed to fetch'); } \
+               return r; }; return true;"
+        ),
+        true
+    );
+    b.click("#confirm");
+    b.wait_js(
+        "the submit is kept and shown",
+        "document.body.dataset.outbox === '1' && !document.getElementById('outbox').hidden",
+    );
+    b.wait_text("#outbox-text", |t| {
+        t == "1 submit(s) waiting for the network: resent automatically"
+    });
+    let kept = b.script("return JSON.parse(localStorage.getItem('returnsd.hh.outbox'));");
+    assert_eq!(kept.as_array().unwrap().len(), 1, "{kept}");
+    let sent = b.script("return window.__sent;");
+    assert_eq!(sent.as_array().unwrap().len(), 1, "{sent}");
+    assert_eq!(kept[0]["key"], sent[0]["key"]);
+    assert_eq!(kept[0]["body"]["grade"], "good");
+    // Applied once already, though the page never saw the answer.
+    assert_eq!(count(&st, "inspection.completed", &rid), 1);
+    assert_eq!(b.script("return document.body.dataset.view;"), "v-return");
+
+    // The network is back: the retry button resends under the same key.
+    b.script("window.__offline = false; document.getElementById('retry').click(); return true;");
+    b.wait_js("done view", "document.body.dataset.view === 'v-done'");
+    b.wait_text("#result", |t| t == format!("{rid}: 1 item(s) graded good"));
+    b.wait_js(
+        "outbox empty",
+        "document.body.dataset.outbox === '0' && document.getElementById('outbox').hidden",
+    );
+    let sent = b.script("return window.__sent;");
+    assert_eq!(sent.as_array().unwrap().len(), 2, "{sent}");
+    assert_eq!(sent[1]["key"], sent[0]["key"]);
+    assert_eq!(sent[1]["replayed"], "true");
+    assert_eq!(
+        b.script("return localStorage.getItem('returnsd.hh.outbox');"),
+        json!("[]")
+    );
+    assert_eq!(count(&st, "inspection.completed", &rid), 1);
+    drop(b);
+    d.stop();
+}
+
+/// The language button switches every word (and the server's results, rendered from their
+/// codes), the choice survives a reload; screenshots of the return in both languages.
+#[test]
+fn handheld_switches_language_and_remembers_it() {
+    let (st, d, a, rid) = first_checked();
+    let b = Browser::start_with(360, 780, true);
+    b.goto(&format!("http://{a}/handheld"));
+    b.wait_text("#login-btn", |t| t == "Log in");
+    b.wait_text("#lang", |t| t == "中文");
+    b.screenshot(&screenshots().join("handheld-login-en.png"));
+    b.click("#lang");
+    b.wait_text("#login-btn", |t| t == "登录");
+    b.wait_js(
+        "lang attribute",
+        "document.documentElement.lang === 'zh-CN'",
+    );
+    b.goto(&format!("http://{a}/handheld"));
+    b.wait_text("#login-btn", |t| t == "登录");
+    b.wait_text("#lang", |t| t == "English");
+
+    b.send_keys("#badge", &format!("021{ENTER}"));
+    b.send_keys("#pin", &format!("9999{ENTER}"));
+    b.wait_text("#msg", |t| t == "工号或密码错误");
+    b.send_keys("#pin", &format!("2222{ENTER}"));
+    b.wait_js("queue view", "document.body.dataset.view === 'v-queue'");
+    b.wait_text(&format!("#queue button[data-id='{rid}'] .qmeta"), |t| {
+        t.starts_with("自退件 · 1 件")
+    });
+    b.send_keys("#scan", &format!("{rid}{ENTER}"));
+    b.wait_text("#r-id", |t| t == rid);
+    b.click("li[data-item='1'] .grade[data-grade='defect']");
+    b.wait_text(
+        "li[data-item='1'] .reasons button[data-code='not_working']",
+        |t| t == "功能故障",
+    );
+    b.click("li[data-item='1'] .reasons button[data-code='not_working']");
+    b.script("document.activeElement.blur(); window.scrollTo(0, 0); return true;");
+    b.wait_text("li[data-item='1'] .first", |t| t == "一次检验:相符");
+    b.screenshot(&screenshots().join("handheld-zh.png"));
+
+    b.click("#lang");
+    b.wait_text(
+        "li[data-item='1'] .reasons button[data-code='not_working']",
+        |t| t == "Does not work",
+    );
+    b.wait_text("li[data-item='1'] .first", |t| {
+        t == "First check: as expected"
+    });
+    b.wait_text("#r-kind", |t| t == "customer return");
+    b.wait_js(
+        "the chosen reason is kept",
+        "document.querySelector(\"li[data-item='1'] .reasons button[data-code='not_working']\").getAttribute('aria-pressed') === 'true'",
+    );
+    // A defect needs a photo at this station.
+    b.click("#review");
+    b.wait_text("#msg", |t| t == "A defect needs a photo");
+    b.script("window.scrollTo(0, 0); return true;");
+    b.screenshot(&screenshots().join("handheld-en.png"));
+    b.wait_js(
+        "360 px wide, no horizontal scroll",
+        "window.innerWidth === 360 && document.documentElement.scrollWidth <= 360",
+    );
+    assert_eq!(count(&st, "inspection.completed", &rid), 0);
+    drop(b);
+    d.stop();
+}
