@@ -84,7 +84,7 @@ fn event_stream_carries_journal_events() {
 }
 
 /// A JPEG whose EXIF carries a GPS latitude (31°14'42.42"), as a phone camera writes it.
-fn jpeg_with_gps() -> Vec<u8> {
+pub fn jpeg_with_gps() -> Vec<u8> {
     let mut t = b"II*\0".to_vec();
     t.extend_from_slice(&8u32.to_le_bytes());
     t.extend_from_slice(&1u16.to_le_bytes());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::api::manifest;
-use crate::api_client::{addr, get, login, station};
+use crate::api_client::{addr, get, http, login, station};
 use crate::browser::Browser;
 use crate::support::{Daemon, Station, scan_ok};
 
@@ -89,6 +89,17 @@ fn count(st: &Station, ty: &str, rid: &str) -> usize {
 #[test]
 fn handheld_inspects_and_puts_away_counting_each_scan_once() {
     let (st, d, a, rid) = first_checked();
+    // The page and its files: public, with the strict CSP and nosniff.
+    for path in ["/handheld", "/assets/handheld.js", "/assets/handheld.css"] {
+        let r = http(&a, "GET", path, &[], b"");
+        assert_eq!(r.status, 200, "{path}");
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+    }
     let b = Browser::start_with(360, 780, true);
     open_and_login(&b, &a);
     let row = format!("#queue button[data-id='{rid}']");
@@ -320,6 +331,86 @@ fn handheld_switches_language_and_remembers_it() {
         "window.innerWidth === 360 && document.documentElement.scrollWidth <= 360",
     );
     assert_eq!(count(&st, "inspection.completed", &rid), 0);
+    drop(b);
+    d.stop();
+}
+
+/// A defect: reasons, a note and a photo from the camera input (uploaded at once, its
+/// hash sent with the inspection), confirm, then put away into the defect zone suggested.
+#[test]
+fn handheld_grades_a_defect_with_a_camera_photo() {
+    let (st, d, a, rid) = first_checked();
+    let photo = st.dir.path().join("IMG_0001.jpg");
+    std::fs::write(&photo, crate::api_live::jpeg_with_gps()).unwrap();
+    let b = Browser::start_with(360, 780, true);
+    open_and_login(&b, &a);
+    b.send_keys("#scan", &format!("{rid}{ENTER}"));
+    b.wait_text("#r-id", |t| t == rid);
+    b.click("li[data-item='1'] .grade[data-grade='defect']");
+    b.click("li[data-item='1'] .reasons button[data-code='damaged_casing']");
+    b.click("li[data-item='1'] .reasons button[data-code='missing_parts']");
+    b.send_keys("li[data-item='1'] .note", "lid cracked");
+    b.send_keys("li[data-item='1'] .photo", photo.to_str().unwrap());
+    b.wait_text("li[data-item='1'] .photos", |t| t == "1 photo(s) uploaded");
+    b.click("#review");
+    b.wait_text("#summary", |t| t == "0 good, 1 defect");
+    b.click("#confirm");
+    b.wait_text("#result", |t| {
+        t == format!("{rid}: 1 item(s) graded defect")
+    });
+    b.wait_text("#suggest", |t| t == "Suggested: Z-DEFECT");
+    let ev: Vec<Value> = st
+        .journal()
+        .into_iter()
+        .filter(|e| e["type"] == "inspection.completed" && e["return_id"] == rid.as_str())
+        .collect();
+    assert_eq!(ev.len(), 1);
+    let data = &ev[0]["data"];
+    assert_eq!(data["grade"], "defect");
+    assert_eq!(
+        data["defect_reasons"],
+        json!(["damaged_casing", "missing_parts"])
+    );
+    assert_eq!(data["note"], "lid cracked");
+    assert_eq!(data["photos"].as_array().unwrap().len(), 1, "{data}");
+    b.send_keys("#zone", &format!("Z-DEFECT{ENTER}"));
+    b.wait_text("#result", |t| t.contains("put away to"));
+    assert!(count(&st, "ledger.entry", &rid) >= 2);
+    drop(b);
+    d.stop();
+}
+
+/// The answer is lost and the page is reloaded before the network is back: the submit
+/// kept in localStorage is resent under its key after the page starts again, and the
+/// inspection is applied once.
+#[test]
+fn handheld_resends_a_kept_submit_after_a_reload() {
+    let (st, d, a, rid) = first_checked();
+    let b = Browser::start_with(360, 780, true);
+    open_and_login(&b, &a);
+    b.send_keys("#scan", &format!("{rid}{ENTER}"));
+    b.wait_text("#r-id", |t| t == rid);
+    b.click("li[data-item='1'] .grade[data-grade='good']");
+    b.click("#review");
+    b.script(
+        "let lost = false; const f = window.fetch; \
+         window.fetch = async function (u, o) { \
+           if (!String(u).endsWith('/inspect')) return f.apply(this, arguments); \
+           if (lost) throw new TypeError('Failed to fetch'); \
+           await f.apply(this, arguments); lost = true; throw new TypeError('Failed to fetch'); }; \
+         return true;",
+    );
+    b.click("#confirm");
+    b.wait_js("the submit is kept", "document.body.dataset.outbox === '1'");
+    assert_eq!(count(&st, "inspection.completed", &rid), 1);
+
+    b.goto(&format!("http://{a}/handheld"));
+    b.wait_text("#msg", |t| t == format!("{rid}: 1 item(s) graded good"));
+    b.wait_js(
+        "outbox empty",
+        "localStorage.getItem('returnsd.hh.outbox') === '[]' && document.body.dataset.outbox === '0'",
+    );
+    assert_eq!(count(&st, "inspection.completed", &rid), 1);
     drop(b);
     d.stop();
 }

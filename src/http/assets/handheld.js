@@ -120,7 +120,7 @@
 
   function saveOutbox() {
     localStorage.setItem(OUTBOX_KEY, JSON.stringify(outbox));
-    const waiting = outbox.filter((o) => o.failed).length;
+    const waiting = outbox.filter((o) => o.failed && me && o.badge === me.badge).length;
     $('outbox').hidden = waiting === 0;
     $('outbox-text').textContent = t('hh.pending', { n: waiting });
     document.body.dataset.outbox = String(waiting);
@@ -134,7 +134,7 @@
 
   // Queue a command; resolves with {status, body} once the server answered.
   function submit(path, body) {
-    const entry = { key: newKey(), path, body, csrf, failed: false };
+    const entry = { key: newKey(), badge: me ? me.badge : '', path, body, csrf, failed: false };
     outbox.push(entry);
     saveOutbox();
     const p = new Promise((resolve) => waiters.set(entry.key, resolve));
@@ -165,8 +165,10 @@
     flushing = true;
     clearTimeout(retryTimer);
     try {
-      while (outbox.length) {
-        const entry = outbox[0];
+      // Only this operator's submits: a key is one operator's (another's would run again).
+      for (;;) {
+        const entry = outbox.find((o) => me && o.badge === me.badge);
+        if (!entry) return;
         const answer = await sendOne(entry);
         if (!answer) {
           entry.failed = true;
@@ -176,7 +178,7 @@
           return;
         }
         retryDelay = 2000;
-        outbox.shift();
+        outbox = outbox.filter((o) => o.key !== entry.key);
         saveOutbox();
         const resolve = waiters.get(entry.key);
         waiters.delete(entry.key);
@@ -236,9 +238,10 @@
     const d = await getJson('/api/v1/defect-reasons');
     reasons = d.reasons || [];
     photoRequired = !!d.photo_required;
+    saveOutbox();
     show('v-queue');
     await loadQueue();
-    for (const o of outbox) o.csrf = csrf; // entries kept over a reload: this session's token
+    for (const o of outbox) if (o.badge === me.badge) o.csrf = csrf; // kept over a reload: this session's token
     if (outbox.length) flush();
   }
 
