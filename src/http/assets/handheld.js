@@ -474,7 +474,10 @@
 
   async function start() {
     lang = localStorage.getItem(LANG_KEY);
-    await loadStrings();
+    // No network when the page opens from the cache: try the words again until they come.
+    for (let wait = 1000; ; wait = Math.min(wait * 2, 15000)) {
+      try { await loadStrings(); break; } catch (e) { await new Promise((r) => setTimeout(r, wait)); }
+    }
     $('lang').addEventListener('click', switchLang);
     $('logout').addEventListener('click', logout);
     $('retry').addEventListener('click', () => { retryDelay = 2000; flush(); });
