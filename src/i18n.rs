@@ -487,6 +487,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("kiosk.count.scans", "扫描", "scans"),
     ("kiosk.live", "实时", "live"),
     (
+        "kiosk.tls_fingerprint",
+        "证书指纹",
+        "Certificate fingerprint",
+    ),
+    (
         "kiosk.disconnected",
         "连接中断,正在重连",
         "connection lost, reconnecting",

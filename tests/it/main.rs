@@ -23,3 +23,4 @@ mod sheet;
 mod support;
 mod sync;
 mod tls;
+mod tls_http;
