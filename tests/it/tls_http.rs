@@ -137,6 +137,15 @@ fn self_signed_certificate_serves_and_is_reused() {
     let fp = pem_fingerprint(&cert);
     assert_eq!(ping(&d)["tls_fingerprint"], json!(fp));
     assert_eq!(fp.len(), 95, "{fp}");
+    // `returnsd ping` prints it for people (the config's language is English).
+    let out = st.cli(&["ping"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("Certificate fingerprint (SHA-256): {fp}")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("https://{addr}")), "{text}");
     // The kiosk snapshot (loopback peer, loopback host) names it too.
     let k = https(&client, &addr, "GET", "/api/v1/kiosk/state", &[], b"");
     assert_eq!(k.status, 200, "{}", String::from_utf8_lossy(&k.body));
