@@ -150,6 +150,20 @@ fn self_signed_certificate_serves_and_is_reused() {
     let k = https(&client, &addr, "GET", "/api/v1/kiosk/state", &[], b"");
     assert_eq!(k.status, 200, "{}", String::from_utf8_lossy(&k.body));
     assert_eq!(k.json()["station"]["tls_fingerprint"], json!(fp));
+    // The kiosk page has the line for it, in both languages.
+    let page = https(&client, &addr, "GET", "/kiosk", &[], b"");
+    assert!(String::from_utf8_lossy(&page.body).contains("id=\"tls-fingerprint\""));
+    for (lang, word) in [("zh-CN", "证书指纹"), ("en", "Certificate fingerprint")] {
+        let r = https(
+            &client,
+            &addr,
+            "GET",
+            &format!("/api/v1/i18n?lang={lang}"),
+            &[],
+            b"",
+        );
+        assert_eq!(r.json()["strings"]["kiosk.tls_fingerprint"], json!(word));
+    }
     // Login over HTTPS: the session cookie is Secure.
     let body = json!({"badge": "017", "pin": "1111"}).to_string();
     let r = https(
@@ -266,12 +280,31 @@ fn silent_clients_do_not_block_the_accept_loop() {
         "served only after the silent clients"
     );
     // The silent connections are still open (not yet timed out) at this point.
-    for mut s in silent {
+    for s in &silent {
         s.set_nonblocking(true).unwrap();
         let mut b = [0u8; 1];
-        match s.read(&mut b) {
+        match (&*s).read(&mut b) {
             Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock),
             Ok(n) => panic!("silent connection closed early ({n} bytes)"),
+        }
+    }
+    // Then the handshake timeout (10 s) closes them and frees their slots.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for s in &silent {
+        s.set_nonblocking(false).unwrap();
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut b = [0u8; 64];
+        match (&*s).read(&mut b) {
+            Ok(n) => assert_eq!(n, 0, "the server said something to a silent client"),
+            Err(e) => assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "silent connection never closed"
+            ),
         }
     }
     d.stop();
