@@ -258,11 +258,22 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     let status = crate::sync::new_status();
     let mut http_addr = None;
     let mut http_task = None;
+    let mut tls_fingerprint = None;
     if let Some(addr) = cfg.http_listen {
         let l = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("http.listen {addr}: cannot listen: {e}"))?;
         http_addr = l.local_addr().ok();
+        let tls =
+            crate::http::tls::setup(&cfg, http_addr.unwrap_or(addr)).map_err(anyhow::Error::msg)?;
+        if let Some(t) = &tls {
+            tracing::info!(
+                fingerprint = %t.fingerprint,
+                cert = %t.cert_path.display(),
+                "HTTPS: certificate SHA-256 fingerprint (compare it when pairing a handheld)"
+            );
+        }
+        tls_fingerprint = tls.as_ref().map(|t| t.fingerprint.clone());
         let state = crate::http::HttpState {
             cfg: cfg.clone(),
             engine: engine.clone(),
@@ -270,6 +281,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
             sync: status.clone(),
             board: board.clone(),
             api: Arc::new(crate::http::api::ApiState::new(&cfg, stop_rx.clone())),
+            tls,
         };
         http_task = Some(tokio::spawn(crate::http::serve(
             l,
@@ -303,6 +315,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
         "epoch": &*engine.epoch,
         "database": cfg.database.display().to_string(),
         "http": http_addr.map(|a| a.to_string()),
+        "tls_fingerprint": tls_fingerprint,
     });
     let server = tokio::spawn(crate::control::serve(
         listener,

@@ -39,6 +39,13 @@ pub enum Cmd {
     },
     /// Validate a config file; prints every problem as file:line: key: what is wrong.
     CheckConfig,
+    /// Ask the running daemon who it is: station, epoch, HTTP address and, with TLS, the
+    /// certificate fingerprint to compare when pairing a handheld.
+    Ping {
+        /// Print the daemon's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send scans to the running daemon; returns once each is durably recorded.
     /// Exit status: 0 all accepted, 1 some recorded but refused, 2 some NOT recorded.
     Scan {
@@ -328,6 +335,26 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
+/// `returnsd ping` for people: one fact a line.
+fn ping_text(v: &Value, lang: Lang) -> String {
+    let s = |k: &str| v[k].as_str().unwrap_or("—").to_string();
+    let tls = v["tls_fingerprint"].as_str();
+    let http = match (v["http"].as_str(), tls) {
+        (Some(a), Some(_)) => format!("https://{a}"),
+        (Some(a), None) => format!("http://{a}"),
+        (None, _) => "—".to_string(),
+    };
+    let fp = tls.map_or_else(|| message(lang, "ping.no_tls", &[]), str::to_string);
+    let line = |code: &str, value: String| format!("{}: {value}\n", message(lang, code, &[]));
+    [
+        line("ping.station", s("station")),
+        line("ping.epoch", s("epoch")),
+        line("ping.http", http),
+        line("ping.tls_fingerprint", fp),
+    ]
+    .concat()
+}
+
 fn dispatch(cli: Cli) -> Result<ExitCode, String> {
     match cli.cmd {
         Cmd::CheckConfig => {
@@ -362,6 +389,20 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                 crate::engine::system_clock(),
             ))
             .map_err(|e| format!("{e:#}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ping { json } => {
+            let cfg = load_config(&cli.config)?;
+            let lang = Lang::parse(&cfg.language);
+            let reply = runtime()?.block_on(control::request(
+                &cfg.control_socket,
+                &json!({"op": "ping"}),
+            ))?;
+            if json {
+                println!("{reply}");
+            } else {
+                print!("{}", ping_text(&reply, lang));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Scan { bench, json, codes } => {

@@ -14,6 +14,9 @@ use crate::domain::model::Role;
 use crate::domain::ports::BinClass;
 use crate::domain::scan::{CourierPattern, ScanGrammar};
 
+mod tls;
+pub use tls::TlsMode;
+
 /// Where the config file is looked for when `--config` is not given.
 pub fn default_config_path() -> PathBuf {
     match std::env::var_os("CONFIGURATION_DIRECTORY") {
@@ -125,6 +128,10 @@ pub struct RawHttp {
     pub max_connections: Option<usize>,
     pub idle_timeout_s: Option<u64>,
     pub photo_max_mib: Option<u64>,
+    /// `self-signed`, `files` or `off` (see `tls`).
+    pub tls: Option<String>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -321,8 +328,11 @@ pub struct DefectReasonDef {
 pub struct HttpConfig {
     /// A session unused this long is gone.
     pub session_idle: std::time::Duration,
-    /// Mark the session cookie `Secure` (TLS terminates in front of the station).
+    /// Mark the session cookie `Secure`: always when the listener speaks TLS itself
+    /// (`tls`), and when `secure_cookie` says TLS terminates in front of the station.
     pub secure_cookie: bool,
+    /// Whether the listener speaks TLS, and with which certificate.
+    pub tls: TlsMode,
     /// Wrong PINs for one badge within `lockout_window` that lock it.
     pub lockout_after: u32,
     pub lockout_window: std::time::Duration,
@@ -354,6 +364,7 @@ impl Default for HttpConfig {
             max_connections: 256,
             idle_timeout: std::time::Duration::from_secs(60),
             photo_max_bytes: crate::photos::MAX_BYTES,
+            tls: TlsMode::Off,
         }
     }
 }
@@ -1048,7 +1059,17 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
             }
         },
     };
-    let http = http_config(&raw.http, &mut bad);
+    let mut http = http_config(&raw.http, &mut bad);
+    http.tls = tls::tls_mode(
+        raw.http.tls.as_deref(),
+        raw.http.cert_file.as_deref(),
+        raw.http.key_file.as_deref(),
+        http_listen,
+        base,
+        &mut bad,
+    );
+    // One rule: a listener that speaks TLS always marks its cookies Secure.
+    http.secure_cookie |= http.tls.is_on();
     let sync = sync_config(&raw.sync, base, &mut bad);
     let cap_mb = raw.storage.cap_mb.unwrap_or(2048);
     if !(16..=1_048_576).contains(&cap_mb) {
@@ -1296,6 +1317,7 @@ fn http_config(raw: &RawHttp, bad: &mut impl FnMut(&str, String)) -> HttpConfig 
         lockout_for,
         request_timeout,
         max_concurrent,
+        tls: TlsMode::Off,
     }
 }
 

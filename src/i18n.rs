@@ -488,6 +488,21 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("kiosk.count.scans", "扫描", "scans"),
     ("kiosk.live", "实时", "live"),
     (
+        "kiosk.tls_fingerprint",
+        "证书指纹",
+        "Certificate fingerprint",
+    ),
+    // `returnsd ping`.
+    ("ping.station", "工作站", "Station"),
+    ("ping.epoch", "纪元", "Epoch"),
+    ("ping.http", "HTTP 地址", "HTTP address"),
+    (
+        "ping.tls_fingerprint",
+        "证书指纹 (SHA-256)",
+        "Certificate fingerprint (SHA-256)",
+    ),
+    ("ping.no_tls", "无(未启用 TLS)", "none (TLS is off)"),
+    (
         "kiosk.disconnected",
         "连接中断,正在重连",
         "connection lost, reconnecting",

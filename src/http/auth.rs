@@ -5,8 +5,9 @@
 //! - **Sessions** live in memory only (lost on restart: operators log in again). A session
 //!   is a random 256-bit token from the OS RNG, given to the client once (cookie
 //!   `returnsd_session`, `HttpOnly; SameSite=Strict; Path=/`, `Secure` with
-//!   `http.secure_cookie`, and in the login answer for `Authorization: Bearer`); the
-//!   station keeps only its SHA-256. A session unused for `http.session_idle_*` is gone.
+//!   `http.secure_cookie`, which is always on with `http.tls`, and in the login answer
+//!   for `Authorization: Bearer`); the station keeps only its SHA-256. A session unused
+//!   for `http.session_idle_*` is gone.
 //! - **CSRF**: a mutating request authenticated by the cookie must carry `X-CSRF-Token`
 //!   equal to the session's CSRF token (given at login); bearer requests need none (a
 //!   browser never adds that header by itself). Any mutating request whose `Origin` is

@@ -5,6 +5,12 @@
 //! keep-alive connection left open, or one that stopped reading our answer. (axum's
 //! server sets no header-read timeout of its own.) Event streams stay open: their
 //! keep-alive comments count as traffic.
+//!
+//! With TLS (`http.tls`), the listener accepts TCP as before and runs each handshake in a
+//! task of its own (bounded by [`HANDSHAKE_TIMEOUT`] and the idle timeout, holding its
+//! connection slot), so a client that connects and never says hello stalls nobody; the
+//! finished TLS streams come back through a channel. The stack above (connect info
+//! [`Peer`], cap, idle timeout) is the same for both.
 
 use std::future::Future;
 use std::io;
@@ -15,14 +21,26 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::{Instant, Sleep};
+
+/// Longest time a client may take over its TLS handshake (or the idle timeout if shorter).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TCP listener that caps connections and closes idle ones.
 pub struct GuardedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
     idle: Duration,
+    tls: Option<TlsAccept>,
+}
+
+/// Handshakes in flight report here.
+struct TlsAccept {
+    acceptor: tokio_rustls::TlsAcceptor,
+    timeout: Duration,
+    done_tx: mpsc::Sender<(Conn, std::net::SocketAddr)>,
+    done_rx: mpsc::Receiver<(Conn, std::net::SocketAddr)>,
 }
 
 impl GuardedListener {
@@ -31,43 +49,167 @@ impl GuardedListener {
             inner,
             permits: Arc::new(Semaphore::new(max_connections)),
             idle,
+            tls: None,
+        }
+    }
+
+    /// Speak TLS on every accepted connection.
+    pub fn with_tls(mut self, acceptor: tokio_rustls::TlsAcceptor) -> GuardedListener {
+        let (done_tx, done_rx) = mpsc::channel(64);
+        self.tls = Some(TlsAccept {
+            acceptor,
+            timeout: HANDSHAKE_TIMEOUT.min(self.idle),
+            done_tx,
+            done_rx,
+        });
+        self
+    }
+}
+
+/// Wait for a free slot, then for a TCP connection.
+async fn accept_tcp(
+    inner: &TcpListener,
+    permits: &Arc<Semaphore>,
+    idle: Duration,
+) -> (GuardedStream, std::net::SocketAddr) {
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            // The semaphore is never closed; if it were, fall back to a short pause.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        match inner.accept().await {
+            Ok((io, addr)) => {
+                let _ = io.set_nodelay(true);
+                let stream = GuardedStream {
+                    io,
+                    _permit: permit,
+                    idle,
+                    deadline: Box::pin(tokio::time::sleep(idle)),
+                };
+                return (stream, addr);
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: log and back off briefly.
+                tracing::warn!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
 }
 
+impl TlsAccept {
+    /// Handshake in a task of its own; a finished stream is sent back to `accept`.
+    fn start(&self, stream: GuardedStream, addr: std::net::SocketAddr) {
+        let acceptor = self.acceptor.clone();
+        let timeout = self.timeout;
+        let done = self.done_tx.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let _ = done.send((Conn::Tls(Box::new(tls)), addr)).await;
+                }
+                Ok(Err(e)) => tracing::debug!(peer = %addr, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(peer = %addr, "TLS handshake timed out"),
+            }
+        });
+    }
+}
+
 impl axum::serve::Listener for GuardedListener {
-    type Io = GuardedStream;
+    type Io = Conn;
     type Addr = std::net::SocketAddr;
 
-    async fn accept(&mut self) -> (GuardedStream, std::net::SocketAddr) {
+    async fn accept(&mut self) -> (Conn, std::net::SocketAddr) {
+        let GuardedListener {
+            inner,
+            permits,
+            idle,
+            tls,
+        } = self;
+        let Some(tls) = tls else {
+            let (stream, addr) = accept_tcp(inner, permits, *idle).await;
+            return (Conn::Plain(stream), addr);
+        };
         loop {
-            let Ok(permit) = self.permits.clone().acquire_owned().await else {
-                // The semaphore is never closed; if it were, fall back to a short pause.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            match self.inner.accept().await {
-                Ok((io, addr)) => {
-                    let _ = io.set_nodelay(true);
-                    let stream = GuardedStream {
-                        io,
-                        _permit: permit,
-                        idle: self.idle,
-                        deadline: Box::pin(tokio::time::sleep(self.idle)),
-                    };
-                    return (stream, addr);
+            tokio::select! {
+                biased;
+                done = tls.done_rx.recv() => {
+                    if let Some(done) = done {
+                        return done;
+                    }
                 }
-                Err(e) => {
-                    // Out of file descriptors and the like: log and back off briefly.
-                    tracing::warn!(error = %e, "HTTP accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                (stream, addr) = accept_tcp(inner, permits, *idle) => tls.start(stream, addr),
             }
         }
     }
 
     fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         self.inner.local_addr()
+    }
+}
+
+/// A connection as the server sees it: plain, or TLS over the guarded stream.
+pub enum Conn {
+    Plain(GuardedStream),
+    Tls(Box<tokio_rustls::server::TlsStream<GuardedStream>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Plain(s) => s.is_write_vectored(),
+            Conn::Tls(s) => s.is_write_vectored(),
+        }
     }
 }
 

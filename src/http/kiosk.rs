@@ -178,6 +178,7 @@ async fn state(
             bench: &bench,
             lang,
             now: chrono::Utc::now(),
+            tls_fingerprint: st.tls.as_ref().map(|t| t.fingerprint.as_str()),
         };
         // One read transaction: bench, return and counters from the same snapshot.
         let tx = conn.unchecked_transaction()?;

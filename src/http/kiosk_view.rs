@@ -34,6 +34,8 @@ pub struct Ctx<'a> {
     pub bench: &'a str,
     pub lang: Lang,
     pub now: DateTime<Utc>,
+    /// The listener's certificate fingerprint, for pairing a handheld (None: plain HTTP).
+    pub tls_fingerprint: Option<&'a str>,
 }
 
 /// A message in `lang` with its parameters; placeholders nobody could fill show as `…`
@@ -82,7 +84,11 @@ pub fn snapshot(conn: &Connection, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let today = first_seq_since(conn, local_midnight(cx.cfg, cx.now))?;
     let devices = bench_devices(&cx.devices, cx.bench, cx.lang);
     Ok(json!({
-        "station": {"id": cx.cfg.station.as_str(), "language": Lang::parse(&cx.cfg.language).code()},
+        "station": {
+            "id": cx.cfg.station.as_str(),
+            "language": Lang::parse(&cx.cfg.language).code(),
+            "tls_fingerprint": cx.tls_fingerprint,
+        },
         "bench": cx.bench,
         "lang": cx.lang.code(),
         "operator": operator,

@@ -4,7 +4,7 @@
 //! table and request pipeline; `auth`: sessions, PINs, CSRF; `ops`/`reads`: endpoints;
 //! `dto`: wire types; `error`: the error envelope; `idem`: idempotency keys; `live`: the
 //! server-sent event stream; `openapi`: the served OpenAPI document; `conn`: connection
-//! cap and idle timeout; `upload`: photo uploads), and the keeper's kiosk page with its snapshot and live stream
+//! cap, idle timeout and TLS accept; `tls`: the station's certificate; `upload`: photo uploads), and the keeper's kiosk page with its snapshot and live stream
 //! ([`kiosk`]). Each pull page is its own short read transaction.
 
 pub mod api;
@@ -17,6 +17,7 @@ pub mod live;
 pub mod openapi;
 pub mod ops;
 pub mod reads;
+pub mod tls;
 pub mod upload;
 
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,8 @@ pub struct HttpState {
     pub board: crate::devices::board::DeviceBoard,
     /// The operator API's sessions, idempotency keys and concurrency cap.
     pub api: Arc<api::ApiState>,
+    /// The listener's TLS (`http.tls`); None = plain HTTP.
+    pub tls: Option<tls::ServerTls>,
 }
 
 pub fn router(state: HttpState) -> axum::Router {
@@ -404,7 +407,11 @@ pub async fn serve(
     // Live streams end when shutdown begins, so the graceful shutdown does not wait on them.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let http = &state.cfg.http;
-    let listener = conn::GuardedListener::new(listener, http.max_connections, http.idle_timeout);
+    let mut listener =
+        conn::GuardedListener::new(listener, http.max_connections, http.idle_timeout);
+    if let Some(tls) = &state.tls {
+        listener = listener.with_tls(tls.acceptor.clone());
+    }
     let app = router(state).layer(axum::Extension(sse::Closing(closing)));
     let shutdown = async move {
         shutdown.await;

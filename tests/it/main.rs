@@ -24,3 +24,4 @@ mod sheet;
 mod support;
 mod sync;
 mod tls;
+mod tls_http;

@@ -142,6 +142,9 @@
 
   function render(s) {
     setText('station', s.station.id);
+    // The certificate fingerprint, for pairing a handheld (absent on plain HTTP).
+    $('tls').hidden = !s.station.tls_fingerprint;
+    setText('tls-fingerprint', s.station.tls_fingerprint);
     setText('bench', s.bench);
     setText('operator', s.operator ? s.operator.badge + ' · ' + s.operator.role_text : t('kiosk.no_operator'));
     $('next-step').textContent = s.next_step.text;
