@@ -218,6 +218,7 @@ pub struct RawControl {
 pub struct RawInspection {
     pub defect_photo_required: Option<bool>,
     pub two_person_check: Option<bool>,
+    pub blind: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -387,6 +388,9 @@ pub struct Config {
     pub default_bench: String,
     pub defect_photo_required: bool,
     pub two_person_check: bool,
+    /// `inspection.blind`: the second inspection is blind (inspectors do not see the
+    /// keeper's first-check results on the API).
+    pub inspection_blind: bool,
     pub bins: BTreeMap<String, BinClass>,
     pub operators: Vec<LocalOperator>,
     pub defect_reasons: Vec<DefectReasonDef>,
@@ -1190,6 +1194,7 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
         default_bench,
         defect_photo_required: raw.inspection.defect_photo_required.unwrap_or(true),
         two_person_check: raw.inspection.two_person_check.unwrap_or(true),
+        inspection_blind: raw.inspection.blind.unwrap_or(false),
         bins,
         operators,
         defect_reasons,

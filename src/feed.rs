@@ -98,6 +98,7 @@ pub fn expected_return(key: &str, version: i64, data: &Value) -> Result<Manifest
                 if sku.is_empty() {
                     return Err(format!("items[{i}].sku is empty"));
                 }
+                opt_string(l, "category", 64).map_err(|e| format!("items[{i}].{e}"))?;
                 Ok(ExpectedLine {
                     sku,
                     barcode: opt_string(l, "barcode", 64).map_err(|e| format!("items[{i}].{e}"))?,
@@ -120,6 +121,52 @@ pub fn expected_return(key: &str, version: i64, data: &Value) -> Result<Manifest
         free_shipping,
         items,
     })
+}
+
+/// One line of an inspection standard's checklist.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StandardLine {
+    pub code: String,
+    pub label_zh: String,
+    pub label_en: String,
+}
+
+/// Parse an `inspection_standard` item's data: `{lines: [{code, label_zh, label_en}]}`,
+/// 1 to 30 lines, codes `a-z 0-9 _` (at most 32, unique), labels at most 100 characters.
+/// The item's key is a product category (the manifest line's `category`) or `default`.
+pub fn inspection_standard(data: &Value) -> Result<Vec<StandardLine>, String> {
+    let o = data.as_object().ok_or("data must be an object")?;
+    let lines = field(o, "lines")?
+        .as_array()
+        .ok_or("lines must be an array")?;
+    if lines.is_empty() || lines.len() > 30 {
+        return Err("lines must hold 1 to 30 lines".into());
+    }
+    let mut out: Vec<StandardLine> = Vec::with_capacity(lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        let l = l
+            .as_object()
+            .ok_or_else(|| format!("lines[{i}] must be an object"))?;
+        let code = string(l, "code", 32).map_err(|e| format!("lines[{i}].{e}"))?;
+        if code.is_empty()
+            || !code
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+        {
+            return Err(format!("lines[{i}].code must be a-z 0-9 _"));
+        }
+        if out.iter().any(|x| x.code == code) {
+            return Err(format!("lines[{i}].code {code:?} is repeated"));
+        }
+        let label_zh = string(l, "label_zh", 100).map_err(|e| format!("lines[{i}].{e}"))?;
+        let label_en = string(l, "label_en", 100).map_err(|e| format!("lines[{i}].{e}"))?;
+        out.push(StandardLine {
+            code,
+            label_zh,
+            label_en,
+        });
+    }
+    Ok(out)
 }
 
 /// Check an item of any type the station understands; other types are stored as they are.
@@ -170,7 +217,8 @@ pub fn validate(item: &FeedItem) -> Result<(), String> {
                 .ok_or("seller_fault must be true or false")?;
             Ok(())
         }
-        "exchange_order" | "inspection_standard" => {
+        "inspection_standard" => inspection_standard(data).map(|_| ()),
+        "exchange_order" => {
             if data.is_object() {
                 Ok(())
             } else {

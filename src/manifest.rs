@@ -109,9 +109,9 @@ fn jsonl_item(line: &str) -> Result<FeedItem, String> {
     let o = v.as_object().ok_or("not a JSON object")?;
     if o.contains_key("type") && o.contains_key("key") {
         let ty = o["type"].as_str().ok_or("type must be a string")?;
-        if ty != "expected_return" {
+        if ty != "expected_return" && ty != "inspection_standard" {
             return Err(format!(
-                "type {ty:?}: a manifest file holds expected_return items only"
+                "type {ty:?}: a manifest file holds expected_return and inspection_standard items only"
             ));
         }
         return Ok(FeedItem {
@@ -243,7 +243,12 @@ fn csv_group(
         let qty: u64 = get(r, "qty")
             .parse()
             .map_err(|_| format!("{waybill}: qty {:?} is not a whole number", get(r, "qty")))?;
-        items.push(json!({"sku": get(r, "sku"), "barcode": get(r, "barcode"), "name": get(r, "name"), "qty": qty}));
+        let mut line = json!({"sku": get(r, "sku"), "barcode": get(r, "barcode"), "name": get(r, "name"), "qty": qty});
+        let category = get(r, "category");
+        if !category.is_empty() {
+            line["category"] = json!(category);
+        }
+        items.push(line);
     }
     data.insert("items".into(), Value::Array(items));
     Ok(FeedItem {

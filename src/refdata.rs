@@ -128,3 +128,210 @@ pub fn defect_reasons(
     }
     Ok(by_code.into_values().collect())
 }
+
+/// The built-in checklist when no `inspection_standard` item applies: its codes, labelled
+/// by the translation table (`insp.line.<code>`).
+pub const BUILTIN_STANDARD: &[&str] = &["packaging_complete", "resellable"];
+
+fn builtin_standard() -> Vec<feed::StandardLine> {
+    use crate::i18n::{Lang, template};
+    BUILTIN_STANDARD
+        .iter()
+        .map(|code| {
+            let key = format!("insp.line.{code}");
+            let label = |l| template(l, &key).unwrap_or(code).to_string();
+            feed::StandardLine {
+                code: code.to_string(),
+                label_zh: label(Lang::Zh),
+                label_en: label(Lang::En),
+            }
+        })
+        .collect()
+}
+
+/// The inspection standard for a product category: the `inspection_standard` feed item
+/// keyed by the category, else the one keyed `default`, else the built-in lines. Answers
+/// `{standard, lines: [{code, label_zh, label_en}]}` where `standard` is the key used
+/// (`builtin` for the built-in lines).
+pub fn inspection_standard(
+    conn: &Connection,
+    category: &str,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    for key in [category, "default"] {
+        if key.is_empty() {
+            continue;
+        }
+        if let Some((_, data)) = feed::get(conn, "inspection_standard", key)?
+            && let Ok(lines) = feed::inspection_standard(&data)
+        {
+            return Ok(serde_json::json!({"standard": key, "lines": lines}));
+        }
+    }
+    Ok(serde_json::json!({"standard": "builtin", "lines": builtin_standard()}))
+}
+
+/// Every stored inspection standard (sorted by key) and the built-in lines, for
+/// `GET /api/v1/inspection-standards`.
+pub fn inspection_standards(
+    conn: &Connection,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    let mut q = conn.prepare(
+        "SELECT key, version, data FROM feed_items
+         WHERE type = 'inspection_standard' AND data IS NOT NULL ORDER BY key",
+    )?;
+    let rows = q.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, version, data) = row?;
+        let Some(lines) = serde_json::from_str::<serde_json::Value>(&data)
+            .ok()
+            .and_then(|d| feed::inspection_standard(&d).ok())
+        else {
+            continue;
+        };
+        out.push(serde_json::json!({"standard": key, "version": version, "lines": lines}));
+    }
+    Ok(serde_json::json!({"standards": out, "builtin": builtin_standard()}))
+}
+
+/// The checklist of each live item of a return (its projection `state`): the category of
+/// the item's SKU comes from the manifest line (`category` of the `expected_return` item
+/// of the return's waybill). Each: `{item_no, sku, category, standard, lines}`.
+pub fn checklists(
+    conn: &Connection,
+    state: &serde_json::Value,
+) -> Result<Vec<serde_json::Value>, crate::store::StoreError> {
+    let waybill = state["waybill"].as_str().unwrap_or("");
+    let manifest = if waybill.is_empty() {
+        None
+    } else {
+        feed::get(conn, "expected_return", waybill)?.map(|(_, d)| d)
+    };
+    let category_of = |sku: &str| -> String {
+        manifest
+            .as_ref()
+            .and_then(|m| m["items"].as_array())
+            .and_then(|items| items.iter().find(|l| l["sku"].as_str() == Some(sku)))
+            .and_then(|l| l["category"].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut out = Vec::new();
+    let items = state["items"].as_array().cloned().unwrap_or_default();
+    for i in items
+        .iter()
+        .filter(|i| i["voided"] != serde_json::json!(true))
+    {
+        let sku = i["sku"].as_str().unwrap_or("");
+        let category = category_of(sku);
+        let mut v = inspection_standard(conn, &category)?;
+        v["item_no"] = i["item_no"].clone();
+        v["sku"] = serde_json::json!(sku);
+        v["category"] = serde_json::json!(category);
+        out.push(v);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::{FeedItem, apply};
+    use serde_json::json;
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE feed_items (type TEXT NOT NULL, key TEXT NOT NULL,
+                version INTEGER NOT NULL, data TEXT, source TEXT NOT NULL,
+                updated_at TEXT NOT NULL, PRIMARY KEY (type, key));
+             CREATE TABLE rejected_feed_items (type TEXT, key TEXT, version INTEGER,
+                reason TEXT, source TEXT, raw TEXT, at TEXT);",
+        )
+        .unwrap();
+        c
+    }
+
+    fn put(c: &Connection, ty: &str, key: &str, data: serde_json::Value) -> feed::Applied {
+        let item = FeedItem {
+            ty: ty.into(),
+            key: key.into(),
+            version: 1,
+            data: Some(data),
+        };
+        apply(c, &item, "test", chrono::Utc::now()).unwrap()
+    }
+
+    /// No standard stored: the built-in lines in both languages; a category's standard
+    /// (from the manifest line's `category`) wins over `default`, which wins over the
+    /// built-in lines; malformed standards are rejected at the edge.
+    #[test]
+    fn checklists_by_category_default_and_builtin() {
+        let c = db();
+        let state = json!({"waybill": "SF1000000000001", "items": [
+            {"item_no": 1, "sku": "SKU-A", "voided": false},
+            {"item_no": 2, "sku": "SKU-B", "voided": false},
+            {"item_no": 3, "sku": "SKU-C", "voided": true}]});
+        let l = checklists(&c, &state).unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0]["standard"], "builtin");
+        assert_eq!(
+            l[0]["lines"],
+            json!([
+                {"code": "packaging_complete", "label_zh": "包装完好", "label_en": "Packaging complete"},
+                {"code": "resellable", "label_zh": "不影响二次销售", "label_en": "Resellable"}])
+        );
+        let stored = put(
+            &c,
+            "expected_return",
+            "SF1000000000001",
+            json!({"kind": "customer_return", "items": [
+                {"sku": "SKU-A", "qty": 1, "category": "kettle"}, {"sku": "SKU-B", "qty": 1}]}),
+        );
+        assert_eq!(stored, feed::Applied::Stored);
+        let kettle = json!({"lines": [{"code": "lid_fits", "label_zh": "盖子合紧", "label_en": "Lid fits"}]});
+        assert_eq!(
+            put(&c, "inspection_standard", "kettle", kettle),
+            feed::Applied::Stored
+        );
+        let l = checklists(&c, &state).unwrap();
+        assert_eq!(l[0]["standard"], "kettle");
+        assert_eq!(l[0]["category"], "kettle");
+        assert_eq!(l[0]["lines"][0]["label_en"], "Lid fits");
+        assert_eq!(l[1]["standard"], "builtin");
+        put(
+            &c,
+            "inspection_standard",
+            "default",
+            json!({"lines": [{"code": "tags_on", "label_zh": "吊牌在", "label_en": "Tags on"}]}),
+        );
+        let l = checklists(&c, &state).unwrap();
+        assert_eq!(l[1]["standard"], "default");
+        assert_eq!(l[1]["lines"][0]["code"], "tags_on");
+        let all = inspection_standards(&c).unwrap();
+        assert_eq!(all["standards"].as_array().unwrap().len(), 2);
+        assert_eq!(all["builtin"].as_array().unwrap().len(), 2);
+        for bad in [
+            json!({}),
+            json!({"lines": []}),
+            json!({"lines": [{"code": "Bad Code", "label_zh": "x", "label_en": "x"}]}),
+            json!({"lines": [{"code": "a", "label_zh": "x"}]}),
+            json!({"lines": [{"code": "a", "label_zh": "x", "label_en": "x"},
+                             {"code": "a", "label_zh": "y", "label_en": "y"}]}),
+        ] {
+            assert!(
+                matches!(
+                    put(&c, "inspection_standard", "bad", bad.clone()),
+                    feed::Applied::Rejected(_)
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -66,6 +66,10 @@ pub enum Ep {
     PhotoUpload,
     /// One stored photo.
     Photo,
+    /// The inspection standards (checklists) per category.
+    InspectionStandards,
+    /// A print job's label as a PNG (as sent to the printer).
+    PrintJobPreview,
 }
 
 #[derive(Debug)]
@@ -109,6 +113,12 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/defect-reasons",
         Ep::DefectReasons,
+        Access::Operator,
+    ),
+    r(
+        "GET",
+        "/inspection-standards",
+        Ep::InspectionStandards,
         Access::Operator,
     ),
     r(
@@ -159,6 +169,12 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/sync", Ep::Sync, Access::Operator),
     r("GET", "/journal", Ep::Journal, Access::Operator),
     r("GET", "/print-jobs", Ep::PrintJobs, Access::Operator),
+    r(
+        "GET",
+        "/print-jobs/{job}/preview.png",
+        Ep::PrintJobPreview,
+        Access::Operator,
+    ),
     r("GET", "/events", Ep::Events, Access::Operator),
     r("POST", "/photos", Ep::PhotoUpload, Access::Roles(INSPECTOR)),
     r("GET", "/photos/{sha}", Ep::Photo, Access::Operator),
@@ -198,6 +214,8 @@ pub struct Ctx {
     pub id: Option<ReturnId>,
     /// The validated SHA-256 (lowercase hex) of `{sha}` paths.
     pub sha: Option<String>,
+    /// The print job number of `{job}` paths.
+    pub job: Option<i64>,
     /// A photo upload: its declared content type and bytes.
     pub upload: Option<(String, Vec<u8>)>,
     pub query: Option<String>,
@@ -346,6 +364,7 @@ async fn prepare(
     };
     let mut id = None;
     let mut sha = None;
+    let mut job = None;
     let params =
         params.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id").param("id", "?"))?;
     for (k, v) in params.iter() {
@@ -358,6 +377,15 @@ async fn prepare(
                 return Err(bad());
             }
             sha = Some(v.to_string());
+        } else if k == "job" {
+            let n = (1..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit());
+            job = Some(
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .filter(|_| n)
+                    .ok_or_else(bad)?,
+            );
         }
     }
     let mut upload = None;
@@ -377,6 +405,7 @@ async fn prepare(
         lang: *lang,
         id,
         sha,
+        job,
         upload,
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers.clone(),
@@ -477,5 +506,7 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
         Ep::Events => super::live::events(ctx),
         Ep::PhotoUpload => super::upload::store(ctx).await,
         Ep::Photo => super::upload::get(ctx).await,
+        Ep::InspectionStandards => ok(reads::inspection_standards(&ctx).await?),
+        Ep::PrintJobPreview => reads::print_job_preview(ctx).await,
     }
 }

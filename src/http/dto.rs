@@ -109,6 +109,10 @@ pub struct ReturnDetailOut {
     pub events: Vec<Value>,
     pub photos: Vec<Value>,
     pub labels: Vec<PrintJobOut>,
+    /// The inspection standard's checklist per live item (`refdata::checklists`).
+    pub checklists: Vec<Value>,
+    /// True when the keeper's first-check results were left out (`inspection.blind`).
+    pub blind: bool,
 }
 
 #[derive(Serialize)]

@@ -76,6 +76,24 @@ fn items() -> Value {
 /// The document.
 pub fn document() -> Value {
     let s = |t: &str| json!({"type": t});
+    let line = || json!({"$ref": "#/components/schemas/StandardLine"});
+    let standards = read(
+        "inspection standards (checklists) per product category: feed items inspection_standard, and the built-in lines used when none applies",
+        json!([]),
+        obj(
+            &["standards", "builtin"],
+            json!({
+                "standards": {"type": "array", "items": obj(&["standard", "version", "lines"], json!({
+                    "standard": s("string"), "version": s("integer"),
+                    "lines": {"type": "array", "items": line()}}))},
+                "builtin": {"type": "array", "items": line()}}),
+        ),
+    );
+    let preview = json!({"summary": "a print job's label as a PNG, rendered from the bytes as sent",
+        "parameters": [{"name": "job", "in": "path", "required": true,
+            "schema": {"type": "integer", "minimum": 1}}],
+        "responses": {"200": {"description": "the label", "content": {"image/png": {}}},
+            "400": err("not a job number"), "401": err("not logged in"), "404": err("no such job")}});
     json!({
         "openapi": "3.0.3",
         "info": {"title": "returnsd operator API", "version": "1"},
@@ -92,6 +110,8 @@ pub fn document() -> Value {
                     "ok": s("boolean"), "code": s("string"), "message": s("string"),
                     "params": any(), "seq_first": s("integer"), "seq_last": s("integer"),
                     "return_id": s("string")})),
+                "StandardLine": obj(&["code", "label_zh", "label_en"], json!({
+                    "code": s("string"), "label_zh": s("string"), "label_en": s("string")})),
                 "Session": obj(&["token", "csrf_token", "idle_timeout_s", "operator"], json!({
                     "token": s("string"), "csrf_token": s("string"), "idle_timeout_s": s("integer"),
                     "operator": any()})),
@@ -121,7 +141,7 @@ pub fn document() -> Value {
                        q("q", "string", "prefix of the waybill or the return id"),
                        q("limit", "integer", "1-500, default 50"), q("offset", "integer", "default 0")]),
                 any())},
-            "/returns/{id}": {"get": read("one return: items, events, photos, labels",
+            "/returns/{id}": {"get": read("one return: items, events, photos, labels, the inspection checklist per item (checklists); with inspection.blind an inspector gets no first-check results (blind: true)",
                 json!([id_param(), q("reveal", "integer", "1: unmasked customer data (supervisors)")]), any())},
             "/inspection-queue": {"get": read("returns waiting for the second inspection, oldest first, with due times",
                 json!([q("kind", "string", "filter"), q("limit", "integer", "1-500, default 200"), q("offset", "integer", "default 0")]), any())},
@@ -130,6 +150,7 @@ pub fn document() -> Value {
                     "reasons": {"type": "array", "items": obj(&["code", "label_zh", "label_en", "seller_fault"],
                         json!({"code": s("string"), "label_zh": s("string"), "label_en": s("string"),
                                "seller_fault": s("boolean")}))}})))},
+            "/inspection-standards": {"get": standards},
             "/returns/{id}/inspect": {"post": command("second inspection", "inspector, supervisor",
                 obj(&["grade"], json!({"grade": {"type": "string", "enum": ["good", "defect"]}, "items": items(),
                     "defect_reasons": {"type": "array", "items": s("string")}, "note": s("string"),
@@ -175,6 +196,7 @@ pub fn document() -> Value {
                     "400": err("not a SHA-256"), "401": err("not logged in"), "404": err("no such photo")}}},
             "/print-jobs": {"get": read("print jobs (unconfirmed; all=1: newest of every state)",
                 json!([q("all", "integer", "1: every state"), q("limit", "integer", "1-1000, default 100")]), any())},
+            "/print-jobs/{job}/preview.png": {"get": preview},
             "/i18n": {"get": {"summary": "every page string in one language (public: words only)",
                 "security": [], "parameters": [q("lang", "string", "zh-CN or en")],
                 "responses": {"200": ok("strings", any())}}},

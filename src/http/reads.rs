@@ -202,15 +202,23 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
             return Ok(None);
         };
         let jobs = store::jobs::for_subject(conn, id.as_str(), 200)?;
-        Ok(Some((id, d, jobs)))
+        let checklists = crate::refdata::checklists(conn, &d.state)?;
+        Ok(Some((id, d, jobs, checklists)))
     })
     .await?;
-    let Some((id, d, jobs)) = found else {
+    let Some((id, mut d, jobs, checklists)) = found else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found"));
     };
     if reveal && let Some(c) = &ctx.caller {
         // Who looked, never what they saw.
         tracing::info!(badge = %c.badge.as_str(), return_id = %id.as_str(), "customer data revealed");
+    }
+    let blind = ctx.state.cfg.inspection_blind
+        && ctx.caller.as_ref().is_some_and(|c| {
+            c.roles.contains(&Role::Inspector) && !c.roles.contains(&Role::Supervisor)
+        });
+    if blind {
+        hide_first_check(&mut d.state, &mut d.events);
     }
     let received = d.state["received_at"].as_str().unwrap_or("").to_string();
     to_json(ReturnDetailOut {
@@ -231,7 +239,41 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
         state: d.state,
         events: d.events,
         labels: jobs.into_iter().map(PrintJobOut::from).collect(),
+        checklists,
+        blind,
     })
+}
+
+/// Blind second inspection: drop the keeper's first-check results from a return's
+/// projection and events (the visual result, each item's exception, the counts, and the
+/// bench's scan log, whose command codes would tell the visual result).
+pub fn hide_first_check(state: &mut Value, events: &mut Vec<Value>) {
+    if let Some(o) = state.as_object_mut() {
+        o.remove("visual");
+    }
+    if let Some(items) = state["items"].as_array_mut() {
+        for i in items.iter_mut().filter_map(Value::as_object_mut) {
+            i.remove("exception");
+        }
+    }
+    events.retain(|e| {
+        !matches!(
+            e["type"].as_str(),
+            Some("check.visual_recorded" | "check.first_completed" | "scan.recorded")
+        )
+    });
+    for e in events.iter_mut() {
+        if e["type"] == "item.scanned"
+            && let Some(d) = e["data"].as_object_mut()
+        {
+            d.remove("exception");
+        }
+    }
+}
+
+/// `GET /inspection-standards`: every stored inspection standard and the built-in lines.
+pub async fn inspection_standards(ctx: &Ctx) -> Result<Value, ApiError> {
+    read(&ctx.state, crate::refdata::inspection_standards).await
 }
 
 /// `GET /defect-reasons`: the reasons (code, zh/en labels, seller fault) and whether the
@@ -376,4 +418,75 @@ pub async fn print_jobs(ctx: &Ctx) -> Result<Value, ApiError> {
     let jobs = read(&ctx.state, move |conn| store::jobs::list(conn, all, limit)).await?;
     let jobs: Vec<PrintJobOut> = jobs.into_iter().map(PrintJobOut::from).collect();
     Ok(json!({"jobs": to_json(jobs)?}))
+}
+
+/// `GET /print-jobs/{job}/preview.png`: the job's label as a PNG, rendered from the bytes
+/// as sent (`printing::view::preview`); 404 when there is no such job.
+pub async fn print_job_preview(ctx: Ctx) -> Result<super::api::Outcome, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let Some(id) = ctx.job else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found"));
+    };
+    let cfg = ctx.state.cfg.clone();
+    let found = read(&ctx.state, move |conn| {
+        if store::jobs::get(conn, id)?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(crate::printing::view::preview(
+            &cfg,
+            conn,
+            Some(id),
+            None,
+        )))
+    })
+    .await?;
+    let png = match found {
+        None => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found")),
+        Some(Err(e)) => {
+            tracing::warn!(job = id, error = %e, "label preview failed");
+            return Err(ApiError::internal());
+        }
+        Some(Ok((_, png))) => png,
+    };
+    let r = (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "private, no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        png,
+    )
+        .into_response();
+    Ok(super::api::Outcome::Response(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// Blind inspection: the visual result, each item's exception, the first-check events
+    /// and the scan log are gone; everything else stays.
+    #[test]
+    fn blind_hides_the_first_check() {
+        let mut state = json!({"stage": "first_checked", "visual": "damaged", "items": [
+            {"item_no": 1, "sku": "A", "exception": "over"}]});
+        let mut events = vec![
+            json!({"type": "return.received", "data": {"waybill": "SF1"}}),
+            json!({"type": "scan.recorded", "data": {"code": "CMD-VIS-DAMAGED"}}),
+            json!({"type": "item.scanned", "data": {"item_no": 1, "sku": "A", "exception": "over"}}),
+            json!({"type": "check.visual_recorded", "data": {"visual": "damaged"}}),
+            json!({"type": "check.first_completed", "data": {"visual": "damaged", "counts": []}}),
+        ];
+        super::hide_first_check(&mut state, &mut events);
+        let text = format!("{state} {}", json!(events));
+        assert!(
+            !text.contains("damaged") && !text.contains("over"),
+            "{text}"
+        );
+        assert_eq!(state["stage"], "first_checked");
+        assert_eq!(state["items"][0]["sku"], "A");
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1]["data"]["sku"], "A");
+    }
 }
