@@ -22,7 +22,16 @@ fn screenshots() -> PathBuf {
 
 /// A station with a return first-checked by keeper 017 (waiting for inspection).
 fn first_checked() -> (Station, Daemon, String, String) {
+    first_checked_with("")
+}
+
+/// The same, with `extra` appended to the config.
+fn first_checked_with(extra: &str) -> (Station, Daemon, String, String) {
     let st = station("");
+    if !extra.is_empty() {
+        let text = std::fs::read_to_string(&st.config).unwrap();
+        std::fs::write(&st.config, format!("{text}\n{extra}\n")).unwrap();
+    }
     manifest(&st);
     let d = st.start();
     let a = addr(&d);
@@ -412,5 +421,137 @@ fn handheld_resends_a_kept_submit_after_a_reload() {
     );
     assert_eq!(count(&st, "inspection.completed", &rid), 1);
     drop(b);
+    d.stop();
+}
+
+/// Blind second inspection with the inspection standard's checklist and the result
+/// screen: an inspector's API view has no first-check results (a supervisor's has), the
+/// checklist is the built-in one until a `default` standard is imported (`manifest
+/// import`), the page hides the first check and shows the standard's tick boxes, the
+/// unticked line goes in the note, and after confirming it shows the freight decision of
+/// `refund.due` (both languages) and the defect tag's preview (a PNG from
+/// `GET /print-jobs/{job}/preview.png`).
+#[test]
+fn handheld_blind_checklist_freight_and_defect_tag_preview() {
+    let (st, d, a, rid) = first_checked_with(
+        "[printer]\nkind = \"directory\"\nlanguage = \"zpl\"\n\n[inspection]\nblind = true\ndefect_photo_required = false",
+    );
+    let inspector = login(&a, "021", "2222");
+    let supervisor = login(&a, "001", "3333");
+    let path = format!("/api/v1/returns/{rid}");
+    let blind = get(&a, &inspector, &path).json();
+    assert_eq!(blind["blind"], true, "{blind}");
+    assert!(blind["state"].get("visual").is_none(), "{blind}");
+    assert!(blind["state"]["items"][0].get("exception").is_none());
+    let types: Vec<&str> = blind["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(!types.contains(&"check.first_completed"), "{types:?}");
+    assert!(!types.contains(&"check.visual_recorded"), "{types:?}");
+    assert!(!types.contains(&"scan.recorded"), "{types:?}");
+    assert_eq!(blind["checklists"][0]["standard"], "builtin");
+    assert_eq!(
+        blind["checklists"][0]["lines"][1]["label_zh"],
+        "不影响二次销售"
+    );
+    let open = get(&a, &supervisor, &path).json();
+    assert_eq!(open["blind"], false);
+    assert_eq!(open["state"]["visual"], "ok");
+    assert!(types.len() < open["events"].as_array().unwrap().len());
+
+    // A default standard from a file, through `manifest import`.
+    let file = st.dir.path().join("standards.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"type":"inspection_standard","key":"default","version":1,"data":{"lines":[{"code":"tags_on","label_zh":"吊牌齐全","label_en":"Tags on"},{"code":"no_odour","label_zh":"无异味","label_en":"No odour"}]}}"#,
+    )
+    .unwrap();
+    let out = st.cli(&["manifest", "import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let all = get(&a, &inspector, "/api/v1/inspection-standards").json();
+    assert_eq!(all["standards"][0]["standard"], "default", "{all}");
+    assert_eq!(all["builtin"][0]["code"], "packaging_complete");
+
+    let b = Browser::start_with(360, 780, true);
+    open_and_login(&b, &a);
+    b.send_keys("#scan", &format!("{rid}{ENTER}"));
+    b.wait_text("#r-id", |t| t == rid);
+    b.wait_text("#r-visual", |t| {
+        t == "Blind inspection: first-check results hidden"
+    });
+    b.wait_js(
+        "first check hidden",
+        "document.querySelector(\"li[data-item='1'] .first\").hidden",
+    );
+    b.wait_text("li[data-item='1'] .checks label:nth-child(1)", |t| {
+        t == "Tags on"
+    });
+    b.wait_text("li[data-item='1'] .checks label:nth-child(2)", |t| {
+        t == "No odour"
+    });
+    b.click("li[data-item='1'] .checks input[data-code='tags_on']");
+    b.click("li[data-item='1'] .grade[data-grade='defect']");
+    b.click("li[data-item='1'] .reasons button[data-code='damaged_casing']");
+    b.click("#review");
+    b.wait_text("#summary", |t| t == "0 good, 1 defect");
+    b.click("#confirm");
+    b.wait_text("#result", |t| {
+        t == format!("{rid}: 1 item(s) graded defect")
+    });
+    let journal = st.journal();
+    let done = journal
+        .iter()
+        .find(|e| e["type"] == "inspection.completed" && e["return_id"] == rid.as_str())
+        .unwrap();
+    assert_eq!(done["data"]["note"], "Not met: No odour", "{done}");
+    let f = &journal
+        .iter()
+        .find(|e| e["type"] == "refund.due" && e["return_id"] == rid.as_str())
+        .unwrap()["data"]["freight"];
+    let (fault, out_p, back) = (
+        f["fault"].as_str().unwrap(),
+        f["outbound"].as_str().unwrap(),
+        f["return_leg"].as_str().unwrap(),
+    );
+    b.wait_text("#freight", |t| {
+        t == format!("Freight: fault {fault}; outbound paid by {out_p}; return leg paid by {back}")
+    });
+    b.wait_js(
+        "defect tag preview loaded",
+        "(() => { const i = document.querySelector('#tag-imgs img'); \
+           return !document.getElementById('tags').hidden && i && i.complete && i.naturalWidth > 100; })()",
+    );
+    b.screenshot(&screenshots().join("handheld-result-en.png"));
+    b.click("#lang");
+    b.wait_text("#freight", |t| t.starts_with("运费:责任方 "));
+    b.screenshot(&screenshots().join("handheld-result-zh.png"));
+    drop(b);
+
+    // The preview endpoint: a PNG for the defect tag job, 404 for none, 400 for junk.
+    let jobs = get(&a, &inspector, &path).json()["labels"].clone();
+    let tag = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["template"] == "defect_tag")
+        .unwrap_or_else(|| panic!("{jobs}"))["id"]
+        .as_i64()
+        .unwrap();
+    let png = get(
+        &a,
+        &inspector,
+        &format!("/api/v1/print-jobs/{tag}/preview.png"),
+    );
+    assert_eq!(png.status, 200);
+    assert_eq!(png.header("content-type").as_deref(), Some("image/png"));
+    assert!(png.body.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let none = get(&a, &inspector, "/api/v1/print-jobs/999999/preview.png");
+    assert_eq!(none.status, 404);
+    assert_eq!(none.json()["error"], "not_found");
+    let bad = get(&a, &inspector, "/api/v1/print-jobs/x1/preview.png");
+    assert_eq!(bad.status, 400);
     d.stop();
 }

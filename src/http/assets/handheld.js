@@ -21,6 +21,7 @@
   let current = null;        // the return being inspected: {id, detail, items: [{no, grade, reasons, note, photos}]}
   let doneId = null;         // the return waiting for put-away
   let lastResult = null;     // {code, params, message} of the last command, re-rendered on a language switch
+  let outcome = null;        // after an inspection: {freight, tags: [print job ids]}
   let outbox = loadOutbox();
   const waiters = new Map(); // Idempotency-Key -> resolve
   let retryTimer = null;
@@ -300,7 +301,11 @@
     current = {
       id, detail: d,
       items: (st.items || []).filter((i) => !i.voided)
-        .map((i) => ({ no: i.item_no, src: i, grade: null, reasons: [], note: '', photos: [] })),
+        .map((i) => {
+          const c = (d.checklists || []).find((x) => x.item_no === i.item_no);
+          return { no: i.item_no, src: i, grade: null, reasons: [], note: '', photos: [],
+            lines: c ? c.lines : [], ticked: [] };
+        }),
     };
     renderReturn();
     $('confirm-box').hidden = true;
@@ -313,7 +318,8 @@
     $('r-id').textContent = current.id;
     $('r-kind').textContent = st.kind ? word('kind', st.kind) : '—';
     $('r-claimed').textContent = st.claimed_reason || '—';
-    $('r-visual').textContent = word('visual', st.visual || 'not_recorded');
+    const blind = !!current.detail.blind;
+    $('r-visual').textContent = blind ? t('hh.blind') : word('visual', st.visual || 'not_recorded');
     const tpl = $('item-tpl');
     $('items').replaceChildren(...current.items.map((it) => {
       const li = tpl.content.firstElementChild.cloneNode(true);
@@ -325,6 +331,23 @@
       const ex = it.src.exception;
       first.dataset.exception = String(!!ex);
       first.textContent = t('hh.first_check', { result: ex ? word('kiosk.row', ex) : t('hh.first_ok') });
+      first.hidden = blind;
+      li.querySelector('.checklist').hidden = !it.lines.length;
+      li.querySelector('.checks').replaceChildren(...it.lines.map((l) => {
+        const lab = document.createElement('label');
+        const box = document.createElement('input');
+        box.type = 'checkbox';
+        box.dataset.code = l.code;
+        box.checked = it.ticked.includes(l.code);
+        box.addEventListener('change', () => {
+          it.ticked = box.checked ? it.ticked.concat(l.code) : it.ticked.filter((c) => c !== l.code);
+          $('confirm-box').hidden = true;
+        });
+        const span = document.createElement('span');
+        span.textContent = lang === 'en' ? l.label_en : l.label_zh;
+        lab.append(box, span);
+        return lab;
+      }));
       li.querySelectorAll('.grade').forEach((b) => {
         b.setAttribute('aria-pressed', String(it.grade === b.dataset.grade));
         b.addEventListener('click', () => { it.grade = b.dataset.grade; $('confirm-box').hidden = true; renderReturn(); });
@@ -396,8 +419,13 @@
     say(t('hh.sending'));
     const groups = new Map();
     for (const it of current.items) {
+      // The standard's lines left unticked go in the note (in the page's language).
+      const notMet = it.lines.filter((l) => !it.ticked.includes(l.code))
+        .map((l) => (lang === 'en' ? l.label_en : l.label_zh));
+      const note = [it.grade === 'defect' ? it.note.trim() : '',
+        notMet.length ? t('hh.not_met', { lines: notMet.join(', ') }) : ''].filter(Boolean).join('\n');
       const body = { grade: it.grade, defect_reasons: it.grade === 'defect' ? it.reasons.slice().sort() : [],
-        note: it.grade === 'defect' ? it.note.trim() : '', photos: it.grade === 'defect' ? it.photos : [] };
+        note, photos: it.grade === 'defect' ? it.photos : [] };
       const k = JSON.stringify(body);
       if (!groups.has(k)) groups.set(k, Object.assign({ items: [] }, body));
       groups.get(k).items.push(it.no);
@@ -413,8 +441,11 @@
     doneId = id;
     const defects = current.items.some((i) => i.grade === 'defect');
     const allDefect = current.items.every((i) => i.grade === 'defect');
+    const defectNos = current.items.filter((i) => i.grade === 'defect').map((i) => i.no);
     current = null;
+    outcome = null;
     renderDone();
+    loadOutcome(id, lastResult, defectNos);
     $('suggest').dataset.zone = allDefect ? 'Z-DEFECT' : defects ? '' : 'Z-GOOD';
     renderSuggest();
     $('zone-form').hidden = false;
@@ -423,6 +454,36 @@
 
   function renderDone() {
     $('result').textContent = (lastResult || []).map(textOf).join(' · ');
+    const f = outcome && outcome.freight;
+    $('freight').hidden = !f;
+    $('freight').textContent = f ? t('hh.freight', { fault: word('freight.fault', f.fault),
+      outbound: word('freight.party', f.outbound), return_leg: word('freight.party', f.return_leg) }) : '';
+    const tags = (outcome && outcome.tags) || [];
+    $('tags').hidden = !tags.length;
+    if ($('tag-imgs').childElementCount !== tags.length) {
+      $('tag-imgs').replaceChildren(...tags.map((job) => {
+        const img = document.createElement('img');
+        img.alt = '';
+        img.dataset.job = String(job);
+        img.addEventListener('error', () => { img.hidden = true; });
+        img.src = '/api/v1/print-jobs/' + job + '/preview.png';
+        return img;
+      }));
+    }
+  }
+
+  // The freight decision (the refund.due event of these commands: the inspection completed
+  // the return) and the defect tags printed for the defect items.
+  async function loadOutcome(id, answers, defectNos) {
+    let d;
+    try { d = await getJson('/api/v1/returns/' + encodeURIComponent(id)); } catch (e) { return; }
+    if (lastResult !== answers) return; // moved on meanwhile
+    const within = (seq) => answers.some((a) => seq >= a.seq_first && seq <= a.seq_last);
+    const due = (d.events || []).filter((e) => e.type === 'refund.due' && within(e.seq)).pop();
+    const tags = (d.labels || []).filter((j) => j.template === 'defect_tag' && j.reason === 'first'
+      && defectNos.includes(j.item_no)).map((j) => j.id);
+    outcome = { freight: due ? due.data.freight : null, tags };
+    renderDone();
   }
 
   function renderSuggest() {
@@ -493,7 +554,7 @@
     $('review').addEventListener('click', review);
     $('confirm').addEventListener('click', confirm);
     $('confirm-back').addEventListener('click', () => { $('confirm-box').hidden = true; });
-    $('next').addEventListener('click', () => { lastResult = null; say(''); show('v-queue'); loadQueue(); });
+    $('next').addEventListener('click', () => { lastResult = null; outcome = null; renderDone(); say(''); show('v-queue'); loadQueue(); });
     window.addEventListener('online', () => { retryDelay = 2000; flush(); });
     if (!csrf) { toLogin(); return; }
     try { await afterLogin(); } catch (e) { toLogin(); }
