@@ -361,6 +361,15 @@ fn handheld_grades_a_defect_with_a_camera_photo() {
     b.send_keys("li[data-item='1'] .note", "lid cracked");
     b.send_keys("li[data-item='1'] .photo", photo.to_str().unwrap());
     b.wait_text("li[data-item='1'] .photos", |t| t == "1 photo(s) uploaded");
+    // No inspection standard stored: the built-in checklist, every line met.
+    b.wait_text("li[data-item='1'] .checks label:nth-child(1)", |t| {
+        t == "Packaging complete"
+    });
+    b.wait_text("li[data-item='1'] .checks label:nth-child(2)", |t| {
+        t == "Resellable"
+    });
+    b.click("li[data-item='1'] .checks input[data-code='packaging_complete']");
+    b.click("li[data-item='1'] .checks input[data-code='resellable']");
     b.click("#review");
     b.wait_text("#summary", |t| t == "0 good, 1 defect");
     b.click("#confirm");
