@@ -60,5 +60,7 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ("sv.cancel", "取消", "Cancel"),
     ("sv.refresh", "刷新", "Refresh"),
     ("sv.loading", "加载中…", "Loading…"),
+    ("zone.vendor", "已退厂", "Returned to vendor"),
+    ("zone.customer", "已发回客户", "Sent to the customer"),
     ("kiosk.supervisor_link", "主管工作台", "Supervisor page"),
 ];
