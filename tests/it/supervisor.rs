@@ -100,6 +100,10 @@ fn supervisor_page_refuses_a_keeper() {
         let csp = r.header("content-security-policy").unwrap_or_default();
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
     }
+    // The kiosk's footer links here.
+    let kiosk = http(&a, "GET", "/kiosk", &[], b"");
+    assert_eq!(kiosk.status, 200);
+    assert!(String::from_utf8_lossy(&kiosk.body).contains("href=\"/supervisor\""));
     let b = Browser::start_with(360, 780, true);
     login(&b, &a, "017", "1111");
     b.wait_js("denied view", "document.body.dataset.view === 'v-denied'");
