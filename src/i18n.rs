@@ -4,6 +4,7 @@
 
 mod api;
 mod handheld;
+mod supervisor;
 
 /// A supported language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -593,6 +594,7 @@ pub fn template(lang: Lang, code: &str) -> Option<&'static str> {
         .iter()
         .chain(api::TABLE)
         .chain(handheld::TABLE)
+        .chain(supervisor::TABLE)
         .find(|(c, _, _)| *c == code)
         .map(|(_, zh, en)| match lang {
             Lang::Zh => *zh,
@@ -631,6 +633,7 @@ pub fn all(lang: Lang) -> impl Iterator<Item = (&'static str, &'static str)> {
         .iter()
         .chain(api::TABLE)
         .chain(handheld::TABLE)
+        .chain(supervisor::TABLE)
         .map(move |(c, zh, en)| match lang {
             Lang::Zh => (*c, *zh),
             Lang::En => (*c, *en),
@@ -643,6 +646,7 @@ pub fn codes() -> impl Iterator<Item = &'static str> {
         .iter()
         .chain(api::TABLE)
         .chain(handheld::TABLE)
+        .chain(supervisor::TABLE)
         .map(|(c, _, _)| *c)
 }
 
@@ -654,7 +658,12 @@ mod tests {
     #[test]
     fn both_languages_have_the_same_placeholders() {
         let re = regex::Regex::new(r"\{[a-z_]+\}").unwrap();
-        for (code, zh, en) in TABLE.iter().chain(api::TABLE).chain(handheld::TABLE) {
+        for (code, zh, en) in TABLE
+            .iter()
+            .chain(api::TABLE)
+            .chain(handheld::TABLE)
+            .chain(supervisor::TABLE)
+        {
             assert!(!zh.is_empty() && !en.is_empty(), "{code}");
             let mut a: Vec<_> = re.find_iter(zh).map(|m| m.as_str()).collect();
             let mut b: Vec<_> = re.find_iter(en).map(|m| m.as_str()).collect();

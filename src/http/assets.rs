@@ -46,6 +46,21 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("assets/handheld.js"),
     ),
+    (
+        "supervisor.html",
+        "text/html; charset=utf-8",
+        include_str!("assets/supervisor.html"),
+    ),
+    (
+        "supervisor.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/supervisor.css"),
+    ),
+    (
+        "supervisor.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/supervisor.js"),
+    ),
 ];
 
 /// Add the page security headers to a response.
@@ -103,6 +118,7 @@ mod tests {
         for html in [
             include_str!("assets/kiosk.html"),
             include_str!("assets/handheld.html"),
+            include_str!("assets/supervisor.html"),
         ] {
             page_has_no_inline_script_style_or_text(html);
         }
@@ -135,6 +151,8 @@ mod tests {
             include_str!("assets/kiosk.js"),
             include_str!("assets/handheld.html"),
             include_str!("assets/handheld.js"),
+            include_str!("assets/supervisor.html"),
+            include_str!("assets/supervisor.js"),
         ] {
             for c in re.captures_iter(src) {
                 n += 1;

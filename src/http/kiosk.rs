@@ -38,6 +38,7 @@ pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/kiosk", get(page))
         .route("/handheld", get(handheld))
+        .route("/supervisor", get(supervisor))
         .route("/assets/{name}", get(assets::asset))
         .route(API_ROUTES[0].1, get(strings))
         .route(API_ROUTES[1].1, get(state))
@@ -137,6 +138,13 @@ async fn page(
 /// and logs in through `POST /api/v1/session` before reading anything.
 async fn handheld() -> Response {
     assets::file("handheld.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// `GET /supervisor`: the supervisor's page (stock, return-to-vendor notes, reprint,
+/// void). Public like the handheld page: it holds no data, logs in through
+/// `POST /api/v1/session`, and the API checks the role of every request.
+async fn supervisor() -> Response {
+    assets::file("supervisor.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
 
 /// `GET /api/v1/i18n?lang=zh-CN`: every string in that language, keyed by code.

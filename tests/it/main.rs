@@ -21,6 +21,7 @@ mod printing;
 mod props;
 mod proxy;
 mod sheet;
+mod supervisor;
 mod support;
 mod sync;
 mod tls;
