@@ -1071,7 +1071,16 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
     let s = status(&st);
     eprintln!("accepting again after {n} tries: {}", s["disk"]);
     assert_eq!(s["disk"]["full"], false, "{s}");
-    assert!(s["disk"]["pruned_events"].as_u64().unwrap() > 0, "{s}");
+    // Room may come back first from the WAL shrinking after the sync; the acknowledged
+    // events are pruned by the next maintenance pass (every second here) either way.
+    poll(
+        Duration::from_secs(30),
+        "acknowledged events pruned",
+        || {
+            let s = status(&st);
+            (s["disk"]["pruned_events"].as_u64().unwrap_or(0) > 0).then_some(())
+        },
+    );
     let last = accepted["seq_last"].as_i64().unwrap();
     central.wait_until(Duration::from_secs(30), "all synced", |c| {
         c.acked_through(&epoch) >= last
