@@ -54,46 +54,6 @@ pub struct Page<T: Serialize> {
     pub offset: i64,
 }
 
-/// A print job without its bytes.
-#[derive(Serialize)]
-pub struct PrintJobOut {
-    pub id: i64,
-    pub created_at: String,
-    pub seq: Option<i64>,
-    pub subject: String,
-    pub template: String,
-    pub reason: String,
-    pub item_no: Option<i64>,
-    pub state: String,
-    pub attempts: i64,
-    pub printer: Option<String>,
-    pub sent_at: Option<String>,
-    pub confirmed_at: Option<String>,
-    pub last_error: Option<String>,
-    pub next_attempt_at: Option<String>,
-}
-
-impl From<crate::store::jobs::Job> for PrintJobOut {
-    fn from(j: crate::store::jobs::Job) -> Self {
-        PrintJobOut {
-            id: j.id,
-            created_at: j.created_at,
-            seq: j.seq,
-            subject: j.subject,
-            template: j.template,
-            reason: j.reason,
-            item_no: j.item_no,
-            state: j.state,
-            attempts: j.attempts,
-            printer: j.printer,
-            sent_at: j.sent_at,
-            confirmed_at: j.confirmed_at,
-            last_error: j.last_error,
-            next_attempt_at: j.next_attempt_at,
-        }
-    }
-}
-
 /// `GET /returns/{id}`.
 #[derive(Serialize)]
 pub struct ReturnDetailOut {
@@ -108,7 +68,8 @@ pub struct ReturnDetailOut {
     /// Its journal events (contract form), oldest first.
     pub events: Vec<Value>,
     pub photos: Vec<Value>,
-    pub labels: Vec<PrintJobOut>,
+    /// Print jobs as `printing::view::job_json` (the CLI's form: bytes as a size).
+    pub labels: Vec<serde_json::Value>,
     /// The inspection standard's checklist per live item (`refdata::checklists`).
     pub checklists: Vec<Value>,
     /// True when the keeper's first-check results were left out (`inspection.blind`).

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::HttpState;
 use super::api::Ctx;
-use super::dto::{AlarmOut, Page, PrintJobOut, ReturnDetailOut, ReturnSummary, ZoneStockOut};
+use super::dto::{AlarmOut, Page, ReturnDetailOut, ReturnSummary, ZoneStockOut};
 use super::error::ApiError;
 use crate::domain::model::Role;
 use crate::i18n::message;
@@ -238,7 +238,7 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
         photos: views::photos_of(&d.events),
         state: d.state,
         events: d.events,
-        labels: jobs.into_iter().map(PrintJobOut::from).collect(),
+        labels: jobs.iter().map(crate::printing::view::job_json).collect(),
         checklists,
         blind,
     })
@@ -416,8 +416,8 @@ pub async fn print_jobs(ctx: &Ctx) -> Result<Value, ApiError> {
     let all = flag(&q.all);
     let limit = int(&q.limit, "limit", 100, 1, 1000)?;
     let jobs = read(&ctx.state, move |conn| store::jobs::list(conn, all, limit)).await?;
-    let jobs: Vec<PrintJobOut> = jobs.into_iter().map(PrintJobOut::from).collect();
-    Ok(json!({"jobs": to_json(jobs)?}))
+    let jobs: Vec<Value> = jobs.iter().map(crate::printing::view::job_json).collect();
+    Ok(json!({"jobs": jobs}))
 }
 
 /// `GET /print-jobs/{job}/preview.png`: the job's label as a PNG, rendered from the bytes
