@@ -137,13 +137,18 @@ pub enum EventBody {
     },
     /// `operator.logged_out`
     LoggedOut { bench: String, badge: Badge },
-    /// `scan.recorded`: every acknowledged scan, accepted or not.
+    /// `scan.recorded`: every acknowledged scan, accepted or not, with what the station
+    /// answered at the bench: `ok` (the green or red feedback: an over item is accepted but
+    /// red), the answer's message `reply` code and its `params` (never customer fields).
     ScanRecorded {
         bench: String,
         code: String,
         class: String,
         accepted: bool,
         error: Option<String>,
+        ok: bool,
+        reply: String,
+        params: Vec<(String, String)>,
     },
     /// `return.received`
     Received {

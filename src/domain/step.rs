@@ -215,7 +215,7 @@ fn scan(
     };
     let class_name = class.kind();
     let mut out = Out::new(now, actor.clone());
-    let record = |out: &mut Out, accepted: bool, error: Option<String>| {
+    let record = |out: &mut Out, accepted: bool, error: Option<String>, fb: &Feedback| {
         out.events.insert(
             0,
             Event {
@@ -228,30 +228,45 @@ fn scan(
                     class: class_name.to_string(),
                     accepted,
                     error,
+                    ok: fb.ok,
+                    reply: fb.code.to_string(),
+                    params: sorted_params(&fb.params),
                 },
             },
         );
     };
     match scan_inner(st, lk, cfg, bench, class, &mut out) {
         Ok(fb) => {
-            record(&mut out, true, None);
+            record(&mut out, true, None, &fb);
             out.done(fb)
         }
         Err(e) => {
             let mut out = Out::new(now, actor.clone());
-            record(&mut out, false, Some(e.code().to_string()));
+            let feedback = Feedback {
+                ok: false,
+                code: e.code(),
+                params: e.params(),
+            };
+            record(&mut out, false, Some(e.code().to_string()), &feedback);
             Transition {
                 events: out.events,
                 effects: Vec::new(),
-                feedback: Feedback {
-                    ok: false,
-                    code: e.code(),
-                    params: e.params(),
-                },
+                feedback,
                 rejected: Some(e),
             }
         }
     }
+}
+
+/// A feedback's parameters as journaled: owned and sorted by name (the journal's JSON
+/// object keeps no order).
+fn sorted_params(params: &[(&'static str, String)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    v.sort();
+    v
 }
 
 fn scan_inner(

@@ -38,6 +38,9 @@ pub enum Access {
     Operator,
     /// Operators holding one of these roles (acting in the first one they hold).
     Roles(&'static [Role]),
+    /// Any logged-in operator, or without a session the bench PC's own kiosk (a loopback
+    /// peer naming a loopback host: `kiosk::kiosk_access`).
+    Kiosk,
 }
 
 /// What an endpoint does.
@@ -175,7 +178,7 @@ pub const ROUTES: &[Route] = &[
         Ep::PrintJobPreview,
         Access::Operator,
     ),
-    r("GET", "/events", Ep::Events, Access::Operator),
+    r("GET", "/events", Ep::Events, Access::Kiosk),
     r("POST", "/photos", Ep::PhotoUpload, Access::Roles(INSPECTOR)),
     r("GET", "/photos/{sha}", Ep::Photo, Access::Operator),
 ];
@@ -273,10 +276,13 @@ async fn dispatch(
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy").respond(lang);
     };
     let timeout = state.cfg.http.request_timeout;
-    match tokio::time::timeout(timeout, handle(state, route, params, req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout").respond(lang),
-    }
+    // Every answer carries the page security headers (nosniff, no framing, no referrer).
+    super::assets::secure(
+        match tokio::time::timeout(timeout, handle(state, route, params, req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout").respond(lang),
+        },
+    )
 }
 
 async fn handle(
@@ -351,6 +357,19 @@ async fn prepare(
     }
     let caller = match route.access {
         Access::Public => None,
+        Access::Kiosk => match state.api.auth.authenticate(&parts.headers, &method) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let peer = parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<super::conn::Peer>>()
+                    .map(|c| c.0.0);
+                match peer.map(|p| super::kiosk::kiosk_access(p, &parts.headers)) {
+                    Some(Ok(())) => None,
+                    _ => return Err(e),
+                }
+            }
+        },
         _ => Some(state.api.auth.authenticate(&parts.headers, &method)?),
     };
     if let Some(l) = caller.as_ref().and_then(|c| c.lang) {

@@ -174,7 +174,8 @@ pub fn document() -> Value {
             "/sync": {"get": read("sync status: backlog, push, feed, clock, disk", json!([]), any())},
             "/journal": {"get": read("the journal, read-only",
                 json!([q("after", "integer", "seq, default 0"), q("limit", "integer", "1-1000, default 100")]), any())},
-            "/events": {"get": {"summary": "server-sent events: hello, journal, devices, alarms, lagged, session_expired (cookie session for EventSource)",
+            "/events": {"get": {"summary": "server-sent events: hello, journal (a scan's answer included), devices, alarms, lagged, session_expired (cookie session for EventSource; the bench PC's kiosk without a session)",
+                "parameters": [q("lang", "string", "zh-CN or en: the language of scan messages")],
                 "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                     "401": err("not logged in or expired"), "503": err("too many streams")}}},
             "/photos": {"post": {"summary": "store an inspection photo (raw body; location metadata removed) (roles: inspector, supervisor)",
@@ -200,12 +201,9 @@ pub fn document() -> Value {
             "/i18n": {"get": {"summary": "every page string in one language (public: words only)",
                 "security": [], "parameters": [q("lang", "string", "zh-CN or en")],
                 "responses": {"200": ok("strings", any())}}},
-            "/kiosk/state": {"get": {"summary": "the bench's kiosk snapshot (loopback peers without a session)",
+            "/kiosk/state": {"get": {"summary": "the bench's kiosk snapshot (loopback peers without a session, others logged in)",
                 "parameters": [q("bench", "string", "bench name"), q("lang", "string", "zh-CN or en")],
                 "responses": {"200": ok("snapshot", any()), "401": err("not loopback and not logged in")}}},
-            "/kiosk/stream": {"get": {"summary": "server-sent events for the kiosk: hello, committed, devices, resync",
-                "parameters": [q("bench", "string", "bench name"), q("lang", "string", "zh-CN or en")],
-                "responses": {"200": {"description": "text/event-stream"}, "401": err("not loopback and not logged in")}}},
         },
     })
 }

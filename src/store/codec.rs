@@ -48,8 +48,16 @@ pub fn encode(body: &EventBody) -> Value {
             class,
             accepted,
             error,
+            ok,
+            reply,
+            params,
         } => {
-            json!({"bench": bench, "code": code, "class": class, "accepted": accepted, "error": error})
+            let params: Map<String, Value> = params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            json!({"bench": bench, "code": code, "class": class, "accepted": accepted,
+                "error": error, "ok": ok, "reply": reply, "params": params})
         }
         EventBody::Received {
             bench,
@@ -296,6 +304,28 @@ pub fn decode(
             class: o.str("class")?,
             accepted: o.bool("accepted")?,
             error: o.opt_str("error")?,
+            // Journals written before the answer was recorded: accepted = green, and the
+            // refusal's code (or nothing) as the answer.
+            ok: match o.0.get("ok") {
+                Some(v) => v.as_bool().ok_or("ok: not a boolean")?,
+                None => o.bool("accepted")?,
+            },
+            reply: match o.opt_str("reply")? {
+                Some(r) => r,
+                None => o.opt_str("error")?.unwrap_or_default(),
+            },
+            params: match o.0.get("params") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        v.as_str()
+                            .map(|v| (k.clone(), v.to_string()))
+                            .ok_or_else(|| format!("params.{k}: not a string"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err("params: not an object".into()),
+            },
         },
         "return.received" => EventBody::Received {
             bench: o.str("bench")?,
