@@ -8,8 +8,8 @@
 //! - `journal` for every committed journal event: `{"seq", "type", "return_id"}` (the SSE
 //!   `id` is the seq). A `scan.recorded` also carries `scan`: its bench, `accepted`, `ok`
 //!   (green/red, as the bench was told) and the answer's `message` in the stream's
-//!   language (`?lang=`, else the operator's, else `Accept-Language`). No customer fields:
-//!   fetch the return;
+//!   language (`?lang=`, else the operator's, else `Accept-Language`; not for an inspector
+//!   under `inspection.blind`). No customer fields: fetch the return;
 //! - `devices` whenever the device board changes: `{"devices": […]}` as `GET /devices`;
 //! - `alarms` when the alarm list changes (checked every few seconds): as `GET /alarms`;
 //! - `lagged` `{"missed": n}` when the client fell behind (reload what it shows);
@@ -110,7 +110,8 @@ impl Live {
     /// One committed event; a scan's answer is read back from its journal row.
     async fn committed(&self, c: Committed) -> Event {
         let mut v = json!({"seq": c.seq, "type": c.ty, "return_id": c.return_id});
-        if c.ty == "scan.recorded" {
+        // A blind inspector is not told the bench's scans (they would tell the first check).
+        if c.ty == "scan.recorded" && !super::reads::blind_for(&self.ctx) {
             let (seq, lang) = (c.seq, self.lang);
             let read = super::with_reader(&self.ctx.state, move |conn| {
                 super::kiosk_scan::read_scan(conn, seq, lang)

@@ -470,6 +470,26 @@ fn handheld_blind_checklist_freight_and_defect_tag_preview() {
     assert_eq!(open["blind"], false);
     assert_eq!(open["state"]["visual"], "ok");
     assert!(types.len() < open["events"].as_array().unwrap().len());
+    // The station's journal tells the inspector no first check either: those events keep
+    // their seq and type but not their data.
+    let journal = |s| get(&a, s, "/api/v1/journal?limit=1000").json();
+    let (hidden, shown) = (journal(&inspector), journal(&supervisor));
+    let first_check = |j: &serde_json::Value| -> Vec<serde_json::Value> {
+        j["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "check.first_completed")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(first_check(&shown)[0]["data"]["visual"], "ok", "{shown}");
+    assert_eq!(first_check(&hidden)[0]["redacted"], true, "{hidden}");
+    assert!(first_check(&hidden)[0]["data"].get("visual").is_none());
+    assert_eq!(
+        hidden["events"].as_array().unwrap().len(),
+        shown["events"].as_array().unwrap().len()
+    );
 
     // A default standard from a file, through `manifest import`.
     let file = st.dir.path().join("standards.jsonl");
