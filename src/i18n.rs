@@ -690,6 +690,16 @@ mod tests {
         assert_eq!(message(Lang::Zh, "logged_in", &p), "已登录:017(仓管员)");
     }
 
+    /// Every claimed reason the policy knows has its words (the handheld shows them).
+    #[test]
+    fn claimed_reasons_have_words() {
+        for r in crate::domain::policy::ClaimedReason::ALL {
+            let code = format!("claimed.{}", r.as_str());
+            assert!(template(Lang::Zh, &code).is_some(), "{code}");
+            assert!(template(Lang::En, &code).is_some(), "{code}");
+        }
+    }
+
     /// No code is listed twice.
     #[test]
     fn codes_are_unique() {

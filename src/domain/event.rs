@@ -120,6 +120,14 @@ pub struct FreightRecord {
     pub rule: String,
 }
 
+/// One line of an inspection standard's checklist as the inspector answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckLine {
+    /// The line's code in the standard (`packaging_intact`, …).
+    pub code: String,
+    pub met: bool,
+}
+
 /// One unit in a return-to-vendor note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtvLine {
@@ -212,6 +220,8 @@ pub enum EventBody {
         defect_reasons: Vec<String>,
         note: String,
         photos: Vec<PhotoRef>,
+        /// The inspection standard's lines, met or not (empty when none was answered).
+        checklist: Vec<CheckLine>,
     },
     /// `item.moved`
     ItemMoved {

@@ -218,7 +218,11 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
         hide_first_check(&mut d.state, &mut d.events);
     }
     let received = d.state["received_at"].as_str().unwrap_or("").to_string();
+    let claimed_reason_class = d.state["claimed_reason"]
+        .as_str()
+        .map(|t| crate::domain::policy::ClaimedReason::parse(t).as_str());
     to_json(ReturnDetailOut {
+        claimed_reason_class,
         return_id: id.as_str().to_string(),
         customer_name: if reveal {
             d.customer_name

@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::event::{
-    Actor, CloseReason, CountLine, Event, EventBody, ExpectedLine, FreightRecord, ItemException,
-    PhotoRef, PrintReason, RtvLine,
+    Actor, CheckLine, CloseReason, CountLine, Event, EventBody, ExpectedLine, FreightRecord,
+    ItemException, PhotoRef, PrintReason, RtvLine,
 };
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::{Grade, Party, ReturnKind};
@@ -36,6 +36,33 @@ pub fn photo_json(p: &PhotoRef) -> Value {
 }
 
 /// The `data` object of an event.
+pub(crate) fn check_line_json(l: &CheckLine) -> Value {
+    json!({"code": l.code, "met": l.met})
+}
+
+/// An inspection's `checklist` (absent in journals written before it was recorded).
+pub(crate) fn decode_checklist(o: &Obj) -> Result<Vec<CheckLine>, String> {
+    match o.0.get("checklist") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|l| {
+                let code = l["code"]
+                    .as_str()
+                    .ok_or("checklist: code must be a string")?;
+                let met = l["met"]
+                    .as_bool()
+                    .ok_or("checklist: met must be a boolean")?;
+                Ok(CheckLine {
+                    code: code.to_string(),
+                    met,
+                })
+            })
+            .collect(),
+        Some(_) => Err("checklist: not an array".into()),
+    }
+}
+
 pub fn encode(body: &EventBody) -> Value {
     match body {
         EventBody::LoggedIn { bench, badge, role } => {
@@ -129,8 +156,10 @@ pub fn encode(body: &EventBody) -> Value {
             defect_reasons,
             note,
             photos,
+            checklist,
         } => json!({"items": items, "grade": grade.as_str(), "defect_reasons": defect_reasons,
-                    "note": note, "photos": photos.iter().map(photo_json).collect::<Vec<_>>()}),
+                    "note": note, "photos": photos.iter().map(photo_json).collect::<Vec<_>>(),
+                    "checklist": checklist.iter().map(check_line_json).collect::<Vec<_>>()}),
         EventBody::ItemMoved { item_no, from, to } => {
             json!({"item_no": item_no, "from": from.ledger_name(), "to": to.ledger_name()})
         }
@@ -421,6 +450,7 @@ pub fn decode(
                 .iter()
                 .map(decode_photo)
                 .collect::<Result<_, String>>()?,
+            checklist: decode_checklist(&o)?,
         },
         "item.moved" => EventBody::ItemMoved {
             item_no: o.u32("item_no")?,

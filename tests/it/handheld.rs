@@ -134,7 +134,7 @@ fn handheld_inspects_and_puts_away_counting_each_scan_once() {
     b.wait_text("li[data-item='1'] .first", |t| {
         t == "First check: as expected"
     });
-    b.wait_text("#r-claimed", |t| t == "quality");
+    b.wait_text("#r-claimed", |t| t == "Quality problem");
     b.wait_text("#r-visual", |t| t == "OK");
 
     // A defect needs a reason: the review refuses, then grade good.
@@ -535,7 +535,17 @@ fn handheld_blind_checklist_freight_and_defect_tag_preview() {
         .iter()
         .find(|e| e["type"] == "inspection.completed" && e["return_id"] == rid.as_str())
         .unwrap();
-    assert_eq!(done["data"]["note"], "Not met: No odour", "{done}");
+    assert_eq!(
+        done["data"]["checklist"],
+        serde_json::json!([{"code": "tags_on", "met": true}, {"code": "no_odour", "met": false}]),
+        "{done}"
+    );
+    assert_eq!(done["data"]["note"], "", "{done}");
+    let detail = get(&a, &supervisor, &path).json();
+    assert_eq!(
+        detail["state"]["items"][0]["checklist"][1]["met"], false,
+        "{detail}"
+    );
     let f = &journal
         .iter()
         .find(|e| e["type"] == "refund.due" && e["return_id"] == rid.as_str())
