@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 
 use super::HttpState;
 use super::assets::{self, secure};
+use super::error::{ApiError, accept_language};
 use crate::i18n::Lang;
 
 /// The kiosk's endpoints under `/api/v1` (method, full path): documented in the OpenAPI
@@ -51,14 +52,7 @@ pub fn kiosk_access(peer: SocketAddr, headers: &HeaderMap) -> Result<(), Box<Res
         return Ok(());
     }
     Err(Box::new(secure(
-        (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({
-                "error": "login_required",
-                "message": "the kiosk is open without login only on the bench PC itself (http://127.0.0.1/kiosk)",
-            })),
-        )
-            .into_response(),
+        ApiError::new(StatusCode::UNAUTHORIZED, "login_required").respond(accept_language(headers)),
     )))
 }
 
@@ -105,11 +99,7 @@ impl KioskQuery {
             Ok(b)
         } else {
             Err(Box::new(secure(
-                (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({"error": "bad_bench", "message": "bench: letters, digits, - _ . (at most 64)"})),
-                )
-                    .into_response(),
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_bench").respond(self.lang(state)),
             )))
         }
     }
