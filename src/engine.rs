@@ -83,8 +83,11 @@ pub struct Keep {
     pub key: String,
     pub fingerprint: [u8; 32],
     /// The caller's answer (HTTP status, JSON body) for a reply.
-    pub render: Box<dyn FnOnce(&Reply) -> (u16, serde_json::Value) + Send>,
+    pub render: Render,
 }
+
+/// Makes the caller's answer (HTTP status, JSON body) from a reply.
+pub type Render = Box<dyn FnOnce(&Reply) -> (u16, serde_json::Value) + Send>;
 
 /// What became of a command's `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq)]
@@ -556,30 +559,26 @@ fn set_operator(cmd: &mut Command, op: Operator) {
 }
 
 /// Record a keyed command's answer in the batch's transaction (nothing to do without a
-/// key). On failure, the reply to send and the error that fails the batch.
+/// key); an error fails the batch.
 fn keep_answer(
     conn: &rusqlite::Connection,
     keep: Option<Keep>,
-    mut reply: Reply,
+    reply: &mut Reply,
     now: DateTime<Utc>,
-) -> Result<Reply, (Reply, StoreError)> {
+) -> Result<(), StoreError> {
     let Some(k) = keep else {
-        return Ok(reply);
+        return Ok(());
     };
-    let (status, body) = (k.render)(&reply);
+    let (status, body) = (k.render)(reply);
     let answer = crate::store::api_state::KeptAnswer {
         fingerprint: k.fingerprint,
         status,
         body,
         created_at: now.timestamp_millis(),
     };
-    match crate::store::api_state::idem_put(conn, &k.badge, &k.key, &answer) {
-        Ok(()) => {
-            reply.kept = Some(Kept::Recorded(answer.status, answer.body));
-            Ok(reply)
-        }
-        Err(e) => Err((reply, e)),
-    }
+    crate::store::api_state::idem_put(conn, &k.badge, &k.key, &answer)?;
+    reply.kept = Some(Kept::Recorded(answer.status, answer.body));
+    Ok(())
 }
 
 fn params_owned(p: Vec<(&'static str, String)>) -> Vec<(String, String)> {
@@ -809,7 +808,7 @@ impl Engine {
                 };
                 match outcome {
                     Err(e) => {
-                        let r = Reply {
+                        let mut r = Reply {
                             ok: false,
                             stored: false,
                             code: e.code().to_string(),
@@ -818,13 +817,9 @@ impl Engine {
                             return_id: None,
                             kept: None,
                         };
-                        match keep_answer(batch.conn(), keep, r, now) {
-                            Ok(r) => replies.push((reply_to, r)),
-                            Err((r, e)) => {
-                                replies.push((reply_to, r));
-                                return Err(e);
-                            }
-                        }
+                        let kept = keep_answer(batch.conn(), keep, &mut r, now);
+                        replies.push((reply_to, r));
+                        kept?;
                     }
                     Ok(tr) => {
                         if tr.rejected.is_some() {
@@ -887,7 +882,7 @@ impl Engine {
                             }
                         }
                         effects.extend(tr.effects);
-                        let r = Reply {
+                        let mut r = Reply {
                             ok: tr.feedback.ok,
                             stored: true,
                             code: tr.feedback.code.to_string(),
@@ -902,13 +897,9 @@ impl Engine {
                         }
                         // The key's answer is committed with the command's events, or
                         // neither is.
-                        match keep_answer(batch.conn(), keep, r, now) {
-                            Ok(r) => replies.push((reply_to, r)),
-                            Err((r, e)) => {
-                                replies.push((reply_to, r));
-                                return Err(e);
-                            }
-                        }
+                        let kept = keep_answer(batch.conn(), keep, &mut r, now);
+                        replies.push((reply_to, r));
+                        kept?;
                     }
                 }
             }
