@@ -1,6 +1,8 @@
 //! The station's SQLite database: the journal (the contract's event log and the sync
-//! outbox), projection snapshots, the ledger and reference data. One writer connection
-//! lives in the engine; CLI commands open their own short-lived connections.
+//! outbox), projection snapshots, the ledger and reference data, and the operator API's
+//! station-local rows (sessions, lockouts, idempotency answers: [`api_state`], never
+//! synced). One writer connection lives in the engine; CLI commands open their own
+//! short-lived connections.
 //!
 //! Architecture invariant: every state change is written in the same transaction as the
 //! journal events that describe it, and the transaction is committed with

@@ -259,3 +259,96 @@ fn idempotency_key_survives_kill_9() {
     assert_eq!(inspections(&st), 1);
     drop(d);
 }
+
+/// The engine keeps a keyed command's answer in the command's own transaction: a domain
+/// refusal is recorded as the render made it, the same request again is answered from the
+/// record without running (nor rendering) again, another request under the key is a
+/// mismatch, keys are per badge, and the maintenance prune forgets records past 24 h.
+#[test]
+fn engine_keeps_keyed_answers_for_24_hours() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+    use returnsd::domain::ids::Badge;
+    use returnsd::engine::{Keep, Kept};
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let path = dir.path().join("test.toml");
+    let cfg = returnsd::config::parse(
+        &crate::support::config_text(&state, ""),
+        "test.toml",
+        &path,
+        &[],
+    )
+    .unwrap_or_else(|e| panic!("config: {e}"));
+    let cfg = Arc::new(cfg);
+    let t0 = 1_780_000_000_000i64;
+    let clock_ms = Arc::new(AtomicI64::new(t0));
+    let c = clock_ms.clone();
+    let clock: returnsd::engine::Clock = Arc::new(move || {
+        chrono::DateTime::from_timestamp_millis(c.load(Ordering::SeqCst)).unwrap()
+    });
+    let (h, _effects, join) = returnsd::engine::start(cfg.clone(), clock).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let renders = Arc::new(AtomicUsize::new(0));
+    let badge = Badge::parse("017").unwrap();
+    let send = |badge: &Badge, key: &str, reason: &str| {
+        let req = json!({"return_id": "R-ST01-20260101-0001", "reason": reason});
+        let cmd = returnsd::commands::build("reprint", &req, badge, &state).unwrap();
+        let n = renders.clone();
+        let keep = Keep {
+            badge: badge.as_str().to_string(),
+            key: key.to_string(),
+            fingerprint: [reason.len() as u8; 32],
+            render: Box::new(move |r| {
+                n.fetch_add(1, Ordering::SeqCst);
+                (404, json!({"error": r.code, "n": 1}))
+            }),
+        };
+        rt.block_on(h.command_kept(badge.clone(), None, cmd, Some(keep)))
+    };
+    let r = send(&badge, "k1", "smudged");
+    assert_eq!(r.code, "unknown_return");
+    let recorded = Kept::Recorded(404, json!({"error": "unknown_return", "n": 1}));
+    assert_eq!(r.kept, Some(recorded));
+    assert_eq!(renders.load(Ordering::SeqCst), 1);
+    let r = send(&badge, "k1", "smudged");
+    assert_eq!(
+        r.kept,
+        Some(Kept::Replay(
+            404,
+            json!({"error": "unknown_return", "n": 1})
+        ))
+    );
+    assert_eq!(
+        renders.load(Ordering::SeqCst),
+        1,
+        "a replay does not run again"
+    );
+    assert_eq!(send(&badge, "k1", "torn").kept, Some(Kept::Mismatch));
+    // Keys are per operator.
+    let other = Badge::parse("001").unwrap();
+    assert!(matches!(
+        send(&other, "k1", "torn").kept,
+        Some(Kept::Recorded(..))
+    ));
+    // A day later the maintenance prune forgets the key: the request runs again.
+    clock_ms.store(t0 + 24 * 3600 * 1000 + 1, Ordering::SeqCst);
+    rt.block_on(h.prune()).unwrap();
+    let db = rusqlite::Connection::open(&cfg.database).unwrap();
+    let n: i64 = db
+        .query_row("SELECT COUNT(*) FROM idempotency_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 0, "records past 24 h are pruned");
+    assert!(matches!(
+        send(&badge, "k1", "torn").kept,
+        Some(Kept::Recorded(..))
+    ));
+    assert_eq!(renders.load(Ordering::SeqCst), 3);
+    rt.block_on(h.close());
+    join.join().unwrap();
+}
