@@ -280,6 +280,10 @@ pub struct Auth {
     cfg: HttpConfig,
     /// Slots for PIN verifications (see [`PIN_CHECKS`]).
     pub pin_checks: tokio::sync::Semaphore,
+    /// Held from computing a wrong-PIN record (or its clearing) until the engine has its
+    /// write, so that the database gets them in the order they were made (a later row
+    /// never overwritten by an earlier one, which could lift a lock at the next start).
+    pub lockout_writes: tokio::sync::Mutex<()>,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
     failures: Mutex<HashMap<String, Failures>>,
 }
@@ -293,6 +297,7 @@ impl Auth {
         Auth {
             cfg: cfg.clone(),
             pin_checks: tokio::sync::Semaphore::new(PIN_CHECKS),
+            lockout_writes: tokio::sync::Mutex::new(()),
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }

@@ -59,12 +59,14 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     let op = match op {
         Some(op) if ok => op,
         _ => {
-            let (now_locked, writes) = auth.record_failure(&badge_s);
             // Stored before the answer, so that a restart neither resets the count nor
             // lifts the lock; a failure to store leaves the count in memory only.
+            let order = auth.lockout_writes.lock().await;
+            let (now_locked, writes) = auth.record_failure(&badge_s);
             if let Err(e) = ctx.state.engine.auth(writes).await {
                 tracing::error!(badge = %badge_s, error = %e, "wrong-PIN count not stored");
             }
+            drop(order);
             if now_locked {
                 let minutes = auth.lockout_minutes();
                 tracing::warn!(badge = %badge_s, minutes, "operator locked out after repeated wrong PINs");
@@ -87,8 +89,11 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     };
     let mut s = auth.open(&op, lang)?;
     let mut writes = std::mem::take(&mut s.writes);
+    let order = auth.lockout_writes.lock().await;
     writes.push(auth.clear_failures(&badge_s));
-    if let Err(e) = ctx.state.engine.auth(writes).await {
+    let stored = ctx.state.engine.auth(writes).await;
+    drop(order);
+    if let Err(e) = stored {
         // A session the station could not store would not survive a restart: refuse it.
         tracing::error!(badge = %badge_s, error = %e, "API session not stored; login refused");
         auth.forget(&s.token);
