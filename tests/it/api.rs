@@ -380,6 +380,25 @@ SF1000000000001,1,customer_return,O-1001,{CUSTOMER},4821,{signed},quality,true,S
     assert!(out.status.success());
 }
 
+/// Keeper 017 receives the manifest's parcel SF1000000000001 at the bench and first-checks
+/// it (card, unpack, its item, visual OK, to pending): the return waits for inspection.
+/// Its return id.
+pub fn first_check_one(st: &Station) -> String {
+    let r = scan_ok(st, &["OP-017", "SF1000000000001"]);
+    let rid = r[1]["return_id"].as_str().unwrap().to_string();
+    scan_ok(
+        st,
+        &[
+            "CMD-CARD-YES",
+            "CMD-UNPACK",
+            "6901234560015",
+            "CMD-VIS-OK",
+            "Z-PENDING",
+        ],
+    );
+    rid
+}
+
 /// A return received by scanner, then inspected and put away through the API: lists and
 /// the queue mask the customer, only a supervisor may reveal, an Idempotency-Key retry is
 /// answered the first answer and journaled once, the read endpoints answer, and the
@@ -390,18 +409,7 @@ fn api_flow_with_idempotency_and_masking() {
     manifest(&st);
     let d = st.start();
     let a = addr(&d);
-    let r = scan_ok(&st, &["OP-017", "SF1000000000001"]);
-    let rid = r[1]["return_id"].as_str().unwrap().to_string();
-    scan_ok(
-        &st,
-        &[
-            "CMD-CARD-YES",
-            "CMD-UNPACK",
-            "6901234560015",
-            "CMD-VIS-OK",
-            "Z-PENDING",
-        ],
-    );
+    let rid = first_check_one(&st);
     let keeper = login(&a, "017", "1111");
     let inspector = login(&a, "021", "2222");
     let sup = login(&a, "001", "3333");

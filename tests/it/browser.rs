@@ -326,7 +326,8 @@ fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn screenshots() -> PathBuf {
+/// Where browser tests save their screenshots (test artifacts; copies live in `docs/`).
+pub fn screenshots() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
 }
 

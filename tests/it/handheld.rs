@@ -4,21 +4,15 @@
 //! answer was lost retried and applied once, the language switch (remembered), and
 //! screenshots of both languages in `target/screenshots/`.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{Value, json};
 
-use crate::api::manifest;
+use crate::api::{first_check_one, manifest};
 use crate::api_client::{addr, get, http, login, station};
-use crate::browser::Browser;
-use crate::support::{Daemon, Station, scan_ok};
+use crate::browser::{Browser, screenshots};
+use crate::support::{Daemon, Station};
 
 /// WebDriver's Enter key (what the wedge scanner sends after the code).
 const ENTER: &str = "\u{E007}";
-
-fn screenshots() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
-}
 
 /// A station with a return first-checked by keeper 017 (waiting for inspection).
 fn first_checked() -> (Station, Daemon, String, String) {
@@ -35,18 +29,7 @@ fn first_checked_with(extra: &str) -> (Station, Daemon, String, String) {
     manifest(&st);
     let d = st.start();
     let a = addr(&d);
-    let r = scan_ok(&st, &["OP-017", "SF1000000000001"]);
-    let rid = r[1]["return_id"].as_str().unwrap().to_string();
-    scan_ok(
-        &st,
-        &[
-            "CMD-CARD-YES",
-            "CMD-UNPACK",
-            "6901234560015",
-            "CMD-VIS-OK",
-            "Z-PENDING",
-        ],
-    );
+    let rid = first_check_one(&st);
     (st, d, a, rid)
 }
 

@@ -5,9 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::api::manifest;
+use crate::api::{first_check_one, manifest};
 use crate::api_client::{JSON, Resp, Sess, addr, get, http, login, login_resp, station};
-use crate::support::{Daemon, Station, scan_ok};
+use crate::support::{Daemon, Station};
 
 /// How a daemon ends before the restart.
 #[derive(Clone, Copy, Debug)]
@@ -191,18 +191,7 @@ fn idempotency_key_survives_kill_9() {
     let st = station("");
     manifest(&st);
     let d = st.start();
-    let r = scan_ok(&st, &["OP-017", "SF1000000000001"]);
-    let rid = r[1]["return_id"].as_str().unwrap().to_string();
-    scan_ok(
-        &st,
-        &[
-            "CMD-CARD-YES",
-            "CMD-UNPACK",
-            "6901234560015",
-            "CMD-VIS-OK",
-            "Z-PENDING",
-        ],
-    );
+    let rid = first_check_one(&st);
     let a = addr(&d);
     let inspector = login(&a, "021", "2222");
     let inspect = format!("/api/v1/returns/{rid}/inspect");
