@@ -39,6 +39,10 @@ pub enum Cmd {
     },
     /// Validate a config file; prints every problem as file:line: key: what is wrong.
     CheckConfig,
+    /// Print the argon2id hash of a PIN read from standard input (one line), for `pin_hash`
+    /// of an `[[operators]]` entry or of the central's `operator` items. The PIN itself is
+    /// never printed or stored: `returnsd pin-hash`, type the PIN, Enter.
+    PinHash,
     /// Ask the running daemon who it is: station, epoch, HTTP address and, with TLS, the
     /// certificate fingerprint to compare when pairing a handheld.
     Ping {
@@ -357,6 +361,15 @@ fn ping_text(v: &Value, lang: Lang) -> String {
 
 fn dispatch(cli: Cli) -> Result<ExitCode, String> {
     match cli.cmd {
+        Cmd::PinHash => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the PIN from standard input: {e}"))?;
+            let pin = line.trim_end_matches(['\n', '\r']);
+            println!("{}", crate::http::auth::hash_pin(pin)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::CheckConfig => {
             let p = cli
                 .config

@@ -118,6 +118,27 @@ fn dummy_hash() -> &'static str {
     })
 }
 
+/// Shortest PIN [`hash_pin`] accepts.
+pub const MIN_PIN: usize = 4;
+
+/// The argon2id PHC string of a new PIN (`returnsd pin-hash`), with a fresh random salt
+/// and argon2's default cost (19 MiB, 2 passes). A PIN is 4 to 64 visible characters
+/// (digits on a handheld keypad, typically).
+pub fn hash_pin(pin: &str) -> Result<String, String> {
+    use argon2::password_hash::PasswordHasher;
+    let n = pin.chars().count();
+    if !(MIN_PIN..=MAX_PIN).contains(&n) || pin.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "a PIN is {MIN_PIN} to {MAX_PIN} characters without spaces (got {n})"
+        ));
+    }
+    argon2::Argon2::default()
+        .hash_password(pin.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash the PIN: {e}"))
+}
+
 /// Check a PIN against a PHC string (argon2id; the hash's own parameters). CPU-heavy:
 /// call it on a blocking thread.
 pub fn verify_pin(pin: &str, hash: Option<&str>) -> bool {
@@ -593,6 +614,20 @@ pub fn set_cookie(token: &str, secure: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `returnsd pin-hash`: an argon2id hash the login verifies, salted afresh each time;
+    /// short, long or spaced PINs are refused.
+    #[test]
+    fn pin_hashes_verify() {
+        let h = hash_pin("4711").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_pin("4711", Some(&h)));
+        assert!(!verify_pin("4712", Some(&h)));
+        assert_ne!(h, hash_pin("4711").unwrap());
+        for bad in ["", "123", "12 34", &"9".repeat(65)] {
+            assert!(hash_pin(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

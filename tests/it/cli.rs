@@ -185,3 +185,69 @@ fn customer_data_is_masked_unless_revealed() {
         "exports carry no customer data"
     );
 }
+
+fn pin_hash(pin: &str) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .arg("pin-hash")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{pin}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `returnsd pin-hash` prints an argon2id hash (never the PIN) that the station's login
+/// accepts as the operator's `pin_hash`; a too short PIN is refused with exit 2.
+#[test]
+fn pin_hash_makes_a_hash_the_login_accepts() {
+    let out = pin_hash("4711");
+    assert!(out.status.success(), "{}", text(&out));
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        hash.starts_with("$argon2id$") && !hash.contains("4711"),
+        "{hash}"
+    );
+    let short = pin_hash("12");
+    assert_eq!(short.status.code(), Some(2), "{}", text(&short));
+    assert!(short.stdout.is_empty());
+
+    let st = Station::new("");
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    let role = "roles = [\"inspector\"]";
+    assert!(cfg.contains(role), "{cfg}");
+    let cfg = cfg.replace(role, &format!("{role}\npin_hash = \"{hash}\""));
+    std::fs::write(&st.config, cfg).unwrap();
+    let d = st.start();
+    let a = crate::api_client::addr(&d);
+    assert_eq!(crate::api_client::login_resp(&a, "021", "4712").status, 401);
+    let s = crate::api_client::login(&a, "021", "4711");
+    let me = crate::api_client::get(&a, &s, "/api/v1/me").json();
+    assert_eq!(me["badge"], "021", "{me}");
+    d.stop();
+}
+
+/// The example config's operators carry the demo PINs its comment and the README name.
+#[test]
+fn example_config_demo_pins_verify() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/station.example.toml"
+    ))
+    .unwrap();
+    let cfg: toml::Value = toml::from_str(&text).unwrap();
+    let ops = cfg["operators"].as_array().unwrap();
+    for (badge, pin) in [("001", "3333"), ("017", "1111"), ("021", "2222")] {
+        let op = ops
+            .iter()
+            .find(|o| o["badge"].as_str() == Some(badge))
+            .unwrap();
+        let hash = op["pin_hash"].as_str().unwrap();
+        assert!(returnsd::http::auth::verify_pin(pin, Some(hash)), "{badge}");
+        assert!(
+            !returnsd::http::auth::verify_pin("0000", Some(hash)),
+            "{badge}"
+        );
+    }
+}
