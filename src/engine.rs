@@ -477,7 +477,9 @@ fn set_operator(cmd: &mut Command, op: Operator) {
         | Command::Restock { by, .. }
         | Command::CreateRtvNote { by, .. }
         | Command::Reprint { by, .. }
-        | Command::Void { by, .. } => *by = op,
+        | Command::Void { by, .. }
+        | Command::SetBin { by, .. }
+        | Command::CloseRtvNote { by, .. } => *by = op,
     }
 }
 
