@@ -5,6 +5,7 @@
 mod api;
 mod handheld;
 mod supervisor;
+mod zones;
 
 /// A supported language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -595,6 +596,7 @@ pub fn template(lang: Lang, code: &str) -> Option<&'static str> {
         .chain(api::TABLE)
         .chain(handheld::TABLE)
         .chain(supervisor::TABLE)
+        .chain(zones::TABLE)
         .find(|(c, _, _)| *c == code)
         .map(|(_, zh, en)| match lang {
             Lang::Zh => *zh,
@@ -634,6 +636,7 @@ pub fn all(lang: Lang) -> impl Iterator<Item = (&'static str, &'static str)> {
         .chain(api::TABLE)
         .chain(handheld::TABLE)
         .chain(supervisor::TABLE)
+        .chain(zones::TABLE)
         .map(move |(c, zh, en)| match lang {
             Lang::Zh => (*c, *zh),
             Lang::En => (*c, *en),
@@ -647,6 +650,7 @@ pub fn codes() -> impl Iterator<Item = &'static str> {
         .chain(api::TABLE)
         .chain(handheld::TABLE)
         .chain(supervisor::TABLE)
+        .chain(zones::TABLE)
         .map(|(c, _, _)| *c)
 }
 
@@ -663,6 +667,8 @@ mod tests {
             .chain(api::TABLE)
             .chain(handheld::TABLE)
             .chain(supervisor::TABLE)
+            .chain(zones::TABLE)
+            .chain(zones::TABLE)
         {
             assert!(!zh.is_empty() && !en.is_empty(), "{code}");
             let mut a: Vec<_> = re.find_iter(zh).map(|m| m.as_str()).collect();

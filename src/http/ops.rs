@@ -1,5 +1,6 @@
 //! API endpoints that change something: log in and out, and the operator commands
-//! (inspect, put away, reprint, exchange shipped, restock, void, RTV notes). Commands are
+//! (inspect, put away, reprint, exchange shipped, restock, void, RTV notes and their
+//! closing, bin edits). Commands are
 //! built by `commands::build` — the same function the control socket uses — and sent to
 //! the engine as the session's operator, in the role the route allows.
 
@@ -133,8 +134,17 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized"));
     };
     let mut req = ctx.body.clone();
-    if let (Some(id), Value::Object(o)) = (&ctx.id, &mut req) {
-        o.insert("return_id".into(), json!(id.as_str()));
+    if let Value::Object(o) = &mut req {
+        // Path ids win over the body's.
+        if let Some(id) = &ctx.id {
+            o.insert("return_id".into(), json!(id.as_str()));
+        }
+        if let Some(bin) = &ctx.bin {
+            o.insert("code".into(), json!(bin));
+        }
+        if let Some(note) = &ctx.note {
+            o.insert("note_no".into(), json!(note));
+        }
     }
     let cmd = crate::commands::build(op, &req, &caller.badge, &ctx.state.cfg.state_dir)
         .map_err(ApiError::bad_request)?;
@@ -152,7 +162,9 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
         "storage_full" => StatusCode::INSUFFICIENT_STORAGE,
         c if NOT_SAVED.contains(&c) => StatusCode::SERVICE_UNAVAILABLE,
         "role_not_allowed" | "unknown_operator" | "same_person" => StatusCode::FORBIDDEN,
-        "unknown_return" => StatusCode::NOT_FOUND,
+        "unknown_return" | "unknown_rtv_note" => StatusCode::NOT_FOUND,
+        // The bin named by the path (`/zones/bins/{bin}/…`) does not exist.
+        "unknown_bin" if ctx.bin.is_some() => StatusCode::NOT_FOUND,
         "bad_input" | "unknown_defect_reason" | "unknown_bin" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     };
