@@ -427,3 +427,41 @@ fn bins_and_rtv_notes_over_the_api() {
     );
     d.stop();
 }
+
+/// The CLI goes through the same commands (control socket → `commands::build`): `bin set`
+/// and `bin retire` journal `zone.bin_set` as the supervisor; a keeper is refused; closing
+/// an unknown note fails with its code.
+#[test]
+fn cli_edits_bins_and_closes_notes() {
+    let st = station("");
+    let d = st.start();
+    let ok = |args: &[&str]| {
+        let out = st.cli(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    ok(&[
+        "bin", "set", "B07", "--badge", "001", "--class", "good", "--label", "Shelf 7",
+    ]);
+    ok(&["bin", "retire", "B07", "--badge", "001"]);
+    let refused = st.cli(&["bin", "reactivate", "B07", "--badge", "017"]);
+    assert!(!refused.status.success(), "{refused:?}");
+    let sets = events(&st, "zone.bin_set");
+    assert_eq!(sets.len(), 2, "{sets:?}");
+    assert_eq!(sets[0]["actor"], "supervisor:001");
+    assert_eq!(
+        sets[1]["data"],
+        json!({"code": "B07", "class": "good", "label": "Shelf 7", "active": false})
+    );
+    let out = st.cli(&["rtv-close", "RTV-ST01-20260101-0001", "--badge", "001"]);
+    assert!(!out.status.success(), "{out:?}");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("unknown_rtv_note") || text.contains("No RTV note"),
+        "{text}"
+    );
+    d.stop();
+}
