@@ -276,6 +276,9 @@ fn parcel(station: &StationId, n: i64, t: DateTime<Utc>) -> Vec<Event> {
         class: class.to_string(),
         accepted: true,
         error: None,
+        ok: true,
+        reply: "scan_accepted".to_string(),
+        params: Vec::new(),
     };
     let gs1 = |gtin: &str| format!("]d201{gtin}0021{:08X}\u{1d}17281231", n as u64);
     let item = |no: u32, p: (&str, &str, &str)| EventBody::ItemScanned {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::domain::event::PhotoRef;
+use crate::domain::event::{CheckLine, PhotoRef};
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::Grade;
 use crate::domain::model::Role;
@@ -48,6 +48,28 @@ fn items(req: &Value) -> Result<Vec<u32>, String> {
             })
             .collect(),
         Some(_) => Err("items must be an array".into()),
+    }
+}
+
+/// `checklist`: `[{"code": "packaging_intact", "met": true}, …]` (optional).
+fn checklist(req: &Value) -> Result<Vec<CheckLine>, String> {
+    let bad = || "checklist must be [{\"code\": string, \"met\": boolean}, …]".to_string();
+    match req.get("checklist") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|l| {
+                Ok(CheckLine {
+                    code: l
+                        .get("code")
+                        .and_then(Value::as_str)
+                        .ok_or_else(bad)?
+                        .to_string(),
+                    met: l.get("met").and_then(Value::as_bool).ok_or_else(bad)?,
+                })
+            })
+            .collect(),
+        Some(_) => Err(bad()),
     }
 }
 
@@ -126,6 +148,7 @@ pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<C
                     .unwrap_or("")
                     .to_string(),
                 photos,
+                checklist: checklist(req)?,
             }
         }
         "put_away" => Command::PutAway {

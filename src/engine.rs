@@ -40,6 +40,9 @@ pub struct Reply {
     /// The seq range this input's events got, when stored.
     pub seqs: Option<(i64, i64)>,
     pub return_id: Option<String>,
+    /// For a command sent with a [`Keep`]: what became of its `Idempotency-Key` (None when
+    /// nothing was decided in a transaction, e.g. the batch failed or the disk is full).
+    pub kept: Option<Kept>,
 }
 
 impl Reply {
@@ -51,8 +54,50 @@ impl Reply {
             params: Vec::new(),
             seqs: None,
             return_id: None,
+            kept: None,
         }
     }
+
+    /// The answer to a command whose key was already used: nothing was applied.
+    fn kept(kept: Kept) -> Reply {
+        Reply {
+            ok: false,
+            stored: false,
+            code: "idempotency_kept".to_string(),
+            params: Vec::new(),
+            seqs: None,
+            return_id: None,
+            kept: Some(kept),
+        }
+    }
+}
+
+/// How long an `Idempotency-Key`'s answer is kept.
+pub const KEEP_MS: i64 = 24 * 3600 * 1000;
+
+/// An `Idempotency-Key` sent with a command: the engine looks it up in `idempotency_keys`
+/// before running the command and, when it runs it, records the answer (as `render` makes
+/// it from the reply) in the same transaction as the command's events.
+pub struct Keep {
+    pub badge: String,
+    pub key: String,
+    pub fingerprint: [u8; 32],
+    /// The caller's answer (HTTP status, JSON body) for a reply.
+    pub render: Render,
+}
+
+/// Makes the caller's answer (HTTP status, JSON body) from a reply.
+pub type Render = Box<dyn FnOnce(&Reply) -> (u16, serde_json::Value) + Send>;
+
+/// What became of a command's `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kept {
+    /// The command ran (or was refused by the domain) and this answer was committed with it.
+    Recorded(u16, serde_json::Value),
+    /// The key already answered this same request: its answer; nothing was applied.
+    Replay(u16, serde_json::Value),
+    /// The key already answered a different request; nothing was applied.
+    Mismatch,
 }
 
 /// A committed journal event, broadcast after commit (for live pages and the sync worker).
@@ -93,7 +138,13 @@ enum Input {
         badge: Badge,
         role: Option<Role>,
         cmd: Box<Command>,
+        keep: Option<Keep>,
         reply: oneshot::Sender<Reply>,
+    },
+    /// Operator API sessions and lockouts (station-local rows, not journal events).
+    Auth {
+        writes: Vec<crate::store::api_state::AuthWrite>,
+        reply: oneshot::Sender<Result<(), String>>,
     },
     /// The central acknowledged the journal through `through` (push or pull).
     Ack {
@@ -215,6 +266,19 @@ impl EngineHandle {
         rx.await.map_err(|_| "engine stopped".to_string())?
     }
 
+    /// Store operator API session and lockout changes (committed before the answer).
+    pub async fn auth(
+        &self,
+        writes: Vec<crate::store::api_state::AuthWrite>,
+    ) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Auth { writes, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
     /// Journal `operator.locked_out` for a badge (the operator API's lockout).
     pub async fn record_lockout(&self, badge: Badge, failures: u32, minutes: u32) -> Reply {
         let cmd = Command::RecordLockout {
@@ -228,11 +292,24 @@ impl EngineHandle {
     /// Submit an operator command. The operator is checked against the reference data;
     /// `role` picks which of their roles they act in (default: their most capable).
     pub async fn command(&self, badge: Badge, role: Option<Role>, cmd: Command) -> Reply {
+        self.command_kept(badge, role, cmd, None).await
+    }
+
+    /// [`EngineHandle::command`] with an optional `Idempotency-Key` ([`Keep`]): see
+    /// [`Reply::kept`] for what became of it.
+    pub async fn command_kept(
+        &self,
+        badge: Badge,
+        role: Option<Role>,
+        cmd: Command,
+        keep: Option<Keep>,
+    ) -> Reply {
         let (reply, rx) = oneshot::channel();
         let input = Input::Command {
             badge,
             role,
             cmd: Box::new(cmd),
+            keep,
             reply,
         };
         if self.tx.send(input).await.is_err() {
@@ -484,6 +561,29 @@ fn set_operator(cmd: &mut Command, op: Operator) {
     }
 }
 
+/// Record a keyed command's answer in the batch's transaction (nothing to do without a
+/// key); an error fails the batch.
+fn keep_answer(
+    conn: &rusqlite::Connection,
+    keep: Option<Keep>,
+    reply: &mut Reply,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(k) = keep else {
+        return Ok(());
+    };
+    let (status, body) = (k.render)(reply);
+    let answer = crate::store::api_state::KeptAnswer {
+        fingerprint: k.fingerprint,
+        status,
+        body,
+        created_at: now.timestamp_millis(),
+    };
+    crate::store::api_state::idem_put(conn, &k.badge, &k.key, &answer)?;
+    reply.kept = Some(Kept::Recorded(answer.status, answer.body));
+    Ok(())
+}
+
 fn params_owned(p: Vec<(&'static str, String)>) -> Vec<(String, String)> {
     p.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -521,6 +621,7 @@ impl Engine {
         let mut feeds: Vec<Answer<FeedApplied>> = Vec::new();
         let mut prunes: Vec<Answer<i64>> = Vec::new();
         let mut jobs: Vec<Answer<()>> = Vec::new();
+        let mut auths: Vec<Answer<()>> = Vec::new();
         // The disk cap: new work is refused (not dropped: the sender is told NOT SAVED)
         // while the database, its WAL and the photos use the whole cap.
         let used = self.disk_used();
@@ -555,13 +656,42 @@ impl Engine {
                     }
                     other => other,
                 };
-                let (reply_to, outcome) = match input {
+                let (reply_to, outcome, keep) = match input {
                     // Taken out by the engine thread before batching.
                     Input::Close => continue,
+                    Input::Auth { writes, reply } => {
+                        let r = writes
+                            .iter()
+                            .try_for_each(|w| crate::store::api_state::apply(batch.conn(), w));
+                        match r {
+                            Ok(()) => auths.push((reply, Ok(()))),
+                            Err(e) => {
+                                auths.push((reply, Err(e.to_string())));
+                                return Err(e);
+                            }
+                        }
+                        continue;
+                    }
                     Input::Prune { reply } => {
                         let cutoff = now
                             - chrono::Duration::from_std(self.cfg.sync.retention)
                                 .unwrap_or_default();
+                        // Housekeeping of the API's rows rides along: idle sessions, spent
+                        // lockouts, idempotency answers past 24 h.
+                        let http = &self.cfg.http;
+                        let ms = |d: std::time::Duration| {
+                            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+                        };
+                        if let Err(e) = crate::store::api_state::prune(
+                            batch.conn(),
+                            now.timestamp_millis(),
+                            ms(http.session_idle),
+                            ms(http.lockout_window),
+                            KEEP_MS,
+                        ) {
+                            prunes.push((reply, Err(e.to_string())));
+                            return Err(e);
+                        }
                         match crate::store::prune(batch.conn(), cutoff, 20_000) {
                             Ok(n) => prunes.push((reply, Ok(n))),
                             Err(e) => {
@@ -631,14 +761,38 @@ impl Engine {
                             text: scan.text,
                             class: scan.class,
                         };
-                        (reply, step(&self.station, &lk, &self.settings, cmd, now))
+                        (
+                            reply,
+                            step(&self.station, &lk, &self.settings, cmd, now),
+                            None,
+                        )
                     }
                     Input::Command {
                         badge,
                         role,
                         mut cmd,
+                        keep,
                         reply,
                     } => {
+                        if let Some(k) = &keep {
+                            match crate::store::api_state::idem_get(batch.conn(), &k.badge, &k.key)
+                            {
+                                Ok(Some(a)) if now.timestamp_millis() - a.created_at < KEEP_MS => {
+                                    let kept = if a.fingerprint == k.fingerprint {
+                                        Kept::Replay(a.status, a.body)
+                                    } else {
+                                        Kept::Mismatch
+                                    };
+                                    replies.push((reply, Reply::kept(kept)));
+                                    continue;
+                                }
+                                Ok(_) => {}
+                                Err(e) => {
+                                    replies.push((reply, Reply::not_stored("storage_error")));
+                                    return Err(e);
+                                }
+                            }
+                        }
                         let lk = DbLookup {
                             conn: batch.conn(),
                             cfg: &self.cfg,
@@ -652,21 +806,24 @@ impl Engine {
                                 step(&self.station, &lk, &self.settings, *cmd, now)
                             })
                         };
-                        (reply, outcome)
+                        (reply, outcome, keep)
                     }
                 };
                 match outcome {
-                    Err(e) => replies.push((
-                        reply_to,
-                        Reply {
+                    Err(e) => {
+                        let mut r = Reply {
                             ok: false,
                             stored: false,
                             code: e.code().to_string(),
                             params: params_owned(e.params()),
                             seqs: None,
                             return_id: None,
-                        },
-                    )),
+                            kept: None,
+                        };
+                        let kept = keep_answer(batch.conn(), keep, &mut r, now);
+                        replies.push((reply_to, r));
+                        kept?;
+                    }
                     Ok(tr) => {
                         if tr.rejected.is_some() {
                             self.stats.rejected_scans.fetch_add(1, Ordering::Relaxed);
@@ -737,20 +894,24 @@ impl Engine {
                             }
                         }
                         effects.extend(tr.effects);
-                        replies.push((
-                            reply_to,
-                            Reply {
-                                ok: tr.feedback.ok,
-                                stored: true,
-                                code: tr.feedback.code.to_string(),
-                                params: params_owned(tr.feedback.params),
-                                seqs: first.zip(last),
-                                return_id,
-                            },
-                        ));
+                        let mut r = Reply {
+                            ok: tr.feedback.ok,
+                            stored: true,
+                            code: tr.feedback.code.to_string(),
+                            params: params_owned(tr.feedback.params),
+                            seqs: first.zip(last),
+                            return_id,
+                            kept: None,
+                        };
                         if let Some(e) = failed {
+                            replies.push((reply_to, r));
                             return Err(e);
                         }
+                        // The key's answer is committed with the command's events, or
+                        // neither is.
+                        let kept = keep_answer(batch.conn(), keep, &mut r, now);
+                        replies.push((reply_to, r));
+                        kept?;
                     }
                 }
             }
@@ -772,6 +933,9 @@ impl Engine {
                     let _ = tx.send(r);
                 }
                 for (tx, r) in jobs {
+                    let _ = tx.send(r);
+                }
+                for (tx, r) in auths {
                     let _ = tx.send(r);
                 }
                 for (tx, r) in prunes {
@@ -830,6 +994,9 @@ impl Engine {
                 for (tx, _) in jobs {
                     let _ = tx.send(Err(format!("not stored: {e}")));
                 }
+                for (tx, _) in auths {
+                    let _ = tx.send(Err(format!("not stored: {e}")));
+                }
                 // Inputs not reached before the failure are still in `inputs`.
                 for input in inputs.drain(..) {
                     match input {
@@ -846,7 +1013,7 @@ impl Engine {
                             let _ = reply.send(Err(format!("not done: {e}")));
                         }
                         Input::Close => {}
-                        Input::PrintJob { reply, .. } => {
+                        Input::PrintJob { reply, .. } | Input::Auth { reply, .. } => {
                             let _ = reply.send(Err(format!("not stored: {e}")));
                         }
                     }

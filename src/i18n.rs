@@ -3,7 +3,9 @@
 //! the code's parameters. No operator-facing string lives anywhere else.
 
 mod api;
+mod devices;
 mod handheld;
+mod kiosk;
 mod supervisor;
 mod zones;
 
@@ -351,53 +353,6 @@ const TABLE: &[(&str, &str, &str)] = &[
         "Malformed label code: {reason}",
     ),
     ("scan.unknown", "无法识别的条码", "Unrecognised code"),
-    // Words.
-    // Devices (the board, the kiosk's status strip, `returnsd devices --live`).
-    ("devices.none", "未配置任何设备", "no devices configured"),
-    ("device.kind.scanner", "扫描枪", "scanner"),
-    ("device.kind.printer", "标签打印机", "label printer"),
-    ("device.state.starting", "启动中", "starting"),
-    ("device.state.connected", "已连接", "connected"),
-    ("device.state.disconnected", "未连接", "disconnected"),
-    ("device.state.ok", "正常", "ok"),
-    ("device.state.fault", "故障", "fault"),
-    (
-        "device.state.unknown",
-        "状态未知(无应答)",
-        "status unknown (no answer)",
-    ),
-    ("device.state.offline", "离线", "offline"),
-    ("device.state.stopped", "已停止", "stopped"),
-    ("printer.fault.paper_out", "缺纸", "paper out"),
-    ("printer.fault.ribbon_out", "碳带用完", "ribbon out"),
-    ("printer.fault.head_open", "打印头打开", "print head open"),
-    ("printer.fault.cover_open", "机盖打开", "cover open"),
-    ("printer.fault.paper_jam", "卡纸", "paper jam"),
-    ("printer.fault.paused", "已暂停", "paused"),
-    (
-        "printer.fault.buffer_full",
-        "接收缓冲区满",
-        "receive buffer full",
-    ),
-    (
-        "printer.fault.over_temperature",
-        "温度过高",
-        "over temperature",
-    ),
-    (
-        "printer.fault.under_temperature",
-        "温度过低",
-        "under temperature",
-    ),
-    (
-        "printer.fault.directory_missing",
-        "输出目录不存在",
-        "output directory missing",
-    ),
-    ("job.state.queued", "排队中", "queued"),
-    ("job.state.sent", "已发送(未确认)", "sent (not confirmed)"),
-    ("job.state.confirmed", "已打印", "printed"),
-    ("job.state.failed", "失败", "failed"),
     ("kind.customer_return", "自退件", "customer return"),
     ("kind.carrier_return", "在途退件", "carrier return"),
     ("kind.refused", "拒收件", "refused parcel"),
@@ -452,151 +407,23 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("zone.pending", "待处理区", "Pending zone"),
     ("zone.good", "良品区", "Good zone"),
     ("zone.defect", "不良区", "Defect zone"),
-    // The kiosk page (keeper's bench screen): static words, served by `GET /api/v1/i18n`.
-    ("kiosk.title", "退货工作台", "Returns bench"),
-    ("kiosk.station", "工作站", "Station"),
-    ("kiosk.bench", "工作台", "Bench"),
-    ("kiosk.operator", "操作员", "Operator"),
-    ("kiosk.no_operator", "未登录", "nobody logged in"),
-    ("kiosk.return", "当前退件", "Current return"),
-    ("kiosk.last_return", "上一个退件", "Last return"),
-    ("kiosk.no_return", "没有当前退件", "No current return"),
-    ("kiosk.kind", "类型", "Kind"),
-    ("kiosk.customer", "客户", "Customer"),
-    ("kiosk.order", "订单", "Order"),
-    ("kiosk.waybill", "运单", "Waybill"),
-    ("kiosk.stage", "状态", "Stage"),
-    ("kiosk.visual", "外观", "Visual"),
-    ("kiosk.refund_due", "退款截止", "Refund due by"),
-    ("kiosk.col.sku", "SKU", "SKU"),
-    ("kiosk.col.name", "品名", "Item"),
-    ("kiosk.col.expected", "预期", "Expected"),
-    ("kiosk.col.scanned", "已扫", "Scanned"),
-    ("kiosk.col.status", "结果", "Result"),
-    ("kiosk.row.ok", "相符", "matches"),
-    ("kiosk.row.short", "未齐", "short"),
-    ("kiosk.row.over", "多件", "over"),
-    ("kiosk.row.unknown", "不在退货记录中", "not on the log"),
-    ("kiosk.row.unannounced", "未预报", "unannounced"),
-    ("kiosk.no_items", "还没有扫描商品", "No items scanned yet"),
-    ("kiosk.next", "下一步", "Next step"),
-    ("kiosk.devices", "设备", "Devices"),
-    ("kiosk.alarms", "警报", "Alarms"),
-    ("kiosk.no_alarms", "无警报", "No alarms"),
-    ("kiosk.today", "今日", "Today"),
-    ("kiosk.count.received", "已签收", "received"),
-    ("kiosk.count.first_checks", "一次检验", "first checks"),
-    ("kiosk.count.labels", "已打印标签", "labels printed"),
-    ("kiosk.count.scans", "扫描", "scans"),
-    ("kiosk.live", "实时", "live"),
-    (
-        "kiosk.tls_fingerprint",
-        "证书指纹",
-        "Certificate fingerprint",
-    ),
-    // `returnsd ping`.
-    ("ping.station", "工作站", "Station"),
-    ("ping.epoch", "纪元", "Epoch"),
-    ("ping.http", "HTTP 地址", "HTTP address"),
-    (
-        "ping.tls_fingerprint",
-        "证书指纹 (SHA-256)",
-        "Certificate fingerprint (SHA-256)",
-    ),
-    ("ping.no_tls", "无(未启用 TLS)", "none (TLS is off)"),
-    (
-        "kiosk.disconnected",
-        "连接中断,正在重连",
-        "connection lost, reconnecting",
-    ),
-    ("kiosk.switch_lang", "English", "中文"),
-    ("kiosk.sound_off", "点击开启提示音", "Click to enable sound"),
-    ("kiosk.waiting", "等待扫描", "Waiting for a scan"),
-    ("kiosk.ok", "成功", "OK"),
-    ("kiosk.refused", "错误", "ERROR"),
-    (
-        "kiosk.next.login",
-        "扫描工牌登录",
-        "Scan your badge to log in",
-    ),
-    (
-        "kiosk.next.waybill",
-        "扫描运单号或退件标签",
-        "Scan a waybill or a return label",
-    ),
-    (
-        "kiosk.next.kind",
-        "扫描退件类型(自退件/在途退件/拒收件)",
-        "Scan the kind (customer / carrier / refused)",
-    ),
-    ("kiosk.next.unpack", "扫描“拆包”", "Scan UNPACK"),
-    ("kiosk.next.items", "逐件扫描商品", "Scan each item"),
-    (
-        "kiosk.next.visual",
-        "继续扫描商品,或扫描外观结果",
-        "Scan more items, or the visual result",
-    ),
-    (
-        "kiosk.next.done",
-        "扫描“完成”入待处理区",
-        "Scan DONE to book into pending",
-    ),
-    ("kiosk.scan.waybill", "运单 {code}", "Waybill {code}"),
-    ("kiosk.scan.product", "商品 {code}", "Item {code}"),
-    ("kiosk.scan.badge", "工牌 {code}", "Badge {code}"),
-    ("kiosk.scan.label", "标签 {code}", "Label {code}"),
-    ("kiosk.scan.zone", "库区 {code}", "Zone {code}"),
-    ("kiosk.scan.code", "条码 {code}", "Code {code}"),
-    (
-        "kiosk.alarm.device",
-        "{device} {path}:{state}",
-        "{device} {path}: {state}",
-    ),
-    ("kiosk.alarm.push", "同步推送:{state}", "Sync push: {state}"),
-    (
-        "kiosk.alarm.backlog",
-        "{events} 个事件未同步,最早的已 {minutes} 分钟",
-        "{events} event(s) not synced, the oldest {minutes} min old",
-    ),
-    (
-        "kiosk.alarm.disk_high",
-        "磁盘已用 {pct}%",
-        "Disk {pct}% used",
-    ),
-    (
-        "kiosk.alarm.disk_full",
-        "磁盘已满:工作站暂停接收",
-        "Disk full: the station has stopped accepting work",
-    ),
-    (
-        "kiosk.alarm.clock",
-        "时钟偏差 {ms} 毫秒",
-        "Clock off by {ms} ms",
-    ),
-    (
-        "kiosk.alarm.jobs_failed",
-        "今日 {n} 个打印任务失败",
-        "{n} print job(s) failed today",
-    ),
-    (
-        "kiosk.alarm.jobs_waiting",
-        "{n} 个打印任务超过 2 分钟未确认",
-        "{n} print job(s) unconfirmed for over 2 min",
-    ),
-    ("sync.push.backoff", "重试等待中", "backing off"),
-    ("sync.push.auth_failed", "认证失败", "authentication failed"),
-    ("sync.push.rejected", "中心拒收", "rejected by the central"),
-    ("sync.push.conflict", "冲突,已停止", "conflict, stopped"),
 ];
 
-/// Look up a template; unknown codes fall back to the code itself so nothing is hidden.
-pub fn template(lang: Lang, code: &str) -> Option<&'static str> {
+/// Every entry of the one table, kept in one file per area.
+fn entries() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
     TABLE
         .iter()
         .chain(api::TABLE)
+        .chain(devices::TABLE)
         .chain(handheld::TABLE)
+        .chain(kiosk::TABLE)
         .chain(supervisor::TABLE)
         .chain(zones::TABLE)
+}
+
+/// Look up a template; unknown codes fall back to the code itself so nothing is hidden.
+pub fn template(lang: Lang, code: &str) -> Option<&'static str> {
+    entries()
         .find(|(c, _, _)| *c == code)
         .map(|(_, zh, en)| match lang {
             Lang::Zh => *zh,
@@ -631,27 +458,15 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
 /// words (`kiosk.*`, `hh.*`), the domain's (kinds, stages, device states…) and the API's
 /// errors (`api.*`).
 pub fn all(lang: Lang) -> impl Iterator<Item = (&'static str, &'static str)> {
-    TABLE
-        .iter()
-        .chain(api::TABLE)
-        .chain(handheld::TABLE)
-        .chain(supervisor::TABLE)
-        .chain(zones::TABLE)
-        .map(move |(c, zh, en)| match lang {
-            Lang::Zh => (*c, *zh),
-            Lang::En => (*c, *en),
-        })
+    entries().map(move |(c, zh, en)| match lang {
+        Lang::Zh => (*c, *zh),
+        Lang::En => (*c, *en),
+    })
 }
 
 /// Every code in the table (tests check both languages are filled and placeholders match).
 pub fn codes() -> impl Iterator<Item = &'static str> {
-    TABLE
-        .iter()
-        .chain(api::TABLE)
-        .chain(handheld::TABLE)
-        .chain(supervisor::TABLE)
-        .chain(zones::TABLE)
-        .map(|(c, _, _)| *c)
+    entries().map(|(c, _, _)| *c)
 }
 
 #[cfg(test)]
@@ -662,14 +477,7 @@ mod tests {
     #[test]
     fn both_languages_have_the_same_placeholders() {
         let re = regex::Regex::new(r"\{[a-z_]+\}").unwrap();
-        for (code, zh, en) in TABLE
-            .iter()
-            .chain(api::TABLE)
-            .chain(handheld::TABLE)
-            .chain(supervisor::TABLE)
-            .chain(zones::TABLE)
-            .chain(zones::TABLE)
-        {
+        for (code, zh, en) in entries() {
             assert!(!zh.is_empty() && !en.is_empty(), "{code}");
             let mut a: Vec<_> = re.find_iter(zh).map(|m| m.as_str()).collect();
             let mut b: Vec<_> = re.find_iter(en).map(|m| m.as_str()).collect();
@@ -694,6 +502,16 @@ mod tests {
         );
         let p = [("badge", "017".to_string()), ("role", "keeper".to_string())];
         assert_eq!(message(Lang::Zh, "logged_in", &p), "已登录:017(仓管员)");
+    }
+
+    /// Every claimed reason the policy knows has its words (the handheld shows them).
+    #[test]
+    fn claimed_reasons_have_words() {
+        for r in crate::domain::policy::ClaimedReason::ALL {
+            let code = format!("claimed.{}", r.as_str());
+            assert!(template(Lang::Zh, &code).is_some(), "{code}");
+            assert!(template(Lang::En, &code).is_some(), "{code}");
+        }
     }
 
     /// No code is listed twice.

@@ -121,6 +121,14 @@ pub struct FreightRecord {
     pub rule: String,
 }
 
+/// One line of an inspection standard's checklist as the inspector answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckLine {
+    /// The line's code in the standard (`packaging_intact`, …).
+    pub code: String,
+    pub met: bool,
+}
+
 /// One unit in a return-to-vendor note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtvLine {
@@ -138,13 +146,18 @@ pub enum EventBody {
     },
     /// `operator.logged_out`
     LoggedOut { bench: String, badge: Badge },
-    /// `scan.recorded`: every acknowledged scan, accepted or not.
+    /// `scan.recorded`: every acknowledged scan, accepted or not, with what the station
+    /// answered at the bench: `ok` (the green or red feedback: an over item is accepted but
+    /// red), the answer's message `reply` code and its `params` (never customer fields).
     ScanRecorded {
         bench: String,
         code: String,
         class: String,
         accepted: bool,
         error: Option<String>,
+        ok: bool,
+        reply: String,
+        params: Vec<(String, String)>,
     },
     /// `return.received`
     Received {
@@ -208,6 +221,8 @@ pub enum EventBody {
         defect_reasons: Vec<String>,
         note: String,
         photos: Vec<PhotoRef>,
+        /// The inspection standard's lines, met or not (empty when none was answered).
+        checklist: Vec<CheckLine>,
     },
     /// `item.moved`
     ItemMoved {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::event::{Event, EventBody, ExpectedLine, ItemException, PhotoRef, RtvLine};
+use super::event::{CheckLine, Event, EventBody, ExpectedLine, ItemException, PhotoRef, RtvLine};
 use super::ids::{Badge, ReturnId, Waybill};
 use super::kind::{Grade, ReturnKind};
 use super::ports::{BinClass, Lookup};
@@ -158,6 +158,8 @@ pub struct Item {
     pub defect_reasons: Vec<String>,
     pub note: String,
     pub photos: Vec<PhotoRef>,
+    /// The inspection standard's lines as the inspector answered them.
+    pub checklist: Vec<CheckLine>,
     pub inspected_by: Option<String>,
     pub restocked: bool,
 }
@@ -607,6 +609,7 @@ pub(crate) fn apply_to_return(r: &mut Return, body: &EventBody, actor: &str, at:
             defect_reasons: Vec::new(),
             note: String::new(),
             photos: Vec::new(),
+            checklist: Vec::new(),
             inspected_by: None,
             restocked: false,
         }),
@@ -629,12 +632,14 @@ pub(crate) fn apply_to_return(r: &mut Return, body: &EventBody, actor: &str, at:
             defect_reasons,
             note,
             photos,
+            checklist,
         } => {
             for i in r.items.iter_mut().filter(|i| items.contains(&i.item_no)) {
                 i.grade = Some(*grade);
                 i.defect_reasons = defect_reasons.clone();
                 i.note = note.clone();
                 i.photos = photos.clone();
+                i.checklist = checklist.clone();
                 i.inspected_by = Some(actor.to_string());
             }
         }

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::error::DomainError;
 use super::event::{
-    Actor, CountLine, Event, EventBody, ExpectedLine, FreightRecord, ItemException, PhotoRef,
-    PrintReason, RtvLine,
+    Actor, CheckLine, CountLine, Event, EventBody, ExpectedLine, FreightRecord, ItemException,
+    PhotoRef, PrintReason, RtvLine,
 };
 use super::ids::{Badge, ItemRef, ReturnId, Waybill};
 use super::kind::{Grade, ReturnKind};
@@ -34,6 +34,8 @@ pub enum Command {
         defect_reasons: Vec<String>,
         note: String,
         photos: Vec<PhotoRef>,
+        /// The inspection standard's lines, met or not.
+        checklist: Vec<CheckLine>,
     },
     PutAway {
         by: Operator,
@@ -244,7 +246,7 @@ fn scan(
     };
     let class_name = class.kind();
     let mut out = Out::new(now, actor.clone());
-    let record = |out: &mut Out, accepted: bool, error: Option<String>| {
+    let record = |out: &mut Out, accepted: bool, error: Option<String>, fb: &Feedback| {
         out.events.insert(
             0,
             Event {
@@ -257,30 +259,73 @@ fn scan(
                     class: class_name.to_string(),
                     accepted,
                     error,
+                    ok: fb.ok,
+                    reply: fb.code.to_string(),
+                    params: sorted_params(&fb.params),
                 },
             },
         );
     };
     match scan_inner(st, lk, cfg, bench, class, &mut out) {
         Ok(fb) => {
-            record(&mut out, true, None);
+            record(&mut out, true, None, &fb);
             out.done(fb)
         }
         Err(e) => {
             let mut out = Out::new(now, actor.clone());
-            record(&mut out, false, Some(e.code().to_string()));
+            let feedback = Feedback {
+                ok: false,
+                code: e.code(),
+                params: e.params(),
+            };
+            record(&mut out, false, Some(e.code().to_string()), &feedback);
             Transition {
                 events: out.events,
                 effects: Vec::new(),
-                feedback: Feedback {
-                    ok: false,
-                    code: e.code(),
-                    params: e.params(),
-                },
+                feedback,
                 rejected: Some(e),
             }
         }
     }
+}
+
+/// An inspection's checklist: at most 50 lines, codes of 1 to 64 letters, digits, `_-.`,
+/// each once.
+fn check_checklist(lines: &[CheckLine]) -> Result<(), DomainError> {
+    let bad = |problem: String| DomainError::BadInput {
+        field: "checklist",
+        problem,
+    };
+    if lines.len() > 50 {
+        return Err(bad("more than 50 lines".into()));
+    }
+    for (n, l) in lines.iter().enumerate() {
+        let ok = (1..=64).contains(&l.code.len())
+            && l.code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !ok {
+            return Err(bad(format!(
+                "line {}: a code is 1 to 64 letters, digits, _ - .",
+                n + 1
+            )));
+        }
+        if lines[..n].iter().any(|o| o.code == l.code) {
+            return Err(bad(format!("{} listed twice", l.code)));
+        }
+    }
+    Ok(())
+}
+
+/// A feedback's parameters as journaled: owned and sorted by name (the journal's JSON
+/// object keeps no order).
+fn sorted_params(params: &[(&'static str, String)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    v.sort();
+    v
 }
 
 fn scan_inner(
@@ -884,6 +929,7 @@ fn api(
             defect_reasons,
             note,
             photos,
+            checklist,
         } => {
             require(&by, &[Role::Inspector, Role::Supervisor], "inspect")?;
             let r = open_return(st, &return_id)?;
@@ -939,6 +985,7 @@ fn api(
                     problem: "longer than 2000 characters".into(),
                 });
             }
+            check_checklist(&checklist)?;
             let mut out = Out::new(now, actor);
             out.push(
                 Some(&r.id),
@@ -948,6 +995,7 @@ fn api(
                     defect_reasons: defect_reasons.clone(),
                     note,
                     photos,
+                    checklist,
                 },
             );
             // Each defective item gets a defect tag (with the reasons) to go with it to the
@@ -1414,4 +1462,35 @@ fn refund_due(
             within_no_reason_window: within,
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(code: &str, met: bool) -> CheckLine {
+        CheckLine {
+            code: code.to_string(),
+            met,
+        }
+    }
+
+    /// A checklist's lines: codes of the standard's kind, each once, at most 50.
+    #[test]
+    fn checklists_are_checked() {
+        assert!(check_checklist(&[]).is_ok());
+        assert!(check_checklist(&[line("tags_on", true), line("no_odour", false)]).is_ok());
+        let refused = |lines: &[CheckLine]| match check_checklist(lines) {
+            Err(DomainError::BadInput { field, problem }) => {
+                assert_eq!(field, "checklist");
+                problem
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(refused(&[line("a", true), line("a", false)]).contains("twice"));
+        assert!(refused(&[line("", true)]).contains("line 1"));
+        assert!(refused(&[line("ok", true), line("<script>", true)]).contains("line 2"));
+        let many: Vec<CheckLine> = (0..51).map(|i| line(&format!("l{i}"), true)).collect();
+        assert!(refused(&many).contains("50"));
+    }
 }

@@ -297,6 +297,7 @@ mod tests {
             },
             note: String::new(),
             photos: Vec::new(),
+            checklist: Vec::new(),
         }));
         st
     }

@@ -38,6 +38,9 @@ pub enum Access {
     Operator,
     /// Operators holding one of these roles (acting in the first one they hold).
     Roles(&'static [Role]),
+    /// Any logged-in operator, or without a session the bench PC's own kiosk (a loopback
+    /// peer naming a loopback host: `kiosk::kiosk_access`).
+    Kiosk,
 }
 
 /// What an endpoint does.
@@ -206,7 +209,7 @@ pub const ROUTES: &[Route] = &[
         Ep::PrintJobPreview,
         Access::Operator,
     ),
-    r("GET", "/events", Ep::Events, Access::Operator),
+    r("GET", "/events", Ep::Events, Access::Kiosk),
     r("POST", "/photos", Ep::PhotoUpload, Access::Roles(INSPECTOR)),
     r("GET", "/photos/{sha}", Ep::Photo, Access::Operator),
 ];
@@ -223,9 +226,32 @@ pub struct ApiState {
 }
 
 impl ApiState {
+    /// The API state, with the sessions and wrong-PIN records restored from the station
+    /// database (the engine has opened and migrated it).
     pub fn new(cfg: &crate::config::Config, stop: tokio::sync::watch::Receiver<bool>) -> ApiState {
+        use crate::store::api_state;
+        let restored = crate::store::open_reader(&cfg.database).and_then(|c| {
+            Ok((
+                api_state::load_sessions(&c, auth::MAX_SESSIONS)?,
+                api_state::load_lockouts(&c)?,
+            ))
+        });
+        let auth = match restored {
+            Ok((sessions, lockouts)) => {
+                tracing::info!(
+                    sessions = sessions.len(),
+                    lockouts = lockouts.len(),
+                    "API sessions and wrong-PIN records restored"
+                );
+                Auth::restore(&cfg.http, &sessions, &lockouts)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot restore API sessions; operators log in again");
+                Auth::new(&cfg.http)
+            }
+        };
         ApiState {
-            auth: Auth::new(&cfg.http),
+            auth,
             idem: Idempotency::default(),
             limiter: Arc::new(tokio::sync::Semaphore::new(cfg.http.max_concurrent)),
             streams: Arc::new(tokio::sync::Semaphore::new(super::live::MAX_STREAMS)),
@@ -257,12 +283,17 @@ pub struct Ctx {
     pub headers: HeaderMap,
     /// The JSON body of POST requests (an object), else null.
     pub body: Value,
+    /// A command's `Idempotency-Key` and the request's fingerprint, handed to the engine
+    /// (which keeps the answer durably with the command).
+    pub keep: Option<(String, [u8; 32])>,
 }
 
 /// What an endpoint answers: JSON with a status, or a response of its own (cookies).
 pub enum Outcome {
     Json(StatusCode, Value),
     Response(Response),
+    /// An answer kept for an `Idempotency-Key`, sent again (`Idempotent-Replayed: true`).
+    Replayed(StatusCode, Value),
 }
 
 /// The `/api/v1` router.
@@ -308,10 +339,13 @@ async fn dispatch(
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy").respond(lang);
     };
     let timeout = state.cfg.http.request_timeout;
-    match tokio::time::timeout(timeout, handle(state, route, params, req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout").respond(lang),
-    }
+    // Every answer carries the page security headers (nosniff, no framing, no referrer).
+    super::assets::secure(
+        match tokio::time::timeout(timeout, handle(state, route, params, req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout").respond(lang),
+        },
+    )
 }
 
 async fn handle(
@@ -399,10 +433,32 @@ async fn prepare(
     }
     let caller = match route.access {
         Access::Public => None,
+        Access::Kiosk => match state.api.auth.authenticate(&parts.headers, &method) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let peer = parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<super::conn::Peer>>()
+                    .map(|c| c.0.0);
+                match peer.map(|p| super::kiosk::kiosk_access(p, &parts.headers)) {
+                    Some(Ok(())) => None,
+                    _ => return Err(e),
+                }
+            }
+        },
         _ => Some(state.api.auth.authenticate(&parts.headers, &method)?),
     };
     if let Some(l) = caller.as_ref().and_then(|c| c.lang) {
         *lang = l;
+    }
+    // The session's use, written at most once a minute, off the request's path.
+    if let Some(w) = caller.as_ref().and_then(Caller::touch) {
+        let engine = state.engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.auth(vec![w]).await {
+                tracing::warn!(error = %e, "session use not stored");
+            }
+        });
     }
     let role = match (route.access, &caller) {
         (Access::Roles(allowed), Some(c)) => Some(c.role_for(allowed).ok_or_else(|| {
@@ -472,6 +528,7 @@ async fn prepare(
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers.clone(),
         body,
+        keep: None,
     };
     let key = parts
         .headers
@@ -486,6 +543,8 @@ async fn prepare(
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_idempotency_key"))?;
     let badge = caller.badge.as_str().to_string();
     let fp = idem::fingerprint(method.as_str(), parts.uri.path(), &raw);
+    let mut ctx = ctx;
+    ctx.keep = Some((key.clone(), fp));
     match state.api.idem.begin(&badge, &key, fp) {
         Begin::Replay(status, body) => Ok(replayed(status, body)),
         Begin::Mismatch => Err(ApiError::new(
@@ -504,21 +563,40 @@ async fn prepare(
             let st = state.clone();
             let (badge2, key2) = (badge.clone(), key.clone());
             let task = tokio::spawn(async move {
-                let (status, body) = match run(ep, ctx).await {
-                    Ok(Outcome::Json(s, v)) => (s, v),
+                // The engine found the key kept for another request (before a restart,
+                // say): this request is not the key's, so memory must not take it as such.
+                let mut foreign = false;
+                let (status, body, replay) = match run(ep, ctx).await {
+                    Ok(Outcome::Json(s, v)) => (s, v, false),
+                    Ok(Outcome::Replayed(s, v)) => (s, v, true),
                     Ok(Outcome::Response(_)) => {
                         let e = ApiError::internal();
-                        (e.status, e.body(lang))
+                        (e.status, e.body(lang), false)
                     }
-                    Err(e) => (e.status, e.body(lang)),
+                    Err(e) => {
+                        foreign = e.code == "idempotency_key_reused";
+                        (e.status, e.body(lang), false)
+                    }
                 };
-                st.api
-                    .idem
-                    .finish(&badge, &key, status.as_u16(), body.clone());
-                (status, body)
+                if foreign
+                    || matches!(
+                        status,
+                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE
+                    )
+                {
+                    // Not saved (the engine stopped, the disk is full or the write
+                    // failed): nothing was applied, so a retry may run it.
+                    st.api.idem.abandon(&badge, &key);
+                } else {
+                    st.api
+                        .idem
+                        .finish(&badge, &key, status.as_u16(), body.clone());
+                }
+                (status, body, replay)
             });
             match task.await {
-                Ok((status, body)) => Ok(respond(Outcome::Json(status, body))),
+                Ok((status, body, true)) => Ok(replayed(status.as_u16(), body)),
+                Ok((status, body, false)) => Ok(respond(Outcome::Json(status, body))),
                 Err(_) => {
                     // The endpoint panicked: no answer to keep; a retry runs it again.
                     state.api.idem.abandon(&badge2, &key2);
@@ -543,6 +621,7 @@ fn respond(o: Outcome) -> Response {
     match o {
         Outcome::Json(s, v) => (s, axum::Json(v)).into_response(),
         Outcome::Response(r) => r,
+        Outcome::Replayed(s, v) => replayed(s.as_u16(), v),
     }
 }
 
@@ -552,7 +631,7 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
     match ep {
         Ep::OpenApi => ok(super::openapi::document()),
         Ep::Login => ops::login(ctx).await,
-        Ep::Logout => ops::logout(ctx),
+        Ep::Logout => ops::logout(ctx).await,
         Ep::Me => ok(reads::me(&ctx)),
         Ep::Returns => ok(reads::returns(&ctx, false).await?),
         Ep::InspectionQueue => ok(reads::returns(&ctx, true).await?),

@@ -74,6 +74,10 @@ pub struct ReturnDetailOut {
     pub checklists: Vec<Value>,
     /// True when the keeper's first-check results were left out (`inspection.blind`).
     pub blind: bool,
+    /// The customer's claimed reason as the policy reads it (`quality`, `no_reason`, …;
+    /// `domain::policy::ClaimedReason`), for pages to show in their language; null when
+    /// none was given.
+    pub claimed_reason_class: Option<&'static str>,
 }
 
 #[derive(Serialize)]

@@ -60,6 +60,8 @@ pub const CODES: &[&str] = &[
     "idempotency_key_reused",
     "idempotency_in_progress",
     "bad_idempotency_key",
+    "login_required",
+    "bad_bench",
     "internal",
 ];
 

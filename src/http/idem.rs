@@ -1,12 +1,26 @@
 //! `Idempotency-Key` for mutating API requests: the handheld retries after a Wi-Fi drop,
 //! and the same key with the same request must answer the first answer without applying
-//! the command twice.
+//! the command twice — also when the daemon restarted (or crashed) in between.
 //!
-//! Kept **in memory** (lost on restart), per operator badge and key, for 24 hours, at most
-//! [`MAX_KEYS`] keys (past that the oldest finished keys go first, so a key may be
-//! forgotten earlier under a flood). A key reused for a different request (method, path or
-//! body differ) is refused; a key whose first request is still running answers
-//! `idempotency_in_progress` (retry shortly).
+//! Two layers, per operator badge and key, for 24 hours:
+//!
+//! - **Durable** (the truth): a command's key and request fingerprint go to the engine with
+//!   the command ([`crate::engine::Keep`]). The engine looks the key up in the database's
+//!   `idempotency_keys` first — the same request gets the kept HTTP answer (status and
+//!   JSON body, exactly as first sent) without being applied; a different request is
+//!   refused (`idempotency_key_reused`) — else it runs the command and records its answer
+//!   **in the same SQLite transaction** as the command's events: after a crash either both
+//!   are on disk or neither is, so a resent request is applied exactly once. A refusal by
+//!   the domain (e.g. `unknown_return`) is kept the same way; an answer that was not saved
+//!   (the engine stopped, the disk is full, the write failed) is not kept, so a retry runs
+//!   it. A request refused before it reaches the engine (bad JSON, bad fields) is kept
+//!   only in memory. The engine's housekeeping (the maintenance prune) deletes records
+//!   older than 24 h.
+//! - **In memory** (this module): keys whose first request is still running answer
+//!   `idempotency_in_progress` (retry shortly), and finished answers are replayed without
+//!   a trip to the engine; at most [`MAX_KEYS`] keys (past that the oldest finished keys go
+//!   first — the database still has them). A key reused for a different request (method,
+//!   path or body differ) is refused.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

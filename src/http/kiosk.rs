@@ -1,19 +1,20 @@
 //! The keeper's kiosk: the page at `GET /kiosk?bench=bench-1`, its snapshot
-//! `GET /api/v1/kiosk/state?bench=…&lang=…` and its live stream
-//! `GET /api/v1/kiosk/stream?bench=…&lang=…` (server-sent events, see [`super::sse`]),
-//! plus the page strings `GET /api/v1/i18n?lang=…` (public: words only).
+//! `GET /api/v1/kiosk/state?bench=…&lang=…`, plus the page strings
+//! `GET /api/v1/i18n?lang=…` (public: words only). It follows the bench live over the one
+//! event stream `GET /api/v1/events?lang=…` (see [`super::live`]).
 //!
-//! The kiosk runs on the bench PC itself and nobody logs in to it, so the page and its two
-//! endpoints are open without a session **only to loopback peers** that name the station
-//! by a loopback host (which also stops a web page elsewhere from reaching them through DNS
-//! rebinding). Everyone else gets `401 {"error":"login_required"}`. The rule is the one
-//! function [`kiosk_access`], to be extended when sessions exist.
+//! The kiosk runs on the bench PC itself and nobody logs in to it, so the page, its
+//! snapshot and the event stream are open without a session **only to loopback peers**
+//! that name the station by a loopback host (which also stops a web page elsewhere from
+//! reaching them through DNS rebinding): [`kiosk_access`]. Elsewhere a logged-in operator
+//! (session cookie or bearer token) may read them; anyone else gets
+//! `401 {"error":"login_required"}`.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{ConnectInfo, Extension, Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,16 +23,12 @@ use serde_json::{Map, Value, json};
 
 use super::HttpState;
 use super::assets::{self, secure};
-use super::sse::{self, Closing};
+use super::error::{ApiError, accept_language};
 use crate::i18n::Lang;
 
 /// The kiosk's endpoints under `/api/v1` (method, full path): documented in the OpenAPI
 /// document next to `api::ROUTES`, and the router is built from these same strings.
-pub const API_ROUTES: [(&str, &str); 3] = [
-    ("GET", "/api/v1/i18n"),
-    ("GET", "/api/v1/kiosk/state"),
-    ("GET", "/api/v1/kiosk/stream"),
-];
+pub const API_ROUTES: [(&str, &str); 2] = [("GET", "/api/v1/i18n"), ("GET", "/api/v1/kiosk/state")];
 
 /// The kiosk's routes, merged into the station's router.
 pub fn routes() -> Router<HttpState> {
@@ -42,11 +39,10 @@ pub fn routes() -> Router<HttpState> {
         .route("/assets/{name}", get(assets::asset))
         .route(API_ROUTES[0].1, get(strings))
         .route(API_ROUTES[1].1, get(state))
-        .route(API_ROUTES[2].1, get(stream))
 }
 
-/// Whether a request may read the kiosk: a loopback peer asking for a loopback host.
-/// (Sessions will be accepted here too once the API has them.)
+/// Whether a request may read the kiosk without a session: a loopback peer asking for a
+/// loopback host.
 pub fn kiosk_access(peer: SocketAddr, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let host = headers
         .get(header::HOST)
@@ -56,14 +52,7 @@ pub fn kiosk_access(peer: SocketAddr, headers: &HeaderMap) -> Result<(), Box<Res
         return Ok(());
     }
     Err(Box::new(secure(
-        (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({
-                "error": "login_required",
-                "message": "the kiosk is open without login only on the bench PC itself (http://127.0.0.1/kiosk)",
-            })),
-        )
-            .into_response(),
+        ApiError::new(StatusCode::UNAUTHORIZED, "login_required").respond(accept_language(headers)),
     )))
 }
 
@@ -110,11 +99,7 @@ impl KioskQuery {
             Ok(b)
         } else {
             Err(Box::new(secure(
-                (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({"error": "bad_bench", "message": "bench: letters, digits, - _ . (at most 64)"})),
-                )
-                    .into_response(),
+                ApiError::new(StatusCode::BAD_REQUEST, "bad_bench").respond(self.lang(state)),
             )))
         }
     }
@@ -163,7 +148,15 @@ async fn state(
     Query(q): Query<KioskQuery>,
 ) -> Response {
     if let Err(r) = kiosk_access(peer, &headers) {
-        return *r;
+        // Not the bench PC: a logged-in operator may look (a supervisor's desk).
+        if state
+            .api
+            .auth
+            .authenticate(&headers, &axum::http::Method::GET)
+            .is_err()
+        {
+            return *r;
+        }
     }
     let bench = match q.bench(&state) {
         Ok(b) => b,
@@ -199,24 +192,6 @@ async fn state(
         Ok(v) => secure(([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response()),
         Err(r) => secure(r),
     }
-}
-
-async fn stream(
-    State(state): State<HttpState>,
-    ConnectInfo(super::conn::Peer(peer)): ConnectInfo<super::conn::Peer>,
-    Extension(closing): Extension<Closing>,
-    headers: HeaderMap,
-    Query(q): Query<KioskQuery>,
-) -> Response {
-    if let Err(r) = kiosk_access(peer, &headers) {
-        return *r;
-    }
-    let bench = match q.bench(&state) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let lang = q.lang(&state);
-    secure(sse::stream(state, closing, bench, lang).into_response())
 }
 
 #[cfg(test)]

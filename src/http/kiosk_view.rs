@@ -98,7 +98,7 @@ pub fn snapshot(conn: &Connection, cx: &Ctx<'_>) -> Result<Value, StoreError> {
         "devices": devices,
         "alarms": alarms(conn, cx, &devices)?,
         "counters": counters(conn, today)?,
-        "last_scan": last_scan(conn, today, cx.bench, current.as_deref(), cx.lang)?,
+        "last_scan": last_scan(conn, today, cx.bench, cx.lang)?,
         "last_seq": cx.stats.last_seq.load(Ordering::Relaxed),
         "at": fmt_time(cx.now),
     }))
@@ -416,7 +416,6 @@ fn last_scan(
     conn: &Connection,
     from_seq: i64,
     bench: &str,
-    current: Option<&str>,
     lang: Lang,
 ) -> Result<Value, StoreError> {
     let seq: Option<i64> = conn
@@ -429,7 +428,7 @@ fn last_scan(
         )
         .optional()?;
     match seq {
-        Some(seq) => super::kiosk_scan::read_scan(conn, seq, current, lang),
+        Some(seq) => super::kiosk_scan::read_scan(conn, seq, lang),
         None => Ok(Value::Null),
     }
 }

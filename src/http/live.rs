@@ -1,17 +1,22 @@
-//! Live updates for the kiosk: `GET /api/v1/events`, a server-sent event stream.
+//! Live updates: `GET /api/v1/events`, one server-sent event stream for the kiosk and the
+//! logged-in pages, with two access rules: a logged-in operator (session cookie; GET needs
+//! no CSRF token), or the bench PC's own kiosk (a loopback peer naming a loopback host,
+//! [`super::kiosk::kiosk_access`]).
 //!
-//! - `hello` first: `{"last_seq": N}` (fetch anything older with `GET /journal`);
-//! - `journal` for every committed journal event: `{"seq", "type", "return_id"}` (the
-//!   SSE `id` is the seq); the data never carries customer fields — fetch the return;
+//! - `hello` first, once subscribed: `{"last_seq": N}` — load the snapshot now (kiosk
+//!   state, `GET /journal`…) and nothing after it is missed;
+//! - `journal` for every committed journal event: `{"seq", "type", "return_id"}` (the SSE
+//!   `id` is the seq). A `scan.recorded` also carries `scan`: its bench, `accepted`, `ok`
+//!   (green/red, as the bench was told) and the answer's `message` in the stream's
+//!   language (`?lang=`, else the operator's, else `Accept-Language`; not for an inspector
+//!   under `inspection.blind`). No customer fields: fetch the return;
 //! - `devices` whenever the device board changes: `{"devices": […]}` as `GET /devices`;
 //! - `alarms` when the alarm list changes (checked every few seconds): as `GET /alarms`;
-//! - `lagged` `{"missed": n}` when the client fell behind (refetch what it shows);
-//! - `session_expired`, then the stream ends, when the session is gone or idle past its
-//!   timeout (the stream itself does not keep a session alive).
+//! - `lagged` `{"missed": n}` when the client fell behind (reload what it shows);
+//! - `session_expired`, then the stream ends, when the operator's session is gone or idle
+//!   past its timeout (the stream itself does not keep a session alive).
 //!
-//! EventSource cannot send headers, so a browser uses the session cookie here (GET: no
-//! CSRF token needed). At most [`MAX_STREAMS`] streams at once; every stream ends when
-//! the daemon stops.
+//! At most [`MAX_STREAMS`] streams at once; every stream ends when the daemon stops.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -25,6 +30,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::api::{Ctx, Outcome};
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::engine::Committed;
+use crate::i18n::Lang;
 
 /// Streams open at once (kiosks and handhelds of one bench).
 pub const MAX_STREAMS: usize = 32;
@@ -33,8 +40,10 @@ const TICK: Duration = Duration::from_secs(3);
 
 struct Live {
     ctx: Ctx,
-    caller: Caller,
-    journal: tokio::sync::broadcast::Receiver<crate::engine::Committed>,
+    /// None for the bench PC's kiosk (no session to expire).
+    caller: Option<Caller>,
+    lang: Lang,
+    journal: tokio::sync::broadcast::Receiver<Committed>,
     board: tokio::sync::watch::Receiver<u64>,
     board_open: bool,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -69,10 +78,7 @@ impl Live {
             tokio::select! {
                 _ = self.stop.changed() => return None,
                 r = self.journal.recv() => return match r {
-                    Ok(c) => Some(
-                        event("journal", &json!({"seq": c.seq, "type": c.ty, "return_id": c.return_id}))
-                            .id(c.seq.to_string()),
-                    ),
+                    Ok(c) => Some(self.committed(c).await),
                     Err(RecvError::Lagged(n)) => Some(event("lagged", &json!({"missed": n}))),
                     Err(RecvError::Closed) => None,
                 },
@@ -84,7 +90,9 @@ impl Live {
                     return Some(event("devices", &json!({"devices": self.ctx.state.board.to_json()})));
                 }
                 _ = self.tick.tick() => {
-                    if !self.ctx.state.api.auth.alive(&self.caller) {
+                    if let Some(caller) = &self.caller
+                        && !self.ctx.state.api.auth.alive(caller)
+                    {
                         self.done = true;
                         return Some(event("session_expired", &json!({})));
                     }
@@ -98,13 +106,35 @@ impl Live {
             }
         }
     }
+
+    /// One committed event; a scan's answer is read back from its journal row.
+    async fn committed(&self, c: Committed) -> Event {
+        let mut v = json!({"seq": c.seq, "type": c.ty, "return_id": c.return_id});
+        // A blind inspector is not told the bench's scans (they would tell the first check).
+        if c.ty == "scan.recorded" && !super::reads::blind_for(&self.ctx) {
+            let (seq, lang) = (c.seq, self.lang);
+            let read = super::with_reader(&self.ctx.state, move |conn| {
+                super::kiosk_scan::read_scan(conn, seq, lang)
+            })
+            .await;
+            if let Ok(scan) = read {
+                v["scan"] = scan;
+            }
+        }
+        event("journal", &v).id(c.seq.to_string())
+    }
+}
+
+/// The `lang` query parameter, if any.
+fn query_lang(query: Option<&str>) -> Option<Lang> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("lang="))
+        .map(Lang::parse)
 }
 
 /// `GET /events`.
 pub fn events(ctx: Ctx) -> Result<Outcome, ApiError> {
-    let Some(caller) = ctx.caller.clone() else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized"));
-    };
     let permit = ctx
         .state
         .api
@@ -113,6 +143,7 @@ pub fn events(ctx: Ctx) -> Result<Outcome, ApiError> {
         .try_acquire_owned()
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy"))?;
     let ctx_idle = ctx.state.cfg.http.idle_timeout;
+    let lang = query_lang(ctx.query.as_deref()).unwrap_or(ctx.lang);
     let live = Live {
         journal: ctx.state.engine.events.subscribe(),
         board: ctx.state.board.subscribe(),
@@ -122,7 +153,8 @@ pub fn events(ctx: Ctx) -> Result<Outcome, ApiError> {
         alarms: None,
         hello: true,
         done: false,
-        caller,
+        caller: ctx.caller.clone(),
+        lang,
         ctx,
         _permit: permit,
     };
@@ -134,4 +166,17 @@ pub fn events(ctx: Ctx) -> Result<Outcome, ApiError> {
     let every = (ctx_idle / 2).min(Duration::from_secs(15));
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(every));
     Ok(Outcome::Response(sse.into_response()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_language_comes_from_the_query() {
+        assert_eq!(query_lang(Some("lang=en")), Some(Lang::En));
+        assert_eq!(query_lang(Some("bench=b1&lang=zh-CN")), Some(Lang::Zh));
+        assert_eq!(query_lang(Some("bench=b1")), None);
+        assert_eq!(query_lang(None), None);
+    }
 }

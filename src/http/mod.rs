@@ -34,7 +34,6 @@ pub mod assets;
 pub mod kiosk;
 mod kiosk_scan;
 mod kiosk_view;
-pub mod sse;
 
 use crate::config::Config;
 use crate::engine::EngineHandle;
@@ -404,19 +403,15 @@ pub async fn serve(
     state: HttpState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    // Live streams end when shutdown begins, so the graceful shutdown does not wait on them.
-    let (closing_tx, closing) = tokio::sync::watch::channel(false);
     let http = &state.cfg.http;
     let mut listener =
         conn::GuardedListener::new(listener, http.max_connections, http.idle_timeout);
     if let Some(tls) = &state.tls {
         listener = listener.with_tls(tls.acceptor.clone());
     }
-    let app = router(state).layer(axum::Extension(sse::Closing(closing)));
-    let shutdown = async move {
-        shutdown.await;
-        let _ = closing_tx.send(true);
-    };
+    // Live streams (`live`) end on the daemon's stop signal, which fires with `shutdown`,
+    // so the graceful shutdown does not wait on them.
+    let app = router(state);
     let app = app.into_make_service_with_connect_info::<conn::Peer>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

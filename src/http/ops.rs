@@ -13,6 +13,7 @@ use super::auth;
 use super::dto::{CommandOut, OperatorOut, SessionOut};
 use super::error::ApiError;
 use crate::domain::ids::Badge;
+use crate::engine::{Kept, Reply};
 use crate::i18n::Lang;
 
 /// Codes of replies that were not stored (the station could not write).
@@ -59,7 +60,15 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     let op = match op {
         Some(op) if ok => op,
         _ => {
-            if auth.record_failure(&badge_s) {
+            // Stored before the answer, so that a restart neither resets the count nor
+            // lifts the lock; a failure to store leaves the count in memory only.
+            let order = auth.lockout_writes.lock().await;
+            let (now_locked, writes) = auth.record_failure(&badge_s);
+            if let Err(e) = ctx.state.engine.auth(writes).await {
+                tracing::error!(badge = %badge_s, error = %e, "wrong-PIN count not stored");
+            }
+            drop(order);
+            if now_locked {
                 let minutes = auth.lockout_minutes();
                 tracing::warn!(badge = %badge_s, minutes, "operator locked out after repeated wrong PINs");
                 // Journaled through the engine as `operator.locked_out` (badge only).
@@ -79,8 +88,18 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials"));
         }
     };
-    auth.clear_failures(&badge_s);
-    let s = auth.open(&op, lang)?;
+    let mut s = auth.open(&op, lang)?;
+    let mut writes = std::mem::take(&mut s.writes);
+    let order = auth.lockout_writes.lock().await;
+    writes.push(auth.clear_failures(&badge_s));
+    let stored = ctx.state.engine.auth(writes).await;
+    drop(order);
+    if let Err(e) = stored {
+        // A session the station could not store would not survive a restart: refuse it.
+        tracing::error!(badge = %badge_s, error = %e, "API session not stored; login refused");
+        auth.forget(&s.token);
+        return Err(not_saved());
+    }
     tracing::info!(badge = %badge_s, "API login");
     let out = SessionOut {
         token: s.token.clone(),
@@ -112,10 +131,21 @@ fn set_cookie(r: &mut Response, token: &str, secure: bool) -> Result<(), ApiErro
     Ok(())
 }
 
-/// `DELETE /session`.
-pub fn logout(ctx: Ctx) -> Result<Outcome, ApiError> {
+fn not_saved() -> ApiError {
+    ApiError::engine(StatusCode::SERVICE_UNAVAILABLE, "storage_error", Vec::new())
+        .field("stored", json!(false))
+}
+
+/// `DELETE /session`: the session's row goes first (a logout that could not be stored is
+/// refused, so that the token does not come back after a restart), then the session.
+pub async fn logout(ctx: Ctx) -> Result<Outcome, ApiError> {
     if let Some(c) = &ctx.caller {
-        ctx.state.api.auth.close(c);
+        let auth = &ctx.state.api.auth;
+        if let Err(e) = ctx.state.engine.auth(vec![auth.close_write(c)]).await {
+            tracing::error!(badge = %c.badge.as_str(), error = %e, "API logout not stored; refused");
+            return Err(not_saved());
+        }
+        auth.close(c);
     }
     let msg = crate::i18n::message(ctx.lang, "api.logged_out", &[]);
     let mut r = (
@@ -128,7 +158,9 @@ pub fn logout(ctx: Ctx) -> Result<Outcome, ApiError> {
 }
 
 /// An operator command: the body's fields (plus the path's return id) → `commands::build`
-/// → the engine, as the session's operator.
+/// → the engine, as the session's operator. With an `Idempotency-Key` ([`Ctx::keep`]), the
+/// key goes to the engine with the command: the engine answers a kept answer instead of
+/// running it again, or records this answer in the command's own transaction.
 pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
     let Some(caller) = &ctx.caller else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized"));
@@ -148,15 +180,56 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
     }
     let cmd = crate::commands::build(op, &req, &caller.badge, &ctx.state.cfg.state_dir)
         .map_err(ApiError::bad_request)?;
+    let lang = ctx.lang;
+    let bin_in_path = ctx.bin.is_some();
+    let keep = ctx
+        .keep
+        .clone()
+        .map(|(key, fingerprint)| crate::engine::Keep {
+            badge: caller.badge.as_str().to_string(),
+            key,
+            fingerprint,
+            render: Box::new(move |r: &Reply| {
+                let (status, body) = answer(r, lang, bin_in_path);
+                (status.as_u16(), body)
+            }),
+        });
     let reply = ctx
         .state
         .engine
-        .command(caller.badge.clone(), ctx.role, cmd)
+        .command_kept(caller.badge.clone(), ctx.role, cmd, keep)
         .await;
-    let out = CommandOut::from_reply(&reply, ctx.lang);
+    match reply.kept {
+        Some(Kept::Recorded(status, body)) => Ok(Outcome::Json(status_of(status), body)),
+        Some(Kept::Replay(status, body)) => Ok(Outcome::Replayed(status_of(status), body)),
+        Some(Kept::Mismatch) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+        )),
+        None => {
+            let (status, body) = answer(&reply, lang, bin_in_path);
+            Ok(Outcome::Json(status, body))
+        }
+    }
+}
+
+fn status_of(s: u16) -> StatusCode {
+    StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The HTTP answer to an engine reply: the same whether it is sent now or kept for an
+/// `Idempotency-Key` and replayed later. `bin_in_path`: the request named a bin in its
+/// path (`/zones/bins/{bin}/…`), so an unknown bin is a missing resource (404).
+fn answer(reply: &Reply, lang: Lang, bin_in_path: bool) -> (StatusCode, Value) {
+    let out = CommandOut::from_reply(reply, lang);
     if reply.ok {
-        let v = serde_json::to_value(out).map_err(|_| ApiError::internal())?;
-        return Ok(Outcome::Json(StatusCode::OK, v));
+        return match serde_json::to_value(out) {
+            Ok(v) => (StatusCode::OK, v),
+            Err(_) => {
+                let e = ApiError::internal();
+                (e.status, e.body(lang))
+            }
+        };
     }
     let status = match reply.code.as_str() {
         "storage_full" => StatusCode::INSUFFICIENT_STORAGE,
@@ -164,11 +237,12 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
         "role_not_allowed" | "unknown_operator" | "same_person" => StatusCode::FORBIDDEN,
         "unknown_return" | "unknown_rtv_note" => StatusCode::NOT_FOUND,
         // The bin named by the path (`/zones/bins/{bin}/…`) does not exist.
-        "unknown_bin" if ctx.bin.is_some() => StatusCode::NOT_FOUND,
+        "unknown_bin" if bin_in_path => StatusCode::NOT_FOUND,
         "bad_input" | "unknown_defect_reason" | "unknown_bin" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     };
-    Err(ApiError::engine(status, &reply.code, reply.params.clone())
+    let e = ApiError::engine(status, &reply.code, reply.params.clone())
         .field("stored", json!(reply.stored))
-        .field("params", json!(out.params)))
+        .field("params", json!(out.params));
+    (e.status, e.body(lang))
 }

@@ -213,15 +213,16 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
         // Who looked, never what they saw.
         tracing::info!(badge = %c.badge.as_str(), return_id = %id.as_str(), "customer data revealed");
     }
-    let blind = ctx.state.cfg.inspection_blind
-        && ctx.caller.as_ref().is_some_and(|c| {
-            c.roles.contains(&Role::Inspector) && !c.roles.contains(&Role::Supervisor)
-        });
+    let blind = blind_for(ctx);
     if blind {
         hide_first_check(&mut d.state, &mut d.events);
     }
     let received = d.state["received_at"].as_str().unwrap_or("").to_string();
+    let claimed_reason_class = d.state["claimed_reason"]
+        .as_str()
+        .map(|t| crate::domain::policy::ClaimedReason::parse(t).as_str());
     to_json(ReturnDetailOut {
+        claimed_reason_class,
         return_id: id.as_str().to_string(),
         customer_name: if reveal {
             d.customer_name
@@ -244,6 +245,40 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
     })
 }
 
+/// Whether the caller gets the blind view (`inspection.blind`): an inspector who is not
+/// also a supervisor. The bench PC's kiosk (no caller) is the keeper's own screen.
+pub fn blind_for(ctx: &Ctx) -> bool {
+    ctx.state.cfg.inspection_blind
+        && ctx.caller.as_ref().is_some_and(|c| {
+            c.roles.contains(&Role::Inspector) && !c.roles.contains(&Role::Supervisor)
+        })
+}
+
+/// The journal event types that tell the keeper's first check (the scan log's command
+/// codes would tell the visual result).
+const FIRST_CHECK_TYPES: [&str; 3] = [
+    "check.visual_recorded",
+    "check.first_completed",
+    "scan.recorded",
+];
+
+/// Blind second inspection on the journal: the first-check events keep their seq, type
+/// and time (so the journal still reads without gaps) but lose their data
+/// (`"redacted": true`), and item scans lose their exception.
+pub fn redact_first_check(events: &mut [Value]) {
+    for e in events.iter_mut() {
+        let ty = e["type"].as_str().unwrap_or("");
+        if FIRST_CHECK_TYPES.contains(&ty) {
+            e["data"] = json!({});
+            e["redacted"] = json!(true);
+        } else if ty == "item.scanned"
+            && let Some(d) = e["data"].as_object_mut()
+        {
+            d.remove("exception");
+        }
+    }
+}
+
 /// Blind second inspection: drop the keeper's first-check results from a return's
 /// projection and events (the visual result, each item's exception, the counts, and the
 /// bench's scan log, whose command codes would tell the visual result).
@@ -256,19 +291,8 @@ pub fn hide_first_check(state: &mut Value, events: &mut Vec<Value>) {
             i.remove("exception");
         }
     }
-    events.retain(|e| {
-        !matches!(
-            e["type"].as_str(),
-            Some("check.visual_recorded" | "check.first_completed" | "scan.recorded")
-        )
-    });
-    for e in events.iter_mut() {
-        if e["type"] == "item.scanned"
-            && let Some(d) = e["data"].as_object_mut()
-        {
-            d.remove("exception");
-        }
-    }
+    events.retain(|e| !FIRST_CHECK_TYPES.contains(&e["type"].as_str().unwrap_or("")));
+    redact_first_check(events);
 }
 
 /// `GET /inspection-standards`: every stored inspection standard and the built-in lines.
@@ -546,10 +570,11 @@ pub async fn journal(ctx: &Ctx) -> Result<Value, ApiError> {
         Ok((rows, last.unwrap_or(0)))
     })
     .await?;
-    Ok(json!({
-        "events": rows.iter().map(store::JournalRow::to_json).collect::<Vec<_>>(),
-        "last_seq": last,
-    }))
+    let mut events: Vec<Value> = rows.iter().map(store::JournalRow::to_json).collect();
+    if blind_for(ctx) {
+        redact_first_check(&mut events);
+    }
+    Ok(json!({"events": events, "last_seq": last}))
 }
 
 #[derive(Deserialize)]
@@ -636,5 +661,27 @@ mod tests {
         assert_eq!(state["items"][0]["sku"], "A");
         assert_eq!(events.len(), 2);
         assert_eq!(events[1]["data"]["sku"], "A");
+    }
+
+    /// Blind inspection on the journal: first-check events keep seq and type, lose data.
+    #[test]
+    fn blind_redacts_the_journal() {
+        let mut events = vec![
+            json!({"seq": 1, "type": "scan.recorded", "data": {"code": "CMD-VIS-DAMAGED"}}),
+            json!({"seq": 2, "type": "check.visual_recorded", "data": {"visual": "damaged"}}),
+            json!({"seq": 3, "type": "item.scanned", "data": {"sku": "A", "exception": "over"}}),
+            json!({"seq": 4, "type": "inspection.completed", "data": {"grade": "good"}}),
+        ];
+        super::redact_first_check(&mut events);
+        let text = json!(events).to_string();
+        assert!(
+            !text.contains("damaged") && !text.contains("over"),
+            "{text}"
+        );
+        let seqs: Vec<i64> = events.iter().filter_map(|e| e["seq"].as_i64()).collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+        assert_eq!(events[0]["redacted"], true);
+        assert_eq!(events[2]["data"]["sku"], "A");
+        assert_eq!(events[3]["data"]["grade"], "good");
     }
 }

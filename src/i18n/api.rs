@@ -65,6 +65,16 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
         "The image file is damaged: {detail}",
     ),
     ("api.bad_id", "编号格式错误:{id}", "Malformed id: {id}"),
+    (
+        "api.login_required",
+        "看板免登录仅限工作台电脑本机(http://127.0.0.1/kiosk),其他设备请先登录",
+        "The kiosk is open without login only on the bench PC itself (http://127.0.0.1/kiosk); elsewhere please log in",
+    ),
+    (
+        "api.bad_bench",
+        "工作台名称只能包含字母、数字和 - _ .(最多 64 个字符)",
+        "A bench name is letters, digits, - _ . (at most 64)",
+    ),
     ("api.not_found", "未找到", "Not found"),
     (
         "api.method_not_allowed",

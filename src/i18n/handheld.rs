@@ -3,6 +3,18 @@
 
 /// (code, zh-CN, en)
 pub(super) const TABLE: &[(&str, &str, &str)] = &[
+    // The customer's claimed reason as the policy reads it (`ClaimedReason`).
+    ("claimed.quality", "质量问题", "Quality problem"),
+    ("claimed.not_as_described", "与描述不符", "Not as described"),
+    ("claimed.no_reason", "七天无理由", "No reason (7 days)"),
+    ("claimed.dislike", "不喜欢", "Does not like it"),
+    ("claimed.does_not_fit", "不合适", "Does not fit"),
+    (
+        "claimed.customer_cancelled",
+        "取消订单/不想要了",
+        "Order cancelled",
+    ),
+    ("claimed.unknown", "原因不明", "Reason unclear"),
     ("hh.title", "退货质检", "Returns inspection"),
     ("hh.switch_lang", "English", "中文"),
     ("hh.login", "登录", "Log in"),
@@ -86,7 +98,6 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
         "盲检:不显示一次检验结果",
         "Blind inspection: first-check results hidden",
     ),
-    ("hh.not_met", "未满足:{lines}", "Not met: {lines}"),
     (
         "hh.freight",
         "运费:责任方 {fault};去程运费 {outbound};回程运费 {return_leg}",

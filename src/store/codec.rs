@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::event::{
-    Actor, CloseReason, CountLine, Event, EventBody, ExpectedLine, FreightRecord, ItemException,
-    PhotoRef, PrintReason, RtvLine,
+    Actor, CheckLine, CloseReason, CountLine, Event, EventBody, ExpectedLine, FreightRecord,
+    ItemException, PhotoRef, PrintReason, RtvLine,
 };
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::{Grade, Party, ReturnKind};
@@ -37,6 +37,33 @@ pub fn photo_json(p: &PhotoRef) -> Value {
 }
 
 /// The `data` object of an event.
+pub(crate) fn check_line_json(l: &CheckLine) -> Value {
+    json!({"code": l.code, "met": l.met})
+}
+
+/// An inspection's `checklist` (absent in journals written before it was recorded).
+pub(crate) fn decode_checklist(o: &Obj) -> Result<Vec<CheckLine>, String> {
+    match o.0.get("checklist") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|l| {
+                let code = l["code"]
+                    .as_str()
+                    .ok_or("checklist: code must be a string")?;
+                let met = l["met"]
+                    .as_bool()
+                    .ok_or("checklist: met must be a boolean")?;
+                Ok(CheckLine {
+                    code: code.to_string(),
+                    met,
+                })
+            })
+            .collect(),
+        Some(_) => Err("checklist: not an array".into()),
+    }
+}
+
 pub fn encode(body: &EventBody) -> Value {
     match body {
         EventBody::LoggedIn { bench, badge, role } => {
@@ -49,8 +76,16 @@ pub fn encode(body: &EventBody) -> Value {
             class,
             accepted,
             error,
+            ok,
+            reply,
+            params,
         } => {
-            json!({"bench": bench, "code": code, "class": class, "accepted": accepted, "error": error})
+            let params: Map<String, Value> = params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            json!({"bench": bench, "code": code, "class": class, "accepted": accepted,
+                "error": error, "ok": ok, "reply": reply, "params": params})
         }
         EventBody::Received {
             bench,
@@ -122,8 +157,10 @@ pub fn encode(body: &EventBody) -> Value {
             defect_reasons,
             note,
             photos,
+            checklist,
         } => json!({"items": items, "grade": grade.as_str(), "defect_reasons": defect_reasons,
-                    "note": note, "photos": photos.iter().map(photo_json).collect::<Vec<_>>()}),
+                    "note": note, "photos": photos.iter().map(photo_json).collect::<Vec<_>>(),
+                    "checklist": checklist.iter().map(check_line_json).collect::<Vec<_>>()}),
         EventBody::ItemMoved { item_no, from, to } => {
             json!({"item_no": item_no, "from": from.ledger_name(), "to": to.ledger_name()})
         }
@@ -310,6 +347,28 @@ pub fn decode(
             class: o.str("class")?,
             accepted: o.bool("accepted")?,
             error: o.opt_str("error")?,
+            // Journals written before the answer was recorded: accepted = green, and the
+            // refusal's code (or nothing) as the answer.
+            ok: match o.0.get("ok") {
+                Some(v) => v.as_bool().ok_or("ok: not a boolean")?,
+                None => o.bool("accepted")?,
+            },
+            reply: match o.opt_str("reply")? {
+                Some(r) => r,
+                None => o.opt_str("error")?.unwrap_or_default(),
+            },
+            params: match o.0.get("params") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        v.as_str()
+                            .map(|v| (k.clone(), v.to_string()))
+                            .ok_or_else(|| format!("params.{k}: not a string"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err("params: not an object".into()),
+            },
         },
         "return.received" => EventBody::Received {
             bench: o.str("bench")?,
@@ -405,6 +464,7 @@ pub fn decode(
                 .iter()
                 .map(decode_photo)
                 .collect::<Result<_, String>>()?,
+            checklist: decode_checklist(&o)?,
         },
         "item.moved" => EventBody::ItemMoved {
             item_no: o.u32("item_no")?,

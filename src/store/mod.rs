@@ -1,11 +1,14 @@
 //! The station's SQLite database: the journal (the contract's event log and the sync
-//! outbox), projection snapshots, the ledger and reference data. One writer connection
-//! lives in the engine; CLI commands open their own short-lived connections.
+//! outbox), projection snapshots, the ledger and reference data, and the operator API's
+//! station-local rows (sessions, lockouts, idempotency answers: [`api_state`], never
+//! synced). One writer connection lives in the engine; CLI commands open their own
+//! short-lived connections.
 //!
 //! Architecture invariant: every state change is written in the same transaction as the
 //! journal events that describe it, and the transaction is committed with
 //! `synchronous=FULL` before anyone is told "OK".
 
+pub mod api_state;
 pub mod codec;
 pub mod jobs;
 pub mod snapshot;
@@ -105,6 +108,36 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX print_jobs_state ON print_jobs(state, id);
      CREATE INDEX print_jobs_subject ON print_jobs(subject, id);",
+    // 4: the operator API's sessions, PIN lockouts and Idempotency-Key answers (see
+    // api_state.rs). Station-local: never journaled, never synced.
+    "CREATE TABLE api_sessions (
+        token_hash BLOB PRIMARY KEY,
+        badge TEXT NOT NULL,
+        name TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        lang TEXT,
+        csrf_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+     );
+     CREATE INDEX api_sessions_seen ON api_sessions(last_seen);
+     CREATE TABLE api_lockouts (
+        badge TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        failed_at TEXT NOT NULL,
+        locked_until INTEGER,
+        updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE idempotency_keys (
+        badge TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint BLOB NOT NULL,
+        status INTEGER NOT NULL,
+        response TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (badge, key)
+     );
+     CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
 ];
 
 #[derive(Debug, thiserror::Error)]

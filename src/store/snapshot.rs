@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::StoreError;
 use super::codec::{
-    Obj, decode_expected, decode_photo, expected_json, fmt_time, parse_time, photo_json,
+    Obj, check_line_json, decode_checklist, decode_expected, decode_photo, expected_json, fmt_time,
+    parse_time, photo_json,
 };
 use crate::domain::event::{EventBody, ItemException, RtvLine};
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
@@ -67,6 +68,7 @@ fn item_json(i: &Item) -> Value {
         "defect_reasons": i.defect_reasons,
         "note": i.note,
         "photos": i.photos.iter().map(photo_json).collect::<Vec<_>>(),
+        "checklist": i.checklist.iter().map(check_line_json).collect::<Vec<_>>(),
         "inspected_by": i.inspected_by,
         "restocked": i.restocked,
     })
@@ -149,6 +151,7 @@ fn item_from_json(v: &Value) -> Result<Item, String> {
             .iter()
             .map(decode_photo)
             .collect::<Result<_, String>>()?,
+        checklist: decode_checklist(&o)?,
         inspected_by: o.opt_str("inspected_by")?,
         restocked: o.bool("restocked")?,
     })

@@ -67,8 +67,18 @@ fn event_stream_carries_journal_events() {
     assert!(seen.contains("event: journal"), "{seen}");
     assert!(seen.contains("\"type\":\"operator.logged_in\""), "{seen}");
     assert!(!seen.contains(CUSTOMER));
-    let r = http(&a, "GET", "/api/v1/events", &[], b"");
-    assert_eq!(r.status, 401);
+    // Without a session only the bench PC's own kiosk may listen: a request naming the
+    // station by another name (another machine, or DNS rebinding) is refused.
+    let mut other = std::net::TcpStream::connect(&a).unwrap();
+    write!(
+        other,
+        "GET /api/v1/events HTTP/1.1\r\nHost: station.example:8470\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut refused = String::new();
+    read_until_end(&mut other, &mut refused);
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    assert!(refused.contains("\"unauthorized\""), "{refused}");
     // SIGTERM ends the stream (the last chunk, then the connection closes) at once.
     let t = std::time::Instant::now();
     let waiter = std::thread::spawn(move || {
@@ -81,6 +91,39 @@ fn event_stream_carries_journal_events() {
     let (ended, rest) = waiter.join().unwrap();
     assert!(ended - t < Duration::from_secs(3), "{:?}", ended - t);
     assert!(rest.ends_with("0\r\n\r\n"), "{rest:?}");
+}
+
+/// Away from the bench PC (another Host, as a supervisor's desk reaches the station) the
+/// kiosk's snapshot needs a logged-in operator; with one it answers.
+#[test]
+fn kiosk_snapshot_elsewhere_needs_a_session() {
+    use std::io::Write;
+    let st = station("");
+    let d = st.start();
+    let a = addr(&d);
+    let s = login(&a, "017", "1111");
+    let get = |auth: Option<String>| {
+        let mut c = std::net::TcpStream::connect(&a).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let auth = auth
+            .map(|h| format!("Authorization: {h}\r\n"))
+            .unwrap_or_default();
+        write!(
+            c,
+            "GET /api/v1/kiosk/state?bench=bench-1 HTTP/1.1\r\nHost: station.example:8470\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut got = String::new();
+        read_until_end(&mut c, &mut got);
+        got
+    };
+    let anonymous = get(None);
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    assert!(anonymous.contains("login_required"), "{anonymous}");
+    let operator = get(Some(s.bearer()));
+    assert!(operator.starts_with("HTTP/1.1 200"), "{operator}");
+    assert!(operator.contains("\"bench\""), "{operator}");
+    d.stop();
 }
 
 /// A JPEG whose EXIF carries a GPS latitude (31°14'42.42"), as a phone camera writes it.

@@ -134,7 +134,7 @@ fn handheld_inspects_and_puts_away_counting_each_scan_once() {
     b.wait_text("li[data-item='1'] .first", |t| {
         t == "First check: as expected"
     });
-    b.wait_text("#r-claimed", |t| t == "quality");
+    b.wait_text("#r-claimed", |t| t == "Quality problem");
     b.wait_text("#r-visual", |t| t == "OK");
 
     // A defect needs a reason: the review refuses, then grade good.
@@ -473,6 +473,26 @@ fn handheld_blind_checklist_freight_and_defect_tag_preview() {
     assert_eq!(open["blind"], false);
     assert_eq!(open["state"]["visual"], "ok");
     assert!(types.len() < open["events"].as_array().unwrap().len());
+    // The station's journal tells the inspector no first check either: those events keep
+    // their seq and type but not their data.
+    let journal = |s| get(&a, s, "/api/v1/journal?limit=1000").json();
+    let (hidden, shown) = (journal(&inspector), journal(&supervisor));
+    let first_check = |j: &serde_json::Value| -> Vec<serde_json::Value> {
+        j["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "check.first_completed")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(first_check(&shown)[0]["data"]["visual"], "ok", "{shown}");
+    assert_eq!(first_check(&hidden)[0]["redacted"], true, "{hidden}");
+    assert!(first_check(&hidden)[0]["data"].get("visual").is_none());
+    assert_eq!(
+        hidden["events"].as_array().unwrap().len(),
+        shown["events"].as_array().unwrap().len()
+    );
 
     // A default standard from a file, through `manifest import`.
     let file = st.dir.path().join("standards.jsonl");
@@ -518,7 +538,17 @@ fn handheld_blind_checklist_freight_and_defect_tag_preview() {
         .iter()
         .find(|e| e["type"] == "inspection.completed" && e["return_id"] == rid.as_str())
         .unwrap();
-    assert_eq!(done["data"]["note"], "Not met: No odour", "{done}");
+    assert_eq!(
+        done["data"]["checklist"],
+        serde_json::json!([{"code": "tags_on", "met": true}, {"code": "no_odour", "met": false}]),
+        "{done}"
+    );
+    assert_eq!(done["data"]["note"], "", "{done}");
+    let detail = get(&a, &supervisor, &path).json();
+    assert_eq!(
+        detail["state"]["items"][0]["checklist"][1]["met"], false,
+        "{detail}"
+    );
     let f = &journal
         .iter()
         .find(|e| e["type"] == "refund.due" && e["return_id"] == rid.as_str())

@@ -196,10 +196,11 @@ fn state_reflects_scans_and_masks_the_customer() {
     d.stop();
 }
 
-/// An open SSE connection: `hello` first, then a `committed` event per journal event with
-/// the scan's result; the daemon still stops promptly with the stream open.
+/// The kiosk's open SSE connection (no session, from the bench PC): `hello` first, then a
+/// `journal` event per journal event with the answer the bench was told for each scan;
+/// the daemon still stops promptly with the stream open.
 #[test]
-fn stream_sends_committed_events_with_scan_results() {
+fn stream_sends_journal_events_with_scan_answers() {
     let st = kiosk_station();
     let d = st.start();
     let addr = http_addr(&d);
@@ -208,7 +209,7 @@ fn stream_sends_committed_events_with_scan_results() {
         .unwrap();
     write!(
         s,
-        "GET /api/v1/kiosk/stream?bench=bench-1&lang=en HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+        "GET /api/v1/events?lang=en HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
     )
     .unwrap();
     let mut got = String::new();
@@ -251,7 +252,7 @@ fn stream_sends_committed_events_with_scan_results() {
     let scans: Vec<&Value> = events.iter().filter_map(|e| e.get("scan")).collect();
     assert_eq!(scans.len(), 3, "{scans:?}");
     assert_eq!(scans[0]["accepted"], true);
-    assert_eq!(scans[0]["message"], "Badge OP-017");
+    assert_eq!(scans[0]["message"], "Logged in: 017 (keeper)");
     let rid = events
         .iter()
         .find(|e| e["type"] == "return.received")

@@ -17,6 +17,7 @@ mod hid;
 mod kiosk;
 mod labels;
 mod metrics;
+mod persist;
 mod printing;
 mod props;
 mod proxy;

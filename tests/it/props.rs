@@ -813,6 +813,7 @@ fn resolve(st: &Station, benches: usize, op: &Op) -> Input {
                         "checked".to_string()
                     },
                     photos: Vec::new(),
+                    checklist: Vec::new(),
                 },
             )
         }

@@ -265,12 +265,20 @@
     show('v-return');
   }
 
+  // The claimed reason in the page's language, with the customer's own words when they
+  // were free text ("屏幕有划痕") rather than a code.
+  function claimedText(raw, cls) {
+    if (!raw) return '—';
+    const said = word('claimed', cls || 'unknown');
+    return raw.toLowerCase().replace(/[- ]/g, '_') === cls ? said : said + ' — ' + raw;
+  }
+
   function renderReturn() {
     if (!current) return;
     const st = current.detail.state || {};
     $('r-id').textContent = current.id;
     $('r-kind').textContent = st.kind ? word('kind', st.kind) : '—';
-    $('r-claimed').textContent = st.claimed_reason || '—';
+    $('r-claimed').textContent = claimedText(st.claimed_reason, current.detail.claimed_reason_class);
     const blind = !!current.detail.blind;
     $('r-visual').textContent = blind ? t('hh.blind') : word('visual', st.visual || 'not_recorded');
     const tpl = $('item-tpl');
@@ -372,13 +380,11 @@
     say(t('hh.sending'));
     const groups = new Map();
     for (const it of current.items) {
-      // The standard's lines left unticked go in the note (in the page's language).
-      const notMet = it.lines.filter((l) => !it.ticked.includes(l.code))
-        .map((l) => (lang === 'en' ? l.label_en : l.label_zh));
-      const note = [it.grade === 'defect' ? it.note.trim() : '',
-        notMet.length ? t('hh.not_met', { lines: notMet.join(', ') }) : ''].filter(Boolean).join('\n');
+      // Every line of the standard's checklist, met (ticked) or not.
+      const checklist = it.lines.map((l) => ({ code: l.code, met: it.ticked.includes(l.code) }));
       const body = { grade: it.grade, defect_reasons: it.grade === 'defect' ? it.reasons.slice().sort() : [],
-        note, photos: it.grade === 'defect' ? it.photos : [] };
+        note: it.grade === 'defect' ? it.note.trim() : '', photos: it.grade === 'defect' ? it.photos : [],
+        checklist };
       const k = JSON.stringify(body);
       if (!groups.has(k)) groups.set(k, Object.assign({ items: [] }, body));
       groups.get(k).items.push(it.no);

@@ -1,5 +1,5 @@
 // The keeper's kiosk: shows the bench's state from GET /api/v1/kiosk/state and follows the
-// live stream GET /api/v1/kiosk/stream (server-sent events). Every word comes from
+// live stream GET /api/v1/events (server-sent events). Every word comes from
 // GET /api/v1/i18n; texts are set with textContent only (scanned codes are untrusted).
 'use strict';
 
@@ -204,12 +204,12 @@
 
   function connect() {
     if (source) source.close();
-    const q = new URLSearchParams({ bench, lang });
-    source = new EventSource('/api/v1/kiosk/stream?' + q.toString());
+    const q = new URLSearchParams({ lang });
+    source = new EventSource('/api/v1/events?' + q.toString());
     source.onopen = () => setLive(true);
     source.onerror = () => setLive(false);
     source.addEventListener('hello', () => { setLive(true); loadState(); });
-    source.addEventListener('committed', (e) => {
+    source.addEventListener('journal', (e) => {
       const ev = JSON.parse(e.data);
       if (ev.scan && ev.scan.bench === bench && ev.seq > lastBannerSeq) {
         lastBannerSeq = ev.seq;
@@ -219,7 +219,8 @@
       scheduleReload();
     });
     source.addEventListener('devices', scheduleReload);
-    source.addEventListener('resync', () => loadState());
+    source.addEventListener('alarms', scheduleReload);
+    source.addEventListener('lagged', () => loadState());
   }
 
   async function switchLang() {
