@@ -117,6 +117,22 @@ pub enum Cmd {
         #[arg(required = true)]
         items: Vec<String>,
     },
+    /// Record that an RTV note's goods were handed to the vendor (supervisor).
+    RtvClose {
+        note_no: String,
+        #[arg(long)]
+        badge: String,
+        /// The carrier's waybill of the handover.
+        #[arg(long)]
+        waybill: Option<String>,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Add, relabel, retire or reactivate a bin (supervisor; overlays `[[zones.bins]]`).
+    Bin {
+        #[command(subcommand)]
+        cmd: BinCmd,
+    },
     /// Reprint a return's label (journaled with the reason).
     Reprint {
         return_id: String,
@@ -202,6 +218,33 @@ pub enum Cmd {
         /// A TrueType/TTC font with Chinese glyphs [default: WenQuanYi Micro Hei or Noto Sans CJK].
         #[arg(long)]
         font: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BinCmd {
+    /// Add a bin or set its class and label (no --label: none).
+    Set {
+        code: String,
+        #[arg(long)]
+        badge: String,
+        /// good or defect
+        #[arg(long)]
+        class: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Refuse further put-away into an empty bin.
+    Retire {
+        code: String,
+        #[arg(long)]
+        badge: String,
+    },
+    /// Accept put-away into a retired bin again.
+    Reactivate {
+        code: String,
+        #[arg(long)]
+        badge: String,
     },
 }
 
@@ -491,6 +534,34 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         } => op(
             &cli.config,
             json!({"op": "rtv", "badge": badge, "vendor": vendor, "items": items}),
+        ),
+        Cmd::RtvClose {
+            note_no,
+            badge,
+            waybill,
+            note,
+        } => op(
+            &cli.config,
+            json!({"op": "rtv_close", "badge": badge, "note_no": note_no, "waybill": waybill, "note": note}),
+        ),
+        Cmd::Bin { cmd } => op(
+            &cli.config,
+            match cmd {
+                BinCmd::Set {
+                    code,
+                    badge,
+                    class,
+                    label,
+                } => {
+                    json!({"op": "bin_set", "badge": badge, "code": code, "class": class, "label": label})
+                }
+                BinCmd::Retire { code, badge } => {
+                    json!({"op": "bin_retire", "badge": badge, "code": code})
+                }
+                BinCmd::Reactivate { code, badge } => {
+                    json!({"op": "bin_reactivate", "badge": badge, "code": code})
+                }
+            },
         ),
         Cmd::Reprint {
             return_id,

@@ -11,8 +11,9 @@ use crate::domain::event::{CheckLine, PhotoRef};
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::Grade;
 use crate::domain::model::Role;
+use crate::domain::ports::BinClass;
 use crate::domain::scan::ZoneScan;
-use crate::domain::step::{Command, Operator};
+use crate::domain::step::{BinChange, Command, Operator};
 
 /// Operations [`build`] knows, as the control socket names them.
 pub const OPS: &[&str] = &[
@@ -23,6 +24,10 @@ pub const OPS: &[&str] = &[
     "rtv",
     "reprint",
     "void",
+    "bin_set",
+    "bin_retire",
+    "bin_reactivate",
+    "rtv_close",
 ];
 
 pub fn s<'a>(req: &'a Value, k: &str) -> Result<&'a str, String> {
@@ -80,6 +85,15 @@ fn strings(req: &Value, k: &str) -> Result<Vec<String>, String> {
             })
             .collect(),
         Some(_) => Err(format!("{k} must be an array")),
+    }
+}
+
+/// An optional string field: absent or null is None.
+fn opt_s(req: &Value, k: &str) -> Result<Option<String>, String> {
+    match req.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(v)) => Ok(Some(v.clone())),
+        Some(_) => Err(format!("{k} must be a string")),
     }
 }
 
@@ -185,6 +199,44 @@ pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<C
             return_id: return_id(req)?,
             reason: s(req, "reason")?.to_string(),
         },
+        "bin_set" => {
+            let class_s = s(req, "class")?;
+            Command::SetBin {
+                by,
+                code: s(req, "code")?.to_string(),
+                change: BinChange::Upsert {
+                    class: BinClass::parse(class_s)
+                        .ok_or_else(|| format!("class {class_s:?} is not good or defect"))?,
+                    label: opt_s(req, "label")?,
+                },
+            }
+        }
+        "bin_retire" | "bin_reactivate" => Command::SetBin {
+            by,
+            code: s(req, "code")?.to_string(),
+            change: if op == "bin_retire" {
+                BinChange::Retire
+            } else {
+                BinChange::Reactivate
+            },
+        },
+        "rtv_close" => {
+            let waybill = match opt_s(req, "waybill")?.filter(|w| !w.trim().is_empty()) {
+                None => None,
+                Some(w) => Some(Waybill::parse(w.trim()).map_err(|e| {
+                    format!(
+                        "waybill {w:?} is malformed: use 6 to 40 letters and digits ({})",
+                        e.code()
+                    )
+                })?),
+            };
+            Command::CloseRtvNote {
+                by,
+                note_no: s(req, "note_no")?.to_string(),
+                waybill,
+                note: opt_s(req, "note")?.unwrap_or_default(),
+            }
+        }
         other => return Err(format!("unknown op {other:?}")),
     };
     Ok(cmd)

@@ -949,12 +949,7 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
                 None
             }
         };
-        let valid = !b.code.is_empty()
-            && b.code.len() <= 16
-            && b.code
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
-        if !valid || ["PENDING", "GOOD", "DEFECT"].contains(&b.code.as_str()) {
+        if !crate::domain::ports::valid_bin_code(&b.code) {
             bad(
                 &format!("zones.bins[{i}].code"),
                 format!(

@@ -388,7 +388,8 @@ pub fn start(
         .conn()
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .map_err(StoreError::from)?;
-    let station = store.load_station()?;
+    let mut station = store.load_station()?;
+    crate::store::snapshot::load_and_backfill(store.conn(), &mut station)?;
     let grammar = ScanGrammar::new(&cfg.couriers, cfg.scan_max_len)
         .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
     let (tx, mut rx) = mpsc::channel(cfg.queue);
@@ -554,7 +555,9 @@ fn set_operator(cmd: &mut Command, op: Operator) {
         | Command::Restock { by, .. }
         | Command::CreateRtvNote { by, .. }
         | Command::Reprint { by, .. }
-        | Command::Void { by, .. } => *by = op,
+        | Command::Void { by, .. }
+        | Command::SetBin { by, .. }
+        | Command::CloseRtvNote { by, .. } => *by = op,
     }
 }
 
@@ -848,6 +851,15 @@ impl Engine {
                                 return_id: ev.return_id.as_ref().map(|r| r.to_string()),
                             });
                             self.station.apply(ev);
+                            // Bin edits and RTV notes keep their snapshot in `meta`.
+                            if let Err(e) = crate::store::snapshot::save_for_event(
+                                batch.conn(),
+                                &self.station,
+                                &ev.body,
+                            ) {
+                                failed = Some(e);
+                                break;
+                            }
                         }
                         // Each label job is queued in the same transaction as the event that
                         // asked for it: committed together or not at all.
@@ -1006,7 +1018,11 @@ impl Engine {
                         }
                     }
                 }
-                match self.store.load_station() {
+                let reloaded = self.store.load_station().and_then(|mut st| {
+                    crate::store::snapshot::load_meta(self.store.conn(), &mut st)?;
+                    Ok(st)
+                });
+                match reloaded {
                     Ok(st) => self.station = st,
                     Err(e) => {
                         tracing::error!(error = %e, "cannot reload state after a failed batch")

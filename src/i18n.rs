@@ -7,6 +7,7 @@ mod devices;
 mod handheld;
 mod kiosk;
 mod supervisor;
+mod zones;
 
 /// A supported language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,6 +418,7 @@ fn entries() -> impl Iterator<Item = &'static (&'static str, &'static str, &'sta
         .chain(handheld::TABLE)
         .chain(kiosk::TABLE)
         .chain(supervisor::TABLE)
+        .chain(zones::TABLE)
 }
 
 /// Look up a template; unknown codes fall back to the code itself so nothing is hidden.

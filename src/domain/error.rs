@@ -77,6 +77,27 @@ pub enum DomainError {
         item_no: u32,
         zone: String,
     },
+    /// The bin was retired by a supervisor: nothing may be put away into it.
+    BinRetired {
+        bin: String,
+    },
+    /// A bin that holds stock cannot be retired or change class.
+    BinHoldsStock {
+        bin: String,
+        units: i64,
+    },
+    BinAlreadyRetired {
+        bin: String,
+    },
+    BinAlreadyActive {
+        bin: String,
+    },
+    UnknownRtvNote {
+        note_no: String,
+    },
+    RtvNoteAlreadyClosed {
+        note_no: String,
+    },
     NothingToMove,
     VoidAfterBooking,
     BadInput {
@@ -124,6 +145,12 @@ impl DomainError {
             DomainError::WrongZoneForGrade { .. } => "wrong_zone_for_grade",
             DomainError::UnknownBin { .. } => "unknown_bin",
             DomainError::ItemNotInZone { .. } => "item_not_in_zone",
+            DomainError::BinRetired { .. } => "bin_retired",
+            DomainError::BinHoldsStock { .. } => "bin_holds_stock",
+            DomainError::BinAlreadyRetired { .. } => "bin_already_retired",
+            DomainError::BinAlreadyActive { .. } => "bin_already_active",
+            DomainError::UnknownRtvNote { .. } => "unknown_rtv_note",
+            DomainError::RtvNoteAlreadyClosed { .. } => "rtv_note_already_closed",
             DomainError::NothingToMove => "nothing_to_move",
             DomainError::VoidAfterBooking => "void_after_booking",
             DomainError::BadInput { .. } => "bad_input",
@@ -165,7 +192,17 @@ impl DomainError {
             | DomainError::ItemNotInZone { item_no, zone } => {
                 vec![("item_no", item_no.to_string()), ("zone", zone.clone())]
             }
-            DomainError::UnknownBin { bin } => vec![("bin", bin.clone())],
+            DomainError::UnknownBin { bin }
+            | DomainError::BinRetired { bin }
+            | DomainError::BinAlreadyRetired { bin }
+            | DomainError::BinAlreadyActive { bin } => vec![("bin", bin.clone())],
+            DomainError::BinHoldsStock { bin, units } => {
+                vec![("bin", bin.clone()), ("units", units.to_string())]
+            }
+            DomainError::UnknownRtvNote { note_no }
+            | DomainError::RtvNoteAlreadyClosed { note_no } => {
+                vec![("note_no", note_no.clone())]
+            }
             DomainError::BadInput { field, problem } => {
                 vec![("field", (*field).into()), ("problem", problem.clone())]
             }

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::ids::{Badge, ItemRef, ReturnId, Waybill};
 use super::kind::{Grade, Party, ReturnKind};
 use super::model::{ItemZone, Role, Visual};
+use super::ports::BinClass;
 
 /// Who did it: `"<role>:<badge>"` for operators, `"system"` or `"central"` otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -251,6 +252,22 @@ pub enum EventBody {
         vendor: String,
         lines: Vec<RtvLine>,
     },
+    /// `rtv.note_closed`: the goods of an RTV note were handed to the vendor or their
+    /// carrier (a supervisor's record; the items already left the ledger at creation).
+    RtvNoteClosed {
+        note_no: String,
+        /// The carrier's waybill of the handover, when there is one.
+        waybill: Option<Waybill>,
+        note: String,
+    },
+    /// `zone.bin_set`: a supervisor added, relabelled, retired or reactivated a bin. It
+    /// carries the bin's whole new state and overlays the configured `[[zones.bins]]`.
+    BinSet {
+        code: String,
+        class: BinClass,
+        label: Option<String>,
+        active: bool,
+    },
     /// `return.restocked`: good items released to sellable stock.
     Restocked { items: Vec<u32> },
     /// `return.closed`
@@ -291,6 +308,8 @@ impl EventBody {
             EventBody::RefundDue { .. } => "refund.due",
             EventBody::ExchangeShipped { .. } => "exchange.shipped",
             EventBody::RtvNoteCreated { .. } => "rtv.note_created",
+            EventBody::RtvNoteClosed { .. } => "rtv.note_closed",
+            EventBody::BinSet { .. } => "zone.bin_set",
             EventBody::Restocked { .. } => "return.restocked",
             EventBody::Closed { .. } => "return.closed",
             EventBody::Voided { .. } => "return.voided",

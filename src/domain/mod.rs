@@ -10,3 +10,4 @@ pub mod policy;
 pub mod ports;
 pub mod scan;
 pub mod step;
+pub mod supervise;

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::event::{CheckLine, Event, EventBody, ExpectedLine, ItemException, PhotoRef};
+use super::event::{CheckLine, Event, EventBody, ExpectedLine, ItemException, PhotoRef, RtvLine};
 use super::ids::{Badge, ReturnId, Waybill};
 use super::kind::{Grade, ReturnKind};
+use super::ports::{BinClass, Lookup};
 
 /// Operator roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -293,6 +294,48 @@ pub struct Bench {
 /// Stock of one SKU in one ledger zone.
 pub type StockKey = (String, String);
 
+/// A supervisor's edit of a bin (`zone.bin_set`): its whole state, overlaying the
+/// configured bin of the same code (or adding a bin the config does not have).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinEdit {
+    pub class: BinClass,
+    pub label: Option<String>,
+    pub active: bool,
+    pub at: DateTime<Utc>,
+    pub by: String,
+}
+
+/// A bin as the station uses it now: the configured one, overlaid by the last edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectiveBin {
+    pub code: String,
+    pub class: BinClass,
+    pub label: Option<String>,
+    pub active: bool,
+    /// A supervisor's edit decides it (else it is the config's bin as written).
+    pub edited: bool,
+}
+
+/// A return-to-vendor note 《退厂单》, folded from `rtv.note_created` and `rtv.note_closed`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtvNote {
+    pub note_no: String,
+    pub vendor: String,
+    pub lines: Vec<RtvLine>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub closed: Option<RtvClosed>,
+}
+
+/// The handover of an RTV note's goods to the vendor or their carrier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtvClosed {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub waybill: Option<Waybill>,
+    pub note: String,
+}
+
 /// Everything the station knows, folded from its journal.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Station {
@@ -305,6 +348,10 @@ pub struct Station {
     pub rtv_numbers: BTreeMap<NaiveDate, u32>,
     /// Ledger balance per (zone, sku); derived from `ledger.entry` events.
     pub stock: BTreeMap<StockKey, i64>,
+    /// Supervisors' bin edits by code (`zone.bin_set`); the config's bins lie beneath.
+    pub bins: BTreeMap<String, BinEdit>,
+    /// Return-to-vendor notes by number.
+    pub rtv_notes: BTreeMap<String, RtvNote>,
 }
 
 impl Station {
@@ -316,6 +363,37 @@ impl Station {
         self.by_waybill
             .get(waybill)
             .and_then(|id| self.returns.get(id))
+    }
+
+    /// The bin `code` as it is now: the supervisor's last edit, else the configured bin.
+    pub fn bin(&self, lk: &dyn Lookup, code: &str) -> Option<EffectiveBin> {
+        if let Some(e) = self.bins.get(code) {
+            return Some(EffectiveBin {
+                code: code.to_string(),
+                class: e.class,
+                label: e.label.clone(),
+                active: e.active,
+                edited: true,
+            });
+        }
+        lk.bin(code).map(|class| EffectiveBin {
+            code: code.to_string(),
+            class,
+            label: None,
+            active: true,
+            edited: false,
+        })
+    }
+
+    /// Units the ledger holds in bin `code` (under either class's zone name).
+    pub fn units_in_bin(&self, code: &str) -> i64 {
+        let good = ItemZone::Good(Some(code.to_string())).ledger_name();
+        let defect = ItemZone::Defect(Some(code.to_string())).ledger_name();
+        self.stock
+            .iter()
+            .filter(|((zone, _), _)| *zone == good || *zone == defect)
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// Fold one committed event into the state.
@@ -411,12 +489,57 @@ impl Station {
                 }
                 self.stock.retain(|_, v| *v != 0);
             }
-            EventBody::RtvNoteCreated { note_no, lines, .. } => {
+            EventBody::RtvNoteCreated {
+                note_no,
+                vendor,
+                lines,
+            } => {
                 if let Some((date, n)) = parse_rtv_number(note_no) {
                     let e = self.rtv_numbers.entry(date).or_insert(0);
                     *e = (*e).max(n);
                 }
-                let _ = lines;
+                self.rtv_notes.insert(
+                    note_no.clone(),
+                    RtvNote {
+                        note_no: note_no.clone(),
+                        vendor: vendor.clone(),
+                        lines: lines.clone(),
+                        created_at: at,
+                        created_by: ev.actor.0.clone(),
+                        closed: None,
+                    },
+                );
+            }
+            EventBody::RtvNoteClosed {
+                note_no,
+                waybill,
+                note,
+            } => {
+                if let Some(n) = self.rtv_notes.get_mut(note_no) {
+                    n.closed = Some(RtvClosed {
+                        at,
+                        by: ev.actor.0.clone(),
+                        waybill: waybill.clone(),
+                        note: note.clone(),
+                    });
+                }
+            }
+            EventBody::BinSet {
+                code,
+                class,
+                label,
+                active,
+            } => {
+                self.bins.insert(
+                    code.clone(),
+                    BinEdit {
+                        class: *class,
+                        label: label.clone(),
+                        active: *active,
+                        at,
+                        by: ev.actor.0.clone(),
+                    },
+                );
             }
             body => {
                 let Some(id) = rid else { return };

@@ -54,6 +54,33 @@ pub enum BinClass {
     Defect,
 }
 
+impl BinClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinClass::Good => "good",
+            BinClass::Defect => "defect",
+        }
+    }
+    pub fn parse(s: &str) -> Option<BinClass> {
+        match s {
+            "good" => Some(BinClass::Good),
+            "defect" => Some(BinClass::Defect),
+            _ => None,
+        }
+    }
+}
+
+/// A bin code as configured (`[[zones.bins]]`) or edited by a supervisor: 1 to 16 of
+/// `A-Z 0-9 -`, and not one of the fixed zones' names (it is scanned as `Z-<code>`).
+pub fn valid_bin_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 16
+        && code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        && !["PENDING", "GOOD", "DEFECT"].contains(&code)
+}
+
 /// Reference data the state machine consults.
 pub trait Lookup {
     fn manifest(&self, waybill: &str) -> Option<ManifestEntry>;

@@ -70,6 +70,20 @@ pub enum Command {
         return_id: ReturnId,
         reason: String,
     },
+    /// Add, relabel, retire or reactivate a bin (supervisor only): `zone.bin_set`.
+    SetBin {
+        by: Operator,
+        code: String,
+        change: BinChange,
+    },
+    /// Record that an RTV note's goods were handed over (supervisor only):
+    /// `rtv.note_closed`.
+    CloseRtvNote {
+        by: Operator,
+        note_no: String,
+        waybill: Option<Waybill>,
+        note: String,
+    },
     /// Record that a badge was locked out after repeated wrong PINs (by the station, not
     /// by an operator: the badge may not even exist).
     RecordLockout {
@@ -77,6 +91,21 @@ pub enum Command {
         failures: u32,
         minutes: u32,
     },
+}
+
+/// What a supervisor does to a bin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BinChange {
+    /// Add the bin, or set the class and label of an existing one (its active state stays;
+    /// a new bin is active). An empty label means none.
+    Upsert {
+        class: BinClass,
+        label: Option<String>,
+    },
+    /// Refuse further put-away into the bin (it must be empty).
+    Retire,
+    /// Accept put-away into a retired bin again.
+    Reactivate,
 }
 
 /// An authenticated operator acting through the API.
@@ -87,7 +116,7 @@ pub struct Operator {
 }
 
 impl Operator {
-    fn actor(&self) -> Actor {
+    pub(super) fn actor(&self) -> Actor {
         Actor::operator(self.role, &self.badge)
     }
 }
@@ -116,7 +145,7 @@ pub struct Feedback {
 }
 
 impl Feedback {
-    fn ok(code: &'static str, params: Vec<(&'static str, String)>) -> Feedback {
+    pub(super) fn ok(code: &'static str, params: Vec<(&'static str, String)>) -> Feedback {
         Feedback {
             ok: true,
             code,
@@ -167,7 +196,7 @@ pub fn step(
     }
 }
 
-struct Out {
+pub(super) struct Out {
     now: DateTime<Utc>,
     actor: Actor,
     events: Vec<Event>,
@@ -175,7 +204,7 @@ struct Out {
 }
 
 impl Out {
-    fn new(now: DateTime<Utc>, actor: Actor) -> Out {
+    pub(super) fn new(now: DateTime<Utc>, actor: Actor) -> Out {
         Out {
             now,
             actor,
@@ -183,7 +212,7 @@ impl Out {
             effects: Vec::new(),
         }
     }
-    fn push(&mut self, return_id: Option<&ReturnId>, body: EventBody) {
+    pub(super) fn push(&mut self, return_id: Option<&ReturnId>, body: EventBody) {
         self.events.push(Event {
             occurred_at: self.now,
             actor: self.actor.clone(),
@@ -191,7 +220,7 @@ impl Out {
             body,
         });
     }
-    fn done(self, feedback: Feedback) -> Transition {
+    pub(super) fn done(self, feedback: Feedback) -> Transition {
         Transition {
             events: self.events,
             effects: self.effects,
@@ -853,7 +882,11 @@ fn print(id: &ReturnId, reason: PrintReason, note: &str, out: &mut Out) {
     });
 }
 
-fn require(by: &Operator, allowed: &[Role], action: &'static str) -> Result<(), DomainError> {
+pub(super) fn require(
+    by: &Operator,
+    allowed: &[Role],
+    action: &'static str,
+) -> Result<(), DomainError> {
     if allowed.contains(&by.role) {
         Ok(())
     } else {
@@ -1036,7 +1069,7 @@ fn api(
                         zone: "pending".into(),
                     });
                 }
-                let to = target_zone(lk, grade, &zone, *no)?;
+                let to = target_zone(st, lk, grade, &zone, *no)?;
                 match groups.iter_mut().find(|(z, _)| *z == to) {
                     Some(g) => g.1.push((*no, i.sku.clone())),
                     None => groups.push((to, vec![(*no, i.sku.clone())])),
@@ -1243,6 +1276,15 @@ fn api(
                 vec![("return_id", r.id.to_string())],
             )))
         }
+        Command::SetBin { by, code, change } => {
+            super::supervise::set_bin(st, lk, by, code, change, now)
+        }
+        Command::CloseRtvNote {
+            by,
+            note_no,
+            waybill,
+            note,
+        } => super::supervise::close_rtv_note(st, by, note_no, waybill, note, now),
         Command::Void {
             by,
             return_id,
@@ -1299,6 +1341,7 @@ fn pick_items(
 }
 
 fn target_zone(
+    st: &Station,
     lk: &dyn Lookup,
     grade: Grade,
     zone: &ZoneScan,
@@ -1314,10 +1357,16 @@ fn target_zone(
         (Grade::Defect, ZoneScan::Defect) => Ok(ItemZone::Defect(None)),
         (Grade::Good, ZoneScan::Defect) => Err(wrong("defect")),
         (Grade::Defect, ZoneScan::Good) => Err(wrong("good")),
-        (g, ZoneScan::Bin(b)) => match (g, lk.bin(b)) {
+        // The effective bin: the config's, overlaid by supervisors' edits (`zone.bin_set`).
+        (g, ZoneScan::Bin(b)) => match (g, st.bin(lk, b)) {
             (_, None) => Err(DomainError::UnknownBin { bin: b.clone() }),
-            (Grade::Good, Some(BinClass::Good)) => Ok(ItemZone::Good(Some(b.clone()))),
-            (Grade::Defect, Some(BinClass::Defect)) => Ok(ItemZone::Defect(Some(b.clone()))),
+            (_, Some(bin)) if !bin.active => Err(DomainError::BinRetired { bin: b.clone() }),
+            (Grade::Good, Some(bin)) if bin.class == BinClass::Good => {
+                Ok(ItemZone::Good(Some(b.clone())))
+            }
+            (Grade::Defect, Some(bin)) if bin.class == BinClass::Defect => {
+                Ok(ItemZone::Defect(Some(b.clone())))
+            }
             _ => Err(wrong(b)),
         },
     }

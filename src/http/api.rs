@@ -73,12 +73,17 @@ pub enum Ep {
     InspectionStandards,
     /// A print job's label as a PNG (as sent to the printer).
     PrintJobPreview,
+    /// Return-to-vendor notes, newest first, open and closed.
+    RtvNotes,
+    /// Every item now in a defect zone or bin (the RTV pick list).
+    DefectItems,
 }
 
 #[derive(Debug)]
 pub struct Route {
     pub method: &'static str,
-    /// Under [`PREFIX`]; `{id}` is a return id.
+    /// Under [`PREFIX`]; `{id}` is a return id, `{bin}` a bin code, `{note}` an RTV note
+    /// number, `{sha}` a photo's SHA-256, `{job}` a print job number.
     pub path: &'static str,
     pub ep: Ep,
     pub access: Access,
@@ -166,7 +171,33 @@ pub const ROUTES: &[Route] = &[
         Ep::Command("rtv"),
         Access::Roles(KEEPER),
     ),
+    r("GET", "/rtv-notes", Ep::RtvNotes, Access::Operator),
+    r(
+        "POST",
+        "/rtv-notes/{note}/close",
+        Ep::Command("rtv_close"),
+        Access::Roles(SUPERVISOR),
+    ),
+    r("GET", "/defect-items", Ep::DefectItems, Access::Operator),
     r("GET", "/zones", Ep::Zones, Access::Operator),
+    r(
+        "POST",
+        "/zones/bins",
+        Ep::Command("bin_set"),
+        Access::Roles(SUPERVISOR),
+    ),
+    r(
+        "POST",
+        "/zones/bins/{bin}/retire",
+        Ep::Command("bin_retire"),
+        Access::Roles(SUPERVISOR),
+    ),
+    r(
+        "POST",
+        "/zones/bins/{bin}/reactivate",
+        Ep::Command("bin_reactivate"),
+        Access::Roles(SUPERVISOR),
+    ),
     r("GET", "/devices", Ep::Devices, Access::Operator),
     r("GET", "/alarms", Ep::Alarms, Access::Operator),
     r("GET", "/sync", Ep::Sync, Access::Operator),
@@ -242,6 +273,10 @@ pub struct Ctx {
     pub sha: Option<String>,
     /// The print job number of `{job}` paths.
     pub job: Option<i64>,
+    /// The validated bin code of `{bin}` paths.
+    pub bin: Option<String>,
+    /// The validated RTV note number of `{note}` paths.
+    pub note: Option<String>,
     /// A photo upload: its declared content type and bytes.
     pub upload: Option<(String, Vec<u8>)>,
     pub query: Option<String>,
@@ -365,6 +400,19 @@ async fn read_json(headers: &HeaderMap, body: Body) -> Result<(Vec<u8>, Value), 
     Ok((bytes.to_vec(), value))
 }
 
+/// An RTV note number as the station makes them (`RTV-<station>-<yyyymmdd>-<n>`): `RTV-`
+/// then at most 96 of `A-Z a-z 0-9 _ -` (the station id's characters), so no `/`, `.` or
+/// `%` can reach a lookup.
+pub fn valid_note_no(v: &str) -> bool {
+    v.len() <= 100
+        && v.strip_prefix("RTV-").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+}
+
 /// An id as it may be echoed in a message: printable, at most 64 characters.
 fn shown(id: &str) -> String {
     id.chars().filter(|c| !c.is_control()).take(64).collect()
@@ -421,6 +469,8 @@ async fn prepare(
     let mut id = None;
     let mut sha = None;
     let mut job = None;
+    let mut bin = None;
+    let mut note = None;
     let params =
         params.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id").param("id", "?"))?;
     for (k, v) in params.iter() {
@@ -433,6 +483,16 @@ async fn prepare(
                 return Err(bad());
             }
             sha = Some(v.to_string());
+        } else if k == "bin" {
+            if !crate::domain::ports::valid_bin_code(v) {
+                return Err(bad());
+            }
+            bin = Some(v.to_string());
+        } else if k == "note" {
+            if !valid_note_no(v) {
+                return Err(bad());
+            }
+            note = Some(v.to_string());
         } else if k == "job" {
             let n = (1..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit());
             job = Some(
@@ -462,6 +522,8 @@ async fn prepare(
         id,
         sha,
         job,
+        bin,
+        note,
         upload,
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers.clone(),
@@ -587,5 +649,7 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
         Ep::Photo => super::upload::get(ctx).await,
         Ep::InspectionStandards => ok(reads::inspection_standards(&ctx).await?),
         Ep::PrintJobPreview => reads::print_job_preview(ctx).await,
+        Ep::RtvNotes => ok(reads::rtv_notes(&ctx).await?),
+        Ep::DefectItems => ok(reads::defect_items(&ctx).await?),
     }
 }

@@ -32,6 +32,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("assets/kiosk.js"),
     ),
     (
+        "common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/common.js"),
+    ),
+    (
         "handheld.html",
         "text/html; charset=utf-8",
         include_str!("assets/handheld.html"),
@@ -153,6 +158,7 @@ mod tests {
             include_str!("assets/handheld.js"),
             include_str!("assets/supervisor.html"),
             include_str!("assets/supervisor.js"),
+            include_str!("assets/common.js"),
         ] {
             for c in re.captures_iter(src) {
                 n += 1;

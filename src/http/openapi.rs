@@ -65,12 +65,66 @@ fn command(summary: &str, roles: &str, body: Value, with_id: bool) -> Value {
     })
 }
 
+/// A command endpoint whose path names a bin or an RTV note (`param`).
+fn command_at(summary: &str, roles: &str, body: Value, param: Value) -> Value {
+    let mut c = command(summary, roles, body, false);
+    if let Some(p) = c["parameters"].as_array_mut() {
+        p.insert(0, param);
+    }
+    c
+}
+
+fn bin_param() -> Value {
+    json!({"name": "bin", "in": "path", "required": true,
+           "description": "bin code: 1 to 16 of A-Z 0-9 -; anything else is 400",
+           "schema": {"type": "string", "pattern": "^[A-Z0-9-]{1,16}$"}})
+}
+
+fn note_param() -> Value {
+    json!({"name": "note", "in": "path", "required": true,
+           "description": "RTV note number RTV-<station>-<yyyymmdd>-<n>; anything else is 400",
+           "schema": {"type": "string", "pattern": "^RTV-[A-Za-z0-9_-]{1,96}$"}})
+}
+
 fn obj(required: &[&str], props: Value) -> Value {
     json!({"type": "object", "required": required, "properties": props})
 }
 
 fn items() -> Value {
     json!({"type": "array", "items": {"type": "integer", "minimum": 1}, "description": "item numbers; empty = all"})
+}
+
+/// The bins, RTV notes and defect items paths (apart: one `json!` this large would pass
+/// the macro's recursion limit).
+fn zones_and_rtv_paths() -> Value {
+    let s = |t: &str| json!({"type": t});
+    json!({
+            "/rtv-notes/{note}/close": {"post": command_at("record the handover of an RTV note's goods to the vendor or carrier (rtv.note_closed); unknown note 404, already closed 409", "supervisor",
+            obj(&[], json!({"waybill": {"type": "string", "description": "carrier waybill, 6-40 letters/digits (optional)"},
+                "note": {"type": "string", "maxLength": 500}})), note_param())},
+        "/defect-items": {"get": read("every item now in the defect zone or a defect bin (the RTV pick list)", json!([]),
+            obj(&["items"], json!({"items": {"type": "array", "items": obj(&["ref", "return_id", "item_no", "sku", "zone"], json!({
+                "ref": s("string"), "return_id": s("string"), "item_no": s("integer"), "sku": s("string"),
+                "name": s("string"), "zone": s("string"), "bin": s("string"),
+                "defect_reasons": {"type": "array", "items": s("string")}, "inspected_by": s("string"),
+                "since": s("string")}))}})))},
+        "/zones": {"get": read("effective bins (config overlaid by zone.bin_set edits: code, class, label, active, source config|edited, units) and stock per zone and SKU (ledger)", json!([]),
+            obj(&["bins", "stock"], json!({"bins": {"type": "array", "items": obj(&["code", "class", "active", "source", "units"], json!({
+                "code": s("string"), "class": {"type": "string", "enum": ["good", "defect"]}, "label": s("string"),
+                "active": s("boolean"), "source": {"type": "string", "enum": ["config", "edited"]},
+                "configured_class": s("string"), "units": s("integer"), "edited_at": s("string"), "edited_by": s("string")}))},
+                "stock": {"type": "array", "items": any()}})))},
+        "/zones/bins": {"post": command("add a bin or set its class and label (zone.bin_set); a bin holding stock keeps its class", "supervisor",
+            obj(&["code", "class"], json!({"code": {"type": "string", "pattern": "^[A-Z0-9-]{1,16}$"},
+                "class": {"type": "string", "enum": ["good", "defect"]},
+                "label": {"type": "string", "maxLength": 100, "description": "absent or empty: none"}})), false)},
+        "/zones/bins/{bin}/retire": {"post": command_at("retire an empty bin: put-away into it is refused (zone.bin_set active=false); unknown bin 404, holding stock 409", "supervisor",
+            obj(&[], json!({})), bin_param())},
+        "/zones/bins/{bin}/reactivate": {"post": command_at("accept put-away into a retired bin again; unknown bin 404", "supervisor",
+            obj(&[], json!({})), bin_param())},
+        "/rtv-notes": {"get": read("return-to-vendor notes, newest first: lines, state open|closed, the handover once closed",
+            json!([q("state", "string", "open|closed"), q("limit", "integer", "1-1000, default 200")]), any())},
+    })
 }
 
 /// The document.
@@ -94,7 +148,7 @@ pub fn document() -> Value {
             "schema": {"type": "integer", "minimum": 1}}],
         "responses": {"200": {"description": "the label", "content": {"image/png": {}}},
             "400": err("not a job number"), "401": err("not logged in"), "404": err("no such job")}});
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {"title": "returnsd operator API", "version": "1"},
         "servers": [{"url": "/api/v1"}],
@@ -170,7 +224,6 @@ pub fn document() -> Value {
             "/rtv-notes": {"post": command("return-to-vendor note over defect items", "keeper, supervisor",
                 obj(&["vendor", "items"], json!({"vendor": s("string"),
                     "items": {"type": "array", "items": s("string"), "description": "item labels R-…-0001.1"}})), false)},
-            "/zones": {"get": read("configured bins and stock per zone and SKU (ledger)", json!([]), any())},
             "/devices": {"get": read("scanners and printers (the device board)", json!([]), any())},
             "/alarms": {"get": read("alarms: devices, sync push, disk, clock, print jobs", json!([]), any())},
             "/sync": {"get": read("sync status: backlog, push, feed, clock, disk", json!([]), any())},
@@ -207,7 +260,20 @@ pub fn document() -> Value {
                 "parameters": [q("bench", "string", "bench name"), q("lang", "string", "zh-CN or en")],
                 "responses": {"200": ok("snapshot", any()), "401": err("not loopback and not logged in")}}},
         },
-    })
+    });
+    if let (Some(paths), Value::Object(more)) =
+        (doc["paths"].as_object_mut(), zones_and_rtv_paths())
+    {
+        for (path, ops) in more {
+            match paths.get_mut(&path).and_then(Value::as_object_mut) {
+                Some(existing) => existing.extend(ops.as_object().cloned().unwrap_or_default()),
+                None => {
+                    paths.insert(path, ops);
+                }
+            }
+        }
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -255,5 +321,41 @@ mod tests {
             }
         }
         assert_eq!(doc["openapi"], "3.0.3");
+    }
+
+    /// Each route's path parameters (`{id}`, `{bin}`, `{note}`, …) are documented as path
+    /// parameters of that operation, and a role-restricted route's summary names exactly
+    /// the roles the table allows.
+    #[test]
+    fn path_parameters_and_roles_match_the_table() {
+        use super::super::api::Access;
+        let doc = document();
+        let re = regex::Regex::new(r"\{([a-z]+)\}").unwrap();
+        for r in ROUTES {
+            let op = &doc["paths"][r.path][r.method.to_ascii_lowercase()];
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            for c in re.captures_iter(r.path) {
+                let name = &c[1];
+                assert!(
+                    params
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true),
+                    "{} {}: path parameter {name} is not documented",
+                    r.method,
+                    r.path
+                );
+            }
+            if let Access::Roles(roles) = r.access {
+                let names: Vec<&str> = roles.iter().map(|x| x.as_str()).collect();
+                let want = format!("(roles: {})", names.join(", "));
+                let summary = op["summary"].as_str().unwrap_or("");
+                assert!(
+                    summary.ends_with(&want),
+                    "{} {}: summary {summary:?} does not end with {want:?}",
+                    r.method,
+                    r.path
+                );
+            }
+        }
     }
 }

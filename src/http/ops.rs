@@ -1,5 +1,6 @@
 //! API endpoints that change something: log in and out, and the operator commands
-//! (inspect, put away, reprint, exchange shipped, restock, void, RTV notes). Commands are
+//! (inspect, put away, reprint, exchange shipped, restock, void, RTV notes and their
+//! closing, bin edits). Commands are
 //! built by `commands::build` — the same function the control socket uses — and sent to
 //! the engine as the session's operator, in the role the route allows.
 
@@ -165,12 +166,22 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized"));
     };
     let mut req = ctx.body.clone();
-    if let (Some(id), Value::Object(o)) = (&ctx.id, &mut req) {
-        o.insert("return_id".into(), json!(id.as_str()));
+    if let Value::Object(o) = &mut req {
+        // Path ids win over the body's.
+        if let Some(id) = &ctx.id {
+            o.insert("return_id".into(), json!(id.as_str()));
+        }
+        if let Some(bin) = &ctx.bin {
+            o.insert("code".into(), json!(bin));
+        }
+        if let Some(note) = &ctx.note {
+            o.insert("note_no".into(), json!(note));
+        }
     }
     let cmd = crate::commands::build(op, &req, &caller.badge, &ctx.state.cfg.state_dir)
         .map_err(ApiError::bad_request)?;
     let lang = ctx.lang;
+    let bin_in_path = ctx.bin.is_some();
     let keep = ctx
         .keep
         .clone()
@@ -179,7 +190,7 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
             key,
             fingerprint,
             render: Box::new(move |r: &Reply| {
-                let (status, body) = answer(r, lang);
+                let (status, body) = answer(r, lang, bin_in_path);
                 (status.as_u16(), body)
             }),
         });
@@ -196,7 +207,7 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
             "idempotency_key_reused",
         )),
         None => {
-            let (status, body) = answer(&reply, lang);
+            let (status, body) = answer(&reply, lang, bin_in_path);
             Ok(Outcome::Json(status, body))
         }
     }
@@ -207,8 +218,9 @@ fn status_of(s: u16) -> StatusCode {
 }
 
 /// The HTTP answer to an engine reply: the same whether it is sent now or kept for an
-/// `Idempotency-Key` and replayed later.
-fn answer(reply: &Reply, lang: Lang) -> (StatusCode, Value) {
+/// `Idempotency-Key` and replayed later. `bin_in_path`: the request named a bin in its
+/// path (`/zones/bins/{bin}/…`), so an unknown bin is a missing resource (404).
+fn answer(reply: &Reply, lang: Lang, bin_in_path: bool) -> (StatusCode, Value) {
     let out = CommandOut::from_reply(reply, lang);
     if reply.ok {
         return match serde_json::to_value(out) {
@@ -223,7 +235,9 @@ fn answer(reply: &Reply, lang: Lang) -> (StatusCode, Value) {
         "storage_full" => StatusCode::INSUFFICIENT_STORAGE,
         c if NOT_SAVED.contains(&c) => StatusCode::SERVICE_UNAVAILABLE,
         "role_not_allowed" | "unknown_operator" | "same_person" => StatusCode::FORBIDDEN,
-        "unknown_return" => StatusCode::NOT_FOUND,
+        "unknown_return" | "unknown_rtv_note" => StatusCode::NOT_FOUND,
+        // The bin named by the path (`/zones/bins/{bin}/…`) does not exist.
+        "unknown_bin" if bin_in_path => StatusCode::NOT_FOUND,
         "bad_input" | "unknown_defect_reason" | "unknown_bin" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     };

@@ -1,5 +1,5 @@
 //! API endpoints that only read: the operator, returns (list, detail, inspection queue),
-//! zones and stock, devices, alarms, sync status, the journal and print jobs. Reads use the
+//! zones and stock, RTV notes, the items in the defect zone, devices, alarms, sync status, the journal and print jobs. Reads use the
 //! HTTP server's reader connection (short read transactions on a blocking thread); customer
 //! data is masked unless a supervisor asks `?reveal=1` on one return.
 
@@ -12,7 +12,7 @@ use super::HttpState;
 use super::api::Ctx;
 use super::dto::{AlarmOut, Page, ReturnDetailOut, ReturnSummary, ZoneStockOut};
 use super::error::ApiError;
-use crate::domain::model::Role;
+use crate::domain::model::{Role, Station};
 use crate::i18n::message;
 use crate::privacy::{mask_name, mask_phone_tail};
 use crate::store::{self, StoreError};
@@ -314,21 +314,169 @@ pub async fn defect_reasons(ctx: &Ctx) -> Result<Value, ApiError> {
     }))
 }
 
-/// `GET /zones`: the configured bins and the stock per zone and SKU.
+/// `GET /zones`: the effective bins (the config's `[[zones.bins]]` overlaid by
+/// supervisors' edits, `zone.bin_set`) with the units each holds, and the stock per zone
+/// and SKU.
 pub async fn zones(ctx: &Ctx) -> Result<Value, ApiError> {
-    let stock = read(&ctx.state, views::zone_stock).await?;
-    let bins: Vec<Value> = ctx
-        .state
-        .cfg
-        .bins
-        .iter()
-        .map(|(code, class)| json!({"code": code, "class": format!("{class:?}").to_lowercase()}))
+    let (stock, edits) = read(&ctx.state, |conn| {
+        let stock = views::zone_stock(conn)?;
+        let mut st = Station::default();
+        store::snapshot::load_meta(conn, &mut st)?;
+        Ok((stock, st.bins))
+    })
+    .await?;
+    let config = &ctx.state.cfg.bins;
+    let codes: std::collections::BTreeSet<&String> = config.keys().chain(edits.keys()).collect();
+    let bins: Vec<Value> = codes
+        .into_iter()
+        .map(|code| {
+            let units: i64 = stock
+                .iter()
+                .filter(|(zone, _, _)| zone.split_once('/').is_some_and(|(_, b)| b == code))
+                .map(|(_, _, n)| *n)
+                .sum();
+            let configured = config.get(code).map(|c| c.as_str());
+            match edits.get(code) {
+                Some(e) => json!({"code": code, "class": e.class.as_str(), "label": e.label,
+                    "active": e.active, "source": "edited", "configured_class": configured,
+                    "units": units, "edited_at": store::codec::fmt_time(e.at), "edited_by": e.by}),
+                None => json!({"code": code, "class": configured, "label": null, "active": true,
+                    "source": "config", "configured_class": configured, "units": units,
+                    "edited_at": null, "edited_by": null}),
+            }
+        })
         .collect();
     let stock: Vec<ZoneStockOut> = stock
         .into_iter()
         .map(|(zone, sku, qty)| ZoneStockOut { zone, sku, qty })
         .collect();
     Ok(json!({"bins": bins, "stock": stock}))
+}
+
+#[derive(Deserialize)]
+struct RtvQuery {
+    state: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /rtv-notes?state=open|closed&limit=`: return-to-vendor notes, newest first, each
+/// with its lines and, once closed, the handover (when, who, carrier waybill, note).
+pub async fn rtv_notes(ctx: &Ctx) -> Result<Value, ApiError> {
+    let q: RtvQuery = query(ctx)?;
+    let limit = int(&q.limit, "limit", 200, 1, 1000)? as usize;
+    let want = match q.state.as_deref() {
+        None | Some("") => None,
+        Some("open") => Some(false),
+        Some("closed") => Some(true),
+        Some(_) => return Err(ApiError::bad_request("state must be open or closed")),
+    };
+    let notes = read(&ctx.state, |conn| {
+        let mut st = Station::default();
+        store::snapshot::load_meta(conn, &mut st)?;
+        Ok(st.rtv_notes)
+    })
+    .await?;
+    let mut notes: Vec<_> = notes
+        .into_values()
+        .filter(|n| want.is_none_or(|closed| n.closed.is_some() == closed))
+        .collect();
+    notes.sort_by(|a, b| (b.created_at, &b.note_no).cmp(&(a.created_at, &a.note_no)));
+    let notes: Vec<Value> = notes
+        .iter()
+        .take(limit)
+        .map(|n| {
+            let mut v = store::snapshot::rtv_note_json(n);
+            v["state"] = json!(if n.closed.is_some() { "closed" } else { "open" });
+            v["items"] = json!(n.lines.len());
+            if let Some(lines) = v["lines"].as_array_mut() {
+                for l in lines.iter_mut() {
+                    l["ref"] = json!(format!(
+                        "{}.{}",
+                        l["return_id"].as_str().unwrap_or(""),
+                        l["item_no"]
+                    ));
+                }
+            }
+            v
+        })
+        .collect();
+    Ok(json!({"notes": notes}))
+}
+
+/// `GET /defect-items`: every unit now in the defect zone or a defect bin, in one read
+/// (the RTV pick list): return id, item number and label, SKU, name, zone and bin, the
+/// defect reasons, who graded it and since when it is there.
+pub async fn defect_items(ctx: &Ctx) -> Result<Value, ApiError> {
+    let items = read(&ctx.state, |conn| {
+        let mut q = conn.prepare(
+            "SELECT return_id, state FROM returns WHERE stage IN ('inspected', 'put_away')
+             ORDER BY return_id",
+        )?;
+        let rows = q
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut moved = conn.prepare_cached(
+            "SELECT json_extract(data, '$.item_no'), json_extract(data, '$.to'), occurred_at
+             FROM journal WHERE return_id = ?1 AND type = 'item.moved' ORDER BY seq",
+        )?;
+        let mut out = Vec::new();
+        for (id, state) in rows {
+            let v: Value = serde_json::from_str(&state)
+                .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))?;
+            let here: Vec<&Value> = v["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|i| {
+                    i["voided"] != json!(true)
+                        && i["zone"]
+                            .as_str()
+                            .is_some_and(|z| z == "defect" || z.starts_with("defect/"))
+                })
+                .collect();
+            if here.is_empty() {
+                continue;
+            }
+            // When each unit last moved (into where it is now).
+            let mut since: std::collections::HashMap<i64, (String, String)> =
+                std::collections::HashMap::new();
+            let moves = moved.query_map([&id], |r| {
+                Ok((
+                    r.get::<_, Option<i64>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for m in moves {
+                if let (Some(no), Some(to), at) = m? {
+                    since.insert(no, (to, at));
+                }
+            }
+            for i in here {
+                let no = i["item_no"].as_i64().unwrap_or(0);
+                let zone = i["zone"].as_str().unwrap_or("defect").to_string();
+                let at = since
+                    .get(&no)
+                    .filter(|(to, _)| *to == zone)
+                    .map(|(_, at)| at.clone());
+                out.push(json!({
+                    "ref": format!("{id}.{no}"),
+                    "return_id": id,
+                    "item_no": no,
+                    "sku": i["sku"],
+                    "name": i["name"],
+                    "zone": zone,
+                    "bin": zone.split_once('/').map(|(_, b)| b),
+                    "defect_reasons": i["defect_reasons"],
+                    "inspected_by": i["inspected_by"],
+                    "since": at,
+                }));
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(json!({"items": items}))
 }
 
 /// `GET /devices`.

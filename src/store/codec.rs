@@ -11,6 +11,7 @@ use crate::domain::event::{
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::{Grade, Party, ReturnKind};
 use crate::domain::model::{ItemZone, Role, Visual};
+use crate::domain::ports::BinClass;
 
 /// Contract time format: RFC 3339 UTC with milliseconds.
 pub fn fmt_time(t: DateTime<Utc>) -> String {
@@ -187,6 +188,19 @@ pub fn encode(body: &EventBody) -> Value {
             lines,
         } => json!({"note_no": note_no, "vendor": vendor,
                     "items": lines.iter().map(|l| json!({"return_id": l.item.return_id.as_str(), "item_no": l.item.item_no, "sku": l.sku})).collect::<Vec<_>>()}),
+        EventBody::RtvNoteClosed {
+            note_no,
+            waybill,
+            note,
+        } => {
+            json!({"note_no": note_no, "waybill": waybill.as_ref().map(|w| w.as_str()), "note": note})
+        }
+        EventBody::BinSet {
+            code,
+            class,
+            label,
+            active,
+        } => json!({"code": code, "class": class.as_str(), "label": label, "active": active}),
         EventBody::Restocked { items } => json!({"items": items}),
         EventBody::Closed { reason } => {
             json!({"reason": match reason { CloseReason::Completed => "completed" }})
@@ -504,6 +518,17 @@ pub fn decode(
                 })
                 .collect::<Result<_, String>>()?,
         },
+        "rtv.note_closed" => EventBody::RtvNoteClosed {
+            note_no: o.str("note_no")?,
+            waybill: o.opt_str("waybill")?.map(waybill).transpose()?,
+            note: o.opt_str("note")?.unwrap_or_default(),
+        },
+        "zone.bin_set" => EventBody::BinSet {
+            code: o.str("code")?,
+            class: BinClass::parse(&o.str("class")?).ok_or("unknown bin class")?,
+            label: o.opt_str("label")?,
+            active: o.bool("active")?,
+        },
         "return.restocked" => EventBody::Restocked {
             items: o.u32s("items")?,
         },
@@ -532,4 +557,60 @@ pub fn decode(
         return_id,
         body,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(body: EventBody) -> Value {
+        let at = parse_time("2026-11-25T08:30:00.123Z").unwrap();
+        let data = encode(&body);
+        let ev = decode(body.type_name(), &data, at, "supervisor:S1", None).unwrap();
+        assert_eq!(ev.body, body);
+        assert_eq!(ev.actor.as_str(), "supervisor:S1");
+        assert_eq!(ev.occurred_at, at);
+        data
+    }
+
+    /// `zone.bin_set` encodes its whole state and decodes to the same event, with and
+    /// without a label.
+    #[test]
+    fn bin_set_round_trips() {
+        let data = round_trip(EventBody::BinSet {
+            code: "D-09".into(),
+            class: BinClass::Defect,
+            label: Some("货架 9".into()),
+            active: false,
+        });
+        assert_eq!(
+            data,
+            json!({"code": "D-09", "class": "defect", "label": "货架 9", "active": false})
+        );
+        round_trip(EventBody::BinSet {
+            code: "A01".into(),
+            class: BinClass::Good,
+            label: None,
+            active: true,
+        });
+    }
+
+    /// `rtv.note_closed` round-trips with and without the carrier's waybill.
+    #[test]
+    fn rtv_note_closed_round_trips() {
+        let data = round_trip(EventBody::RtvNoteClosed {
+            note_no: "RTV-ST01-20261125-0001".into(),
+            waybill: Some(Waybill::parse("SF9876543210").unwrap()),
+            note: "driver Li".into(),
+        });
+        assert_eq!(
+            data,
+            json!({"note_no": "RTV-ST01-20261125-0001", "waybill": "SF9876543210", "note": "driver Li"})
+        );
+        round_trip(EventBody::RtvNoteClosed {
+            note_no: "RTV-ST01-20261125-0002".into(),
+            waybill: None,
+            note: String::new(),
+        });
+    }
 }

@@ -1,17 +1,26 @@
 //! Projection snapshots: a return's and a bench's folded state as JSON, written in the same
 //! transaction as the events that changed them, so startup need not replay the journal.
 //! `journal verify` replays the journal and checks it folds to exactly these snapshots.
+//!
+//! Bin edits and RTV notes concern no return: their snapshots are rows of the `meta` table
+//! (`zone_bin:<code>`, `rtv_note:<note_no>`), written by the engine in the transaction of
+//! their event, so they outlive the journal's pruning and need no table of their own.
 
+use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
+use super::StoreError;
 use super::codec::{
     Obj, check_line_json, decode_checklist, decode_expected, decode_photo, expected_json, fmt_time,
     parse_time, photo_json,
 };
-use crate::domain::event::ItemException;
-use crate::domain::ids::{Badge, ReturnId, Waybill};
+use crate::domain::event::{EventBody, ItemException, RtvLine};
+use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::{Grade, ReturnKind};
-use crate::domain::model::{Bench, Item, Return, Role, Session, Visual};
+use crate::domain::model::{
+    Bench, BinEdit, Item, Return, Role, RtvClosed, RtvNote, Session, Station, Visual,
+};
+use crate::domain::ports::BinClass;
 
 pub fn return_json(r: &Return) -> Value {
     json!({
@@ -176,4 +185,175 @@ pub fn bench_from_json(v: &Value) -> Result<Bench, String> {
         current: rid("current")?,
         last: rid("last")?,
     })
+}
+
+/// `meta` key prefix of a bin edit's snapshot.
+pub const BIN_KEY: &str = "zone_bin:";
+/// `meta` key prefix of an RTV note's snapshot.
+pub const RTV_KEY: &str = "rtv_note:";
+
+pub fn bin_json(code: &str, b: &BinEdit) -> Value {
+    json!({
+        "code": code,
+        "class": b.class.as_str(),
+        "label": b.label,
+        "active": b.active,
+        "at": fmt_time(b.at),
+        "by": b.by,
+    })
+}
+
+pub fn bin_from_json(v: &Value) -> Result<(String, BinEdit), String> {
+    let o = Obj::of(v)?;
+    Ok((
+        o.str("code")?,
+        BinEdit {
+            class: BinClass::parse(&o.str("class")?).ok_or("bad class")?,
+            label: o.opt_str("label")?,
+            active: o.bool("active")?,
+            at: parse_time(&o.str("at")?)?,
+            by: o.str("by")?,
+        },
+    ))
+}
+
+pub fn rtv_line_json(l: &RtvLine) -> Value {
+    json!({"return_id": l.item.return_id.as_str(), "item_no": l.item.item_no, "sku": l.sku})
+}
+
+pub fn rtv_note_json(n: &RtvNote) -> Value {
+    json!({
+        "note_no": n.note_no,
+        "vendor": n.vendor,
+        "lines": n.lines.iter().map(rtv_line_json).collect::<Vec<_>>(),
+        "created_at": fmt_time(n.created_at),
+        "created_by": n.created_by,
+        "closed": n.closed.as_ref().map(|c| json!({
+            "at": fmt_time(c.at),
+            "by": c.by,
+            "waybill": c.waybill.as_ref().map(|w| w.as_str()),
+            "note": c.note,
+        })),
+    })
+}
+
+pub fn rtv_note_from_json(v: &Value) -> Result<RtvNote, String> {
+    let o = Obj::of(v)?;
+    let lines = o
+        .arr("lines")?
+        .iter()
+        .map(|l| {
+            let l = Obj::of(l)?;
+            let rid = l.str("return_id")?;
+            Ok(RtvLine {
+                item: ItemRef {
+                    return_id: ReturnId::parse(&rid).map_err(|e| e.code().to_string())?,
+                    item_no: l.u32("item_no")?,
+                },
+                sku: l.str("sku")?,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    let closed = match o.0.get("closed") {
+        None | Some(Value::Null) => None,
+        Some(c) => {
+            let c = Obj::of(c)?;
+            Some(RtvClosed {
+                at: parse_time(&c.str("at")?)?,
+                by: c.str("by")?,
+                waybill: c
+                    .opt_str("waybill")?
+                    .map(|w| Waybill::parse(&w).map_err(|e| e.code().to_string()))
+                    .transpose()?,
+                note: c.str("note")?,
+            })
+        }
+    };
+    Ok(RtvNote {
+        note_no: o.str("note_no")?,
+        vendor: o.str("vendor")?,
+        lines,
+        created_at: parse_time(&o.str("created_at")?)?,
+        created_by: o.str("created_by")?,
+        closed,
+    })
+}
+
+fn put_meta(conn: &Connection, key: &str, v: &Value) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, v.to_string()])?;
+    Ok(())
+}
+
+/// Write the snapshot of the bin or RTV note an event changed (after it was folded into
+/// `st`), in the event's transaction. Other events write nothing here.
+pub fn save_for_event(conn: &Connection, st: &Station, body: &EventBody) -> Result<(), StoreError> {
+    match body {
+        EventBody::BinSet { code, .. } => {
+            if let Some(b) = st.bins.get(code) {
+                put_meta(conn, &format!("{BIN_KEY}{code}"), &bin_json(code, b))?;
+            }
+        }
+        EventBody::RtvNoteCreated { note_no, .. } | EventBody::RtvNoteClosed { note_no, .. } => {
+            if let Some(n) = st.rtv_notes.get(note_no) {
+                put_meta(conn, &format!("{RTV_KEY}{note_no}"), &rtv_note_json(n))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Read the bin edits and RTV notes from their `meta` snapshots into `st`.
+pub fn load_meta(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
+    let mut q = conn.prepare_cached(
+        "SELECT key, value FROM meta WHERE substr(key, 1, 9) IN ('zone_bin:', 'rtv_note:')",
+    )?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (key, value) = row?;
+        let v: Value = serde_json::from_str(&value)
+            .map_err(|e| StoreError::decode(key.clone(), e.to_string()))?;
+        if key.starts_with(BIN_KEY) {
+            let (code, b) = bin_from_json(&v).map_err(|e| StoreError::decode(key.clone(), e))?;
+            st.bins.insert(code, b);
+        } else {
+            let n = rtv_note_from_json(&v).map_err(|e| StoreError::decode(key.clone(), e))?;
+            st.rtv_notes.insert(n.note_no.clone(), n);
+        }
+    }
+    Ok(())
+}
+
+/// At start: fold the bin edits and RTV notes still in the journal (notes created before
+/// their snapshots existed), let the `meta` snapshots override them (they outlive pruning
+/// and hold the latest state), then write every one back so reads need only `meta`.
+pub fn load_and_backfill(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
+    let mut q = conn.prepare(&format!(
+        "SELECT {} FROM journal WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
+         ORDER BY seq",
+        super::JOURNAL_COLUMNS
+    ))?;
+    let rows = q.query_map([], super::JournalRow::from_row)?;
+    let mut folded = Station::default();
+    for row in rows {
+        let row = row?;
+        let ev = row
+            .decode()
+            .map_err(|e| StoreError::decode(format!("journal[{}]", row.seq), e))?;
+        folded.apply(&ev);
+    }
+    load_meta(conn, &mut folded)?;
+    for (code, b) in &folded.bins {
+        put_meta(conn, &format!("{BIN_KEY}{code}"), &bin_json(code, b))?;
+    }
+    for (no, n) in &folded.rtv_notes {
+        put_meta(conn, &format!("{RTV_KEY}{no}"), &rtv_note_json(n))?;
+    }
+    st.bins = folded.bins;
+    st.rtv_notes = folded.rtv_notes;
+    Ok(())
 }

@@ -227,7 +227,13 @@ fn every_mutating_endpoint_checks_the_role() {
         let Access::Roles(allowed) = r.access else {
             panic!("{} {} has no role check", r.method, r.path);
         };
-        let path = format!("/api/v1{}", r.path.replace("{id}", "R-ST01-20260101-0001"));
+        let path = format!(
+            "/api/v1{}",
+            r.path
+                .replace("{id}", "R-ST01-20260101-0001")
+                .replace("{bin}", "A01")
+                .replace("{note}", "RTV-ST01-20260101-0001")
+        );
         for (who, s) in &ops {
             let may = allowed
                 .iter()
@@ -243,7 +249,7 @@ fn every_mutating_endpoint_checks_the_role() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 24, "8 mutating endpoints x 3 operators");
+    assert_eq!(checked, 36, "12 mutating endpoints x 3 operators");
     // The named cases of the issue.
     let inspect = "/api/v1/returns/R-ST01-20260101-0001/inspect";
     assert_eq!(
@@ -557,7 +563,12 @@ fn openapi_matches_the_router() {
     let paths = doc["paths"].as_object().unwrap();
     let mut documented = Vec::new();
     for (path, ops) in paths {
-        let concrete = format!("/api/v1{}", path.replace("{id}", "R-ST01-20260101-0001"));
+        let concrete = format!(
+            "/api/v1{}",
+            path.replace("{id}", "R-ST01-20260101-0001")
+                .replace("{bin}", "A01")
+                .replace("{note}", "RTV-ST01-20260101-0001")
+        );
         for m in ops.as_object().unwrap().keys() {
             let method = m.to_ascii_uppercase();
             if path == "/events" {

@@ -203,7 +203,10 @@ fn handheld_resends_a_lost_submit_and_it_is_applied_once() {
     let (st, d, a, rid) = first_checked();
     let b = Browser::start_with(360, 780, true);
     open_and_login(&b, &a);
-    b.click(&format!("#queue button[data-id='{rid}']"));
+    // The queue loads after the view shows: wait for the row before clicking it.
+    let row = format!("#queue button[data-id='{rid}']");
+    b.wait_text(&format!("{row} .qid"), |t| t == rid);
+    b.click(&row);
     b.wait_text("#r-id", |t| t == rid);
     b.click("li[data-item='1'] .grade[data-grade='good']");
     b.click("#review");

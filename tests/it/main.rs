@@ -27,3 +27,4 @@ mod support;
 mod sync;
 mod tls;
 mod tls_http;
+mod zones;

@@ -22,7 +22,7 @@ use returnsd::domain::ports::{
     BinClass, DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo, Settings,
 };
 use returnsd::domain::scan::{CommandCode, ScanGrammar, ZoneScan};
-use returnsd::domain::step::{Command, Effect, Operator, Transition, step};
+use returnsd::domain::step::{BinChange, Command, Effect, Operator, Transition, step};
 use returnsd::{config, engine, feed, store};
 
 // ---------------------------------------------------------------------------------------
@@ -340,6 +340,20 @@ enum Op {
         pick: u16,
         reason_ok: bool,
     },
+    /// A supervisor's bin edit: add/relabel (either class), retire or reactivate a
+    /// configured bin, a new one, or (unbiased) a malformed code.
+    Bin {
+        who: u8,
+        biased: bool,
+        code: u8,
+        action: u8,
+    },
+    /// Close an RTV note (mostly an existing one, sometimes twice or an unknown number).
+    CloseRtv {
+        who: u8,
+        biased: bool,
+        pick: u16,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -470,6 +484,25 @@ fn void_op() -> impl Strategy<Value = Op> {
     })
 }
 
+fn bin_op() -> impl Strategy<Value = Op> {
+    (any::<u8>(), biased(), any::<u8>(), any::<u8>()).prop_map(|(who, biased, code, action)| {
+        Op::Bin {
+            who,
+            biased,
+            code,
+            action,
+        }
+    })
+}
+
+fn close_rtv_op() -> impl Strategy<Value = Op> {
+    (any::<u8>(), biased(), any::<u16>()).prop_map(|(who, biased, pick)| Op::CloseRtv {
+        who,
+        biased,
+        pick,
+    })
+}
+
 fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![
         55 => scan_op(),
@@ -480,6 +513,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         6 => rtv_op(),
         2 => reprint_op(),
         2 => void_op(),
+        3 => bin_op(),
+        2 => close_rtv_op(),
     ]
 }
 
@@ -981,6 +1016,52 @@ fn resolve(st: &Station, benches: usize, op: &Op) -> Input {
                     by,
                     return_id: id,
                     reason: if *reason_ok { "duplicate parcel" } else { "" }.to_string(),
+                },
+            )
+        }
+        Op::Bin {
+            who,
+            biased,
+            code,
+            action,
+        } => {
+            let codes = ["A01", "D01", "N01", "N-2"];
+            let code = if !*biased && code.is_multiple_of(7) {
+                "bad/code".to_string()
+            } else {
+                codes[usize::from(*code) % codes.len()].to_string()
+            };
+            let change = match action % 4 {
+                0 => BinChange::Upsert {
+                    class: BinClass::Good,
+                    label: (action % 8 == 0).then(|| "Front shelf".to_string()),
+                },
+                1 => BinChange::Upsert {
+                    class: BinClass::Defect,
+                    label: None,
+                },
+                2 => BinChange::Retire,
+                _ => BinChange::Reactivate,
+            };
+            let by = pick_operator(*who, *biased, SUPERVISORS);
+            api(by.clone(), Command::SetBin { by, code, change })
+        }
+        Op::CloseRtv { who, biased, pick } => {
+            let notes: Vec<&String> = st.rtv_notes.keys().collect();
+            let note_no = if notes.is_empty() || (!*biased && pick.is_multiple_of(6)) {
+                "RTV-ST01-20200101-0001".to_string()
+            } else {
+                notes[usize::from(*pick) % notes.len()].clone()
+            };
+            let waybill = (pick % 3 == 0).then(|| Waybill::parse("SF9876543210").expect("waybill"));
+            let by = pick_operator(*who, *biased, SUPERVISORS);
+            api(
+                by.clone(),
+                Command::CloseRtvNote {
+                    by,
+                    note_no,
+                    waybill,
+                    note: "handed over".to_string(),
                 },
             )
         }
@@ -1838,7 +1919,9 @@ fn check_store(cfg: &config::Config, model: &Station, last_seq: i64) -> Result<(
          journal {rebuilt:#?}\nmodel {model:#?}"
     );
     let reopened = store::Store::open(&cfg.database, STATION).expect("Store::open");
-    let loaded = reopened.load_station().expect("load_station");
+    let mut loaded = reopened.load_station().expect("load_station");
+    // As the engine loads at start: the bin edits and RTV notes from their `meta` rows.
+    store::snapshot::load_meta(reopened.conn(), &mut loaded).expect("load_meta");
 
     ensure!(
         v.benches_match,

@@ -2,7 +2,10 @@
 //! daemon: a keeper is refused; a supervisor sees the stock per zone, creates a
 //! return-to-vendor note over an item in the defect zone (note number and print job state
 //! shown), reprints a label with a reason and voids a return after the confirm step; the
-//! journal holds each command. Screenshots of both languages land in `target/screenshots/`.
+//! journal holds each command; a supervisor adds a bin (an item is put away into it
+//! through the API), is refused retiring it while it holds the unit, closes an RTV note
+//! after the confirm step and then retires the emptied bin. Screenshots of both languages
+//! land in `target/screenshots/`.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +13,7 @@ use serde_json::Value;
 
 use crate::api_client::{addr, http, station};
 use crate::browser::Browser;
+use crate::support::poll as poll_until;
 use crate::support::{Daemon, Station, scan_ok};
 
 const ENTER: &str = "\u{E007}";
@@ -31,6 +35,12 @@ fn cli_ok(st: &Station, args: &[&str]) {
 /// A station (PINs from `api_client::station`, labels to a directory, defects without a
 /// photo) with one return whose item is in the defect zone and one only unpacked.
 fn with_defect() -> (Station, Daemon, String, String, String) {
+    with_defect_at(Some("Z-DEFECT"))
+}
+
+/// As [`with_defect`]; the defect item is put away into `zone`, or left graded in
+/// pending (None).
+fn with_defect_at(zone: Option<&str>) -> (Station, Daemon, String, String, String) {
     let st = station("");
     let mut text = std::fs::read_to_string(&st.config).unwrap();
     text.push_str(
@@ -61,10 +71,12 @@ fn with_defect() -> (Station, Daemon, String, String, String) {
             "damaged_casing",
         ],
     );
-    cli_ok(
-        &st,
-        &["put-away", &defect, "--badge", "021", "--zone", "Z-DEFECT"],
-    );
+    if let Some(zone) = zone {
+        cli_ok(
+            &st,
+            &["put-away", &defect, "--badge", "021", "--zone", zone],
+        );
+    }
     let other = ids[1].clone();
     (st, d, a, defect, other)
 }
@@ -222,6 +234,163 @@ fn supervisor_page_runs_rtv_reprint_and_void() {
     b.screenshot(&screenshots().join("supervisor-phone.png"));
     drop(b);
     d.stop();
+}
+
+/// The bins and RTV-notes panels: a supervisor adds a defect bin from the page, an
+/// inspector puts the defect item away into it through the API (the page shows the unit),
+/// retiring the bin is refused in the page's language while it holds the unit, an RTV
+/// note over the item is closed from the page after its confirm step (waybill and note
+/// journaled as `rtv.note_closed`), and the emptied bin retires; in Chinese the states
+/// switch; at 360 px nothing scrolls sideways.
+#[test]
+fn supervisor_page_edits_bins_and_closes_an_rtv_note() {
+    let (st, d, a, defect, _) = with_defect_at(None);
+    let b = Browser::start(1280, 900);
+    login(&b, &a, "001", "3333");
+    b.wait_js("main view", "document.body.dataset.view === 'v-main'");
+    let a01 = "#bins li[data-bin='A01']";
+    b.wait_text(&format!("{a01} .state"), |t| t == "Active · config");
+    b.wait_text(&format!("{a01} .class"), |t| t == "Good");
+
+    // A bad code is refused on the page; then D09 (defect) is added.
+    b.send_keys("#bin-code", "d/9");
+    click(&b, "#bin-btn");
+    b.wait_text("#msg", |t| {
+        t == "Bin code D/9 is not valid: use 1 to 16 of A-Z 0-9 -"
+    });
+    b.script(
+        "const c = document.getElementById('bin-code'); c.value = 'd09';\
+         document.getElementById('bin-class').value = 'defect'; return true;",
+    );
+    b.send_keys("#bin-label", "Rack 9");
+    click(&b, "#bin-btn");
+    b.wait_text("#bins-result", |t| t == "Bin D09 added");
+    let d09 = "#bins li[data-bin='D09']";
+    b.wait_text(&format!("{d09} .class"), |t| t == "Defect");
+    b.wait_text(&format!("{d09} .label"), |t| t == "Rack 9");
+    b.wait_text(&format!("{d09} .state"), |t| t == "Active · edited");
+    let set = poll_until("zone.bin_set", || events(&st, "zone.bin_set").pop());
+    assert_eq!(
+        set["data"],
+        serde_json::json!({"code": "D09", "class": "defect", "label": "Rack 9", "active": true})
+    );
+
+    // The inspector puts the item away into the new bin, through the API.
+    let inspector = crate::api_client::login(&a, "021", "2222");
+    let r = crate::api_client::post(
+        &a,
+        &inspector,
+        &format!("/api/v1/returns/{defect}/put-away"),
+        &serde_json::json!({"zone": "Z-D09"}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    click(&b, "#zones-refresh");
+    b.wait_text(&format!("{d09} .units"), |t| t == "Units 1");
+
+    // Retiring it asks first, then is refused: it holds the unit.
+    click(&b, &format!("{d09} .retire"));
+    b.wait_text("#bin-question", |t| {
+        t == "Retire bin D09? Nothing can be put away into it afterwards."
+    });
+    click(&b, "#bin-yes");
+    b.wait_text("#msg", |t| {
+        t == "Bin D09 still holds 1 unit(s): move them out before retiring it or changing its class"
+    });
+    b.wait_text(&format!("{d09} .state"), |t| t == "Active · edited");
+
+    // An RTV note over the item (its pick list from GET /defect-items), then closed.
+    let item = format!("{defect}.1");
+    click(&b, "#rtv-refresh");
+    let row = format!("#defects li[data-ref='{item}']");
+    b.wait_text(&format!("{row} .muted"), |t| t.ends_with("Defect zone D09"));
+    click(&b, &format!("{row} input"));
+    b.send_keys("#vendor", "ACME");
+    click(&b, "#rtv-btn");
+    let created = poll_until("rtv.note_created", || {
+        events(&st, "rtv.note_created").into_iter().next()
+    });
+    let note_no = created["data"]["note_no"].as_str().unwrap().to_string();
+    let li = format!("#notes li[data-note='{note_no}']");
+    b.wait_text(&format!("{li} .state"), |t| t == "open");
+    b.wait_text(&format!("{li} .lines"), |t| t.starts_with(&item));
+    click(&b, &format!("{li} .close"));
+    b.wait_text("#close-question", |t| {
+        t == format!("Confirm the goods of {note_no} were handed to the vendor or carrier?")
+    });
+    click(&b, "#close-no");
+    b.wait_js(
+        "close box hidden",
+        "document.getElementById('close-box').hidden",
+    );
+    assert!(events(&st, "rtv.note_closed").is_empty());
+    click(&b, &format!("{li} .close"));
+    b.send_keys("#close-waybill", "sf9876543210");
+    b.send_keys("#close-note", "driver Li");
+    click(&b, "#close-yes");
+    b.wait_text("#notes-result", |t| {
+        t == format!("RTV note {note_no} handed over (1 item(s))")
+    });
+    b.wait_text(&format!("{li} .state"), |t| t == "handed over");
+    b.wait_text(&format!("{li} .closed"), |t| {
+        t.contains("supervisor:001") && t.contains("SF9876543210") && t.ends_with("driver Li")
+    });
+    let closed = poll_until("rtv.note_closed", || {
+        events(&st, "rtv.note_closed").into_iter().next()
+    });
+    assert_eq!(
+        closed["data"],
+        serde_json::json!({"note_no": note_no, "waybill": "SF9876543210", "note": "driver Li"})
+    );
+
+    // The emptied bin retires after the confirm.
+    click(&b, "#zones-refresh");
+    b.wait_text(&format!("{d09} .units"), |t| t == "Units 0");
+    click(&b, &format!("{d09} .retire"));
+    click(&b, "#bin-yes");
+    b.wait_text("#bins-result", |t| t == "Bin D09 retired");
+    b.wait_text(&format!("{d09} .state"), |t| t == "Retired · edited");
+    b.wait_js(
+        "reactivate offered",
+        &format!("!!document.querySelector(\"{d09} .reactivate\")"),
+    );
+    b.script("document.getElementById('p-zones').scrollIntoView(); return true;");
+    b.screenshot(&screenshots().join("supervisor-zones-en.png"));
+
+    // Chinese: the states, the class and the last result switch.
+    b.click("#lang");
+    b.wait_text(&format!("{d09} .state"), |t| t == "已停用 · 已编辑");
+    b.wait_text(&format!("{d09} .class"), |t| t == "不良品");
+    b.wait_text(&format!("{li} .state"), |t| t == "已交接");
+    b.wait_text("#bins-result", |t| t == "库位 D09 已停用");
+    b.screenshot(&screenshots().join("supervisor-zones-zh.png"));
+    drop(b);
+
+    // 360 px: one column, no horizontal scroll, with the bins and notes shown.
+    let b = Browser::start_with(360, 780, true);
+    login(&b, &a, "001", "3333");
+    b.wait_js("main view", "document.body.dataset.view === 'v-main'");
+    b.wait_text(&format!("{d09} .state"), |t| {
+        t == "已停用 · 已编辑" || t == "Retired · edited"
+    });
+    b.wait_js(
+        "note listed",
+        &format!("!!document.querySelector(\"{li}\")"),
+    );
+    b.wait_js(
+        "360 px wide, no horizontal scroll",
+        "window.innerWidth === 360 && document.documentElement.scrollWidth <= 360",
+    );
+    drop(b);
+    d.stop();
+}
+
+/// Click after scrolling the element to the middle of the window: the sticky message
+/// line at the top would otherwise take a click meant for what scrolled under it.
+fn click(b: &Browser, css: &str) {
+    b.script(&format!(
+        "document.querySelector(\"{css}\").scrollIntoView({{block: 'center'}}); return true;"
+    ));
+    b.click(css);
 }
 
 fn poll<T>(f: impl Fn() -> Option<T>) -> T {

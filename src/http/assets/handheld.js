@@ -29,64 +29,23 @@
   let flushing = false;
 
   const $ = (id) => document.getElementById(id);
+  // t, textOf, translate, say, headers, getJson: common.js, over this page's state.
+  const common = Returnsd.page({
+    lang: () => lang,
+    strings: () => strings,
+    csrf: () => csrf,
+    onUnauthorized: () => toLogin(),
+  });
+  const { t, textOf, translate, say, headers, getJson } = common;
+  const newKey = () => common.newKey('hh-');
   // An enum value's word (kind.customer_return, stage.inspected…).
   const word = (group, value) => t(group + '.' + value);
-
-  function t(key, params) {
-    let s = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
-    for (const [k, v] of Object.entries(params || {})) s = s.split('{' + k + '}').join(String(v));
-    return s;
-  }
-
-  // A command's or an error's text from its code and params, in the page's language;
-  // the server's message when the code is unknown here.
-  function textOf(body) {
-    if (!body) return '';
-    const code = body.ok ? body.code : body.error;
-    const params = {};
-    for (const [k, v] of Object.entries(body.params || {})) {
-      const e = ['kind', 'grade', 'visual', 'stage', 'role'].includes(k) ? k + '.' + v : null;
-      params[k] = e && strings[e] ? strings[e] : v;
-    }
-    for (const key of [code, 'api.' + code]) {
-      if (key && strings[key]) {
-        const s = t(key, params);
-        if (!/\{[a-z_]+\}/.test(s)) return s;
-      }
-    }
-    return body.message || code || '';
-  }
-
-  function translate(root) {
-    root.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  }
 
   function show(view) {
     for (const v of ['v-login', 'v-queue', 'v-return', 'v-done']) $(v).hidden = v !== view;
     document.body.dataset.view = view;
     const focus = { 'v-login': 'badge', 'v-queue': 'scan', 'v-done': 'zone' }[view];
     if (focus) $(focus).focus();
-  }
-
-  function say(text, kind) {
-    const m = $('msg');
-    m.textContent = text;
-    m.dataset.kind = kind || 'info';
-    m.hidden = !text;
-  }
-
-  function headers(extra) {
-    const h = Object.assign({ 'Accept-Language': lang || '' }, extra || {});
-    if (csrf) h['X-CSRF-Token'] = csrf;
-    return h;
-  }
-
-  async function getJson(path) {
-    const r = await fetch(path, { cache: 'no-store', headers: headers() });
-    const body = await r.json().catch(() => ({}));
-    if (r.status === 401) { toLogin(); throw new Error(textOf(body)); }
-    if (!r.ok) throw new Error(textOf(body) || t('hh.error', { status: r.status }));
-    return body;
   }
 
   // Wedge scanners type the code and press Enter: the form's submit is the one handler
@@ -125,12 +84,6 @@
     $('outbox').hidden = waiting === 0;
     $('outbox-text').textContent = t('hh.pending', { n: waiting });
     document.body.dataset.outbox = String(waiting);
-  }
-
-  function newKey() {
-    const a = new Uint8Array(16);
-    crypto.getRandomValues(a);
-    return 'hh-' + Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
   }
 
   // Queue a command; resolves with {status, body} once the server answered.
@@ -513,9 +466,7 @@
   // --- language and start -------------------------------------------------------------
 
   async function loadStrings() {
-    const q = lang ? '?lang=' + encodeURIComponent(lang) : '';
-    const r = await fetch('/api/v1/i18n' + q, { cache: 'no-store' });
-    const body = await r.json();
+    const body = await common.fetchStrings(lang);
     strings = body.strings || {};
     lang = body.lang;
     document.documentElement.lang = lang;
@@ -535,7 +486,7 @@
   }
 
   async function logout() {
-    try { await fetch('/api/v1/session', { method: 'DELETE', headers: headers() }); } catch (e) { /* offline */ }
+    await common.endSession();
     toLogin();
   }
 

@@ -1,9 +1,12 @@
 // The supervisor's page: log in (badge + PIN; only the supervisor role may go on), stock
-// per zone, the return-to-vendor note over items in the defect zone (with its print job's
-// state), reprint a return's label with a reason, void a return with a reason after a
+// per zone, the bins (add, relabel, retire or reactivate after a confirm step), the
+// return-to-vendor note over the items of GET /api/v1/defect-items (with its print job's
+// state), the RTV notes (close one after a confirm step, with an optional carrier waybill
+// and note), reprint a return's label with a reason, void a return with a reason after a
 // confirm step. Every word comes from GET /api/v1/i18n; texts are set with textContent
-// only. Commands carry X-CSRF-Token and an Idempotency-Key (kept for a resend of the same
-// request after a network error, so it is applied once).
+// only (t, textOf, headers… are in common.js). Commands carry X-CSRF-Token and an
+// Idempotency-Key (kept for a resend of the same request after a network error, so it is
+// applied once).
 'use strict';
 
 (() => {
@@ -17,38 +20,32 @@
   let defects = [];            // [{ref, return_id, item_no, sku, name, zone}]
   const picked = new Set();    // refs "R-….1"
   let note = null;             // {no, job: {state}|null}
+  let bins = [];               // GET /zones bins
+  let notes = [];              // GET /rtv-notes notes
+  let binAsk = null;           // {bin, action: 'retire'|'reactivate'} waiting for the confirm
+  let closeAsk = null;         // note number waiting for the close confirm
   let jobTimer = null;
   const results = {};          // panel -> body of the last answer, re-rendered on a language switch
   const pendingKeys = {};      // panel -> {sig, key}: a resend after a network error keeps its key
 
   const $ = (id) => document.getElementById(id);
 
-  function t(key, params) {
-    let s = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
-    for (const [k, v] of Object.entries(params || {})) s = s.split('{' + k + '}').join(String(v));
-    return s;
-  }
-
-  // A command's or an error's text from its code and params, in the page's language.
-  function textOf(body) {
-    if (!body) return '';
-    const code = body.ok ? body.code : body.error;
-    const params = {};
-    for (const [k, v] of Object.entries(body.params || {})) {
-      const e = ['kind', 'grade', 'visual', 'stage', 'role'].includes(k) ? k + '.' + v : null;
-      params[k] = e && strings[e] ? strings[e] : v;
-    }
-    for (const key of [code, 'api.' + code]) {
-      if (key && strings[key]) {
-        const s = t(key, params);
-        if (!/\{[a-z_]+\}/.test(s)) return s;
-      }
-    }
-    return body.message || code || '';
-  }
-
-  function translate(root) {
-    root.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  // t, textOf, translate, say, headers, getJson: common.js, over this page's state.
+  const common = Returnsd.page({
+    lang: () => lang,
+    strings: () => strings,
+    csrf: () => csrf,
+    onUnauthorized: () => toLogin(),
+  });
+  const { t, textOf, translate, say, headers, getJson } = common;
+  // An enum value's word (zn.class.good, zn.note.open…).
+  const word = (group, value) => t(group + '.' + value);
+  // A journal time as the station's local date and time (yyyy-mm-dd hh:mm).
+  function when(at) {
+    const d = new Date(at);
+    if (isNaN(d)) return at || '';
+    const p = (n) => String(n).padStart(2, '0');
+    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes());
   }
 
   function show(view) {
@@ -57,32 +54,7 @@
     if (view === 'v-login') $('badge').focus();
   }
 
-  function say(text, kind) {
-    const m = $('msg');
-    m.textContent = text;
-    m.dataset.kind = kind || 'info';
-    m.hidden = !text;
-  }
-
-  function headers(extra) {
-    const h = Object.assign({ 'Accept-Language': lang || '' }, extra || {});
-    if (csrf) h['X-CSRF-Token'] = csrf;
-    return h;
-  }
-
-  async function getJson(path) {
-    const r = await fetch(path, { cache: 'no-store', headers: headers() });
-    const body = await r.json().catch(() => ({}));
-    if (r.status === 401) { toLogin(); throw new Error(textOf(body)); }
-    if (!r.ok) throw new Error(textOf(body) || t('hh.error', { status: r.status }));
-    return body;
-  }
-
-  function newKey() {
-    const a = new Uint8Array(16);
-    crypto.getRandomValues(a);
-    return 'sv-' + Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
-  }
+  const newKey = () => common.newKey('sv-');
 
   // POST a command; the same request sent again after a network error reuses its key.
   async function command(panel, path, body) {
@@ -173,7 +145,7 @@
       return;
     }
     show('v-main');
-    await Promise.all([loadStock(), loadDefects()]);
+    await Promise.all([loadStock(), loadDefects(), loadNotes()]);
   }
 
   function renderDenied() {
@@ -190,9 +162,14 @@
   }
 
   let stock = [];
+  // GET /zones: the stock per zone and the bins (one read for both panels).
   async function loadStock() {
-    try { stock = (await getJson('/api/v1/zones')).stock || []; } catch (e) { say(e.message, 'error'); return; }
+    let z;
+    try { z = await getJson('/api/v1/zones'); } catch (e) { say(e.message, 'error'); return; }
+    stock = z.stock || [];
+    bins = z.bins || [];
     renderStock();
+    renderBins();
   }
 
   function renderStock() {
@@ -213,22 +190,12 @@
 
   // --- return-to-vendor note ----------------------------------------------------------
 
-  // Items whose zone is the defect zone (or one of its bins), from the put-away returns.
+  // Every item in the defect zone or a defect bin, in one read (GET /defect-items).
   async function loadDefects() {
     let list;
-    try { list = await getJson('/api/v1/returns?stage=put_away&limit=500'); } catch (e) { say(e.message, 'error'); return; }
-    const out = [];
-    const ids = (list.items || []).map((r) => r.return_id);
-    const details = await Promise.all(ids.map((id) =>
-      getJson('/api/v1/returns/' + encodeURIComponent(id)).catch(() => null)));
-    details.forEach((d, n) => {
-      const st = (d && d.state) || {};
-      for (const i of st.items || []) {
-        if (i.voided || !/^defect(\/|$)/.test(String(i.zone || ''))) continue;
-        out.push({ ref: ids[n] + '.' + i.item_no, return_id: ids[n], item_no: i.item_no,
-          sku: i.sku || '', name: i.name || '', zone: i.zone });
-      }
-    });
+    try { list = await getJson('/api/v1/defect-items'); } catch (e) { say(e.message, 'error'); return; }
+    const out = (list.items || []).map((i) => ({ ref: i.ref, return_id: i.return_id, item_no: i.item_no,
+      sku: i.sku || '', name: i.name || '', zone: i.zone }));
     out.sort((a, b) => a.ref.localeCompare(b.ref));
     defects = out;
     for (const r of [...picked]) if (!defects.some((d) => d.ref === r)) picked.delete(r);
@@ -277,7 +244,7 @@
       $('vendor').value = '';
       renderNote();
       pollJob(0);
-      await Promise.all([loadDefects(), loadStock()]);
+      await Promise.all([loadDefects(), loadStock(), loadNotes()]);
     } finally {
       btn.disabled = false;
     }
@@ -306,6 +273,178 @@
     } catch (e) { /* shown on the next try */ }
     const done = note.job && ['confirmed', 'failed'].includes(note.job.state);
     if (!done && n < 80) jobTimer = setTimeout(() => pollJob(n + 1), 1500);
+  }
+
+  // --- bins ---------------------------------------------------------------------------
+
+  const BIN_CODE = /^[A-Z0-9-]{1,16}$/;
+
+  function cell(cls, text) {
+    const el = document.createElement('span');
+    el.className = cls;
+    el.textContent = text;
+    return el;
+  }
+
+  function button(cls, key, onClick) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'small ' + cls;
+    b.textContent = t(key);
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  function renderBins() {
+    $('bins').replaceChildren(...bins.map((b) => {
+      const li = document.createElement('li');
+      li.className = 'bin';
+      li.dataset.bin = b.code;
+      li.dataset.active = String(!!b.active);
+      const state = t(b.active ? 'zn.active' : 'zn.retired') + ' · ' + word('zn.source', b.source);
+      const main = document.createElement('div');
+      main.className = 'line';
+      main.append(cell('code', b.code), cell('class', word('zn.class', b.class)),
+        cell('units', t('zn.units') + ' ' + b.units), cell('state', state));
+      const label = cell('label muted', b.label || '');
+      const acts = document.createElement('div');
+      acts.className = 'acts';
+      acts.append(button('edit', 'zn.edit', () => editBin(b)),
+        b.active
+          ? button('retire danger', 'zn.retire', () => askBin(b.code, 'retire'))
+          : button('reactivate', 'zn.reactivate', () => askBin(b.code, 'reactivate')));
+      li.append(main, label, acts);
+      return li;
+    }));
+    $('no-bins').hidden = bins.length > 0;
+  }
+
+  function editBin(b) {
+    $('bin-code').value = b.code;
+    $('bin-class').value = b.class;
+    $('bin-label').value = b.label || '';
+    $('bin-label').focus();
+  }
+
+  async function saveBin(e) {
+    e.preventDefault();
+    const btn = $('bin-btn');
+    if (btn.disabled) return;
+    const code = $('bin-code').value.trim().toUpperCase().replace(/^Z-/, '');
+    if (!BIN_CODE.test(code)) { say(t('zn.bad_code', { code }), 'error'); $('bin-code').focus(); return; }
+    const label = $('bin-label').value.trim();
+    btn.disabled = true;
+    try {
+      const a = await command('bins', '/api/v1/zones/bins', { code, class: $('bin-class').value, label });
+      say(a.body.ok ? '' : textOf(a.body), a.body.ok ? 'info' : 'error');
+      setResult('bins', a.body);
+      if (a.body.ok) { $('bin-code').value = ''; $('bin-label').value = ''; await loadStock(); }
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  function askBin(bin, action) {
+    say('');
+    binAsk = { bin, action };
+    renderBinAsk();
+    $('bin-confirm').hidden = false;
+    $('bin-yes').focus();
+  }
+
+  function renderBinAsk() {
+    if (!binAsk) return;
+    const key = binAsk.action === 'retire' ? 'zn.retire_confirm' : 'zn.reactivate_confirm';
+    $('bin-question').textContent = t(key, { bin: binAsk.bin });
+  }
+
+  function cancelBin() {
+    binAsk = null;
+    $('bin-confirm').hidden = true;
+  }
+
+  async function doBin() {
+    const btn = $('bin-yes');
+    if (btn.disabled || !binAsk) return;
+    btn.disabled = true;
+    const v = binAsk;
+    try {
+      const a = await command('bins', '/api/v1/zones/bins/' + encodeURIComponent(v.bin) + '/' + v.action, {});
+      say(a.body.ok ? '' : textOf(a.body), a.body.ok ? 'info' : 'error');
+      setResult('bins', a.body);
+      if (a.status !== 0) cancelBin();
+      if (a.body.ok) await loadStock();
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  // --- RTV notes ----------------------------------------------------------------------
+
+  async function loadNotes() {
+    try { notes = (await getJson('/api/v1/rtv-notes')).notes || []; } catch (e) { say(e.message, 'error'); return; }
+    renderNotes();
+  }
+
+  function renderNotes() {
+    $('notes').replaceChildren(...notes.map((n) => {
+      const li = document.createElement('li');
+      li.className = 'note';
+      li.dataset.note = n.note_no;
+      li.dataset.state = n.state;
+      const head = document.createElement('div');
+      head.className = 'line';
+      head.append(cell('no', n.note_no), cell('state', word('zn.note', n.state)));
+      const meta = cell('meta muted', t('zn.created', { vendor: n.vendor, items: n.items, at: when(n.created_at), by: n.created_by }));
+      const lines = cell('lines muted', (n.lines || []).map((l) => l.ref + ' ' + l.sku).join(', '));
+      li.append(head, meta, lines);
+      if (n.closed) {
+        li.append(cell('closed', t('zn.closed_by', { at: when(n.closed.at), by: n.closed.by,
+          waybill: n.closed.waybill || '', note: n.closed.note || '' }).replace(/\s+/g, ' ').trim()));
+      } else {
+        const acts = document.createElement('div');
+        acts.className = 'acts';
+        acts.append(button('close primary', 'zn.close', () => askClose(n.note_no)));
+        li.append(acts);
+      }
+      return li;
+    }));
+    $('no-notes').hidden = notes.length > 0;
+  }
+
+  function askClose(no) {
+    say('');
+    closeAsk = no;
+    $('close-waybill').value = '';
+    $('close-note').value = '';
+    renderCloseAsk();
+    $('close-box').hidden = false;
+    $('close-waybill').focus();
+  }
+
+  function renderCloseAsk() {
+    if (closeAsk) $('close-question').textContent = t('zn.close_confirm', { note_no: closeAsk });
+  }
+
+  function cancelClose() {
+    closeAsk = null;
+    $('close-box').hidden = true;
+  }
+
+  async function doClose() {
+    const btn = $('close-yes');
+    if (btn.disabled || !closeAsk) return;
+    btn.disabled = true;
+    const no = closeAsk;
+    const body = { waybill: $('close-waybill').value.trim().toUpperCase(), note: $('close-note').value.trim() };
+    try {
+      const a = await command('notes', '/api/v1/rtv-notes/' + encodeURIComponent(no) + '/close', body);
+      say(a.body.ok ? '' : textOf(a.body), a.body.ok ? 'info' : 'error');
+      setResult('notes', a.body);
+      if (a.body.ok) { cancelClose(); await loadNotes(); }
+    } finally {
+      btn.disabled = false;
+    }
   }
 
   // --- reprint and void ---------------------------------------------------------------
@@ -376,9 +515,7 @@
   // --- language and start -------------------------------------------------------------
 
   async function loadStrings() {
-    const q = lang ? '?lang=' + encodeURIComponent(lang) : '';
-    const r = await fetch('/api/v1/i18n' + q, { cache: 'no-store' });
-    const body = await r.json();
+    const body = await common.fetchStrings(lang);
     strings = body.strings || {};
     lang = body.lang;
     document.documentElement.lang = lang;
@@ -389,6 +526,10 @@
     renderDefects();
     renderNote();
     renderVoidAsk();
+    renderBins();
+    renderBinAsk();
+    renderNotes();
+    renderCloseAsk();
     for (const p of Object.keys(results)) renderResult(p);
   }
 
@@ -400,7 +541,7 @@
   }
 
   async function logout() {
-    try { await fetch('/api/v1/session', { method: 'DELETE', headers: headers() }); } catch (e) { /* offline */ }
+    await common.endSession();
     toLogin();
   }
 
@@ -422,6 +563,13 @@
     $('void-form').addEventListener('submit', askVoid);
     $('void-yes').addEventListener('click', doVoid);
     $('void-no').addEventListener('click', cancelVoid);
+    $('zones-refresh').addEventListener('click', loadStock);
+    $('bin-form').addEventListener('submit', saveBin);
+    $('bin-yes').addEventListener('click', doBin);
+    $('bin-no').addEventListener('click', cancelBin);
+    $('notes-refresh').addEventListener('click', loadNotes);
+    $('close-yes').addEventListener('click', doClose);
+    $('close-no').addEventListener('click', cancelClose);
     if (!csrf) { toLogin(); return; }
     try { await afterLogin(); } catch (e) { toLogin(); }
   }

@@ -1,0 +1,86 @@
+// What the handheld and supervisor pages share: words from GET /api/v1/i18n (t, textOf,
+// translate), the message line, request headers with the CSRF token, GET with the
+// session check, Idempotency-Key values, loading the strings and ending the session.
+// Loaded before the page's own script; each page keeps its state (language, strings,
+// CSRF token) and hands this file getters for it, so nothing here is page state.
+'use strict';
+
+window.Returnsd = Object.freeze({
+  // page: { lang(), strings(), csrf(), onUnauthorized() }
+  page(page) {
+    const $ = (id) => document.getElementById(id);
+
+    function t(key, params) {
+      const strings = page.strings();
+      let s = Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
+      for (const [k, v] of Object.entries(params || {})) s = s.split('{' + k + '}').join(String(v));
+      return s;
+    }
+
+    // A command's or an error's text from its code and params, in the page's language;
+    // the server's message when the code is unknown here.
+    function textOf(body) {
+      if (!body) return '';
+      const strings = page.strings();
+      const code = body.ok ? body.code : body.error;
+      const params = {};
+      for (const [k, v] of Object.entries(body.params || {})) {
+        const e = ['kind', 'grade', 'visual', 'stage', 'role'].includes(k) ? k + '.' + v : null;
+        params[k] = e && strings[e] ? strings[e] : v;
+      }
+      for (const key of [code, 'api.' + code]) {
+        if (key && strings[key]) {
+          const s = t(key, params);
+          if (!/\{[a-z_]+\}/.test(s)) return s;
+        }
+      }
+      return body.message || code || '';
+    }
+
+    function translate(root) {
+      root.querySelectorAll('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    }
+
+    function say(text, kind) {
+      const m = $('msg');
+      m.textContent = text;
+      m.dataset.kind = kind || 'info';
+      m.hidden = !text;
+    }
+
+    function headers(extra) {
+      const h = Object.assign({ 'Accept-Language': page.lang() || '' }, extra || {});
+      const csrf = page.csrf();
+      if (csrf) h['X-CSRF-Token'] = csrf;
+      return h;
+    }
+
+    async function getJson(path) {
+      const r = await fetch(path, { cache: 'no-store', headers: headers() });
+      const body = await r.json().catch(() => ({}));
+      if (r.status === 401) { page.onUnauthorized(); throw new Error(textOf(body)); }
+      if (!r.ok) throw new Error(textOf(body) || t('hh.error', { status: r.status }));
+      return body;
+    }
+
+    // A fresh Idempotency-Key: the prefix and 128 random bits in hex.
+    function newKey(prefix) {
+      const a = new Uint8Array(16);
+      crypto.getRandomValues(a);
+      return prefix + Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+    }
+
+    // The strings of `lang` (null: the station's default): {lang, strings}.
+    async function fetchStrings(lang) {
+      const q = lang ? '?lang=' + encodeURIComponent(lang) : '';
+      const r = await fetch('/api/v1/i18n' + q, { cache: 'no-store' });
+      return r.json();
+    }
+
+    async function endSession() {
+      try { await fetch('/api/v1/session', { method: 'DELETE', headers: headers() }); } catch (e) { /* offline */ }
+    }
+
+    return { $, t, textOf, translate, say, headers, getJson, newKey, fetchStrings, endSession };
+  },
+});
