@@ -189,6 +189,27 @@ const TABLE: &[(&str, &str, &str)] = &[
         "角色 {role} 无权执行 {action}",
         "Role {role} may not {action}",
     ),
+    // The actions a role check names (`role_not_allowed`'s `{action}`).
+    ("action.inspect", "二次质检", "grade items"),
+    (
+        "action.exchange_shipped",
+        "登记换货发出",
+        "record an exchange shipped",
+    ),
+    ("action.restock", "上架入可售库存", "restock"),
+    (
+        "action.rtv_note",
+        "开退厂单",
+        "create a return-to-vendor note",
+    ),
+    ("action.reprint", "补打标签", "reprint a label"),
+    ("action.void", "作废退货单", "void a return"),
+    ("action.edit_zones", "编辑库区", "edit zones"),
+    (
+        "action.close_rtv_note",
+        "关闭退厂单",
+        "close a return-to-vendor note",
+    ),
     (
         "return_in_progress",
         "当前退件 {return_id} 尚未完成:请扫描“完成”或“取消”",
@@ -442,7 +463,7 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
     };
     let mut out = t.to_string();
     for (k, v) in params {
-        let value = if ["kind", "grade", "visual", "stage", "role"].contains(k) {
+        let value = if ["kind", "grade", "visual", "stage", "role", "action"].contains(k) {
             template(lang, &format!("{k}.{v}"))
                 .map(str::to_string)
                 .unwrap_or(v.clone())
@@ -502,6 +523,14 @@ mod tests {
         );
         let p = [("badge", "017".to_string()), ("role", "keeper".to_string())];
         assert_eq!(message(Lang::Zh, "logged_in", &p), "已登录:017(仓管员)");
+        let p = [
+            ("role", "inspector".to_string()),
+            ("action", "void".to_string()),
+        ];
+        assert_eq!(
+            message(Lang::En, "role_not_allowed", &p),
+            "Role inspector may not void a return"
+        );
     }
 
     /// Every claimed reason the policy knows has its words (the handheld shows them).

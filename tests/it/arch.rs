@@ -70,6 +70,12 @@ fn every_code_is_translated() {
         ),
         ("src/engine.rs", r#"Reply::not_stored\("([a-z_]+)"\)"#),
     ];
+    // The action a role check names is shown translated (`action.<name>`).
+    let actions: [(&str, &str); 3] = [
+        ("src/domain/step.rs", r#"require\([^)]*"([a-z_]+)"\)"#),
+        ("src/domain/supervise.rs", r#"require\([^)]*"([a-z_]+)"\)"#),
+        ("src/domain/supervise.rs", r#"action: "([a-z_]+)""#),
+    ];
     let known: Vec<&str> = returnsd::i18n::codes().collect();
     let mut checked = 0;
     for (file, pattern) in sources {
@@ -102,4 +108,18 @@ fn every_code_is_translated() {
         }
     }
     assert!(checked > 50, "the scan found the codes ({checked})");
+    let mut named = 0;
+    for (file, pattern) in actions {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let re = regex::Regex::new(pattern).unwrap();
+        for c in re.captures_iter(&text) {
+            let code = format!("action.{}", &c[1]);
+            named += 1;
+            assert!(
+                known.contains(&code.as_str()),
+                "{file}: {code:?} has no translation"
+            );
+        }
+    }
+    assert!(named >= 8, "the scan found the role checks ({named})");
 }

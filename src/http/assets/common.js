@@ -25,7 +25,7 @@ window.Returnsd = Object.freeze({
       const code = body.ok ? body.code : body.error;
       const params = {};
       for (const [k, v] of Object.entries(body.params || {})) {
-        const e = ['kind', 'grade', 'visual', 'stage', 'role'].includes(k) ? k + '.' + v : null;
+        const e = ['kind', 'grade', 'visual', 'stage', 'role', 'action'].includes(k) ? k + '.' + v : null;
         params[k] = e && strings[e] ? strings[e] : v;
       }
       for (const key of [code, 'api.' + code]) {
