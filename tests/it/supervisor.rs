@@ -7,20 +7,14 @@
 //! after the confirm step and then retires the emptied bin. Screenshots of both languages
 //! land in `target/screenshots/`.
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
 
 use crate::api_client::{addr, http, station};
-use crate::browser::Browser;
+use crate::browser::{Browser, screenshots};
 use crate::support::poll as poll_until;
 use crate::support::{Daemon, Station, scan_ok};
 
 const ENTER: &str = "\u{E007}";
-
-fn screenshots() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
-}
 
 fn cli_ok(st: &Station, args: &[&str]) {
     let out = st.cli(args);
