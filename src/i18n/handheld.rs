@@ -25,7 +25,26 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ("hh.queue_empty", "没有待检验的退件", "Nothing waiting"),
     ("hh.refresh", "刷新", "Refresh"),
     ("hh.scan_return", "扫描退件标签", "Scan the return label"),
-    ("hh.scan_zone", "扫描库区或库位", "Scan the zone or bin"),
+    (
+        "hh.scan_zone",
+        "扫描商品标签(单件上架)或库区/库位",
+        "Scan an item label (to move one), or the zone or bin",
+    ),
+    (
+        "hh.pa_waiting",
+        "待上架商品(已选中的先上架)",
+        "Waiting for put-away (picked items go first)",
+    ),
+    (
+        "hh.scan_item_first",
+        "良品和不良品要放不同库区:先扫描商品标签,再扫描它的库区",
+        "Good and defect items go to different zones: scan an item label, then its zone",
+    ),
+    (
+        "hh.item_not_waiting",
+        "{item} 不在待上架商品中",
+        "{item} is not waiting for put-away",
+    ),
     ("hh.go", "确定", "OK"),
     ("hh.items_n", "{n} 件", "{n} item(s)"),
     ("hh.age_h", "已等 {h} 小时", "waiting {h} h"),

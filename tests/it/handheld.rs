@@ -580,3 +580,93 @@ fn handheld_blind_checklist_freight_and_defect_tag_preview() {
     assert_eq!(bad.status, 400);
     d.stop();
 }
+
+/// A return with a good and a defective item: after grading, a zone scan that would move
+/// both is refused (they go to different zones); scanning the defective item's label picks
+/// it and Z-DEFECT puts away just that one; Z-GOOD then the rest. Later, scanning an item
+/// label of a graded return in the queue opens its put-away with that item picked.
+#[test]
+fn handheld_puts_away_by_item_label_and_zone() {
+    let st = station("");
+    let text = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(
+        &st.config,
+        format!("{text}\n[inspection]\ndefect_photo_required = false\n"),
+    )
+    .unwrap();
+    manifest(&st);
+    let d = st.start();
+    let a = addr(&d);
+    let r = crate::support::scan_ok(&st, &["OP-017", "SF1000000000001"]);
+    let rid = r[1]["return_id"].as_str().unwrap().to_string();
+    crate::support::scan_ok(&st, &["CMD-CARD-YES", "CMD-UNPACK", "6901234560015"]);
+    // A second kettle: over the manifest (recorded, shown red), still an item to grade.
+    let over = crate::support::scan(&st, &["6901234560015"]);
+    assert_eq!(over[0]["stored"], true, "{over:?}");
+    crate::support::scan_ok(&st, &["CMD-VIS-OK", "Z-PENDING"]);
+
+    let b = Browser::start_with(360, 780, true);
+    open_and_login(&b, &a);
+    b.send_keys("#scan", &format!("{rid}{ENTER}"));
+    b.wait_text("#r-id", |t| t == rid);
+    b.click("li[data-item='1'] .grade[data-grade='good']");
+    b.click("li[data-item='2'] .grade[data-grade='defect']");
+    b.click("li[data-item='2'] .reasons button[data-code='damaged_casing']");
+    b.click("#review");
+    b.wait_text("#summary", |t| t == "1 good, 1 defect");
+    b.click("#confirm");
+    b.wait_js("done view", "document.body.dataset.view === 'v-done'");
+    b.wait_text("#pa-items li[data-item='2']", |t| t.contains("defect"));
+    b.wait_text("#suggest", |t| {
+        t == "Good and defect items go to different zones: scan an item label, then its zone"
+    });
+    b.send_keys("#zone", &format!("Z-GOOD{ENTER}"));
+    b.wait_text("#msg", |t| t.starts_with("Good and defect items"));
+    b.send_keys("#zone", &format!("{rid}.2{ENTER}"));
+    b.wait_js(
+        "item 2 picked",
+        "document.querySelector(\"#pa-items li[data-item='2']\").dataset.picked === 'true'",
+    );
+    b.wait_text("#suggest", |t| t == "Suggested: Z-DEFECT");
+    b.send_keys("#zone", &format!("Z-DEFECT{ENTER}"));
+    b.wait_js(
+        "only item 1 left",
+        "document.querySelectorAll('#pa-items li').length === 1 && \
+         !!document.querySelector(\"#pa-items li[data-item='1']\")",
+    );
+    // Leave it for now; later the item's label scanned in the queue opens its put-away
+    // with that item picked.
+    b.click("#next");
+    b.wait_js("queue view", "document.body.dataset.view === 'v-queue'");
+    b.send_keys("#scan", &format!("{rid}.1{ENTER}"));
+    b.wait_js("put-away view", "document.body.dataset.view === 'v-done'");
+    b.wait_js(
+        "item 1 picked",
+        "document.querySelector(\"#pa-items li[data-item='1']\").dataset.picked === 'true'",
+    );
+    b.wait_text("#suggest", |t| t == "Suggested: Z-GOOD");
+    b.send_keys("#zone", &format!("Z-GOOD{ENTER}"));
+    b.wait_js(
+        "everything put away",
+        "document.getElementById('zone-form').hidden",
+    );
+    let moved: Vec<(u64, String)> = st
+        .journal()
+        .iter()
+        .filter(|e| e["type"] == "item.moved" && e["return_id"] == rid.as_str())
+        .filter(|e| e["data"]["from"] == "pending")
+        .map(|e| {
+            (
+                e["data"]["item_no"].as_u64().unwrap(),
+                e["data"]["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moved,
+        [(2, "defect".to_string()), (1, "good".to_string())],
+        "{moved:?}"
+    );
+    drop(b);
+    d.stop();
+}

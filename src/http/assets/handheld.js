@@ -1,6 +1,7 @@
 // The inspector's handheld: log in (badge + PIN), the inspection queue, scan a return
-// label, grade each item (defect reasons, note, photo), confirm, put away by scanning a
-// zone. Every word comes from GET /api/v1/i18n; texts are set with textContent only.
+// label, grade each item (defect reasons, note, photo), confirm, put away by scanning
+// item labels and a zone or bin (a return label or an item label of an inspected return
+// scanned in the queue opens its put-away). Every word comes from GET /api/v1/i18n; texts are set with textContent only.
 // Submits go through an outbox kept in memory and localStorage with their
 // Idempotency-Key: a network error keeps them and they are resent until an HTTP answer
 // arrives (the server applies one key once).
@@ -11,6 +12,7 @@
   const CSRF_KEY = 'returnsd.hh.csrf';
   const OUTBOX_KEY = 'returnsd.hh.outbox';
   const RETURN_ID = /^R-[A-Z0-9]+-\d{8}-\d+/;
+  const ITEM_LABEL = /^(R-[A-Z0-9]+-\d{8}-\d+)\.(\d+)$/;
   const ZONE = /^Z-[A-Z0-9_-]+$/;
   let lang = null;
   let strings = {};
@@ -19,7 +21,7 @@
   let reasons = [];
   let photoRequired = true;
   let current = null;        // the return being inspected: {id, detail, items: [{no, grade, reasons, note, photos}]}
-  let doneId = null;         // the return waiting for put-away
+  let putaway = null;        // the return being put away: {id, items: [{no, sku, name, grade}], picked: Set of item nos}
   let lastResult = null;     // {code, params, message} of the last command, re-rendered on a language switch
   let outcome = null;        // after an inspection: {freight, tags: [print job ids]}
   let outbox = loadOutbox();
@@ -236,24 +238,43 @@
 
   // --- one return ---------------------------------------------------------------------
 
+  // A return label opens the return: to grade it, or (graded) to put it away; an item
+  // label of a graded item opens the put-away with that item picked.
   async function scanReturn(code) {
     const m = code.match(RETURN_ID);
     if (!m) { say(t('hh.not_a_return', { code }), 'error'); return; }
-    await openReturn(m[0]);
+    const item = code.match(ITEM_LABEL);
+    await openReturn(m[0], item ? Number(item[2]) : null);
   }
 
-  async function openReturn(id) {
+  // Graded items still in pending: what a put-away can move.
+  function waiting(d) {
+    return ((d.state || {}).items || []).filter((i) => !i.voided && i.grade && i.zone === 'pending')
+      .map((i) => ({ no: i.item_no, sku: i.sku, name: i.name, grade: i.grade }));
+  }
+
+  async function openReturn(id, itemNo = null) {
     let d;
     try { d = await getJson('/api/v1/returns/' + encodeURIComponent(id)); } catch (e) { say(e.message, 'error'); return; }
     const st = d.state || {};
-    if (st.stage !== 'first_checked') {
+    const ungraded = (st.items || []).some((i) => !i.voided && !i.grade
+      && (itemNo === null || i.item_no === itemNo));
+    if (st.stage !== 'first_checked' || !ungraded) {
+      const w = waiting(d);
+      if (w.length) {
+        lastResult = null;
+        outcome = null;
+        renderDone();
+        startPutAway(id, w, itemNo);
+        return;
+      }
       say(t('hh.not_waiting', { id, stage: word('stage', st.stage) }), 'error');
       return;
     }
     say('');
     current = {
       id, detail: d,
-      items: (st.items || []).filter((i) => !i.voided)
+      items: (st.items || []).filter((i) => !i.voided && !i.grade)
         .map((i) => {
           const c = (d.checklists || []).find((x) => x.item_no === i.item_no);
           return { no: i.item_no, src: i, grade: null, reasons: [], note: '', photos: [],
@@ -397,18 +418,90 @@
     if (failed) { say(textOf(failed.body), 'error'); return; }
     say('');
     lastResult = answers.map((a) => a.body);
-    doneId = id;
-    const defects = current.items.some((i) => i.grade === 'defect');
-    const allDefect = current.items.every((i) => i.grade === 'defect');
-    const defectNos = current.items.filter((i) => i.grade === 'defect').map((i) => i.no);
+    const graded = current.items.map((i) => ({ no: i.no, sku: i.src.sku, name: i.src.name, grade: i.grade }));
+    const defectNos = graded.filter((i) => i.grade === 'defect').map((i) => i.no);
     current = null;
     outcome = null;
     renderDone();
     loadOutcome(id, lastResult, defectNos);
-    $('suggest').dataset.zone = allDefect ? 'Z-DEFECT' : defects ? '' : 'Z-GOOD';
-    renderSuggest();
+    startPutAway(id, graded, null);
+  }
+
+  // --- put-away: item labels pick items, a zone or bin puts the picked ones away ---------
+
+  function startPutAway(id, items, pickNo) {
+    putaway = { id, items, picked: new Set() };
+    if (pickNo !== null && items.some((i) => i.no === pickNo)) putaway.picked.add(pickNo);
     $('zone-form').hidden = false;
+    renderPutAway();
     show('v-done');
+  }
+
+  // The items a zone scan moves now: the picked ones, else all (when they share a grade).
+  function toMove() {
+    if (!putaway) return [];
+    const picked = putaway.items.filter((i) => putaway.picked.has(i.no));
+    return picked.length ? picked : putaway.items;
+  }
+
+  function renderPutAway() {
+    const list = $('pa-items');
+    const items = putaway ? putaway.items : [];
+    $('pa').hidden = !items.length;
+    list.replaceChildren(...items.map((i) => {
+      const li = document.createElement('li');
+      li.dataset.item = String(i.no);
+      li.dataset.picked = String(putaway.picked.has(i.no));
+      li.dataset.grade = i.grade;
+      li.textContent = putaway.id + '.' + i.no + '  ' + (i.sku || '') + ' ' + (i.name || '') + ' — ' + word('grade', i.grade);
+      return li;
+    }));
+    const grades = new Set(toMove().map((i) => i.grade));
+    const s = $('suggest');
+    if (!items.length) s.textContent = '';
+    else if (grades.size > 1) s.textContent = t('hh.scan_item_first');
+    else s.textContent = t('hh.suggest_zone', { zone: grades.has('defect') ? 'Z-DEFECT' : 'Z-GOOD' });
+  }
+
+  // A scan in the put-away field: an item label (pick or unpick it; another return's label
+  // opens that return) or a zone or bin (put away).
+  async function zoneScan(code) {
+    const item = code.match(ITEM_LABEL);
+    if (item) {
+      const no = Number(item[2]);
+      if (!putaway || item[1] !== putaway.id) { await openReturn(item[1], no); return; }
+      if (!putaway.items.some((i) => i.no === no)) { say(t('hh.item_not_waiting', { item: code }), 'error'); return; }
+      if (putaway.picked.has(no)) putaway.picked.delete(no); else putaway.picked.add(no);
+      say('');
+      renderPutAway();
+      return;
+    }
+    if (!ZONE.test(code)) {
+      const r = code.match(RETURN_ID);
+      if (r && r[0] === code) { await openReturn(code, null); return; }
+      say(t('hh.not_a_zone', { code }), 'error');
+      return;
+    }
+    if (!putaway) return;
+    const moving = toMove();
+    if (new Set(moving.map((i) => i.grade)).size > 1) { say(t('hh.scan_item_first'), 'error'); return; }
+    const id = putaway.id;
+    const a = await submit('/api/v1/returns/' + encodeURIComponent(id) + '/put-away',
+      { zone: code, items: moving.map((i) => i.no) });
+    if (!a.body.ok) { say(textOf(a.body), 'error'); return; }
+    say('');
+    lastResult = (lastResult || []).concat([a.body]);
+    renderDone();
+    if (!putaway || putaway.id !== id) return;
+    const moved = new Set(moving.map((i) => i.no));
+    putaway.items = putaway.items.filter((i) => !moved.has(i.no));
+    putaway.picked = new Set();
+    renderPutAway();
+    if (!putaway.items.length) {
+      putaway = null;
+      $('zone-form').hidden = true;
+      $('next').focus();
+    }
   }
 
   function renderDone() {
@@ -445,24 +538,6 @@
     renderDone();
   }
 
-  function renderSuggest() {
-    const z = $('suggest').dataset.zone;
-    $('suggest').textContent = z ? t('hh.suggest_zone', { zone: z }) : '';
-  }
-
-  async function putAway(code) {
-    if (!ZONE.test(code)) { say(t('hh.not_a_zone', { code }), 'error'); return; }
-    if (!doneId) return;
-    const a = await submit('/api/v1/returns/' + encodeURIComponent(doneId) + '/put-away', { zone: code });
-    if (!a.body.ok) { say(textOf(a.body), 'error'); return; }
-    say('');
-    lastResult = [a.body];
-    renderDone();
-    $('zone-form').hidden = true;
-    doneId = null;
-    $('next').focus();
-  }
-
   // --- language and start -------------------------------------------------------------
 
   async function loadStrings() {
@@ -474,7 +549,7 @@
     document.title = t('hh.title');
     saveOutbox();
     renderReturn();
-    renderSuggest();
+    renderPutAway();
     if (lastResult) renderDone();
     if (me && !$('v-queue').hidden) loadQueue();
   }
@@ -505,13 +580,15 @@
       if (e.key === 'Enter' && !$('pin').value) { e.preventDefault(); $('pin').focus(); }
     });
     onSubmit($('scan-form'), $('scan'), scanReturn);
-    onSubmit($('zone-form'), $('zone'), putAway);
+    onSubmit($('zone-form'), $('zone'), zoneScan);
     $('refresh').addEventListener('click', loadQueue);
     $('r-back').addEventListener('click', () => { current = null; show('v-queue'); loadQueue(); });
     $('review').addEventListener('click', review);
     $('confirm').addEventListener('click', confirm);
     $('confirm-back').addEventListener('click', () => { $('confirm-box').hidden = true; });
-    $('next').addEventListener('click', () => { lastResult = null; outcome = null; renderDone(); say(''); show('v-queue'); loadQueue(); });
+    $('next').addEventListener('click', () => {
+      lastResult = null; outcome = null; putaway = null; renderDone(); say(''); show('v-queue'); loadQueue();
+    });
     window.addEventListener('online', () => { retryDelay = 2000; flush(); });
     if (!csrf) { toLogin(); return; }
     try { await afterLogin(); } catch (e) { toLogin(); }
