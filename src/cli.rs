@@ -1176,5 +1176,13 @@ fn print_verification(v: &store::Verification) {
             "DIFFER from the rebuild"
         }
     );
+    println!(
+        "  bins and RTV notes: {}",
+        if v.supervision_matches {
+            "match the rebuild"
+        } else {
+            "DIFFER from the rebuild"
+        }
+    );
     println!("{}", if v.ok() { "OK" } else { "FAILED" });
 }

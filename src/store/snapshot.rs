@@ -328,6 +328,21 @@ pub fn load_meta(conn: &Connection, st: &mut Station) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Replace every bin-edit and RTV-note snapshot with `st`'s (`journal rebuild`).
+pub fn replace_meta(conn: &Connection, st: &Station) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM meta WHERE substr(key, 1, 9) IN ('zone_bin:', 'rtv_note:')",
+        [],
+    )?;
+    for (code, b) in &st.bins {
+        put_meta(conn, &format!("{BIN_KEY}{code}"), &bin_json(code, b))?;
+    }
+    for (no, n) in &st.rtv_notes {
+        put_meta(conn, &format!("{RTV_KEY}{no}"), &rtv_note_json(n))?;
+    }
+    Ok(())
+}
+
 /// At start: fold the bin edits and RTV notes still in the journal (notes created before
 /// their snapshots existed), let the `meta` snapshots override them (they outlive pruning
 /// and hold the latest state), then write every one back so reads need only `meta`.
@@ -347,12 +362,7 @@ pub fn load_and_backfill(conn: &Connection, st: &mut Station) -> Result<(), Stor
         folded.apply(&ev);
     }
     load_meta(conn, &mut folded)?;
-    for (code, b) in &folded.bins {
-        put_meta(conn, &format!("{BIN_KEY}{code}"), &bin_json(code, b))?;
-    }
-    for (no, n) in &folded.rtv_notes {
-        put_meta(conn, &format!("{RTV_KEY}{no}"), &rtv_note_json(n))?;
-    }
+    replace_meta(conn, &folded)?;
     st.bins = folded.bins;
     st.rtv_notes = folded.rtv_notes;
     Ok(())

@@ -465,3 +465,83 @@ fn cli_edits_bins_and_closes_notes() {
     );
     d.stop();
 }
+
+/// `journal verify` checks the bin edits and RTV notes (kept as `meta` snapshots) against
+/// the journal's fold: a damaged snapshot is reported (exit 1) and `journal rebuild`
+/// restores it (exit 0), after which verify agrees again.
+#[test]
+fn journal_verify_and_rebuild_cover_bins_and_rtv_notes() {
+    let st = defect_station();
+    let d = st.start();
+    let rid = with_graded_defect(&st);
+    let ok = |args: &[&str]| {
+        let out = st.cli(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(&["bin", "set", "B07", "--badge", "001", "--class", "defect"]);
+    ok(&["put-away", &rid, "--badge", "017", "--zone", "Z-B07"]);
+    ok(&[
+        "rtv",
+        "--badge",
+        "017",
+        "--vendor",
+        "ACME",
+        &format!("{rid}.1"),
+    ]);
+    let note = events(&st, "rtv.note_created")[0]["data"]["note_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&[
+        "rtv-close",
+        &note,
+        "--badge",
+        "001",
+        "--waybill",
+        "SF1234567890123",
+    ]);
+    ok(&["bin", "retire", "B07", "--badge", "001"]);
+    d.stop();
+
+    let out = ok(&["journal", "verify"]);
+    assert!(
+        out.contains("bins and RTV notes: match the rebuild"),
+        "{out}"
+    );
+    // Damage both snapshots: the bin active again, the note open again.
+    let db = rusqlite::Connection::open(st.db()).unwrap();
+    db.execute(
+        "UPDATE meta SET value = json_set(value, '$.active', json('true')) WHERE key = 'zone_bin:B07'",
+        [],
+    )
+    .unwrap();
+    let changed = db
+        .execute(
+            "UPDATE meta SET value = json_set(value, '$.closed', json('null')) WHERE key = ?1",
+            [format!("rtv_note:{note}")],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    let bad = st.cli(&["journal", "verify"]);
+    let text = String::from_utf8_lossy(&bad.stdout).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("bins and RTV notes: DIFFER"), "{text}");
+    let out = ok(&["journal", "rebuild"]);
+    assert!(out.trim_end().ends_with("OK"), "{out}");
+    let out = ok(&["journal", "verify"]);
+    assert!(
+        out.contains("bins and RTV notes: match the rebuild"),
+        "{out}"
+    );
+    // And the daemon reads the restored state: the bin retired, the note handed over.
+    let d = st.start();
+    let a = addr(&d);
+    let sup = login(&a, "001", "3333");
+    let z = zones(&a, &sup);
+    assert_eq!(bin(&z, "B07")["active"], false, "{z}");
+    let notes = get(&a, &sup, "/api/v1/rtv-notes").json();
+    assert_eq!(notes["notes"][0]["state"], "closed", "{notes}");
+    d.stop();
+}
