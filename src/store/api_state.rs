@@ -181,9 +181,14 @@ pub fn load_lockouts(conn: &Connection) -> Result<Vec<LockoutRow>, StoreError> {
     Ok(out)
 }
 
+/// Most kept Idempotency-Key answers: past this the oldest go first at housekeeping (a
+/// flood of keys cannot grow the database without bound; a station makes a few thousand
+/// keyed commands a day).
+pub const MAX_KEPT_ANSWERS: i64 = 100_000;
+
 /// Housekeeping: delete sessions unused for `idle_ms`, lockout records that neither lock
 /// nor hold a failure younger than `window_ms`, and idempotency records older than
-/// `keep_ms`. Answers how many rows went.
+/// `keep_ms` or beyond the newest [`MAX_KEPT_ANSWERS`]. Answers how many rows went.
 pub fn prune(
     conn: &Connection,
     now: i64,
@@ -204,7 +209,18 @@ pub fn prune(
         "DELETE FROM idempotency_keys WHERE created_at <= ?1",
         [now.saturating_sub(keep_ms)],
     )?;
+    n += prune_answers_over(conn, MAX_KEPT_ANSWERS)?;
     Ok(n)
+}
+
+/// Keep only the newest `max` Idempotency-Key answers.
+fn prune_answers_over(conn: &Connection, max: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM idempotency_keys WHERE rowid IN (
+             SELECT rowid FROM idempotency_keys ORDER BY created_at DESC, rowid DESC
+             LIMIT -1 OFFSET ?1)",
+        [max],
+    )?)
 }
 
 /// A kept answer to an `Idempotency-Key`.
@@ -389,6 +405,19 @@ mod tests {
         idem_put(c, "017", "k2", &b).unwrap();
         assert_eq!(prune(c, 6_000, 1, 1, 2_000).unwrap(), 1);
         assert_eq!(idem_get(c, "017", "k1").unwrap(), None);
-        assert_eq!(idem_get(c, "017", "k2").unwrap(), Some(b));
+        assert_eq!(idem_get(c, "017", "k2").unwrap(), Some(b.clone()));
+        // Past the cap the oldest answers go, whatever their age.
+        for (i, key) in ["k3", "k4", "k5"].iter().enumerate() {
+            let newer = KeptAnswer {
+                created_at: 6_000 + i as i64,
+                ..b.clone()
+            };
+            idem_put(c, "021", key, &newer).unwrap();
+        }
+        assert_eq!(prune_answers_over(c, 2).unwrap(), 2);
+        assert_eq!(idem_get(c, "017", "k2").unwrap(), None);
+        assert_eq!(idem_get(c, "021", "k3").unwrap(), None);
+        assert!(idem_get(c, "021", "k4").unwrap().is_some());
+        assert!(idem_get(c, "021", "k5").unwrap().is_some());
     }
 }
