@@ -670,3 +670,42 @@ fn handheld_puts_away_by_item_label_and_zone() {
     drop(b);
     d.stop();
 }
+
+/// The queue follows the bench live: while the inspector looks at it, the keeper finishes
+/// the first check of another parcel and its row appears without touching refresh.
+#[test]
+fn handheld_queue_follows_first_checks_live() {
+    let (st, d, a, rid) = first_checked();
+    let b = Browser::start_with(360, 780, true);
+    open_and_login(&b, &a);
+    b.wait_text(&format!("#queue button[data-id='{rid}'] .qid"), |t| {
+        t == rid
+    });
+    assert_eq!(
+        b.script("return document.querySelectorAll('#queue li').length;"),
+        1
+    );
+    // Keeper 017 is still logged in at bench-1: an unannounced parcel, first-checked.
+    let r = crate::support::scan_ok(&st, &["SF1000000000077"]);
+    let second = r[0]["return_id"].as_str().unwrap().to_string();
+    crate::support::scan_ok(
+        &st,
+        &[
+            "CMD-KIND-CUSTOMER",
+            "CMD-CARD-YES",
+            "CMD-UNPACK",
+            "6901234567892",
+            "CMD-VIS-OK",
+            "Z-PENDING",
+        ],
+    );
+    b.wait_text(&format!("#queue button[data-id='{second}'] .qid"), |t| {
+        t == second
+    });
+    assert_eq!(
+        b.script("return document.querySelectorAll('#queue li').length;"),
+        2
+    );
+    drop(b);
+    d.stop();
+}

@@ -21,6 +21,8 @@
   let reasons = [];
   let photoRequired = true;
   let current = null;        // the return being inspected: {id, detail, items: [{no, grade, reasons, note, photos}]}
+  let live = null;           // the event stream: the queue follows first checks and inspections
+  let queueTimer = null;
   let putaway = null;        // the return being put away: {id, items: [{no, sku, name, grade}], picked: Set of item nos}
   let lastResult = null;     // {code, params, message} of the last command, re-rendered on a language switch
   let outcome = null;        // after an inspection: {freight, tags: [print job ids]}
@@ -148,7 +150,30 @@
 
   // --- login and queue ----------------------------------------------------------------
 
+  // Journal events that change the inspection queue.
+  const QUEUE_EVENTS = ['check.first_completed', 'inspection.completed', 'return.voided'];
+
+  // Follow the station's event stream while logged in: the queue on screen reloads when a
+  // keeper finishes a first check (or a return leaves the queue), once the burst of events
+  // of that command has arrived. EventSource reconnects by itself after a Wi-Fi drop.
+  function follow() {
+    if (live) live.close();
+    live = new EventSource('/api/v1/events?' + new URLSearchParams({ lang }).toString());
+    const reload = () => {
+      clearTimeout(queueTimer);
+      queueTimer = setTimeout(() => { if (me && !$('v-queue').hidden) loadQueue(); }, 300);
+    };
+    live.addEventListener('journal', (e) => {
+      let ev = null;
+      try { ev = JSON.parse(e.data); } catch (err) { return; }
+      if (QUEUE_EVENTS.includes(ev.type)) reload();
+    });
+    live.addEventListener('lagged', reload);
+    live.addEventListener('session_expired', () => { live.close(); live = null; });
+  }
+
   function toLogin() {
+    if (live) { live.close(); live = null; }
     me = null;
     csrf = '';
     sessionStorage.removeItem(CSRF_KEY);
@@ -196,6 +221,7 @@
     photoRequired = !!d.photo_required;
     saveOutbox();
     show('v-queue');
+    follow();
     await loadQueue();
     for (const o of outbox) if (o.badge === me.badge) o.csrf = csrf; // kept over a reload: this session's token
     if (outbox.length) flush();
