@@ -246,19 +246,29 @@ impl Browser {
         }
     }
 
+    /// Act on the element `css` names. Live pages re-render lists when the station's
+    /// events arrive: an element replaced between finding it and acting on it (a stale
+    /// element) is found again, within a deadline; nothing was done to the stale one.
+    fn act(&self, css: &str, action: &str, body: Value) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let id = self.find(css).unwrap_or_else(|| panic!("no {css}"));
+            let path = format!("/session/{}/element/{id}/{action}", self.session);
+            match wd_try(self.port, "POST", &path, Some(&body)) {
+                Ok(_) => return,
+                Err(e) if e.contains("stale element") && std::time::Instant::now() < deadline => {}
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
+    }
+
     pub fn click(&self, css: &str) {
-        let id = self.find(css).unwrap_or_else(|| panic!("no {css}"));
-        self.call("POST", &format!("/element/{id}/click"), Some(json!({})));
+        self.act(css, "click", json!({}));
     }
 
     #[allow(dead_code)]
     pub fn send_keys(&self, css: &str, keys: &str) {
-        let id = self.find(css).unwrap_or_else(|| panic!("no {css}"));
-        self.call(
-            "POST",
-            &format!("/element/{id}/value"),
-            Some(json!({"text": keys})),
-        );
+        self.act(css, "value", json!({"text": keys}));
     }
 
     pub fn script(&self, js: &str) -> Value {

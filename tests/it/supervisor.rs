@@ -396,3 +396,36 @@ fn poll<T>(f: impl Fn() -> Option<T>) -> T {
     }
     panic!("timed out");
 }
+
+/// The page follows the station live: an item an inspector graded defect and put away
+/// while the supervisor looks shows in the RTV pick list and in the stock without refresh.
+#[test]
+fn supervisor_page_follows_put_aways_live() {
+    let (st, d, a, defect, _other) = with_defect_at(None);
+    let b = Browser::start(1280, 800);
+    login(&b, &a, "001", "3333");
+    b.wait_js("main view", "document.body.dataset.view === 'v-main'");
+    b.wait_js(
+        "pending stock shown",
+        "!!document.querySelector(\"#stock tr[data-zone='pending']\")",
+    );
+    b.wait_js(
+        "no defect items yet",
+        "!!document.getElementById('defects') && document.querySelectorAll('#defects li').length === 0",
+    );
+    cli_ok(
+        &st,
+        &["put-away", &defect, "--badge", "021", "--zone", "Z-DEFECT"],
+    );
+    let row = format!("#defects li[data-ref='{defect}.1']");
+    b.wait_js(
+        "the put-away shows in the pick list",
+        &format!("!!document.querySelector(\"{row}\")"),
+    );
+    b.wait_js(
+        "and in the stock",
+        "!!document.querySelector(\"#stock tr[data-zone='defect']\")",
+    );
+    drop(b);
+    d.stop();
+}

@@ -1,6 +1,7 @@
 // What the handheld and supervisor pages share: words from GET /api/v1/i18n (t, textOf,
 // translate), the message line, request headers with the CSRF token, GET with the
-// session check, Idempotency-Key values, loading the strings and ending the session.
+// session check, Idempotency-Key values, loading the strings, following the event stream
+// and ending the session.
 // Loaded before the page's own script; each page keeps its state (language, strings,
 // CSRF token) and hands this file getters for it, so nothing here is page state.
 'use strict';
@@ -77,10 +78,29 @@ window.Returnsd = Object.freeze({
       return r.json();
     }
 
+    // Follow the station's event stream (GET /api/v1/events, the session cookie): call
+    // `changed` once a burst of journal events of one of `types` has arrived (a command
+    // writes several), and when the stream says this page fell behind. EventSource
+    // reconnects by itself after a network drop. Answers the EventSource (close it on
+    // logout).
+    function follow(types, changed) {
+      const source = new EventSource('/api/v1/events?' + new URLSearchParams({ lang: page.lang() || '' }));
+      let timer = null;
+      const soon = () => { clearTimeout(timer); timer = setTimeout(changed, 300); };
+      source.addEventListener('journal', (e) => {
+        let ev = null;
+        try { ev = JSON.parse(e.data); } catch (err) { return; }
+        if (types.includes(ev.type)) soon();
+      });
+      source.addEventListener('lagged', soon);
+      source.addEventListener('session_expired', () => source.close());
+      return source;
+    }
+
     async function endSession() {
       try { await fetch('/api/v1/session', { method: 'DELETE', headers: headers() }); } catch (e) { /* offline */ }
     }
 
-    return { $, t, textOf, translate, say, headers, getJson, newKey, fetchStrings, endSession };
+    return { $, t, textOf, translate, say, headers, getJson, newKey, fetchStrings, follow, endSession };
   },
 });

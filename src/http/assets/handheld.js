@@ -22,7 +22,7 @@
   let photoRequired = true;
   let current = null;        // the return being inspected: {id, detail, items: [{no, grade, reasons, note, photos}]}
   let live = null;           // the event stream: the queue follows first checks and inspections
-  let queueTimer = null;
+  let queueShown = '';       // the rows the queue list shows (JSON), to skip identical reloads
   let putaway = null;        // the return being put away: {id, items: [{no, sku, name, grade}], picked: Set of item nos}
   let lastResult = null;     // {code, params, message} of the last command, re-rendered on a language switch
   let outcome = null;        // after an inspection: {freight, tags: [print job ids]}
@@ -153,23 +153,11 @@
   // Journal events that change the inspection queue.
   const QUEUE_EVENTS = ['check.first_completed', 'inspection.completed', 'return.voided'];
 
-  // Follow the station's event stream while logged in: the queue on screen reloads when a
-  // keeper finishes a first check (or a return leaves the queue), once the burst of events
-  // of that command has arrived. EventSource reconnects by itself after a Wi-Fi drop.
+  // While logged in, the queue on screen reloads when a keeper finishes a first check (or
+  // a return leaves the queue).
   function follow() {
     if (live) live.close();
-    live = new EventSource('/api/v1/events?' + new URLSearchParams({ lang }).toString());
-    const reload = () => {
-      clearTimeout(queueTimer);
-      queueTimer = setTimeout(() => { if (me && !$('v-queue').hidden) loadQueue(); }, 300);
-    };
-    live.addEventListener('journal', (e) => {
-      let ev = null;
-      try { ev = JSON.parse(e.data); } catch (err) { return; }
-      if (QUEUE_EVENTS.includes(ev.type)) reload();
-    });
-    live.addEventListener('lagged', reload);
-    live.addEventListener('session_expired', () => { live.close(); live = null; });
+    live = common.follow(QUEUE_EVENTS, () => { if (me && !$('v-queue').hidden) loadQueue(); });
   }
 
   function toLogin() {
@@ -236,6 +224,10 @@
     let q;
     try { q = await getJson('/api/v1/inspection-queue'); } catch (e) { say(e.message, 'error'); return; }
     const rows = q.items || [];
+    // The same rows again (a live reload): leave the list alone, so a tap lands where aimed.
+    const sig = JSON.stringify(rows) + lang;
+    if (sig === queueShown && $('queue').childElementCount === rows.length) return;
+    queueShown = sig;
     $('queue').replaceChildren(...rows.map((r) => {
       const li = document.createElement('li');
       const b = document.createElement('button');

@@ -95,7 +95,14 @@
 
   // --- login --------------------------------------------------------------------------
 
+  // Journal events that change what this page shows (stock, bins, defect items, notes).
+  const PAGE_EVENTS = ['ledger.entry', 'zone.bin_set', 'inspection.completed', 'item.moved',
+    'rtv.note_created', 'rtv.note_closed', 'return.voided'];
+  let live = null;
+
   function toLogin() {
+    if (live) { live.close(); live = null; }
+    for (const k of Object.keys(shown)) delete shown[k];
     me = null;
     csrf = '';
     sessionStorage.removeItem(CSRF_KEY);
@@ -145,6 +152,9 @@
       return;
     }
     show('v-main');
+    if (live) live.close();
+    // Another supervisor's or an inspector's change shows without touching refresh.
+    live = common.follow(PAGE_EVENTS, () => { if (me) Promise.all([loadStock(), loadDefects(), loadNotes()]); });
     await Promise.all([loadStock(), loadDefects(), loadNotes()]);
   }
 
@@ -161,11 +171,22 @@
     return bin ? w + ' ' + bin : w;
   }
 
+  // What each panel last showed: a reload that reads the same data leaves the panel alone
+  // (no flicker, and a tap in progress lands where it was aimed).
+  const shown = {};
+  function changed(panel, data) {
+    const sig = JSON.stringify(data);
+    if (shown[panel] === sig) return false;
+    shown[panel] = sig;
+    return true;
+  }
+
   let stock = [];
   // GET /zones: the stock per zone and the bins (one read for both panels).
   async function loadStock() {
     let z;
     try { z = await getJson('/api/v1/zones'); } catch (e) { say(e.message, 'error'); return; }
+    if (!changed('zones', z)) return;
     stock = z.stock || [];
     bins = z.bins || [];
     renderStock();
@@ -194,6 +215,7 @@
   async function loadDefects() {
     let list;
     try { list = await getJson('/api/v1/defect-items'); } catch (e) { say(e.message, 'error'); return; }
+    if (!changed('defects', list)) return;
     const out = (list.items || []).map((i) => ({ ref: i.ref, return_id: i.return_id, item_no: i.item_no,
       sku: i.sku || '', name: i.name || '', zone: i.zone }));
     out.sort((a, b) => a.ref.localeCompare(b.ref));
@@ -382,7 +404,10 @@
   // --- RTV notes ----------------------------------------------------------------------
 
   async function loadNotes() {
-    try { notes = (await getJson('/api/v1/rtv-notes')).notes || []; } catch (e) { say(e.message, 'error'); return; }
+    let list;
+    try { list = (await getJson('/api/v1/rtv-notes')).notes || []; } catch (e) { say(e.message, 'error'); return; }
+    if (!changed('notes', list)) return;
+    notes = list;
     renderNotes();
   }
 
