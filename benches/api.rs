@@ -19,10 +19,11 @@
 //! the inspect answers p99 ≤ 50 ms, and the detail's p50 at `LARGE` at most 2× its p50 at
 //! `SMALL` (no slow-down per scan). One `BENCH_JSON {…}` line carries every figure.
 
+mod common;
+use common::{Daemon, dist, ms, pct, poll, request, start as start_daemon};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -32,34 +33,6 @@ const LARGE: usize = 2_000;
 const SAMPLES: usize = 200;
 const BASELINE_N: usize = 1_000;
 const TARGET_P99_MS: f64 = 50.0;
-
-fn pct(ms: &[f64]) -> (f64, f64, f64) {
-    let mut v = ms.to_vec();
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-    (at(0.5), at(0.99), *v.last().unwrap_or(&f64::NAN))
-}
-
-fn dist(ms: &[f64]) -> Value {
-    let (p50, p99, max) = pct(ms);
-    let r = |x: f64| (x * 1000.0).round() / 1000.0;
-    json!({"n": ms.len(), "p50_ms": r(p50), "p99_ms": r(p99), "max_ms": r(max)})
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// One HTTP/1.1 connection kept alive (answers carry Content-Length).
 struct Conn {
@@ -123,26 +96,6 @@ impl Conn {
     }
 }
 
-fn request(socket: &Path, req: &Value) -> std::io::Result<Value> {
-    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
-    s.write_all(format!("{req}\n").as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line)?;
-    serde_json::from_str(&line).map_err(|e| std::io::Error::other(e.to_string()))
-}
-
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(dir: &Path) -> (Daemon, String) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -164,27 +117,12 @@ fn start(dir: &Path) -> (Daemon, String) {
         ),
     )
     .unwrap();
-    let err = std::fs::File::create(dir.join("daemon.stderr")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_returnsd"))
-        .arg("--config")
-        .arg(&cfg)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .expect("spawn returnsd");
-    let socket = dir.join("state/returnsd.sock");
-    poll("the daemon", Duration::from_secs(60), || {
-        request(&socket, &json!({"op": "ping"}))
-            .ok()
-            .filter(|v| v["ok"] == true)
-    });
+    let d = start_daemon(&cfg, dir);
     let addr = format!("127.0.0.1:{port}");
     poll("the HTTP listener", Duration::from_secs(30), || {
         TcpStream::connect(&addr).ok()
     });
-    (Daemon { child, socket }, addr)
+    (d, addr)
 }
 
 /// The keeper first-checks `n` unannounced parcels at bench-1; their return ids.

@@ -21,9 +21,11 @@
 //! Target (printed PASS/FAIL): scan → label p99 ≤ 20 ms; burst loses and duplicates
 //! nothing. One `BENCH_JSON {…}` line carries every figure.
 
+mod common;
+use common::{Daemon, dist, ms, pct, poll, request, start};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -35,23 +37,6 @@ const BASELINE_N: usize = 1_000;
 const BURST_SCANNERS: usize = 10;
 const BURST_SCANS: usize = 200;
 const TARGET_P99_MS: f64 = 20.0;
-
-fn pct(ms: &[f64]) -> (f64, f64, f64) {
-    let mut v = ms.to_vec();
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-    (at(0.5), at(0.99), *v.last().unwrap_or(&f64::NAN))
-}
-
-fn dist(ms: &[f64]) -> Value {
-    let (p50, p99, max) = pct(ms);
-    json!({"n": ms.len(), "p50_ms": (p50 * 1000.0).round() / 1000.0,
-           "p99_ms": (p99 * 1000.0).round() / 1000.0, "max_ms": (max * 1000.0).round() / 1000.0})
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 /// A pty pair: the master as a blocking std file (the "scanner"), the slave path.
 fn pty() -> (std::fs::File, String, tokio_serial::SerialStream) {
@@ -115,48 +100,6 @@ fn fake_printer() -> (String, mpsc::Receiver<(Instant, Vec<u8>)>) {
     (addr, rx)
 }
 
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-    }
-}
-
-fn request(socket: &Path, req: &Value) -> std::io::Result<Value> {
-    use std::io::{BufRead, BufReader};
-    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
-    s.write_all(format!("{req}\n").as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line)?;
-    serde_json::from_str(&line).map_err(|e| std::io::Error::other(e.to_string()))
-}
-
-fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let cfg = dir.join("station.toml");
     std::fs::write(
@@ -168,26 +111,6 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     )
     .unwrap();
     cfg
-}
-
-fn start(cfg: &Path, dir: &Path) -> Daemon {
-    let err = std::fs::File::create(dir.join("daemon.stderr")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_returnsd"))
-        .arg("--config")
-        .arg(cfg)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .expect("spawn returnsd");
-    let socket = dir.join("state/returnsd.sock");
-    poll("the daemon", Duration::from_secs(60), || {
-        request(&socket, &json!({"op": "ping"}))
-            .ok()
-            .filter(|v| v["ok"] == true)
-    });
-    Daemon { child, socket }
 }
 
 fn wait_scanners(d: &Daemon, n: usize) {

@@ -859,6 +859,5 @@ pub fn rebuild(conn: &mut Connection) -> Result<Verification, StoreError> {
     }
     tx.commit()?;
     // Report on what is now stored, as `journal verify` would.
-    let _ = v;
     verify(conn)
 }

@@ -82,13 +82,6 @@ fn login(b: &Browser, a: &str, badge: &str, pin: &str) {
     b.send_keys("#pin", &format!("{pin}{ENTER}"));
 }
 
-fn events(st: &Station, ty: &str) -> Vec<Value> {
-    st.journal()
-        .into_iter()
-        .filter(|e| e["type"] == ty)
-        .collect()
-}
-
 /// A keeper logs in and is refused, in words of the page's language; nothing of the
 /// panels is shown. The page and its files carry the strict CSP.
 #[test]
@@ -155,7 +148,9 @@ fn supervisor_page_runs_rtv_reprint_and_void() {
     b.wait_text("#msg", |t| t == "Enter the vendor");
     b.send_keys("#vendor", "ACME");
     b.click("#rtv-btn");
-    let created = poll(|| events(&st, "rtv.note_created").into_iter().next());
+    let created = poll_until("rtv.note_created", || {
+        st.events("rtv.note_created").into_iter().next()
+    });
     let note_no = created["data"]["note_no"].as_str().unwrap().to_string();
     b.wait_text("#rtv-note", |t| t == format!("Note number: {note_no}"));
     b.wait_text("#rtv-job", |t| t == "Printing: printed");
@@ -174,7 +169,8 @@ fn supervisor_page_runs_rtv_reprint_and_void() {
     b.wait_text("#reprint-result", |t| {
         t == format!("Reprinting label {other}")
     });
-    let reprints: Vec<Value> = events(&st, "label.printed")
+    let reprints: Vec<Value> = st
+        .events("label.printed")
         .into_iter()
         .filter(|e| e["return_id"] == other.as_str() && e["data"]["reason"] == "reprint")
         .collect();
@@ -192,7 +188,7 @@ fn supervisor_page_runs_rtv_reprint_and_void() {
         "confirm closed",
         "document.getElementById('void-confirm').hidden",
     );
-    assert!(events(&st, "return.voided").is_empty());
+    assert!(st.events("return.voided").is_empty());
     b.click("#void-btn");
     b.wait_js(
         "confirm open",
@@ -202,7 +198,7 @@ fn supervisor_page_runs_rtv_reprint_and_void() {
     b.screenshot(&screenshots().join("supervisor-en.png"));
     b.click("#void-yes");
     b.wait_text("#void-result", |t| t == format!("Return {other} voided"));
-    let voided = events(&st, "return.voided");
+    let voided = st.events("return.voided");
     assert_eq!(voided.len(), 1, "{voided:?}");
     assert_eq!(voided[0]["return_id"], other.as_str());
 
@@ -263,7 +259,7 @@ fn supervisor_page_edits_bins_and_closes_an_rtv_note() {
     b.wait_text(&format!("{d09} .class"), |t| t == "Defect");
     b.wait_text(&format!("{d09} .label"), |t| t == "Rack 9");
     b.wait_text(&format!("{d09} .state"), |t| t == "Active · edited");
-    let set = poll_until("zone.bin_set", || events(&st, "zone.bin_set").pop());
+    let set = poll_until("zone.bin_set", || st.events("zone.bin_set").pop());
     assert_eq!(
         set["data"],
         serde_json::json!({"code": "D09", "class": "defect", "label": "Rack 9", "active": true})
@@ -301,7 +297,7 @@ fn supervisor_page_edits_bins_and_closes_an_rtv_note() {
     b.send_keys("#vendor", "ACME");
     click(&b, "#rtv-btn");
     let created = poll_until("rtv.note_created", || {
-        events(&st, "rtv.note_created").into_iter().next()
+        st.events("rtv.note_created").into_iter().next()
     });
     let note_no = created["data"]["note_no"].as_str().unwrap().to_string();
     let li = format!("#notes li[data-note='{note_no}']");
@@ -316,7 +312,7 @@ fn supervisor_page_edits_bins_and_closes_an_rtv_note() {
         "close box hidden",
         "document.getElementById('close-box').hidden",
     );
-    assert!(events(&st, "rtv.note_closed").is_empty());
+    assert!(st.events("rtv.note_closed").is_empty());
     click(&b, &format!("{li} .close"));
     b.send_keys("#close-waybill", "sf9876543210");
     b.send_keys("#close-note", "driver Li");
@@ -329,7 +325,7 @@ fn supervisor_page_edits_bins_and_closes_an_rtv_note() {
         t.contains("supervisor:001") && t.contains("SF9876543210") && t.ends_with("driver Li")
     });
     let closed = poll_until("rtv.note_closed", || {
-        events(&st, "rtv.note_closed").into_iter().next()
+        st.events("rtv.note_closed").into_iter().next()
     });
     assert_eq!(
         closed["data"],
@@ -385,16 +381,6 @@ fn click(b: &Browser, css: &str) {
         "document.querySelector(\"{css}\").scrollIntoView({{block: 'center'}}); return true;"
     ));
     b.click(css);
-}
-
-fn poll<T>(f: impl Fn() -> Option<T>) -> T {
-    for _ in 0..100 {
-        if let Some(v) = f() {
-            return v;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("timed out");
 }
 
 /// The page follows the station live: an item an inspector graded defect and put away

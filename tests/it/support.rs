@@ -148,6 +148,14 @@ impl Station {
             .map(|l| serde_json::from_str(l).expect("json line"))
             .collect()
     }
+
+    /// The journal's events of one type, in seq order.
+    pub fn events(&self, ty: &str) -> Vec<Value> {
+        self.journal()
+            .into_iter()
+            .filter(|e| e["type"] == ty)
+            .collect()
+    }
 }
 
 pub struct Daemon {

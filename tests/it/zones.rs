@@ -53,13 +53,6 @@ fn bin<'a>(zones: &'a Value, code: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no bin {code}: {zones}"))
 }
 
-fn events(st: &Station, ty: &str) -> Vec<Value> {
-    st.journal()
-        .into_iter()
-        .filter(|e| e["type"] == ty)
-        .collect()
-}
-
 /// Only a supervisor edits zones or closes an RTV note: a keeper (who may create a note)
 /// and an inspector get 403 `forbidden_role` on each new mutating endpoint, with nothing
 /// journaled; the supervisor gets past the check.
@@ -90,7 +83,7 @@ fn zone_and_rtv_close_endpoints_check_the_role() {
             );
         }
     }
-    assert!(events(&st, "zone.bin_set").is_empty());
+    assert!(st.events("zone.bin_set").is_empty());
     // The supervisor: added; retired; reactivated; the note does not exist.
     let answers: Vec<(u16, Value)> = endpoints
         .iter()
@@ -114,7 +107,7 @@ fn zone_and_rtv_close_endpoints_check_the_role() {
             (404, json!("unknown_rtv_note")),
         ]
     );
-    assert_eq!(events(&st, "zone.bin_set").len(), 3);
+    assert_eq!(st.events("zone.bin_set").len(), 3);
     d.stop();
 }
 
@@ -166,7 +159,7 @@ fn zone_and_rtv_endpoints_refuse_bad_input() {
         &json!({"waybill": "no/slash"}),
     );
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
-    assert!(events(&st, "zone.bin_set").is_empty());
+    assert!(st.events("zone.bin_set").is_empty());
 
     let auth = ("Authorization", s.bearer());
     let auth = (auth.0, auth.1.as_str());
@@ -205,8 +198,8 @@ fn zone_and_rtv_endpoints_refuse_bad_input() {
         (r.status, r.json()["error"].clone()),
         (400, json!("bad_id"))
     );
-    assert!(events(&st, "zone.bin_set").is_empty());
-    assert!(events(&st, "rtv.note_closed").is_empty());
+    assert!(st.events("zone.bin_set").is_empty());
+    assert!(st.events("rtv.note_closed").is_empty());
     d.stop();
 }
 
@@ -352,7 +345,7 @@ fn bins_and_rtv_notes_over_the_api() {
         (r.status, r.json()["error"].clone()),
         (409, json!("rtv_note_already_closed"))
     );
-    let closed = events(&st, "rtv.note_closed");
+    let closed = st.events("rtv.note_closed");
     assert_eq!(closed.len(), 1, "{closed:?}");
     assert_eq!(
         closed[0]["data"],
@@ -360,7 +353,7 @@ fn bins_and_rtv_notes_over_the_api() {
     );
     assert_eq!(closed[0]["actor"], "supervisor:001");
     assert!(closed[0]["return_id"].is_null());
-    let sets = events(&st, "zone.bin_set");
+    let sets = st.events("zone.bin_set");
     assert_eq!(
         sets.last().unwrap()["data"],
         json!({"code": "D09", "class": "defect", "label": "Rack 9 / 9号货架", "active": false})
@@ -445,7 +438,7 @@ fn cli_edits_bins_and_closes_notes() {
     ok(&["bin", "retire", "B07", "--badge", "001"]);
     let refused = st.cli(&["bin", "reactivate", "B07", "--badge", "017"]);
     assert!(!refused.status.success(), "{refused:?}");
-    let sets = events(&st, "zone.bin_set");
+    let sets = st.events("zone.bin_set");
     assert_eq!(sets.len(), 2, "{sets:?}");
     assert_eq!(sets[0]["actor"], "supervisor:001");
     assert_eq!(
@@ -489,7 +482,7 @@ fn journal_verify_and_rebuild_cover_bins_and_rtv_notes() {
         "ACME",
         &format!("{rid}.1"),
     ]);
-    let note = events(&st, "rtv.note_created")[0]["data"]["note_no"]
+    let note = st.events("rtv.note_created")[0]["data"]["note_no"]
         .as_str()
         .unwrap()
         .to_string();

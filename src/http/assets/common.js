@@ -1,7 +1,7 @@
 // What the handheld and supervisor pages share: words from GET /api/v1/i18n (t, textOf,
 // translate), the message line, request headers with the CSRF token, GET with the
-// session check, Idempotency-Key values, loading the strings, following the event stream
-// and ending the session.
+// session check, Idempotency-Key values, loading the strings, following the event stream,
+// logging in and ending the session.
 // Loaded before the page's own script; each page keeps its state (language, strings,
 // CSRF token) and hands this file getters for it, so nothing here is page state.
 'use strict';
@@ -97,10 +97,42 @@ window.Returnsd = Object.freeze({
       return source;
     }
 
+    // The login form's submit: the badge (a scanned `OP-` prefix dropped) and the PIN to
+    // POST /api/v1/session; on success `loggedIn(csrf_token)` (awaited), else the error in
+    // the message line and the PIN cleared for the next try. One submit at a time.
+    async function login(e, loggedIn) {
+      e.preventDefault();
+      const btn = $('login-btn');
+      if (btn.disabled) return;
+      const badge = $('badge').value.trim().replace(/^OP-/i, '');
+      const pin = $('pin').value;
+      if (!badge) return;
+      if (!pin) { $('pin').focus(); return; }
+      btn.disabled = true;
+      const lang = page.lang();
+      try {
+        const r = await fetch('/api/v1/session', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Accept-Language': lang || '' },
+          body: JSON.stringify({ badge, pin, lang }),
+        });
+        const body = await r.json().catch(() => ({}));
+        if (!r.ok) { say(textOf(body), 'error'); $('pin').value = ''; $('pin').focus(); return; }
+        $('pin').value = '';
+        $('badge').value = '';
+        say('');
+        await loggedIn(body.csrf_token);
+      } catch (err) {
+        say(t('hh.offline'), 'error');
+      } finally {
+        btn.disabled = false;
+      }
+    }
+
     async function endSession() {
       try { await fetch('/api/v1/session', { method: 'DELETE', headers: headers() }); } catch (e) { /* offline */ }
     }
 
-    return { $, t, textOf, translate, say, headers, getJson, newKey, fetchStrings, follow, endSession };
+    return { $, t, textOf, translate, say, headers, getJson, newKey, fetchStrings, follow, login, endSession };
   },
 });

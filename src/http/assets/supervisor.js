@@ -113,33 +113,11 @@
   }
 
   async function login(e) {
-    e.preventDefault();
-    const btn = $('login-btn');
-    if (btn.disabled) return;
-    const badge = $('badge').value.trim().replace(/^OP-/i, '');
-    const pin = $('pin').value;
-    if (!badge) return;
-    if (!pin) { $('pin').focus(); return; }
-    btn.disabled = true;
-    try {
-      const r = await fetch('/api/v1/session', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'Accept-Language': lang },
-        body: JSON.stringify({ badge, pin, lang }),
-      });
-      const body = await r.json().catch(() => ({}));
-      if (!r.ok) { say(textOf(body), 'error'); $('pin').value = ''; $('pin').focus(); return; }
-      csrf = body.csrf_token;
+    await common.login(e, async (token) => {
+      csrf = token;
       sessionStorage.setItem(CSRF_KEY, csrf);
-      $('pin').value = '';
-      $('badge').value = '';
-      say('');
       await afterLogin();
-    } catch (err) {
-      say(t('hh.offline'), 'error');
-    } finally {
-      btn.disabled = false;
-    }
+    });
   }
 
   async function afterLogin() {
