@@ -211,6 +211,15 @@ fn spawn_scanner(
 /// Run the daemon until a stop signal.
 pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
+    // One daemon per state directory, before anything else is touched: a second one
+    // would fight over the journal's seqs and take the scanners.
+    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot create the state directory: {e}",
+            cfg.state_dir.display()
+        )
+    })?;
+    let _lock = crate::store::files::StateLock::acquire(&cfg.state_dir, "returnsd run")?;
     let (engine, effects, join) = engine::start(cfg.clone(), clock)?;
     let listener = crate::control::bind(&cfg.control_socket)
         .await

@@ -51,11 +51,17 @@ pub enum Cmd {
         json: bool,
     },
     /// Send scans to the running daemon; returns once each is durably recorded.
-    /// Exit status: 0 all accepted, 1 some recorded but refused, 2 some NOT recorded.
+    /// Exit status: 0 all accepted, 1 some refused (ERR), 2 some NOT SAVED (nothing
+    /// recorded: scan again), 3 some UNKNOWN (the daemon stopped before answering and did
+    /// not come back within --retry-for: check before scanning again).
     Scan {
         /// Bench (scanner position) name [default: scan.default_bench]
         #[arg(long)]
         bench: Option<String>,
+        /// How long to keep asking a daemon that stopped before answering (each scan
+        /// carries a request id, so asking again never records it twice).
+        #[arg(long, default_value = "10", value_name = "SECONDS")]
+        retry_for: u64,
         /// Print the daemon's JSON replies.
         #[arg(long)]
         json: bool,
@@ -163,6 +169,13 @@ pub enum Cmd {
         format: ExportFormat,
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Start afresh where the database is missing or empty: a new database with a new
+    /// epoch (the central then treats this station's journal as a new sequence).
+    Init {
+        /// Required: say that a new epoch is meant.
+        #[arg(long)]
+        new_epoch: bool,
     },
     /// Check or rebuild the journal.
     Journal {
@@ -461,10 +474,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Scan { bench, json, codes } => {
+        Cmd::Scan {
+            bench,
+            json,
+            retry_for,
+            codes,
+        } => {
             let cfg = load_config(&cli.config)?;
             let lang = Lang::parse(&cfg.language);
             let rt = runtime()?;
+            let retry_for = std::time::Duration::from_secs(retry_for);
             rt.block_on(async {
                 let mut worst = 0u8;
                 for code in codes {
@@ -474,11 +493,32 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     if let Some(b) = &bench {
                         req["bench"] = json!(b);
                     }
-                    let reply = control::request(&cfg.control_socket, &req).await?;
-                    worst = worst.max(print_reply(&reply, lang, json));
+                    worst = worst.max(send(&cfg, req, lang, json, retry_for).await?);
                 }
                 Ok(ExitCode::from(worst))
             })
+        }
+        Cmd::Init { new_epoch } => {
+            let cfg = load_config(&cli.config)?;
+            if !new_epoch {
+                return Err(
+                    "returnsd init creates a database with a new epoch: say so with --new-epoch"
+                        .into(),
+                );
+            }
+            std::fs::create_dir_all(&cfg.state_dir)
+                .map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
+            let _lock = store::files::StateLock::acquire(&cfg.state_dir, "returnsd init")
+                .map_err(|e| e.to_string())?;
+            let st = store::Store::create_new_epoch(&cfg.database, cfg.station.as_str())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}: new database for station {}, epoch {}",
+                cfg.database.display(),
+                cfg.station,
+                st.epoch()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Inspect {
             return_id,
@@ -639,7 +679,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             let mut conn = open_existing(&cfg)?;
             let v = match cmd {
                 JournalCmd::Verify => store::verify(&conn).map_err(|e| e.to_string())?,
-                JournalCmd::Rebuild => store::rebuild(&mut conn).map_err(|e| e.to_string())?,
+                JournalCmd::Rebuild => {
+                    // Rebuilding rewrites the projections: never beside a running daemon.
+                    let _lock = store::files::StateLock::acquire(
+                        &cfg.state_dir,
+                        "returnsd journal rebuild",
+                    )
+                    .map_err(|e| e.to_string())?;
+                    store::rebuild(&mut conn).map_err(|e| e.to_string())?
+                }
             };
             print_verification(&v);
             Ok(if v.ok() {
@@ -749,12 +797,41 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+/// The exit status of an answer that may have been recorded or not: ask before rescanning.
+const EXIT_UNKNOWN: u8 = 3;
+
+/// Send an operator's request with a request id (so that asking again after a lost answer
+/// never carries it out twice), print the answer, and return its exit status: 0 accepted,
+/// 1 refused, 2 not saved, 3 unknown.
+async fn send(
+    cfg: &Config,
+    mut req: Value,
+    lang: Lang,
+    as_json: bool,
+    retry_for: std::time::Duration,
+) -> Result<u8, String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    req["request_id"] = json!(id);
+    match control::request_retrying(&cfg.control_socket, &req, retry_for).await {
+        Ok(reply) => Ok(print_reply(&reply, lang, as_json)),
+        Err(control::RequestError::Unreachable(e)) => Err(e),
+        Err(control::RequestError::Unconfirmed(e)) => {
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"ok": false, "stored": null, "outcome": "unknown",
+                           "request_id": id, "error": e})
+                );
+            } else {
+                println!("UNKNOWN {}", message(lang, "cli.unknown", &[("why", e)]));
+            }
+            Ok(EXIT_UNKNOWN)
+        }
+    }
+}
+
 fn print_reply(reply: &Value, lang: Lang, as_json: bool) -> u8 {
-    let ok = reply.get("ok").and_then(Value::as_bool).unwrap_or(false);
-    let stored = reply
-        .get("stored")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let outcome = reply.get("outcome").and_then(Value::as_str).unwrap_or("");
     let code = reply.get("code").and_then(Value::as_str).unwrap_or("");
     if as_json {
         println!("{reply}");
@@ -775,30 +852,36 @@ fn print_reply(reply: &Value, lang: Lang, as_json: bool) -> u8 {
             (Some(a), Some(b)) => format!(" [seq {a}-{b}]"),
             _ => String::new(),
         };
-        let tag = match (ok, stored) {
-            (true, _) => "OK ",
-            (false, true) => "ERR",
-            (false, false) => "NOT SAVED",
+        let tag = match outcome {
+            "accepted" => "OK ",
+            "not_stored" => "NOT SAVED",
+            _ => "ERR",
         };
-        println!("{tag} {msg}{seq}");
+        let again = if reply["replayed"] == true {
+            format!(" ({})", message(lang, "cli.replayed", &[]))
+        } else {
+            String::new()
+        };
+        println!("{tag} {msg}{seq}{again}");
     }
-    match (ok, stored) {
-        (true, _) => 0,
-        (false, true) => 1,
-        (false, false) if ["storage_error", "storage_full", "engine_stopped"].contains(&code) => 2,
-        // Refused commands record nothing by design: the operator must act differently.
-        (false, false) => 1,
+    match outcome {
+        "accepted" => 0,
+        "not_stored" => 2,
+        // Refused: recorded as refused, or turned down by the rules (which records
+        // nothing by design): the operator must act differently.
+        _ => 1,
     }
 }
+
+/// How long an operator command keeps asking a daemon that stopped before answering.
+const COMMAND_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn op(config: &Option<PathBuf>, req: Value) -> Result<ExitCode, String> {
     let cfg = load_config(config)?;
     let lang = Lang::parse(&cfg.language);
     let rt = runtime()?;
-    rt.block_on(async {
-        let reply = control::request(&cfg.control_socket, &req).await?;
-        Ok(ExitCode::from(print_reply(&reply, lang, false)))
-    })
+    let code = rt.block_on(send(&cfg, req, lang, false, COMMAND_RETRY))?;
+    Ok(ExitCode::from(code))
 }
 
 fn open_existing(cfg: &Config) -> Result<rusqlite::Connection, String> {
@@ -1104,19 +1187,25 @@ fn print_sync_status(v: &Value) {
                 .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
                 .unwrap_or("-".into())
         };
+        let d = &v["disk"];
+        let state = match d["full_reason"].as_str() {
+            Some("filesystem") => format!(
+                "  FULL: the filesystem holding the state directory is full ({} free): new work refused",
+                mb(&d["fs_free_bytes"])
+            ),
+            Some(_) => "  FULL: the station's disk cap is reached: new work refused".to_string(),
+            None if d["high_water"] == json!(true) => "  above high-water mark".to_string(),
+            None => String::new(),
+        };
         println!(
-            "disk             {} of {}{}{}",
-            mb(&v["disk"]["used_bytes"]),
-            mb(&v["disk"]["cap_bytes"]),
-            if v["disk"]["full"] == json!(true) {
-                "  FULL: new work refused"
-            } else if v["disk"]["high_water"] == json!(true) {
-                "  above high-water mark"
-            } else {
-                ""
-            },
-            format_args!(", {} events pruned", s(&v["disk"]["pruned_events"]))
+            "disk             {} of {}{state}, {} events pruned",
+            mb(&d["used_bytes"]),
+            mb(&d["cap_bytes"]),
+            s(&d["pruned_events"])
         );
+        if let Some(f) = d["storage_fault"].as_str() {
+            println!("  STORAGE FAULT  {f}");
+        }
     }
     println!(
         "clock offset     {} ms{}",

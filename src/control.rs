@@ -12,7 +12,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::domain::ids::Badge;
 use crate::domain::model::Role;
-use crate::engine::{EngineHandle, Reply};
+use crate::engine::{EngineHandle, Keep, Kept, Reply};
 use crate::i18n::{Lang, message};
 
 /// Longest request line accepted.
@@ -28,6 +28,8 @@ pub fn reply_json(r: &Reply) -> Value {
     json!({
         "ok": r.ok,
         "stored": r.stored,
+        "outcome": r.outcome().as_str(),
+        "replayed": false,
         "code": r.code,
         "message_zh": message(Lang::Zh, &r.code, &params),
         "message_en": message(Lang::En, &r.code, &params),
@@ -196,7 +198,8 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
             (None, Some(c)) => c.as_bytes().to_vec(),
             (None, None) => return Err("code or code_hex is required".into()),
         };
-        return Ok(reply_json(&engine.scan(&bench, bytes).await));
+        let keep = request_keep(req, "scan", &[b"scan", bench.as_bytes(), &bytes])?;
+        return kept_json(engine.scan_kept(&bench, bytes, keep).await);
     }
     let badge_s = crate::commands::s(req, "badge")?;
     let badge = Badge::parse(badge_s)
@@ -209,7 +212,47 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
         ),
     };
     let cmd = crate::commands::build(op, req, &badge, &ctx.state_dir)?;
-    Ok(reply_json(&engine.command(badge, role, cmd).await))
+    let mut plain = req.clone();
+    if let Some(m) = plain.as_object_mut() {
+        m.remove("request_id");
+    }
+    let body = plain.to_string();
+    let keep = request_keep(req, badge.as_str(), &[b"command", body.as_bytes()])?;
+    kept_json(engine.command_kept(badge, role, cmd, keep).await)
+}
+
+/// A request's `request_id` as a [`Keep`]: the station keeps the answer (durably, in the
+/// input's own transaction), so the same request sent again — after the client lost the
+/// answer — is answered with it instead of being carried out twice.
+fn request_keep(req: &Value, who: &str, parts: &[&[u8]]) -> Result<Option<Keep>, String> {
+    let Some(id) = req.get("request_id") else {
+        return Ok(None);
+    };
+    let id = id
+        .as_str()
+        .filter(|k| Keep::valid_key(k))
+        .ok_or("request_id must be 1 to 128 visible ASCII characters")?;
+    Ok(Some(Keep {
+        badge: who.to_string(),
+        key: id.to_string(),
+        fingerprint: Keep::fingerprint(parts),
+        render: Box::new(|r| (200, reply_json(r))),
+    }))
+}
+
+/// The JSON answer to a (possibly keyed) input: a request answered before gets that
+/// answer back, marked `replayed`.
+fn kept_json(r: Reply) -> Result<Value, String> {
+    match r.kept {
+        Some(Kept::Replay(_, mut body)) => {
+            body["replayed"] = json!(true);
+            Ok(body)
+        }
+        Some(Kept::Mismatch) => {
+            Err("request_id was already used for a different request".to_string())
+        }
+        _ => Ok(reply_json(&r)),
+    }
 }
 
 pub fn hex_encode(b: &[u8]) -> String {
@@ -226,26 +269,86 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// The daemon could not be reached: nothing was sent, nothing was done.
+    Unreachable(String),
+    /// The request may have reached the daemon, but no answer came back: it may or may
+    /// not have been carried out.
+    Unconfirmed(String),
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestError::Unreachable(e) | RequestError::Unconfirmed(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<RequestError> for String {
+    fn from(e: RequestError) -> String {
+        e.to_string()
+    }
+}
+
 /// Client side: send one request and read one reply.
-pub async fn request(socket: &PathBuf, req: &Value) -> Result<Value, String> {
+pub async fn request(socket: &Path, req: &Value) -> Result<Value, RequestError> {
     let stream = UnixStream::connect(socket).await.map_err(|e| {
-        format!(
+        RequestError::Unreachable(format!(
             "cannot reach the daemon at {}: {e}. Is `returnsd run` running with this config?",
             socket.display()
-        )
+        ))
     })?;
+    let unconfirmed = |what: String| {
+        RequestError::Unconfirmed(format!(
+            "{what}: the daemon may have stopped; the request is not confirmed"
+        ))
+    };
     let (r, mut w) = stream.into_split();
     w.write_all(format!("{req}\n").as_bytes())
         .await
-        .map_err(|e| format!("write to daemon: {e}"))?;
+        .map_err(|e| unconfirmed(format!("write to daemon: {e}")))?;
     let mut reader = BufReader::new(r);
     let mut line = String::new();
     reader
         .read_line(&mut line)
         .await
-        .map_err(|e| format!("read from daemon: {e}"))?;
+        .map_err(|e| unconfirmed(format!("read from daemon: {e}")))?;
     if line.is_empty() {
-        return Err("the daemon closed the connection without answering (it may have stopped): the request is NOT confirmed".into());
+        return Err(unconfirmed(
+            "the daemon closed the connection without answering".to_string(),
+        ));
     }
-    serde_json::from_str(&line).map_err(|e| format!("daemon reply is not JSON: {e}"))
+    serde_json::from_str(&line)
+        .map_err(|e| unconfirmed(format!("the daemon's reply is not JSON: {e}")))
+}
+
+/// [`request`] for a request that carries a `request_id`: when the answer is lost (the
+/// daemon stopped or restarted meanwhile), send it again — the daemon answers a request
+/// id it has seen with the answer it gave — until `retry_for` has passed. A daemon that
+/// could not be reached at the first try was never sent anything.
+pub async fn request_retrying(
+    socket: &Path,
+    req: &Value,
+    retry_for: std::time::Duration,
+) -> Result<Value, RequestError> {
+    let deadline = tokio::time::Instant::now() + retry_for;
+    let mut sent = false;
+    loop {
+        match request(socket, req).await {
+            Ok(v) => return Ok(v),
+            Err(RequestError::Unreachable(e)) if !sent => {
+                return Err(RequestError::Unreachable(e));
+            }
+            Err(e) => {
+                sent = true;
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(RequestError::Unconfirmed(e.to_string()));
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -4,7 +4,7 @@
 //! any of them. A scan is acknowledged only after its events are on disk.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -17,9 +17,9 @@ use crate::domain::ids::Badge;
 use crate::domain::model::{Role, Station};
 use crate::domain::ports::{Lookup, Settings};
 use crate::domain::scan::ScanGrammar;
-use crate::domain::step::{Command, Effect, Operator, step};
+use crate::domain::step::{Command, Effect, Operator, Transition, step};
 use crate::refdata::DbLookup;
-use crate::store::{Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
 
 /// The time source; tests pass a fixed or stepped clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -40,9 +40,41 @@ pub struct Reply {
     /// The seq range this input's events got, when stored.
     pub seqs: Option<(i64, i64)>,
     pub return_id: Option<String>,
-    /// For a command sent with a [`Keep`]: what became of its `Idempotency-Key` (None when
-    /// nothing was decided in a transaction, e.g. the batch failed or the disk is full).
+    /// For an input sent with a [`Keep`]: what became of its key (None when nothing was
+    /// decided in a transaction, e.g. the batch failed or the disk is full).
     pub kept: Option<Kept>,
+}
+
+/// The codes of answers to inputs that were not stored because the station could not
+/// write (or is stopping): the only answers that mean "nothing was recorded, try again".
+pub const NOT_STORED: &[&str] = &[
+    "engine_stopped",
+    "storage_error",
+    "storage_full",
+    "storage_cap",
+    "storage_fault",
+];
+
+/// What became of an input, as the bench, scripts and exit codes tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (green): recorded, or a double read of a recorded scan.
+    Accepted,
+    /// Refused: the operator must do something else (recorded as a refused scan, or a
+    /// command the rules turned down, which records nothing by design).
+    Refused,
+    /// Nothing was recorded because the station could not write: try again.
+    NotStored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Refused => "refused",
+            Outcome::NotStored => "not_stored",
+        }
+    }
 }
 
 impl Reply {
@@ -55,6 +87,16 @@ impl Reply {
             seqs: None,
             return_id: None,
             kept: None,
+        }
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        if self.ok {
+            Outcome::Accepted
+        } else if !self.stored && NOT_STORED.contains(&self.code.as_str()) {
+            Outcome::NotStored
+        } else {
+            Outcome::Refused
         }
     }
 
@@ -84,6 +126,27 @@ pub struct Keep {
     pub fingerprint: [u8; 32],
     /// The caller's answer (HTTP status, JSON body) for a reply.
     pub render: Render,
+}
+
+impl Keep {
+    /// Keys are 1 to 128 visible ASCII characters.
+    pub fn valid_key(k: &str) -> bool {
+        !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic())
+    }
+
+    /// What identifies "the same request": a digest of its parts (kept with the key, so
+    /// a key reused for a different request is told apart).
+    pub fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                h.update([0]);
+            }
+            h.update(p);
+        }
+        h.finalize().into()
+    }
 }
 
 /// Makes the caller's answer (HTTP status, JSON body) from a reply.
@@ -121,10 +184,34 @@ pub struct Stats {
     pub photo_bytes: AtomicU64,
     /// Bytes in use at the last batch: database pages in use + WAL + photos.
     pub disk_used: AtomicU64,
-    /// Inputs refused because the disk cap was reached.
+    /// Inputs refused for lack of storage (the cap, a full filesystem, a storage fault).
     pub refused_full: AtomicU64,
     /// Events pruned since start.
     pub pruned: AtomicU64,
+    /// The station's own disk cap was reached at the last batch.
+    pub cap_full: AtomicBool,
+    /// The last write failed because the filesystem under the state directory is full
+    /// (below the cap); cleared by the next successful commit.
+    pub fs_full: AtomicBool,
+    /// Free bytes on that filesystem when it was found full.
+    pub fs_free: AtomicU64,
+    /// Stopped for storage after an I/O error: what happened, until the station has
+    /// re-verified what is on disk (see `store::durable`).
+    pub storage_fault: std::sync::Mutex<Option<String>>,
+}
+
+impl Stats {
+    /// The storage fault's description, if the station is stopped for storage.
+    pub fn storage_fault(&self) -> Option<String> {
+        self.storage_fault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_storage_fault(&self, fault: Option<String>) {
+        *self.storage_fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
+    }
 }
 
 enum Input {
@@ -132,6 +219,9 @@ enum Input {
         bench: String,
         bytes: Vec<u8>,
         at_ms: u64,
+        /// A client request id: its answer is kept, so a resubmission after an unknown
+        /// outcome is answered, never recorded twice.
+        keep: Option<Keep>,
         reply: oneshot::Sender<Reply>,
     },
     Command {
@@ -169,9 +259,6 @@ enum Input {
     Close,
 }
 
-/// A reply held until the batch commits, with what it will say.
-type Answer<T> = (oneshot::Sender<Result<T, String>>, Result<T, String>);
-
 /// One page of the central's feed, parsed at the edge.
 #[derive(Debug, Clone, Default)]
 pub struct FeedPage {
@@ -203,12 +290,19 @@ pub struct EngineHandle {
 impl EngineHandle {
     /// Submit a scan from a bench; resolves once it is durably recorded (or refused).
     pub async fn scan(&self, bench: &str, bytes: Vec<u8>) -> Reply {
+        self.scan_kept(bench, bytes, None).await
+    }
+
+    /// [`EngineHandle::scan`] with a client request id ([`Keep`]): a scan whose id was
+    /// already answered gets that answer back ([`Kept::Replay`]) and is not recorded again.
+    pub async fn scan_kept(&self, bench: &str, bytes: Vec<u8>, keep: Option<Keep>) -> Reply {
         let at_ms = self.started.elapsed().as_millis() as u64;
         let (reply, rx) = oneshot::channel();
         let input = Input::Scan {
             bench: bench.to_string(),
             bytes,
             at_ms,
+            keep,
             reply,
         };
         if self.tx.send(input).await.is_err() {
@@ -320,25 +414,45 @@ impl EngineHandle {
     }
 }
 
+/// The engine thread's state: the writer connection and, apart from it (so a batch can
+/// borrow the connection while the handlers change the rest), the [`Core`].
 struct Engine {
     store: Store,
-    station: Station,
-    cfg: Arc<Config>,
-    settings: Settings,
-    grammar: ScanGrammar,
-    filter: DoubleReadFilter,
+    core: Core,
     clock: Clock,
     stats: Arc<Stats>,
     events: broadcast::Sender<Committed>,
     effects: mpsc::UnboundedSender<Effect>,
-    /// The disk cap was reached at the last batch (edge-triggered alarms).
-    full: bool,
+    /// The checkpointer thread saw an I/O error: the engine re-verifies before its next
+    /// batch.
+    checkpoint_fault: Arc<AtomicBool>,
+    /// When the engine last tried to re-verify the disk while stopped for storage (it
+    /// tries again at most every [`REPAIR_EVERY`]).
+    repair_tried: Option<Instant>,
     /// WAL size past which the engine checkpoints itself between batches: under sustained
     /// writes the checkpointer thread's passive checkpoints never catch up, so the WAL
     /// would never restart.
     wal_limit: u64,
     /// The database's page size (fixed once the file exists).
     page_size: i64,
+}
+
+/// What the input handlers work on: the folded state and what they need to decide.
+struct Core {
+    /// The projections as of the last commit (plus the batch's events while one is open).
+    station: Station,
+    cfg: Arc<Config>,
+    /// The rules' settings, taken from the config once.
+    settings: Settings,
+    grammar: ScanGrammar,
+    /// Drops a trigger pull read twice; only committed reads open its window.
+    filter: DoubleReadFilter,
+    stats: Arc<Stats>,
+    /// Test-only fault: end the process right after the batch holding a scan of this code
+    /// commits, before anyone is answered (`RETURNSD_TEST_ABORT_AFTER_SCAN`; never set in
+    /// production). It is how the tests make "the daemon died mid-request" happen at a
+    /// known point.
+    abort_after_scan: Option<Vec<u8>>,
 }
 
 /// Errors that stop the engine from starting.
@@ -408,25 +522,35 @@ pub fn start(
     };
     let mut engine = Engine {
         store,
-        station,
-        settings,
-        grammar,
-        filter: DoubleReadFilter::new(cfg.double_read_window_ms),
-        cfg: cfg.clone(),
+        core: Core {
+            station,
+            settings,
+            grammar,
+            filter: DoubleReadFilter::new(cfg.double_read_window_ms),
+            cfg: cfg.clone(),
+            stats: stats.clone(),
+            abort_after_scan: std::env::var_os("RETURNSD_TEST_ABORT_AFTER_SCAN").map(|c| {
+                use std::os::unix::ffi::OsStrExt;
+                c.as_bytes().to_vec()
+            }),
+        },
         clock,
         stats: stats.clone(),
         events: events.clone(),
         effects: effects_tx,
-        full: false,
+        checkpoint_fault: Arc::new(AtomicBool::new(false)),
+        repair_tried: None,
         wal_limit,
         page_size,
     };
     let max = cfg.group_commit_max;
     let (stop_checkpoints, ticks) = std::sync::mpsc::channel::<()>();
     let db = cfg.database.clone();
+    let ckpt_fault = engine.checkpoint_fault.clone();
+    let ckpt_stats = stats.clone();
     let checkpoints = std::thread::Builder::new()
         .name("returnsd-checkpoint".into())
-        .spawn(move || checkpointer(&db, ticks))
+        .spawn(move || checkpointer(&db, ticks, &ckpt_fault, &ckpt_stats))
         .map_err(|source| StartError::StateDir {
             path: cfg.state_dir.clone(),
             source,
@@ -476,8 +600,14 @@ pub fn start(
 }
 
 /// Run passive WAL checkpoints from a connection of its own, off the commit path, every
-/// 250 ms; a final truncating checkpoint when the engine stops.
-fn checkpointer(db: &std::path::Path, stop: std::sync::mpsc::Receiver<()>) {
+/// 250 ms; a final truncating checkpoint when the engine stops. An I/O error stops the
+/// station for storage until the engine has re-verified the disk (`store::durable`).
+fn checkpointer(
+    db: &std::path::Path,
+    stop: std::sync::mpsc::Receiver<()>,
+    fault: &AtomicBool,
+    stats: &Stats,
+) {
     let conn = match crate::store::open_connection(db, false) {
         Ok(c) => c,
         Err(e) => {
@@ -485,15 +615,27 @@ fn checkpointer(db: &std::path::Path, stop: std::sync::mpsc::Receiver<()>) {
             return;
         }
     };
+    let checkpoint = |mode: &str| {
+        let r = conn
+            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+            .map_err(|e| StoreError::Sql(e).at(db));
+        if let Err(e) = &r {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+            if crate::store::durable::is_io_error(e) {
+                stats.set_storage_fault(Some(format!("checkpoint: {e}")));
+                fault.store(true, Ordering::SeqCst);
+            }
+        }
+    };
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         stop.recv_timeout(std::time::Duration::from_millis(250))
     {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+        if !fault.load(Ordering::SeqCst) {
+            checkpoint("PASSIVE");
         }
     }
-    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-        tracing::warn!(error = %e, "final WAL checkpoint failed");
+    if !fault.load(Ordering::SeqCst) && stats.storage_fault().is_none() {
+        checkpoint("TRUNCATE");
     }
 }
 
@@ -588,14 +730,404 @@ fn params_owned(p: Vec<(&'static str, String)>) -> Vec<(String, String)> {
     p.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-fn is_disk_full(e: &StoreError) -> bool {
-    matches!(e, StoreError::Sql(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DiskFull)
+/// How often a station stopped for storage tries again to re-verify the disk.
+const REPAIR_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Free bytes on the filesystem holding `dir` (None when it cannot be asked).
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(c.as_ptr(), &mut st) == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+    }
+}
+
+/// An answer held until the batch commits (or fails), with where it goes.
+enum Pending {
+    Reply(oneshot::Sender<Reply>, Reply),
+    Count(oneshot::Sender<Result<i64, String>>, Result<i64, String>),
+    Feed(
+        oneshot::Sender<Result<FeedApplied, String>>,
+        Result<FeedApplied, String>,
+    ),
+    Done(oneshot::Sender<Result<(), String>>, Result<(), String>),
+}
+
+impl Pending {
+    /// The batch committed: say what was decided.
+    fn send(self) {
+        let _ = match self {
+            Pending::Reply(tx, r) => tx.send(r).map_err(drop),
+            Pending::Count(tx, r) => tx.send(r).map_err(drop),
+            Pending::Feed(tx, r) => tx.send(r).map_err(drop),
+            Pending::Done(tx, r) => tx.send(r).map_err(drop),
+        };
+    }
+
+    /// Nothing of the batch is on disk: say so (`code` for operators' replies).
+    fn fail(self, code: &str, detail: &str) {
+        let why = format!("not stored: {detail}");
+        let _ = match self {
+            Pending::Reply(tx, _) => tx.send(Reply::not_stored(code)).map_err(drop),
+            Pending::Count(tx, _) => tx.send(Err(why)).map_err(drop),
+            Pending::Feed(tx, _) => tx.send(Err(why)).map_err(drop),
+            Pending::Done(tx, _) => tx.send(Err(why)).map_err(drop),
+        };
+    }
+}
+
+impl Input {
+    /// The input was not taken: tell its sender (`code` for operators' replies).
+    fn fail(self, code: &str, detail: &str) {
+        let p = match self {
+            Input::Scan { reply, .. } | Input::Command { reply, .. } => {
+                Pending::Reply(reply, Reply::not_stored(code))
+            }
+            Input::Auth { reply, .. } | Input::PrintJob { reply, .. } => {
+                Pending::Done(reply, Ok(()))
+            }
+            Input::Ack { reply, .. } | Input::Prune { reply } => Pending::Count(reply, Ok(0)),
+            Input::Feed { reply, .. } => Pending::Feed(reply, Ok(FeedApplied::default())),
+            Input::Close => return,
+        };
+        p.fail(code, detail);
+    }
+
+    /// An operator's input (a scan or a command), as opposed to the station's own work.
+    fn is_operator(&self) -> bool {
+        matches!(self, Input::Scan { .. } | Input::Command { .. })
+    }
+}
+
+/// What a batch produced besides its answers: sent on only once it has committed.
+#[derive(Default)]
+struct Out {
+    pending: Vec<Pending>,
+    effects: Vec<Effect>,
+    committed: Vec<Committed>,
+    /// Events pruned in this batch.
+    pruned: i64,
+    /// The test-only abort hook matched a scan of this batch.
+    abort: bool,
+}
+
+impl Out {
+    /// Hold an input's answer until the batch ends; a database error fails the whole
+    /// batch (`pending` gets `None` then: the answer will be "not stored" whatever it says).
+    fn hold<T>(
+        &mut self,
+        r: Result<T, StoreError>,
+        pending: impl FnOnce(Option<T>) -> Pending,
+    ) -> Result<(), StoreError> {
+        match r {
+            Ok(v) => {
+                self.pending.push(pending(Some(v)));
+                Ok(())
+            }
+            Err(e) => {
+                self.pending.push(pending(None));
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Core {
+    /// Take one input into the open batch. An error fails the batch (every input in it is
+    /// answered "not stored"); a refusal by the rules is an answer, not an error.
+    fn handle(
+        &mut self,
+        batch: &mut Batch<'_>,
+        input: Input,
+        now: DateTime<Utc>,
+        cap_full: bool,
+        out: &mut Out,
+    ) -> Result<(), StoreError> {
+        if cap_full && input.is_operator() {
+            // The disk cap: new work is refused (not dropped: the sender is told NOT
+            // SAVED) while the database, its WAL and the photos use the whole cap.
+            self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+            input.fail("storage_cap", "the disk cap is reached");
+            return Ok(());
+        }
+        match input {
+            // Taken out by the engine thread before batching.
+            Input::Close => Ok(()),
+            Input::Auth { writes, reply } => {
+                let r = writes
+                    .iter()
+                    .try_for_each(|w| crate::store::api_state::apply(batch.conn(), w));
+                out.hold(r, |_| Pending::Done(reply, Ok(())))
+            }
+            Input::Prune { reply } => {
+                let r = self.prune(batch, now);
+                if let Ok(n) = &r {
+                    out.pruned += n;
+                }
+                out.hold(r, |n| Pending::Count(reply, Ok(n.unwrap_or(0))))
+            }
+            Input::PrintJob { update, reply } => {
+                let r = crate::store::jobs::apply(batch.conn(), &update);
+                out.hold(r, |_| Pending::Done(reply, Ok(())))
+            }
+            Input::Ack { through, reply } => {
+                let last = batch.next_seq_ref() - 1;
+                let r = if through > last {
+                    Ok(Err(format!(
+                        "acked_through {through} is beyond the journal's last seq {last}"
+                    )))
+                } else if through < 0 {
+                    Ok(Err("acked_through must not be negative".to_string()))
+                } else {
+                    crate::store::advance_ack(batch.conn(), through).map(Ok)
+                };
+                out.hold(r, |a| Pending::Count(reply, a.unwrap_or(Ok(0))))
+            }
+            Input::Feed { page, reply } => {
+                let r = apply_feed_page(batch.conn(), &page, now);
+                out.hold(r, |a| Pending::Feed(reply, Ok(a.unwrap_or_default())))
+            }
+            Input::Scan {
+                bench,
+                bytes,
+                at_ms,
+                keep,
+                reply,
+            } => {
+                let r = self.scan(batch, bench, bytes, at_ms, keep, now, out);
+                out.hold(r, |r| {
+                    Pending::Reply(reply, r.unwrap_or_else(|| Reply::not_stored("")))
+                })
+            }
+            Input::Command {
+                badge,
+                role,
+                cmd,
+                keep,
+                reply,
+            } => {
+                let r = self.command(batch, badge, role, *cmd, keep, now, out);
+                out.hold(r, |r| {
+                    Pending::Reply(reply, r.unwrap_or_else(|| Reply::not_stored("")))
+                })
+            }
+        }
+    }
+
+    /// Housekeeping of the API's rows (idle sessions, spent lockouts, idempotency answers
+    /// past 24 h), then acknowledged events past the retention period.
+    fn prune(&self, batch: &Batch<'_>, now: DateTime<Utc>) -> Result<i64, StoreError> {
+        let cutoff = now - chrono::Duration::from_std(self.cfg.sync.retention).unwrap_or_default();
+        let http = &self.cfg.http;
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        crate::store::api_state::prune(
+            batch.conn(),
+            now.timestamp_millis(),
+            ms(http.session_idle),
+            ms(http.lockout_window),
+            KEEP_MS,
+        )?;
+        crate::store::prune(batch.conn(), cutoff, 20_000)
+    }
+
+    /// A scan from a bench. A request id already answered gets its answer back; a double
+    /// read of the bench's last committed read is dropped; anything else is journaled.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &mut self,
+        batch: &mut Batch<'_>,
+        bench: String,
+        bytes: Vec<u8>,
+        at_ms: u64,
+        keep: Option<Keep>,
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<Reply, StoreError> {
+        self.stats.scans.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = kept_reply(batch.conn(), keep.as_ref(), now)? {
+            return Ok(r);
+        }
+        if self.filter.is_double(&bench, &bytes, at_ms) {
+            self.stats.double_reads.fetch_add(1, Ordering::Relaxed);
+            let mut r = Reply::not_stored("double_read");
+            r.ok = true;
+            keep_answer(batch.conn(), keep, &mut r, now)?;
+            return Ok(r);
+        }
+        out.abort |= self.abort_after_scan.as_deref() == Some(bytes.as_slice());
+        let scan = self.grammar.classify(&bytes);
+        let lk = DbLookup {
+            conn: batch.conn(),
+            cfg: &self.cfg,
+        };
+        let cmd = Command::Scan {
+            bench,
+            text: scan.text,
+            class: scan.class,
+        };
+        let outcome = step(&self.station, &lk, &self.settings, cmd, now);
+        self.record(batch, outcome, keep, now, out)
+    }
+
+    /// An operator command, checked against the operator's roles.
+    #[allow(clippy::too_many_arguments)]
+    fn command(
+        &mut self,
+        batch: &mut Batch<'_>,
+        badge: Badge,
+        role: Option<Role>,
+        mut cmd: Command,
+        keep: Option<Keep>,
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<Reply, StoreError> {
+        if let Some(r) = kept_reply(batch.conn(), keep.as_ref(), now)? {
+            return Ok(r);
+        }
+        let lk = DbLookup {
+            conn: batch.conn(),
+            cfg: &self.cfg,
+        };
+        let outcome = if matches!(cmd, Command::RecordLockout { .. }) {
+            // The station's own record about a badge, not an operator's act.
+            step(&self.station, &lk, &self.settings, cmd, now)
+        } else {
+            authorize(&lk, &badge, role).and_then(|op| {
+                set_operator(&mut cmd, op);
+                step(&self.station, &lk, &self.settings, cmd, now)
+            })
+        };
+        self.record(batch, outcome, keep, now, out)
+    }
+
+    /// Journal what the rules decided (or answer their refusal), with the key's answer in
+    /// the same transaction.
+    fn record(
+        &mut self,
+        batch: &mut Batch<'_>,
+        outcome: Result<Transition, DomainError>,
+        keep: Option<Keep>,
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<Reply, StoreError> {
+        let mut r = match outcome {
+            Err(e) => Reply {
+                ok: false,
+                stored: false,
+                code: e.code().to_string(),
+                params: params_owned(e.params()),
+                seqs: None,
+                return_id: None,
+                kept: None,
+            },
+            Ok(tr) => self.append(batch, tr, now, out)?,
+        };
+        // The key's answer is committed with the command's events, or neither is.
+        keep_answer(batch.conn(), keep, &mut r, now)?;
+        Ok(r)
+    }
+
+    /// Append a transition's events (folding each into the state) and queue its label
+    /// jobs in the same transaction.
+    fn append(
+        &mut self,
+        batch: &mut Batch<'_>,
+        tr: Transition,
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<Reply, StoreError> {
+        if tr.rejected.is_some() {
+            self.stats.rejected_scans.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut seqs: Option<(i64, i64)> = None;
+        let mut return_id = None;
+        for ev in &tr.events {
+            let a = batch.append(ev)?;
+            seqs = Some((seqs.map_or(a.seq, |s| s.0), a.seq));
+            if return_id.is_none() {
+                return_id = ev.return_id.as_ref().map(|r| r.to_string());
+            }
+            out.committed.push(Committed {
+                seq: a.seq,
+                ty: ev.body.type_name(),
+                return_id: ev.return_id.as_ref().map(|r| r.to_string()),
+            });
+            self.station.apply(ev);
+            // Bin edits and RTV notes keep their snapshot in `meta`.
+            crate::store::snapshot::save_for_event(batch.conn(), &self.station, &ev.body)?;
+        }
+        let last = seqs.map(|s| s.1);
+        // Each label job is queued in the same transaction as the event that asked for
+        // it: committed together or not at all.
+        for e in &tr.effects {
+            match e {
+                Effect::PrintLabel {
+                    return_id,
+                    template,
+                    reason,
+                    item_no,
+                } => crate::store::jobs::enqueue(
+                    batch.conn(),
+                    return_id.as_str(),
+                    template,
+                    reason.as_str(),
+                    item_no.map(i64::from),
+                    last,
+                    now,
+                )?,
+                Effect::PrintRtvNote { note_no } => crate::store::jobs::enqueue(
+                    batch.conn(),
+                    note_no,
+                    "rtv_note",
+                    "first",
+                    None,
+                    last,
+                    now,
+                )?,
+            };
+        }
+        out.effects.extend(tr.effects);
+        Ok(Reply {
+            ok: tr.feedback.ok,
+            stored: true,
+            code: tr.feedback.code.to_string(),
+            params: params_owned(tr.feedback.params),
+            seqs,
+            return_id,
+            kept: None,
+        })
+    }
+}
+
+/// The answer already kept for an input's key, if it has one (within [`KEEP_MS`]).
+fn kept_reply(
+    conn: &rusqlite::Connection,
+    keep: Option<&Keep>,
+    now: DateTime<Utc>,
+) -> Result<Option<Reply>, StoreError> {
+    let Some(k) = keep else {
+        return Ok(None);
+    };
+    Ok(
+        match crate::store::api_state::idem_get(conn, &k.badge, &k.key)? {
+            Some(a) if now.timestamp_millis() - a.created_at < KEEP_MS => {
+                Some(Reply::kept(if a.fingerprint == k.fingerprint {
+                    Kept::Replay(a.status, a.body)
+                } else {
+                    Kept::Mismatch
+                }))
+            }
+            _ => None,
+        },
+    )
 }
 
 impl Engine {
     /// Database pages in use, the WAL file and the photo store.
     fn wal_len(&self) -> u64 {
-        let mut wal = self.cfg.database.clone().into_os_string();
+        let mut wal = self.core.cfg.database.clone().into_os_string();
         wal.push("-wal");
         std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
     }
@@ -614,420 +1146,231 @@ impl Engine {
             + self.stats.photo_bytes.load(Ordering::Relaxed)
     }
 
-    fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
-        let now = (self.clock)();
-        let mut replies: Vec<(oneshot::Sender<Reply>, Reply)> = Vec::with_capacity(inputs.len());
-        let mut acks: Vec<Answer<i64>> = Vec::new();
-        let mut feeds: Vec<Answer<FeedApplied>> = Vec::new();
-        let mut prunes: Vec<Answer<i64>> = Vec::new();
-        let mut jobs: Vec<Answer<()>> = Vec::new();
-        let mut auths: Vec<Answer<()>> = Vec::new();
-        // The disk cap: new work is refused (not dropped: the sender is told NOT SAVED)
-        // while the database, its WAL and the photos use the whole cap.
+    /// Measure the disk against the cap; true when new work must be refused.
+    fn cap_reached(&self) -> bool {
+        let cap = self.core.cfg.cap_bytes;
         let used = self.disk_used();
         self.stats.disk_used.store(used, Ordering::Relaxed);
-        let full = used >= self.cfg.cap_bytes;
-        if full != self.full {
-            self.full = full;
+        let full = used >= cap;
+        if full != self.stats.cap_full.swap(full, Ordering::Relaxed) {
             if full {
                 tracing::error!(
                     used,
-                    cap = self.cfg.cap_bytes,
+                    cap,
                     "disk cap reached: the station refuses new work until space is reclaimed"
                 );
             } else {
-                tracing::info!(
-                    used,
-                    cap = self.cfg.cap_bytes,
-                    "disk below the cap again: accepting work"
-                );
+                tracing::info!(used, cap, "disk below the cap again: accepting work");
             }
         }
-        let mut effects = Vec::new();
-        let mut committed = Vec::new();
+        full
+    }
+
+    fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
+        let now = (self.clock)();
+        if self.checkpoint_fault.swap(false, Ordering::SeqCst) {
+            let cause = self.stats.storage_fault().unwrap_or_default();
+            self.repair(&cause);
+        }
+        if let Some(fault) = self.stats.storage_fault() {
+            let due = self
+                .repair_tried
+                .is_none_or(|t| t.elapsed() >= REPAIR_EVERY);
+            if !(due && self.repair(&fault)) {
+                // Stopped for storage: nothing is written until the disk is re-verified.
+                for input in inputs.drain(..) {
+                    if input.is_operator() {
+                        self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+                    }
+                    input.fail("storage_fault", &fault);
+                }
+                return;
+            }
+        }
+        let cap_full = self.cap_reached();
+        let mut out = Out::default();
+        let core = &mut self.core;
         let result: Result<(), StoreError> = (|| {
             let mut batch = self.store.begin()?;
             while let Some(input) = inputs.pop_front() {
-                let input = match input {
-                    Input::Scan { reply, .. } | Input::Command { reply, .. } if full => {
-                        self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
-                        replies.push((reply, Reply::not_stored("storage_full")));
-                        continue;
-                    }
-                    other => other,
-                };
-                let (reply_to, outcome, keep) = match input {
-                    // Taken out by the engine thread before batching.
-                    Input::Close => continue,
-                    Input::Auth { writes, reply } => {
-                        let r = writes
-                            .iter()
-                            .try_for_each(|w| crate::store::api_state::apply(batch.conn(), w));
-                        match r {
-                            Ok(()) => auths.push((reply, Ok(()))),
-                            Err(e) => {
-                                auths.push((reply, Err(e.to_string())));
-                                return Err(e);
-                            }
-                        }
-                        continue;
-                    }
-                    Input::Prune { reply } => {
-                        let cutoff = now
-                            - chrono::Duration::from_std(self.cfg.sync.retention)
-                                .unwrap_or_default();
-                        // Housekeeping of the API's rows rides along: idle sessions, spent
-                        // lockouts, idempotency answers past 24 h.
-                        let http = &self.cfg.http;
-                        let ms = |d: std::time::Duration| {
-                            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-                        };
-                        if let Err(e) = crate::store::api_state::prune(
-                            batch.conn(),
-                            now.timestamp_millis(),
-                            ms(http.session_idle),
-                            ms(http.lockout_window),
-                            KEEP_MS,
-                        ) {
-                            prunes.push((reply, Err(e.to_string())));
-                            return Err(e);
-                        }
-                        match crate::store::prune(batch.conn(), cutoff, 20_000) {
-                            Ok(n) => prunes.push((reply, Ok(n))),
-                            Err(e) => {
-                                prunes.push((reply, Err(e.to_string())));
-                                return Err(e);
-                            }
-                        }
-                        continue;
-                    }
-                    Input::PrintJob { update, reply } => {
-                        match crate::store::jobs::apply(batch.conn(), &update) {
-                            Ok(()) => jobs.push((reply, Ok(()))),
-                            Err(e) => {
-                                jobs.push((reply, Err(e.to_string())));
-                                return Err(e);
-                            }
-                        }
-                        continue;
-                    }
-                    Input::Ack { through, reply } => {
-                        let last = batch.next_seq_ref() - 1;
-                        let r = if through > last {
-                            Err(format!(
-                                "acked_through {through} is beyond the journal's last seq {last}"
-                            ))
-                        } else if through < 0 {
-                            Err("acked_through must not be negative".to_string())
-                        } else {
-                            crate::store::advance_ack(batch.conn(), through)
-                                .map_err(|e| e.to_string())
-                        };
-                        acks.push((reply, r));
-                        continue;
-                    }
-                    Input::Feed { page, reply } => {
-                        match apply_feed_page(batch.conn(), &page, now) {
-                            Ok(applied) => feeds.push((reply, Ok(applied))),
-                            Err(e) => {
-                                // A database error fails the whole batch, like any other.
-                                feeds.push((reply, Err(e.to_string())));
-                                return Err(e);
-                            }
-                        }
-                        continue;
-                    }
-                    Input::Scan {
-                        bench,
-                        bytes,
-                        at_ms,
-                        reply,
-                    } => {
-                        self.stats.scans.fetch_add(1, Ordering::Relaxed);
-                        if self.filter.is_double(&bench, &bytes, at_ms) {
-                            self.stats.double_reads.fetch_add(1, Ordering::Relaxed);
-                            let mut r = Reply::not_stored("double_read");
-                            r.ok = true;
-                            replies.push((reply, r));
-                            continue;
-                        }
-                        let scan = self.grammar.classify(&bytes);
-                        let lk = DbLookup {
-                            conn: batch.conn(),
-                            cfg: &self.cfg,
-                        };
-                        let cmd = Command::Scan {
-                            bench,
-                            text: scan.text,
-                            class: scan.class,
-                        };
-                        (
-                            reply,
-                            step(&self.station, &lk, &self.settings, cmd, now),
-                            None,
-                        )
-                    }
-                    Input::Command {
-                        badge,
-                        role,
-                        mut cmd,
-                        keep,
-                        reply,
-                    } => {
-                        if let Some(k) = &keep {
-                            match crate::store::api_state::idem_get(batch.conn(), &k.badge, &k.key)
-                            {
-                                Ok(Some(a)) if now.timestamp_millis() - a.created_at < KEEP_MS => {
-                                    let kept = if a.fingerprint == k.fingerprint {
-                                        Kept::Replay(a.status, a.body)
-                                    } else {
-                                        Kept::Mismatch
-                                    };
-                                    replies.push((reply, Reply::kept(kept)));
-                                    continue;
-                                }
-                                Ok(_) => {}
-                                Err(e) => {
-                                    replies.push((reply, Reply::not_stored("storage_error")));
-                                    return Err(e);
-                                }
-                            }
-                        }
-                        let lk = DbLookup {
-                            conn: batch.conn(),
-                            cfg: &self.cfg,
-                        };
-                        let outcome = if matches!(*cmd, Command::RecordLockout { .. }) {
-                            // The station's own record about a badge, not an operator's act.
-                            step(&self.station, &lk, &self.settings, *cmd, now)
-                        } else {
-                            authorize(&lk, &badge, role).and_then(|op| {
-                                set_operator(&mut cmd, op);
-                                step(&self.station, &lk, &self.settings, *cmd, now)
-                            })
-                        };
-                        (reply, outcome, keep)
-                    }
-                };
-                match outcome {
-                    Err(e) => {
-                        let mut r = Reply {
-                            ok: false,
-                            stored: false,
-                            code: e.code().to_string(),
-                            params: params_owned(e.params()),
-                            seqs: None,
-                            return_id: None,
-                            kept: None,
-                        };
-                        let kept = keep_answer(batch.conn(), keep, &mut r, now);
-                        replies.push((reply_to, r));
-                        kept?;
-                    }
-                    Ok(tr) => {
-                        if tr.rejected.is_some() {
-                            self.stats.rejected_scans.fetch_add(1, Ordering::Relaxed);
-                        }
-                        let mut first = None;
-                        let mut last = None;
-                        let mut return_id = None;
-                        let mut failed = None;
-                        for ev in &tr.events {
-                            let a = match batch.append(ev) {
-                                Ok(a) => a,
-                                Err(e) => {
-                                    failed = Some(e);
-                                    break;
-                                }
-                            };
-                            first.get_or_insert(a.seq);
-                            last = Some(a.seq);
-                            if return_id.is_none() {
-                                return_id = ev.return_id.as_ref().map(|r| r.to_string());
-                            }
-                            committed.push(Committed {
-                                seq: a.seq,
-                                ty: ev.body.type_name(),
-                                return_id: ev.return_id.as_ref().map(|r| r.to_string()),
-                            });
-                            self.station.apply(ev);
-                            // Bin edits and RTV notes keep their snapshot in `meta`.
-                            if let Err(e) = crate::store::snapshot::save_for_event(
-                                batch.conn(),
-                                &self.station,
-                                &ev.body,
-                            ) {
-                                failed = Some(e);
-                                break;
-                            }
-                        }
-                        // Each label job is queued in the same transaction as the event that
-                        // asked for it: committed together or not at all.
-                        for e in &tr.effects {
-                            let queued = match e {
-                                Effect::PrintLabel {
-                                    return_id,
-                                    template,
-                                    reason,
-                                    item_no,
-                                } => crate::store::jobs::enqueue(
-                                    batch.conn(),
-                                    return_id.as_str(),
-                                    template,
-                                    reason.as_str(),
-                                    item_no.map(i64::from),
-                                    last,
-                                    now,
-                                ),
-                                Effect::PrintRtvNote { note_no } => crate::store::jobs::enqueue(
-                                    batch.conn(),
-                                    note_no,
-                                    "rtv_note",
-                                    "first",
-                                    None,
-                                    last,
-                                    now,
-                                ),
-                            };
-                            if let Err(err) = queued {
-                                failed.get_or_insert(err);
-                            }
-                        }
-                        effects.extend(tr.effects);
-                        let mut r = Reply {
-                            ok: tr.feedback.ok,
-                            stored: true,
-                            code: tr.feedback.code.to_string(),
-                            params: params_owned(tr.feedback.params),
-                            seqs: first.zip(last),
-                            return_id,
-                            kept: None,
-                        };
-                        if let Some(e) = failed {
-                            replies.push((reply_to, r));
-                            return Err(e);
-                        }
-                        // The key's answer is committed with the command's events, or
-                        // neither is.
-                        let kept = keep_answer(batch.conn(), keep, &mut r, now);
-                        replies.push((reply_to, r));
-                        kept?;
-                    }
-                }
+                core.handle(&mut batch, input, now, cap_full, &mut out)?;
             }
-            batch.commit(&self.station)
+            batch.commit(&core.station)
         })();
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         match result {
-            Ok(()) => {
-                self.stats
-                    .last_seq
-                    .store(self.store.last_seq() as u64, Ordering::Relaxed);
-                for (tx, r) in replies {
-                    let _ = tx.send(r);
+            Ok(()) => self.committed(out),
+            Err(e) => self.not_committed(e.at(self.store.path()), out, inputs),
+        }
+    }
+
+    /// The batch is on disk: answer everyone, then pass its effects and events on.
+    fn committed(&mut self, out: Out) {
+        if out.abort {
+            tracing::error!("RETURNSD_TEST_ABORT_AFTER_SCAN: ending the process before answering");
+            std::process::abort();
+        }
+        self.core.filter.commit();
+        if self.stats.fs_full.swap(false, Ordering::Relaxed) {
+            tracing::info!("the filesystem has room again: accepting work");
+        }
+        self.stats
+            .last_seq
+            .store(self.store.last_seq() as u64, Ordering::Relaxed);
+        for p in out.pending {
+            p.send();
+        }
+        if out.pruned > 0 {
+            self.stats
+                .pruned
+                .fetch_add(out.pruned as u64, Ordering::Relaxed);
+            // Give the freed pages back to the file system.
+            let _ = self
+                .store
+                .conn()
+                .execute_batch("PRAGMA incremental_vacuum;");
+        }
+        for e in out.effects {
+            let _ = self.effects.send(e);
+        }
+        for c in out.committed {
+            let _ = self.events.send(c);
+        }
+        // Everyone is answered; now, if the WAL outgrew its limit, fold it back so the next
+        // write restarts it (and trims the file to the limit).
+        if self.wal_len() > self.wal_limit
+            && let Err(e) =
+                self.store
+                    .conn()
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            let e = StoreError::Sql(e).at(self.store.path());
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+            if crate::store::durable::is_io_error(&e) {
+                self.repair(&format!("checkpoint: {e}"));
+            }
+        }
+    }
+
+    /// Nothing of the batch is on disk. After an I/O error, first re-establish what is
+    /// (so that nothing answered "not saved" can surface later); then tell every sender,
+    /// and fold the state back from the database so memory matches disk again.
+    fn not_committed(
+        &mut self,
+        e: StoreError,
+        out: Out,
+        inputs: &mut std::collections::VecDeque<Input>,
+    ) {
+        self.core.filter.rollback();
+        self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
+        let detail = e.to_string();
+        let code = if e.is_disk_full() {
+            let free = free_bytes(&self.core.cfg.state_dir).unwrap_or(0);
+            self.stats.fs_free.store(free, Ordering::Relaxed);
+            if !self.stats.fs_full.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    free,
+                    dir = %self.core.cfg.state_dir.display(),
+                    "the filesystem holding the state directory is full: new work is refused until space returns"
+                );
+            }
+            "storage_full"
+        } else {
+            "storage_error"
+        };
+        tracing::error!(error = %e, "batch not committed; every input in it was refused");
+        if crate::store::durable::is_io_error(&e) {
+            self.repair(&detail);
+        }
+        let refused = out
+            .pending
+            .iter()
+            .filter(|p| matches!(p, Pending::Reply(..)))
+            .count();
+        if code == "storage_full" {
+            self.stats
+                .refused_full
+                .fetch_add(refused as u64, Ordering::Relaxed);
+        }
+        for p in out.pending {
+            p.fail(code, &detail);
+        }
+        for input in inputs.drain(..) {
+            input.fail(code, &detail);
+        }
+        self.reload();
+    }
+
+    /// Fold the state back from the database.
+    fn reload(&mut self) {
+        let reloaded = self.store.load_station().and_then(|mut st| {
+            crate::store::snapshot::load_meta(self.store.conn(), &mut st)?;
+            Ok(st)
+        });
+        match reloaded {
+            Ok(st) => self.core.station = st,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload state after a failed batch")
+            }
+        }
+    }
+
+    /// Re-establish what is durably on disk after an I/O error (`store::durable`): until
+    /// it succeeds the station is stopped for storage (an alarm; every input answered
+    /// `NOT SAVED`). True when it succeeded.
+    fn repair(&mut self, cause: &str) -> bool {
+        self.repair_tried = Some(Instant::now());
+        self.stats.set_storage_fault(Some(format!(
+            "{cause} (stopped for storage; checking the disk)"
+        )));
+        let expected = self.store.last_seq();
+        let r = crate::store::durable::repair_after_io_error(self.store.conn(), self.store.path())
+            .and_then(|rep| {
+                let path = self.store.path();
+                let conn = self.store.conn();
+                let check: String = conn
+                    .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                    .map_err(|e| StoreError::Sql(e).at(path))?;
+                if check != "ok" {
+                    return Err(StoreError::Corrupt {
+                        path: path.to_path_buf(),
+                        detail: check,
+                    });
                 }
-                for (tx, r) in acks {
-                    let _ = tx.send(r);
+                let max: Option<i64> = conn
+                    .query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))
+                    .map_err(|e| StoreError::Sql(e).at(path))?;
+                let max = match max {
+                    Some(m) => m,
+                    None => crate::store::pruned_through(conn).map_err(|e| e.at(path))?,
+                };
+                if max != expected {
+                    return Err(StoreError::Fault {
+                        path: path.to_path_buf(),
+                        detail: format!(
+                            "the journal ends at seq {max} but the station acknowledged through seq {expected}; restore from a backup"
+                        ),
+                    });
                 }
-                for (tx, r) in feeds {
-                    let _ = tx.send(r);
-                }
-                for (tx, r) in jobs {
-                    let _ = tx.send(r);
-                }
-                for (tx, r) in auths {
-                    let _ = tx.send(r);
-                }
-                for (tx, r) in prunes {
-                    if let Ok(n) = &r {
-                        self.stats.pruned.fetch_add(*n as u64, Ordering::Relaxed);
-                        if *n > 0 {
-                            // Give the freed pages back to the file system.
-                            let _ = self
-                                .store
-                                .conn()
-                                .execute_batch("PRAGMA incremental_vacuum;");
-                        }
-                    }
-                    let _ = tx.send(r);
-                }
-                for e in effects {
-                    let _ = self.effects.send(e);
-                }
-                for c in committed {
-                    let _ = self.events.send(c);
-                }
-                // Everyone is answered; now, if the WAL outgrew its limit, fold it back so
-                // the next write restarts it (and trims the file to the limit).
-                if self.wal_len() > self.wal_limit
-                    && let Err(e) = self.store.conn().query_row(
-                        "PRAGMA wal_checkpoint(PASSIVE)",
-                        [],
-                        |_| Ok(()),
-                    )
-                {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                }
+                Ok(rep)
+            });
+        match r {
+            Ok(rep) => {
+                tracing::warn!(
+                    cut_bytes = rep.cut_bytes,
+                    wal_frames = rep.wal_frames,
+                    last_seq = expected,
+                    "storage re-verified after an I/O error: every acknowledged event is on disk; accepting work again"
+                );
+                self.stats.set_storage_fault(None);
+                self.reload();
+                true
             }
             Err(e) => {
-                // Nothing of this batch is on disk: tell every sender so, and fold the
-                // state back from the database so memory matches disk again.
-                self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
-                let code = if is_disk_full(&e) {
-                    "storage_full"
-                } else {
-                    "storage_error"
-                };
-                tracing::error!(error = %e, "batch not committed; every input in it was refused");
-                for (tx, _) in replies {
-                    let _ = tx.send(Reply::not_stored(code));
-                }
-                for (tx, _) in acks {
-                    let _ = tx.send(Err(format!("not stored: {e}")));
-                }
-                for (tx, _) in feeds {
-                    let _ = tx.send(Err(format!("not stored: {e}")));
-                }
-                for (tx, _) in prunes {
-                    let _ = tx.send(Err(format!("not done: {e}")));
-                }
-                for (tx, _) in jobs {
-                    let _ = tx.send(Err(format!("not stored: {e}")));
-                }
-                for (tx, _) in auths {
-                    let _ = tx.send(Err(format!("not stored: {e}")));
-                }
-                // Inputs not reached before the failure are still in `inputs`.
-                for input in inputs.drain(..) {
-                    match input {
-                        Input::Scan { reply, .. } | Input::Command { reply, .. } => {
-                            let _ = reply.send(Reply::not_stored(code));
-                        }
-                        Input::Ack { reply, .. } => {
-                            let _ = reply.send(Err(format!("not stored: {e}")));
-                        }
-                        Input::Feed { reply, .. } => {
-                            let _ = reply.send(Err(format!("not stored: {e}")));
-                        }
-                        Input::Prune { reply } => {
-                            let _ = reply.send(Err(format!("not done: {e}")));
-                        }
-                        Input::Close => {}
-                        Input::PrintJob { reply, .. } | Input::Auth { reply, .. } => {
-                            let _ = reply.send(Err(format!("not stored: {e}")));
-                        }
-                    }
-                }
-                let reloaded = self.store.load_station().and_then(|mut st| {
-                    crate::store::snapshot::load_meta(self.store.conn(), &mut st)?;
-                    Ok(st)
-                });
-                match reloaded {
-                    Ok(st) => self.station = st,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot reload state after a failed batch")
-                    }
-                }
+                tracing::error!(error = %e, "storage not re-verified; the station stays stopped for storage");
+                self.stats
+                    .set_storage_fault(Some(format!("{cause}; not re-verified yet: {e}")));
+                false
             }
         }
     }

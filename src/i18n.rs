@@ -160,18 +160,38 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("double_read", "重复读取已忽略", "Double read ignored"),
     (
         "storage_error",
-        "未保存!数据库写入失败,请重扫并通知主管",
-        "NOT SAVED! The database write failed; scan again and tell a supervisor",
+        "数据库写入失败,请重扫并通知主管",
+        "The database write failed; scan again and tell a supervisor",
     ),
     (
         "storage_full",
-        "未保存!磁盘空间不足,工作站暂停接收,请通知主管",
-        "NOT SAVED! Disk is full; the station has stopped accepting work. Tell a supervisor",
+        "存放数据的磁盘已满,工作站暂停接收,请通知主管",
+        "The disk holding the station's data is full; the station has stopped accepting work. Tell a supervisor",
+    ),
+    (
+        "storage_cap",
+        "已达到工作站的磁盘上限,暂停接收,请通知主管",
+        "The station's disk cap is reached; it has stopped accepting work. Tell a supervisor",
+    ),
+    (
+        "storage_fault",
+        "磁盘出错后工作站已暂停写入,正在检查磁盘;请通知主管",
+        "The station stopped writing after a disk error and is checking the disk. Tell a supervisor",
     ),
     (
         "engine_stopped",
-        "未保存!工作站正在停止",
-        "NOT SAVED! The station is shutting down",
+        "工作站正在停止",
+        "The station is shutting down",
+    ),
+    (
+        "cli.unknown",
+        "工作站未确认此请求(可能已记录,也可能没有):重扫前请先查看(returnsd returns list 或看板)。{why}",
+        "The station did not confirm this request (it may or may not be recorded): check before scanning again (returnsd returns list, or the kiosk). {why}",
+    ),
+    (
+        "cli.replayed",
+        "此前已记录,未重复记录",
+        "recorded before; not recorded again",
     ),
     // Domain errors.
     (

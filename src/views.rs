@@ -174,16 +174,36 @@ pub fn zone_stock(conn: &Connection) -> Result<Vec<(String, String, i64)>, Store
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-/// Disk use against the cap, as `sync status` and the API show it.
+/// Disk use against the cap and the storage's state, as `sync status`, the API, the
+/// kiosk's alarms and `/metrics` show it: `full` with `full_reason` "cap" (the station's
+/// own cap) or "filesystem" (the disk under the state directory filled first), and
+/// `storage_fault` while the station is stopped for storage after an I/O error.
 pub fn disk_json(stats: &crate::engine::Stats, cap_bytes: u64, high_water_pct: u8) -> Value {
     use std::sync::atomic::Ordering;
     let used = stats.disk_used.load(Ordering::Relaxed);
+    let fs_full = stats.fs_full.load(Ordering::Relaxed);
+    let cap_full = stats.cap_full.load(Ordering::Relaxed) || used >= cap_bytes;
+    let reason = if fs_full {
+        Some("filesystem")
+    } else if cap_full {
+        Some("cap")
+    } else {
+        None
+    };
     json!({
         "used_bytes": used,
         "cap_bytes": cap_bytes,
         "high_water": used >= cap_bytes / 100 * u64::from(high_water_pct),
-        "full": used >= cap_bytes,
+        "full": reason.is_some(),
+        "full_reason": reason,
+        "fs_free_bytes": fs_full.then(|| stats.fs_free.load(Ordering::Relaxed)),
+        "storage_fault": stats.storage_fault(),
         "refused_inputs": stats.refused_full.load(Ordering::Relaxed),
         "pruned_events": stats.pruned.load(Ordering::Relaxed),
     })
+}
+
+/// Bytes for people: "1.5 MiB".
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1048576.0)
 }

@@ -35,6 +35,8 @@ pub struct ApiError {
     key: String,
     params: Vec<(String, String)>,
     extra: Map<String, Value>,
+    /// Nothing was stored: the message says so first (`api.not_saved`).
+    not_saved: bool,
 }
 
 /// Every code [`ApiError::new`] is called with (the test checks each is translated).
@@ -74,6 +76,7 @@ impl ApiError {
             key: format!("api.{code}"),
             params: Vec::new(),
             extra: Map::new(),
+            not_saved: false,
         }
     }
 
@@ -85,7 +88,14 @@ impl ApiError {
             key: code.to_string(),
             params,
             extra: Map::new(),
+            not_saved: false,
         }
+    }
+
+    /// Nothing was stored (the station could not write): the message begins by saying so.
+    pub fn not_saved(mut self) -> ApiError {
+        self.not_saved = true;
+        self
     }
 
     /// A message parameter (`{name}` in the template).
@@ -117,7 +127,11 @@ impl ApiError {
             .collect();
         let mut body = self.extra.clone();
         body.insert("error".into(), json!(self.code));
-        body.insert("message".into(), json!(message(lang, &self.key, &params)));
+        let mut text = message(lang, &self.key, &params);
+        if self.not_saved {
+            text = message(lang, "api.not_saved", &[("reason", text)]);
+        }
+        body.insert("message".into(), json!(text));
         Value::Object(body)
     }
 

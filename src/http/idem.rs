@@ -27,7 +27,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 pub const MAX_KEYS: usize = 10_000;
 pub const KEEP: Duration = Duration::from_secs(24 * 3600);
@@ -60,20 +59,16 @@ pub struct Idempotency {
     entries: Mutex<HashMap<(String, String), Entry>>,
 }
 
+pub use crate::engine::Keep;
+
 /// Keys are 1 to 128 visible ASCII characters.
 pub fn valid_key(k: &str) -> bool {
-    !k.is_empty() && k.len() <= 128 && k.bytes().all(|b| b.is_ascii_graphic())
+    Keep::valid_key(k)
 }
 
 /// What identifies "the same request".
 pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(method.as_bytes());
-    h.update([0]);
-    h.update(path.as_bytes());
-    h.update([0]);
-    h.update(body);
-    h.finalize().into()
+    Keep::fingerprint(&[method.as_bytes(), path.as_bytes(), body])
 }
 
 impl Idempotency {

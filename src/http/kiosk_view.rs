@@ -302,7 +302,14 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
     }
     let used = cx.stats.disk_used.load(Ordering::Relaxed);
     let cap = cx.cfg.cap_bytes.max(1);
-    if used >= cap {
+    let disk = crate::views::disk_json(cx.stats, cx.cfg.cap_bytes, cx.cfg.high_water_pct);
+    if disk["storage_fault"].is_string() {
+        out.push(alarm(lang, "kiosk.alarm.storage_fault", &[]));
+    }
+    if disk["full_reason"] == "filesystem" {
+        let free = crate::views::mib(disk["fs_free_bytes"].as_u64().unwrap_or(0));
+        out.push(alarm(lang, "kiosk.alarm.fs_full", &[("free", free)]));
+    } else if disk["full_reason"] == "cap" {
         out.push(alarm(lang, "kiosk.alarm.disk_full", &[]));
     } else if used.saturating_mul(100) >= cap.saturating_mul(u64::from(cx.cfg.high_water_pct)) {
         let pct = used.saturating_mul(100) / cap;

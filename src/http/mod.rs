@@ -337,6 +337,26 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         "Batches that failed to commit.",
         st.storage_errors.load(Ordering::Relaxed) as f64,
     );
+    let disk = crate::views::disk_json(st, state.cfg.cap_bytes, state.cfg.high_water_pct);
+    gauge(
+        "returnsd_storage_fault",
+        "1 while the station is stopped for storage after an I/O error.",
+        f64::from(u8::from(disk["storage_fault"].is_string())),
+    );
+    {
+        use std::fmt::Write;
+        let _ = writeln!(
+            out,
+            "# HELP returnsd_disk_full 1 while new work is refused for lack of storage, by reason: the station's cap or the filesystem.\n# TYPE returnsd_disk_full gauge"
+        );
+        for reason in ["cap", "filesystem"] {
+            let _ = writeln!(
+                out,
+                "returnsd_disk_full{{reason=\"{reason}\"}} {}",
+                u8::from(disk["full_reason"] == reason)
+            );
+        }
+    }
     device_metrics(&mut out, &state.board);
     ([("content-type", "text/plain; version=0.0.4")], out).into_response()
 }

@@ -13,11 +13,8 @@ use super::auth;
 use super::dto::{CommandOut, OperatorOut, SessionOut};
 use super::error::ApiError;
 use crate::domain::ids::Badge;
-use crate::engine::{Kept, Reply};
+use crate::engine::{Kept, Outcome as Said, Reply};
 use crate::i18n::Lang;
-
-/// Codes of replies that were not stored (the station could not write).
-const NOT_SAVED: &[&str] = &["engine_stopped", "storage_error", "storage_full"];
 
 /// `POST /session` `{"badge": "017", "pin": "…", "lang": "zh-CN"|"en"}`.
 pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
@@ -134,6 +131,7 @@ fn set_cookie(r: &mut Response, token: &str, secure: bool) -> Result<(), ApiErro
 fn not_saved() -> ApiError {
     ApiError::engine(StatusCode::SERVICE_UNAVAILABLE, "storage_error", Vec::new())
         .field("stored", json!(false))
+        .not_saved()
 }
 
 /// `DELETE /session`: the session's row goes first (a logout that could not be stored is
@@ -231,9 +229,10 @@ fn answer(reply: &Reply, lang: Lang, bin_in_path: bool) -> (StatusCode, Value) {
             }
         };
     }
+    let not_saved = reply.outcome() == Said::NotStored;
     let status = match reply.code.as_str() {
-        "storage_full" => StatusCode::INSUFFICIENT_STORAGE,
-        c if NOT_SAVED.contains(&c) => StatusCode::SERVICE_UNAVAILABLE,
+        "storage_full" | "storage_cap" => StatusCode::INSUFFICIENT_STORAGE,
+        _ if not_saved => StatusCode::SERVICE_UNAVAILABLE,
         "role_not_allowed" | "unknown_operator" | "same_person" => StatusCode::FORBIDDEN,
         "unknown_return" | "unknown_rtv_note" => StatusCode::NOT_FOUND,
         // The bin named by the path (`/zones/bins/{bin}/…`) does not exist.
@@ -241,8 +240,11 @@ fn answer(reply: &Reply, lang: Lang, bin_in_path: bool) -> (StatusCode, Value) {
         "bad_input" | "unknown_defect_reason" | "unknown_bin" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     };
-    let e = ApiError::engine(status, &reply.code, reply.params.clone())
+    let mut e = ApiError::engine(status, &reply.code, reply.params.clone())
         .field("stored", json!(reply.stored))
         .field("params", json!(out.params));
+    if not_saved {
+        e = e.not_saved();
+    }
     (e.status, e.body(lang))
 }

@@ -530,9 +530,21 @@ pub async fn alarms(ctx: &Ctx) -> Result<Value, ApiError> {
         let critical = push != "backoff";
         add("sync_push", critical, None, &[("state", push)]);
     }
-    if s["disk"]["full"] == json!(true) {
+    let disk = &s["disk"];
+    if let Some(detail) = disk["storage_fault"].as_str() {
+        add(
+            "storage_fault",
+            true,
+            None,
+            &[("detail", detail.to_string())],
+        );
+    }
+    if disk["full_reason"] == "filesystem" {
+        let free = views::mib(disk["fs_free_bytes"].as_u64().unwrap_or(0));
+        add("fs_full", true, None, &[("free", free)]);
+    } else if disk["full_reason"] == "cap" {
         add("disk_full", true, None, &[]);
-    } else if s["disk"]["high_water"] == json!(true) {
+    } else if disk["high_water"] == json!(true) {
         add("disk_high_water", false, None, &[]);
     }
     if s["clock_alarm"] == json!(true) {

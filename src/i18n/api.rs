@@ -126,8 +126,18 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ),
     (
         "alarm.disk_full",
-        "磁盘已满,停止接收新扫描",
-        "Disk full: new scans are refused",
+        "已达到工作站的磁盘上限,停止接收新扫描",
+        "The station's disk cap is reached: new scans are refused",
+    ),
+    (
+        "alarm.fs_full",
+        "存放数据的磁盘已满(剩余 {free}),停止接收新扫描",
+        "The disk holding the station's data is full ({free} free): new scans are refused",
+    ),
+    (
+        "alarm.storage_fault",
+        "磁盘出错,工作站已暂停写入:{detail}",
+        "Disk error, the station has stopped writing: {detail}",
     ),
     (
         "alarm.clock_offset",

@@ -106,8 +106,18 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ),
     (
         "kiosk.alarm.disk_full",
-        "磁盘已满:工作站暂停接收",
-        "Disk full: the station has stopped accepting work",
+        "已达到磁盘上限:工作站暂停接收",
+        "Disk cap reached: the station has stopped accepting work",
+    ),
+    (
+        "kiosk.alarm.fs_full",
+        "磁盘已满(剩余 {free}):工作站暂停接收",
+        "The disk is full ({free} free): the station has stopped accepting work",
+    ),
+    (
+        "kiosk.alarm.storage_fault",
+        "磁盘出错:工作站已暂停写入,请通知主管",
+        "Disk error: the station has stopped writing. Tell a supervisor",
     ),
     (
         "kiosk.alarm.clock",

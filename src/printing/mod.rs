@@ -346,10 +346,15 @@ pub async fn run(
     let Some(printers) = cfg.printer.clone() else {
         // No printer: jobs stay queued (visible in `returnsd print queue`) until one is
         // configured.
-        while let Some(e) = wake.recv().await {
-            tracing::info!(effect = ?e, "label job queued (no printer configured)");
+        loop {
+            tokio::select! {
+                e = wake.recv() => match e {
+                    Some(e) => tracing::info!(effect = ?e, "label job queued (no printer configured)"),
+                    None => return,
+                },
+                _ = stop.changed() => return,
+            }
         }
-        return;
     };
     for t in std::iter::once(&printers.primary).chain(printers.secondary.as_ref()) {
         board.register(

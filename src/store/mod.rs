@@ -10,6 +10,8 @@
 
 pub mod api_state;
 pub mod codec;
+pub mod durable;
+pub mod files;
 pub mod jobs;
 pub mod snapshot;
 
@@ -147,7 +149,7 @@ pub enum StoreError {
     )]
     NotADatabase { path: PathBuf },
     #[error(
-        "{path}: the database failed its integrity check ({detail}). returnsd refuses to run on a damaged file; restore it from backup or move it away (a new database gets a new epoch)."
+        "{path}: the database failed its integrity check ({detail}). returnsd refuses to run on a damaged file: restore it from a backup, or move it away (keep it) and start afresh with `returnsd init --new-epoch`."
     )]
     Corrupt { path: PathBuf, detail: String },
     #[error(
@@ -171,6 +173,25 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("{0}")]
+    Missing(Box<files::MissingDatabase>),
+    #[error(
+        "{path}: the state directory is in use by {holder} (PID {pid}); one returnsd per state directory. Stop it first (`systemctl stop returnsd`), or point storage.state_dir elsewhere.",
+        pid = pid.map_or_else(|| "unknown".to_string(), |p| p.to_string())
+    )]
+    Locked {
+        path: PathBuf,
+        pid: Option<u64>,
+        holder: String,
+    },
+    #[error("{path}: storage fault: {detail}")]
+    Fault { path: PathBuf, detail: String },
+    #[error("{path}: {error}")]
+    Db {
+        path: PathBuf,
+        /// Not a `source`: the message says it all, and chained reports would repeat it.
+        error: rusqlite::Error,
+    },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("stored data is unreadable at {what}: {detail}")]
@@ -178,6 +199,55 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The same error, naming the database file it concerns.
+    pub fn at(self, path: &Path) -> StoreError {
+        if matches!(
+            self.sqlite_code(),
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        ) {
+            let detail = match &self {
+                StoreError::Sql(e) | StoreError::Db { error: e, .. } => e.to_string(),
+                other => other.to_string(),
+            };
+            return StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail,
+            };
+        }
+        match self {
+            StoreError::Sql(error) => StoreError::Db {
+                path: path.to_path_buf(),
+                error,
+            },
+            StoreError::Decode { what, detail } => StoreError::Decode {
+                what: format!("{}: {what}", path.display()),
+                detail,
+            },
+            other => other,
+        }
+    }
+
+    /// The underlying SQLite error, if any.
+    pub fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
+        match self {
+            StoreError::Sql(rusqlite::Error::SqliteFailure(f, _))
+            | StoreError::Db {
+                error: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            }
+            | StoreError::Open {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            } => Some(f.code),
+            _ => None,
+        }
+    }
+
+    /// The disk (or the filesystem under the state directory) is full.
+    pub fn is_disk_full(&self) -> bool {
+        self.sqlite_code() == Some(rusqlite::ErrorCode::DiskFull)
+    }
+
     pub(crate) fn decode(what: impl Into<String>, detail: impl Into<String>) -> StoreError {
         StoreError::Decode {
             what: what.into(),
@@ -207,7 +277,10 @@ pub fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreErr
                 path: path.to_path_buf(),
             }
         } else {
-            StoreError::Sql(e)
+            StoreError::Db {
+                path: path.to_path_buf(),
+                error: e,
+            }
         }
     };
     conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -283,8 +356,43 @@ pub struct Store {
 }
 
 impl Store {
-    /// Open the station database at `path`, creating it (with a fresh epoch) if missing.
+    /// Open the station database at `path`, creating it (with a fresh epoch) if missing —
+    /// unless the creation marker shows a database was made here before (then a missing
+    /// or empty file is refused: see [`files::check_present`]). Every error names the file.
     pub fn open(path: &Path, station_id: &str) -> Result<Store, StoreError> {
+        files::check_present(path)?;
+        Self::open_inner(path, station_id).map_err(|e| e.at(path))
+    }
+
+    /// Start afresh: a new, empty database with a new epoch where the old one is missing
+    /// or empty (`returnsd init --new-epoch`). A database with content is never replaced.
+    pub fn create_new_epoch(path: &Path, station_id: &str) -> Result<Store, StoreError> {
+        let len = std::fs::metadata(path).map(|m| m.len()).ok();
+        if len.is_some_and(|l| l > 0) {
+            return Err(StoreError::Fault {
+                path: path.to_path_buf(),
+                detail: "a database with content is here; returnsd never replaces one. Move it away first (keep it: it may be restorable), then run this again".to_string(),
+            });
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Fault {
+                        path: PathBuf::from(p),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
+        let _ = std::fs::remove_file(files::marker_path(path));
+        Self::open(path, station_id)
+    }
+
+    fn open_inner(path: &Path, station_id: &str) -> Result<Store, StoreError> {
         let mut conn = open_connection(path, true)?;
         migrate(&mut conn, path)?;
         let tx = conn.transaction()?;
@@ -316,6 +424,23 @@ impl Store {
         tx.commit()?;
         let epoch: String =
             conn.query_row("SELECT value FROM meta WHERE key='epoch'", [], |r| r.get(0))?;
+        // The marker: written once, when the database is new (or predates markers).
+        if files::read_marker(path).is_none() {
+            let created_at: String = conn
+                .query_row("SELECT value FROM meta WHERE key='created_at'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or_default();
+            files::write_marker(
+                path,
+                &files::Marker {
+                    station: station_id.to_string(),
+                    epoch: epoch.clone(),
+                    created_at,
+                },
+            )?;
+        }
         let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
         Ok(Store {
             conn,
@@ -797,8 +922,17 @@ pub fn replay(conn: &Connection) -> Result<(Station, Verification), StoreError> 
     Ok((st, v))
 }
 
-/// Replay the journal and compare the fold with the stored projections.
+/// Replay the journal and compare the fold with the stored projections, all in one read
+/// transaction: the journal and every projection are read from the same snapshot, so a
+/// daemon committing meanwhile cannot make them look different.
 pub fn verify(conn: &Connection) -> Result<Verification, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let v = verify_in(&tx)?;
+    tx.finish()?;
+    Ok(v)
+}
+
+fn verify_in(conn: &Connection) -> Result<Verification, StoreError> {
     let (rebuilt, mut v) = replay(conn)?;
     let mut stored = load_station(conn)?;
     snapshot::load_meta(conn, &mut stored)?;

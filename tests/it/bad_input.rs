@@ -276,6 +276,6 @@ fn second_daemon_is_refused() {
     let st = Station::new("");
     let d = st.start();
     let err = run_expect_refusal(&st);
-    assert!(err.contains("already running"), "{err}");
+    assert!(err.contains("one returnsd per state directory"), "{err}");
     d.stop();
 }

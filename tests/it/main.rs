@@ -10,6 +10,7 @@ mod central_selftest;
 mod cli;
 mod crash;
 mod devices;
+mod edges;
 mod fake_printer;
 mod flow;
 mod handheld;

@@ -194,6 +194,17 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM; the exit status and how long the daemon took to exit.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Duration) {
+        let t0 = Instant::now();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let status = poll("the daemon's exit", || self.child.try_wait().ok().flatten());
+        (status, t0.elapsed())
+    }
+
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id() as i32;
@@ -287,14 +298,21 @@ pub fn drain_stderr(d: &mut Daemon) -> std::thread::JoinHandle<String> {
     })
 }
 
-/// Wait for `f` to give a value, polling every 20 ms, for at most 30 s.
-pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Poll `f` every 20 ms until it gives a value or `limit` passes (then `None`).
+pub fn poll_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = f() {
-            return v;
+            return Some(v);
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Wait for `f` to give a value, polling every 20 ms, for at most 30 s.
+pub fn poll<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    poll_for(Duration::from_secs(30), f).unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }

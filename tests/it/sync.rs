@@ -1013,7 +1013,7 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
                             .unwrap()
                             .insert(seq, code[..code.len() - pad.len()].into());
                     } else {
-                        assert_eq!(v["code"], "storage_full", "{v}");
+                        assert_eq!(v["code"], "storage_cap", "{v}");
                         full.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
@@ -1032,7 +1032,7 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
     let refused = scan_on(&st, "late", "LATE-0");
     assert_eq!(
         (refused["stored"].clone(), refused["code"].clone()),
-        (json!(false), json!("storage_full")),
+        (json!(false), json!("storage_cap")),
         "{refused}"
     );
     // Nothing stored was lost.
@@ -1065,7 +1065,7 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
         if v["stored"] == true {
             return Some(v);
         }
-        assert_eq!(v["code"], "storage_full", "{v}");
+        assert_eq!(v["code"], "storage_cap", "{v}");
         std::thread::sleep(Duration::from_millis(100));
         None
     });
@@ -1227,7 +1227,7 @@ fn burst(st: &Station, per_client: usize) -> usize {
                     if v["stored"] == true {
                         stored.fetch_add(1, Ordering::Relaxed);
                     } else {
-                        assert_eq!(v["code"], "storage_full", "{v}");
+                        assert_eq!(v["code"], "storage_cap", "{v}");
                     }
                 }
             })
