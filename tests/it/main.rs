@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod devices;
 mod fake_printer;
+mod faultfs;
 mod flow;
 mod handheld;
 mod hid;
