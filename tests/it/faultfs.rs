@@ -146,14 +146,17 @@ impl FaultFs {
         torn
     }
 
-    /// Unmounts, waiting out a busy mount for a while; then either gives up (`detach` false)
-    /// or detaches it lazily and fences its server off (anything still using it gets EIO).
-    fn unmount(&mut self, detach: bool) -> Result<(), String> {
+    /// Unmounts, waiting out a busy mount for a while; then either gives up (`force` false:
+    /// still mounted) or aborts the FUSE connection and detaches the mount, so whatever still
+    /// has files open on it gets ENOTCONN instead of waiting on a server that is gone (a
+    /// process exiting with a file open on its own mount would wait forever).
+    fn unmount(&mut self, force: bool) -> Result<(), String> {
         let Some(server) = self.server.take() else {
             return Ok(());
         };
         let path = CString::new(self.path.as_os_str().as_bytes()).expect("path without NUL");
         let deadline = Instant::now() + BUSY_FOR;
+        let mut outcome = Ok(());
         // SAFETY: umount2 with a valid NUL-terminated path.
         while unsafe { libc::umount2(path.as_ptr(), 0) } != 0 {
             let err = io::Error::last_os_error();
@@ -162,13 +165,14 @@ impl FaultFs {
                 continue;
             }
             let msg = format!("unmount {}: {err}", self.path.display());
-            if detach {
-                lock(&self.state).epoch += 1;
-                // SAFETY: as above.
-                unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
-                return Err(format!("{msg}; detached it lazily"));
+            if !force {
+                self.server = Some(server); // the drop tries again, then forces
+                return Err(format!("{msg}: something still holds files open on it"));
             }
-            return Err(format!("{msg}: something still holds files open on it"));
+            // SAFETY: as above; on FUSE, MNT_FORCE aborts the connection.
+            unsafe { libc::umount2(path.as_ptr(), libc::MNT_FORCE | libc::MNT_DETACH) };
+            outcome = Err(format!("{msg}; aborted the connection and detached it"));
+            break;
         }
         let deadline = Instant::now() + BUSY_FOR;
         while !server.is_finished() {
@@ -178,7 +182,7 @@ impl FaultFs {
             std::thread::sleep(Duration::from_millis(5));
         }
         match server.join() {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => outcome,
             Ok(Err(e)) => Err(format!("FUSE server: {e}")),
             Err(_) => Err("FUSE server thread panicked".into()),
         }
@@ -195,7 +199,6 @@ impl Drop for FaultFs {
 
 /// Mounts `dir` and serves it from `state` on a thread of its own.
 fn serve(dir: &Path, state: &Arc<Mutex<State>>) -> io::Result<JoinHandle<io::Result<()>>> {
-    let epoch = lock(state).epoch;
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::FSName("faultfs".into()),
@@ -205,7 +208,6 @@ fn serve(dir: &Path, state: &Arc<Mutex<State>>) -> io::Result<JoinHandle<io::Res
     config.n_threads = Some(2);
     let fs = Server {
         state: state.clone(),
-        epoch,
     };
     let session = Session::new(fs, dir, &config)?;
     std::thread::Builder::new()
@@ -296,8 +298,6 @@ impl Node {
 struct State {
     nodes: HashMap<u64, Node>,
     next_ino: u64,
-    /// Bumped at each cut; a server of an older epoch answers EIO to everything.
-    epoch: u64,
     /// (name suffix, fsyncs still to fail)
     fail: Vec<(String, usize)>,
     injected: usize,
@@ -520,7 +520,6 @@ impl State {
                 kept,
             });
         }
-        self.epoch += 1;
         self.nodes.retain(|_, n| n.nlink > 0);
         for n in self.nodes.values_mut() {
             n.opens = 0;
@@ -540,20 +539,14 @@ fn splitmix64(seed: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The FUSE side: one per mount, fenced off by `epoch` once the power was cut under it.
+/// The FUSE side of one mount.
 struct Server {
     state: Arc<Mutex<State>>,
-    epoch: u64,
 }
 
 impl Server {
     fn run<T>(&self, reply: impl Answer<T>, f: impl FnOnce(&mut State) -> Result<T, Errno>) {
-        let mut s = lock(&self.state);
-        reply.answer(if s.epoch == self.epoch {
-            f(&mut s)
-        } else {
-            Err(Errno::EIO)
-        });
+        reply.answer(f(&mut lock(&self.state)));
     }
 }
 
@@ -746,9 +739,6 @@ impl Filesystem for Server {
         mut reply: ReplyDirectory,
     ) {
         let mut s = lock(&self.state);
-        if s.epoch != self.epoch {
-            return reply.error(Errno::EIO);
-        }
         let names = match s.dir(ino.0) {
             Ok(d) => d.clone(),
             Err(e) => return reply.error(e),
