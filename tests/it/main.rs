@@ -12,6 +12,7 @@ mod crash;
 mod devices;
 mod edges;
 mod fake_printer;
+mod faultfs;
 mod flow;
 mod handheld;
 mod hid;
