@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::api_client::{self, http};
+use crate::faultfs::{Cut, FaultFs};
 use crate::support::{self, BIN, Station, poll, request};
 
 /// A small tmpfs mounted over a directory for the life of the value.
@@ -462,4 +463,97 @@ fn an_idle_daemon_stops_at_once_on_sigterm() {
     );
     let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
     assert!(!text.contains("still busy"), "{text}");
+}
+
+/// Scan one code through the real CLI: exit status and output.
+fn scan_cli(st: &Station, code: &str) -> (i32, String) {
+    let (status, out, err) = cli(st, &["scan", code]);
+    (status, format!("{out}{err}"))
+}
+
+/// Failure 2: with a disk that failed one fsync (its data still readable from the page
+/// cache, as Linux does), the station answered NOT SAVED; killed and restarted, it showed
+/// that scan in its journal, and a power cut then lost scans acknowledged after the
+/// restart. Now the NOT SAVED scan never appears — in process, after a restart, after a
+/// power cut — and every acknowledged scan survives the cut; a disk that keeps failing
+/// holds the station stopped for storage (alarmed) until it verifies.
+#[test]
+fn a_failed_fsync_never_resurfaces_and_later_scans_survive_a_power_cut() {
+    let st = Station::new("");
+    let text = format!(
+        "{}\n[control]\nsocket = \"{}\"\n",
+        std::fs::read_to_string(&st.config).unwrap(),
+        st.dir.path().join("ctl.sock").display()
+    );
+    std::fs::write(&st.config, text).unwrap();
+    let mut fs = FaultFs::mount(&st.state_dir());
+    let d = st.start();
+    let mut acked: Vec<String> = vec!["OP-017".into()];
+    let parcel = |n: i64| format!("SF{:013}", 4_000_000_000_000_i64 + n);
+    let mut scan_acked = |st: &Station, code: String, acked: &mut Vec<String>| {
+        let (status, out) = scan_cli(st, &code);
+        assert_eq!(status, 0, "{code}: {out}");
+        acked.push(code);
+    };
+    support::scan_ok(&st, &["OP-017"]);
+    for n in 0..5 {
+        scan_acked(&st, parcel(n), &mut acked);
+        support::scan_ok(&st, &["CMD-CANCEL"]);
+    }
+    // (a) One fsync fails: NOT SAVED; the station re-verifies and takes the next scan.
+    fs.fail_dirty_fsyncs("-wal", 1);
+    let (status, out) = scan_cli(&st, &parcel(100));
+    assert_eq!(status, 2, "{out}");
+    assert!(out.starts_with("NOT SAVED"), "{out}");
+    scan_acked(&st, parcel(6), &mut acked);
+    support::scan_ok(&st, &["CMD-CANCEL"]);
+    // (b) Again, and the daemon is killed before its next write.
+    fs.fail_dirty_fsyncs("-wal", 1);
+    let (status, out) = scan_cli(&st, &parcel(101));
+    assert_eq!(status, 2, "{out}");
+    d.kill9();
+    let d = st.start();
+    assert_eq!(received(&st, &parcel(100)), 0, "a NOT SAVED scan never appears");
+    assert_eq!(received(&st, &parcel(101)), 0, "not even after a restart");
+    support::scan_ok(&st, &["OP-017"]);
+    for n in 10..40 {
+        scan_acked(&st, parcel(n), &mut acked);
+        support::scan_ok(&st, &["CMD-CANCEL"]);
+    }
+    // (c) Power cut: everything acknowledged is there, nothing else.
+    d.kill9();
+    fs.power_cut(Cut::Lost);
+    let d = st.start();
+    for code in acked.iter().filter(|c| c.starts_with("SF")) {
+        assert_eq!(received(&st, code), 1, "{code} was acknowledged");
+    }
+    assert_eq!(received(&st, &parcel(100)) + received(&st, &parcel(101)), 0);
+    let (status, out, err) = cli(&st, &["journal", "verify"]);
+    assert_eq!(status, 0, "{out}{err}");
+    // (d) A disk that fails again while the station checks it: stopped for storage, said
+    // everywhere, until a later check passes; then work resumes without a restart.
+    support::scan_ok(&st, &["OP-017"]);
+    fs.fail_dirty_fsyncs("-wal", 2);
+    let (status, _) = scan_cli(&st, &parcel(102));
+    assert_eq!(status, 2);
+    let (_, out, _) = cli(&st, &["sync", "status", "--json"]);
+    let status: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(status["disk"]["storage_fault"].is_string(), "{status}");
+    let r = scan_socket(&d, &parcel(103));
+    assert_eq!(
+        (r["outcome"].as_str(), r["code"].as_str()),
+        (Some("not_stored"), Some("storage_fault")),
+        "{r}"
+    );
+    let accepted = poll("the station to resume after re-verifying", || {
+        let r = scan_socket(&d, &parcel(103));
+        (r["outcome"] == "accepted").then_some(r)
+    });
+    assert!(accepted["seq_first"].is_i64(), "{accepted}");
+    assert_eq!(received(&st, &parcel(102)), 0);
+    assert_eq!(received(&st, &parcel(103)), 1);
+    let (_, out, _) = cli(&st, &["sync", "status", "--json"]);
+    let status: Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(status["disk"]["storage_fault"].is_null(), "{status}");
+    d.stop();
 }

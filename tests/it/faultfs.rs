@@ -114,7 +114,13 @@ impl FaultFs {
     /// The next `n` fsyncs of files whose name ends with `suffix` fail with EIO and forget
     /// the file's unsynced writes.
     pub fn fail_fsyncs(&self, suffix: &str, n: usize) {
-        lock(&self.state).fail.push((suffix.to_owned(), n));
+        lock(&self.state).fail.push((suffix.to_owned(), n, false));
+    }
+
+    /// As [`fail_fsyncs`](Self::fail_fsyncs), counting only fsyncs that have unsynced
+    /// writes to make durable (a commit's, not a checkpoint's re-sync of a clean file).
+    pub fn fail_dirty_fsyncs(&self, suffix: &str, n: usize) {
+        lock(&self.state).fail.push((suffix.to_owned(), n, true));
     }
 
     /// Writes (and size changes) that would take the total of all files past `bytes` get
@@ -298,8 +304,8 @@ impl Node {
 struct State {
     nodes: HashMap<u64, Node>,
     next_ino: u64,
-    /// (name suffix, fsyncs still to fail)
-    fail: Vec<(String, usize)>,
+    /// (name suffix, fsyncs still to fail, count only fsyncs with unsynced writes)
+    fail: Vec<(String, usize, bool)>,
     injected: usize,
     fsyncs: BTreeMap<String, usize>,
     quota: Option<u64>,
@@ -486,11 +492,11 @@ impl State {
             self.last_write = None;
         }
         let name = node.name.as_str();
-        let rule = self
-            .fail
-            .iter_mut()
-            .find(|(sfx, n)| *n > 0 && name.ends_with(sfx.as_str()));
-        if let Some((_, n)) = rule {
+        let dirty = !f.dirty.is_empty();
+        let rule = self.fail.iter_mut().find(|(sfx, n, dirty_only)| {
+            *n > 0 && name.ends_with(sfx.as_str()) && (dirty || !*dirty_only)
+        });
+        if let Some((_, n, _)) = rule {
             *n -= 1;
             self.injected += 1;
             f.dirty.clear(); // the pages count as written: no later fsync writes them

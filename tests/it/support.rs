@@ -73,8 +73,14 @@ impl Station {
         self.state_dir().join("returnsd.db")
     }
 
+    /// The control socket: `[control] socket` when the config sets one (a state directory
+    /// on a test filesystem that cannot hold sockets), else the default in the state dir.
     pub fn socket(&self) -> PathBuf {
-        self.state_dir().join("returnsd.sock")
+        let text = std::fs::read_to_string(&self.config).unwrap_or_default();
+        text.split_once("[control]\nsocket = \"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(path, _)| PathBuf::from(path))
+            .unwrap_or_else(|| self.state_dir().join("returnsd.sock"))
     }
 
     /// Run a CLI command against this station's config.
