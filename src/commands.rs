@@ -9,9 +9,7 @@ use serde_json::Value;
 
 use crate::domain::event::{CheckLine, PhotoRef};
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
-use crate::domain::kind::Grade;
-use crate::domain::model::Role;
-use crate::domain::ports::BinClass;
+use crate::domain::kind::{BinClass, Grade, Role};
 use crate::domain::scan::ZoneScan;
 use crate::domain::step::{BinChange, Command, Operator};
 

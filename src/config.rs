@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::domain::ids::StationId;
-use crate::domain::model::Role;
-use crate::domain::ports::BinClass;
+use crate::domain::kind::{BinClass, Role};
 use crate::domain::scan::{CourierPattern, ScanGrammar};
 
 mod tls;

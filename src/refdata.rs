@@ -5,8 +5,8 @@
 use rusqlite::Connection;
 
 use crate::config::Config;
-use crate::domain::model::Role;
-use crate::domain::ports::{BinClass, DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo};
+use crate::domain::kind::{BinClass, Role};
+use crate::domain::ports::{DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo};
 use crate::feed;
 
 pub struct DbLookup<'a> {

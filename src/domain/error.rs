@@ -2,7 +2,8 @@
 //! edge) and named parameters; the operator sees them in Chinese or English.
 
 use super::ids::ReturnId;
-use super::model::{Role, Stage};
+use super::kind::Role;
+use super::model::Stage;
 use super::scan::Rejection;
 
 #[derive(Debug, Clone, PartialEq)]

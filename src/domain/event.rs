@@ -5,9 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::ids::{Badge, ItemRef, ReturnId, Waybill};
-use super::kind::{Grade, Party, ReturnKind};
-use super::model::{ItemZone, Role, Visual};
-use super::ports::BinClass;
+use super::kind::{BinClass, ExpectedLine, Grade, ItemZone, Party, ReturnKind, Role, Visual};
 
 /// Who did it: `"<role>:<badge>"` for operators, `"system"` or `"central"` otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,16 +30,6 @@ pub struct Event {
     pub actor: Actor,
     pub return_id: Option<ReturnId>,
     pub body: EventBody,
-}
-
-/// An expected line copied from the manifest into the return when it is received, so the
-/// return stays self-contained even if the manifest line changes later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectedLine {
-    pub sku: String,
-    pub barcode: String,
-    pub name: String,
-    pub qty: u32,
 }
 
 /// Reference to a stored photo (content-addressed).

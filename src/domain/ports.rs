@@ -5,10 +5,8 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::event::ExpectedLine;
 use super::ids::StationId;
-use super::kind::ReturnKind;
-use super::model::Role;
+use super::kind::{BinClass, ExpectedLine, ReturnKind, Role};
 
 /// One expected return from customer service's daily returns log (the manifest).
 #[derive(Debug, Clone, PartialEq)]
@@ -45,29 +43,6 @@ impl OperatorInfo {
 pub struct DefectReasonInfo {
     pub code: String,
     pub seller_fault: bool,
-}
-
-/// The class of a configured bin: which grade of goods it may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinClass {
-    Good,
-    Defect,
-}
-
-impl BinClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BinClass::Good => "good",
-            BinClass::Defect => "defect",
-        }
-    }
-    pub fn parse(s: &str) -> Option<BinClass> {
-        match s {
-            "good" => Some(BinClass::Good),
-            "defect" => Some(BinClass::Defect),
-            _ => None,
-        }
-    }
 }
 
 /// A bin code as configured (`[[zones.bins]]`) or edited by a supervisor: 1 to 16 of

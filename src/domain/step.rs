@@ -6,14 +6,14 @@ use chrono::{DateTime, Utc};
 
 use super::error::DomainError;
 use super::event::{
-    Actor, CheckLine, CountLine, Event, EventBody, ExpectedLine, FreightRecord, ItemException,
-    PhotoRef, PrintReason, RtvLine,
+    Actor, CheckLine, CountLine, Event, EventBody, FreightRecord, ItemException, PhotoRef,
+    PrintReason, RtvLine,
 };
 use super::ids::{Badge, ItemRef, ReturnId, Waybill};
-use super::kind::{Grade, ReturnKind};
-use super::model::{ItemZone, Return, Role, Station, Visual};
+use super::kind::{BinClass, ExpectedLine, Grade, ItemZone, ReturnKind, Role, Visual};
+use super::model::{Return, Station};
 use super::policy;
-use super::ports::{BinClass, Lookup, Settings};
+use super::ports::{Lookup, Settings};
 use super::scan::{CommandCode, ProductCode, ScanClass, ZoneScan};
 
 /// Everything the engine can ask the state machine to do.

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use super::error::DomainError;
 use super::event::EventBody;
 use super::ids::Waybill;
-use super::model::{Role, Station};
+use super::kind::Role;
+use super::model::Station;
 use super::ports::{Lookup, valid_bin_code};
 use super::step::{BinChange, Feedback, Operator, Out, Transition, require};
 
@@ -146,9 +147,8 @@ mod tests {
     use super::*;
     use crate::domain::event::{Actor, Event, RtvLine};
     use crate::domain::ids::{Badge, ItemRef, ReturnId, StationId};
-    use crate::domain::kind::Grade;
-    use crate::domain::model::ItemZone;
-    use crate::domain::ports::{BinClass, DefectReasonInfo, ManifestEntry, OperatorInfo, Settings};
+    use crate::domain::kind::{BinClass, Grade, ItemZone};
+    use crate::domain::ports::{DefectReasonInfo, ManifestEntry, OperatorInfo, Settings};
     use crate::domain::scan::ZoneScan;
     use crate::domain::step::{Command, step};
 
@@ -271,7 +271,7 @@ mod tests {
             exception: None,
         }));
         st.apply(&body(EventBody::FirstCompleted {
-            visual: crate::domain::model::Visual::Ok,
+            visual: crate::domain::kind::Visual::Ok,
             counts: Vec::new(),
             exceptions: Vec::new(),
             exchange_ship_by: now(),

@@ -22,7 +22,7 @@ use super::auth::{self, Auth, Caller};
 use super::error::{ApiError, accept_language};
 use super::idem::{self, Begin, Idempotency};
 use crate::domain::ids::ReturnId;
-use crate::domain::model::Role;
+use crate::domain::kind::Role;
 use crate::i18n::Lang;
 
 pub const PREFIX: &str = "/api/v1";

@@ -5,13 +5,13 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::event::{
-    Actor, CheckLine, CloseReason, CountLine, Event, EventBody, ExpectedLine, FreightRecord,
-    ItemException, PhotoRef, PrintReason, RtvLine,
+    Actor, CheckLine, CloseReason, CountLine, Event, EventBody, FreightRecord, ItemException,
+    PhotoRef, PrintReason, RtvLine,
 };
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
-use crate::domain::kind::{Grade, Party, ReturnKind};
-use crate::domain::model::{ItemZone, Role, Visual};
-use crate::domain::ports::BinClass;
+use crate::domain::kind::{
+    BinClass, ExpectedLine, Grade, ItemZone, Party, ReturnKind, Role, Visual,
+};
 
 /// Contract time format: RFC 3339 UTC with milliseconds.
 pub fn fmt_time(t: DateTime<Utc>) -> String {

@@ -16,11 +16,8 @@ use super::codec::{
 };
 use crate::domain::event::{EventBody, ItemException, RtvLine};
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
-use crate::domain::kind::{Grade, ReturnKind};
-use crate::domain::model::{
-    Bench, BinEdit, Item, Return, Role, RtvClosed, RtvNote, Session, Station, Visual,
-};
-use crate::domain::ports::BinClass;
+use crate::domain::kind::{BinClass, Grade, ReturnKind, Role, Visual};
+use crate::domain::model::{Bench, BinEdit, Item, Return, RtvClosed, RtvNote, Session, Station};
 
 pub fn return_json(r: &Return) -> Value {
     json!({

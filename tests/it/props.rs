@@ -14,13 +14,11 @@ use proptest::test_runner::{Config as PtConfig, TestCaseError, TestRunner};
 use serde_json::json;
 
 use returnsd::domain::error::DomainError;
-use returnsd::domain::event::{Event, EventBody, ExpectedLine};
+use returnsd::domain::event::{Event, EventBody};
 use returnsd::domain::ids::{Badge, ItemRef, ReturnId, StationId, Waybill};
-use returnsd::domain::kind::{Grade, ReturnKind};
-use returnsd::domain::model::{ItemZone, Return, Role, Stage, Station, parse_rtv_number};
-use returnsd::domain::ports::{
-    BinClass, DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo, Settings,
-};
+use returnsd::domain::kind::{BinClass, ExpectedLine, Grade, ItemZone, ReturnKind, Role};
+use returnsd::domain::model::{Return, Stage, Station, parse_rtv_number};
+use returnsd::domain::ports::{DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo, Settings};
 use returnsd::domain::scan::{CommandCode, ScanGrammar, ZoneScan};
 use returnsd::domain::step::{BinChange, Command, Effect, Operator, Transition, step};
 use returnsd::{config, engine, feed, store};
