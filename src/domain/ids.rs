@@ -1,6 +1,11 @@
 //! The vocabulary newtypes of the returns domain — station, return id, item label, waybill,
-//! operator badge, SKU and GTIN — each parsed and validated once at the edge, so the rest of
+//! operator badge and GTIN — each parsed and validated once at the edge, so the rest of
 //! the crate can hold them without re-checking.
+//!
+//! A SKU is not one of them: it is the seller's text as the feed accepts it (1 to 64
+//! characters, spaces allowed), and for a product the manifest does not list the station
+//! uses the barcode as read, which may be a GS1 element string with GS separators. No
+//! rule stricter than "a string" holds for both, so SKUs stay `String`.
 //!
 //! Errors are machine-readable ([`IdError::code`] plus fields); human wording is produced
 //! elsewhere from those.
@@ -464,40 +469,6 @@ impl FromStr for Badge {
 
 // ---------------------------------------------------------------------------------------
 
-/// A seller's stock-keeping unit: 1–64 characters, none of them whitespace or control.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sku(String);
-
-impl Sku {
-    pub const MAX_LEN: usize = 64;
-
-    pub fn parse(s: &str) -> Result<Sku, IdError> {
-        check_chars(s, 0, 1, Self::MAX_LEN, |c| {
-            !c.is_whitespace() && !c.is_control()
-        })?;
-        Ok(Sku(s.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Sku {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for Sku {
-    type Err = IdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-
 /// A GS1 trade item number (EAN-8, UPC-A, EAN-13 or GTIN-14) with a valid check digit.
 ///
 /// Identity (`Eq`, `Hash`, `Ord`) is the 14-digit form, so EAN-13 `6901234567892` equals
@@ -827,29 +798,6 @@ mod tests {
     }
 
     #[test]
-    fn skus() {
-        // (input, expected): proves SKUs are free text without whitespace/control, ≤ 64 chars.
-        let cases: &[(&str, Result<(), IdError>)] = &[
-            ("TSHIRT-红-XL", Ok(())),
-            ("A/B#1", Ok(())),
-            ("", Err(IdError::Empty)),
-            ("A B", Err(IdError::BadChar { at: 1, ch: ' ' })),
-            ("A\u{7}", Err(IdError::BadChar { at: 1, ch: '\u{7}' })),
-            (
-                "全角\u{3000}空格",
-                Err(IdError::BadChar {
-                    at: 2,
-                    ch: '\u{3000}',
-                }),
-            ),
-            (&"好".repeat(65), Err(IdError::TooLong { len: 65, max: 64 })),
-        ];
-        for (input, want) in cases {
-            assert_eq!(Sku::parse(input).map(|_| ()), *want, "{input:?}");
-        }
-    }
-
-    #[test]
     fn gtin_check_digits() {
         // (input, expected 14-digit form or error): proves mod-10 check digits for each length.
         let cases: &[(&str, Result<&str, IdError>)] = &[
@@ -993,7 +941,6 @@ mod tests {
             let _ = Waybill::parse(&s);
             let _ = Badge::parse(&s);
             let _ = Badge::from_scan(&s);
-            let _ = Sku::parse(&s);
             let _ = Gtin::parse(&s);
         }
     }
