@@ -10,4 +10,3 @@ pub mod policy;
 pub mod ports;
 pub mod scan;
 pub mod step;
-pub mod supervise;

@@ -62,19 +62,22 @@ fn every_code_is_translated() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sources: [(&str, &str); 5] = [
         ("src/domain/error.rs", r#"=> "([a-z_]+)""#),
-        ("src/domain/supervise.rs", r#""((?:bin|rtv)_[a-z_]+)""#),
+        ("src/domain/step/supervise.rs", r#""((?:bin|rtv)_[a-z_]+)""#),
         ("src/domain/scan/mod.rs", r#"=> "(scan\.[a-z_0-9]+)""#),
         (
-            "src/domain/step.rs",
+            "src/domain/step/mod.rs",
             r#"(?:Feedback::ok\(\s*"([a-z_]+)"|"((?:item|card)_[a-z]+)")"#,
         ),
         ("src/engine.rs", r#"Reply::not_stored\("([a-z_]+)"\)"#),
     ];
     // The action a role check names is shown translated (`action.<name>`).
     let actions: [(&str, &str); 3] = [
-        ("src/domain/step.rs", r#"require\([^)]*"([a-z_]+)"\)"#),
-        ("src/domain/supervise.rs", r#"require\([^)]*"([a-z_]+)"\)"#),
-        ("src/domain/supervise.rs", r#"action: "([a-z_]+)""#),
+        ("src/domain/step/mod.rs", r#"require\([^)]*"([a-z_]+)"\)"#),
+        (
+            "src/domain/step/supervise.rs",
+            r#"require\([^)]*"([a-z_]+)"\)"#,
+        ),
+        ("src/domain/step/supervise.rs", r#"action: "([a-z_]+)""#),
     ];
     let known: Vec<&str> = returnsd::i18n::codes().collect();
     let mut checked = 0;

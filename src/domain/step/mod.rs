@@ -4,17 +4,19 @@
 
 use chrono::{DateTime, Utc};
 
-use super::error::DomainError;
-use super::event::{
+use crate::domain::error::DomainError;
+use crate::domain::event::{
     Actor, CheckLine, CountLine, Event, EventBody, FreightRecord, ItemException, PhotoRef,
     PrintReason, RtvLine,
 };
-use super::ids::{Badge, ItemRef, ReturnId, Waybill};
-use super::kind::{BinClass, ExpectedLine, Grade, ItemZone, ReturnKind, Role, Visual};
-use super::model::{Return, Station};
-use super::policy;
-use super::ports::{Lookup, Settings};
-use super::scan::{CommandCode, ProductCode, ScanClass, ZoneScan};
+use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
+use crate::domain::kind::{BinClass, ExpectedLine, Grade, ItemZone, ReturnKind, Role, Visual};
+use crate::domain::model::{Return, Station};
+use crate::domain::policy;
+use crate::domain::ports::{Lookup, Settings};
+use crate::domain::scan::{CommandCode, ProductCode, ScanClass, ZoneScan};
+
+mod supervise;
 
 /// Everything the engine can ask the state machine to do.
 #[derive(Debug, Clone)]
@@ -1276,15 +1278,13 @@ fn api(
                 vec![("return_id", r.id.to_string())],
             )))
         }
-        Command::SetBin { by, code, change } => {
-            super::supervise::set_bin(st, lk, by, code, change, now)
-        }
+        Command::SetBin { by, code, change } => supervise::set_bin(st, lk, by, code, change, now),
         Command::CloseRtvNote {
             by,
             note_no,
             waybill,
             note,
-        } => super::supervise::close_rtv_note(st, by, note_no, waybill, note, now),
+        } => supervise::close_rtv_note(st, by, note_no, waybill, note, now),
         Command::Void {
             by,
             return_id,
@@ -1316,7 +1316,7 @@ fn api(
 fn pick_items(
     r: &Return,
     items: &[u32],
-    default: impl Fn(&super::model::Item) -> bool,
+    default: impl Fn(&crate::domain::model::Item) -> bool,
 ) -> Result<Vec<u32>, DomainError> {
     if items.is_empty() {
         return Ok(r
@@ -1380,14 +1380,14 @@ fn close_if_done(st: &Station, id: &ReturnId, out: &mut Out) {
     };
     for ev in &out.events {
         if ev.return_id.as_ref() == Some(id) {
-            super::model::apply_to_return(&mut r, &ev.body, &ev.actor.0, ev.occurred_at);
+            crate::domain::model::apply_to_return(&mut r, &ev.body, &ev.actor.0, ev.occurred_at);
         }
     }
     if r.all_done() && !r.closed {
         out.push(
             Some(id),
             EventBody::Closed {
-                reason: super::event::CloseReason::Completed,
+                reason: crate::domain::event::CloseReason::Completed,
             },
         );
     }

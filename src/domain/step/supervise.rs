@@ -1,17 +1,17 @@
 //! The supervisor's housekeeping commands, apart from the returns flow in `step`: editing
 //! the bins (`zone.bin_set`) and closing return-to-vendor notes (`rtv.note_closed`).
-//! Both are supervisor-only; `step` routes [`Command::SetBin`](super::step::Command) and
+//! Both are supervisor-only; `step` routes [`Command::SetBin`](super::Command) and
 //! `CloseRtvNote` here.
 
 use chrono::{DateTime, Utc};
 
-use super::error::DomainError;
-use super::event::EventBody;
-use super::ids::Waybill;
-use super::kind::Role;
-use super::model::Station;
-use super::ports::{Lookup, valid_bin_code};
-use super::step::{BinChange, Feedback, Operator, Out, Transition, require};
+use super::{BinChange, Feedback, Operator, Out, Transition, require};
+use crate::domain::error::DomainError;
+use crate::domain::event::EventBody;
+use crate::domain::ids::Waybill;
+use crate::domain::kind::Role;
+use crate::domain::model::Station;
+use crate::domain::ports::{Lookup, valid_bin_code};
 
 /// Longest bin label, in characters.
 pub const LABEL_MAX: usize = 100;
