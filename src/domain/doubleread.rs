@@ -6,8 +6,14 @@ use std::collections::HashMap;
 
 #[derive(Debug, Default)]
 pub struct DoubleReadFilter {
+    /// How close (in ms) two equal reads must be to count as one trigger pull; 0 turns the
+    /// filter off.
     window_ms: u64,
+    /// The last code read per source and when: a repeat is only a double read from the same
+    /// scanner.
     last: HashMap<String, (Vec<u8>, u64)>,
+    /// Reads dropped so far, exported as a metric: a scanner that double-reads a lot can
+    /// then be noticed.
     dropped: u64,
 }
 

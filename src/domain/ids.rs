@@ -187,9 +187,13 @@ impl FromStr for StationId {
 /// still builds an id for them, but it will not parse back.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReturnId {
+    /// The station that received the return: ids from two stations never collide.
     station: StationId,
+    /// The local day of receipt: numbering restarts each day.
     date: NaiveDate,
+    /// The return's number within its station and day.
     number: u32,
+    /// The printed form, kept so `as_str` never reformats (it is what the label shows).
     text: String,
 }
 
@@ -335,7 +339,9 @@ impl FromStr for ReturnId {
 /// `R-ST01-20261125-0042.2`. `item_no` starts at 1 and is printed without leading zeros.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemRef {
+    /// The return the unit belongs to.
     pub return_id: ReturnId,
+    /// The unit's number within it (from 1).
     pub item_no: u32,
 }
 
@@ -475,7 +481,9 @@ impl FromStr for Badge {
 /// GTIN-14 `06901234567892`; the original length is kept only for display.
 #[derive(Debug, Clone)]
 pub struct Gtin {
+    /// The 14-digit form: the identity, so an EAN-13 and its GTIN-14 compare equal.
     gtin14: String,
+    /// The length it was read in, to display it as printed on the product.
     len: usize,
 }
 

@@ -223,8 +223,12 @@ impl BinClass {
 /// return stays self-contained even if the manifest line changes later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedLine {
+    /// The product, as the seller names it: counts are per SKU.
     pub sku: String,
+    /// The barcode a scanned product is matched against.
     pub barcode: String,
+    /// The product's name, for people (lists, labels).
     pub name: String,
+    /// Units expected: more is an over exception, fewer an under one.
     pub qty: u32,
 }

@@ -62,7 +62,9 @@ pub const AFTER_SALES_DEADLINE: TimeDelta = TimeDelta::hours(24);
 /// (满168小时) and the window is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NoReasonWindow {
+    /// The first instant that counts (00:00 of the day after signing, local time).
     pub starts: DateTime<Utc>,
+    /// The first instant outside the window (exclusive).
     pub ends: DateTime<Utc>,
 }
 
@@ -349,7 +351,10 @@ impl fmt::Display for Fault {
 /// The facts freight responsibility is decided from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FreightInput {
+    /// The kind of parcel: a carrier return or refusal is judged differently from a
+    /// customer's.
     pub kind: ReturnKind,
+    /// The reason the customer gave, confirmed or not by the finding.
     pub claimed: ClaimedReason,
     /// For a multi-item parcel, the worst finding (see [`Finding::of_parcel`]).
     pub finding: Finding,
@@ -360,6 +365,7 @@ pub struct FreightInput {
 /// Who pays each freight leg, and which rule said so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FreightDecision {
+    /// Whose fault it is; who pays follows from it.
     pub fault: Fault,
     /// The leg that brought the goods to the customer (发货运费).
     pub outbound: Party,

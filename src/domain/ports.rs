@@ -11,20 +11,31 @@ use super::kind::{BinClass, ExpectedLine, ReturnKind, Role};
 /// One expected return from customer service's daily returns log (the manifest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ManifestEntry {
+    /// The tracking number the parcel will arrive under: what the bench looks up.
     pub waybill: String,
+    /// The feed's version of the entry: newer wins, and the return records which one it
+    /// copied.
     pub version: i64,
+    /// The kind customer service recorded, so the keeper need not set it.
     pub kind: ReturnKind,
+    /// The shop's order, copied into the return.
     pub order_no: String,
+    /// The customer's stated reason: whether a refund applies, who is at fault.
     pub claimed_reason: String,
+    /// When the customer signed for the delivery: starts the no-reason window.
     pub signed_at: Option<DateTime<Utc>>,
+    /// The order shipped free: part of who pays the outbound freight.
     pub free_shipping: bool,
+    /// What should be in the parcel: the keeper's count is checked against it.
     pub items: Vec<ExpectedLine>,
 }
 
 /// An operator who may log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorInfo {
+    /// The badge id the operator scans or types.
     pub badge: String,
+    /// What they may do; at a bench they act in the most capable one.
     pub roles: Vec<Role>,
 }
 
@@ -41,7 +52,9 @@ impl OperatorInfo {
 /// A defect reason from the feed (or the built-in defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefectReasonInfo {
+    /// The code an inspector gives.
     pub code: String,
+    /// The defect is the seller's fault: the seller pays both freight legs.
     pub seller_fault: bool,
 }
 
@@ -67,7 +80,9 @@ pub trait Lookup {
 /// Station settings the rules depend on.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Prefixes every return id and RTV note number, so stations never collide.
     pub station: StationId,
+    /// The local day: return numbering, RTV numbering and the no-reason window follow it.
     pub tz: Tz,
     /// A defect grade must carry at least one photo (quality claims need evidence).
     pub defect_photo_required: bool,
