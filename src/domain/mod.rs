@@ -3,6 +3,7 @@
 pub mod doubleread;
 pub mod error;
 pub mod event;
+pub mod fold;
 pub mod ids;
 pub mod kind;
 pub mod model;

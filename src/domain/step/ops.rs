@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::error::DomainError;
 use crate::domain::event::{Actor, CloseReason, EventBody, PrintReason, RtvLine};
+use crate::domain::fold::apply_to_return;
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::{BinClass, Grade, ItemZone, Role};
-use crate::domain::model::{Station, apply_to_return};
+use crate::domain::model::Station;
 use crate::domain::scan::ZoneScan;
 
 use super::command::Operator;
