@@ -238,9 +238,9 @@ fn refund_due(
     );
 }
 
-/// The worst finding across the parcel, which decides fault: a seller-fault defect wins
-/// over any other defect, which wins over good. `targets` are being graded `grade` with
-/// `reasons` now; the other items were graded before.
+/// The parcel's finding, which decides fault: the worst of its items'
+/// ([`policy::Finding::of_parcel`]). `targets` are being graded `grade` with `reasons` now;
+/// the other items were graded before (the refund falls due only when none is left).
 fn parcel_finding(
     r: &Return,
     lk: &dyn Lookup,
@@ -248,36 +248,21 @@ fn parcel_finding(
     grade: Grade,
     reasons: &[String],
 ) -> policy::Finding {
-    let mut seller_defect = false;
-    let mut other_defect = false;
-    let mut check = |g: Grade, rs: &[String]| {
-        if g == Grade::Defect {
-            if rs
-                .iter()
-                .any(|c| lk.defect_reason(c).is_some_and(|d| d.seller_fault))
-            {
-                seller_defect = true;
-            } else {
-                other_defect = true;
-            }
-        }
+    let finding = |g: Grade, rs: &[String]| {
+        let seller_fault = rs
+            .iter()
+            .any(|c| lk.defect_reason(c).is_some_and(|d| d.seller_fault));
+        policy::Finding::from_grade(g, seller_fault)
     };
-    for i in r.live_items() {
+    policy::Finding::of_parcel(r.live_items().map(|i| {
         if targets.contains(&i.item_no) {
-            check(grade, reasons);
-        } else if let Some(g) = i.grade {
-            check(g, &i.defect_reasons);
+            finding(grade, reasons)
+        } else {
+            i.grade.map_or(policy::Finding::NotInspected, |g| {
+                finding(g, &i.defect_reasons)
+            })
         }
-    }
-    if seller_defect {
-        policy::Finding::Defect { seller_fault: true }
-    } else if other_defect {
-        policy::Finding::Defect {
-            seller_fault: false,
-        }
-    } else {
-        policy::Finding::Good
-    }
+    }))
 }
 
 #[cfg(test)]
