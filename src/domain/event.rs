@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::ids::{Badge, ItemRef, ReturnId, Waybill};
+use super::ids::{Badge, BinCode, ItemRef, ReturnId, Waybill};
 use super::kind::{BinClass, ExpectedLine, Grade, ItemZone, Party, ReturnKind, Role, Visual};
 
 /// Who did it: `"<role>:<badge>"` for operators, `"system"` or `"central"` otherwise.
@@ -271,7 +271,7 @@ pub enum EventBody {
     /// `zone.bin_set`: a supervisor added, relabelled, retired or reactivated a bin. It
     /// carries the bin's whole new state and overlays the configured `[[zones.bins]]`.
     BinSet {
-        code: String,
+        code: BinCode,
         class: BinClass,
         label: Option<String>,
         active: bool,

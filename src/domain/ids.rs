@@ -1,5 +1,5 @@
 //! The vocabulary newtypes of the returns domain — station, return id, item label, waybill,
-//! operator badge and GTIN — each parsed and validated once at the edge, so the rest of
+//! operator badge, bin and GTIN — each parsed and validated once at the edge, so the rest of
 //! the crate can hold them without re-checking.
 //!
 //! A SKU is not one of them: it is the seller's text as the feed accepts it (1 to 64
@@ -45,6 +45,8 @@ pub enum IdError {
     BadCheckDigit { expected: u8, found: u8 },
     /// A code from a closed, printed vocabulary (e.g. a `CMD-` command) that is not known.
     UnknownCode { text: String },
+    /// A name the vocabulary keeps for itself (a bin called `GOOD` would be the good zone).
+    Reserved { text: String },
 }
 
 impl IdError {
@@ -62,6 +64,7 @@ impl IdError {
             IdError::BadLength { .. } => "id.bad_length",
             IdError::BadCheckDigit { .. } => "id.bad_check_digit",
             IdError::UnknownCode { .. } => "id.unknown_code",
+            IdError::Reserved { .. } => "id.reserved",
         }
     }
 }
@@ -83,7 +86,9 @@ impl fmt::Display for IdError {
             IdError::BadCheckDigit { expected, found } => {
                 write!(f, " expected={expected} found={found}")
             }
-            IdError::UnknownCode { text } => write!(f, " text={text:?}"),
+            IdError::UnknownCode { text } | IdError::Reserved { text } => {
+                write!(f, " text={text:?}")
+            }
         }
     }
 }
@@ -475,6 +480,56 @@ impl FromStr for Badge {
 
 // ---------------------------------------------------------------------------------------
 
+/// A bin (a shelf position in the good or defect zone): `[A-Z0-9-]{1,16}`, and not one of
+/// the fixed zones' names, since it is scanned as `Z-<code>` beside `Z-PENDING`, `Z-GOOD`
+/// and `Z-DEFECT`. Bins are configured (`[[zones.bins]]`) or added by a supervisor; both
+/// parse here, and so does the bin of a scanned zone label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BinCode(String);
+
+impl BinCode {
+    pub const MAX_LEN: usize = 16;
+    /// The fixed zones' names, which no bin may take.
+    pub const RESERVED: [&'static str; 3] = ["PENDING", "GOOD", "DEFECT"];
+    /// The rule in words, for messages that tell a person what to type.
+    pub const RULE: &'static str = "1 to 16 of A-Z 0-9 - (not PENDING, GOOD or DEFECT)";
+
+    pub fn parse(s: &str) -> Result<BinCode, IdError> {
+        Self::parse_at(s, 0)
+    }
+
+    /// Parses a code that starts at character `offset` of a longer string (a zone label),
+    /// so error positions refer to the whole string.
+    pub fn parse_at(s: &str, offset: usize) -> Result<BinCode, IdError> {
+        check_chars(s, offset, 1, Self::MAX_LEN, |c| {
+            c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-'
+        })?;
+        if Self::RESERVED.contains(&s) {
+            return Err(IdError::Reserved { text: s.to_owned() });
+        }
+        Ok(BinCode(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for BinCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for BinCode {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
 /// A GS1 trade item number (EAN-8, UPC-A, EAN-13 or GTIN-14) with a valid check digit.
 ///
 /// Identity (`Eq`, `Hash`, `Ord`) is the 14-digit form, so EAN-13 `6901234567892` equals
@@ -806,6 +861,46 @@ mod tests {
     }
 
     #[test]
+    fn bin_codes() {
+        // (input, expected): proves the alphabet (uppercase only), the length and the
+        // reserved names of bin codes.
+        let cases: &[(&str, Result<(), IdError>)] = &[
+            ("A01", Ok(())),
+            ("D-09", Ok(())),
+            ("---", Ok(())),
+            ("ABCDEFGHIJKLMNOP", Ok(())),
+            ("", Err(IdError::Empty)),
+            ("a01", Err(IdError::BadChar { at: 0, ch: 'a' })),
+            ("A/01", Err(IdError::BadChar { at: 1, ch: '/' })),
+            ("A01 ", Err(IdError::BadChar { at: 3, ch: ' ' })),
+            (
+                "ABCDEFGHIJKLMNOPQ",
+                Err(IdError::TooLong { len: 17, max: 16 }),
+            ),
+            (
+                "GOOD",
+                Err(IdError::Reserved {
+                    text: "GOOD".into(),
+                }),
+            ),
+            (
+                "PENDING",
+                Err(IdError::Reserved {
+                    text: "PENDING".into(),
+                }),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(BinCode::parse(input).map(|_| ()), *want, "{input:?}");
+        }
+        assert_eq!(
+            BinCode::parse_at("A/", 2),
+            Err(IdError::BadChar { at: 3, ch: '/' })
+        );
+        assert_eq!(BinCode::parse("D01").unwrap().to_string(), "D01");
+    }
+
+    #[test]
     fn gtin_check_digits() {
         // (input, expected 14-digit form or error): proves mod-10 check digits for each length.
         let cases: &[(&str, Result<&str, IdError>)] = &[
@@ -949,6 +1044,7 @@ mod tests {
             let _ = Waybill::parse(&s);
             let _ = Badge::parse(&s);
             let _ = Badge::from_scan(&s);
+            let _ = BinCode::parse(&s);
             let _ = Gtin::parse(&s);
         }
     }

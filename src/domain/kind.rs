@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use super::ids::BinCode;
+
 /// The three kinds of returned parcel (seed 000 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReturnKind {
@@ -149,8 +151,8 @@ impl Visual {
 pub enum ItemZone {
     Bench,
     Pending,
-    Good(Option<String>),
-    Defect(Option<String>),
+    Good(Option<BinCode>),
+    Defect(Option<BinCode>),
     Vendor,
     Customer,
 }
@@ -180,9 +182,9 @@ impl ItemZone {
             "customer" => ItemZone::Customer,
             _ => {
                 if let Some(b) = s.strip_prefix("good/") {
-                    ItemZone::Good(Some(b.to_string()))
+                    ItemZone::Good(Some(BinCode::parse(b).ok()?))
                 } else if let Some(b) = s.strip_prefix("defect/") {
-                    ItemZone::Defect(Some(b.to_string()))
+                    ItemZone::Defect(Some(BinCode::parse(b).ok()?))
                 } else {
                     return None;
                 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::event::{CheckLine, ItemException, PhotoRef, RtvLine};
-use super::ids::{Badge, ReturnId, Waybill};
+use super::ids::{Badge, BinCode, ReturnId, Waybill};
 use super::kind::{BinClass, ExpectedLine, Grade, ItemZone, ReturnKind, Role, Visual};
 use super::ports::Lookup;
 
@@ -266,7 +266,7 @@ pub struct BinEdit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectiveBin {
     /// The bin's code, as scanned after `Z-`.
-    pub code: String,
+    pub code: BinCode,
     /// Which grade of goods it takes.
     pub class: BinClass,
     /// Its name for people, if any.
@@ -323,7 +323,7 @@ pub struct Station {
     /// Ledger balance per (zone, sku); derived from `ledger.entry` events.
     pub stock: BTreeMap<StockKey, i64>,
     /// Supervisors' bin edits by code (`zone.bin_set`); the config's bins lie beneath.
-    pub bins: BTreeMap<String, BinEdit>,
+    pub bins: BTreeMap<BinCode, BinEdit>,
     /// Return-to-vendor notes by number.
     pub rtv_notes: BTreeMap<String, RtvNote>,
 }
@@ -340,10 +340,10 @@ impl Station {
     }
 
     /// The bin `code` as it is now: the supervisor's last edit, else the configured bin.
-    pub fn bin(&self, lk: &dyn Lookup, code: &str) -> Option<EffectiveBin> {
+    pub fn bin(&self, lk: &dyn Lookup, code: &BinCode) -> Option<EffectiveBin> {
         if let Some(e) = self.bins.get(code) {
             return Some(EffectiveBin {
-                code: code.to_string(),
+                code: code.clone(),
                 class: e.class,
                 label: e.label.clone(),
                 active: e.active,
@@ -351,7 +351,7 @@ impl Station {
             });
         }
         lk.bin(code).map(|class| EffectiveBin {
-            code: code.to_string(),
+            code: code.clone(),
             class,
             label: None,
             active: true,
@@ -360,9 +360,9 @@ impl Station {
     }
 
     /// Units the ledger holds in bin `code` (under either class's zone name).
-    pub fn units_in_bin(&self, code: &str) -> i64 {
-        let good = ItemZone::Good(Some(code.to_string())).ledger_name();
-        let defect = ItemZone::Defect(Some(code.to_string())).ledger_name();
+    pub fn units_in_bin(&self, code: &BinCode) -> i64 {
+        let good = ItemZone::Good(Some(code.clone())).ledger_name();
+        let defect = ItemZone::Defect(Some(code.clone())).ledger_name();
         self.stock
             .iter()
             .filter(|((zone, _), _)| *zone == good || *zone == defect)

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::ids::StationId;
+use super::ids::{BinCode, StationId};
 use super::kind::{BinClass, ExpectedLine, ReturnKind, Role};
 
 /// One expected return from customer service's daily returns log (the manifest).
@@ -58,23 +58,12 @@ pub struct DefectReasonInfo {
     pub seller_fault: bool,
 }
 
-/// A bin code as configured (`[[zones.bins]]`) or edited by a supervisor: 1 to 16 of
-/// `A-Z 0-9 -`, and not one of the fixed zones' names (it is scanned as `Z-<code>`).
-pub fn valid_bin_code(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= 16
-        && code
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
-        && !["PENDING", "GOOD", "DEFECT"].contains(&code)
-}
-
 /// Reference data the state machine consults.
 pub trait Lookup {
     fn manifest(&self, waybill: &str) -> Option<ManifestEntry>;
     fn operator(&self, badge: &str) -> Option<OperatorInfo>;
     fn defect_reason(&self, code: &str) -> Option<DefectReasonInfo>;
-    fn bin(&self, code: &str) -> Option<BinClass>;
+    fn bin(&self, code: &BinCode) -> Option<BinClass>;
 }
 
 /// Station settings the rules depend on.

@@ -112,7 +112,7 @@ fn target_zone(
             (Grade::Defect, Some(bin)) if bin.class == BinClass::Defect => {
                 Ok(ItemZone::Defect(Some(b.clone())))
             }
-            _ => Err(wrong(b)),
+            _ => Err(wrong(b.as_str())),
         },
     }
 }

@@ -5,9 +5,8 @@
 
 use crate::domain::error::DomainError;
 use crate::domain::event::EventBody;
-use crate::domain::ids::Waybill;
+use crate::domain::ids::{BinCode, Waybill};
 use crate::domain::kind::Role;
-use crate::domain::ports::valid_bin_code;
 
 use super::command::{BinChange, Operator};
 use super::shared::{Ctx, require};
@@ -20,6 +19,8 @@ pub const CLOSE_NOTE_MAX: usize = 500;
 
 /// Add, relabel, retire or reactivate a bin. A bin that holds stock keeps its class and
 /// stays active: its units would otherwise sit in a zone put-away can no longer reach.
+/// `code` is the supervisor's text, parsed here (after the role check) so a malformed
+/// code is refused as `bad_input`, like a bad label.
 pub(super) fn set_bin(
     cx: &Ctx,
     by: Operator,
@@ -27,12 +28,10 @@ pub(super) fn set_bin(
     change: BinChange,
 ) -> Result<Transition, DomainError> {
     require(&by, &[Role::Supervisor], "edit_zones")?;
-    if !valid_bin_code(&code) {
-        return Err(DomainError::BadInput {
-            field: "code",
-            problem: "use 1 to 16 of A-Z 0-9 - (not PENDING, GOOD or DEFECT)".into(),
-        });
-    }
+    let code = BinCode::parse(&code).map_err(|_| DomainError::BadInput {
+        field: "code",
+        problem: format!("use {}", BinCode::RULE),
+    })?;
     let current = cx.st.bin(cx.lk, &code);
     let units = cx.st.units_in_bin(&code);
     let (class, label, active, feedback) = match change {
@@ -92,7 +91,7 @@ pub(super) fn set_bin(
     );
     Ok(out.done(Feedback::ok(
         feedback,
-        vec![("bin", code), ("class", class.as_str().into())],
+        vec![("bin", code.to_string()), ("class", class.as_str().into())],
     )))
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use crate::domain::error::DomainError;
 use crate::domain::event::{Actor, Event, EventBody, RtvLine};
-use crate::domain::ids::{Badge, ItemRef, ReturnId, StationId, Waybill};
+use crate::domain::ids::{Badge, BinCode, ItemRef, ReturnId, StationId, Waybill};
 use crate::domain::kind::{BinClass, Grade, ItemZone, Role};
 use crate::domain::model::Station;
 use crate::domain::ports::{DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo, Settings};
@@ -28,13 +28,17 @@ impl Lookup for Lk {
             seller_fault: true,
         })
     }
-    fn bin(&self, code: &str) -> Option<BinClass> {
-        match code {
+    fn bin(&self, code: &BinCode) -> Option<BinClass> {
+        match code.as_str() {
             "A01" => Some(BinClass::Good),
             "D01" => Some(BinClass::Defect),
             _ => None,
         }
     }
+}
+
+fn bin(code: &str) -> BinCode {
+    BinCode::parse(code).unwrap()
 }
 
 fn now() -> DateTime<Utc> {
@@ -168,7 +172,7 @@ fn put_away(zone: &str) -> Command {
         by: op(Role::Keeper),
         return_id: rid(),
         items: Vec::new(),
-        zone: ZoneScan::Bin(zone.into()),
+        zone: ZoneScan::Bin(bin(zone)),
     }
 }
 
@@ -196,7 +200,7 @@ fn only_a_supervisor_edits_zones() {
     let tr = run(&mut st, set("B07", upsert(BinClass::Good, Some("Shelf 7")))).unwrap();
     assert_eq!(tr.feedback.code, "bin_added");
     assert_eq!(tr.events[0].body.type_name(), "zone.bin_set");
-    let b = st.bin(&Lk, "B07").unwrap();
+    let b = st.bin(&Lk, &bin("B07")).unwrap();
     assert_eq!(
         (b.class, b.label.as_deref(), b.active, b.edited),
         (BinClass::Good, Some("Shelf 7"), true, true)
@@ -236,28 +240,28 @@ fn bad_codes_and_labels_are_refused() {
 #[test]
 fn a_config_bin_is_overridden() {
     let mut st = Station::default();
-    assert!(!st.bin(&Lk, "D01").unwrap().edited);
+    assert!(!st.bin(&Lk, &bin("D01")).unwrap().edited);
     let tr = run(
         &mut st,
         set("D01", upsert(BinClass::Defect, Some("Rack D"))),
     )
     .unwrap();
     assert_eq!(tr.feedback.code, "bin_updated");
-    let b = st.bin(&Lk, "D01").unwrap();
+    let b = st.bin(&Lk, &bin("D01")).unwrap();
     assert_eq!(
         (b.label.as_deref(), b.active, b.edited),
         (Some("Rack D"), true, true)
     );
     run(&mut st, set("D01", BinChange::Retire)).unwrap();
-    assert!(!st.bin(&Lk, "D01").unwrap().active);
+    assert!(!st.bin(&Lk, &bin("D01")).unwrap().active);
     // A relabel keeps it retired; reactivating brings it back.
     run(&mut st, set("D01", upsert(BinClass::Defect, None))).unwrap();
-    let b = st.bin(&Lk, "D01").unwrap();
+    let b = st.bin(&Lk, &bin("D01")).unwrap();
     assert_eq!((b.label, b.active), (None, false));
     let e = run(&mut st, set("D01", BinChange::Retire)).unwrap_err();
     assert_eq!(e.code(), "bin_already_retired");
     run(&mut st, set("D01", BinChange::Reactivate)).unwrap();
-    assert!(st.bin(&Lk, "D01").unwrap().active);
+    assert!(st.bin(&Lk, &bin("D01")).unwrap().active);
     let e = run(&mut st, set("D01", BinChange::Reactivate)).unwrap_err();
     assert_eq!(e.code(), "bin_already_active");
     let e = run(&mut st, set("NOPE", BinChange::Retire)).unwrap_err();
@@ -270,12 +274,12 @@ fn a_config_bin_is_overridden() {
 fn a_bin_with_stock_keeps_its_class_and_stays_active() {
     let mut st = station_with_graded_item(Grade::Good);
     run(&mut st, put_away("A01")).unwrap();
-    assert_eq!(st.units_in_bin("A01"), 1);
+    assert_eq!(st.units_in_bin(&bin("A01")), 1);
     let e = run(&mut st, set("A01", BinChange::Retire)).unwrap_err();
     assert_eq!(
         e,
         DomainError::BinHoldsStock {
-            bin: "A01".into(),
+            bin: bin("A01"),
             units: 1
         }
     );
@@ -283,7 +287,7 @@ fn a_bin_with_stock_keeps_its_class_and_stays_active() {
     assert_eq!(e.code(), "bin_holds_stock");
     assert_eq!(e.params()[1], ("units", "1".to_string()));
     run(&mut st, set("A01", upsert(BinClass::Good, Some("Front")))).unwrap();
-    assert!(st.bin(&Lk, "A01").unwrap().active);
+    assert!(st.bin(&Lk, &bin("A01")).unwrap().active);
 }
 
 /// A retired bin refuses put-away with `bin_retired`; nothing moves.
@@ -292,11 +296,11 @@ fn a_retired_bin_refuses_put_away() {
     let mut st = station_with_graded_item(Grade::Good);
     run(&mut st, set("A01", BinChange::Retire)).unwrap();
     let e = run(&mut st, put_away("A01")).unwrap_err();
-    assert_eq!(e, DomainError::BinRetired { bin: "A01".into() });
-    assert_eq!(st.units_in_bin("A01"), 0);
+    assert_eq!(e, DomainError::BinRetired { bin: bin("A01") });
+    assert_eq!(st.units_in_bin(&bin("A01")), 0);
     run(&mut st, set("A01", BinChange::Reactivate)).unwrap();
     run(&mut st, put_away("A01")).unwrap();
-    assert_eq!(st.units_in_bin("A01"), 1);
+    assert_eq!(st.units_in_bin(&bin("A01")), 1);
 }
 
 /// A bin added by a supervisor accepts put-away of its class (and only that class).
@@ -312,9 +316,9 @@ fn a_new_bin_accepts_put_away() {
     run(&mut st, put_away("D09")).unwrap();
     assert_eq!(
         st.returns[&rid()].items[0].zone,
-        ItemZone::Defect(Some("D09".into()))
+        ItemZone::Defect(Some(bin("D09")))
     );
-    assert_eq!(st.units_in_bin("D09"), 1);
+    assert_eq!(st.units_in_bin(&bin("D09")), 1);
 }
 
 fn station_with_note() -> (Station, String) {
