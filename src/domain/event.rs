@@ -1,6 +1,7 @@
-//! Domain events: the immutable facts the station records. `step` produces them, `apply`
-//! folds them into state, and the store's codec turns them into the journal's
-//! `(type, data)` pairs of the sync contract. Seq, id and epoch are the store's business.
+//! Domain events: the immutable facts the station records. `step` produces them,
+//! `Station::apply` (`fold.rs`) folds them into state, and the store's codec turns them
+//! into the journal's `(type, data)` pairs of the sync contract. Seq, id and epoch are the
+//! store's business.
 
 use chrono::{DateTime, NaiveDate, Utc};
 

@@ -2,11 +2,11 @@
 //! never performs I/O. The engine records the transition's events in one transaction and
 //! then runs its effects.
 //!
-//! Two machines share the one entry point. The bench flow ([`bench`]) is driven by scans
+//! Two machines share the one entry point. The bench flow (`bench.rs`) is driven by scans
 //! at a returns bench: log in, receive or select a parcel, kind, unpack, items, visual and
 //! card, first check. The operator commands come through the API and the control socket:
-//! the second inspection ([`inspect`]), the goods' later moves and corrections ([`ops`])
-//! and the supervisor's housekeeping ([`supervise`]).
+//! the second inspection (`inspect.rs`), the goods' later moves and corrections (`ops.rs`)
+//! and the supervisor's housekeeping (`supervise.rs`).
 //!
 //! Files, each importing only those listed before it:
 //! `command` (what comes in), `transition` (what goes out) → `shared` (the context every
