@@ -8,10 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::domain::event::{CheckLine, PhotoRef};
-use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
-use crate::domain::kind::Grade;
-use crate::domain::model::Role;
-use crate::domain::ports::BinClass;
+use crate::domain::ids::{Badge, BinCode, ItemRef, ReturnId, Waybill};
+use crate::domain::kind::{BinClass, Grade, Role};
 use crate::domain::scan::ZoneScan;
 use crate::domain::step::{BinChange, Command, Operator};
 
@@ -103,14 +101,22 @@ fn return_id(req: &Value) -> Result<ReturnId, String> {
 }
 
 /// Parse a zone given as a scanned code (`Z-GOOD`, `Z-A01`) or a plain name (`good`, `A01`).
-pub fn parse_zone(z: &str) -> ZoneScan {
-    let z = z.strip_prefix("Z-").unwrap_or(z);
-    match z.to_ascii_uppercase().as_str() {
+/// Anything else must be a well-formed bin code; whether that bin exists is the domain's
+/// to say.
+pub fn parse_zone(z: &str) -> Result<ZoneScan, String> {
+    let name = z.strip_prefix("Z-").unwrap_or(z).to_ascii_uppercase();
+    Ok(match name.as_str() {
         "PENDING" => ZoneScan::Pending,
         "GOOD" => ZoneScan::Good,
         "DEFECT" => ZoneScan::Defect,
-        other => ZoneScan::Bin(other.to_string()),
-    }
+        other => ZoneScan::Bin(BinCode::parse(other).map_err(|e| {
+            format!(
+                "zone {z:?} is malformed: use PENDING, GOOD, DEFECT or a bin code, {} ({})",
+                BinCode::RULE,
+                e.code()
+            )
+        })?),
+    })
 }
 
 fn placeholder_operator(badge: &Badge) -> Operator {
@@ -155,7 +161,7 @@ pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<C
             by,
             return_id: return_id(req)?,
             items: items(req)?,
-            zone: parse_zone(s(req, "zone")?),
+            zone: parse_zone(s(req, "zone")?)?,
         },
         "exchange_shipped" => {
             let w = s(req, "waybill")?;

@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::ids::StationId;
-use crate::domain::model::Role;
-use crate::domain::ports::BinClass;
+use crate::domain::ids::{BinCode, StationId};
+use crate::domain::kind::{BinClass, Role};
 use crate::domain::scan::{CourierPattern, ScanGrammar};
 
 mod tls;
@@ -391,7 +390,7 @@ pub struct Config {
     /// `inspection.blind`: the second inspection is blind (inspectors do not see the
     /// keeper's first-check results on the API).
     pub inspection_blind: bool,
-    pub bins: BTreeMap<String, BinClass>,
+    pub bins: BTreeMap<BinCode, BinClass>,
     pub operators: Vec<LocalOperator>,
     pub defect_reasons: Vec<DefectReasonDef>,
     pub log_level: String,
@@ -949,22 +948,24 @@ fn validate(raw: RawConfig, file: &str, path: &Path, text: &str) -> Result<Confi
                 None
             }
         };
-        if !crate::domain::ports::valid_bin_code(&b.code) {
-            bad(
+        match BinCode::parse(&b.code) {
+            Err(_) => bad(
                 &format!("zones.bins[{i}].code"),
                 format!(
-                    "{:?}: use 1 to 16 of A-Z 0-9 - (not PENDING, GOOD or DEFECT); it is scanned as Z-<code>",
-                    b.code
+                    "{:?}: use {}; it is scanned as Z-<code>",
+                    b.code,
+                    BinCode::RULE
                 ),
-            );
-        } else if bins.contains_key(&b.code) {
-            bad(
+            ),
+            Ok(code) if bins.contains_key(&code) => bad(
                 &format!("zones.bins[{i}].code"),
                 format!("{:?} is listed twice", b.code),
-            );
-        }
-        if let Some(c) = class {
-            bins.insert(b.code.clone(), c);
+            ),
+            Ok(code) => {
+                if let Some(c) = class {
+                    bins.insert(code, c);
+                }
+            }
         }
     }
     let mut operators = Vec::new();

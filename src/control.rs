@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::domain::ids::Badge;
-use crate::domain::model::Role;
+use crate::domain::kind::Role;
 use crate::engine::{EngineHandle, Keep, Kept, Reply};
 use crate::i18n::{Lang, message};
 

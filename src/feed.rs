@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
-use crate::domain::event::ExpectedLine;
-use crate::domain::kind::ReturnKind;
-use crate::domain::model::Role;
+use crate::domain::kind::{ExpectedLine, ReturnKind, Role};
 use crate::domain::ports::ManifestEntry;
 use crate::store::StoreError;
 use crate::store::codec::{fmt_time, parse_time};

@@ -4,7 +4,7 @@
 //!
 //! Architecture invariants (each backed by a test where it can be):
 //! - `domain` is pure: no tokio, rusqlite, serde, std::fs/net, no clock reads. Time is
-//!   passed in. (`tests/core.rs::domain_has_no_io`)
+//!   passed in. (`tests/it/arch.rs::domain_has_no_io`)
 //! - The engine is the only caller of `domain::step` and the only writer of journal events;
 //!   every state change commits in the same SQLite transaction as its events, with
 //!   `synchronous=FULL`, before the sender is answered.

@@ -5,8 +5,9 @@
 use rusqlite::Connection;
 
 use crate::config::Config;
-use crate::domain::model::Role;
-use crate::domain::ports::{BinClass, DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo};
+use crate::domain::ids::BinCode;
+use crate::domain::kind::{BinClass, Role};
+use crate::domain::ports::{DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo};
 use crate::feed;
 
 pub struct DbLookup<'a> {
@@ -66,7 +67,7 @@ impl Lookup for DbLookup<'_> {
             })
     }
 
-    fn bin(&self, code: &str) -> Option<BinClass> {
+    fn bin(&self, code: &BinCode) -> Option<BinClass> {
         self.cfg.bins.get(code).copied()
     }
 }

@@ -20,7 +20,8 @@ pub struct DoubleReadFilter {
     /// Reads of the batch being written, per source: they open a window for the rest of
     /// the batch, and for good only once the batch commits.
     pending: HashMap<String, (Vec<u8>, u64)>,
-    /// Reads dropped since start (for the counters).
+    /// Reads dropped so far, exported as a metric: a scanner that double-reads a lot can
+    /// then be noticed.
     dropped: u64,
 }
 

@@ -1,8 +1,9 @@
 //! Typed domain errors. Each has a stable code (the key of the translation tables at the
 //! edge) and named parameters; the operator sees them in Chinese or English.
 
-use super::ids::ReturnId;
-use super::model::{Role, Stage};
+use super::ids::{BinCode, ReturnId};
+use super::kind::Role;
+use super::model::Stage;
 use super::scan::Rejection;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +72,7 @@ pub enum DomainError {
         zone: String,
     },
     UnknownBin {
-        bin: String,
+        bin: BinCode,
     },
     ItemNotInZone {
         item_no: u32,
@@ -79,18 +80,18 @@ pub enum DomainError {
     },
     /// The bin was retired by a supervisor: nothing may be put away into it.
     BinRetired {
-        bin: String,
+        bin: BinCode,
     },
     /// A bin that holds stock cannot be retired or change class.
     BinHoldsStock {
-        bin: String,
+        bin: BinCode,
         units: i64,
     },
     BinAlreadyRetired {
-        bin: String,
+        bin: BinCode,
     },
     BinAlreadyActive {
-        bin: String,
+        bin: BinCode,
     },
     UnknownRtvNote {
         note_no: String,
@@ -195,9 +196,9 @@ impl DomainError {
             DomainError::UnknownBin { bin }
             | DomainError::BinRetired { bin }
             | DomainError::BinAlreadyRetired { bin }
-            | DomainError::BinAlreadyActive { bin } => vec![("bin", bin.clone())],
+            | DomainError::BinAlreadyActive { bin } => vec![("bin", bin.to_string())],
             DomainError::BinHoldsStock { bin, units } => {
-                vec![("bin", bin.clone()), ("units", units.to_string())]
+                vec![("bin", bin.to_string()), ("units", units.to_string())]
             }
             DomainError::UnknownRtvNote { note_no }
             | DomainError::RtvNoteAlreadyClosed { note_no } => {

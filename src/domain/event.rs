@@ -1,13 +1,12 @@
-//! Domain events: the immutable facts the station records. `step` produces them, `apply`
-//! folds them into state, and the store's codec turns them into the journal's
-//! `(type, data)` pairs of the sync contract. Seq, id and epoch are the store's business.
+//! Domain events: the immutable facts the station records. `step` produces them,
+//! `Station::apply` (`fold.rs`) folds them into state, and the store's codec turns them
+//! into the journal's `(type, data)` pairs of the sync contract. Seq, id and epoch are the
+//! store's business.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::ids::{Badge, ItemRef, ReturnId, Waybill};
-use super::kind::{Grade, Party, ReturnKind};
-use super::model::{ItemZone, Role, Visual};
-use super::ports::BinClass;
+use super::ids::{Badge, BinCode, ItemRef, ReturnId, Waybill};
+use super::kind::{BinClass, ExpectedLine, Grade, ItemZone, Party, ReturnKind, Role, Visual};
 
 /// Who did it: `"<role>:<badge>"` for operators, `"system"` or `"central"` otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -28,27 +27,27 @@ impl Actor {
 /// One recorded fact. `return_id` is `None` for facts that concern no single return.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// When it happened: the command's time, passed in (deadlines and the day's numbering
+    /// count from it).
     pub occurred_at: DateTime<Utc>,
+    /// Who did it, for accountability and the two-person rule.
     pub actor: Actor,
+    /// The return it concerns, so the fold and the journal's readers can find a return's
+    /// history.
     pub return_id: Option<ReturnId>,
+    /// What happened: the contract's event type and its data.
     pub body: EventBody,
-}
-
-/// An expected line copied from the manifest into the return when it is received, so the
-/// return stays self-contained even if the manifest line changes later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectedLine {
-    pub sku: String,
-    pub barcode: String,
-    pub name: String,
-    pub qty: u32,
 }
 
 /// Reference to a stored photo (content-addressed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhotoRef {
+    /// The photo's content hash: its name in the photo store, so the same photo is stored
+    /// once and cannot be swapped.
     pub sha256: String,
+    /// Its size as stored, recorded with the evidence it belongs to.
     pub bytes: u64,
+    /// How to serve it (`image/jpeg`, …).
     pub content_type: String,
 }
 
@@ -107,17 +106,24 @@ impl PrintReason {
 /// Line of a first-check summary: expected vs counted per SKU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountLine {
+    /// The product counted.
     pub sku: String,
+    /// Units the manifest announced (0 for a product it does not list).
     pub expected: u32,
+    /// Units the keeper scanned: a difference is a first-check exception.
     pub counted: u32,
 }
 
 /// The freight decision as recorded (the policy's decision, with its rule id owned).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FreightRecord {
+    /// Whose fault the return is (`seller`, `buyer`, `unclear`): decides the legs.
     pub fault: String,
+    /// Who pays the leg that brought the goods to the customer.
     pub outbound: Party,
+    /// Who pays the leg that brought them back.
     pub return_leg: Party,
+    /// Which rule decided, so a disputed charge can be traced to the seed text.
     pub rule: String,
 }
 
@@ -126,13 +132,16 @@ pub struct FreightRecord {
 pub struct CheckLine {
     /// The line's code in the standard (`packaging_intact`, …).
     pub code: String,
+    /// The inspector's answer: an unmet line is evidence for the grade.
     pub met: bool,
 }
 
 /// One unit in a return-to-vendor note.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtvLine {
+    /// The unit on the note, by its item label.
     pub item: ItemRef,
+    /// Its SKU, so the note can be read (and the ledger entry made) without the return.
     pub sku: String,
 }
 
@@ -263,7 +272,7 @@ pub enum EventBody {
     /// `zone.bin_set`: a supervisor added, relabelled, retired or reactivated a bin. It
     /// carries the bin's whole new state and overlays the configured `[[zones.bins]]`.
     BinSet {
-        code: String,
+        code: BinCode,
         class: BinClass,
         label: Option<String>,
         active: bool,

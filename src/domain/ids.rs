@@ -1,6 +1,11 @@
 //! The vocabulary newtypes of the returns domain — station, return id, item label, waybill,
-//! operator badge, SKU and GTIN — each parsed and validated once at the edge, so the rest of
+//! operator badge, bin and GTIN — each parsed and validated once at the edge, so the rest of
 //! the crate can hold them without re-checking.
+//!
+//! A SKU is not one of them: it is the seller's text as the feed accepts it (1 to 64
+//! characters, spaces allowed), and for a product the manifest does not list the station
+//! uses the barcode as read, which may be a GS1 element string with GS separators. No
+//! rule stricter than "a string" holds for both, so SKUs stay `String`.
 //!
 //! Errors are machine-readable ([`IdError::code`] plus fields); human wording is produced
 //! elsewhere from those.
@@ -40,6 +45,8 @@ pub enum IdError {
     BadCheckDigit { expected: u8, found: u8 },
     /// A code from a closed, printed vocabulary (e.g. a `CMD-` command) that is not known.
     UnknownCode { text: String },
+    /// A name the vocabulary keeps for itself (a bin called `GOOD` would be the good zone).
+    Reserved { text: String },
 }
 
 impl IdError {
@@ -57,6 +64,7 @@ impl IdError {
             IdError::BadLength { .. } => "id.bad_length",
             IdError::BadCheckDigit { .. } => "id.bad_check_digit",
             IdError::UnknownCode { .. } => "id.unknown_code",
+            IdError::Reserved { .. } => "id.reserved",
         }
     }
 }
@@ -78,7 +86,9 @@ impl fmt::Display for IdError {
             IdError::BadCheckDigit { expected, found } => {
                 write!(f, " expected={expected} found={found}")
             }
-            IdError::UnknownCode { text } => write!(f, " text={text:?}"),
+            IdError::UnknownCode { text } | IdError::Reserved { text } => {
+                write!(f, " text={text:?}")
+            }
         }
     }
 }
@@ -182,9 +192,13 @@ impl FromStr for StationId {
 /// still builds an id for them, but it will not parse back.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReturnId {
+    /// The station that received the return: ids from two stations never collide.
     station: StationId,
+    /// The local day of receipt: numbering restarts each day.
     date: NaiveDate,
+    /// The return's number within its station and day.
     number: u32,
+    /// The printed form, kept so `as_str` never reformats (it is what the label shows).
     text: String,
 }
 
@@ -330,7 +344,9 @@ impl FromStr for ReturnId {
 /// `R-ST01-20261125-0042.2`. `item_no` starts at 1 and is printed without leading zeros.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ItemRef {
+    /// The return the unit belongs to.
     pub return_id: ReturnId,
+    /// The unit's number within it (from 1).
     pub item_no: u32,
 }
 
@@ -464,18 +480,34 @@ impl FromStr for Badge {
 
 // ---------------------------------------------------------------------------------------
 
-/// A seller's stock-keeping unit: 1–64 characters, none of them whitespace or control.
+/// A bin (a shelf position in the good or defect zone): `[A-Z0-9-]{1,16}`, and not one of
+/// the fixed zones' names, since it is scanned as `Z-<code>` beside `Z-PENDING`, `Z-GOOD`
+/// and `Z-DEFECT`. Bins are configured (`[[zones.bins]]`) or added by a supervisor; both
+/// parse here, and so does the bin of a scanned zone label.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Sku(String);
+pub struct BinCode(String);
 
-impl Sku {
-    pub const MAX_LEN: usize = 64;
+impl BinCode {
+    pub const MAX_LEN: usize = 16;
+    /// The fixed zones' names, which no bin may take.
+    pub const RESERVED: [&'static str; 3] = ["PENDING", "GOOD", "DEFECT"];
+    /// The rule in words, for messages that tell a person what to type.
+    pub const RULE: &'static str = "1 to 16 of A-Z 0-9 - (not PENDING, GOOD or DEFECT)";
 
-    pub fn parse(s: &str) -> Result<Sku, IdError> {
-        check_chars(s, 0, 1, Self::MAX_LEN, |c| {
-            !c.is_whitespace() && !c.is_control()
+    pub fn parse(s: &str) -> Result<BinCode, IdError> {
+        Self::parse_at(s, 0)
+    }
+
+    /// Parses a code that starts at character `offset` of a longer string (a zone label),
+    /// so error positions refer to the whole string.
+    pub fn parse_at(s: &str, offset: usize) -> Result<BinCode, IdError> {
+        check_chars(s, offset, 1, Self::MAX_LEN, |c| {
+            c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-'
         })?;
-        Ok(Sku(s.to_owned()))
+        if Self::RESERVED.contains(&s) {
+            return Err(IdError::Reserved { text: s.to_owned() });
+        }
+        Ok(BinCode(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -483,13 +515,13 @@ impl Sku {
     }
 }
 
-impl fmt::Display for Sku {
+impl fmt::Display for BinCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl FromStr for Sku {
+impl FromStr for BinCode {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
@@ -504,7 +536,9 @@ impl FromStr for Sku {
 /// GTIN-14 `06901234567892`; the original length is kept only for display.
 #[derive(Debug, Clone)]
 pub struct Gtin {
+    /// The 14-digit form: the identity, so an EAN-13 and its GTIN-14 compare equal.
     gtin14: String,
+    /// The length it was read in, to display it as printed on the product.
     len: usize,
 }
 
@@ -827,26 +861,43 @@ mod tests {
     }
 
     #[test]
-    fn skus() {
-        // (input, expected): proves SKUs are free text without whitespace/control, ≤ 64 chars.
+    fn bin_codes() {
+        // (input, expected): proves the alphabet (uppercase only), the length and the
+        // reserved names of bin codes.
         let cases: &[(&str, Result<(), IdError>)] = &[
-            ("TSHIRT-红-XL", Ok(())),
-            ("A/B#1", Ok(())),
+            ("A01", Ok(())),
+            ("D-09", Ok(())),
+            ("---", Ok(())),
+            ("ABCDEFGHIJKLMNOP", Ok(())),
             ("", Err(IdError::Empty)),
-            ("A B", Err(IdError::BadChar { at: 1, ch: ' ' })),
-            ("A\u{7}", Err(IdError::BadChar { at: 1, ch: '\u{7}' })),
+            ("a01", Err(IdError::BadChar { at: 0, ch: 'a' })),
+            ("A/01", Err(IdError::BadChar { at: 1, ch: '/' })),
+            ("A01 ", Err(IdError::BadChar { at: 3, ch: ' ' })),
             (
-                "全角\u{3000}空格",
-                Err(IdError::BadChar {
-                    at: 2,
-                    ch: '\u{3000}',
+                "ABCDEFGHIJKLMNOPQ",
+                Err(IdError::TooLong { len: 17, max: 16 }),
+            ),
+            (
+                "GOOD",
+                Err(IdError::Reserved {
+                    text: "GOOD".into(),
                 }),
             ),
-            (&"好".repeat(65), Err(IdError::TooLong { len: 65, max: 64 })),
+            (
+                "PENDING",
+                Err(IdError::Reserved {
+                    text: "PENDING".into(),
+                }),
+            ),
         ];
         for (input, want) in cases {
-            assert_eq!(Sku::parse(input).map(|_| ()), *want, "{input:?}");
+            assert_eq!(BinCode::parse(input).map(|_| ()), *want, "{input:?}");
         }
+        assert_eq!(
+            BinCode::parse_at("A/", 2),
+            Err(IdError::BadChar { at: 3, ch: '/' })
+        );
+        assert_eq!(BinCode::parse("D01").unwrap().to_string(), "D01");
     }
 
     #[test]
@@ -993,7 +1044,7 @@ mod tests {
             let _ = Waybill::parse(&s);
             let _ = Badge::parse(&s);
             let _ = Badge::from_scan(&s);
-            let _ = Sku::parse(&s);
+            let _ = BinCode::parse(&s);
             let _ = Gtin::parse(&s);
         }
     }

@@ -1,7 +1,12 @@
-//! Small closed vocabularies of the returns business: the three kinds of returned parcel,
-//! the inspection grade, and the parties that can be charged freight.
+//! The closed vocabularies of the returns business that every part of the domain speaks:
+//! the kinds of returned parcel, the inspection grade, the parties charged freight, the
+//! operator roles, the visual result of a first check, where a unit is (its zone), the
+//! class of a bin, and a manifest's expected line. They depend on the identifiers alone,
+//! so the events, the state and the ports can all use them without knowing each other.
 
 use std::fmt;
+
+use super::ids::BinCode;
 
 /// The three kinds of returned parcel (seed 000 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,4 +92,145 @@ impl Party {
             Party::Buyer => "buyer",
         }
     }
+}
+
+/// Operator roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Keeper,
+    Inspector,
+    Supervisor,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Keeper, Role::Inspector, Role::Supervisor];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Keeper => "keeper",
+            Role::Inspector => "inspector",
+            Role::Supervisor => "supervisor",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The keeper's visual result at first check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visual {
+    NotRecorded,
+    Ok,
+    Damaged,
+    MissingParts,
+}
+
+impl Visual {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visual::NotRecorded => "not_recorded",
+            Visual::Ok => "ok",
+            Visual::Damaged => "damaged",
+            Visual::MissingParts => "missing_parts",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Visual> {
+        [
+            Visual::NotRecorded,
+            Visual::Ok,
+            Visual::Damaged,
+            Visual::MissingParts,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// Where one unit is. `Bench` means received at the station but not yet booked in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ItemZone {
+    Bench,
+    Pending,
+    Good(Option<BinCode>),
+    Defect(Option<BinCode>),
+    Vendor,
+    Customer,
+}
+
+impl ItemZone {
+    /// The ledger's name of the zone: `pending`, `good`, `good/A01`, `defect/B02`, …
+    pub fn ledger_name(&self) -> String {
+        match self {
+            ItemZone::Bench => "in".to_string(),
+            ItemZone::Pending => "pending".to_string(),
+            ItemZone::Good(None) => "good".to_string(),
+            ItemZone::Good(Some(b)) => format!("good/{b}"),
+            ItemZone::Defect(None) => "defect".to_string(),
+            ItemZone::Defect(Some(b)) => format!("defect/{b}"),
+            ItemZone::Vendor => "vendor".to_string(),
+            ItemZone::Customer => "customer".to_string(),
+        }
+    }
+
+    pub fn parse_ledger_name(s: &str) -> Option<ItemZone> {
+        Some(match s {
+            "in" => ItemZone::Bench,
+            "pending" => ItemZone::Pending,
+            "good" => ItemZone::Good(None),
+            "defect" => ItemZone::Defect(None),
+            "vendor" => ItemZone::Vendor,
+            "customer" => ItemZone::Customer,
+            _ => {
+                if let Some(b) = s.strip_prefix("good/") {
+                    ItemZone::Good(Some(BinCode::parse(b).ok()?))
+                } else if let Some(b) = s.strip_prefix("defect/") {
+                    ItemZone::Defect(Some(BinCode::parse(b).ok()?))
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// Goods that left the station: nothing can move them again.
+    pub fn is_out(&self) -> bool {
+        matches!(self, ItemZone::Vendor | ItemZone::Customer)
+    }
+}
+
+/// The class of a configured bin: which grade of goods it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinClass {
+    Good,
+    Defect,
+}
+
+impl BinClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinClass::Good => "good",
+            BinClass::Defect => "defect",
+        }
+    }
+    pub fn parse(s: &str) -> Option<BinClass> {
+        match s {
+            "good" => Some(BinClass::Good),
+            "defect" => Some(BinClass::Defect),
+            _ => None,
+        }
+    }
+}
+
+/// An expected line copied from the manifest into the return when it is received, so the
+/// return stays self-contained even if the manifest line changes later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedLine {
+    /// The product, as the seller names it: counts are per SKU.
+    pub sku: String,
+    /// The barcode a scanned product is matched against.
+    pub barcode: String,
+    /// The product's name, for people (lists, labels).
+    pub name: String,
+    /// Units expected: more is an over exception, fewer an under one.
+    pub qty: u32,
 }

@@ -1,119 +1,15 @@
-//! The station's state, folded from events by [`Station::apply`]. The same fold runs live
-//! (after each committed transaction) and when projections are rebuilt from the journal,
-//! so the two can never disagree.
+//! The station's state: its returns and their items, the benches, the ledger's balances,
+//! the supervisors' bin edits and the RTV notes, with the questions the state machine asks
+//! of them. Only the fold (`fold.rs`, [`Station::apply`]) changes it.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::event::{CheckLine, Event, EventBody, ExpectedLine, ItemException, PhotoRef, RtvLine};
-use super::ids::{Badge, ReturnId, Waybill};
-use super::kind::{Grade, ReturnKind};
-use super::ports::{BinClass, Lookup};
-
-/// Operator roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    Keeper,
-    Inspector,
-    Supervisor,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Keeper, Role::Inspector, Role::Supervisor];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Keeper => "keeper",
-            Role::Inspector => "inspector",
-            Role::Supervisor => "supervisor",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-/// The keeper's visual result at first check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visual {
-    NotRecorded,
-    Ok,
-    Damaged,
-    MissingParts,
-}
-
-impl Visual {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visual::NotRecorded => "not_recorded",
-            Visual::Ok => "ok",
-            Visual::Damaged => "damaged",
-            Visual::MissingParts => "missing_parts",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Visual> {
-        [
-            Visual::NotRecorded,
-            Visual::Ok,
-            Visual::Damaged,
-            Visual::MissingParts,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
-    }
-}
-
-/// Where one unit is. `Bench` means received at the station but not yet booked in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ItemZone {
-    Bench,
-    Pending,
-    Good(Option<String>),
-    Defect(Option<String>),
-    Vendor,
-    Customer,
-}
-
-impl ItemZone {
-    /// The ledger's name of the zone: `pending`, `good`, `good/A01`, `defect/B02`, …
-    pub fn ledger_name(&self) -> String {
-        match self {
-            ItemZone::Bench => "in".to_string(),
-            ItemZone::Pending => "pending".to_string(),
-            ItemZone::Good(None) => "good".to_string(),
-            ItemZone::Good(Some(b)) => format!("good/{b}"),
-            ItemZone::Defect(None) => "defect".to_string(),
-            ItemZone::Defect(Some(b)) => format!("defect/{b}"),
-            ItemZone::Vendor => "vendor".to_string(),
-            ItemZone::Customer => "customer".to_string(),
-        }
-    }
-
-    pub fn parse_ledger_name(s: &str) -> Option<ItemZone> {
-        Some(match s {
-            "in" => ItemZone::Bench,
-            "pending" => ItemZone::Pending,
-            "good" => ItemZone::Good(None),
-            "defect" => ItemZone::Defect(None),
-            "vendor" => ItemZone::Vendor,
-            "customer" => ItemZone::Customer,
-            _ => {
-                if let Some(b) = s.strip_prefix("good/") {
-                    ItemZone::Good(Some(b.to_string()))
-                } else if let Some(b) = s.strip_prefix("defect/") {
-                    ItemZone::Defect(Some(b.to_string()))
-                } else {
-                    return None;
-                }
-            }
-        })
-    }
-
-    /// Goods that left the station: nothing can move them again.
-    pub fn is_out(&self) -> bool {
-        matches!(self, ItemZone::Vendor | ItemZone::Customer)
-    }
-}
+use super::event::{CheckLine, ItemException, PhotoRef, RtvLine};
+use super::ids::{Badge, BinCode, ReturnId, Waybill};
+use super::kind::{BinClass, ExpectedLine, Grade, ItemZone, ReturnKind, Role, Visual};
+use super::ports::Lookup;
 
 /// The stage of a return, derived from its items and facts (see [`Return::stage`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,52 +43,103 @@ impl Stage {
 /// One physical unit in a return.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
+    /// The unit's number within its return, printed on its item label (`<return id>.<n>`)
+    /// and named by commands; never reused, even after a void.
     pub item_no: u32,
+    /// What the seller calls the product: counts against the manifest and the ledger are
+    /// per SKU.
     pub sku: String,
+    /// The barcode it matched (the manifest line's, or the code as scanned for an unlisted
+    /// product): what the keeper actually scanned, shown in the return's detail.
     pub barcode: String,
+    /// The manifest's product name, for people reading lists and labels (empty when the
+    /// product was not listed).
     pub name: String,
+    /// Why the scan did not match the manifest, if it did not: the first check lists it.
     pub exception: Option<ItemException>,
+    /// Taken back at the bench (`CMD-VOID`): kept, so its number stays used, but not
+    /// counted or moved.
     pub voided: bool,
+    /// Where the unit is now; the ledger's balances must agree with it.
     pub zone: ItemZone,
+    /// The second inspection's result; none until inspected, and put-away needs one.
     pub grade: Option<Grade>,
+    /// The defect reason codes the inspector gave; they decide who is at fault for the
+    /// freight and go on the defect tag.
     pub defect_reasons: Vec<String>,
+    /// The inspector's note, kept for whoever handles the claim.
     pub note: String,
+    /// Evidence of the unit's condition, for quality claims against the seller.
     pub photos: Vec<PhotoRef>,
     /// The inspection standard's lines as the inspector answered them.
     pub checklist: Vec<CheckLine>,
+    /// The inspector's actor, for accountability and the two-person rule's audit.
     pub inspected_by: Option<String>,
+    /// Released to sellable stock: a good unit that is restocked counts as done, so its
+    /// return can close.
     pub restocked: bool,
 }
 
 /// One returned parcel's case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Return {
+    /// The id printed on the return label, by which every later scan and command finds it.
     pub id: ReturnId,
+    /// The parcel's tracking number: scanning it again selects this return instead of
+    /// receiving a second one.
     pub waybill: Waybill,
+    /// The courier the waybill's pattern matched, for people tracing the parcel.
     pub courier: String,
+    /// Customer return, carrier return or refused: decides whether a refund is due and who
+    /// pays freight. From the manifest, else set at the bench before unpacking.
     pub kind: Option<ReturnKind>,
+    /// The manifest announced this parcel; an unannounced one has no expected lines, so
+    /// unlisted products are not exceptions against it.
     pub announced: bool,
+    /// Which version of the manifest entry was copied in, to explain a count that differs
+    /// from today's manifest.
     pub manifest_version: Option<i64>,
+    /// The shop's order, so customer service can match the return to it.
     pub order_no: Option<String>,
+    /// The customer's stated reason: whether a refund applies and who is at fault.
     pub claimed_reason: Option<String>,
+    /// When the customer signed for the delivery: starts the 7-day no-reason window.
     pub signed_at: Option<DateTime<Utc>>,
+    /// The order shipped free: changes who pays the outbound leg when the buyer is at fault.
     pub free_shipping: bool,
+    /// The manifest's lines as received (a copy: the return stays self-contained).
     pub expected: Vec<ExpectedLine>,
+    /// Starts the 24 h deadlines (refund, exchange) and lies inside or outside the window.
     pub received_at: DateTime<Utc>,
+    /// The receiving actor, for accountability.
     pub received_by: String,
+    /// The after-sales card is in the parcel or not (unknown until the keeper says); a
+    /// missing card is a first-check exception.
     pub card_present: Option<bool>,
+    /// Opened and labelled: items can be scanned only after, and a reprint needs it.
     pub unpacked: bool,
+    /// Labels printed for this return, all templates and copies, for the audit of paper.
     pub labels_printed: u32,
     /// How many of those were reprints (counted: a reprint is an exception worth watching).
     pub reprints: u32,
+    /// The keeper's look at the parcel; damage or missing parts is a first-check exception.
     pub visual: Visual,
+    /// When the parcel was booked in; from then on it can be inspected, but not voided.
     pub first_checked_at: Option<DateTime<Utc>>,
+    /// Who booked it in: under the two-person rule they may not inspect it.
     pub first_checked_by: Option<String>,
+    /// The exchange must leave by then (24 h after receipt); lists and alarms show it.
     pub exchange_ship_by: Option<DateTime<Utc>>,
+    /// The refund must be made by then, once it fell due at inspection; lists and alarms
+    /// show it.
     pub refund_due_by: Option<DateTime<Utc>>,
+    /// Every unit scanned, voided ones included (their numbers stay taken).
     pub items: Vec<Item>,
+    /// Every unit left or was restocked: the return is finished and nothing may change it.
     pub closed: bool,
+    /// The supervisor's reason, when the return was voided (received in error).
     pub voided: Option<String>,
+    /// The last event's time, so lists can show what moved recently.
     pub updated_at: DateTime<Utc>,
     /// The waybill of the exchange shipment, once shipped.
     pub exchange_waybill: Option<Waybill>,
@@ -278,14 +225,19 @@ impl Return {
 /// An operator logged in at a bench.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
+    /// Who scans at the bench: the actor of its scans' events.
     pub badge: Badge,
+    /// The role they logged in with (their most capable one).
     pub role: Role,
 }
 
 /// A returns bench (one scanner position).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Bench {
+    /// The operator logged in here; every scan but a badge needs one.
     pub session: Option<Session>,
+    /// The return open at this bench: item, kind and command scans act on it, and no
+    /// other bench may open it at the same time.
     pub current: Option<ReturnId>,
     /// The last return released from this bench, for reprint after DONE.
     pub last: Option<ReturnId>,
@@ -298,19 +250,28 @@ pub type StockKey = (String, String);
 /// configured bin of the same code (or adding a bin the config does not have).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinEdit {
+    /// Which grade of goods put-away may bring to the bin.
     pub class: BinClass,
+    /// What people call it (a shelf's name); none when not given.
     pub label: Option<String>,
+    /// A retired bin refuses put-away but keeps its history.
     pub active: bool,
+    /// When the supervisor edited it, shown beside the bin.
     pub at: DateTime<Utc>,
+    /// Which supervisor edited it, for accountability.
     pub by: String,
 }
 
 /// A bin as the station uses it now: the configured one, overlaid by the last edit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EffectiveBin {
-    pub code: String,
+    /// The bin's code, as scanned after `Z-`.
+    pub code: BinCode,
+    /// Which grade of goods it takes.
     pub class: BinClass,
+    /// Its name for people, if any.
     pub label: Option<String>,
+    /// Put-away into it is allowed.
     pub active: bool,
     /// A supervisor's edit decides it (else it is the config's bin as written).
     pub edited: bool,
@@ -319,28 +280,41 @@ pub struct EffectiveBin {
 /// A return-to-vendor note 《退厂单》, folded from `rtv.note_created` and `rtv.note_closed`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtvNote {
+    /// `RTV-<station>-<yyyymmdd>-<n>`: printed on the note, named when it is closed.
     pub note_no: String,
+    /// Who the goods go back to.
     pub vendor: String,
+    /// The units on the note; they left the ledger when it was created.
     pub lines: Vec<RtvLine>,
+    /// When the note was made (the goods left the defect zone then).
     pub created_at: DateTime<Utc>,
+    /// Who made it, for accountability.
     pub created_by: String,
+    /// The handover, once recorded; an open note's goods are still waiting to be picked up.
     pub closed: Option<RtvClosed>,
 }
 
 /// The handover of an RTV note's goods to the vendor or their carrier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtvClosed {
+    /// When the goods were handed over.
     pub at: DateTime<Utc>,
+    /// The supervisor who recorded it.
     pub by: String,
+    /// The carrier's tracking number, when the vendor's goods went by courier.
     pub waybill: Option<Waybill>,
+    /// The supervisor's words about the handover (who took it, what was signed).
     pub note: String,
 }
 
 /// Everything the station knows, folded from its journal.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Station {
+    /// Every return the station knows, by id: the state every command decides on.
     pub returns: BTreeMap<ReturnId, Return>,
+    /// A waybill scanned again finds its return instead of receiving a second one.
     pub by_waybill: HashMap<String, ReturnId>,
+    /// The benches by name; one left with nothing open is dropped at logout.
     pub benches: BTreeMap<String, Bench>,
     /// Highest return number used per local day.
     pub numbers: BTreeMap<NaiveDate, u32>,
@@ -349,7 +323,7 @@ pub struct Station {
     /// Ledger balance per (zone, sku); derived from `ledger.entry` events.
     pub stock: BTreeMap<StockKey, i64>,
     /// Supervisors' bin edits by code (`zone.bin_set`); the config's bins lie beneath.
-    pub bins: BTreeMap<String, BinEdit>,
+    pub bins: BTreeMap<BinCode, BinEdit>,
     /// Return-to-vendor notes by number.
     pub rtv_notes: BTreeMap<String, RtvNote>,
 }
@@ -366,10 +340,10 @@ impl Station {
     }
 
     /// The bin `code` as it is now: the supervisor's last edit, else the configured bin.
-    pub fn bin(&self, lk: &dyn Lookup, code: &str) -> Option<EffectiveBin> {
+    pub fn bin(&self, lk: &dyn Lookup, code: &BinCode) -> Option<EffectiveBin> {
         if let Some(e) = self.bins.get(code) {
             return Some(EffectiveBin {
-                code: code.to_string(),
+                code: code.clone(),
                 class: e.class,
                 label: e.label.clone(),
                 active: e.active,
@@ -377,7 +351,7 @@ impl Station {
             });
         }
         lk.bin(code).map(|class| EffectiveBin {
-            code: code.to_string(),
+            code: code.clone(),
             class,
             label: None,
             active: true,
@@ -386,177 +360,14 @@ impl Station {
     }
 
     /// Units the ledger holds in bin `code` (under either class's zone name).
-    pub fn units_in_bin(&self, code: &str) -> i64 {
-        let good = ItemZone::Good(Some(code.to_string())).ledger_name();
-        let defect = ItemZone::Defect(Some(code.to_string())).ledger_name();
+    pub fn units_in_bin(&self, code: &BinCode) -> i64 {
+        let good = ItemZone::Good(Some(code.clone())).ledger_name();
+        let defect = ItemZone::Defect(Some(code.clone())).ledger_name();
         self.stock
             .iter()
             .filter(|((zone, _), _)| *zone == good || *zone == defect)
             .map(|(_, n)| *n)
             .sum()
-    }
-
-    /// Fold one committed event into the state.
-    pub fn apply(&mut self, ev: &Event) {
-        let at = ev.occurred_at;
-        let rid = ev.return_id.clone();
-        match &ev.body {
-            EventBody::LoggedIn { bench, badge, role } => {
-                let b = self.benches.entry(bench.clone()).or_default();
-                b.session = Some(Session {
-                    badge: badge.clone(),
-                    role: *role,
-                });
-            }
-            EventBody::LoggedOut { bench, .. } => {
-                let b = self.benches.entry(bench.clone()).or_default();
-                b.session = None;
-                self.benches.retain(|_, b| *b != Bench::default());
-            }
-            EventBody::ScanRecorded { .. } => {}
-            EventBody::Received {
-                bench,
-                waybill,
-                courier,
-                kind,
-                number_date,
-                number,
-                announced,
-                manifest_version,
-                order_no,
-                claimed_reason,
-                signed_at,
-                free_shipping,
-                expected,
-            } => {
-                let Some(id) = rid else { return };
-                let n = self.numbers.entry(*number_date).or_insert(0);
-                *n = (*n).max(*number);
-                self.by_waybill
-                    .insert(waybill.as_str().to_string(), id.clone());
-                self.returns.insert(
-                    id.clone(),
-                    Return {
-                        id: id.clone(),
-                        waybill: waybill.clone(),
-                        courier: courier.clone(),
-                        kind: *kind,
-                        announced: *announced,
-                        manifest_version: *manifest_version,
-                        order_no: order_no.clone(),
-                        claimed_reason: claimed_reason.clone(),
-                        signed_at: *signed_at,
-                        free_shipping: *free_shipping,
-                        expected: expected.clone(),
-                        received_at: at,
-                        received_by: ev.actor.0.clone(),
-                        card_present: None,
-                        unpacked: false,
-                        labels_printed: 0,
-                        reprints: 0,
-                        visual: Visual::NotRecorded,
-                        first_checked_at: None,
-                        first_checked_by: None,
-                        exchange_ship_by: None,
-                        refund_due_by: None,
-                        items: Vec::new(),
-                        closed: false,
-                        voided: None,
-                        updated_at: at,
-                        exchange_waybill: None,
-                    },
-                );
-                let b = self.benches.entry(bench.clone()).or_default();
-                b.current = Some(id);
-            }
-            EventBody::Selected { bench } => {
-                let b = self.benches.entry(bench.clone()).or_default();
-                b.current = rid;
-            }
-            EventBody::Released { bench } => {
-                let b = self.benches.entry(bench.clone()).or_default();
-                if b.current.is_some() {
-                    b.last = b.current.take();
-                }
-            }
-            EventBody::Ledger { sku, from, to, qty } => {
-                let q = i64::from(*qty);
-                if from != "in" {
-                    *self.stock.entry((from.clone(), sku.clone())).or_insert(0) -= q;
-                }
-                if to != "vendor" && to != "customer" {
-                    *self.stock.entry((to.clone(), sku.clone())).or_insert(0) += q;
-                }
-                self.stock.retain(|_, v| *v != 0);
-            }
-            EventBody::RtvNoteCreated {
-                note_no,
-                vendor,
-                lines,
-            } => {
-                if let Some((date, n)) = parse_rtv_number(note_no) {
-                    let e = self.rtv_numbers.entry(date).or_insert(0);
-                    *e = (*e).max(n);
-                }
-                self.rtv_notes.insert(
-                    note_no.clone(),
-                    RtvNote {
-                        note_no: note_no.clone(),
-                        vendor: vendor.clone(),
-                        lines: lines.clone(),
-                        created_at: at,
-                        created_by: ev.actor.0.clone(),
-                        closed: None,
-                    },
-                );
-            }
-            EventBody::RtvNoteClosed {
-                note_no,
-                waybill,
-                note,
-            } => {
-                if let Some(n) = self.rtv_notes.get_mut(note_no) {
-                    n.closed = Some(RtvClosed {
-                        at,
-                        by: ev.actor.0.clone(),
-                        waybill: waybill.clone(),
-                        note: note.clone(),
-                    });
-                }
-            }
-            EventBody::BinSet {
-                code,
-                class,
-                label,
-                active,
-            } => {
-                self.bins.insert(
-                    code.clone(),
-                    BinEdit {
-                        class: *class,
-                        label: label.clone(),
-                        active: *active,
-                        at,
-                        by: ev.actor.0.clone(),
-                    },
-                );
-            }
-            body => {
-                let Some(id) = rid else { return };
-                let Some(r) = self.returns.get_mut(&id) else {
-                    return;
-                };
-                r.updated_at = at;
-                apply_to_return(r, body, &ev.actor.0, at);
-                if r.stage().is_terminal() {
-                    for b in self.benches.values_mut() {
-                        if b.current.as_ref() == Some(&id) {
-                            b.last = b.current.take();
-                        }
-                    }
-                }
-            }
-        }
     }
 
     /// Units per (ledger zone, sku) counted from the items themselves; the ledger balance
@@ -576,88 +387,6 @@ impl Station {
             }
         }
         out
-    }
-}
-
-pub(crate) fn apply_to_return(r: &mut Return, body: &EventBody, actor: &str, at: DateTime<Utc>) {
-    match body {
-        EventBody::Unannounced { .. } => {}
-        EventBody::KindSet { kind } => r.kind = Some(*kind),
-        EventBody::CardRecorded { present } => r.card_present = Some(*present),
-        EventBody::Unpacked { .. } => r.unpacked = true,
-        EventBody::LabelPrinted { copies, reason, .. } => {
-            r.labels_printed += copies;
-            if *reason == super::event::PrintReason::Reprint {
-                r.reprints += copies;
-            }
-        }
-        EventBody::ItemScanned {
-            item_no,
-            sku,
-            barcode,
-            name,
-            exception,
-        } => r.items.push(Item {
-            item_no: *item_no,
-            sku: sku.clone(),
-            barcode: barcode.clone(),
-            name: name.clone(),
-            exception: *exception,
-            voided: false,
-            zone: ItemZone::Bench,
-            grade: None,
-            defect_reasons: Vec::new(),
-            note: String::new(),
-            photos: Vec::new(),
-            checklist: Vec::new(),
-            inspected_by: None,
-            restocked: false,
-        }),
-        EventBody::ItemVoided { item_no } => {
-            if let Some(i) = r.items.iter_mut().find(|i| i.item_no == *item_no) {
-                i.voided = true;
-            }
-        }
-        EventBody::VisualRecorded { visual } => r.visual = *visual,
-        EventBody::FirstCompleted {
-            exchange_ship_by, ..
-        } => {
-            r.first_checked_at = Some(at);
-            r.first_checked_by = Some(actor.to_string());
-            r.exchange_ship_by = Some(*exchange_ship_by);
-        }
-        EventBody::Inspected {
-            items,
-            grade,
-            defect_reasons,
-            note,
-            photos,
-            checklist,
-        } => {
-            for i in r.items.iter_mut().filter(|i| items.contains(&i.item_no)) {
-                i.grade = Some(*grade);
-                i.defect_reasons = defect_reasons.clone();
-                i.note = note.clone();
-                i.photos = photos.clone();
-                i.checklist = checklist.clone();
-                i.inspected_by = Some(actor.to_string());
-            }
-        }
-        EventBody::ItemMoved { item_no, to, .. } => {
-            if let Some(i) = r.items.iter_mut().find(|i| i.item_no == *item_no) {
-                i.zone = to.clone();
-            }
-        }
-        EventBody::RefundDue { due_by, .. } => r.refund_due_by = Some(*due_by),
-        EventBody::ExchangeShipped { waybill, .. } => r.exchange_waybill = Some(waybill.clone()),
-        EventBody::Restocked { items } => {
-            for i in r.items.iter_mut().filter(|i| items.contains(&i.item_no)) {
-                i.restocked = true;
-            }
-        }
-        EventBody::Closed { .. } => r.closed = true,
-        EventBody::Voided { reason } => r.voided = Some(reason.clone()),
-        _ => {}
     }
 }
 

@@ -62,7 +62,9 @@ pub const AFTER_SALES_DEADLINE: TimeDelta = TimeDelta::hours(24);
 /// (满168小时) and the window is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NoReasonWindow {
+    /// The first instant that counts (00:00 of the day after signing, local time).
     pub starts: DateTime<Utc>,
+    /// The first instant outside the window (exclusive).
     pub ends: DateTime<Utc>,
 }
 
@@ -349,7 +351,10 @@ impl fmt::Display for Fault {
 /// The facts freight responsibility is decided from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FreightInput {
+    /// The kind of parcel: a carrier return or refusal is judged differently from a
+    /// customer's.
     pub kind: ReturnKind,
+    /// The reason the customer gave, confirmed or not by the finding.
     pub claimed: ClaimedReason,
     /// For a multi-item parcel, the worst finding (see [`Finding::of_parcel`]).
     pub finding: Finding,
@@ -360,6 +365,7 @@ pub struct FreightInput {
 /// Who pays each freight leg, and which rule said so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FreightDecision {
+    /// Whose fault it is; who pays follows from it.
     pub fault: Fault,
     /// The leg that brought the goods to the customer (发货运费).
     pub outbound: Party,
@@ -777,8 +783,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn freight_table() {
+    /// The freight rules as tables of (seed text, facts, decision), one per kind of parcel.
+    mod freight {
+        use super::*;
         use ClaimedReason as C;
         use Fault::{Buyer as FB, Seller as FS, Unclear as FU};
         use Party::{Buyer as B, Seller as S};
@@ -795,178 +802,198 @@ mod tests {
             (ReturnKind, ClaimedReason, Finding, bool),
             (Fault, Party, Party, &'static str),
         );
-        let rows: &[Row] = &[
-            // ---- customer returns (自退件)
-            (
-                "seed 002 §1(5)b: 卖家责任(如商品存在质量问题)…来回运费都需要由卖家承担 \
-                 (seller at fault for a quality problem pays both legs): confirmed by inspection",
-                (Cust, C::Quality, SD, false),
-                (FS, S, S, rule::SELLER_DEFECT),
-            ),
-            (
-                "seed 002 §1(5)b: 卖家责任…来回运费由卖家承担 — a seller-fault defect wins even \
-                 over a no-reason claim (seller pays both legs)",
-                (Cust, C::NoReason, SD, true),
-                (FS, S, S, rule::SELLER_DEFECT),
-            ),
-            (
-                "seed 002 §1(5)c: 买家责任…买家承担来回运费 (buyer at fault pays both legs): \
-                 the defect is the customer's doing",
-                (Cust, C::Quality, BD, false),
-                (FB, B, B, rule::BUYER_DAMAGE),
-            ),
-            (
-                "seed 002 §1(5)c: 如商品为卖家包邮商品,买家只需要承担退货运费 (free shipping: \
-                 buyer pays the return leg only): customer damage",
-                (Cust, C::Unknown, BD, true),
-                (FB, S, B, rule::BUYER_DAMAGE),
-            ),
-            (
-                "seed 000 4.8: 良品…双程运费客服部通知客户承担 (graded good: the customer bears \
-                 both legs): quality claimed, not found",
-                (Cust, C::Quality, GOOD, false),
-                (FB, B, B, rule::QUALITY_NOT_FOUND),
-            ),
-            (
-                "seed 000 4.8 with seed 002 §1(5)c 包邮: quality not found on a free-shipping \
-                 item → buyer pays the return leg only",
-                (Cust, C::Quality, GOOD, true),
-                (FB, S, B, rule::QUALITY_NOT_FOUND),
-            ),
-            (
-                "seed 002 §1(5)d: 约定不清…发货运费由卖家承担,退货运费由买家承担 (unclear: seller \
-                 outbound, buyer return): not-as-described claimed, goods graded good",
-                (Cust, C::NotAsDescribed, GOOD, false),
-                (FU, S, B, rule::DESCRIPTION_DISPUTED),
-            ),
-            (
-                "seed 002 §1(5)b: 描述不符合…来回运费由卖家承担: not-as-described confirmed by a \
-                 seller-fault defect",
-                (Cust, C::NotAsDescribed, SD, false),
-                (FS, S, S, rule::SELLER_DEFECT),
-            ),
-            (
-                "seed 002 §1(5)c: 买家责任(不喜欢/不合适等),买家承担来回运费 (dislike: buyer pays \
-                 both legs)",
-                (Cust, C::Dislike, GOOD, false),
-                (FB, B, B, rule::BUYER_REASON),
-            ),
-            (
-                "seed 002 §1(5)c: 买家责任(不合适)…如商品为卖家包邮商品,买家只需要承担退货运费 \
-                 (does not fit, free shipping: buyer pays the return leg only)",
-                (Cust, C::DoesNotFit, GOOD, true),
-                (FB, S, B, rule::BUYER_REASON),
-            ),
-            (
-                "seed 002 §1(1): 买家主观原因 (7-day no-reason is the buyer's own reason) → \
-                 buyer pays both legs",
-                (Cust, C::NoReason, GOOD, false),
-                (FB, B, B, rule::BUYER_REASON),
-            ),
-            (
-                "seed 002 §1(5)c: a cancellation is the buyer's reason (buyer pays both legs)",
-                (Cust, C::CustomerCancelled, GOOD, false),
-                (FB, B, B, rule::BUYER_REASON),
-            ),
-            (
-                "seed 002 §1(5)d: 无法确定是谁的责任 (cannot tell whose fault): no reason given, \
-                 graded good → seller outbound, buyer return",
-                (Cust, C::Unknown, GOOD, false),
-                (FU, S, B, rule::REASON_UNKNOWN),
-            ),
-            (
-                "seed 002 §1(5)d: 无法确定是谁的责任: not inspected yet → provisional unclear",
-                (Cust, C::Quality, NI, false),
-                (FU, S, B, rule::NOT_INSPECTED),
-            ),
-            (
-                "seed 002 §1(5)d: not inspected, even a buyer reason is provisional (free \
-                 shipping changes nothing when unclear)",
-                (Cust, C::Dislike, NI, true),
-                (FU, S, B, rule::NOT_INSPECTED),
-            ),
-            // ---- refused parcels (拒收件)
-            (
-                "seed 002 §1(5)b: 卖家责任…来回运费由卖家承担: refused, seller-fault defect found",
-                (Ref, C::Unknown, SD, false),
-                (FS, S, S, rule::SELLER_DEFECT),
-            ),
-            (
-                "seed 002 §1(5)c: 买家责任…买家承担来回运费: refused, graded good",
-                (Ref, C::Unknown, GOOD, false),
-                (FB, B, B, rule::REFUSED_NO_SELLER_FAULT),
-            ),
-            (
-                "seed 002 §1(5)c: 包邮,买家只需要承担退货运费: refused, graded good, free shipping",
-                (Ref, C::Dislike, GOOD, true),
-                (FB, S, B, rule::REFUSED_NO_SELLER_FAULT),
-            ),
-            (
-                "seed 000 4.8: 良品…运费客户承担: refused claiming quality, graded good",
-                (Ref, C::Quality, GOOD, false),
-                (FB, B, B, rule::REFUSED_NO_SELLER_FAULT),
-            ),
-            (
-                "seed 002 §1(5)c: refused, defect that is not the seller's fault → buyer",
-                (Ref, C::Quality, BD, false),
-                (FB, B, B, rule::REFUSED_NO_SELLER_FAULT),
-            ),
-            (
-                "seed 002 §1(5)d: 无法确定是谁的责任: refused, not inspected yet → unclear",
-                (Ref, C::Quality, NI, false),
-                (FU, S, B, rule::NOT_INSPECTED),
-            ),
-            // ---- carrier returns (在途退件)
-            (
-                "seed 002 §1(5)a: 谁过错,谁承担 (whoever is at fault pays): undeliverable, the \
-                 buyer took no part → seller pays both legs",
-                (Carrier, C::Unknown, NI, false),
-                (FS, S, S, rule::CARRIER_UNDELIVERED),
-            ),
-            (
-                "seed 002 §1(5)a: 谁过错,谁承担: undeliverable; a good grade does not make it \
-                 the buyer's",
-                (Carrier, C::NoReason, GOOD, false),
-                (FS, S, S, rule::CARRIER_UNDELIVERED),
-            ),
-            (
-                "seed 002 §1(5)a: 谁过错,谁承担: undeliverable with a non-seller defect (transit \
-                 damage) is still not the buyer's",
-                (Carrier, C::Quality, BD, true),
-                (FS, S, S, rule::CARRIER_UNDELIVERED),
-            ),
-            (
-                "seed 003: 订单已发货,客户又不想要了…撤回包裹 (shipped, customer no longer wants \
-                 it, parcel recalled) → buyer's reason, buyer pays both legs",
-                (Carrier, C::CustomerCancelled, NI, false),
-                (FB, B, B, rule::CARRIER_CUSTOMER_CANCELLED),
-            ),
-            (
-                "seed 003 + seed 002 §1(5)c: recalled on cancellation, 包邮 → buyer pays the \
-                 return leg only",
-                (Carrier, C::CustomerCancelled, SD, true),
-                (FB, S, B, rule::CARRIER_CUSTOMER_CANCELLED),
-            ),
-        ];
-        for (case, (kind, claimed, finding, free_shipping), expected) in rows {
-            let input = FreightInput {
-                kind: *kind,
-                claimed: *claimed,
-                finding: *finding,
-                free_shipping: *free_shipping,
-            };
-            let d = decide_freight(&input);
-            let (fault, outbound, return_leg, rule) = *expected;
-            assert_eq!(
-                d,
-                FreightDecision {
-                    fault,
-                    outbound,
-                    return_leg,
-                    rule
-                },
-                "{case}: {input:?}"
-            );
+
+        /// Each row's facts decide exactly its fault, legs and rule.
+        fn check(rows: &[Row]) {
+            for (case, (kind, claimed, finding, free_shipping), expected) in rows {
+                let input = FreightInput {
+                    kind: *kind,
+                    claimed: *claimed,
+                    finding: *finding,
+                    free_shipping: *free_shipping,
+                };
+                let d = decide_freight(&input);
+                let (fault, outbound, return_leg, rule) = *expected;
+                assert_eq!(
+                    d,
+                    FreightDecision {
+                        fault,
+                        outbound,
+                        return_leg,
+                        rule
+                    },
+                    "{case}: {input:?}"
+                );
+            }
+        }
+
+        /// Customer returns (自退件): the finding confirms or refutes the claimed reason.
+        #[test]
+        fn customer_returns() {
+            check(&[
+                (
+                    "seed 002 §1(5)b: 卖家责任(如商品存在质量问题)…来回运费都需要由卖家承担 \
+                         (seller at fault for a quality problem pays both legs): confirmed by inspection",
+                    (Cust, C::Quality, SD, false),
+                    (FS, S, S, rule::SELLER_DEFECT),
+                ),
+                (
+                    "seed 002 §1(5)b: 卖家责任…来回运费由卖家承担 — a seller-fault defect wins even \
+                         over a no-reason claim (seller pays both legs)",
+                    (Cust, C::NoReason, SD, true),
+                    (FS, S, S, rule::SELLER_DEFECT),
+                ),
+                (
+                    "seed 002 §1(5)c: 买家责任…买家承担来回运费 (buyer at fault pays both legs): \
+                         the defect is the customer's doing",
+                    (Cust, C::Quality, BD, false),
+                    (FB, B, B, rule::BUYER_DAMAGE),
+                ),
+                (
+                    "seed 002 §1(5)c: 如商品为卖家包邮商品,买家只需要承担退货运费 (free shipping: \
+                         buyer pays the return leg only): customer damage",
+                    (Cust, C::Unknown, BD, true),
+                    (FB, S, B, rule::BUYER_DAMAGE),
+                ),
+                (
+                    "seed 000 4.8: 良品…双程运费客服部通知客户承担 (graded good: the customer bears \
+                         both legs): quality claimed, not found",
+                    (Cust, C::Quality, GOOD, false),
+                    (FB, B, B, rule::QUALITY_NOT_FOUND),
+                ),
+                (
+                    "seed 000 4.8 with seed 002 §1(5)c 包邮: quality not found on a free-shipping \
+                         item → buyer pays the return leg only",
+                    (Cust, C::Quality, GOOD, true),
+                    (FB, S, B, rule::QUALITY_NOT_FOUND),
+                ),
+                (
+                    "seed 002 §1(5)d: 约定不清…发货运费由卖家承担,退货运费由买家承担 (unclear: seller \
+                         outbound, buyer return): not-as-described claimed, goods graded good",
+                    (Cust, C::NotAsDescribed, GOOD, false),
+                    (FU, S, B, rule::DESCRIPTION_DISPUTED),
+                ),
+                (
+                    "seed 002 §1(5)b: 描述不符合…来回运费由卖家承担: not-as-described confirmed by a \
+                         seller-fault defect",
+                    (Cust, C::NotAsDescribed, SD, false),
+                    (FS, S, S, rule::SELLER_DEFECT),
+                ),
+                (
+                    "seed 002 §1(5)c: 买家责任(不喜欢/不合适等),买家承担来回运费 (dislike: buyer pays \
+                         both legs)",
+                    (Cust, C::Dislike, GOOD, false),
+                    (FB, B, B, rule::BUYER_REASON),
+                ),
+                (
+                    "seed 002 §1(5)c: 买家责任(不合适)…如商品为卖家包邮商品,买家只需要承担退货运费 \
+                         (does not fit, free shipping: buyer pays the return leg only)",
+                    (Cust, C::DoesNotFit, GOOD, true),
+                    (FB, S, B, rule::BUYER_REASON),
+                ),
+                (
+                    "seed 002 §1(1): 买家主观原因 (7-day no-reason is the buyer's own reason) → \
+                         buyer pays both legs",
+                    (Cust, C::NoReason, GOOD, false),
+                    (FB, B, B, rule::BUYER_REASON),
+                ),
+                (
+                    "seed 002 §1(5)c: a cancellation is the buyer's reason (buyer pays both legs)",
+                    (Cust, C::CustomerCancelled, GOOD, false),
+                    (FB, B, B, rule::BUYER_REASON),
+                ),
+                (
+                    "seed 002 §1(5)d: 无法确定是谁的责任 (cannot tell whose fault): no reason given, \
+                         graded good → seller outbound, buyer return",
+                    (Cust, C::Unknown, GOOD, false),
+                    (FU, S, B, rule::REASON_UNKNOWN),
+                ),
+                (
+                    "seed 002 §1(5)d: 无法确定是谁的责任: not inspected yet → provisional unclear",
+                    (Cust, C::Quality, NI, false),
+                    (FU, S, B, rule::NOT_INSPECTED),
+                ),
+                (
+                    "seed 002 §1(5)d: not inspected, even a buyer reason is provisional (free \
+                         shipping changes nothing when unclear)",
+                    (Cust, C::Dislike, NI, true),
+                    (FU, S, B, rule::NOT_INSPECTED),
+                ),
+            ]);
+        }
+
+        /// Refused parcels (拒收件): only a seller-fault defect puts it on the seller.
+        #[test]
+        fn refused_parcels() {
+            check(&[
+                (
+                    "seed 002 §1(5)b: 卖家责任…来回运费由卖家承担: refused, seller-fault defect found",
+                    (Ref, C::Unknown, SD, false),
+                    (FS, S, S, rule::SELLER_DEFECT),
+                ),
+                (
+                    "seed 002 §1(5)c: 买家责任…买家承担来回运费: refused, graded good",
+                    (Ref, C::Unknown, GOOD, false),
+                    (FB, B, B, rule::REFUSED_NO_SELLER_FAULT),
+                ),
+                (
+                    "seed 002 §1(5)c: 包邮,买家只需要承担退货运费: refused, graded good, free shipping",
+                    (Ref, C::Dislike, GOOD, true),
+                    (FB, S, B, rule::REFUSED_NO_SELLER_FAULT),
+                ),
+                (
+                    "seed 000 4.8: 良品…运费客户承担: refused claiming quality, graded good",
+                    (Ref, C::Quality, GOOD, false),
+                    (FB, B, B, rule::REFUSED_NO_SELLER_FAULT),
+                ),
+                (
+                    "seed 002 §1(5)c: refused, defect that is not the seller's fault → buyer",
+                    (Ref, C::Quality, BD, false),
+                    (FB, B, B, rule::REFUSED_NO_SELLER_FAULT),
+                ),
+                (
+                    "seed 002 §1(5)d: 无法确定是谁的责任: refused, not inspected yet → unclear",
+                    (Ref, C::Quality, NI, false),
+                    (FU, S, B, rule::NOT_INSPECTED),
+                ),
+            ]);
+        }
+
+        /// Carrier returns (在途退件): undeliverable is the seller's, a recall the buyer's.
+        #[test]
+        fn carrier_returns() {
+            check(&[
+                (
+                    "seed 002 §1(5)a: 谁过错,谁承担 (whoever is at fault pays): undeliverable, the \
+                         buyer took no part → seller pays both legs",
+                    (Carrier, C::Unknown, NI, false),
+                    (FS, S, S, rule::CARRIER_UNDELIVERED),
+                ),
+                (
+                    "seed 002 §1(5)a: 谁过错,谁承担: undeliverable; a good grade does not make it \
+                         the buyer's",
+                    (Carrier, C::NoReason, GOOD, false),
+                    (FS, S, S, rule::CARRIER_UNDELIVERED),
+                ),
+                (
+                    "seed 002 §1(5)a: 谁过错,谁承担: undeliverable with a non-seller defect (transit \
+                         damage) is still not the buyer's",
+                    (Carrier, C::Quality, BD, true),
+                    (FS, S, S, rule::CARRIER_UNDELIVERED),
+                ),
+                (
+                    "seed 003: 订单已发货,客户又不想要了…撤回包裹 (shipped, customer no longer wants \
+                         it, parcel recalled) → buyer's reason, buyer pays both legs",
+                    (Carrier, C::CustomerCancelled, NI, false),
+                    (FB, B, B, rule::CARRIER_CUSTOMER_CANCELLED),
+                ),
+                (
+                    "seed 003 + seed 002 §1(5)c: recalled on cancellation, 包邮 → buyer pays the \
+                         return leg only",
+                    (Carrier, C::CustomerCancelled, SD, true),
+                    (FB, S, B, rule::CARRIER_CUSTOMER_CANCELLED),
+                ),
+            ]);
         }
     }
 

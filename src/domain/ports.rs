@@ -5,28 +5,37 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::event::ExpectedLine;
-use super::ids::StationId;
-use super::kind::ReturnKind;
-use super::model::Role;
+use super::ids::{BinCode, StationId};
+use super::kind::{BinClass, ExpectedLine, ReturnKind, Role};
 
 /// One expected return from customer service's daily returns log (the manifest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ManifestEntry {
+    /// The tracking number the parcel will arrive under: what the bench looks up.
     pub waybill: String,
+    /// The feed's version of the entry: newer wins, and the return records which one it
+    /// copied.
     pub version: i64,
+    /// The kind customer service recorded, so the keeper need not set it.
     pub kind: ReturnKind,
+    /// The shop's order, copied into the return.
     pub order_no: String,
+    /// The customer's stated reason: whether a refund applies, who is at fault.
     pub claimed_reason: String,
+    /// When the customer signed for the delivery: starts the no-reason window.
     pub signed_at: Option<DateTime<Utc>>,
+    /// The order shipped free: part of who pays the outbound freight.
     pub free_shipping: bool,
+    /// What should be in the parcel: the keeper's count is checked against it.
     pub items: Vec<ExpectedLine>,
 }
 
 /// An operator who may log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorInfo {
+    /// The badge id the operator scans or types.
     pub badge: String,
+    /// What they may do; at a bench they act in the most capable one.
     pub roles: Vec<Role>,
 }
 
@@ -43,42 +52,10 @@ impl OperatorInfo {
 /// A defect reason from the feed (or the built-in defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefectReasonInfo {
+    /// The code an inspector gives.
     pub code: String,
+    /// The defect is the seller's fault: the seller pays both freight legs.
     pub seller_fault: bool,
-}
-
-/// The class of a configured bin: which grade of goods it may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinClass {
-    Good,
-    Defect,
-}
-
-impl BinClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BinClass::Good => "good",
-            BinClass::Defect => "defect",
-        }
-    }
-    pub fn parse(s: &str) -> Option<BinClass> {
-        match s {
-            "good" => Some(BinClass::Good),
-            "defect" => Some(BinClass::Defect),
-            _ => None,
-        }
-    }
-}
-
-/// A bin code as configured (`[[zones.bins]]`) or edited by a supervisor: 1 to 16 of
-/// `A-Z 0-9 -`, and not one of the fixed zones' names (it is scanned as `Z-<code>`).
-pub fn valid_bin_code(code: &str) -> bool {
-    !code.is_empty()
-        && code.len() <= 16
-        && code
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
-        && !["PENDING", "GOOD", "DEFECT"].contains(&code)
 }
 
 /// Reference data the state machine consults.
@@ -86,13 +63,15 @@ pub trait Lookup {
     fn manifest(&self, waybill: &str) -> Option<ManifestEntry>;
     fn operator(&self, badge: &str) -> Option<OperatorInfo>;
     fn defect_reason(&self, code: &str) -> Option<DefectReasonInfo>;
-    fn bin(&self, code: &str) -> Option<BinClass>;
+    fn bin(&self, code: &BinCode) -> Option<BinClass>;
 }
 
 /// Station settings the rules depend on.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Prefixes every return id and RTV note number, so stations never collide.
     pub station: StationId,
+    /// The local day: return numbering, RTV numbering and the no-reason window follow it.
     pub tz: Tz,
     /// A defect grade must carry at least one photo (quality claims need evidence).
     pub defect_photo_required: bool,

@@ -21,8 +21,8 @@ use super::HttpState;
 use super::auth::{self, Auth, Caller};
 use super::error::{ApiError, accept_language};
 use super::idem::{self, Begin, Idempotency};
-use crate::domain::ids::ReturnId;
-use crate::domain::model::Role;
+use crate::domain::ids::{BinCode, ReturnId};
+use crate::domain::kind::Role;
 use crate::i18n::Lang;
 
 pub const PREFIX: &str = "/api/v1";
@@ -273,8 +273,8 @@ pub struct Ctx {
     pub sha: Option<String>,
     /// The print job number of `{job}` paths.
     pub job: Option<i64>,
-    /// The validated bin code of `{bin}` paths.
-    pub bin: Option<String>,
+    /// The bin code of `{bin}` paths.
+    pub bin: Option<BinCode>,
     /// The validated RTV note number of `{note}` paths.
     pub note: Option<String>,
     /// A photo upload: its declared content type and bytes.
@@ -484,10 +484,7 @@ async fn prepare(
             }
             sha = Some(v.to_string());
         } else if k == "bin" {
-            if !crate::domain::ports::valid_bin_code(v) {
-                return Err(bad());
-            }
-            bin = Some(v.to_string());
+            bin = Some(BinCode::parse(v).map_err(|_| bad())?);
         } else if k == "note" {
             if !valid_note_no(v) {
                 return Err(bad());

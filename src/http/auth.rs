@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 use super::error::ApiError;
 use crate::config::{Config, HttpConfig};
 use crate::domain::ids::Badge;
-use crate::domain::model::Role;
+use crate::domain::kind::Role;
 use crate::i18n::Lang;
 use crate::store::api_state::{AuthWrite, LockoutRow, SessionRow};
 

@@ -170,7 +170,7 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
             o.insert("return_id".into(), json!(id.as_str()));
         }
         if let Some(bin) = &ctx.bin {
-            o.insert("code".into(), json!(bin));
+            o.insert("code".into(), json!(bin.as_str()));
         }
         if let Some(note) = &ctx.note {
             o.insert("note_no".into(), json!(note));

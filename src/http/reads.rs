@@ -12,7 +12,9 @@ use super::HttpState;
 use super::api::Ctx;
 use super::dto::{AlarmOut, Page, ReturnDetailOut, ReturnSummary, ZoneStockOut};
 use super::error::ApiError;
-use crate::domain::model::{Role, Station};
+use crate::domain::ids::BinCode;
+use crate::domain::kind::Role;
+use crate::domain::model::Station;
 use crate::i18n::message;
 use crate::privacy::{mask_name, mask_phone_tail};
 use crate::store::{self, StoreError};
@@ -326,21 +328,21 @@ pub async fn zones(ctx: &Ctx) -> Result<Value, ApiError> {
     })
     .await?;
     let config = &ctx.state.cfg.bins;
-    let codes: std::collections::BTreeSet<&String> = config.keys().chain(edits.keys()).collect();
+    let codes: std::collections::BTreeSet<&BinCode> = config.keys().chain(edits.keys()).collect();
     let bins: Vec<Value> = codes
         .into_iter()
         .map(|code| {
             let units: i64 = stock
                 .iter()
-                .filter(|(zone, _, _)| zone.split_once('/').is_some_and(|(_, b)| b == code))
+                .filter(|(zone, _, _)| zone.split_once('/').is_some_and(|(_, b)| b == code.as_str()))
                 .map(|(_, _, n)| *n)
                 .sum();
             let configured = config.get(code).map(|c| c.as_str());
             match edits.get(code) {
-                Some(e) => json!({"code": code, "class": e.class.as_str(), "label": e.label,
+                Some(e) => json!({"code": code.as_str(), "class": e.class.as_str(), "label": e.label,
                     "active": e.active, "source": "edited", "configured_class": configured,
                     "units": units, "edited_at": store::codec::fmt_time(e.at), "edited_by": e.by}),
-                None => json!({"code": code, "class": configured, "label": null, "active": true,
+                None => json!({"code": code.as_str(), "class": configured, "label": null, "active": true,
                     "source": "config", "configured_class": configured, "units": units,
                     "edited_at": null, "edited_by": null}),
             }

@@ -4,7 +4,7 @@
 
 /// (code, zh-CN, en)
 pub(super) const TABLE: &[(&str, &str, &str)] = &[
-    // Feedback (domain::supervise).
+    // Feedback (domain/step/supervise.rs).
     ("bin_added", "已新增库位 {bin}", "Bin {bin} added"),
     ("bin_updated", "库位 {bin} 已更新", "Bin {bin} updated"),
     ("bin_retired_ok", "库位 {bin} 已停用", "Bin {bin} retired"),

@@ -5,13 +5,13 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::event::{
-    Actor, CheckLine, CloseReason, CountLine, Event, EventBody, ExpectedLine, FreightRecord,
-    ItemException, PhotoRef, PrintReason, RtvLine,
+    Actor, CheckLine, CloseReason, CountLine, Event, EventBody, FreightRecord, ItemException,
+    PhotoRef, PrintReason, RtvLine,
 };
-use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
-use crate::domain::kind::{Grade, Party, ReturnKind};
-use crate::domain::model::{ItemZone, Role, Visual};
-use crate::domain::ports::BinClass;
+use crate::domain::ids::{Badge, BinCode, ItemRef, ReturnId, Waybill};
+use crate::domain::kind::{
+    BinClass, ExpectedLine, Grade, ItemZone, Party, ReturnKind, Role, Visual,
+};
 
 /// Contract time format: RFC 3339 UTC with milliseconds.
 pub fn fmt_time(t: DateTime<Utc>) -> String {
@@ -200,7 +200,9 @@ pub fn encode(body: &EventBody) -> Value {
             class,
             label,
             active,
-        } => json!({"code": code, "class": class.as_str(), "label": label, "active": active}),
+        } => {
+            json!({"code": code.as_str(), "class": class.as_str(), "label": label, "active": active})
+        }
         EventBody::Restocked { items } => json!({"items": items}),
         EventBody::Closed { reason } => {
             json!({"reason": match reason { CloseReason::Completed => "completed" }})
@@ -289,6 +291,10 @@ fn badge(s: String) -> Result<Badge, String> {
 
 fn waybill(s: String) -> Result<Waybill, String> {
     Waybill::parse(&s).map_err(|e| format!("bad waybill {s:?}: {}", e.code()))
+}
+
+pub(crate) fn bin_code(s: String) -> Result<BinCode, String> {
+    BinCode::parse(&s).map_err(|e| format!("bad bin code {s:?}: {}", e.code()))
 }
 
 fn kind(s: &str) -> Result<ReturnKind, String> {
@@ -524,7 +530,7 @@ pub fn decode(
             note: o.opt_str("note")?.unwrap_or_default(),
         },
         "zone.bin_set" => EventBody::BinSet {
-            code: o.str("code")?,
+            code: bin_code(o.str("code")?)?,
             class: BinClass::parse(&o.str("class")?).ok_or("unknown bin class")?,
             label: o.opt_str("label")?,
             active: o.bool("active")?,
@@ -578,7 +584,7 @@ mod tests {
     #[test]
     fn bin_set_round_trips() {
         let data = round_trip(EventBody::BinSet {
-            code: "D-09".into(),
+            code: BinCode::parse("D-09").unwrap(),
             class: BinClass::Defect,
             label: Some("货架 9".into()),
             active: false,
@@ -588,7 +594,7 @@ mod tests {
             json!({"code": "D-09", "class": "defect", "label": "货架 9", "active": false})
         );
         round_trip(EventBody::BinSet {
-            code: "A01".into(),
+            code: BinCode::parse("A01").unwrap(),
             class: BinClass::Good,
             label: None,
             active: true,

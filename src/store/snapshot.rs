@@ -11,16 +11,13 @@ use serde_json::{Value, json};
 
 use super::StoreError;
 use super::codec::{
-    Obj, check_line_json, decode_checklist, decode_expected, decode_photo, expected_json, fmt_time,
-    parse_time, photo_json,
+    Obj, bin_code, check_line_json, decode_checklist, decode_expected, decode_photo, expected_json,
+    fmt_time, parse_time, photo_json,
 };
 use crate::domain::event::{EventBody, ItemException, RtvLine};
-use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
-use crate::domain::kind::{Grade, ReturnKind};
-use crate::domain::model::{
-    Bench, BinEdit, Item, Return, Role, RtvClosed, RtvNote, Session, Station, Visual,
-};
-use crate::domain::ports::BinClass;
+use crate::domain::ids::{Badge, BinCode, ItemRef, ReturnId, Waybill};
+use crate::domain::kind::{BinClass, Grade, ReturnKind, Role, Visual};
+use crate::domain::model::{Bench, BinEdit, Item, Return, RtvClosed, RtvNote, Session, Station};
 
 pub fn return_json(r: &Return) -> Value {
     json!({
@@ -192,9 +189,9 @@ pub const BIN_KEY: &str = "zone_bin:";
 /// `meta` key prefix of an RTV note's snapshot.
 pub const RTV_KEY: &str = "rtv_note:";
 
-pub fn bin_json(code: &str, b: &BinEdit) -> Value {
+pub fn bin_json(code: &BinCode, b: &BinEdit) -> Value {
     json!({
-        "code": code,
+        "code": code.as_str(),
         "class": b.class.as_str(),
         "label": b.label,
         "active": b.active,
@@ -203,10 +200,10 @@ pub fn bin_json(code: &str, b: &BinEdit) -> Value {
     })
 }
 
-pub fn bin_from_json(v: &Value) -> Result<(String, BinEdit), String> {
+pub fn bin_from_json(v: &Value) -> Result<(BinCode, BinEdit), String> {
     let o = Obj::of(v)?;
     Ok((
-        o.str("code")?,
+        bin_code(o.str("code")?)?,
         BinEdit {
             class: BinClass::parse(&o.str("class")?).ok_or("bad class")?,
             label: o.opt_str("label")?,

@@ -60,21 +60,24 @@ fn domain_has_no_io() {
 #[test]
 fn every_code_is_translated() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sources: [(&str, &str); 5] = [
+    // The state machine's feedback codes, and the item and card codes it picks by case.
+    let step = r#"(?:Feedback::ok\(\s*"([a-z_]+)"|"((?:item|card)_[a-z]+)")"#;
+    let sources: [(&str, &str); 7] = [
         ("src/domain/error.rs", r#"=> "([a-z_]+)""#),
-        ("src/domain/supervise.rs", r#""((?:bin|rtv)_[a-z_]+)""#),
+        ("src/domain/step/supervise.rs", r#""((?:bin|rtv)_[a-z_]+)""#),
         ("src/domain/scan/mod.rs", r#"=> "(scan\.[a-z_0-9]+)""#),
-        (
-            "src/domain/step.rs",
-            r#"(?:Feedback::ok\(\s*"([a-z_]+)"|"((?:item|card)_[a-z]+)")"#,
-        ),
+        ("src/domain/step/bench.rs", step),
+        ("src/domain/step/inspect.rs", step),
+        ("src/domain/step/ops.rs", step),
         ("src/engine.rs", r#"Reply::not_stored\("([a-z_]+)"\)"#),
     ];
     // The action a role check names is shown translated (`action.<name>`).
-    let actions: [(&str, &str); 3] = [
-        ("src/domain/step.rs", r#"require\([^)]*"([a-z_]+)"\)"#),
-        ("src/domain/supervise.rs", r#"require\([^)]*"([a-z_]+)"\)"#),
-        ("src/domain/supervise.rs", r#"action: "([a-z_]+)""#),
+    let require = r#"require\([^)]*"([a-z_]+)"\)"#;
+    let actions: [(&str, &str); 4] = [
+        ("src/domain/step/inspect.rs", require),
+        ("src/domain/step/ops.rs", require),
+        ("src/domain/step/supervise.rs", require),
+        ("src/domain/step/tests.rs", r#"action: "([a-z_]+)""#),
     ];
     let known: Vec<&str> = returnsd::i18n::codes().collect();
     let mut checked = 0;

@@ -490,7 +490,7 @@ fn a_failed_fsync_never_resurfaces_and_later_scans_survive_a_power_cut() {
     let d = st.start();
     let mut acked: Vec<String> = vec!["OP-017".into()];
     let parcel = |n: i64| format!("SF{:013}", 4_000_000_000_000_i64 + n);
-    let mut scan_acked = |st: &Station, code: String, acked: &mut Vec<String>| {
+    let scan_acked = |st: &Station, code: String, acked: &mut Vec<String>| {
         let (status, out) = scan_cli(st, &code);
         assert_eq!(status, 0, "{code}: {out}");
         acked.push(code);
@@ -513,7 +513,11 @@ fn a_failed_fsync_never_resurfaces_and_later_scans_survive_a_power_cut() {
     assert_eq!(status, 2, "{out}");
     d.kill9();
     let d = st.start();
-    assert_eq!(received(&st, &parcel(100)), 0, "a NOT SAVED scan never appears");
+    assert_eq!(
+        received(&st, &parcel(100)),
+        0,
+        "a NOT SAVED scan never appears"
+    );
     assert_eq!(received(&st, &parcel(101)), 0, "not even after a restart");
     support::scan_ok(&st, &["OP-017"]);
     for n in 10..40 {

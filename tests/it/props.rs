@@ -14,13 +14,11 @@ use proptest::test_runner::{Config as PtConfig, TestCaseError, TestRunner};
 use serde_json::json;
 
 use returnsd::domain::error::DomainError;
-use returnsd::domain::event::{Event, EventBody, ExpectedLine};
-use returnsd::domain::ids::{Badge, ItemRef, ReturnId, StationId, Waybill};
-use returnsd::domain::kind::{Grade, ReturnKind};
-use returnsd::domain::model::{ItemZone, Return, Role, Stage, Station, parse_rtv_number};
-use returnsd::domain::ports::{
-    BinClass, DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo, Settings,
-};
+use returnsd::domain::event::{Event, EventBody};
+use returnsd::domain::ids::{Badge, BinCode, ItemRef, ReturnId, StationId, Waybill};
+use returnsd::domain::kind::{BinClass, ExpectedLine, Grade, ItemZone, ReturnKind, Role};
+use returnsd::domain::model::{Return, Stage, Station, parse_rtv_number};
+use returnsd::domain::ports::{DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo, Settings};
 use returnsd::domain::scan::{CommandCode, ScanGrammar, ZoneScan};
 use returnsd::domain::step::{BinChange, Command, Effect, Operator, Transition, step};
 use returnsd::{config, engine, feed, store};
@@ -199,8 +197,8 @@ impl Lookup for TestLookup {
                 seller_fault: *f,
             })
     }
-    fn bin(&self, code: &str) -> Option<BinClass> {
-        match code {
+    fn bin(&self, code: &BinCode) -> Option<BinClass> {
+        match code.as_str() {
             "A01" => Some(BinClass::Good),
             "D01" => Some(BinClass::Defect),
             _ => None,
@@ -843,23 +841,23 @@ fn resolve(st: &Station, benches: usize, op: &Op) -> Input {
                     if zone.is_multiple_of(2) {
                         ZoneScan::Good
                     } else {
-                        ZoneScan::Bin("A01".into())
+                        ZoneScan::Bin(BinCode::parse("A01").unwrap())
                     }
                 }
                 (true, Some(Grade::Defect)) => {
                     if zone.is_multiple_of(2) {
                         ZoneScan::Defect
                     } else {
-                        ZoneScan::Bin("D01".into())
+                        ZoneScan::Bin(BinCode::parse("D01").unwrap())
                     }
                 }
                 _ => match zone % 6 {
                     0 => ZoneScan::Pending,
                     1 => ZoneScan::Good,
                     2 => ZoneScan::Defect,
-                    3 => ZoneScan::Bin("A01".into()),
-                    4 => ZoneScan::Bin("D01".into()),
-                    _ => ZoneScan::Bin("Z99".into()),
+                    3 => ZoneScan::Bin(BinCode::parse("A01").unwrap()),
+                    4 => ZoneScan::Bin(BinCode::parse("D01").unwrap()),
+                    _ => ZoneScan::Bin(BinCode::parse("Z99").unwrap()),
                 },
             };
             // Biased: only items of the first pending item's grade, so the zone fits.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::domain::ids::IdError;
+use crate::domain::ids::{BinCode, IdError};
 
 /// A scanned zone label: `Z-PENDING`, `Z-GOOD`, `Z-DEFECT`, or `Z-<BIN>` with
 /// BIN `[A-Z0-9-]{1,16}` (a shelf bin). The three reserved names are never bins.
@@ -16,12 +16,11 @@ pub enum ZoneScan {
     /// The defect zone.
     Defect,
     /// A specific bin.
-    Bin(String),
+    Bin(BinCode),
 }
 
 impl ZoneScan {
     pub const PREFIX: &'static str = "Z-";
-    pub const MAX_BIN_LEN: usize = 16;
 
     /// Parses a zone label. Letters are case-insensitive (scanners with caps-lock quirks)
     /// and normalised to uppercase; positions in errors refer to the whole label.
@@ -37,26 +36,14 @@ impl ZoneScan {
         if rest.is_empty() {
             return Err(IdError::MissingPart { part: "zone" });
         }
-        let len = rest.chars().count();
-        if len > Self::MAX_BIN_LEN {
-            return Err(IdError::TooLong {
-                len,
-                max: Self::MAX_BIN_LEN,
-            });
-        }
-        let ok = |c: char| c.is_ascii_alphanumeric() || c == '-';
-        if let Some((at, ch)) = rest.chars().enumerate().find(|&(_, c)| !ok(c)) {
-            return Err(IdError::BadChar {
-                at: Self::PREFIX.len() + at,
-                ch,
-            });
-        }
+        // Uppercasing ASCII keeps every character where it was, so a bad one is reported
+        // at its place in the label as scanned.
         let name = rest.to_ascii_uppercase();
         Ok(match name.as_str() {
             "PENDING" => ZoneScan::Pending,
             "GOOD" => ZoneScan::Good,
             "DEFECT" => ZoneScan::Defect,
-            _ => ZoneScan::Bin(name),
+            _ => ZoneScan::Bin(BinCode::parse_at(&name, Self::PREFIX.len())?),
         })
     }
 
@@ -73,7 +60,7 @@ impl fmt::Display for ZoneScan {
             ZoneScan::Pending => f.write_str("PENDING"),
             ZoneScan::Good => f.write_str("GOOD"),
             ZoneScan::Defect => f.write_str("DEFECT"),
-            ZoneScan::Bin(b) => f.write_str(b),
+            ZoneScan::Bin(b) => f.write_str(b.as_str()),
         }
     }
 }
@@ -184,8 +171,11 @@ mod tests {
             ("Z-PENDING", Ok(ZoneScan::Pending)),
             ("Z-GOOD", Ok(ZoneScan::Good)),
             ("z-defect", Ok(ZoneScan::Defect)),
-            ("Z-A01-03", Ok(ZoneScan::Bin("A01-03".into()))),
-            ("Z-b7", Ok(ZoneScan::Bin("B7".into()))),
+            (
+                "Z-A01-03",
+                Ok(ZoneScan::Bin(BinCode::parse("A01-03").unwrap())),
+            ),
+            ("Z-b7", Ok(ZoneScan::Bin(BinCode::parse("B7").unwrap()))),
             ("Z-", Err(IdError::MissingPart { part: "zone" })),
             ("Z-A_1", Err(IdError::BadChar { at: 3, ch: '_' })),
             ("Z-货架1", Err(IdError::BadChar { at: 2, ch: '货' })),
@@ -207,7 +197,7 @@ mod tests {
             ZoneScan::Pending,
             ZoneScan::Good,
             ZoneScan::Defect,
-            ZoneScan::Bin("R3-S2".into()),
+            ZoneScan::Bin(BinCode::parse("R3-S2").unwrap()),
         ] {
             assert_eq!(ZoneScan::parse(&z.label()), Ok(z));
         }

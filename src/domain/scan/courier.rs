@@ -12,7 +12,9 @@ use regex::{Regex, RegexBuilder};
 /// [`Waybill`](crate::domain::ids::Waybill)s (`[A-Za-z0-9]{6,40}`), uppercased.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CourierPattern {
+    /// The courier's name, recorded with each waybill it matches.
     pub name: String,
+    /// The shape of its waybills (a regex, anchored and case-insensitive when compiled).
     pub pattern: String,
 }
 
@@ -78,7 +80,9 @@ impl std::error::Error for GrammarError {}
 /// A compiled courier pattern.
 #[derive(Debug, Clone)]
 pub(super) struct Courier {
+    /// The name recorded with a matching waybill.
     pub(super) name: String,
+    /// The anchored, case-insensitive pattern, compiled once.
     pub(super) regex: Regex,
 }
 

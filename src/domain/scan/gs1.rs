@@ -29,7 +29,9 @@ enum Length {
 
 #[derive(Debug, Clone, Copy)]
 struct AiSpec {
+    /// How long the value is: fixed, or up to a maximum and ended by GS.
     length: Length,
+    /// Which characters the value may hold.
     charset: Charset,
     /// Last digit is a GS1 mod-10 check digit.
     check_digit: bool,
@@ -113,13 +115,16 @@ fn lookup(s: &[u8]) -> Option<(usize, AiSpec)> {
 /// One AI and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gs1Element {
+    /// The application identifier: what the value means (`01` GTIN, `10` batch, …).
     pub ai: String,
+    /// The value as read.
     pub value: String,
 }
 
 /// A parsed element string, in the order the fields were read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ElementString {
+    /// The fields in the order read, so the string can be shown as scanned.
     pub elements: Vec<Gs1Element>,
 }
 

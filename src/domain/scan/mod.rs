@@ -42,6 +42,7 @@ pub struct Scan {
     pub text: String,
     /// The AIM symbology identifier, when the scanner sent one.
     pub symbology: Option<Symbology>,
+    /// What the scan is: the only thing the state machine decides on.
     pub class: ScanClass,
 }
 
@@ -216,7 +217,9 @@ impl From<gs1::Gs1Error> for Rejection {
 /// The compiled scan grammar.
 #[derive(Debug, Clone)]
 pub struct ScanGrammar {
+    /// Waybill shapes, compiled once, tried in order: the first match names the courier.
     couriers: Vec<courier::Courier>,
+    /// The longest raw scan accepted, in bytes: a runaway scanner cannot flood the station.
     max_len: usize,
 }
 

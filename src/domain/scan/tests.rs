@@ -5,7 +5,7 @@ use super::*;
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
-use crate::domain::ids::StationId;
+use crate::domain::ids::{BinCode, StationId};
 
 fn grammar() -> ScanGrammar {
     ScanGrammar::new(&ScanGrammar::default_couriers(), DEFAULT_MAX_LEN).unwrap()
@@ -99,7 +99,10 @@ fn labels_badges_zones_commands() {
             (b"Z-PENDING", ScanClass::Zone(ZoneScan::Pending)),
             (b"Z-GOOD", ScanClass::Zone(ZoneScan::Good)),
             (b"Z-DEFECT", ScanClass::Zone(ZoneScan::Defect)),
-            (b"z-a01-03", ScanClass::Zone(ZoneScan::Bin("A01-03".into()))),
+            (
+                b"z-a01-03",
+                ScanClass::Zone(ZoneScan::Bin(BinCode::parse("A01-03").unwrap())),
+            ),
             (b"CMD-DONE", ScanClass::Command(CommandCode::Done)),
             (
                 b"CMD-VIS-MISSING",

@@ -13,10 +13,13 @@ const C0_NAMES: [&str; 32] = [
 
 /// Accumulates tokens until the cap is reached.
 struct Capped {
+    /// The printable text so far.
     out: String,
+    /// Its length in characters, counted as tokens are added.
     chars: usize,
     /// Byte length of `out` at the last token boundary that left room for the `…`.
     cut: usize,
+    /// The cap was hit and `…` written: nothing more is added.
     done: bool,
 }
 
