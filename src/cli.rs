@@ -340,8 +340,8 @@ pub enum ManifestCmd {
     /// Import a CSV (one row per item line) or JSONL (one expected_return per line) file.
     Import {
         file: PathBuf,
-        #[arg(long, value_enum)]
-        format: Option<ImportFormat>,
+        #[arg(long)]
+        format: Option<crate::manifest::ImportFormat>,
     },
 }
 
@@ -349,12 +349,6 @@ pub enum ManifestCmd {
 pub enum ExportFormat {
     Jsonl,
     Csv,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImportFormat {
-    Csv,
-    Jsonl,
 }
 
 fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
@@ -700,13 +694,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             cmd: ManifestCmd::Import { file, format },
         } => {
             let cfg = load_config(&cli.config)?;
-            std::fs::create_dir_all(&cfg.state_dir)
-                .map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
-            // Creates the database if the daemon never ran: a station can be loaded first.
-            let store = store::Store::open(&cfg.database, cfg.station.as_str())
-                .map_err(|e| e.to_string())?;
-            let r =
-                crate::manifest::import(store.conn(), &file, format).map_err(|e| e.to_string())?;
+            let parsed = crate::manifest::parse(&file, format).map_err(|e| e.to_string())?;
+            let sent = runtime()?.block_on(import_via_daemon(&cfg, &parsed))?;
+            let r = match sent {
+                Some(r) => r,
+                None => import_here(&cfg, &parsed)?,
+            };
             println!(
                 "{}: {} stored, {} deleted, {} unchanged (same or older version), {} rejected",
                 file.display(),
@@ -795,6 +788,81 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Lines of a manifest file per request to the daemon, and their JSON size at most: each
+/// part is one input of the engine's group commit, so scans wait for at most one part.
+const IMPORT_PART_LINES: usize = 200;
+const IMPORT_PART_BYTES: usize = 1 << 20;
+
+/// Send a parsed manifest file to the running daemon in parts (the engine applies each in
+/// its group commit, between scans). `None` when no daemon runs (nothing was sent).
+async fn import_via_daemon(
+    cfg: &Config,
+    parsed: &crate::manifest::Parsed,
+) -> Result<Option<crate::manifest::ImportReport>, String> {
+    let mut report = crate::manifest::ImportReport::default();
+    let mut parts: Vec<Vec<Value>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for line in &parsed.lines {
+        let v = crate::manifest::line_json(line);
+        let n = v.to_string().len();
+        let last = parts.last_mut().expect("one part at least");
+        if !last.is_empty() && (last.len() >= IMPORT_PART_LINES || bytes + n > IMPORT_PART_BYTES) {
+            parts.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += n;
+        parts.last_mut().expect("one part at least").push(v);
+    }
+    let mut done = 0;
+    for (i, part) in parts.into_iter().enumerate() {
+        let n = part.len();
+        let req = json!({"op": "manifest_import", "source": parsed.source, "lines": part});
+        let reply = match control::request(&cfg.control_socket, &req).await {
+            Ok(v) => v,
+            Err(control::RequestError::Unreachable(_)) if i == 0 => return Ok(None),
+            Err(e) => {
+                return Err(format!(
+                    "{e}: the import stopped after {done} of {} lines; run it again (versioned upserts make that safe)",
+                    parsed.lines.len()
+                ));
+            }
+        };
+        match crate::manifest::ImportReport::from_json(&reply) {
+            Some(r) if reply["ok"] == true => report.add(r),
+            _ => {
+                return Err(format!(
+                    "the daemon did not store part of the import ({}): {done} of {} lines are in; run it again once the alarm clears",
+                    reply["error"].as_str().unwrap_or("no reason given"),
+                    parsed.lines.len()
+                ));
+            }
+        }
+        done += n;
+    }
+    Ok(Some(report))
+}
+
+/// Apply a parsed manifest file with no daemon running: under the state directory's lock,
+/// in one transaction, with the engine's own function. Creates the database if the daemon
+/// never ran (a station can be loaded before its first start).
+fn import_here(
+    cfg: &Config,
+    parsed: &crate::manifest::Parsed,
+) -> Result<crate::manifest::ImportReport, String> {
+    std::fs::create_dir_all(&cfg.state_dir)
+        .map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
+    let _lock = store::files::StateLock::acquire(&cfg.state_dir, "returnsd manifest import")
+        .map_err(|e| e.to_string())?;
+    let store =
+        store::Store::open(&cfg.database, cfg.station.as_str()).map_err(|e| e.to_string())?;
+    let at = |e: rusqlite::Error| store::StoreError::Sql(e).at(&cfg.database).to_string();
+    let tx = store.conn().unchecked_transaction().map_err(at)?;
+    let r = crate::manifest::apply(&tx, &parsed.source, &parsed.lines, chrono::Utc::now())
+        .map_err(|e| e.at(&cfg.database).to_string())?;
+    tx.commit().map_err(at)?;
+    Ok(r)
 }
 
 /// The exit status of an answer that may have been recorded or not: ask before rescanning.

@@ -15,8 +15,8 @@ use crate::domain::kind::Role;
 use crate::engine::{EngineHandle, Keep, Kept, Reply};
 use crate::i18n::{Lang, message};
 
-/// Longest request line accepted.
-const MAX_LINE: u64 = 256 * 1024;
+/// Longest request line accepted (a part of a manifest file is the largest request).
+pub const MAX_LINE: u64 = 4 * 1024 * 1024;
 
 /// JSON form of an engine reply, with the message in both languages.
 pub fn reply_json(r: &Reply) -> Value {
@@ -200,6 +200,24 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
         };
         let keep = request_keep(req, "scan", &[b"scan", bench.as_bytes(), &bytes])?;
         return kept_json(engine.scan_kept(&bench, bytes, keep).await);
+    }
+    if op == "manifest_import" {
+        let source = crate::commands::s(req, "source")?.to_string();
+        let lines = req["lines"]
+            .as_array()
+            .ok_or("lines must be an array")?
+            .iter()
+            .map(crate::manifest::line_from_json)
+            .collect::<Result<Vec<_>, String>>()?;
+        return Ok(match engine.import(source, lines).await {
+            Ok(report) => {
+                let mut v = report.to_json();
+                v["ok"] = json!(true);
+                v
+            }
+            Err(e) => json!({"ok": false, "stored": false, "outcome": "not_stored",
+                             "code": "storage_error", "error": e}),
+        });
     }
     let badge_s = crate::commands::s(req, "badge")?;
     let badge = Badge::parse(badge_s)

@@ -247,6 +247,12 @@ enum Input {
         page: FeedPage,
         reply: oneshot::Sender<Result<FeedApplied, String>>,
     },
+    /// Part of a manifest file (`manifest import`): versioned upserts in the group commit.
+    Import {
+        source: String,
+        lines: Vec<crate::manifest::Line>,
+        reply: oneshot::Sender<Result<crate::manifest::ImportReport, String>>,
+    },
     /// The print worker reports what happened to a job.
     PrintJob {
         update: crate::store::jobs::JobUpdate,
@@ -328,6 +334,24 @@ impl EngineHandle {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Feed { page, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Apply part of a manifest file (versioned upserts), committed between scans.
+    pub async fn import(
+        &self,
+        source: String,
+        lines: Vec<crate::manifest::Line>,
+    ) -> Result<crate::manifest::ImportReport, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Import {
+                source,
+                lines,
+                reply,
+            })
             .await
             .map_err(|_| "engine stopped".to_string())?;
         rx.await.map_err(|_| "engine stopped".to_string())?
@@ -754,6 +778,10 @@ enum Pending {
         Result<FeedApplied, String>,
     ),
     Done(oneshot::Sender<Result<(), String>>, Result<(), String>),
+    Import(
+        oneshot::Sender<Result<crate::manifest::ImportReport, String>>,
+        Result<crate::manifest::ImportReport, String>,
+    ),
 }
 
 impl Pending {
@@ -764,6 +792,7 @@ impl Pending {
             Pending::Count(tx, r) => tx.send(r).map_err(drop),
             Pending::Feed(tx, r) => tx.send(r).map_err(drop),
             Pending::Done(tx, r) => tx.send(r).map_err(drop),
+            Pending::Import(tx, r) => tx.send(r).map_err(drop),
         };
     }
 
@@ -775,6 +804,7 @@ impl Pending {
             Pending::Count(tx, _) => tx.send(Err(why)).map_err(drop),
             Pending::Feed(tx, _) => tx.send(Err(why)).map_err(drop),
             Pending::Done(tx, _) => tx.send(Err(why)).map_err(drop),
+            Pending::Import(tx, _) => tx.send(Err(why)).map_err(drop),
         };
     }
 }
@@ -791,6 +821,7 @@ impl Input {
             }
             Input::Ack { reply, .. } | Input::Prune { reply } => Pending::Count(reply, Ok(0)),
             Input::Feed { reply, .. } => Pending::Feed(reply, Ok(FeedApplied::default())),
+            Input::Import { reply, .. } => Pending::Import(reply, Ok(Default::default())),
             Input::Close => return,
         };
         p.fail(code, detail);
@@ -868,6 +899,14 @@ impl Core {
                     out.pruned += n;
                 }
                 out.hold(r, |n| Pending::Count(reply, Ok(n.unwrap_or(0))))
+            }
+            Input::Import {
+                source,
+                lines,
+                reply,
+            } => {
+                let r = crate::manifest::apply(batch.conn(), &source, &lines, now);
+                out.hold(r, |r| Pending::Import(reply, Ok(r.unwrap_or_default())))
             }
             Input::PrintJob { update, reply } => {
                 let r = crate::store::jobs::apply(batch.conn(), &update);

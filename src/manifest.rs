@@ -6,41 +6,151 @@
 //! CSV: a header row, one row per item line; rows with the same waybill form one return.
 //! Columns: waybill, version, kind, order_no, customer_name, customer_phone_tail,
 //! signed_at, claimed_reason, free_shipping, sku, barcode, name, qty.
+//!
+//! A file is [`parse`]d where it is read (the CLI); its items are [`apply`]d by the one
+//! writer — the running daemon's engine, in its group commit between scans, or, when no
+//! daemon runs, the CLI itself under the state directory's lock — with the same function.
 
 use std::path::Path;
 
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
-use crate::cli::ImportFormat;
 use crate::feed::{self, Applied, FeedItem};
 
-#[derive(Debug, Default)]
+/// The file's format (by default from its extension: `.csv`, else JSONL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportFormat {
+    Csv,
+    Jsonl,
+}
+
+impl std::str::FromStr for ImportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "csv" => Ok(ImportFormat::Csv),
+            "jsonl" => Ok(ImportFormat::Jsonl),
+            _ => Err(format!("{s:?}: use csv or jsonl")),
+        }
+    }
+}
+
+/// What importing did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ImportReport {
     pub stored: usize,
     pub deleted: usize,
+    /// The stored version was the same or newer: nothing changed.
     pub stale: usize,
     /// (line, reason)
     pub rejected: Vec<(usize, String)>,
+}
+
+impl ImportReport {
+    /// Add a later part's report (a file sent to the daemon in parts).
+    pub fn add(&mut self, other: ImportReport) {
+        self.stored += other.stored;
+        self.deleted += other.deleted;
+        self.stale += other.stale;
+        self.rejected.extend(other.rejected);
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "stored": self.stored,
+            "deleted": self.deleted,
+            "stale": self.stale,
+            "rejected": self.rejected.iter().map(|(l, r)| json!([l, r])).collect::<Vec<_>>(),
+        })
+    }
+
+    pub fn from_json(v: &Value) -> Option<ImportReport> {
+        let n = |k: &str| v[k].as_u64().map(|n| n as usize);
+        Some(ImportReport {
+            stored: n("stored")?,
+            deleted: n("deleted")?,
+            stale: n("stale")?,
+            rejected: v["rejected"]
+                .as_array()?
+                .iter()
+                .filter_map(|r| Some((r[0].as_u64()? as usize, r[1].as_str()?.to_string())))
+                .collect(),
+        })
+    }
+}
+
+/// A line of a file: its item, or why the line is unusable.
+pub type Line = (usize, Result<FeedItem, String>);
+
+/// A file read and parsed: where it came from (recorded with each item) and its lines.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub source: String,
+    pub lines: Vec<Line>,
+}
+
+/// One line as JSON for the control socket: `{"line": n, "item": {…}}` or
+/// `{"line": n, "error": "…"}`.
+pub fn line_json((line, item): &Line) -> Value {
+    match item {
+        Ok(i) => {
+            json!({"line": line, "item": {"type": i.ty, "key": i.key, "version": i.version, "data": i.data}})
+        }
+        Err(e) => json!({"line": line, "error": e}),
+    }
+}
+
+/// The inverse of [`line_json`].
+pub fn line_from_json(v: &Value) -> Result<Line, String> {
+    let line = v["line"].as_u64().ok_or("line must be a number")? as usize;
+    if let Some(e) = v["error"].as_str() {
+        return Ok((line, Err(e.to_string())));
+    }
+    let i = &v["item"];
+    let item = FeedItem {
+        ty: i["type"].as_str().ok_or("item.type")?.to_string(),
+        key: i["key"].as_str().ok_or("item.key")?.to_string(),
+        version: i["version"].as_i64().ok_or("item.version")?,
+        data: (!i["data"].is_null()).then(|| i["data"].clone()),
+    };
+    Ok((line, Ok(item)))
+}
+
+/// Apply parsed lines as versioned upserts in the caller's transaction: bad lines are
+/// recorded as rejected with their reason and never stop the rest.
+pub fn apply(
+    conn: &Connection,
+    source: &str,
+    lines: &[Line],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ImportReport, crate::store::StoreError> {
+    let mut report = ImportReport::default();
+    for (line, item) in lines {
+        match item {
+            Err(reason) => {
+                feed::reject(conn, None, reason, source, &format!("line {line}"), now)?;
+                report.rejected.push((*line, reason.clone()));
+            }
+            Ok(item) => match feed::apply(conn, item, source, now)? {
+                Applied::Stored => report.stored += 1,
+                Applied::Deleted => report.deleted += 1,
+                Applied::Stale => report.stale += 1,
+                Applied::Rejected(r) => report.rejected.push((*line, format!("{}: {r}", item.key))),
+            },
+        }
+    }
+    Ok(report)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{path}: {detail}")]
     File { path: String, detail: String },
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error("database: {0}")]
-    Sql(#[from] rusqlite::Error),
 }
 
-/// Import a file in one transaction (all of it is applied, or nothing on a database error;
-/// bad lines are rejected individually and reported).
-pub fn import(
-    conn: &Connection,
-    path: &Path,
-    format: Option<ImportFormat>,
-) -> Result<ImportReport, ImportError> {
+/// Read and parse a file (nothing is applied).
+pub fn parse(path: &Path, format: Option<ImportFormat>) -> Result<Parsed, ImportError> {
     let file_err = |detail: String| ImportError::File {
         path: path.display().to_string(),
         detail,
@@ -69,26 +179,10 @@ pub fn import(
             .collect(),
         ImportFormat::Csv => csv_items(text).map_err(file_err)?,
     };
-    let source = format!("file:{}", path.display());
-    let now = chrono::Utc::now();
-    let tx = conn.unchecked_transaction()?;
-    let mut report = ImportReport::default();
-    for (line, item) in items {
-        match item {
-            Err(reason) => {
-                feed::reject(&tx, None, &reason, &source, &format!("line {line}"), now)?;
-                report.rejected.push((line, reason));
-            }
-            Ok(item) => match feed::apply(&tx, &item, &source, now)? {
-                Applied::Stored => report.stored += 1,
-                Applied::Deleted => report.deleted += 1,
-                Applied::Stale => report.stale += 1,
-                Applied::Rejected(r) => report.rejected.push((line, format!("{}: {r}", item.key))),
-            },
-        }
-    }
-    tx.commit()?;
-    Ok(report)
+    Ok(Parsed {
+        source: format!("file:{}", path.display()),
+        lines: items,
+    })
 }
 
 fn version_of(v: Option<&Value>) -> Result<i64, String> {
@@ -146,7 +240,7 @@ fn jsonl_item(line: &str) -> Result<FeedItem, String> {
 }
 
 /// Items parsed from a file, each with its line number, or why that line is unusable.
-type Lines = Vec<(usize, Result<FeedItem, String>)>;
+type Lines = Vec<Line>;
 
 fn csv_items(text: &str) -> Result<Lines, String> {
     let mut rdr = csv::ReaderBuilder::new()

@@ -29,4 +29,5 @@ mod support;
 mod sync;
 mod tls;
 mod tls_http;
+mod writer;
 mod zones;
