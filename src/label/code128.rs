@@ -591,12 +591,18 @@ mod tests {
     }
 
     fn rxing_decode_with(pattern: &[u8], hints: &mut rxing::DecodeHints) -> String {
-        use crate::label::bitmap::Bitmap;
-        let width = Bitmap::code128_width(2, pattern) as u32;
-        let mut bmp = Bitmap::new(width, 40).unwrap();
-        bmp.draw_code128(0, 0, 2, 40, pattern).unwrap();
+        // One row of 2-pixel modules between quiet zones, repeated 40 times (drawn here,
+        // not with the canvas, so this module's tests name no other label module).
+        let mut row = vec![255u8; 2 * QUIET_ZONE_MODULES as usize];
+        for (i, &w) in pattern.iter().enumerate() {
+            let shade = if i % 2 == 0 { 0 } else { 255 };
+            row.extend(std::iter::repeat_n(shade, 2 * usize::from(w)));
+        }
+        row.extend(std::iter::repeat_n(255u8, 2 * QUIET_ZONE_MODULES as usize));
+        let width = row.len() as u32;
+        let luma: Vec<u8> = row.iter().copied().cycle().take(row.len() * 40).collect();
         let result = rxing::helpers::detect_in_luma_with_hints(
-            bmp.to_gray8(),
+            luma,
             width,
             40,
             Some(rxing::BarcodeFormat::CODE_128),

@@ -5,9 +5,12 @@
 //! which exports PNG for previews and sheets, and ZPL `^GFA` hex for label printers.
 pub mod bitmap;
 pub mod code128;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod model;
 pub mod preview;
 pub mod qr;
+pub mod render;
 pub mod sheet;
 pub mod template;
 pub mod text;

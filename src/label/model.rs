@@ -12,9 +12,8 @@
 
 use thiserror::Error;
 
-use super::bitmap::BitmapError;
+use super::bitmap::{Bitmap, BitmapError};
 use super::code128::Code128Error;
-use super::template::{Fields, Templates};
 use super::text::{Font, FontError};
 
 /// One thing printed on a label. Units are dots.
@@ -195,11 +194,6 @@ pub(crate) fn dots_um(um: u32, dpi: u32) -> u32 {
 }
 
 impl Label {
-    /// Return label width in millimetres.
-    pub const RETURN_WIDTH_MM: u32 = 60;
-    /// Return label height in millimetres.
-    pub const RETURN_HEIGHT_MM: u32 = 40;
-
     /// Label width in dots.
     pub fn width_dots(&self) -> u32 {
         dots(self.width_mm * 10, self.dpi)
@@ -209,52 +203,26 @@ impl Label {
     pub fn height_dots(&self) -> u32 {
         dots(self.height_mm * 10, self.dpi)
     }
+}
 
-    /// The return label stuck on every parcel at the bench: the built-in
-    /// `return_label` template (`config/labels/return_label.toml`: kind as title, the
-    /// return id as Code 128, QR code and text, customer name, `Order <order_no>`,
-    /// date and station) filled in at `dpi`.
-    ///
-    /// Kept for callers that print the built-in layout; a station's override directory
-    /// goes through [`Templates::load`](super::template::Templates::load). Nothing is
-    /// validated here (the renderers do): a `return_id` that is not printable ASCII
-    /// makes rendering fail. Should the built-in template ever fail to fill (the tests
-    /// prevent it), the label says so in print and the error is logged, rather than
-    /// the daemon stopping.
-    pub fn return_label(
-        return_id: &str,
-        customer_name: &str,
-        order_no: &str,
-        kind_zh_en: &str,
-        date: &str,
-        station: &str,
-        dpi: u32,
-    ) -> Label {
-        let fields = Fields::new()
-            .text("return_id", return_id)
-            .text("customer_name", customer_name)
-            .text("order_no", order_no)
-            .text("kind", kind_zh_en)
-            .text("date", date)
-            .text("station", station);
-        match Templates::builtin().and_then(|t| t.fill("return_label", &fields, dpi)) {
-            Ok(label) => label,
-            Err(e) => {
-                tracing::error!(error = %e, "built-in return label template failed");
-                Label {
-                    width_mm: Self::RETURN_WIDTH_MM,
-                    height_mm: Self::RETURN_HEIGHT_MM,
-                    dpi,
-                    elements: vec![Element::Text {
-                        x: dots(20, dpi),
-                        y: dots(20, dpi),
-                        size: dots(40, dpi),
-                        text: "LABEL TEMPLATE ERROR - see log".into(),
-                    }],
-                }
-            }
-        }
-    }
+/// Bytes every printer language here takes literally (ZPL inside `^FH_` fields, TSPL
+/// inside quotes, QR data); everything else is escaped or refused.
+pub fn is_literal_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b" -.:/,()#+*".contains(&b)
+}
+
+/// Rasterises one line of `text` with `font` at `px` dots line height (text the printer's
+/// own fonts cannot draw, such as Chinese, is sent as a bitmap).
+pub(crate) fn rasterise(font: &Font, text: &str, px: u32) -> Result<Bitmap, RenderError> {
+    let err = |source| RenderError::Text {
+        text: text.to_owned(),
+        source,
+    };
+    let m = font.measure(text, px as f32).map_err(err)?;
+    let mut bmp = Bitmap::new(m.width.max(1), m.height.max(1))?;
+    font.draw_text(&mut bmp, 0, 0, px as f32, text)
+        .map_err(err)?;
+    Ok(bmp)
 }
 
 /// A label printer language.
@@ -275,76 +243,11 @@ impl Language {
             _ => None,
         }
     }
-
-    /// Renders `label` in this language ([`super::zpl::render`] /
-    /// [`super::tspl::render`]).
-    ///
-    /// # Errors
-    /// Those of the renderer.
-    pub fn render(self, label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError> {
-        match self {
-            Language::Zpl => super::zpl::render(label, font),
-            Language::Tspl => super::tspl::render(label, font),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::label::template::{Fields, Templates};
-
-    fn sample(dpi: u32) -> Label {
-        Label::return_label(
-            "R-20250101-0001",
-            "张三",
-            "SO123456",
-            "退货 Return",
-            "2025-01-01",
-            "BENCH-3",
-            dpi,
-        )
-    }
-
-    /// One layout: `Label::return_label` is the built-in template filled in.
-    #[test]
-    fn return_label_is_the_template() {
-        for dpi in [203, 300] {
-            let fields = Fields::new()
-                .text("return_id", "R-20250101-0001")
-                .text("customer_name", "张三")
-                .text("order_no", "SO123456")
-                .text("kind", "退货 Return")
-                .text("date", "2025-01-01")
-                .text("station", "BENCH-3");
-            let from_template = Templates::builtin()
-                .unwrap()
-                .fill("return_label", &fields, dpi)
-                .unwrap();
-            assert_eq!(sample(dpi), from_template);
-        }
-        let l = sample(203);
-        assert_eq!((l.width_mm, l.height_mm, l.dpi), (60, 40, 203));
-        assert_eq!((l.width_dots(), l.height_dots()), (480, 320));
-        let texts: Vec<&str> = l
-            .elements
-            .iter()
-            .filter_map(|e| match e {
-                Element::Text { text, .. } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            texts,
-            [
-                "退货 Return",
-                "R-20250101-0001",
-                "张三",
-                "Order SO123456",
-                "2025-01-01  BENCH-3"
-            ]
-        );
-    }
 
     #[test]
     fn helpers() {
@@ -357,45 +260,4 @@ mod tests {
         assert_eq!(Language::parse("TSPL"), Some(Language::Tspl));
         assert_eq!(Language::parse("epl"), None);
     }
-}
-
-/// Shared test fixtures of the label renderers.
-#[cfg(test)]
-pub(crate) mod fixtures {
-    use std::sync::OnceLock;
-
-    use super::{Element, Label};
-    use crate::label::text::Font;
-
-    /// A customer name that tries every way out of a field: ZPL commands, a TSPL quote, a
-    /// line break and a second print command.
-    pub const INJECTION: &str = "^XA~JR^FDx^FS~PS\\\"\r\nPRINT 9";
-
-    pub fn font() -> &'static Font {
-        static FONT: OnceLock<Font> = OnceLock::new();
-        FONT.get_or_init(|| Font::load_default().expect("CJK font (fonts-wqy-microhei)"))
-    }
-
-    /// The built-in return label at 203 dpi with `name` as the customer name, put in
-    /// whole (the template would cut it at its `max_width`) so the renderers see every
-    /// hostile byte.
-    pub fn label(name: &str) -> Label {
-        let mut l = Label::return_label(
-            "R-20250101-0001",
-            name,
-            "SO123456",
-            "退货 Return",
-            "2025-01-01",
-            "BENCH-3",
-            203,
-        );
-        match &mut l.elements[NAME] {
-            Element::Text { text, .. } => *text = name.to_owned(),
-            other => panic!("element {NAME} of the return label is {other:?}, not the name"),
-        }
-        l
-    }
-
-    /// Index of the customer name in the return label's elements.
-    pub const NAME: usize = 4;
 }

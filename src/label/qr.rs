@@ -29,7 +29,7 @@ const BYTE_M: [usize; 10] = [14, 26, 42, 62, 84, 106, 122, 152, 180, 213];
 
 /// Bytes a QR element may carry (the ZPL safe set: nothing to escape in any language).
 pub fn is_safe_byte(b: u8) -> bool {
-    super::zpl::is_safe_byte(b)
+    super::model::is_literal_byte(b)
 }
 
 /// Whether `b` is in the QR alphanumeric set (`0-9 A-Z space $%*+-./:`).

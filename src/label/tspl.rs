@@ -22,10 +22,10 @@
 use std::fmt::Write as _;
 
 use super::code128;
+use super::model::rasterise;
 use super::model::{Element, Label, RenderError, check_range, single_line};
 use super::qr;
 use super::text::Font;
-use super::zpl::rasterise;
 
 /// Whether a 0 bit in TSPL `BITMAP` data prints black. TSC's TSPL manual describes
 /// it that way, so the bitmap is inverted before sending. UNVERIFIED on every
@@ -196,7 +196,7 @@ mod tests {
 
     use super::*;
 
-    use crate::label::model::fixtures::{INJECTION, font, label};
+    use crate::label::fixtures::{INJECTION, font, label};
 
     /// A parsed command: its text line, and the raw payload for `BITMAP`.
     #[derive(Debug)]

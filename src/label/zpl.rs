@@ -25,9 +25,8 @@
 
 use std::fmt::Write as _;
 
-use super::bitmap::Bitmap;
 use super::code128;
-use super::model::{Element, Label, RenderError, check_range, single_line};
+use super::model::{Element, Label, RenderError, check_range, rasterise, single_line};
 use super::qr;
 use super::text::Font;
 
@@ -43,9 +42,7 @@ pub const MAX_DOTS: u64 = 32_000;
 pub const QR_TOP_OFFSET: u32 = 10;
 
 /// Bytes sent literally inside `^FH_` fields; everything else becomes `_XX`.
-pub fn is_safe_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b" -.:/,()#+*".contains(&b)
-}
+pub use super::model::is_literal_byte as is_safe_byte;
 
 /// `^FH_^FD<escaped>^FS` for `value`; `barcode` additionally maps `>` to `><`.
 fn field(value: &str, barcode: bool) -> Result<String, RenderError> {
@@ -72,19 +69,6 @@ fn field(value: &str, barcode: bool) -> Result<String, RenderError> {
 fn check_pos(x: u32, y: u32) -> Result<(), RenderError> {
     check_range("x", x.into(), 0, MAX_DOTS)?;
     check_range("y", y.into(), 0, MAX_DOTS)
-}
-
-/// Rasterises one line of `text` with `font` at `px` dots line height.
-pub(crate) fn rasterise(font: &Font, text: &str, px: u32) -> Result<Bitmap, RenderError> {
-    let err = |source| RenderError::Text {
-        text: text.to_owned(),
-        source,
-    };
-    let m = font.measure(text, px as f32).map_err(err)?;
-    let mut bmp = Bitmap::new(m.width.max(1), m.height.max(1))?;
-    font.draw_text(&mut bmp, 0, 0, px as f32, text)
-        .map_err(err)?;
-    Ok(bmp)
 }
 
 /// Renders `label` as one ZPL II format, `^XA` … `^XZ`.
@@ -184,7 +168,7 @@ mod tests {
 
     use super::*;
 
-    use crate::label::model::fixtures::{INJECTION, font, label};
+    use crate::label::fixtures::{INJECTION, font, label};
 
     fn render_str(l: &Label) -> String {
         String::from_utf8(render(l, Some(font())).unwrap()).unwrap()

@@ -50,7 +50,7 @@ pub fn render_job(
         .map_err(|e| e.to_string())?;
     let language = Language::parse(&target.language)
         .ok_or_else(|| format!("unknown printer language {:?}", target.language))?;
-    language.render(&label, font).map_err(|e| e.to_string())
+    crate::label::render::render(language, &label, font).map_err(|e| e.to_string())
 }
 
 /// The CJK font for text rendered on the PC: the configured one, else the first default

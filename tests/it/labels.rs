@@ -175,7 +175,7 @@ fn round_trip(template: &str, fields: &Fields, id: &str, ink_text: &str, languag
     let templates = Templates::builtin().unwrap();
     for dpi in [203, 300] {
         let label: Label = templates.fill(template, fields, dpi).unwrap();
-        let job = language.render(&label, Some(&font)).unwrap();
+        let job = returnsd::label::render::render(language, &label, Some(&font)).unwrap();
         assert_safe_bytes(language, &job);
         let png = render_png(&job, language, dpi, label.width_mm, label.height_mm).unwrap();
         let name = format!("{template}-{language:?}-{dpi}dpi.png").to_lowercase();
@@ -276,7 +276,7 @@ fn hostile_name_only_as_bitmap() {
         .fill("return_label", &return_fields(), 203)
         .unwrap();
     for language in [Language::Zpl, Language::Tspl] {
-        let job = language.render(&label, Some(&font)).unwrap();
+        let job = returnsd::label::render::render(language, &label, Some(&font)).unwrap();
         let text: Vec<u8> = job
             .iter()
             .copied()

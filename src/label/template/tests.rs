@@ -174,14 +174,7 @@ fn fill_substitutes_and_truncates() {
         .text("id", "R-1")
         .list("reasons", ["a", "b", "c", "d"]);
     let l = t.fill(&f, 203).unwrap();
-    let texts: Vec<&str> = l
-        .elements
-        .iter()
-        .filter_map(|e| match e {
-            Element::Text { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let texts = texts_of(&l);
     assert_eq!(texts, ["Id R-1", "- a", "- b", "+2"]);
     let ys: Vec<u32> = l
         .elements
@@ -365,5 +358,36 @@ fn command_label_takes_a_sheet_entry() {
         l.elements
             .iter()
             .any(|e| matches!(e, Element::Qr { data, .. } if data == "CMD-UNPACK"))
+    );
+}
+
+/// The texts of a label's text elements, in order.
+fn texts_of(l: &crate::label::model::Label) -> Vec<&str> {
+    l.elements
+        .iter()
+        .filter_map(|e| match e {
+            Element::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The built-in return label: 60 × 40 mm, and its texts in order (kind as title, the
+/// return id, the customer, `Order <no>`, date and station).
+#[test]
+fn the_builtin_return_label_says_what_a_keeper_reads() {
+    let l = crate::label::fixtures::return_label("张三", 203);
+    assert_eq!((l.width_mm, l.height_mm, l.dpi), (60, 40, 203));
+    assert_eq!((l.width_dots(), l.height_dots()), (480, 320));
+    let texts = texts_of(&l);
+    assert_eq!(
+        texts,
+        [
+            "退货 Return",
+            "R-20250101-0001",
+            "张三",
+            "Order SO123456",
+            "2025-01-01  BENCH-3"
+        ]
     );
 }
