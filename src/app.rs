@@ -140,11 +140,11 @@ async fn stdin_scans(engine: EngineHandle, bench: String, lang: Lang) {
 /// Start one scanner actor, its status bridge to the board and its counting forwarder.
 fn spawn_scanner(
     sc: &crate::devices::scanner_config::ScannerConfig,
-    board: &crate::devices::board::DeviceBoard,
+    board: &crate::board::DeviceBoard,
     scan_tx: &tokio::sync::mpsc::Sender<(String, Vec<u8>)>,
     stop_rx: &tokio::sync::watch::Receiver<bool>,
 ) {
-    use crate::devices::board::{DeviceKind, DeviceState};
+    use crate::board::{DeviceKind, DeviceState};
     use crate::devices::scanner_config::ScannerConfig;
     use crate::devices::serial::ScannerStatus;
     let (status_tx, mut status_rx) = tokio::sync::watch::channel(ScannerStatus::Starting);
@@ -229,7 +229,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     // reconnects; a missing scanner is a board state, never fatal. Each actor's scans pass
     // through a small forwarder that counts them on the board.
     let (scan_tx, mut scan_rx) = tokio::sync::mpsc::channel::<(String, Vec<u8>)>(1024);
-    let board = crate::devices::board::DeviceBoard::new();
+    let board = crate::board::DeviceBoard::new();
     for sc in &cfg.scanners {
         spawn_scanner(sc, &board, &scan_tx, &stop_rx);
     }

@@ -766,7 +766,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     println!("{d}");
                 }
             } else {
-                print!("{}", crate::devices::board::board_text(&devices, lang));
+                print!("{}", crate::board::board_text(&devices, lang));
             }
             let alarm = devices.iter().any(|d| d["alarm"] == true);
             Ok(if alarm {

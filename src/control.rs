@@ -78,7 +78,7 @@ pub struct ControlCtx {
     pub high_water_pct: u8,
     pub state_dir: PathBuf,
     /// Live scanner and printer states.
-    pub board: crate::devices::board::DeviceBoard,
+    pub board: crate::board::DeviceBoard,
 }
 
 /// Serve connections until `shutdown` resolves.

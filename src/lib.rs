@@ -12,6 +12,7 @@
 //! - Operator-facing text lives only in `i18n` (zh-CN and en).
 //! - Customer names and phones never reach logs; lists mask them (`privacy`).
 pub mod app;
+pub mod board;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -11,9 +11,6 @@
 //! - [`profiles`]: embedded scanner profiles (`devices/scanners/*.toml`).
 //! - [`scanner_config`]: `[[scanners]]` + profile → validated serial / HID POS / keyboard config.
 //! - [`serial`]: serial-port scanner actor with reconnect/backoff and a status channel.
-//! - [`zpl_status`], [`tspl_status`]: the printers' status answers.
-//! - [`board`]: the live state of every device, for the views and alarms.
-pub mod board;
 pub mod devices_cmd;
 pub mod discover;
 pub mod framing;
@@ -25,5 +22,3 @@ pub mod layout;
 pub mod profiles;
 pub mod scanner_config;
 pub mod serial;
-pub mod tspl_status;
-pub mod zpl_status;

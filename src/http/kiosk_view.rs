@@ -255,7 +255,7 @@ fn bench_devices(devices: &[Value], bench: &str, lang: Lang) -> Vec<Value> {
         .map(|d| {
             let mut d = d.clone();
             let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
-            let state = crate::devices::board::state_text(&d, lang);
+            let state = crate::board::state_text(&d, lang);
             d["kind_text"] = json!(message(lang, &format!("device.kind.{}", s("kind")), &[]));
             d["state_text"] = json!(state);
             d

@@ -47,7 +47,7 @@ pub struct HttpState {
     pub reader: Arc<Mutex<Option<rusqlite::Connection>>>,
     pub sync: crate::sync::SharedStatus,
     /// Live scanner and printer states.
-    pub board: crate::devices::board::DeviceBoard,
+    pub board: crate::board::DeviceBoard,
     /// The operator API's sessions, idempotency keys and concurrency cap.
     pub api: Arc<api::ApiState>,
     /// The listener's TLS (`http.tls`); None = plain HTTP.
@@ -363,8 +363,8 @@ async fn metrics(State(state): State<HttpState>) -> Response {
 
 /// Per-device gauges: `returnsd_device_up` (1 connected/ok, 0 otherwise),
 /// `returnsd_device_alarm` and `returnsd_printer_fault` per fault code.
-fn device_metrics(out: &mut String, board: &crate::devices::board::DeviceBoard) {
-    use crate::devices::board::DeviceState;
+fn device_metrics(out: &mut String, board: &crate::board::DeviceBoard) {
+    use crate::board::DeviceState;
     use std::fmt::Write;
     let devices = board.snapshot();
     let esc = |s: &str| {

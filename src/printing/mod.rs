@@ -16,7 +16,9 @@
 pub mod data;
 pub mod profiles;
 pub mod transport;
+pub mod tspl_status;
 pub mod view;
+pub mod zpl_status;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,8 +26,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::board::{DeviceBoard, DeviceKind, DeviceState};
 use crate::config::{Config, PrinterConfig, PrinterTarget};
-use crate::devices::board::{DeviceBoard, DeviceKind, DeviceState};
 use crate::domain::step::Effect;
 use crate::engine::EngineHandle;
 use crate::label::model::Language;
@@ -441,6 +443,30 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every fault a printer can report has a message in both languages.
+    #[test]
+    fn every_printer_fault_is_translated() {
+        let known: Vec<&str> = crate::i18n::codes().collect();
+        let zpl = zpl_status::ZplStatus {
+            paper_out: true,
+            paused: true,
+            buffer_full: true,
+            under_temperature: true,
+            over_temperature: true,
+            head_open: true,
+            ribbon_out: true,
+            formats_in_buffer: 0,
+        };
+        for f in zpl
+            .faults()
+            .into_iter()
+            .chain(tspl_status::TsplStatus(0xff).faults())
+        {
+            let code = format!("printer.fault.{f}");
+            assert!(known.contains(&code.as_str()), "{code} has no translation");
+        }
+    }
 
     #[test]
     fn retry_delay_doubles_to_the_cap() {
