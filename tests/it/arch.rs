@@ -62,14 +62,21 @@ fn every_code_is_translated() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // The state machine's feedback codes, and the item and card codes it picks by case.
     let step = r#"(?:Feedback::ok\(\s*"([a-z_]+)"|"((?:item|card)_[a-z]+)")"#;
-    let sources: [(&str, &str); 7] = [
+    // The engine's own answers: `Reply::not_stored("…")`, `fail("…", …)` and the codes of
+    // answers to inputs that were not stored.
+    let engine =
+        r#"(?:Reply::not_stored\("([a-z_]+)"\)|fail\("([a-z_]+)"|"((?:storage|engine)_[a-z]+)")"#;
+    let sources: [(&str, &str); 10] = [
         ("src/domain/error.rs", r#"=> "([a-z_]+)""#),
         ("src/domain/step/supervise.rs", r#""((?:bin|rtv)_[a-z_]+)""#),
         ("src/domain/scan/mod.rs", r#"=> "(scan\.[a-z_0-9]+)""#),
         ("src/domain/step/bench.rs", step),
         ("src/domain/step/inspect.rs", step),
         ("src/domain/step/ops.rs", step),
-        ("src/engine.rs", r#"Reply::not_stored\("([a-z_]+)"\)"#),
+        ("src/engine/mod.rs", engine),
+        ("src/engine/handle.rs", engine),
+        ("src/engine/handlers.rs", engine),
+        ("src/engine/writer.rs", engine),
     ];
     // The action a role check names is shown translated (`action.<name>`).
     let require = r#"require\([^)]*"([a-z_]+)"\)"#;
@@ -85,7 +92,12 @@ fn every_code_is_translated() {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         let re = regex::Regex::new(pattern).unwrap();
         for c in re.captures_iter(&text) {
-            let code = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
+            let code = c
+                .get(1)
+                .or(c.get(2))
+                .or(c.get(3))
+                .map(|m| m.as_str())
+                .unwrap_or("");
             // Scan classes and template names are data, not messages.
             if [
                 "return_id",

@@ -1,0 +1,243 @@
+//! The handle every edge holds to reach the engine, and the closed set of inputs it sends
+//! (each with where its answer goes).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::handlers::Pending;
+use super::{Committed, FeedApplied, FeedPage, Keep, Reply, Stats};
+use crate::domain::ids::Badge;
+use crate::domain::kind::Role;
+use crate::domain::step::Command;
+
+pub(super) enum Input {
+    Scan {
+        bench: String,
+        bytes: Vec<u8>,
+        at_ms: u64,
+        /// A client request id: its answer is kept, so a resubmission after an unknown
+        /// outcome is answered, never recorded twice.
+        keep: Option<Keep>,
+        reply: oneshot::Sender<Reply>,
+    },
+    Command {
+        badge: Badge,
+        role: Option<Role>,
+        cmd: Box<Command>,
+        keep: Option<Keep>,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// Operator API sessions and lockouts (station-local rows, not journal events).
+    Auth {
+        writes: Vec<crate::store::api_state::AuthWrite>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// The central acknowledged the journal through `through` (push or pull).
+    Ack {
+        through: i64,
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
+    /// A feed page: its items applied and its cursor stored in one transaction.
+    Feed {
+        page: FeedPage,
+        reply: oneshot::Sender<Result<FeedApplied, String>>,
+    },
+    /// Part of a manifest file (`manifest import`): versioned upserts in the group commit.
+    Import {
+        source: String,
+        lines: Vec<crate::manifest::Line>,
+        reply: oneshot::Sender<Result<crate::manifest::ImportReport, String>>,
+    },
+    /// The print worker reports what happened to a job.
+    PrintJob {
+        update: crate::store::jobs::JobUpdate,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// Prune acknowledged events older than the retention period.
+    Prune {
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
+    /// The daemon is stopping: commit what was sent before this, refuse what comes after.
+    Close,
+}
+
+/// A cheap, cloneable handle to the engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    pub(super) tx: mpsc::Sender<Input>,
+    pub(super) started: Instant,
+    pub stats: Arc<Stats>,
+    pub events: broadcast::Sender<Committed>,
+    pub epoch: Arc<str>,
+}
+
+impl EngineHandle {
+    /// Submit a scan from a bench; resolves once it is durably recorded (or refused).
+    pub async fn scan(&self, bench: &str, bytes: Vec<u8>) -> Reply {
+        self.scan_kept(bench, bytes, None).await
+    }
+
+    /// [`EngineHandle::scan`] with a client request id ([`Keep`]): a scan whose id was
+    /// already answered gets that answer back ([`Kept::Replay`]) and is not recorded again.
+    pub async fn scan_kept(&self, bench: &str, bytes: Vec<u8>, keep: Option<Keep>) -> Reply {
+        let at_ms = self.started.elapsed().as_millis() as u64;
+        let (reply, rx) = oneshot::channel();
+        let input = Input::Scan {
+            bench: bench.to_string(),
+            bytes,
+            at_ms,
+            keep,
+            reply,
+        };
+        if self.tx.send(input).await.is_err() {
+            return Reply::not_stored("engine_stopped");
+        }
+        rx.await
+            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
+    }
+
+    /// Record the central's acknowledgement; answers the cursor after it (never lower).
+    pub async fn ack(&self, through: i64) -> Result<i64, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Ack { through, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Apply a feed page and store its cursor in the same transaction.
+    pub async fn apply_feed(&self, page: FeedPage) -> Result<FeedApplied, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Feed { page, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Apply part of a manifest file (versioned upserts), committed between scans.
+    pub async fn import(
+        &self,
+        source: String,
+        lines: Vec<crate::manifest::Line>,
+    ) -> Result<crate::manifest::ImportReport, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Import {
+                source,
+                lines,
+                reply,
+            })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Record a print job's progress (the print worker's only way to write).
+    pub async fn print_job(&self, update: crate::store::jobs::JobUpdate) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::PrintJob { update, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Stop taking inputs: everything sent before is committed (and answered), later
+    /// senders are told the engine stopped; the engine thread then ends even while
+    /// handles are still alive (a lingering HTTP or control connection).
+    pub async fn close(&self) {
+        let _ = self.tx.send(Input::Close).await;
+    }
+
+    /// Prune acknowledged, expired events (a contiguous prefix of the journal); answers how
+    /// many were removed.
+    pub async fn prune(&self) -> Result<i64, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Prune { reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Store operator API session and lockout changes (committed before the answer).
+    pub async fn auth(
+        &self,
+        writes: Vec<crate::store::api_state::AuthWrite>,
+    ) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Auth { writes, reply })
+            .await
+            .map_err(|_| "engine stopped".to_string())?;
+        rx.await.map_err(|_| "engine stopped".to_string())?
+    }
+
+    /// Journal `operator.locked_out` for a badge (the operator API's lockout).
+    pub async fn record_lockout(&self, badge: Badge, failures: u32, minutes: u32) -> Reply {
+        let cmd = Command::RecordLockout {
+            badge: badge.clone(),
+            failures,
+            minutes,
+        };
+        self.command(badge, None, cmd).await
+    }
+
+    /// Submit an operator command. The operator is checked against the reference data;
+    /// `role` picks which of their roles they act in (default: their most capable).
+    pub async fn command(&self, badge: Badge, role: Option<Role>, cmd: Command) -> Reply {
+        self.command_kept(badge, role, cmd, None).await
+    }
+
+    /// [`EngineHandle::command`] with an optional `Idempotency-Key` ([`Keep`]): see
+    /// [`Reply::kept`] for what became of it.
+    pub async fn command_kept(
+        &self,
+        badge: Badge,
+        role: Option<Role>,
+        cmd: Command,
+        keep: Option<Keep>,
+    ) -> Reply {
+        let (reply, rx) = oneshot::channel();
+        let input = Input::Command {
+            badge,
+            role,
+            cmd: Box::new(cmd),
+            keep,
+            reply,
+        };
+        if self.tx.send(input).await.is_err() {
+            return Reply::not_stored("engine_stopped");
+        }
+        rx.await
+            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
+    }
+}
+
+impl Input {
+    /// The input was not taken: tell its sender (`code` for operators' replies).
+    pub(super) fn fail(self, code: &str, detail: &str) {
+        let p = match self {
+            Input::Scan { reply, .. } | Input::Command { reply, .. } => {
+                Pending::Reply(reply, Reply::not_stored(code))
+            }
+            Input::Auth { reply, .. } | Input::PrintJob { reply, .. } => {
+                Pending::Done(reply, Ok(()))
+            }
+            Input::Ack { reply, .. } | Input::Prune { reply } => Pending::Count(reply, Ok(0)),
+            Input::Feed { reply, .. } => Pending::Feed(reply, Ok(FeedApplied::default())),
+            Input::Import { reply, .. } => Pending::Import(reply, Ok(Default::default())),
+            Input::Close => return,
+        };
+        p.fail(code, detail);
+    }
+
+    /// An operator's input (a scan or a command), as opposed to the station's own work.
+    pub(super) fn is_operator(&self) -> bool {
+        matches!(self, Input::Scan { .. } | Input::Command { .. })
+    }
+}

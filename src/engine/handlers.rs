@@ -1,0 +1,455 @@
+//! One handler per input kind: what each input writes into the open batch and what its
+//! sender will be told. Nothing here commits; the writer does, then answers.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+
+use super::handle::Input;
+use super::{
+    Committed, FeedApplied, FeedPage, KEEP_MS, Keep, Reply, Stats, keep_answer, kept_reply,
+    params_owned,
+};
+use crate::config::Config;
+use crate::domain::doubleread::DoubleReadFilter;
+use crate::domain::error::DomainError;
+use crate::domain::ids::Badge;
+use crate::domain::kind::Role;
+use crate::domain::model::Station;
+use crate::domain::ports::{Lookup, Settings};
+use crate::domain::scan::ScanGrammar;
+use crate::domain::step::{Command, Effect, Operator, Transition, step};
+use crate::refdata::DbLookup;
+use crate::store::{Batch, StoreError};
+
+/// What the input handlers work on: the folded state and what they need to decide.
+pub(super) struct Core {
+    /// The projections as of the last commit (plus the batch's events while one is open).
+    pub(super) station: Station,
+    pub(super) cfg: Arc<Config>,
+    /// The rules' settings, taken from the config once.
+    pub(super) settings: Settings,
+    pub(super) grammar: ScanGrammar,
+    /// Drops a trigger pull read twice; only committed reads open its window.
+    pub(super) filter: DoubleReadFilter,
+    pub(super) stats: Arc<Stats>,
+    /// Test-only fault: end the process right after the batch holding a scan of this code
+    /// commits, before anyone is answered (`RETURNSD_TEST_ABORT_AFTER_SCAN`; never set in
+    /// production). It is how the tests make "the daemon died mid-request" happen at a
+    /// known point.
+    pub(super) abort_after_scan: Option<Vec<u8>>,
+}
+
+/// An answer held until the batch commits (or fails), with where it goes.
+pub(super) enum Pending {
+    Reply(oneshot::Sender<Reply>, Reply),
+    Count(oneshot::Sender<Result<i64, String>>, Result<i64, String>),
+    Feed(
+        oneshot::Sender<Result<FeedApplied, String>>,
+        Result<FeedApplied, String>,
+    ),
+    Done(oneshot::Sender<Result<(), String>>, Result<(), String>),
+    Import(
+        oneshot::Sender<Result<crate::manifest::ImportReport, String>>,
+        Result<crate::manifest::ImportReport, String>,
+    ),
+}
+
+impl Pending {
+    /// The batch committed: say what was decided.
+    pub(super) fn send(self) {
+        let _ = match self {
+            Pending::Reply(tx, r) => tx.send(r).map_err(drop),
+            Pending::Count(tx, r) => tx.send(r).map_err(drop),
+            Pending::Feed(tx, r) => tx.send(r).map_err(drop),
+            Pending::Done(tx, r) => tx.send(r).map_err(drop),
+            Pending::Import(tx, r) => tx.send(r).map_err(drop),
+        };
+    }
+
+    /// Nothing of the batch is on disk: say so (`code` for operators' replies).
+    pub(super) fn fail(self, code: &str, detail: &str) {
+        let why = format!("not stored: {detail}");
+        let _ = match self {
+            Pending::Reply(tx, _) => tx.send(Reply::not_stored(code)).map_err(drop),
+            Pending::Count(tx, _) => tx.send(Err(why)).map_err(drop),
+            Pending::Feed(tx, _) => tx.send(Err(why)).map_err(drop),
+            Pending::Done(tx, _) => tx.send(Err(why)).map_err(drop),
+            Pending::Import(tx, _) => tx.send(Err(why)).map_err(drop),
+        };
+    }
+}
+
+/// What a batch produced besides its answers: sent on only once it has committed.
+#[derive(Default)]
+pub(super) struct Out {
+    pub(super) pending: Vec<Pending>,
+    pub(super) effects: Vec<Effect>,
+    pub(super) committed: Vec<Committed>,
+    /// Events pruned in this batch.
+    pub(super) pruned: i64,
+    /// The test-only abort hook matched a scan of this batch.
+    pub(super) abort: bool,
+}
+
+impl Out {
+    /// Hold an input's answer until the batch ends; a database error fails the whole
+    /// batch (`pending` gets `None` then: the answer will be "not stored" whatever it says).
+    fn hold<T>(
+        &mut self,
+        r: Result<T, StoreError>,
+        pending: impl FnOnce(Option<T>) -> Pending,
+    ) -> Result<(), StoreError> {
+        match r {
+            Ok(v) => {
+                self.pending.push(pending(Some(v)));
+                Ok(())
+            }
+            Err(e) => {
+                self.pending.push(pending(None));
+                Err(e)
+            }
+        }
+    }
+}
+
+fn apply_feed_page(
+    conn: &rusqlite::Connection,
+    page: &FeedPage,
+    now: DateTime<Utc>,
+) -> Result<FeedApplied, StoreError> {
+    use crate::feed::Applied;
+    let mut out = FeedApplied::default();
+    for item in &page.items {
+        match crate::feed::apply(conn, item, "central", now)? {
+            Applied::Stored => out.stored += 1,
+            Applied::Deleted => out.deleted += 1,
+            Applied::Stale => out.stale += 1,
+            Applied::Rejected(reason) => {
+                tracing::warn!(ty = %item.ty, key = %item.key, %reason, "feed item rejected");
+                out.rejected += 1;
+            }
+        }
+    }
+    for (reason, raw) in &page.malformed {
+        crate::feed::reject(conn, None, reason, "central", raw, now)?;
+        tracing::warn!(%reason, "malformed feed item rejected");
+        out.rejected += 1;
+    }
+    crate::store::set_feed_after(conn, &page.next_after)?;
+    Ok(out)
+}
+
+fn authorize(lk: &dyn Lookup, badge: &Badge, role: Option<Role>) -> Result<Operator, DomainError> {
+    let op = lk
+        .operator(badge.as_str())
+        .ok_or_else(|| DomainError::UnknownOperator {
+            badge: badge.as_str().to_string(),
+        })?;
+    let role = match role {
+        Some(r) if op.has(r) => r,
+        Some(r) => {
+            return Err(DomainError::RoleNotAllowed {
+                role: r,
+                action: "act_as",
+            });
+        }
+        None => op.primary_role(),
+    };
+    Ok(Operator {
+        badge: badge.clone(),
+        role,
+    })
+}
+
+fn set_operator(cmd: &mut Command, op: Operator) {
+    match cmd {
+        Command::Scan { .. } | Command::RecordLockout { .. } => {}
+        Command::Inspect { by, .. }
+        | Command::PutAway { by, .. }
+        | Command::ExchangeShipped { by, .. }
+        | Command::Restock { by, .. }
+        | Command::CreateRtvNote { by, .. }
+        | Command::Reprint { by, .. }
+        | Command::Void { by, .. }
+        | Command::SetBin { by, .. }
+        | Command::CloseRtvNote { by, .. } => *by = op,
+    }
+}
+
+impl Core {
+    /// Take one input into the open batch. An error fails the batch (every input in it is
+    /// answered "not stored"); a refusal by the rules is an answer, not an error.
+    pub(super) fn handle(
+        &mut self,
+        batch: &mut Batch<'_>,
+        input: Input,
+        now: DateTime<Utc>,
+        cap_full: bool,
+        out: &mut Out,
+    ) -> Result<(), StoreError> {
+        if cap_full && input.is_operator() {
+            // The disk cap: new work is refused (not dropped: the sender is told NOT
+            // SAVED) while the database, its WAL and the photos use the whole cap.
+            self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+            input.fail("storage_cap", "the disk cap is reached");
+            return Ok(());
+        }
+        match input {
+            // Taken out by the engine thread before batching.
+            Input::Close => Ok(()),
+            Input::Auth { writes, reply } => {
+                let r = writes
+                    .iter()
+                    .try_for_each(|w| crate::store::api_state::apply(batch.conn(), w));
+                out.hold(r, |_| Pending::Done(reply, Ok(())))
+            }
+            Input::Prune { reply } => {
+                let r = self.prune(batch, now);
+                if let Ok(n) = &r {
+                    out.pruned += n;
+                }
+                out.hold(r, |n| Pending::Count(reply, Ok(n.unwrap_or(0))))
+            }
+            Input::Import {
+                source,
+                lines,
+                reply,
+            } => {
+                let r = crate::manifest::apply(batch.conn(), &source, &lines, now);
+                out.hold(r, |r| Pending::Import(reply, Ok(r.unwrap_or_default())))
+            }
+            Input::PrintJob { update, reply } => {
+                let r = crate::store::jobs::apply(batch.conn(), &update);
+                out.hold(r, |_| Pending::Done(reply, Ok(())))
+            }
+            Input::Ack { through, reply } => {
+                let last = batch.next_seq_ref() - 1;
+                let r = if through > last {
+                    Ok(Err(format!(
+                        "acked_through {through} is beyond the journal's last seq {last}"
+                    )))
+                } else if through < 0 {
+                    Ok(Err("acked_through must not be negative".to_string()))
+                } else {
+                    crate::store::advance_ack(batch.conn(), through).map(Ok)
+                };
+                out.hold(r, |a| Pending::Count(reply, a.unwrap_or(Ok(0))))
+            }
+            Input::Feed { page, reply } => {
+                let r = apply_feed_page(batch.conn(), &page, now);
+                out.hold(r, |a| Pending::Feed(reply, Ok(a.unwrap_or_default())))
+            }
+            Input::Scan {
+                bench,
+                bytes,
+                at_ms,
+                keep,
+                reply,
+            } => {
+                let r = self.scan(batch, bench, bytes, at_ms, keep, now, out);
+                out.hold(r, |r| {
+                    Pending::Reply(reply, r.unwrap_or_else(|| Reply::not_stored("")))
+                })
+            }
+            Input::Command {
+                badge,
+                role,
+                cmd,
+                keep,
+                reply,
+            } => {
+                let r = self.command(batch, badge, role, *cmd, keep, now, out);
+                out.hold(r, |r| {
+                    Pending::Reply(reply, r.unwrap_or_else(|| Reply::not_stored("")))
+                })
+            }
+        }
+    }
+
+    /// Housekeeping of the API's rows (idle sessions, spent lockouts, idempotency answers
+    /// past 24 h), then acknowledged events past the retention period.
+    fn prune(&self, batch: &Batch<'_>, now: DateTime<Utc>) -> Result<i64, StoreError> {
+        let cutoff = now - chrono::Duration::from_std(self.cfg.sync.retention).unwrap_or_default();
+        let http = &self.cfg.http;
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        crate::store::api_state::prune(
+            batch.conn(),
+            now.timestamp_millis(),
+            ms(http.session_idle),
+            ms(http.lockout_window),
+            KEEP_MS,
+        )?;
+        crate::store::prune(batch.conn(), cutoff, 20_000)
+    }
+
+    /// A scan from a bench. A request id already answered gets its answer back; a double
+    /// read of the bench's last committed read is dropped; anything else is journaled.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &mut self,
+        batch: &mut Batch<'_>,
+        bench: String,
+        bytes: Vec<u8>,
+        at_ms: u64,
+        keep: Option<Keep>,
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<Reply, StoreError> {
+        self.stats.scans.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = kept_reply(batch.conn(), keep.as_ref(), now)? {
+            return Ok(r);
+        }
+        if self.filter.is_double(&bench, &bytes, at_ms) {
+            self.stats.double_reads.fetch_add(1, Ordering::Relaxed);
+            let mut r = Reply::not_stored("double_read");
+            r.ok = true;
+            keep_answer(batch.conn(), keep, &mut r, now)?;
+            return Ok(r);
+        }
+        out.abort |= self.abort_after_scan.as_deref() == Some(bytes.as_slice());
+        let scan = self.grammar.classify(&bytes);
+        let lk = DbLookup {
+            conn: batch.conn(),
+            cfg: &self.cfg,
+        };
+        let cmd = Command::Scan {
+            bench,
+            text: scan.text,
+            class: scan.class,
+        };
+        let outcome = step(&self.station, &lk, &self.settings, cmd, now);
+        self.record(batch, outcome, keep, now, out)
+    }
+
+    /// An operator command, checked against the operator's roles.
+    #[allow(clippy::too_many_arguments)]
+    fn command(
+        &mut self,
+        batch: &mut Batch<'_>,
+        badge: Badge,
+        role: Option<Role>,
+        mut cmd: Command,
+        keep: Option<Keep>,
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<Reply, StoreError> {
+        if let Some(r) = kept_reply(batch.conn(), keep.as_ref(), now)? {
+            return Ok(r);
+        }
+        let lk = DbLookup {
+            conn: batch.conn(),
+            cfg: &self.cfg,
+        };
+        let outcome = if matches!(cmd, Command::RecordLockout { .. }) {
+            // The station's own record about a badge, not an operator's act.
+            step(&self.station, &lk, &self.settings, cmd, now)
+        } else {
+            authorize(&lk, &badge, role).and_then(|op| {
+                set_operator(&mut cmd, op);
+                step(&self.station, &lk, &self.settings, cmd, now)
+            })
+        };
+        self.record(batch, outcome, keep, now, out)
+    }
+
+    /// Journal what the rules decided (or answer their refusal), with the key's answer in
+    /// the same transaction.
+    fn record(
+        &mut self,
+        batch: &mut Batch<'_>,
+        outcome: Result<Transition, DomainError>,
+        keep: Option<Keep>,
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<Reply, StoreError> {
+        let mut r = match outcome {
+            Err(e) => Reply {
+                ok: false,
+                stored: false,
+                code: e.code().to_string(),
+                params: params_owned(e.params()),
+                seqs: None,
+                return_id: None,
+                kept: None,
+            },
+            Ok(tr) => self.append(batch, tr, now, out)?,
+        };
+        // The key's answer is committed with the command's events, or neither is.
+        keep_answer(batch.conn(), keep, &mut r, now)?;
+        Ok(r)
+    }
+
+    /// Append a transition's events (folding each into the state) and queue its label
+    /// jobs in the same transaction.
+    fn append(
+        &mut self,
+        batch: &mut Batch<'_>,
+        tr: Transition,
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<Reply, StoreError> {
+        if tr.rejected.is_some() {
+            self.stats.rejected_scans.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut seqs: Option<(i64, i64)> = None;
+        let mut return_id = None;
+        for ev in &tr.events {
+            let a = batch.append(ev)?;
+            seqs = Some((seqs.map_or(a.seq, |s| s.0), a.seq));
+            if return_id.is_none() {
+                return_id = ev.return_id.as_ref().map(|r| r.to_string());
+            }
+            out.committed.push(Committed {
+                seq: a.seq,
+                ty: ev.body.type_name(),
+                return_id: ev.return_id.as_ref().map(|r| r.to_string()),
+            });
+            self.station.apply(ev);
+            // Bin edits and RTV notes keep their snapshot in `meta`.
+            crate::store::snapshot::save_for_event(batch.conn(), &self.station, &ev.body)?;
+        }
+        let last = seqs.map(|s| s.1);
+        // Each label job is queued in the same transaction as the event that asked for
+        // it: committed together or not at all.
+        for e in &tr.effects {
+            match e {
+                Effect::PrintLabel {
+                    return_id,
+                    template,
+                    reason,
+                    item_no,
+                } => crate::store::jobs::enqueue(
+                    batch.conn(),
+                    return_id.as_str(),
+                    template,
+                    reason.as_str(),
+                    item_no.map(i64::from),
+                    last,
+                    now,
+                )?,
+                Effect::PrintRtvNote { note_no } => crate::store::jobs::enqueue(
+                    batch.conn(),
+                    note_no,
+                    "rtv_note",
+                    "first",
+                    None,
+                    last,
+                    now,
+                )?,
+            };
+        }
+        out.effects.extend(tr.effects);
+        Ok(Reply {
+            ok: tr.feedback.ok,
+            stored: true,
+            code: tr.feedback.code.to_string(),
+            params: params_owned(tr.feedback.params),
+            seqs,
+            return_id,
+            kept: None,
+        })
+    }
+}

@@ -1,0 +1,346 @@
+//! The engine thread: takes whatever inputs are queued (group commit), runs them through
+//! the handlers in one transaction, commits with `synchronous=FULL`, and only then answers.
+//! It owns the writer connection, measures the disk against the cap, and after a storage
+//! error re-establishes what is durably on disk before it answers anyone
+//! (`store::durable`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio::sync::{broadcast, mpsc};
+
+use super::handle::Input;
+use super::handlers::{Core, Out, Pending};
+use super::{Clock, Committed, Stats};
+use crate::domain::step::Effect;
+use crate::store::{Store, StoreError};
+
+/// The engine thread's state: the writer connection and, apart from it (so a batch can
+/// borrow the connection while the handlers change the rest), the [`Core`].
+pub(super) struct Engine {
+    pub(super) store: Store,
+    pub(super) core: Core,
+    pub(super) clock: Clock,
+    pub(super) stats: Arc<Stats>,
+    pub(super) events: broadcast::Sender<Committed>,
+    pub(super) effects: mpsc::UnboundedSender<Effect>,
+    /// The checkpointer thread saw an I/O error: the engine re-verifies before its next
+    /// batch.
+    pub(super) checkpoint_fault: Arc<AtomicBool>,
+    /// When the engine last tried to re-verify the disk while stopped for storage (it
+    /// tries again at most every [`REPAIR_EVERY`]).
+    pub(super) repair_tried: Option<Instant>,
+    /// WAL size past which the engine checkpoints itself between batches: under sustained
+    /// writes the checkpointer thread's passive checkpoints never catch up, so the WAL
+    /// would never restart.
+    pub(super) wal_limit: u64,
+    /// The database's page size (fixed once the file exists).
+    pub(super) page_size: i64,
+}
+
+/// Run passive WAL checkpoints from a connection of its own, off the commit path, every
+/// 250 ms; a final truncating checkpoint when the engine stops. An I/O error stops the
+/// station for storage until the engine has re-verified the disk (`store::durable`).
+pub(super) fn checkpointer(
+    db: &std::path::Path,
+    stop: std::sync::mpsc::Receiver<()>,
+    fault: &AtomicBool,
+    stats: &Stats,
+) {
+    let conn = match crate::store::open_connection(db, false) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "checkpointer cannot open the database; the WAL will grow");
+            return;
+        }
+    };
+    let checkpoint = |mode: &str| {
+        let r = conn
+            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+            .map_err(|e| StoreError::Sql(e).at(db));
+        if let Err(e) = &r {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+            if crate::store::durable::is_io_error(e) {
+                stats.set_storage_fault(Some(format!("checkpoint: {e}")));
+                fault.store(true, Ordering::SeqCst);
+            }
+        }
+    };
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        stop.recv_timeout(std::time::Duration::from_millis(250))
+    {
+        if !fault.load(Ordering::SeqCst) {
+            checkpoint("PASSIVE");
+        }
+    }
+    if !fault.load(Ordering::SeqCst) && stats.storage_fault().is_none() {
+        checkpoint("TRUNCATE");
+    }
+}
+
+/// How often a station stopped for storage tries again to re-verify the disk.
+const REPAIR_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Free bytes on the filesystem holding `dir` (None when it cannot be asked).
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(c.as_ptr(), &mut st) == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+    }
+}
+
+impl Engine {
+    /// Database pages in use, the WAL file and the photo store.
+    fn wal_len(&self) -> u64 {
+        let mut wal = self.core.cfg.database.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn disk_used(&self) -> u64 {
+        let conn = self.store.conn();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap_or(0);
+        let free: i64 = conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap_or(0);
+        let size = self.page_size;
+        ((pages - free).max(0) * size) as u64
+            + self.wal_len()
+            + self.stats.photo_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Measure the disk against the cap; true when new work must be refused.
+    fn cap_reached(&self) -> bool {
+        let cap = self.core.cfg.cap_bytes;
+        let used = self.disk_used();
+        self.stats.disk_used.store(used, Ordering::Relaxed);
+        let full = used >= cap;
+        if full != self.stats.cap_full.swap(full, Ordering::Relaxed) {
+            if full {
+                tracing::error!(
+                    used,
+                    cap,
+                    "disk cap reached: the station refuses new work until space is reclaimed"
+                );
+            } else {
+                tracing::info!(used, cap, "disk below the cap again: accepting work");
+            }
+        }
+        full
+    }
+
+    pub(super) fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
+        let now = (self.clock)();
+        if self.checkpoint_fault.swap(false, Ordering::SeqCst) {
+            let cause = self.stats.storage_fault().unwrap_or_default();
+            self.repair(&cause);
+        }
+        if let Some(fault) = self.stats.storage_fault() {
+            let due = self
+                .repair_tried
+                .is_none_or(|t| t.elapsed() >= REPAIR_EVERY);
+            if !(due && self.repair(&fault)) {
+                // Stopped for storage: nothing is written until the disk is re-verified.
+                for input in inputs.drain(..) {
+                    if input.is_operator() {
+                        self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
+                    }
+                    input.fail("storage_fault", &fault);
+                }
+                return;
+            }
+        }
+        let cap_full = self.cap_reached();
+        let mut out = Out::default();
+        let core = &mut self.core;
+        let result: Result<(), StoreError> = (|| {
+            let mut batch = self.store.begin()?;
+            while let Some(input) = inputs.pop_front() {
+                core.handle(&mut batch, input, now, cap_full, &mut out)?;
+            }
+            batch.commit(&core.station)
+        })();
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(()) => self.committed(out),
+            Err(e) => self.not_committed(e.at(self.store.path()), out, inputs),
+        }
+    }
+
+    /// The batch is on disk: answer everyone, then pass its effects and events on.
+    fn committed(&mut self, out: Out) {
+        if out.abort {
+            tracing::error!("RETURNSD_TEST_ABORT_AFTER_SCAN: ending the process before answering");
+            std::process::abort();
+        }
+        self.core.filter.commit();
+        if self.stats.fs_full.swap(false, Ordering::Relaxed) {
+            tracing::info!("the filesystem has room again: accepting work");
+        }
+        self.stats
+            .last_seq
+            .store(self.store.last_seq() as u64, Ordering::Relaxed);
+        for p in out.pending {
+            p.send();
+        }
+        if out.pruned > 0 {
+            self.stats
+                .pruned
+                .fetch_add(out.pruned as u64, Ordering::Relaxed);
+            // Give the freed pages back to the file system.
+            let _ = self
+                .store
+                .conn()
+                .execute_batch("PRAGMA incremental_vacuum;");
+        }
+        for e in out.effects {
+            let _ = self.effects.send(e);
+        }
+        for c in out.committed {
+            let _ = self.events.send(c);
+        }
+        // Everyone is answered; now, if the WAL outgrew its limit, fold it back so the next
+        // write restarts it (and trims the file to the limit).
+        if self.wal_len() > self.wal_limit
+            && let Err(e) =
+                self.store
+                    .conn()
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            let e = StoreError::Sql(e).at(self.store.path());
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+            if crate::store::durable::is_io_error(&e) {
+                self.repair(&format!("checkpoint: {e}"));
+            }
+        }
+    }
+
+    /// Nothing of the batch is on disk. After an I/O error, first re-establish what is
+    /// (so that nothing answered "not saved" can surface later); then tell every sender,
+    /// and fold the state back from the database so memory matches disk again.
+    fn not_committed(
+        &mut self,
+        e: StoreError,
+        out: Out,
+        inputs: &mut std::collections::VecDeque<Input>,
+    ) {
+        self.core.filter.rollback();
+        self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
+        let detail = e.to_string();
+        let code = if e.is_disk_full() {
+            let free = free_bytes(&self.core.cfg.state_dir).unwrap_or(0);
+            self.stats.fs_free.store(free, Ordering::Relaxed);
+            if !self.stats.fs_full.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    free,
+                    dir = %self.core.cfg.state_dir.display(),
+                    "the filesystem holding the state directory is full: new work is refused until space returns"
+                );
+            }
+            "storage_full"
+        } else {
+            "storage_error"
+        };
+        tracing::error!(error = %e, "batch not committed; every input in it was refused");
+        if crate::store::durable::is_io_error(&e) {
+            self.repair(&detail);
+        }
+        let refused = out
+            .pending
+            .iter()
+            .filter(|p| matches!(p, Pending::Reply(..)))
+            .count();
+        if code == "storage_full" {
+            self.stats
+                .refused_full
+                .fetch_add(refused as u64, Ordering::Relaxed);
+        }
+        for p in out.pending {
+            p.fail(code, &detail);
+        }
+        for input in inputs.drain(..) {
+            input.fail(code, &detail);
+        }
+        self.reload();
+    }
+
+    /// Fold the state back from the database.
+    fn reload(&mut self) {
+        let reloaded = self.store.load_station().and_then(|mut st| {
+            crate::store::snapshot::load_meta(self.store.conn(), &mut st)?;
+            Ok(st)
+        });
+        match reloaded {
+            Ok(st) => self.core.station = st,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload state after a failed batch")
+            }
+        }
+    }
+
+    /// Re-establish what is durably on disk after an I/O error (`store::durable`): until
+    /// it succeeds the station is stopped for storage (an alarm; every input answered
+    /// `NOT SAVED`). True when it succeeded.
+    fn repair(&mut self, cause: &str) -> bool {
+        self.repair_tried = Some(Instant::now());
+        self.stats.set_storage_fault(Some(format!(
+            "{cause} (stopped for storage; checking the disk)"
+        )));
+        let expected = self.store.last_seq();
+        let r = crate::store::durable::repair_after_io_error(self.store.conn(), self.store.path())
+            .and_then(|rep| {
+                let path = self.store.path();
+                let conn = self.store.conn();
+                let check: String = conn
+                    .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                    .map_err(|e| StoreError::Sql(e).at(path))?;
+                if check != "ok" {
+                    return Err(StoreError::Corrupt {
+                        path: path.to_path_buf(),
+                        detail: check,
+                    });
+                }
+                let max: Option<i64> = conn
+                    .query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))
+                    .map_err(|e| StoreError::Sql(e).at(path))?;
+                let max = match max {
+                    Some(m) => m,
+                    None => crate::store::pruned_through(conn).map_err(|e| e.at(path))?,
+                };
+                if max != expected {
+                    return Err(StoreError::Fault {
+                        path: path.to_path_buf(),
+                        detail: format!(
+                            "the journal ends at seq {max} but the station acknowledged through seq {expected}; restore from a backup"
+                        ),
+                    });
+                }
+                Ok(rep)
+            });
+        match r {
+            Ok(rep) => {
+                tracing::warn!(
+                    cut_bytes = rep.cut_bytes,
+                    wal_frames = rep.wal_frames,
+                    last_seq = expected,
+                    "storage re-verified after an I/O error: every acknowledged event is on disk; accepting work again"
+                );
+                self.stats.set_storage_fault(None);
+                self.reload();
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storage not re-verified; the station stays stopped for storage");
+                self.stats
+                    .set_storage_fault(Some(format!("{cause}; not re-verified yet: {e}")));
+                false
+            }
+        }
+    }
+}
