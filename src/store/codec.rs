@@ -64,7 +64,43 @@ pub(crate) fn decode_checklist(o: &Obj) -> Result<Vec<CheckLine>, String> {
     }
 }
 
+/// The contract's `data` of an event. The dispatch below is exhaustive: a new event type
+/// must be given to one of the two families.
 pub fn encode(body: &EventBody) -> Value {
+    use EventBody as E;
+    match body {
+        E::LoggedIn { .. }
+        | E::LoggedOut { .. }
+        | E::ScanRecorded { .. }
+        | E::Received { .. }
+        | E::Unannounced { .. }
+        | E::KindSet { .. }
+        | E::CardRecorded { .. }
+        | E::Selected { .. }
+        | E::Released { .. }
+        | E::Unpacked { .. }
+        | E::LabelPrinted { .. }
+        | E::ItemScanned { .. }
+        | E::ItemVoided { .. }
+        | E::VisualRecorded { .. }
+        | E::FirstCompleted { .. } => encode_intake(body),
+        E::Inspected { .. }
+        | E::ItemMoved { .. }
+        | E::Ledger { .. }
+        | E::RefundDue { .. }
+        | E::ExchangeShipped { .. }
+        | E::RtvNoteCreated { .. }
+        | E::RtvNoteClosed { .. }
+        | E::BinSet { .. }
+        | E::Restocked { .. }
+        | E::Closed { .. }
+        | E::Voided { .. }
+        | E::LockedOut { .. } => encode_after_intake(body),
+    }
+}
+
+/// The events of a parcel's way to the end of its first check (and the bench's own).
+fn encode_intake(body: &EventBody) -> Value {
     match body {
         EventBody::LoggedIn { bench, badge, role } => {
             json!({"bench": bench, "badge": badge.as_str(), "role": role.as_str()})
@@ -151,6 +187,14 @@ pub fn encode(body: &EventBody) -> Value {
             "zone": "pending",
             "exchange_ship_by": fmt_time(*exchange_ship_by),
         }),
+        // Given to the other family by `encode`.
+        _ => Value::Null,
+    }
+}
+
+/// The events after the first check.
+fn encode_after_intake(body: &EventBody) -> Value {
+    match body {
         EventBody::Inspected {
             items,
             grade,
@@ -213,6 +257,8 @@ pub fn encode(body: &EventBody) -> Value {
             failures,
             minutes,
         } => json!({"badge": badge.as_str(), "failures": failures, "minutes": minutes}),
+        // Given to the other family by `encode`.
+        _ => Value::Null,
     }
 }
 
@@ -337,7 +383,44 @@ pub fn decode(
     return_id: Option<&str>,
 ) -> Result<Event, String> {
     let o = Obj::of(data)?;
-    let body = match ty {
+    let body = match decode_intake(ty, &o)? {
+        Some(b) => b,
+        None => decode_after_intake(ty, &o)?.ok_or_else(|| format!("unknown event type {ty:?}"))?,
+    };
+    let return_id = match return_id {
+        None => None,
+        Some(s) => {
+            Some(ReturnId::parse(s).map_err(|e| format!("bad return id {s:?}: {}", e.code()))?)
+        }
+    };
+    Ok(Event {
+        occurred_at,
+        actor: Actor(actor.to_string()),
+        return_id,
+        body,
+    })
+}
+
+/// A scan answer's parameters: an object of strings (absent in older journals).
+fn decode_params(o: &Obj<'_>) -> Result<Vec<(String, String)>, String> {
+    match o.0.get("params") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (k.clone(), v.to_string()))
+                    .ok_or_else(|| format!("params.{k}: not a string"))
+            })
+            .collect(),
+        Some(_) => Err("params: not an object".into()),
+    }
+}
+
+/// The events of a parcel's way to the end of its first check (and the bench's own):
+/// `None` for another type.
+fn decode_intake(ty: &str, o: &Obj<'_>) -> Result<Option<EventBody>, String> {
+    Ok(Some(match ty {
         "operator.logged_in" => EventBody::LoggedIn {
             bench: o.str("bench")?,
             badge: badge(o.str("badge")?)?,
@@ -363,18 +446,7 @@ pub fn decode(
                 Some(r) => r,
                 None => o.opt_str("error")?.unwrap_or_default(),
             },
-            params: match o.0.get("params") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Object(m)) => m
-                    .iter()
-                    .map(|(k, v)| {
-                        v.as_str()
-                            .map(|v| (k.clone(), v.to_string()))
-                            .ok_or_else(|| format!("params.{k}: not a string"))
-                    })
-                    .collect::<Result<_, _>>()?,
-                Some(_) => return Err("params: not an object".into()),
-            },
+            params: decode_params(o)?,
         },
         "return.received" => EventBody::Received {
             bench: o.str("bench")?,
@@ -460,6 +532,14 @@ pub fn decode(
             exceptions: o.strs("exceptions")?,
             exchange_ship_by: parse_time(&o.str("exchange_ship_by")?)?,
         },
+        _ => return Ok(None),
+    }))
+}
+
+/// The events after the first check: inspection, moves, ledger, refunds, exchanges, RTV,
+/// bins, closing: `None` for another type.
+fn decode_after_intake(ty: &str, o: &Obj<'_>) -> Result<Option<EventBody>, String> {
+    Ok(Some(match ty {
         "inspection.completed" => EventBody::Inspected {
             items: o.u32s("items")?,
             grade: Grade::parse(&o.str("grade")?).ok_or("unknown grade")?,
@@ -470,7 +550,7 @@ pub fn decode(
                 .iter()
                 .map(decode_photo)
                 .collect::<Result<_, String>>()?,
-            checklist: decode_checklist(&o)?,
+            checklist: decode_checklist(o)?,
         },
         "item.moved" => EventBody::ItemMoved {
             item_no: o.u32("item_no")?,
@@ -549,20 +629,8 @@ pub fn decode(
             failures: o.u32("failures")?,
             minutes: o.u32("minutes")?,
         },
-        other => return Err(format!("unknown event type {other:?}")),
-    };
-    let return_id = match return_id {
-        None => None,
-        Some(s) => {
-            Some(ReturnId::parse(s).map_err(|e| format!("bad return id {s:?}: {}", e.code()))?)
-        }
-    };
-    Ok(Event {
-        occurred_at,
-        actor: Actor(actor.to_string()),
-        return_id,
-        body,
-    })
+        _ => return Ok(None),
+    }))
 }
 
 #[cfg(test)]

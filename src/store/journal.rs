@@ -1,0 +1,185 @@
+//! The journal as the sync outbox reads it: rows after a seq, the ack and feed cursors
+//! the central's answers move, retention pruning of the acknowledged prefix, and the
+//! read-only connections every reader uses.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde_json::Value;
+
+use super::{StoreError, codec, jobs};
+use crate::domain::event::Event;
+
+/// The central's acknowledged high-water mark (push and pull share it).
+pub fn acked_through(conn: &Connection) -> Result<i64, StoreError> {
+    let v: String = conn.query_row(
+        "SELECT value FROM sync_state WHERE key = 'acked_through'",
+        [],
+        |r| r.get(0),
+    )?;
+    v.parse()
+        .map_err(|_| StoreError::decode("sync_state.acked_through", v))
+}
+
+/// Advance the ack cursor; it never moves backwards. Returns the cursor after the update.
+pub fn advance_ack(conn: &Connection, through: i64) -> Result<i64, StoreError> {
+    let cur = acked_through(conn)?;
+    if through > cur {
+        conn.execute(
+            "UPDATE sync_state SET value = ?1 WHERE key = 'acked_through'",
+            [through.to_string()],
+        )?;
+        Ok(through)
+    } else {
+        Ok(cur)
+    }
+}
+
+/// The feed cursor (`next_after` of the last applied page; "" before the first).
+pub fn feed_after(conn: &Connection) -> Result<String, StoreError> {
+    Ok(conn.query_row(
+        "SELECT value FROM sync_state WHERE key = 'feed_after'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn set_feed_after(conn: &Connection, cursor: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE sync_state SET value = ?1 WHERE key = 'feed_after'",
+        [cursor],
+    )?;
+    Ok(())
+}
+
+/// Delete a contiguous prefix of the journal that the central has acknowledged, that is
+/// older than `cutoff`, and that holds no event of a return still open (an open return's
+/// history stays whole). At most `max` events per call. Records `pruned_through` in meta so
+/// `journal verify` knows the missing prefix was pruned, not lost. Returns the count.
+pub fn prune(
+    conn: &Connection,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    max: i64,
+) -> Result<i64, StoreError> {
+    let acked = acked_through(conn)?;
+    let before: i64 = pruned_through(conn)?;
+    let first_open: Option<i64> = conn.query_row(
+        "SELECT MIN(j.seq) FROM journal j JOIN returns r ON r.return_id = j.return_id
+         WHERE r.stage NOT IN ('closed', 'voided')",
+        [],
+        |r| r.get(0),
+    )?;
+    let first_young: Option<i64> = conn.query_row(
+        "SELECT MIN(seq) FROM journal WHERE occurred_at >= ?1",
+        [codec::fmt_time(cutoff)],
+        |r| r.get(0),
+    )?;
+    let mut through = acked.min(before + max);
+    if let Some(s) = first_open {
+        through = through.min(s - 1);
+    }
+    if let Some(s) = first_young {
+        through = through.min(s - 1);
+    }
+    if through <= before {
+        return Ok(0);
+    }
+    jobs::prune(conn, cutoff)?;
+    let n = conn.execute("DELETE FROM journal WHERE seq <= ?1", [through])?;
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES ('pruned_through', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [through.to_string()],
+    )?;
+    Ok(n as i64)
+}
+
+/// The highest seq pruned away (0 when nothing was).
+pub fn pruned_through(conn: &Connection) -> Result<i64, StoreError> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'pruned_through'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// A connection for reading only: no integrity check (the writer did it at start), so it
+/// opens in microseconds; WAL lets it read while the engine writes.
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// One journal row as stored.
+#[derive(Debug, Clone)]
+pub struct JournalRow {
+    pub seq: i64,
+    pub id: String,
+    pub ty: String,
+    pub occurred_at: String,
+    pub actor: String,
+    pub return_id: Option<String>,
+    pub data: String,
+}
+
+/// The journal's columns in [`JournalRow::from_row`] order.
+pub const JOURNAL_COLUMNS: &str = "seq, id, type, occurred_at, actor, return_id, data";
+
+impl JournalRow {
+    /// Read a row selected with [`JOURNAL_COLUMNS`].
+    pub fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalRow> {
+        Ok(JournalRow {
+            seq: r.get(0)?,
+            id: r.get(1)?,
+            ty: r.get(2)?,
+            occurred_at: r.get(3)?,
+            actor: r.get(4)?,
+            return_id: r.get(5)?,
+            data: r.get(6)?,
+        })
+    }
+
+    /// The contract's JSON form of the event.
+    pub fn to_json(&self) -> Value {
+        let data: Value = serde_json::from_str(&self.data).unwrap_or(Value::Null);
+        serde_json::json!({
+            "seq": self.seq,
+            "id": self.id,
+            "type": self.ty,
+            "occurred_at": self.occurred_at,
+            "actor": self.actor,
+            "return_id": self.return_id,
+            "data": data,
+        })
+    }
+
+    pub fn decode(&self) -> Result<Event, String> {
+        let data: Value = serde_json::from_str(&self.data).map_err(|e| e.to_string())?;
+        let at = codec::parse_time(&self.occurred_at)?;
+        codec::decode(&self.ty, &data, at, &self.actor, self.return_id.as_deref())
+    }
+}
+
+/// Journal rows with `seq > after`, ascending, at most `limit`.
+pub fn journal_after(
+    conn: &Connection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<JournalRow>, StoreError> {
+    let mut q = conn.prepare_cached(&format!(
+        "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+    ))?;
+    let rows = q.query_map(params![after, limit], JournalRow::from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

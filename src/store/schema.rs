@@ -1,0 +1,143 @@
+//! The database's schema: forward-only migrations, `PRAGMA user_version` = how many ran.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Forward-only schema migrations; `PRAGMA user_version` is the index of the last applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: journal, projections, reference data.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        occurred_at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        return_id TEXT,
+        data TEXT NOT NULL
+     );
+     CREATE INDEX journal_return ON journal(return_id);
+     CREATE TABLE returns (
+        return_id TEXT PRIMARY KEY,
+        waybill TEXT NOT NULL UNIQUE,
+        kind TEXT,
+        stage TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        state TEXT NOT NULL
+     );
+     CREATE INDEX returns_stage ON returns(stage, received_at);
+     CREATE TABLE benches (bench TEXT PRIMARY KEY, state TEXT NOT NULL);
+     CREATE TABLE ledger (
+        seq INTEGER PRIMARY KEY,
+        return_id TEXT,
+        sku TEXT NOT NULL,
+        from_zone TEXT NOT NULL,
+        to_zone TEXT NOT NULL,
+        qty INTEGER NOT NULL,
+        occurred_at TEXT NOT NULL
+     );
+     CREATE TABLE feed_items (
+        type TEXT NOT NULL,
+        key TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT,
+        source TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (type, key)
+     );
+     CREATE TABLE rejected_feed_items (
+        id INTEGER PRIMARY KEY,
+        type TEXT,
+        key TEXT,
+        version INTEGER,
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        at TEXT NOT NULL
+     );",
+    // 2: sync: the shared push/pull cursor and the feed cursor; the photo store's index.
+    "CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     INSERT INTO sync_state(key, value) VALUES ('acked_through', '0'), ('feed_after', '');
+     CREATE TABLE blobs (
+        sha256 TEXT PRIMARY KEY,
+        bytes INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        stored_at TEXT NOT NULL,
+        uploaded_at TEXT
+     );",
+    // 3: the durable print queue (see jobs.rs).
+    "CREATE TABLE print_jobs (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        seq INTEGER,
+        subject TEXT NOT NULL,
+        template TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        item_no INTEGER,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        printer TEXT,
+        language TEXT,
+        dpi INTEGER,
+        bytes BLOB,
+        sent_at TEXT,
+        confirmed_at TEXT,
+        last_error TEXT,
+        next_attempt_at TEXT
+     );
+     CREATE INDEX print_jobs_state ON print_jobs(state, id);
+     CREATE INDEX print_jobs_subject ON print_jobs(subject, id);",
+    // 4: the operator API's sessions, PIN lockouts and Idempotency-Key answers (see
+    // api_state.rs). Station-local: never journaled, never synced.
+    "CREATE TABLE api_sessions (
+        token_hash BLOB PRIMARY KEY,
+        badge TEXT NOT NULL,
+        name TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        lang TEXT,
+        csrf_hash BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+     );
+     CREATE INDEX api_sessions_seen ON api_sessions(last_seen);
+     CREATE TABLE api_lockouts (
+        badge TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        failed_at TEXT NOT NULL,
+        locked_until INTEGER,
+        updated_at INTEGER NOT NULL
+     );
+     CREATE TABLE idempotency_keys (
+        badge TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint BLOB NOT NULL,
+        status INTEGER NOT NULL,
+        response TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (badge, key)
+     );
+     CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
+];
+
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
