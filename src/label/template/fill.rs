@@ -70,33 +70,11 @@ fn truncate(s: String, max: Option<u32>, size: u32) -> String {
 }
 
 pub(super) fn fill(t: &Template, fields: &Fields, dpi: u32) -> Result<Label, TemplateError> {
-    for (name, kind) in &t.fields {
-        match (fields.get(name), kind) {
-            (Some(FieldValue::Text(_)), FieldKind::Text)
-            | (Some(FieldValue::List(_)), FieldKind::List) => {}
-            (None, _) => {
-                return Err(TemplateError::MissingField {
-                    template: t.name.clone(),
-                    field: name.clone(),
-                });
-            }
-            (Some(_), expected) => {
-                return Err(TemplateError::WrongKind {
-                    template: t.name.clone(),
-                    field: name.clone(),
-                    expected: *expected,
-                });
-            }
-        }
-    }
-    let d = |um: u32| dots_um(um, dpi);
-    let does_not_fit = |element: usize, problem: String| TemplateError::DoesNotFit {
-        template: t.name.clone(),
-        element,
-        problem,
-    };
+    check_fields(t, fields)?;
+    let f = Filler { t, fields, dpi };
     let mut elements = Vec::with_capacity(t.elements.len());
     for (i, e) in t.elements.iter().enumerate() {
+        let d = |um: u32| f.d(um);
         match e {
             Compiled::Box {
                 x,
@@ -123,122 +101,9 @@ pub(super) fn fill(t: &Template, fields: &Fields, dpi: u32) -> Result<Label, Tem
                 size: d(*size),
                 text: truncate(subst(text, fields, "", None), *max_width, *size),
             }),
-            Compiled::Lines {
-                x,
-                y,
-                size,
-                spacing,
-                max_lines,
-                text,
-                overflow,
-                max_width,
-            } => {
-                let items: &[String] = text
-                    .iter()
-                    .find_map(|p| match p {
-                        Piece::Field(name) => match fields.get(name) {
-                            Some(FieldValue::List(items)) => Some(items.as_slice()),
-                            _ => None,
-                        },
-                        Piece::Lit(_) => None,
-                    })
-                    .unwrap_or(&[]);
-                let max = *max_lines as usize;
-                let shown = if items.len() <= max {
-                    items.len()
-                } else {
-                    max - 1
-                };
-                let mut lines: Vec<String> = items[..shown]
-                    .iter()
-                    .map(|item| subst(text, fields, item, None))
-                    .collect();
-                if shown < items.len() {
-                    lines.push(subst(overflow, fields, "", Some(items.len() - shown)));
-                }
-                for (n, line) in lines.into_iter().enumerate() {
-                    let n = u32::try_from(n).unwrap_or(u32::MAX);
-                    elements.push(Element::Text {
-                        x: d(*x),
-                        y: d(y.saturating_add(spacing.saturating_mul(n))),
-                        size: d(*size),
-                        text: truncate(line, *max_width, *size),
-                    });
-                }
-            }
-            Compiled::Code128 {
-                x,
-                y,
-                w,
-                height,
-                module,
-                data,
-            } => {
-                let data = subst(data, fields, "", None);
-                let (area, target) = (d(*w), d(*module).max(1));
-                let (module, bx) = match code128::encode(&data) {
-                    Ok(pattern) => {
-                        let bars = code128::width_in_modules(&pattern);
-                        let total =
-                            |m: u32| u64::from(bars + 2 * QUIET_ZONE_MODULES) * u64::from(m);
-                        let m = (1..=target)
-                            .rev()
-                            .find(|m| total(*m) <= u64::from(area))
-                            .ok_or_else(|| {
-                                does_not_fit(
-                                    i,
-                                    format!(
-                                        "the Code 128 of {data:?} needs {} dots with its quiet \
-                                         zones at one dot per module; the element is {area} \
-                                         dots wide at {dpi} dpi: widen it or shorten the data",
-                                        total(1)
-                                    ),
-                                )
-                            })?;
-                        (m, d(*x) + (area - bars * m) / 2)
-                    }
-                    // The renderer reports the bad data with its reason.
-                    Err(_) => (target, d(*x) + QUIET_ZONE_MODULES * target),
-                };
-                elements.push(Element::Barcode128 {
-                    x: bx,
-                    y: d(*y),
-                    height: d(*height),
-                    module,
-                    data,
-                });
-            }
-            Compiled::Qr {
-                x,
-                y,
-                size,
-                module,
-                data,
-            } => {
-                let data = subst(data, fields, "", None);
-                let side = d(*size);
-                let n = qr::symbol_modules(&data).ok_or_else(|| {
-                    does_not_fit(i, format!("{data:?} is too long for a QR code on a label"))
-                })?;
-                let m = (d(*module).max(1)).min(side / (n + 2 * qr::QUIET_ZONE_MODULES));
-                if m == 0 {
-                    return Err(does_not_fit(
-                        i,
-                        format!(
-                            "the QR code of {data:?} needs {} dots with its quiet zones; the \
-                             square is {side} dots at {dpi} dpi: enlarge it",
-                            n + 2 * qr::QUIET_ZONE_MODULES
-                        ),
-                    ));
-                }
-                let offset = (side - n * m) / 2;
-                elements.push(Element::Qr {
-                    x: d(*x) + offset,
-                    y: d(*y) + offset,
-                    module: m,
-                    data,
-                });
-            }
+            Compiled::Lines { .. } => f.lines(e, &mut elements),
+            Compiled::Code128 { .. } => elements.push(f.code128(i, e)?),
+            Compiled::Qr { .. } => elements.push(f.qr(i, e)?),
         }
     }
     let (width_mm, height_mm) = t.size_mm();
@@ -248,6 +113,189 @@ pub(super) fn fill(t: &Template, fields: &Fields, dpi: u32) -> Result<Label, Tem
         dpi,
         elements,
     })
+}
+
+/// Every field the template declares is given, with the kind it declares.
+fn check_fields(t: &Template, fields: &Fields) -> Result<(), TemplateError> {
+    for (name, kind) in &t.fields {
+        match (fields.get(name), kind) {
+            (Some(FieldValue::Text(_)), FieldKind::Text)
+            | (Some(FieldValue::List(_)), FieldKind::List) => {}
+            (None, _) => {
+                return Err(TemplateError::MissingField {
+                    template: t.name.clone(),
+                    field: name.clone(),
+                });
+            }
+            (Some(_), expected) => {
+                return Err(TemplateError::WrongKind {
+                    template: t.name.clone(),
+                    field: name.clone(),
+                    expected: *expected,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One template being filled in at one resolution.
+struct Filler<'a> {
+    t: &'a Template,
+    fields: &'a Fields,
+    dpi: u32,
+}
+
+impl Filler<'_> {
+    /// Micrometres to dots.
+    fn d(&self, um: u32) -> u32 {
+        dots_um(um, self.dpi)
+    }
+
+    fn does_not_fit(&self, element: usize, problem: String) -> TemplateError {
+        TemplateError::DoesNotFit {
+            template: self.t.name.clone(),
+            element,
+            problem,
+        }
+    }
+
+    /// A list field, one line per item, the last lines folded into the overflow text.
+    fn lines(&self, e: &Compiled, out: &mut Vec<Element>) {
+        let Compiled::Lines {
+            x,
+            y,
+            size,
+            spacing,
+            max_lines,
+            text,
+            overflow,
+            max_width,
+        } = e
+        else {
+            return;
+        };
+        let fields = self.fields;
+        let items: &[String] = text
+            .iter()
+            .find_map(|p| match p {
+                Piece::Field(name) => match fields.get(name) {
+                    Some(FieldValue::List(items)) => Some(items.as_slice()),
+                    _ => None,
+                },
+                Piece::Lit(_) => None,
+            })
+            .unwrap_or(&[]);
+        let max = *max_lines as usize;
+        let shown = if items.len() <= max {
+            items.len()
+        } else {
+            max - 1
+        };
+        let mut lines: Vec<String> = items[..shown]
+            .iter()
+            .map(|item| subst(text, fields, item, None))
+            .collect();
+        if shown < items.len() {
+            lines.push(subst(overflow, fields, "", Some(items.len() - shown)));
+        }
+        for (n, line) in lines.into_iter().enumerate() {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            out.push(Element::Text {
+                x: self.d(*x),
+                y: self.d(y.saturating_add(spacing.saturating_mul(n))),
+                size: self.d(*size),
+                text: truncate(line, *max_width, *size),
+            });
+        }
+    }
+
+    /// A Code 128 centred in its box, at the widest module that fits with its quiet zones.
+    fn code128(&self, i: usize, e: &Compiled) -> Result<Element, TemplateError> {
+        let Compiled::Code128 {
+            x,
+            y,
+            w,
+            height,
+            module,
+            data,
+        } = e
+        else {
+            return Err(self.does_not_fit(i, "not a Code 128 element".into()));
+        };
+        let dpi = self.dpi;
+        let data = subst(data, self.fields, "", None);
+        let (area, target) = (self.d(*w), self.d(*module).max(1));
+        let (module, bx) = match code128::encode(&data) {
+            Ok(pattern) => {
+                let bars = code128::width_in_modules(&pattern);
+                let total = |m: u32| u64::from(bars + 2 * QUIET_ZONE_MODULES) * u64::from(m);
+                let m = (1..=target)
+                    .rev()
+                    .find(|m| total(*m) <= u64::from(area))
+                    .ok_or_else(|| {
+                        self.does_not_fit(
+                            i,
+                            format!(
+                                "the Code 128 of {data:?} needs {} dots with its quiet \
+                                 zones at one dot per module; the element is {area} \
+                                 dots wide at {dpi} dpi: widen it or shorten the data",
+                                total(1)
+                            ),
+                        )
+                    })?;
+                (m, self.d(*x) + (area - bars * m) / 2)
+            }
+            // The renderer reports the bad data with its reason.
+            Err(_) => (target, self.d(*x) + QUIET_ZONE_MODULES * target),
+        };
+        Ok(Element::Barcode128 {
+            x: bx,
+            y: self.d(*y),
+            height: self.d(*height),
+            module,
+            data,
+        })
+    }
+
+    /// A QR code centred in its square, at the largest module that fits with its quiet
+    /// zone.
+    fn qr(&self, i: usize, e: &Compiled) -> Result<Element, TemplateError> {
+        let Compiled::Qr {
+            x,
+            y,
+            size,
+            module,
+            data,
+        } = e
+        else {
+            return Err(self.does_not_fit(i, "not a QR element".into()));
+        };
+        let dpi = self.dpi;
+        let data = subst(data, self.fields, "", None);
+        let side = self.d(*size);
+        let n = qr::symbol_modules(&data).ok_or_else(|| {
+            self.does_not_fit(i, format!("{data:?} is too long for a QR code on a label"))
+        })?;
+        let m = (self.d(*module).max(1)).min(side / (n + 2 * qr::QUIET_ZONE_MODULES));
+        if m == 0 {
+            return Err(self.does_not_fit(
+                i,
+                format!(
+                    "the QR code of {data:?} needs {} dots with its quiet zones; the \
+                     square is {side} dots at {dpi} dpi: enlarge it",
+                    n + 2 * qr::QUIET_ZONE_MODULES
+                ),
+            ));
+        }
+        let offset = (side - n * m) / 2;
+        Ok(Element::Qr {
+            x: self.d(*x) + offset,
+            y: self.d(*y) + offset,
+            module: m,
+            data,
+        })
+    }
 }
 
 #[cfg(test)]

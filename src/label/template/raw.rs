@@ -360,84 +360,7 @@ pub(super) fn parse(name: &str, file: &str, text: &str) -> Result<Template, Temp
     };
     let mut elements = Vec::with_capacity(raw.elements.len());
     for (i, e) in raw.elements.iter().enumerate() {
-        let at = format!("elements[{i}]");
-        let k = |key: &str| format!("{at}.{key}");
-        let c = match e {
-            RawElement::Box(b) => {
-                let thickness = ctx.mm(k("thickness"), b.thickness, 100)?;
-                let (x, y) = (ctx.mm(k("x"), b.x, 0)?, ctx.mm(k("y"), b.y, 0)?);
-                let w = ctx.mm(k("w"), b.w, thickness)?;
-                let h = ctx.mm(k("h"), b.h, thickness)?;
-                ctx.inside(&at, x, y, w, h)?;
-                Compiled::Box {
-                    x,
-                    y,
-                    w,
-                    h,
-                    thickness,
-                }
-            }
-            RawElement::Text(t) => {
-                let (x, y) = (ctx.mm(k("x"), t.x, 0)?, ctx.mm(k("y"), t.y, 0)?);
-                let size = ctx.mm(k("size"), t.size, 1000)?;
-                ctx.inside(&at, x, y, 1, size)?;
-                let max_width = ctx.max_width(&at, x, t.max_width)?;
-                Compiled::Text {
-                    x,
-                    y,
-                    size,
-                    text: ctx.placeholders(k("text"), &t.text, 0)?,
-                    max_width,
-                }
-            }
-            RawElement::Lines(l) => {
-                let (x, y) = (ctx.mm(k("x"), l.x, 0)?, ctx.mm(k("y"), l.y, 0)?);
-                let size = ctx.mm(k("size"), l.size, 1000)?;
-                let spacing = ctx.mm(k("spacing"), l.spacing, size)?;
-                if l.max_lines == 0 {
-                    return Err(ctx.err(k("max_lines"), "must be at least 1"));
-                }
-                let max_width = ctx.max_width(&at, x, l.max_width)?;
-                let block = spacing.saturating_mul(l.max_lines - 1).saturating_add(size);
-                ctx.inside(&at, x, y, 1, block)?;
-                Compiled::Lines {
-                    x,
-                    y,
-                    size,
-                    spacing,
-                    max_lines: l.max_lines,
-                    text: ctx.placeholders(k("text"), &l.text, 1)?,
-                    overflow: more_ctx.placeholders(k("overflow"), &l.overflow, 0)?,
-                    max_width,
-                }
-            }
-            RawElement::Code128(b) => {
-                let (x, y) = (ctx.mm(k("x"), b.x, 0)?, ctx.mm(k("y"), b.y, 0)?);
-                let w = ctx.mm(k("w"), b.w, 1000)?;
-                let height = ctx.mm(k("height"), b.height, 3000)?;
-                ctx.inside(&at, x, y, w, height)?;
-                Compiled::Code128 {
-                    x,
-                    y,
-                    w,
-                    height,
-                    module: ctx.mm(k("module"), b.module, 50)?,
-                    data: ctx.placeholders(k("data"), &b.data, 0)?,
-                }
-            }
-            RawElement::Qr(q) => {
-                let (x, y) = (ctx.mm(k("x"), q.x, 0)?, ctx.mm(k("y"), q.y, 0)?);
-                let size = ctx.mm(k("size"), q.size, 5000)?;
-                ctx.inside(&at, x, y, size, size)?;
-                Compiled::Qr {
-                    x,
-                    y,
-                    size,
-                    module: ctx.mm(k("module"), q.module, 50)?,
-                    data: ctx.placeholders(k("data"), &q.data, 0)?,
-                }
-            }
-        };
+        let c = compile_element(&ctx, &more_ctx, i, e)?;
         elements.push(c);
     }
     Ok(Template {
@@ -447,6 +370,94 @@ pub(super) fn parse(name: &str, file: &str, text: &str) -> Result<Template, Temp
         height: ctx.height,
         fields: raw.fields,
         elements,
+    })
+}
+
+/// One element of a template, checked against the label's size and fields; `more_ctx`
+/// knows the overflow line's own `{more}` field.
+fn compile_element(
+    ctx: &Ctx<'_>,
+    more_ctx: &Ctx<'_>,
+    i: usize,
+    e: &RawElement,
+) -> Result<Compiled, TemplateError> {
+    let at = format!("elements[{i}]");
+    let k = |key: &str| format!("{at}.{key}");
+    Ok(match e {
+        RawElement::Box(b) => {
+            let thickness = ctx.mm(k("thickness"), b.thickness, 100)?;
+            let (x, y) = (ctx.mm(k("x"), b.x, 0)?, ctx.mm(k("y"), b.y, 0)?);
+            let w = ctx.mm(k("w"), b.w, thickness)?;
+            let h = ctx.mm(k("h"), b.h, thickness)?;
+            ctx.inside(&at, x, y, w, h)?;
+            Compiled::Box {
+                x,
+                y,
+                w,
+                h,
+                thickness,
+            }
+        }
+        RawElement::Text(t) => {
+            let (x, y) = (ctx.mm(k("x"), t.x, 0)?, ctx.mm(k("y"), t.y, 0)?);
+            let size = ctx.mm(k("size"), t.size, 1000)?;
+            ctx.inside(&at, x, y, 1, size)?;
+            let max_width = ctx.max_width(&at, x, t.max_width)?;
+            Compiled::Text {
+                x,
+                y,
+                size,
+                text: ctx.placeholders(k("text"), &t.text, 0)?,
+                max_width,
+            }
+        }
+        RawElement::Lines(l) => {
+            let (x, y) = (ctx.mm(k("x"), l.x, 0)?, ctx.mm(k("y"), l.y, 0)?);
+            let size = ctx.mm(k("size"), l.size, 1000)?;
+            let spacing = ctx.mm(k("spacing"), l.spacing, size)?;
+            if l.max_lines == 0 {
+                return Err(ctx.err(k("max_lines"), "must be at least 1"));
+            }
+            let max_width = ctx.max_width(&at, x, l.max_width)?;
+            let block = spacing.saturating_mul(l.max_lines - 1).saturating_add(size);
+            ctx.inside(&at, x, y, 1, block)?;
+            Compiled::Lines {
+                x,
+                y,
+                size,
+                spacing,
+                max_lines: l.max_lines,
+                text: ctx.placeholders(k("text"), &l.text, 1)?,
+                overflow: more_ctx.placeholders(k("overflow"), &l.overflow, 0)?,
+                max_width,
+            }
+        }
+        RawElement::Code128(b) => {
+            let (x, y) = (ctx.mm(k("x"), b.x, 0)?, ctx.mm(k("y"), b.y, 0)?);
+            let w = ctx.mm(k("w"), b.w, 1000)?;
+            let height = ctx.mm(k("height"), b.height, 3000)?;
+            ctx.inside(&at, x, y, w, height)?;
+            Compiled::Code128 {
+                x,
+                y,
+                w,
+                height,
+                module: ctx.mm(k("module"), b.module, 50)?,
+                data: ctx.placeholders(k("data"), &b.data, 0)?,
+            }
+        }
+        RawElement::Qr(q) => {
+            let (x, y) = (ctx.mm(k("x"), q.x, 0)?, ctx.mm(k("y"), q.y, 0)?);
+            let size = ctx.mm(k("size"), q.size, 5000)?;
+            ctx.inside(&at, x, y, size, size)?;
+            Compiled::Qr {
+                x,
+                y,
+                size,
+                module: ctx.mm(k("module"), q.module, 50)?,
+                data: ctx.placeholders(k("data"), &q.data, 0)?,
+            }
+        }
     })
 }
 
