@@ -332,7 +332,6 @@ impl Engine {
                     "storage re-verified after an I/O error: every acknowledged event is on disk; accepting work again"
                 );
                 self.stats.set_storage_fault(None);
-                self.reload();
                 true
             }
             Err(e) => {
