@@ -69,12 +69,9 @@ fn rules(known: &[Known]) -> Rules<'_> {
         allowed: ALLOWED,
         step_fn: &["domain", "step", "step"],
         step_callers: &["engine", "domain"],
-        only_in: &[("rusqlite", &["store", "engine"])],
-        pure: &[(
-            "domain",
-            &["std::fs", "std::io", "rusqlite", "chrono::Utc::now"],
-        )],
-        cited_roots: &["src", "tests", "docs"],
+        only_in: &[("rusqlite", "store engine")],
+        pure: &[("domain", "std::fs std::io rusqlite chrono::Utc::now")],
+        cited_roots: "src tests docs",
         known,
         known_file: "known.rs",
     }

@@ -4,7 +4,8 @@ use super::rules::{Rule, Rules, Violation};
 use super::{modgraph::Repo, scan};
 
 pub fn doc_paths(repo: &Repo, rules: &Rules, out: &mut Vec<Violation>) {
-    let roots = rules.cited_roots.join("|");
+    let roots: Vec<&str> = rules.cited_roots.split_whitespace().collect();
+    let roots = roots.join("|");
     // A path starting at one of the roots, not itself inside a longer path (`../src/x`,
     // `/dev/x`, `src/devices/x` are not read as `src/…`, `devices/…`).
     // `{a,b}` stands for each of its words.

@@ -61,12 +61,15 @@ pub struct Rules<'a> {
     pub step_fn: &'a [&'a str],
     /// The top-level modules that may call it.
     pub step_callers: &'a [&'a str],
-    /// External path → the only top-level modules that may name it (test code exempt).
-    pub only_in: &'a [(&'a str, &'a [&'a str])],
-    /// Top-level module → external paths it may not name, in test code neither.
-    pub pure: &'a [(&'a str, &'a [&'a str])],
-    /// Directories whose paths doc comments and the README may cite only if they exist.
-    pub cited_roots: &'a [&'a str],
+    /// External path → the only top-level modules that may name it, space-separated
+    /// (test code exempt).
+    pub only_in: &'a [(&'a str, &'a str)],
+    /// Top-level module → external paths it may not name, space-separated, in test code
+    /// neither.
+    pub pure: &'a [(&'a str, &'a str)],
+    /// Directories whose paths doc comments and the README may cite only if they exist,
+    /// space-separated.
+    pub cited_roots: &'a str,
     pub known: &'a [Known],
     /// Where `known` is written, for the stale-entry message.
     pub known_file: &'a str,
@@ -237,6 +240,7 @@ fn extern_paths(g: &Graph, rules: &Rules, out: &mut Vec<Violation>) {
             })
         };
         for (prefix, only) in rules.only_in {
+            let only: Vec<&str> = only.split_whitespace().collect();
             if !r.test && starts(&r.path, prefix) && !only.contains(&from.as_str()) {
                 push(
                     prefix,
@@ -252,7 +256,7 @@ fn extern_paths(g: &Graph, rules: &Rules, out: &mut Vec<Violation>) {
             if *module != from {
                 continue;
             }
-            for prefix in forbidden.iter().filter(|p| starts(&r.path, p)) {
+            for prefix in forbidden.split_whitespace().filter(|p| starts(&r.path, p)) {
                 push(
                     prefix,
                     format!("{from} is pure and names {}", r.path.join("::")),
