@@ -43,9 +43,9 @@ pub struct Known {
     pub rule: Rule,
     /// The file that names (for `Cycle`: the first file of the cycle, sorted).
     pub from: &'static str,
-    /// What it names: the file of the named module (`Imports`, `Step`), the external path
-    /// (`Extern`), the cycle's other files, space-separated (`Cycle`), the cited path
-    /// (`DocPath`).
+    /// What it names: the file of the named module (`Imports`), `domain::step::step`
+    /// (`Step`), the external path (`Extern`), the cycle's other files, space-separated
+    /// (`Cycle`), the cited path (`DocPath`).
     pub to: &'static str,
     pub why: &'static str,
     /// Where the entry is written, for the stale-entry message.
