@@ -1,6 +1,189 @@
 //! Architecture invariants that a compiler cannot see.
+//!
+//! The module graph of `src/` is checked against the tables below (`modgraph.rs` reads
+//! it, `scan.rs` reads one file, `cases.rs` plants a violation of each rule in a small
+//! tree to show it is caught). Known violations are listed in `known.rs` until the
+//! structure work removes them; a new one fails with `path:line: rule: detail`, and so does
+//! an entry no violation needs any more, so that list only shrinks.
+//!
+//! To change the architecture, edit a row here and say why in its comment. To fix a
+//! violation, fix the code and delete its entry in `known.rs` (the test names the line).
 
+mod cases;
+mod docpaths;
+mod known;
+mod modgraph;
+mod rules;
+mod scan;
+
+use std::collections::BTreeSet;
 use std::path::Path;
+
+/// Top-level module → the other top-level modules it may name (`use crate::x`,
+/// `crate::x::…`, `super::…` up to the crate root), space-separated. A module always names
+/// itself; a top-level module without a row fails. Layers, bottom up: the pure domain;
+/// libraries that know little or nothing of the crate; the store and the reference data
+/// over it; the engine; the edges (each owning one resource, never naming another edge);
+/// the wiring (`app`, `cli`, `main`).
+#[rustfmt::skip] // a table: one row per line
+pub const ALLOWED: &[(&str, &str)] = &[
+    // The vocabulary and the state machine: pure, it names nothing else of the crate.
+    ("domain",    ""),
+    // Leaf libraries: masking, photo metadata, label rendering (barcodes, bitmaps, text,
+    // ZPL/TSPL, templates). They know no domain type; their callers map to their terms.
+    ("privacy",   ""),
+    ("photometa", ""),
+    ("label",     ""),
+    // Operator text, keyed by the domain's codes; the content-addressed photo store.
+    ("i18n",      "domain"),
+    ("photos",    "domain"),
+    // Raw TOML → validated Config: below every edge, so it names none (an edge's section
+    // is validated by types config owns, or by the edge when it starts).
+    ("config",    "domain i18n"),
+    // SQLite: schema, journal, snapshots. Knows the domain's events and state only.
+    ("store",     "domain"),
+    // Versioned upserts of reference data, in the store's database.
+    ("feed",      "domain store"),
+    // The engine's `Lookup` over the database and the config.
+    ("refdata",   "domain store feed config i18n"),
+    // JSON → domain `Command` for the control socket and the API; a photo reference is
+    // checked against the photo store.
+    ("commands",  "domain photos"),
+    // Returns list/detail and status queries for the CLI, the control socket and the API:
+    // reads the store, the reference data and the engine's statistics.
+    ("views",     "domain store feed engine privacy i18n"),
+    // The one writer: calls `domain::step`, commits through the store, applies feed pages.
+    ("engine",    "domain store config refdata feed i18n"),
+    // Manifest import: files → feed items → the store.
+    ("manifest",  "domain store feed"),
+    // The printable command sheet.
+    ("sheet",     "domain i18n label"),
+    // The edges: each owns its resource and names the core (domain engine store config
+    // i18n privacy) and the services it needs, never another edge. Reference data is
+    // read through `refdata` or `views`, not from the feed's tables.
+    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa"),
+    ("control",   "domain engine store config i18n privacy commands views"),
+    ("devices",   "domain engine store config i18n privacy"),
+    ("printing",  "domain engine store config i18n privacy label refdata"),
+    // The sync worker brings the feed from the central and pushes photos with the events.
+    ("sync",      "domain engine store config i18n privacy feed photos"),
+    // The wiring: the daemon builds every worker; the CLI runs the daemon or talks to it,
+    // and reads the state directory for its offline commands. Nothing names them back.
+    ("app",       "domain engine store config i18n privacy commands views refdata feed photos \
+                   photometa label manifest sheet http control devices printing sync"),
+    ("cli",       "domain engine store config i18n privacy commands views refdata feed photos \
+                   photometa label manifest sheet http control devices printing sync app"),
+    ("main",      "cli"),
+];
+
+/// The state machine's entry point and its only callers: the engine, and the domain itself
+/// (its definition and its unit tests). Test code elsewhere may call it too.
+const STEP_FN: &[&str] = &["domain", "step", "step"];
+const STEP_CALLERS: &[&str] = &["engine", "domain"];
+
+/// External crates (or paths) → the only top-level modules whose non-test code may name
+/// them: an edge owns its resource's crate.
+#[rustfmt::skip] // a table: one row per line
+const ONLY_IN: &[(&str, &str)] = &[
+    // SQL lives in the store; the engine holds the writer's transaction.
+    ("rusqlite",     "store engine"),
+    // The HTTP server.
+    ("axum",         "http"),
+    // The central's client; the config checks the central's URL with the client's parser.
+    ("reqwest",      "sync config"),
+    // Serial ports: the scanners' and the printers'.
+    ("tokio_serial", "devices printing"),
+];
+
+/// Pure modules → the external paths they may not name, in their tests neither: I/O,
+/// serialisation, logging, randomness, the clock. Read as paths, so `use std::{fs, io}`
+/// and `Utc::now()` after `use chrono::Utc` are caught (`domain_has_no_io` reads text).
+#[rustfmt::skip] // a table: one row per line
+const PURE: &[(&str, &str)] = &[
+    ("domain", "tokio rusqlite reqwest axum hyper serde serde_json tracing libc uuid getrandom \
+                std::fs std::net std::io std::env std::process std::thread \
+                std::time::SystemTime std::time::Instant chrono::Utc::now chrono::Local::now"),
+];
+
+/// Directories a doc comment or the README may cite only where the path exists.
+const CITED_ROOTS: &str = "src tests benches config docs devices systemd";
+
+/// The rules above, with the known violations of `known.rs`.
+fn architecture() -> rules::Rules<'static> {
+    rules::Rules {
+        allowed: ALLOWED,
+        step_fn: STEP_FN,
+        step_callers: STEP_CALLERS,
+        only_in: ONLY_IN,
+        pure: PURE,
+        cited_roots: CITED_ROOTS,
+        known: known::KNOWN,
+        known_file: "tests/it/arch/known.rs",
+    }
+}
+
+/// The crate names `Cargo.toml` depends on, as code names them.
+fn extern_crates(root: &Path) -> BTreeSet<String> {
+    let cargo: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    ["dependencies", "dev-dependencies"]
+        .iter()
+        .filter_map(|s| cargo.get(*s).and_then(|t| t.as_table()))
+        .flat_map(|t| t.keys().map(|k| k.replace('-', "_")))
+        .collect()
+}
+
+/// The scanner reads the real tree: the modules, their imports, the engine's call of
+/// `domain::step` and the README's codemap (a broken scanner would pass every rule).
+#[test]
+fn the_scanner_reads_the_real_tree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = modgraph::Repo::load(root);
+    let g = modgraph::Graph::build(&repo, &extern_crates(root), STEP_FN);
+    assert!(
+        g.modules.len() >= 100,
+        "found the modules ({})",
+        g.modules.len()
+    );
+    assert!(
+        g.edges.len() >= 1000,
+        "found the imports ({})",
+        g.edges.len()
+    );
+    assert!(
+        (g.edges.iter()).any(|e| e.from == "src/engine.rs" && e.named == STEP_FN && e.call),
+        "found the engine's call of domain::step"
+    );
+    assert_eq!(g.top("src/http/kiosk_scan.rs"), "http");
+    assert_eq!(
+        g.modules["src/devices/hid_tests.rs"].0,
+        ["devices", "hid", "tests"]
+    );
+    assert!(
+        docpaths::codemap(&repo.files["README.md"]).len() >= 40,
+        "read the codemap"
+    );
+}
+
+/// The module graph keeps to the tables: allowed imports, the one caller of `step`, the
+/// external crates' owners, no file cycles, no cited path that does not exist. A known
+/// violation passes until it is fixed; then its entry in `known.rs` must go.
+#[test]
+fn module_graph_holds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = modgraph::Repo::load(root);
+    let violations = rules::check(&repo, &architecture(), &extern_crates(root));
+    let lines: Vec<String> = violations.iter().map(|v| v.to_string()).collect();
+    assert!(
+        lines.is_empty(),
+        "{} architecture violations (fix the code; or change a table in tests/it/arch.rs, \
+         saying why; delete stale entries of tests/it/arch/known.rs):\n{}\n",
+        lines.len(),
+        lines.join("\n")
+    );
+}
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
