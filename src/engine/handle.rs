@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::handlers::Pending;
 use super::{Committed, FeedApplied, FeedPage, Keep, Reply, Stats};
 use crate::domain::ids::Badge;
 use crate::domain::kind::Role;
@@ -215,29 +214,5 @@ impl EngineHandle {
         }
         rx.await
             .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
-    }
-}
-
-impl Input {
-    /// The input was not taken: tell its sender (`code` for operators' replies).
-    pub(super) fn fail(self, code: &str, detail: &str) {
-        let p = match self {
-            Input::Scan { reply, .. } | Input::Command { reply, .. } => {
-                Pending::Reply(reply, Reply::not_stored(code))
-            }
-            Input::Auth { reply, .. } | Input::PrintJob { reply, .. } => {
-                Pending::Done(reply, Ok(()))
-            }
-            Input::Ack { reply, .. } | Input::Prune { reply } => Pending::Count(reply, Ok(0)),
-            Input::Feed { reply, .. } => Pending::Feed(reply, Ok(FeedApplied::default())),
-            Input::Import { reply, .. } => Pending::Import(reply, Ok(Default::default())),
-            Input::Close => return,
-        };
-        p.fail(code, detail);
-    }
-
-    /// An operator's input (a scan or a command), as opposed to the station's own work.
-    pub(super) fn is_operator(&self) -> bool {
-        matches!(self, Input::Scan { .. } | Input::Command { .. })
     }
 }

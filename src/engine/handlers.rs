@@ -8,10 +8,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::handle::Input;
-use super::{
-    Committed, FeedApplied, FeedPage, KEEP_MS, Keep, Reply, Stats, keep_answer, kept_reply,
-    params_owned,
-};
+use super::keep::{KEEP_MS, Keep, keep_answer, kept_reply};
+use super::stats::Stats;
+use super::types::{Committed, FeedApplied, FeedPage, Reply};
 use crate::config::Config;
 use crate::domain::doubleread::DoubleReadFilter;
 use crate::domain::error::DomainError;
@@ -451,5 +450,33 @@ impl Core {
             return_id,
             kept: None,
         })
+    }
+}
+
+fn params_owned(p: Vec<(&'static str, String)>) -> Vec<(String, String)> {
+    p.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+impl Input {
+    /// The input was not taken: tell its sender (`code` for operators' replies).
+    pub(super) fn fail(self, code: &str, detail: &str) {
+        let p = match self {
+            Input::Scan { reply, .. } | Input::Command { reply, .. } => {
+                Pending::Reply(reply, Reply::not_stored(code))
+            }
+            Input::Auth { reply, .. } | Input::PrintJob { reply, .. } => {
+                Pending::Done(reply, Ok(()))
+            }
+            Input::Ack { reply, .. } | Input::Prune { reply } => Pending::Count(reply, Ok(0)),
+            Input::Feed { reply, .. } => Pending::Feed(reply, Ok(FeedApplied::default())),
+            Input::Import { reply, .. } => Pending::Import(reply, Ok(Default::default())),
+            Input::Close => return,
+        };
+        p.fail(code, detail);
+    }
+
+    /// An operator's input (a scan or a command), as opposed to the station's own work.
+    pub(super) fn is_operator(&self) -> bool {
+        matches!(self, Input::Scan { .. } | Input::Command { .. })
     }
 }

@@ -25,16 +25,15 @@ mod fill;
 mod raw;
 #[cfg(test)]
 mod tests;
+mod types;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
-
-use thiserror::Error;
 
 use super::model::Label;
 
-pub use raw::FieldKind;
+pub use types::{FieldKind, FieldValue, Fields, Template, TemplateError};
 
 /// The built-in templates: (name, file name, TOML text).
 pub const BUILTIN: [(&str, &str); 4] = [
@@ -55,145 +54,6 @@ pub const BUILTIN: [(&str, &str); 4] = [
         include_str!("../../config/labels/command_label.toml"),
     ),
 ];
-
-/// Why a template cannot be loaded or filled.
-#[derive(Debug, Error)]
-pub enum TemplateError {
-    /// The override directory or a file in it cannot be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A template file is wrong: bad TOML, unknown key, bad value, unknown placeholder.
-    #[error("{file}: {key}: {problem}")]
-    Invalid {
-        /// The template file (`return_label.toml` or the override's path).
-        file: String,
-        /// Where in the file: `width_mm`, `fields.kind`, `elements[3].data`, …
-        key: String,
-        /// What is wrong and what to do.
-        problem: String,
-    },
-    /// No template of that name.
-    #[error("no label template named {name:?} (known: {known})")]
-    Unknown {
-        /// The name asked for.
-        name: String,
-        /// The names that exist.
-        known: String,
-    },
-    /// A declared field was not given.
-    #[error("label template {template}: field {field:?} was not given")]
-    MissingField {
-        /// The template.
-        template: String,
-        /// The field.
-        field: String,
-    },
-    /// A field was given as a list where the template wants one value, or the reverse.
-    #[error("label template {template}: field {field:?} must be a {expected}")]
-    WrongKind {
-        /// The template.
-        template: String,
-        /// The field.
-        field: String,
-        /// `text` or `list`.
-        expected: FieldKind,
-    },
-    /// The filled-in data does not fit the space the template gives it.
-    #[error("label template {template}: elements[{element}]: {problem}")]
-    DoesNotFit {
-        /// The template.
-        template: String,
-        /// Index of the element.
-        element: usize,
-        /// What does not fit.
-        problem: String,
-    },
-    /// A built-in template is broken (a bug caught by the tests).
-    #[error("built-in label templates: {0}")]
-    Builtin(String),
-}
-
-/// The value of one field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FieldValue {
-    /// One value.
-    Text(String),
-    /// Several values, printed one per line by a `lines` element.
-    List(Vec<String>),
-}
-
-/// The values a template is filled with, by field name. Fields a template does not
-/// declare are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fields(BTreeMap<String, FieldValue>);
-
-impl Fields {
-    /// No fields.
-    pub fn new() -> Fields {
-        Fields::default()
-    }
-
-    /// Adds (or replaces) a single-value field.
-    pub fn text(mut self, name: &str, value: impl Into<String>) -> Fields {
-        self.0
-            .insert(name.to_owned(), FieldValue::Text(value.into()));
-        self
-    }
-
-    /// Adds (or replaces) a list field.
-    pub fn list<S: Into<String>>(
-        mut self,
-        name: &str,
-        values: impl IntoIterator<Item = S>,
-    ) -> Fields {
-        let values = values.into_iter().map(Into::into).collect();
-        self.0.insert(name.to_owned(), FieldValue::List(values));
-        self
-    }
-
-    /// Adds (or replaces) a field.
-    pub fn insert(&mut self, name: impl Into<String>, value: FieldValue) {
-        self.0.insert(name.into(), value);
-    }
-
-    /// The value of a field.
-    pub fn get(&self, name: &str) -> Option<&FieldValue> {
-        self.0.get(name)
-    }
-}
-
-impl From<&super::sheet::SheetEntry> for Fields {
-    /// The fields of `command_label` for one command of the command sheet.
-    fn from(e: &super::sheet::SheetEntry) -> Fields {
-        Fields::new()
-            .text("code", e.code.clone())
-            .text("title_zh", e.title_zh.clone())
-            .text("title_en", e.title_en.clone())
-    }
-}
-
-/// A loaded, validated template.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Template {
-    /// Its name (the file stem).
-    name: String,
-    /// Where it came from, for messages.
-    file: String,
-    /// Width in micrometres (whole millimetres).
-    width: u32,
-    /// Height in micrometres (whole millimetres).
-    height: u32,
-    /// Declared fields.
-    fields: BTreeMap<String, FieldKind>,
-    /// Elements, lengths in micrometres, placeholders parsed.
-    elements: Vec<raw::Compiled>,
-}
 
 impl Template {
     /// Parses and validates one template; `file` names it in errors.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::StoreError;
+use super::error::{MissingDatabase, StoreError};
 
 /// The lock file's name in the state directory.
 pub const LOCK_FILE: &str = "returnsd.lock";
@@ -125,36 +125,11 @@ pub fn check_present(db: &Path) -> Result<(), StoreError> {
         Some(marker) => Err(StoreError::Missing(Box::new(MissingDatabase {
             path: db.to_path_buf(),
             empty: len.is_some(),
-            marker,
+            marker_path: marker_path(db),
+            station: marker.station,
+            epoch: marker.epoch,
+            created_at: marker.created_at,
         }))),
-    }
-}
-
-/// A database that is missing or empty where the marker says one was created.
-#[derive(Debug)]
-pub struct MissingDatabase {
-    pub path: PathBuf,
-    /// The file exists with 0 bytes (else it is gone).
-    pub empty: bool,
-    pub marker: Marker,
-}
-
-impl std::fmt::Display for MissingDatabase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: the station database is {}, but {} shows station {}'s database was created here (epoch {}, {}). Nothing was created. Restore the database from a backup (see the README), or start afresh with a new epoch: `returnsd init --new-epoch`.",
-            self.path.display(),
-            if self.empty {
-                "empty (0 bytes)"
-            } else {
-                "missing"
-            },
-            marker_path(&self.path).display(),
-            self.marker.station,
-            self.marker.epoch,
-            self.marker.created_at,
-        )
     }
 }
 

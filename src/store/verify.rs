@@ -3,7 +3,8 @@
 
 use rusqlite::{Connection, params};
 
-use super::{StoreError, journal_after, load_station, pruned_through, snapshot, upsert_return};
+use super::db::{load_station, upsert_return};
+use super::{StoreError, journal_after, pruned_through, snapshot};
 use crate::domain::model::Station;
 
 /// The outcome of `journal verify`.

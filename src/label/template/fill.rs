@@ -22,8 +22,7 @@ use crate::label::code128::{self, QUIET_ZONE_MODULES};
 use crate::label::model::{Element, Label, dots_um};
 use crate::label::qr;
 
-use super::raw::{Compiled, FieldKind, Piece};
-use super::{FieldValue, Fields, Template, TemplateError};
+use super::types::{Compiled, FieldKind, FieldValue, Fields, Piece, Template, TemplateError};
 
 /// Substitutes the placeholders of `pieces`; a list placeholder takes `item`.
 fn subst(pieces: &[Piece], fields: &Fields, item: &str, more: Option<usize>) -> String {

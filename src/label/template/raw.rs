@@ -3,30 +3,10 @@
 //! checked against the declared fields.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
 
-use super::{Template, TemplateError};
-
-/// What a field holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldKind {
-    /// One value.
-    Text,
-    /// Several values (one line each in a `lines` element).
-    List,
-}
-
-impl fmt::Display for FieldKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FieldKind::Text => "text",
-            FieldKind::List => "list",
-        })
-    }
-}
+use super::types::{Compiled, FieldKind, Piece, Template, TemplateError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,59 +79,6 @@ struct RawQr {
     size: f64,
     module: f64,
     data: String,
-}
-
-/// A piece of a string with placeholders.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Piece {
-    /// Literal text.
-    Lit(String),
-    /// `{name}`.
-    Field(String),
-}
-
-/// A validated element; lengths in micrometres.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Compiled {
-    Box {
-        x: u32,
-        y: u32,
-        w: u32,
-        h: u32,
-        thickness: u32,
-    },
-    Text {
-        x: u32,
-        y: u32,
-        size: u32,
-        text: Vec<Piece>,
-        max_width: Option<u32>,
-    },
-    Lines {
-        x: u32,
-        y: u32,
-        size: u32,
-        spacing: u32,
-        max_lines: u32,
-        text: Vec<Piece>,
-        overflow: Vec<Piece>,
-        max_width: Option<u32>,
-    },
-    Code128 {
-        x: u32,
-        y: u32,
-        w: u32,
-        height: u32,
-        module: u32,
-        data: Vec<Piece>,
-    },
-    Qr {
-        x: u32,
-        y: u32,
-        size: u32,
-        module: u32,
-        data: Vec<Piece>,
-    },
 }
 
 /// Largest length accepted anywhere, millimetres.

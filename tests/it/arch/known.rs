@@ -44,18 +44,10 @@ pub const KNOWN: &[Known] = &[
     known!(Imports, "src/control.rs" => "src/sync/mod.rs",
         "the control socket's sync-status op reads sync's SharedStatus: the status belongs \
          below the edges"),
-    known!(Imports, "src/control.rs" => "src/devices/board.rs",
-        "the devices op reads the DeviceBoard: the board (shared device state) belongs below \
-         the edges"),
     known!(Imports, "src/http/mod.rs" => "src/sync/mod.rs",
         "HttpState carries sync's SharedStatus: the status belongs below the edges"),
-    known!(Imports, "src/http/mod.rs" => "src/devices/board.rs",
-        "HttpState carries the DeviceBoard: the board belongs below the edges"),
     known!(Imports, "src/http/kiosk_view.rs" => "src/sync/mod.rs",
         "the kiosk shows sync's status: through a status read model, not the worker's type"),
-    known!(Imports, "src/http/kiosk_view.rs" => "src/devices/board.rs",
-        "the kiosk words a device state with devices::board::state_text: the wording belongs to \
-         i18n or views"),
     known!(Imports, "src/http/reads.rs" => "src/sync/mod.rs",
         "GET sync status calls sync::status_json: the status read belongs in views"),
     known!(Imports, "src/http/reads.rs" => "src/printing/view.rs",
@@ -63,13 +55,6 @@ pub const KNOWN: &[Known] = &[
     known!(Imports, "src/http/auth.rs" => "src/control.rs",
         "session tokens are hex-encoded with control::hex_encode: a shared helper, not the \
          control socket's"),
-    known!(Imports, "src/printing/mod.rs" => "src/devices/board.rs",
-        "the print worker reports printer states to the DeviceBoard: the board belongs below \
-         the edges"),
-    known!(Imports, "src/printing/transport.rs" => "src/devices/zpl_status.rs",
-        "the ZPL ~HS status parser lives in devices: it belongs to printing"),
-    known!(Imports, "src/printing/transport.rs" => "src/devices/tspl_status.rs",
-        "the TSPL status parser lives in devices: it belongs to printing"),
     // ── imports: reference data read from the feed's tables, not through refdata ─────────
     known!(Imports, "src/http/auth.rs" => "src/feed.rs",
         "operators are read with feed::get: through refdata"),
@@ -78,8 +63,6 @@ pub const KNOWN: &[Known] = &[
     known!(Imports, "src/printing/data.rs" => "src/feed.rs",
         "a label's customer name is read with feed::get: through refdata"),
     // ── imports: a lower module naming the CLI ───────────────────────────────────────────
-    known!(Imports, "src/manifest.rs" => "src/cli.rs",
-        "manifest import takes the CLI's ImportFormat: the type belongs to manifest"),
     // ── extern: SQL outside the store ───────────────────────────────────────────────────
     known!(Extern, "src/app.rs" => "rusqlite",
         "photo pruning asks the journal which photos are still referenced: a store query"),
@@ -110,8 +93,6 @@ pub const KNOWN: &[Known] = &[
     known!(Extern, "src/sync/mod.rs" => "rusqlite",
         "status_json takes a Connection: through a store reader"),
     // ── cycles between files ────────────────────────────────────────────────────────────
-    known!(Cycle, "src/cli.rs" => "src/manifest.rs",
-        "cli calls manifest import; manifest names cli's ImportFormat"),
     known!(Cycle, "src/config.rs" => "src/devices/scanner_config.rs",
         "config holds ScannerConfig; scanner_config reads config's types (the config split)"),
     known!(Cycle, "src/http/kiosk_scan.rs" => "src/http/kiosk_view.rs",
@@ -121,13 +102,4 @@ pub const KNOWN: &[Known] = &[
          src/http/reads.rs src/http/upload.rs",
         "api.rs routes to live/ops/reads/upload, which take api's Ctx and Outcome; mod.rs holds \
          HttpState, which its children name, and names them back"),
-    known!(Cycle, "src/label/model.rs" =>
-        "src/label/qr.rs src/label/template.rs src/label/template/fill.rs \
-         src/label/template/raw.rs src/label/tspl.rs src/label/zpl.rs",
-        "model dispatches to zpl/tspl, which take model's Label; model and template name each \
-         other; qr and zpl share is_safe_byte; template's children take template's types"),
-    known!(Cycle, "src/store/files.rs" =>
-        "src/store/jobs.rs src/store/mod.rs src/store/snapshot.rs",
-        "files, jobs and snapshot take mod.rs's StoreError and helpers while mod.rs calls them: \
-         StoreError and the helpers want a file of their own"),
 ];

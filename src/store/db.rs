@@ -1,0 +1,420 @@
+//! Opening the station database and writing to it: the writer's [`Store`], one [`Batch`]
+//! per group commit, and the projection snapshots written with each batch.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use serde_json::Value;
+
+use super::error::StoreError;
+use super::{codec, files, schema, snapshot};
+use crate::domain::event::{Event, EventBody};
+use crate::domain::ids::ReturnId;
+use crate::domain::model::{Station, parse_rtv_number};
+
+fn is_not_a_db(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase)
+}
+
+/// Open (creating if needed) and check a station database.
+pub fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let flags = if create {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let wrap = |e: rusqlite::Error| {
+        if is_not_a_db(&e) {
+            StoreError::NotADatabase {
+                path: path.to_path_buf(),
+            }
+        } else {
+            StoreError::Db {
+                path: path.to_path_buf(),
+                error: e,
+            }
+        }
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(wrap)?;
+    if create {
+        // On a new, empty file, and before anything writes its first page: lets retention
+        // pruning give space back to the disk (`PRAGMA incremental_vacuum`).
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(wrap)?;
+        if pages == 0 {
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+                .map_err(wrap)?;
+        }
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(wrap)?;
+    if mode != "wal" {
+        tracing::warn!(mode, "could not switch the database to WAL mode");
+    }
+    // FULL: a commit is on stable storage before anyone is told OK. The WAL file is trimmed
+    // back to 64 MiB after checkpoints so a burst never leaves it large.
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864;",
+    )
+    .map_err(wrap)?;
+    let check: String = match conn.query_row("PRAGMA quick_check", [], |r| r.get(0)) {
+        Ok(c) => c,
+        Err(rusqlite::Error::SqliteFailure(f, msg))
+            if f.code == rusqlite::ErrorCode::DatabaseCorrupt =>
+        {
+            msg.unwrap_or_else(|| "database disk image is malformed".to_string())
+        }
+        Err(e) => return Err(wrap(e)),
+    };
+    if check != "ok" {
+        let detail: String = check.lines().take(3).collect::<Vec<_>>().join("; ");
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail,
+        });
+    }
+    Ok(conn)
+}
+
+/// The writer's handle on the database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    epoch: String,
+    /// The seq the next event gets; kept in memory because there is exactly one writer.
+    next_seq: i64,
+}
+
+impl Store {
+    /// Open the station database at `path`, creating it (with a fresh epoch) if missing —
+    /// unless the creation marker shows a database was made here before (then a missing
+    /// or empty file is refused: see [`files::check_present`]). Every error names the file.
+    pub fn open(path: &Path, station_id: &str) -> Result<Store, StoreError> {
+        files::check_present(path)?;
+        Self::open_inner(path, station_id).map_err(|e| e.at(path))
+    }
+
+    /// Start afresh: a new, empty database with a new epoch where the old one is missing
+    /// or empty (`returnsd init --new-epoch`). A database with content is never replaced.
+    pub fn create_new_epoch(path: &Path, station_id: &str) -> Result<Store, StoreError> {
+        let len = std::fs::metadata(path).map(|m| m.len()).ok();
+        if len.is_some_and(|l| l > 0) {
+            return Err(StoreError::Fault {
+                path: path.to_path_buf(),
+                detail: "a database with content is here; returnsd never replaces one. Move it away first (keep it: it may be restorable), then run this again".to_string(),
+            });
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::Fault {
+                        path: PathBuf::from(p),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
+        let _ = std::fs::remove_file(files::marker_path(path));
+        Self::open(path, station_id)
+    }
+
+    fn open_inner(path: &Path, station_id: &str) -> Result<Store, StoreError> {
+        let mut conn = open_connection(path, true)?;
+        schema::migrate(&mut conn, path)?;
+        let tx = conn.transaction()?;
+        let found: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key='station_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match found {
+            Some(f) if f != station_id => {
+                return Err(StoreError::WrongStation {
+                    path: path.to_path_buf(),
+                    found: f,
+                    configured: station_id.to_string(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES ('station_id', ?1), ('epoch', ?2), ('created_at', ?3)",
+                    params![
+                        station_id,
+                        uuid::Uuid::new_v4().to_string(),
+                        codec::fmt_time(chrono::Utc::now())
+                    ],
+                )?;
+            }
+        }
+        tx.commit()?;
+        let epoch: String =
+            conn.query_row("SELECT value FROM meta WHERE key='epoch'", [], |r| r.get(0))?;
+        // The marker: written once, when the database is new (or predates markers).
+        if files::read_marker(path).is_none() {
+            let created_at: String = conn
+                .query_row("SELECT value FROM meta WHERE key='created_at'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or_default();
+            files::write_marker(
+                path,
+                &files::Marker {
+                    station: station_id.to_string(),
+                    epoch: epoch.clone(),
+                    created_at,
+                },
+            )?;
+        }
+        let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            epoch,
+            next_seq: last.unwrap_or(0) + 1,
+        })
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The highest seq on disk.
+    pub fn last_seq(&self) -> i64 {
+        self.next_seq - 1
+    }
+
+    /// Load the folded state from the projection snapshots.
+    pub fn load_station(&self) -> Result<Station, StoreError> {
+        load_station(&self.conn)
+    }
+
+    /// Start a write batch (one transaction for a group of commands).
+    pub fn begin(&mut self) -> Result<Batch<'_>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        Ok(Batch {
+            tx,
+            next_seq: &mut self.next_seq,
+            seq: 0,
+            returns: BTreeSet::new(),
+            benches: BTreeSet::new(),
+        })
+    }
+}
+
+/// One write transaction. Events get their seq here; the in-memory counter advances only
+/// when the transaction commits.
+pub struct Batch<'a> {
+    tx: Transaction<'a>,
+    next_seq: &'a mut i64,
+    /// Events appended so far in this batch.
+    seq: i64,
+    returns: BTreeSet<ReturnId>,
+    benches: BTreeSet<String>,
+}
+
+/// What was appended: the journal row's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: i64,
+    pub id: String,
+}
+
+impl Batch<'_> {
+    pub fn conn(&self) -> &Connection {
+        &self.tx
+    }
+
+    /// The seq the next appended event will get.
+    pub fn next_seq_ref(&self) -> i64 {
+        *self.next_seq + self.seq
+    }
+
+    /// Append one event to the journal (and the ledger table when it is a ledger entry).
+    pub fn append(&mut self, ev: &Event) -> Result<Appended, StoreError> {
+        let seq = *self.next_seq + self.seq;
+        let id = uuid::Uuid::now_v7().to_string();
+        let data = codec::encode(&ev.body);
+        let at = codec::fmt_time(ev.occurred_at);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO journal(seq, id, type, occurred_at, actor, return_id, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                seq,
+                id,
+                ev.body.type_name(),
+                at,
+                ev.actor.as_str(),
+                ev.return_id.as_ref().map(|r| r.as_str()),
+                data.to_string()
+            ])?;
+        if let EventBody::Ledger { sku, from, to, qty } = &ev.body {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO ledger(seq, return_id, sku, from_zone, to_zone, qty, occurred_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    seq,
+                    ev.return_id.as_ref().map(|r| r.as_str()),
+                    sku,
+                    from,
+                    to,
+                    qty,
+                    at
+                ])?;
+        }
+        if let Some(r) = &ev.return_id {
+            self.returns.insert(r.clone());
+        }
+        match &ev.body {
+            EventBody::LoggedIn { bench, .. }
+            | EventBody::LoggedOut { bench, .. }
+            | EventBody::Received { bench, .. }
+            | EventBody::Selected { bench }
+            | EventBody::Released { bench } => {
+                self.benches.insert(bench.clone());
+            }
+            EventBody::Closed { .. } | EventBody::Voided { .. } => {
+                // A terminal return is released from whichever bench holds it.
+                self.benches.insert(String::new());
+            }
+            _ => {}
+        }
+        self.seq += 1;
+        Ok(Appended { seq, id })
+    }
+
+    /// Write the snapshots of everything this batch touched, then commit durably.
+    pub fn commit(mut self, st: &Station) -> Result<(), StoreError> {
+        if self.benches.remove("") {
+            self.benches.extend(st.benches.keys().cloned());
+        }
+        {
+            for id in &self.returns {
+                if let Some(r) = st.returns.get(id) {
+                    upsert_return(&self.tx, r)?;
+                }
+            }
+            let mut ub = self.tx.prepare_cached(
+                "INSERT INTO benches(bench, state) VALUES (?1, ?2)
+                 ON CONFLICT(bench) DO UPDATE SET state=excluded.state",
+            )?;
+            for name in &self.benches {
+                let b = st.bench(name);
+                ub.execute(params![name, snapshot::bench_json(&b).to_string()])?;
+            }
+        }
+        self.tx.commit()?;
+        *self.next_seq += self.seq;
+        Ok(())
+    }
+}
+
+/// Write one return's snapshot row.
+pub(super) fn upsert_return(
+    conn: &Connection,
+    r: &crate::domain::model::Return,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO returns(return_id, waybill, kind, stage, received_at, updated_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(return_id) DO UPDATE SET kind=excluded.kind, stage=excluded.stage,
+           updated_at=excluded.updated_at, state=excluded.state",
+    )?
+    .execute(params![
+        r.id.as_str(),
+        r.waybill.as_str(),
+        r.kind.map(|k| k.as_str()),
+        r.stage().as_str(),
+        codec::fmt_time(r.received_at),
+        codec::fmt_time(r.updated_at),
+        snapshot::return_json(r).to_string()
+    ])?;
+    Ok(())
+}
+
+/// Fold the snapshots, the ledger and the numbering counters back into a [`Station`].
+pub fn load_station(conn: &Connection) -> Result<Station, StoreError> {
+    let mut st = Station::default();
+    let mut q = conn.prepare("SELECT return_id, state FROM returns")?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (id, state) = row?;
+        let v: Value = serde_json::from_str(&state)
+            .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))?;
+        let r = snapshot::return_from_json(&v)
+            .map_err(|e| StoreError::decode(format!("returns[{id}]"), e))?;
+        let n = st.numbers.entry(r.id.date()).or_insert(0);
+        *n = (*n).max(r.id.number());
+        st.by_waybill
+            .insert(r.waybill.as_str().to_string(), r.id.clone());
+        st.returns.insert(r.id.clone(), r);
+    }
+    let mut q = conn.prepare("SELECT bench, state FROM benches")?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (name, state) = row?;
+        let v: Value = serde_json::from_str(&state)
+            .map_err(|e| StoreError::decode(format!("benches[{name}]"), e.to_string()))?;
+        let b = snapshot::bench_from_json(&v)
+            .map_err(|e| StoreError::decode(format!("benches[{name}]"), e))?;
+        if b != Default::default() {
+            st.benches.insert(name, b);
+        }
+    }
+    let mut q = conn.prepare(
+        "SELECT zone, sku, SUM(q) FROM (
+            SELECT from_zone AS zone, sku, -qty AS q FROM ledger WHERE from_zone != 'in'
+            UNION ALL
+            SELECT to_zone AS zone, sku, qty AS q FROM ledger WHERE to_zone NOT IN ('vendor', 'customer')
+         ) GROUP BY zone, sku HAVING SUM(q) != 0",
+    )?;
+    let rows = q.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (zone, sku, n) = row?;
+        st.stock.insert((zone, sku), n);
+    }
+    let mut q = conn.prepare(
+        "SELECT json_extract(data, '$.note_no') FROM journal WHERE type = 'rtv.note_created'",
+    )?;
+    let rows = q.query_map([], |r| r.get::<_, String>(0))?;
+    for row in rows {
+        if let Some((date, n)) = parse_rtv_number(&row?) {
+            let e = st.rtv_numbers.entry(date).or_insert(0);
+            *e = (*e).max(n);
+        }
+    }
+    Ok(st)
+}
