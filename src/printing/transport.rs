@@ -15,7 +15,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::config::{PrinterTarget, PrinterTransport};
+use super::printer_config::{PrinterTarget, PrinterTransport};
 use crate::devices::{tspl_status, zpl_status};
 
 /// What a printer said about itself after a query.
