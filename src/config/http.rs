@@ -28,9 +28,10 @@ pub struct HttpConfig {
     /// Wrong PINs for one badge within `lockout_window` that lock it: four-digit PINs are
     /// guessable without a limit.
     pub lockout_after: u32,
-    /// The window the wrong PINs are counted in.
+    /// The window the wrong PINs are counted in: short enough that a few typos over a
+    /// shift never lock anyone out.
     pub lockout_window: Duration,
-    /// How long a locked badge is refused.
+    /// How long a locked badge is refused: it turns a guessing run into days.
     pub lockout_for: Duration,
     /// Longest time one API request may take, so a stuck request frees its slot.
     pub request_timeout: Duration,

@@ -57,9 +57,11 @@ pub struct SyncConfig {
     pub central_token: Option<Secret>,
     /// Extra CA certificates for a central with a private CA, on top of the system's.
     pub ca_file: Option<PathBuf>,
-    /// Events per push batch, at most the contract's 1000.
+    /// Events per push batch, at most the contract's 1000: smaller batches suit a slow
+    /// link (a 413 halves the batch anyway).
     pub batch_max_events: usize,
-    /// Bytes of JSON per push batch before gzip, at most the contract's 1 MiB.
+    /// Bytes of JSON per push batch before gzip, at most the contract's 1 MiB, which the
+    /// central refuses beyond.
     pub batch_max_bytes: usize,
     /// Cap of the exponential backoff after 5xx, timeouts and resets: an outage costs the
     /// central at most one attempt per cap, and recovery is noticed within it.
@@ -67,9 +69,11 @@ pub struct SyncConfig {
     /// Retry interval after 401/403 and other 4xx answers, which need a person: slow, but
     /// never giving up (nothing is dropped).
     pub slow_retry: Duration,
-    /// Longest one request to the central may take before it counts as failed.
+    /// Longest one request to the central may take before it counts as failed, so a hung
+    /// connection does not stall the push.
     pub request_timeout: Duration,
-    /// Feed poll interval when the central says there is nothing more.
+    /// Feed poll interval when the central says there is nothing more: how soon a new
+    /// manifest reaches the bench, against the load of asking.
     pub feed_poll: Duration,
     /// Alarm when the station's clock differs from the central's by more: event times and
     /// the 7-day window depend on it.

@@ -36,7 +36,7 @@ pub struct RawPrinter {
 /// the print queue treats them.
 #[derive(Debug, Clone)]
 pub struct PrinterConfig {
-    /// Takes every job while it is healthy.
+    /// The printer at the bench: takes every job while it is healthy.
     pub primary: PrinterTarget,
     /// Takes the queue's jobs while the primary is unreachable or faulted, so a jammed
     /// printer does not stop the bench.
@@ -50,7 +50,8 @@ pub struct PrinterConfig {
     /// Longest wait between two attempts at a job (backoff 1 s doubling up to this): an
     /// offline printer is retried without flooding it.
     pub retry_cap: Duration,
-    /// How long to wait for a printer to report a job done before leaving it `sent`.
+    /// How long to wait for a printer to report a job done before leaving it `sent`, so a
+    /// silent printer does not hold the queue.
     pub confirm_timeout: Duration,
     /// CJK font for text rendered on the PC (customer names), for printers without one.
     pub font: Option<PathBuf>,
