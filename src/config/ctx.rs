@@ -139,7 +139,11 @@ impl Ctx {
 
     /// The config when no problem was found; otherwise every problem, in file order
     /// (problems without a line last).
-    pub fn finish<T>(self, value: Option<T>) -> Result<T, ConfigError> {
+    pub fn finish<T>(mut self, value: Option<T>) -> Result<T, ConfigError> {
+        if value.is_none() && self.problems.is_empty() {
+            // Every `None` comes with a reported problem; never exit 1 saying nothing.
+            self.bad("-", "the config could not be read");
+        }
         let mut problems = self.problems;
         match value {
             Some(v) if problems.is_empty() => Ok(v),

@@ -202,8 +202,11 @@ enum Seg {
     Index(usize),
 }
 
-/// `a.b[2].c`, as problems name keys.
+/// `a.b[2].c`, as problems name keys (`-`: the whole file).
 fn key_of(path: &[Seg]) -> String {
+    if path.is_empty() {
+        return "-".into();
+    }
     let mut s = String::new();
     for seg in path {
         match seg {
@@ -253,7 +256,8 @@ pub fn read(table: toml::Table, ctx: &mut Ctx) -> Option<RawConfig> {
             match seg {
                 Segment::Map { key } => path.push(Seg::Key(key.clone())),
                 Segment::Seq { index } => path.push(Seg::Index(*index)),
-                Segment::Enum { .. } | Segment::Unknown => return None,
+                Segment::Enum { variant } => path.push(Seg::Key(variant.clone())),
+                Segment::Unknown => path.push(Seg::Key("?".into())),
             }
         }
         let e: toml::de::Error = e.into_inner();
