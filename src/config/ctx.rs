@@ -161,7 +161,8 @@ fn is_under(key: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
-fn line_at(text: &str, offset: usize) -> usize {
+/// The 1-based line of byte `offset` of `text`.
+pub fn line_at(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 

@@ -169,9 +169,7 @@ pub fn parse(
     env: &[(String, String)],
 ) -> Result<Config, ConfigError> {
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let line = e.span().map(|s| ctx::line_at(text, s.start));
         whole_file(file, line, format!("not valid TOML: {}", e.message()))
     })?;
     let mut ctx = Ctx::new(file, path, text);
