@@ -64,8 +64,8 @@ async fn maintenance(
     use std::sync::atomic::Ordering;
     let mut high = false;
     loop {
-        let dir = cfg.state_dir.clone();
-        let db = cfg.database.clone();
+        let dir = cfg.storage.state_dir.clone();
+        let db = cfg.storage.database.clone();
         let retention = cfg.sync.retention;
         let pruned = tokio::task::spawn_blocking(move || {
             // A photo goes only when it is past retention and no event still waiting for
@@ -89,7 +89,7 @@ async fn maintenance(
         {
             tracing::info!(files, bytes, "pruned photos past retention");
         }
-        let dir = cfg.state_dir.clone();
+        let dir = cfg.storage.state_dir.clone();
         if let Ok(bytes) = tokio::task::spawn_blocking(move || crate::photos::usage(&dir)).await {
             engine.stats.photo_bytes.store(bytes, Ordering::Relaxed);
         }
@@ -104,11 +104,11 @@ async fn maintenance(
             }
         }
         let used = engine.stats.disk_used.load(Ordering::Relaxed);
-        let mark = cfg.cap_bytes / 100 * u64::from(cfg.high_water_pct);
+        let mark = cfg.storage.cap_bytes / 100 * u64::from(cfg.storage.high_water_pct);
         if used >= mark && !high {
             tracing::warn!(
                 used,
-                cap = cfg.cap_bytes,
+                cap = cfg.storage.cap_bytes,
                 "disk usage above the high-water mark"
             );
         }
@@ -213,15 +213,15 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     let cfg = Arc::new(cfg);
     // One daemon per state directory, before anything else is touched: a second one
     // would fight over the journal's seqs and take the scanners.
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+    std::fs::create_dir_all(&cfg.storage.state_dir).map_err(|e| {
         anyhow::anyhow!(
             "{}: cannot create the state directory: {e}",
-            cfg.state_dir.display()
+            cfg.storage.state_dir.display()
         )
     })?;
-    let _lock = crate::store::files::StateLock::acquire(&cfg.state_dir, "returnsd run")?;
+    let _lock = crate::store::files::StateLock::acquire(&cfg.storage.state_dir, "returnsd run")?;
     let (engine, effects, join) = engine::start(cfg.clone(), clock)?;
-    let listener = crate::control::bind(&cfg.control_socket)
+    let listener = crate::control::bind(&cfg.control.socket)
         .await
         .map_err(anyhow::Error::msg)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -243,7 +243,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     ));
     {
         let engine = engine.clone();
-        let lang = Lang::parse(&cfg.language);
+        let lang = Lang::parse(&cfg.station.language);
         tokio::spawn(async move {
             while let Some((bench, bytes)) = scan_rx.recv().await {
                 let r = engine.scan(&bench, bytes).await;
@@ -268,7 +268,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     let mut http_addr = None;
     let mut http_task = None;
     let mut tls_fingerprint = None;
-    if let Some(addr) = cfg.http_listen {
+    if let Some(addr) = cfg.http.listen {
         let l = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("http.listen {addr}: cannot listen: {e}"))?;
@@ -301,7 +301,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     tokio::spawn(maintenance(
         cfg.clone(),
         engine.clone(),
-        cfg.maintenance_interval,
+        cfg.storage.maintenance_interval,
         stop_rx.clone(),
     ));
     let network_up = Arc::new(tokio::sync::Notify::new());
@@ -320,9 +320,9 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
         stop_rx.clone(),
     ));
     let info = json!({
-        "station": cfg.station.as_str(),
+        "station": cfg.station.id.as_str(),
         "epoch": &*engine.epoch,
-        "database": cfg.database.display().to_string(),
+        "database": cfg.storage.database.display().to_string(),
         "http": http_addr.map(|a| a.to_string()),
         "tls_fingerprint": tls_fingerprint,
     });
@@ -330,13 +330,13 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
         listener,
         crate::control::ControlCtx {
             engine: engine.clone(),
-            default_bench: cfg.default_bench.clone(),
+            default_bench: cfg.scan.default_bench.clone(),
             info,
             sync: status,
-            database: cfg.database.clone(),
-            cap_bytes: cfg.cap_bytes,
-            high_water_pct: cfg.high_water_pct,
-            state_dir: cfg.state_dir.clone(),
+            database: cfg.storage.database.clone(),
+            cap_bytes: cfg.storage.cap_bytes,
+            high_water_pct: cfg.storage.high_water_pct,
+            state_dir: cfg.storage.state_dir.clone(),
             board: board.clone(),
         },
         stopped(&stop_rx),
@@ -344,16 +344,16 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     if opts.scan_stdin {
         tokio::spawn(stdin_scans(
             engine.clone(),
-            cfg.default_bench.clone(),
-            Lang::parse(&cfg.language),
+            cfg.scan.default_bench.clone(),
+            Lang::parse(&cfg.station.language),
         ));
     }
     tracing::info!(
-        station = cfg.station.as_str(),
+        station = cfg.station.id.as_str(),
         epoch = &*engine.epoch,
-        socket = %cfg.control_socket.display(),
+        socket = %cfg.control.socket.display(),
         http = ?http_addr,
-        database = %cfg.database.display(),
+        database = %cfg.storage.database.display(),
         "returnsd ready"
     );
     sd_notify("READY=1");
@@ -385,7 +385,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     drop(engine);
     // Connections still open hold engine handles; give them a moment to finish, then the
     // engine drains its queue and its thread ends.
-    let _ = std::fs::remove_file(&cfg.control_socket);
+    let _ = std::fs::remove_file(&cfg.control.socket);
     let waited = tokio::task::spawn_blocking(move || join.join());
     match tokio::time::timeout(std::time::Duration::from_secs(10), waited).await {
         Ok(_) => tracing::info!("stopped cleanly"),

@@ -358,11 +358,11 @@ fn load_config(path: &Option<PathBuf>) -> Result<Config, String> {
 
 fn init_tracing(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RETURNSD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log_level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if cfg.log_json {
+    if cfg.log.json {
         b.json().init();
     } else {
         b.init();
@@ -430,9 +430,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     println!(
                         "{}: OK (station {}, database {}, socket {})",
                         p.display(),
-                        c.station,
-                        c.database.display(),
-                        c.control_socket.display()
+                        c.station.id,
+                        c.storage.database.display(),
+                        c.control.socket.display()
                     );
                     Ok(ExitCode::SUCCESS)
                 }
@@ -456,9 +456,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Ping { json } => {
             let cfg = load_config(&cli.config)?;
-            let lang = Lang::parse(&cfg.language);
+            let lang = Lang::parse(&cfg.station.language);
             let reply = runtime()?.block_on(control::request(
-                &cfg.control_socket,
+                &cfg.control.socket,
                 &json!({"op": "ping"}),
             ))?;
             if json {
@@ -475,7 +475,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             codes,
         } => {
             let cfg = load_config(&cli.config)?;
-            let lang = Lang::parse(&cfg.language);
+            let lang = Lang::parse(&cfg.station.language);
             let rt = runtime()?;
             let retry_for = std::time::Duration::from_secs(retry_for);
             rt.block_on(async {
@@ -500,16 +500,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                         .into(),
                 );
             }
-            std::fs::create_dir_all(&cfg.state_dir)
-                .map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
-            let _lock = store::files::StateLock::acquire(&cfg.state_dir, "returnsd init")
+            std::fs::create_dir_all(&cfg.storage.state_dir)
+                .map_err(|e| format!("{}: {e}", cfg.storage.state_dir.display()))?;
+            let _lock = store::files::StateLock::acquire(&cfg.storage.state_dir, "returnsd init")
                 .map_err(|e| e.to_string())?;
-            let st = store::Store::create_new_epoch(&cfg.database, cfg.station.as_str())
+            let st = store::Store::create_new_epoch(&cfg.storage.database, cfg.station.id.as_str())
                 .map_err(|e| e.to_string())?;
             println!(
                 "{}: new database for station {}, epoch {}",
-                cfg.database.display(),
-                cfg.station,
+                cfg.storage.database.display(),
+                cfg.station.id,
                 st.epoch()
             );
             Ok(ExitCode::SUCCESS)
@@ -676,7 +676,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                 JournalCmd::Rebuild => {
                     // Rebuilding rewrites the projections: never beside a running daemon.
                     let _lock = store::files::StateLock::acquire(
-                        &cfg.state_dir,
+                        &cfg.storage.state_dir,
                         "returnsd journal rebuild",
                     )
                     .map_err(|e| e.to_string())?;
@@ -723,7 +723,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
             let cfg = load_config(&cli.config)?;
             let rt = runtime()?;
             let v = rt.block_on(control::request(
-                &cfg.control_socket,
+                &cfg.control.socket,
                 &json!({"op": "sync_status"}),
             ));
             let v = match v {
@@ -748,16 +748,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let cfg = load_config(&cli.config)?;
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let p = crate::photos::store(&cfg.state_dir, &bytes)
+            let p = crate::photos::store(&cfg.storage.state_dir, &bytes)
                 .map_err(|e| format!("{}: {e}", file.display()))?;
             println!("{}:{}:{}", p.sha256, p.bytes, p.content_type);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Devices { json, live, .. } if live => {
             let cfg = load_config(&cli.config)?;
-            let lang = Lang::parse(&cfg.language);
+            let lang = Lang::parse(&cfg.station.language);
             let reply = runtime()?.block_on(control::request(
-                &cfg.control_socket,
+                &cfg.control.socket,
                 &json!({"op": "devices"}),
             ))?;
             let devices = reply["devices"].as_array().cloned().unwrap_or_default();
@@ -819,7 +819,7 @@ async fn import_via_daemon(
     for (i, part) in parts.into_iter().enumerate() {
         let n = part.len();
         let req = json!({"op": "manifest_import", "source": parsed.source, "lines": part});
-        let reply = match control::request(&cfg.control_socket, &req).await {
+        let reply = match control::request(&cfg.control.socket, &req).await {
             Ok(v) => v,
             Err(control::RequestError::Unreachable(_)) if i == 0 => return Ok(None),
             Err(e) => {
@@ -851,16 +851,21 @@ fn import_here(
     cfg: &Config,
     parsed: &crate::manifest::Parsed,
 ) -> Result<crate::manifest::ImportReport, String> {
-    std::fs::create_dir_all(&cfg.state_dir)
-        .map_err(|e| format!("{}: {e}", cfg.state_dir.display()))?;
-    let _lock = store::files::StateLock::acquire(&cfg.state_dir, "returnsd manifest import")
+    std::fs::create_dir_all(&cfg.storage.state_dir)
+        .map_err(|e| format!("{}: {e}", cfg.storage.state_dir.display()))?;
+    let _lock =
+        store::files::StateLock::acquire(&cfg.storage.state_dir, "returnsd manifest import")
+            .map_err(|e| e.to_string())?;
+    let store = store::Store::open(&cfg.storage.database, cfg.station.id.as_str())
         .map_err(|e| e.to_string())?;
-    let store =
-        store::Store::open(&cfg.database, cfg.station.as_str()).map_err(|e| e.to_string())?;
-    let at = |e: rusqlite::Error| store::StoreError::Sql(e).at(&cfg.database).to_string();
+    let at = |e: rusqlite::Error| {
+        store::StoreError::Sql(e)
+            .at(&cfg.storage.database)
+            .to_string()
+    };
     let tx = store.conn().unchecked_transaction().map_err(at)?;
     let r = crate::manifest::apply(&tx, &parsed.source, &parsed.lines, chrono::Utc::now())
-        .map_err(|e| e.at(&cfg.database).to_string())?;
+        .map_err(|e| e.at(&cfg.storage.database).to_string())?;
     tx.commit().map_err(at)?;
     Ok(r)
 }
@@ -880,7 +885,7 @@ async fn send(
 ) -> Result<u8, String> {
     let id = uuid::Uuid::new_v4().to_string();
     req["request_id"] = json!(id);
-    match control::request_retrying(&cfg.control_socket, &req, retry_for).await {
+    match control::request_retrying(&cfg.control.socket, &req, retry_for).await {
         Ok(reply) => Ok(print_reply(&reply, lang, as_json)),
         Err(control::RequestError::Unreachable(e)) => Err(e),
         Err(control::RequestError::Unconfirmed(e)) => {
@@ -946,26 +951,26 @@ const COMMAND_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn op(config: &Option<PathBuf>, req: Value) -> Result<ExitCode, String> {
     let cfg = load_config(config)?;
-    let lang = Lang::parse(&cfg.language);
+    let lang = Lang::parse(&cfg.station.language);
     let rt = runtime()?;
     let code = rt.block_on(send(&cfg, req, lang, false, COMMAND_RETRY))?;
     Ok(ExitCode::from(code))
 }
 
 fn open_existing(cfg: &Config) -> Result<rusqlite::Connection, String> {
-    if !cfg.database.exists() {
+    if !cfg.storage.database.exists() {
         return Err(format!(
             "{}: no database yet (start the daemon once, or import a manifest)",
-            cfg.database.display()
+            cfg.storage.database.display()
         ));
     }
-    store::open_connection(&cfg.database, false).map_err(|e| e.to_string())
+    store::open_connection(&cfg.storage.database, false).map_err(|e| e.to_string())
 }
 
 fn local(cfg: &Config, t: &str) -> String {
     codec::parse_time(t)
         .map(|t| {
-            t.with_timezone(&cfg.timezone)
+            t.with_timezone(&cfg.station.timezone)
                 .format("%Y-%m-%d %H:%M")
                 .to_string()
         })
@@ -988,7 +993,7 @@ fn returns_list(
         },
     )
     .map_err(|e| e.to_string())?;
-    let lang = Lang::parse(&cfg.language);
+    let lang = Lang::parse(&cfg.station.language);
     if !as_json {
         println!(
             "{:<26} {:<18} {:<16} {:<14} {:<8} {:>5} {:<16}",
@@ -1138,6 +1143,7 @@ fn parse_since(cfg: &Config, since: &str) -> Result<String, String> {
     use chrono::TimeZone;
     let start = d.and_hms_opt(0, 0, 0).ok_or("bad date")?;
     let t = cfg
+        .station
         .timezone
         .from_local_datetime(&start)
         .earliest()

@@ -68,7 +68,7 @@ impl Lookup for DbLookup<'_> {
     }
 
     fn bin(&self, code: &BinCode) -> Option<BinClass> {
-        self.cfg.bins.get(code).copied()
+        self.cfg.zones.bins.get(code).copied()
     }
 }
 

@@ -1,13 +1,19 @@
-//! `[[scanners]]` entries: the raw TOML ([`crate::config::RawScanner`]) merged with its
-//! profile and validated into a [`ScannerConfig`] that cannot be invalid (serial, HID POS
-//! or keyboard wedge). Every problem is reported as `scanners[i].key: what to do`.
+//! `[[scanners]]` entries: the raw TOML ([`RawScanner`]) merged with its profile and
+//! validated into a [`ScannerConfig`] that cannot be invalid (serial, HID POS or keyboard
+//! wedge). Every problem is reported as `scanners[i].key: what to do`, through a plain
+//! callback.
 //!
 //! Precedence: a key set in the station config wins over the profile, which wins over the
 //! built-in default. Without `profile` and `transport` an entry is a serial scanner, so
 //! configs written before HID support keep their meaning.
+//!
+//! Architecture invariant: this file does not depend on the config module (which depends on
+//! it): the config reads each entry into `RawScanner` and calls [`validate`].
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use serde::Deserialize;
 
 use super::discover::{HidTarget, Roots};
 use super::framing::{FramerConfig, Suffix};
@@ -16,7 +22,34 @@ use super::hidpos::{Aim, HidPosLayout};
 use super::layout::Layout;
 use super::profiles::{self, Profile, Transport, parse_usb_id};
 use super::serial::SerialScannerConfig;
-use crate::config::RawScanner;
+
+/// One `[[scanners]]` entry as TOML says it.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawScanner {
+    pub path: Option<String>,
+    pub bench: Option<String>,
+    pub baud: Option<u32>,
+    pub suffix: Option<String>,
+    pub quiet_gap_ms: Option<u64>,
+    pub prefix: Option<String>,
+    /// `serial` (default), `hidpos` or `keyboard`.
+    pub transport: Option<String>,
+    /// A built-in profile (`devices/scanners/*.toml`).
+    pub profile: Option<String>,
+    /// USB ids (4 hex digits) of a HID scanner.
+    pub vendor_id: Option<String>,
+    pub product_id: Option<String>,
+    /// USB serial number, to tell identical HID scanners apart.
+    pub serial_number: Option<String>,
+    /// Keyboard layout: a name (`us`, `de`, `fr`) or a table of overrides.
+    pub layout: Option<toml::Value>,
+    /// `keep` or `strip` the AIM symbology prefix.
+    pub aim: Option<String>,
+    /// Test/advanced: where sysfs and /dev are (HID scanners).
+    pub sysfs_root: Option<String>,
+    pub dev_root: Option<String>,
+}
 
 /// One validated scanner.
 #[derive(Debug, Clone)]
@@ -153,38 +186,75 @@ pub fn validate(
             .map(String::into_bytes),
         ..FramerConfig::default()
     };
-    let only = |k: &str, set: bool, what: &str, bad: &mut dyn FnMut(&str, String)| {
-        if set {
-            bad(&key(k), format!("applies to {what} only: remove it"));
-        }
-    };
-    if transport == Transport::Serial {
-        let hid_keys = "hidpos and keyboard scanners (a serial scanner is named by its path, e.g. the /dev/serial/by-id/… path `returnsd devices` prints)";
-        only("vendor_id", s.vendor_id.is_some(), hid_keys, bad);
-        only("product_id", s.product_id.is_some(), hid_keys, bad);
-        only("serial_number", s.serial_number.is_some(), hid_keys, bad);
-        only("sysfs_root", s.sysfs_root.is_some(), hid_keys, bad);
-        only("dev_root", s.dev_root.is_some(), hid_keys, bad);
-        only("layout", s.layout.is_some(), "keyboard scanners", bad);
-        let path = s.path.clone().unwrap_or_default();
-        if path.is_empty() {
-            bad(
-                &key("path"),
-                "is missing: use the scanner's /dev/serial/by-id/… path (`returnsd devices` lists them)".into(),
-            );
-        }
-        let mut c = SerialScannerConfig::new(
-            path,
-            s.baud.or(profile.and_then(|p| p.baud)).unwrap_or(9600),
-            bench,
-        );
-        c.framer = framer;
-        c.strip_aim = aim == Aim::Strip;
-        return Some(ScannerConfig::Serial(c));
-    }
+    let common = Common { bench, aim, framer };
+    Some(if transport == Transport::Serial {
+        serial(i, s, profile, common, bad)
+    } else {
+        hid(i, s, profile, transport, common, bad)
+    })
+}
 
-    // HID: by path, or by USB id (the profile's vendor when none is given).
-    only("baud", s.baud.is_some(), "serial scanners", bad);
+/// What serial and HID entries share once validated.
+struct Common {
+    bench: String,
+    aim: Aim,
+    framer: FramerConfig,
+}
+
+/// Report key `k` of entry `i` when it is `set` but applies to `what` only.
+fn only(i: usize, k: &str, set: bool, what: &str, bad: &mut dyn FnMut(&str, String)) {
+    if set {
+        bad(
+            &format!("scanners[{i}].{k}"),
+            format!("applies to {what} only: remove it"),
+        );
+    }
+}
+
+/// A serial scanner, named by its path.
+fn serial(
+    i: usize,
+    s: &RawScanner,
+    profile: Option<&Profile>,
+    common: Common,
+    bad: &mut dyn FnMut(&str, String),
+) -> ScannerConfig {
+    let hid_keys = "hidpos and keyboard scanners (a serial scanner is named by its path, e.g. the /dev/serial/by-id/… path `returnsd devices` prints)";
+    only(i, "vendor_id", s.vendor_id.is_some(), hid_keys, bad);
+    only(i, "product_id", s.product_id.is_some(), hid_keys, bad);
+    only(i, "serial_number", s.serial_number.is_some(), hid_keys, bad);
+    only(i, "sysfs_root", s.sysfs_root.is_some(), hid_keys, bad);
+    only(i, "dev_root", s.dev_root.is_some(), hid_keys, bad);
+    only(i, "layout", s.layout.is_some(), "keyboard scanners", bad);
+    let path = s.path.clone().unwrap_or_default();
+    if path.is_empty() {
+        bad(
+            &format!("scanners[{i}].path"),
+            "is missing: use the scanner's /dev/serial/by-id/… path (`returnsd devices` lists them)".into(),
+        );
+    }
+    let mut c = SerialScannerConfig::new(
+        path,
+        s.baud.or(profile.and_then(|p| p.baud)).unwrap_or(9600),
+        common.bench,
+    );
+    c.framer = common.framer;
+    c.strip_aim = common.aim == Aim::Strip;
+    ScannerConfig::Serial(c)
+}
+
+/// A HID POS or keyboard-wedge scanner: by path, or by USB id (the profile's vendor when
+/// none is given).
+fn hid(
+    i: usize,
+    s: &RawScanner,
+    profile: Option<&Profile>,
+    transport: Transport,
+    common: Common,
+    bad: &mut dyn FnMut(&str, String),
+) -> ScannerConfig {
+    let key = |k: &str| format!("scanners[{i}].{k}");
+    only(i, "baud", s.baud.is_some(), "serial scanners", bad);
     let usb_id = |k: &str, v: &Option<String>, bad: &mut dyn FnMut(&str, String)| {
         v.as_ref().and_then(|v| {
             let id = parse_usb_id(v);
@@ -233,19 +303,22 @@ pub fn validate(
                 "HID POS scanners frame scans themselves: remove it".into(),
             );
         }
-        only("layout", s.layout.is_some(), "keyboard scanners", bad);
+        only(i, "layout", s.layout.is_some(), "keyboard scanners", bad);
         let fallback = profile
             .and_then(|p| p.hidpos_fallback.as_deref())
             .and_then(HidPosLayout::fallback)
             .unwrap_or_else(HidPosLayout::honeywell);
         HidKind::HidPos {
-            aim,
-            quiet_gap_ms,
+            aim: common.aim,
+            quiet_gap_ms: common.framer.quiet_gap_ms,
             fallback,
         }
     } else {
         let layout = keyboard_layout(s, profile, &key("layout"), bad);
-        HidKind::Keyboard { layout, framer }
+        HidKind::Keyboard {
+            layout,
+            framer: common.framer,
+        }
     };
     let target = match path {
         Some(p) => HidTarget {
@@ -259,13 +332,13 @@ pub fn validate(
             serial: s.serial_number.clone().filter(|v| !v.is_empty()),
         },
     };
-    Some(ScannerConfig::Hid(HidScannerConfig {
-        bench,
+    ScannerConfig::Hid(HidScannerConfig {
+        bench: common.bench,
         target,
         kind,
         roots,
         poll: Duration::from_secs(1),
-    }))
+    })
 }
 
 fn keyboard_layout(
@@ -307,28 +380,38 @@ fn keyboard_layout(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConfigError, parse};
 
-    fn load(scanners: &str) -> Result<Config, ConfigError> {
-        let text =
-            format!("[station]\nid = \"ST01\"\n[storage]\nstate_dir = \"/tmp/x\"\n{scanners}");
-        parse(
-            &text,
-            "station.toml",
-            std::path::Path::new("station.toml"),
-            &[],
-        )
+    /// The validated `[[scanners]]` entries of `text`, or every problem as `key: problem`.
+    fn load(text: &str) -> Result<Vec<ScannerConfig>, String> {
+        #[derive(Deserialize)]
+        struct File {
+            scanners: Vec<RawScanner>,
+        }
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut problems = Vec::new();
+        let mut bad = |k: &str, p: String| problems.push(format!("{k}: {p}"));
+        let scanners: Vec<ScannerConfig> = file
+            .scanners
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| validate(i, s, "bench-1", &mut bad))
+            .collect();
+        if problems.is_empty() {
+            Ok(scanners)
+        } else {
+            Err(problems.join("\n"))
+        }
     }
 
     fn errors(scanners: &str) -> String {
-        load(scanners).expect_err("must be refused").to_string()
+        load(scanners).expect_err("must be refused")
     }
 
     /// A serial entry written before HID support keeps its meaning.
     #[test]
     fn old_serial_entries_are_unchanged() {
         let c = load("[[scanners]]\npath = \"/dev/ttyACM0\"\nbench = \"b1\"\nsuffix = \"crlf\"\nprefix = \"@\"\n").unwrap();
-        let ScannerConfig::Serial(s) = &c.scanners[0] else {
+        let ScannerConfig::Serial(s) = &c[0] else {
             panic!("serial")
         };
         assert_eq!(
@@ -350,7 +433,7 @@ mod tests {
              [[scanners]]\ntransport = \"keyboard\"\npath = \"/dev/hidraw5\"\nlayout = \"fr\"\nsysfs_root = \"/tmp/sys\"\n",
         )
         .unwrap();
-        let ScannerConfig::Hid(h) = &c.scanners[0] else {
+        let ScannerConfig::Hid(h) = &c[0] else {
             panic!("hid")
         };
         assert_eq!(h.target.vendor_id, Some(0x0c2e), "from the profile");
@@ -366,12 +449,12 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(c.scanners[0].label(), "0c2e:0b8f:17001");
-        let ScannerConfig::Serial(z) = &c.scanners[1] else {
+        assert_eq!(c[0].label(), "0c2e:0b8f:17001");
+        let ScannerConfig::Serial(z) = &c[1] else {
             panic!("serial")
         };
         assert!(z.strip_aim);
-        let ScannerConfig::Hid(k) = &c.scanners[2] else {
+        let ScannerConfig::Hid(k) = &c[2] else {
             panic!("kbd")
         };
         let HidKind::Keyboard { layout, framer } = &k.kind else {
@@ -379,7 +462,7 @@ mod tests {
         };
         assert_eq!(layout.get(0x1C).unwrap().plain.as_deref(), Some(&b"z"[..]));
         assert_eq!(framer.suffix, Suffix::Cr);
-        let ScannerConfig::Hid(p) = &c.scanners[3] else {
+        let ScannerConfig::Hid(p) = &c[3] else {
             panic!("kbd")
         };
         assert_eq!(
@@ -387,7 +470,7 @@ mod tests {
             Some(std::path::Path::new("/dev/hidraw5"))
         );
         assert_eq!(p.roots.sysfs, PathBuf::from("/tmp/sys"));
-        assert_eq!(c.scanners[3].transport(), "keyboard");
+        assert_eq!(c[3].transport(), "keyboard");
     }
 
     /// Each mistake names the entry and key and says what to do.
@@ -445,12 +528,11 @@ mod tests {
                 "keep",
             ),
             ("bench = \"b1\"", "scanners[0].path", "is missing"),
-            ("path = \"/dev/x\"\ncolour = 1", "scanners", "unknown field"),
+            ("path = \"/dev/x\"\ncolour = 1", "colour", "unknown field"),
         ];
         for (entry, key, what) in cases {
             let e = errors(&format!("[[scanners]]\n{entry}\n"));
             assert!(e.contains(key) && e.contains(what), "{entry}: {e}");
-            assert!(e.starts_with("station.toml:"), "{e}");
         }
     }
 }

@@ -45,11 +45,11 @@ pub fn start(
     ),
     StartError,
 > {
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|source| StartError::StateDir {
-        path: cfg.state_dir.clone(),
+    std::fs::create_dir_all(&cfg.storage.state_dir).map_err(|source| StartError::StateDir {
+        path: cfg.storage.state_dir.clone(),
         source,
     })?;
-    let store = Store::open(&cfg.database, cfg.station.as_str())?;
+    let store = Store::open(&cfg.storage.database, cfg.station.id.as_str())?;
     // Checkpoints copy WAL pages into the database file and fsync it: tens of pages of
     // work that must not land inside a scan's commit. The checkpointer thread does them.
     store
@@ -57,7 +57,7 @@ pub fn start(
         .execute_batch("PRAGMA wal_autocheckpoint=0;")
         .map_err(StoreError::from)?;
     // The WAL counts against the disk cap: keep it to an eighth of the cap (1–64 MiB).
-    let wal_limit = (cfg.cap_bytes / 8).clamp(1 << 20, 64 << 20);
+    let wal_limit = (cfg.storage.cap_bytes / 8).clamp(1 << 20, 64 << 20);
     store
         .conn()
         .execute_batch(&format!("PRAGMA journal_size_limit={wal_limit};"))
@@ -68,9 +68,9 @@ pub fn start(
         .map_err(StoreError::from)?;
     let mut station = store.load_station()?;
     crate::store::snapshot::load_and_backfill(store.conn(), &mut station)?;
-    let grammar = ScanGrammar::new(&cfg.couriers, cfg.scan_max_len)
+    let grammar = ScanGrammar::new(&cfg.scan.couriers, cfg.scan.max_len)
         .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
-    let (tx, mut rx) = mpsc::channel(cfg.queue);
+    let (tx, mut rx) = mpsc::channel(cfg.engine.queue);
     let (events, _) = broadcast::channel(4096);
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Stats::default());
@@ -79,10 +79,10 @@ pub fn start(
         .store(store.last_seq() as u64, Ordering::Relaxed);
     let epoch: Arc<str> = Arc::from(store.epoch());
     let settings = Settings {
-        station: cfg.station.clone(),
-        tz: cfg.timezone,
-        defect_photo_required: cfg.defect_photo_required,
-        two_person_check: cfg.two_person_check,
+        station: cfg.station.id.clone(),
+        tz: cfg.station.timezone,
+        defect_photo_required: cfg.inspection.defect_photo_required,
+        two_person_check: cfg.inspection.two_person_check,
     };
     let mut engine = Engine {
         store,
@@ -90,7 +90,7 @@ pub fn start(
             station,
             settings,
             grammar,
-            filter: DoubleReadFilter::new(cfg.double_read_window_ms),
+            filter: DoubleReadFilter::new(cfg.scan.double_read_window_ms),
             cfg: cfg.clone(),
             stats: stats.clone(),
             abort_after_scan: std::env::var_os("RETURNSD_TEST_ABORT_AFTER_SCAN").map(|c| {
@@ -107,16 +107,16 @@ pub fn start(
         wal_limit,
         page_size,
     };
-    let max = cfg.group_commit_max;
+    let max = cfg.engine.group_commit_max;
     let (stop_checkpoints, ticks) = std::sync::mpsc::channel::<()>();
-    let db = cfg.database.clone();
+    let db = cfg.storage.database.clone();
     let ckpt_fault = engine.checkpoint_fault.clone();
     let ckpt_stats = stats.clone();
     let checkpoints = std::thread::Builder::new()
         .name("returnsd-checkpoint".into())
         .spawn(move || checkpointer(&db, ticks, &ckpt_fault, &ckpt_stats))
         .map_err(|source| StartError::StateDir {
-            path: cfg.state_dir.clone(),
+            path: cfg.storage.state_dir.clone(),
             source,
         })?;
     let join = std::thread::Builder::new()
@@ -147,7 +147,7 @@ pub fn start(
             tracing::info!("engine stopped: every acknowledged input is committed");
         })
         .map_err(|source| StartError::StateDir {
-            path: cfg.state_dir.clone(),
+            path: cfg.storage.state_dir.clone(),
             source,
         })?;
     Ok((

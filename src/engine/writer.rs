@@ -96,7 +96,7 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
 impl Engine {
     /// Database pages in use, the WAL file and the photo store.
     fn wal_len(&self) -> u64 {
-        let mut wal = self.core.cfg.database.clone().into_os_string();
+        let mut wal = self.core.cfg.storage.database.clone().into_os_string();
         wal.push("-wal");
         std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
     }
@@ -117,7 +117,7 @@ impl Engine {
 
     /// Measure the disk against the cap; true when new work must be refused.
     fn cap_reached(&self) -> bool {
-        let cap = self.core.cfg.cap_bytes;
+        let cap = self.core.cfg.storage.cap_bytes;
         let used = self.disk_used();
         self.stats.disk_used.store(used, Ordering::Relaxed);
         let full = used >= cap;
@@ -234,12 +234,12 @@ impl Engine {
         self.stats.storage_errors.fetch_add(1, Ordering::Relaxed);
         let detail = e.to_string();
         let code = if e.is_disk_full() {
-            let free = free_bytes(&self.core.cfg.state_dir).unwrap_or(0);
+            let free = free_bytes(&self.core.cfg.storage.state_dir).unwrap_or(0);
             self.stats.fs_free.store(free, Ordering::Relaxed);
             if !self.stats.fs_full.swap(true, Ordering::Relaxed) {
                 tracing::error!(
                     free,
-                    dir = %self.core.cfg.state_dir.display(),
+                    dir = %self.core.cfg.storage.state_dir.display(),
                     "the filesystem holding the state directory is full: new work is refused until space returns"
                 );
             }

@@ -230,7 +230,7 @@ impl ApiState {
     /// database (the engine has opened and migrated it).
     pub fn new(cfg: &crate::config::Config, stop: tokio::sync::watch::Receiver<bool>) -> ApiState {
         use crate::store::api_state;
-        let restored = crate::store::open_reader(&cfg.database).and_then(|c| {
+        let restored = crate::store::open_reader(&cfg.storage.database).and_then(|c| {
             Ok((
                 api_state::load_sessions(&c, auth::MAX_SESSIONS)?,
                 api_state::load_lockouts(&c)?,

@@ -90,7 +90,7 @@ impl KioskQuery {
         let b = self
             .bench
             .clone()
-            .unwrap_or_else(|| state.cfg.default_bench.clone());
+            .unwrap_or_else(|| state.cfg.scan.default_bench.clone());
         let ok = !b.is_empty()
             && b.len() <= 64
             && b.chars()
@@ -105,7 +105,7 @@ impl KioskQuery {
     }
 
     fn lang(&self, state: &HttpState) -> Lang {
-        Lang::parse(self.lang.as_deref().unwrap_or(&state.cfg.language))
+        Lang::parse(self.lang.as_deref().unwrap_or(&state.cfg.station.language))
     }
 }
 

@@ -85,8 +85,8 @@ pub fn snapshot(conn: &Connection, cx: &Ctx<'_>) -> Result<Value, StoreError> {
     let devices = bench_devices(&cx.devices, cx.bench, cx.lang);
     Ok(json!({
         "station": {
-            "id": cx.cfg.station.as_str(),
-            "language": Lang::parse(&cx.cfg.language).code(),
+            "id": cx.cfg.station.id.as_str(),
+            "language": Lang::parse(&cx.cfg.station.language).code(),
             "tls_fingerprint": cx.tls_fingerprint,
         },
         "bench": cx.bench,
@@ -301,8 +301,12 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
         ));
     }
     let used = cx.stats.disk_used.load(Ordering::Relaxed);
-    let cap = cx.cfg.cap_bytes.max(1);
-    let disk = crate::views::disk_json(cx.stats, cx.cfg.cap_bytes, cx.cfg.high_water_pct);
+    let cap = cx.cfg.storage.cap_bytes.max(1);
+    let disk = crate::views::disk_json(
+        cx.stats,
+        cx.cfg.storage.cap_bytes,
+        cx.cfg.storage.high_water_pct,
+    );
     if disk["storage_fault"].is_string() {
         out.push(alarm(lang, "kiosk.alarm.storage_fault", &[]));
     }
@@ -311,7 +315,9 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
         out.push(alarm(lang, "kiosk.alarm.fs_full", &[("free", free)]));
     } else if disk["full_reason"] == "cap" {
         out.push(alarm(lang, "kiosk.alarm.disk_full", &[]));
-    } else if used.saturating_mul(100) >= cap.saturating_mul(u64::from(cx.cfg.high_water_pct)) {
+    } else if used.saturating_mul(100)
+        >= cap.saturating_mul(u64::from(cx.cfg.storage.high_water_pct))
+    {
         let pct = used.saturating_mul(100) / cap;
         out.push(alarm(
             lang,
@@ -357,10 +363,10 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
 
 /// 00:00 today in the station's time zone.
 fn local_midnight(cfg: &Config, now: DateTime<Utc>) -> DateTime<Utc> {
-    let local = now.with_timezone(&cfg.timezone).date_naive();
+    let local = now.with_timezone(&cfg.station.timezone).date_naive();
     local
         .and_hms_opt(0, 0, 0)
-        .and_then(|t| cfg.timezone.from_local_datetime(&t).earliest())
+        .and_then(|t| cfg.station.timezone.from_local_datetime(&t).earliest())
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(now)
 }

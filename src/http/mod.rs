@@ -131,7 +131,7 @@ pub(crate) async fn on_reader<T: Send + 'static>(
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, store::StoreError> + Send + 'static,
 ) -> Result<T, store::StoreError> {
     let reader = state.reader.clone();
-    let db = state.cfg.database.clone();
+    let db = state.cfg.storage.database.clone();
     tokio::task::spawn_blocking(move || {
         let mut guard = match reader.lock() {
             Ok(g) => g,
@@ -200,7 +200,7 @@ async fn pull_events(
                 .into_response()
         }
         Ok((rows, last, _)) => Json(json!({
-            "station_id": state.cfg.station.as_str(),
+            "station_id": state.cfg.station.id.as_str(),
             "epoch": epoch,
             "events": rows.iter().map(store::JournalRow::to_json).collect::<Vec<Value>>(),
             "last_seq": last,
@@ -310,7 +310,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     gauge(
         "returnsd_disk_cap_bytes",
         "The configured cap (storage.cap_mb).",
-        state.cfg.cap_bytes as f64,
+        state.cfg.storage.cap_bytes as f64,
     );
     gauge(
         "returnsd_scans_total",
@@ -337,7 +337,11 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         "Batches that failed to commit.",
         st.storage_errors.load(Ordering::Relaxed) as f64,
     );
-    let disk = crate::views::disk_json(st, state.cfg.cap_bytes, state.cfg.high_water_pct);
+    let disk = crate::views::disk_json(
+        st,
+        state.cfg.storage.cap_bytes,
+        state.cfg.storage.high_water_pct,
+    );
     gauge(
         "returnsd_storage_fault",
         "1 while the station is stopped for storage after an I/O error.",

@@ -176,7 +176,7 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
             o.insert("note_no".into(), json!(note));
         }
     }
-    let cmd = crate::commands::build(op, &req, &caller.badge, &ctx.state.cfg.state_dir)
+    let cmd = crate::commands::build(op, &req, &caller.badge, &ctx.state.cfg.storage.state_dir)
         .map_err(ApiError::bad_request)?;
     let lang = ctx.lang;
     let bin_in_path = ctx.bin.is_some();

@@ -250,7 +250,7 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
 /// Whether the caller gets the blind view (`inspection.blind`): an inspector who is not
 /// also a supervisor. The bench PC's kiosk (no caller) is the keeper's own screen.
 pub fn blind_for(ctx: &Ctx) -> bool {
-    ctx.state.cfg.inspection_blind
+    ctx.state.cfg.inspection.blind
         && ctx.caller.as_ref().is_some_and(|c| {
             c.roles.contains(&Role::Inspector) && !c.roles.contains(&Role::Supervisor)
         })
@@ -312,7 +312,7 @@ pub async fn defect_reasons(ctx: &Ctx) -> Result<Value, ApiError> {
     .await?;
     Ok(json!({
         "reasons": reasons,
-        "photo_required": ctx.state.cfg.defect_photo_required,
+        "photo_required": ctx.state.cfg.inspection.defect_photo_required,
     }))
 }
 
@@ -327,7 +327,7 @@ pub async fn zones(ctx: &Ctx) -> Result<Value, ApiError> {
         Ok((stock, st.bins))
     })
     .await?;
-    let config = &ctx.state.cfg.bins;
+    let config = &ctx.state.cfg.zones.bins;
     let codes: std::collections::BTreeSet<&BinCode> = config.keys().chain(edits.keys()).collect();
     let bins: Vec<Value> = codes
         .into_iter()
@@ -493,7 +493,11 @@ async fn sync_status(ctx: &Ctx) -> Result<Value, ApiError> {
     })
     .await?;
     let cfg = &ctx.state.cfg;
-    v["disk"] = views::disk_json(&ctx.state.engine.stats, cfg.cap_bytes, cfg.high_water_pct);
+    v["disk"] = views::disk_json(
+        &ctx.state.engine.stats,
+        cfg.storage.cap_bytes,
+        cfg.storage.high_water_pct,
+    );
     Ok(v)
 }
 

@@ -54,9 +54,9 @@ pub fn setup(cfg: &Config, listen: SocketAddr) -> Result<Option<ServerTls>, Stri
         TlsMode::Off => return Ok(None),
         TlsMode::Files { cert, key } => (cert.clone(), key.clone()),
         TlsMode::SelfSigned => {
-            let dir = cfg.state_dir.join("tls");
+            let dir = cfg.storage.state_dir.join("tls");
             let paths = (dir.join(CERT_FILE), dir.join(KEY_FILE));
-            ensure_self_signed(&dir, &paths.0, &paths.1, cfg.station.as_str(), listen)?;
+            ensure_self_signed(&dir, &paths.0, &paths.1, cfg.station.id.as_str(), listen)?;
             paths
         }
     };

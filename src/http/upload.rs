@@ -66,7 +66,7 @@ pub async fn store(ctx: Ctx) -> Result<Outcome, ApiError> {
             ));
         }
     }
-    let state_dir = ctx.state.cfg.state_dir.clone();
+    let state_dir = ctx.state.cfg.storage.state_dir.clone();
     let original = bytes.len();
     let stored = tokio::task::spawn_blocking(move || {
         let clean = crate::photometa::strip_location(&bytes)
@@ -92,7 +92,7 @@ pub async fn get(ctx: Ctx) -> Result<Outcome, ApiError> {
     let Some(sha) = ctx.sha.clone() else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found"));
     };
-    let state_dir = ctx.state.cfg.state_dir.clone();
+    let state_dir = ctx.state.cfg.storage.state_dir.clone();
     let found = tokio::task::spawn_blocking(move || crate::photos::read(&state_dir, &sha))
         .await
         .map_err(|_| ApiError::internal())?

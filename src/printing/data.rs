@@ -38,7 +38,7 @@ fn return_state(conn: &Connection, return_id: &str) -> Result<Value, String> {
 fn local_date(cfg: &Config, at: &str) -> String {
     crate::store::codec::parse_time(at)
         .map(|t| {
-            t.with_timezone(&cfg.timezone)
+            t.with_timezone(&cfg.station.timezone)
                 .format("%Y-%m-%d")
                 .to_string()
         })
@@ -74,7 +74,7 @@ fn return_label(conn: &Connection, cfg: &Config, return_id: &str) -> Result<Fiel
             "date",
             local_date(cfg, st["received_at"].as_str().unwrap_or("")),
         )
-        .text("station", cfg.station.as_str()))
+        .text("station", cfg.station.id.as_str()))
 }
 
 fn defect_tag(
@@ -135,5 +135,5 @@ fn rtv_note(conn: &Connection, cfg: &Config, note_no: &str) -> Result<Fields, St
             v["items"].as_array().map_or(0, Vec::len).to_string(),
         )
         .text("date", local_date(cfg, &at))
-        .text("station", cfg.station.as_str()))
+        .text("station", cfg.station.id.as_str()))
 }

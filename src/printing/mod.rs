@@ -14,6 +14,7 @@
 //!   time), and it writes nothing itself: job updates go through the engine.
 
 pub mod data;
+pub mod printer_config;
 pub mod profiles;
 pub mod transport;
 pub mod tspl_status;
@@ -27,13 +28,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::board::{DeviceBoard, DeviceKind, DeviceState};
-use crate::config::{Config, PrinterConfig, PrinterTarget};
+use crate::config::Config;
 use crate::domain::step::Effect;
 use crate::engine::EngineHandle;
 use crate::label::model::Language;
 use crate::label::template::Templates;
 use crate::label::text::Font;
 use crate::store::jobs::{Job, JobUpdate};
+use printer_config::{PrinterConfig, PrinterTarget};
 use transport::Status;
 
 /// Render a job's label in a printer's language and resolution, from its template and
@@ -45,7 +47,7 @@ pub fn render_job(
     font: Option<&Font>,
     job: &Job,
 ) -> Result<Vec<u8>, String> {
-    let conn = crate::store::open_reader(&cfg.database).map_err(|e| e.to_string())?;
+    let conn = crate::store::open_reader(&cfg.storage.database).map_err(|e| e.to_string())?;
     let fields = data::fields(&conn, cfg, job)?;
     let label = templates
         .fill(&job.template, &fields, target.dpi)
@@ -404,7 +406,7 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
-        let db = cfg.database.clone();
+        let db = cfg.storage.database.clone();
         let looked = tokio::task::spawn_blocking(move || look(&db))
             .await
             .map_err(|e| e.to_string())

@@ -75,7 +75,7 @@ pub async fn run(
             return;
         }
     };
-    let url = format!("{base}/v1/stations/{}/feed", cfg.station.as_str());
+    let url = format!("{base}/v1/stations/{}/feed", cfg.station.id.as_str());
     let mut attempt = 0u32;
     let mut failing = false;
     update(&status, |s| s.feed_state = "idle".into());
@@ -83,7 +83,7 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
-        let after = match crate::store::open_reader(&cfg.database)
+        let after = match crate::store::open_reader(&cfg.storage.database)
             .and_then(|c| crate::store::feed_after(&c))
         {
             Ok(a) => a,

@@ -187,9 +187,9 @@ pub async fn run(
             return;
         }
     };
-    let url = format!("{base}/v1/stations/{}/events", cfg.station.as_str());
-    let blob_base = format!("{base}/v1/stations/{}/blobs", cfg.station.as_str());
-    let db = cfg.database.clone();
+    let url = format!("{base}/v1/stations/{}/events", cfg.station.id.as_str());
+    let blob_base = format!("{base}/v1/stations/{}/blobs", cfg.station.id.as_str());
+    let db = cfg.storage.database.clone();
     let mut reader = match store::open_reader(&db) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -287,7 +287,7 @@ pub async fn run(
             continue;
         }
         let (body, n) = batch_body(
-            cfg.station.as_str(),
+            cfg.station.id.as_str(),
             &epoch,
             &rows,
             cfg.sync.batch_max_bytes,
@@ -433,7 +433,7 @@ async fn upload_blobs(
 ) -> Result<(), Outcome> {
     for row in rows {
         for sha in photos_of(row) {
-            let Some((bytes, content_type)) = crate::photos::read(&cfg.state_dir, &sha)
+            let Some((bytes, content_type)) = crate::photos::read(&cfg.storage.state_dir, &sha)
                 .map_err(|e| Outcome::Rejected(0, format!("photo {sha}: {e}")))?
             else {
                 return Err(Outcome::Rejected(

@@ -37,9 +37,11 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // Operator text, keyed by the domain's codes; the content-addressed photo store.
     ("i18n",      "domain"),
     ("photos",    "domain"),
-    // Raw TOML → validated Config: below every edge, so it names none (an edge's section
-    // is validated by types config owns, or by the edge when it starts).
-    ("config",    "domain i18n"),
+    // Raw TOML → validated Config, the loader: every section is validated by the module
+    // that owns its settings type — the scanners' by `devices`, the printer's by
+    // `printing`, the photo size cap by `photos` — and those never name config back
+    // (a settings type knows nothing of the file it came from).
+    ("config",    "domain i18n devices printing photos"),
     // SQLite: schema, journal, snapshots. Knows the domain's events and state only.
     ("store",     "domain"),
     // Versioned upserts of reference data, in the store's database.

@@ -160,6 +160,33 @@ fn bad_configs_name_file_key_and_problem() {
     );
 }
 
+/// check-config lists every problem of a file in one run, each as `file:line: key: problem`
+/// (it used to stop at the first unknown key).
+#[test]
+fn check_config_reports_every_problem_in_one_run() {
+    let (code, err) = check_config(
+        "[station]\nid = \"ST01\"\nspeed = 1\n[scan]\nmax_len = \"long\"\ncolour = 2\n\
+         [storage]\ncap_mb = 1\n[[zones.bins]]\ncode = \"A01\"\n",
+    );
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let want = [
+        (":3: station.speed: ", "unknown field `speed`"),
+        (":5: scan.max_len: ", "invalid type"),
+        (":6: scan.colour: ", "unknown field `colour`"),
+        (":8: storage.cap_mb: ", "must be 16 to 1048576"),
+        (":9: zones.bins[0].class: ", "missing field `class`"),
+    ];
+    assert_eq!(lines.len(), want.len(), "{err}");
+    for (line, (at, what)) in lines.iter().zip(want) {
+        assert!(line.contains("station.toml"), "{line}");
+        assert!(
+            line.contains(at) && line.contains(what),
+            "{at} {what}: {line}"
+        );
+    }
+}
+
 /// Environment overrides reach the config and are validated like the file.
 #[test]
 fn env_overrides_are_applied_and_checked() {

@@ -328,7 +328,7 @@ fn engine_keeps_keyed_answers_for_24_hours() {
     // A day later the maintenance prune forgets the key: the request runs again.
     clock_ms.store(t0 + 24 * 3600 * 1000 + 1, Ordering::SeqCst);
     rt.block_on(h.prune()).unwrap();
-    let db = rusqlite::Connection::open(&cfg.database).unwrap();
+    let db = rusqlite::Connection::open(&cfg.storage.database).unwrap();
     let n: i64 = db
         .query_row("SELECT COUNT(*) FROM idempotency_keys", [], |r| r.get(0))
         .unwrap();

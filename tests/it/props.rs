@@ -1723,7 +1723,7 @@ fn run_engine_case(benches: usize, steps: &[Step]) -> Result<(), TestCaseError> 
     let cfg = Arc::new(cfg);
     std::fs::create_dir_all(&state_dir).expect("state dir");
     {
-        let s = store::Store::open(&cfg.database, STATION).expect("open store");
+        let s = store::Store::open(&cfg.storage.database, STATION).expect("open store");
         for m in manifest() {
             let item = feed::FeedItem {
                 ty: "expected_return".into(),
@@ -1751,7 +1751,7 @@ fn run_engine_case(benches: usize, steps: &[Step]) -> Result<(), TestCaseError> 
     // The pure model runs alongside: the engine must answer exactly as `step` does.
     let lk = TestLookup::new();
     let settings = settings();
-    let grammar = ScanGrammar::new(&cfg.couriers, cfg.scan_max_len).expect("grammar");
+    let grammar = ScanGrammar::new(&cfg.scan.couriers, cfg.scan.max_len).expect("grammar");
     let w = World {
         lk: &lk,
         cfg: &settings,
@@ -1874,7 +1874,7 @@ async fn send_all(h: &engine::EngineHandle, inputs: &[Input]) -> Vec<engine::Rep
 /// projections equal the journal's fold (which equals the pure model), and a reopened
 /// store loads exactly the replayed state.
 fn check_store(cfg: &config::Config, model: &Station, last_seq: i64) -> Result<(), TestCaseError> {
-    let conn = store::open_connection(&cfg.database, false).expect("reopen");
+    let conn = store::open_connection(&cfg.storage.database, false).expect("reopen");
     let v = store::verify(&conn).expect("verify");
     ensure!(
         v.events == last_seq,
@@ -1916,7 +1916,7 @@ fn check_store(cfg: &config::Config, model: &Station, last_seq: i64) -> Result<(
         "the journal folds to another state than the pure model:\n\
          journal {rebuilt:#?}\nmodel {model:#?}"
     );
-    let reopened = store::Store::open(&cfg.database, STATION).expect("Store::open");
+    let reopened = store::Store::open(&cfg.storage.database, STATION).expect("Store::open");
     let mut loaded = reopened.load_station().expect("load_station");
     // As the engine loads at start: the bin edits and RTV notes from their `meta` rows.
     store::snapshot::load_meta(reopened.conn(), &mut loaded).expect("load_meta");

@@ -29,17 +29,6 @@ macro_rules! known {
 #[rustfmt::skip] // a list: two lines an entry
 pub const KNOWN: &[Known] = &[
     // ── imports: `config` names the edges it validates for ──────────────────────────────
-    known!(Imports, "src/config.rs" => "src/devices/scanner_config.rs",
-        "[[scanners]] is validated by devices' ScannerConfig: the config split moves the type \
-         into src/config/"),
-    known!(Imports, "src/config.rs" => "src/printing/profiles.rs",
-        "a printer's profile name is checked against printing's table: the profiles belong \
-         below config or in src/config/"),
-    known!(Imports, "src/config.rs" => "src/label/template.rs",
-        "printer.templates is checked by loading the templates: validate in printing at start, \
-         or move the check into src/config/"),
-    known!(Imports, "src/config.rs" => "src/photos.rs",
-        "the default photo size cap is photos::MAX_BYTES: the constant belongs to the config"),
     // ── imports: edges naming each other ────────────────────────────────────────────────
     known!(Imports, "src/control.rs" => "src/sync/mod.rs",
         "the control socket's sync-status op reads sync's SharedStatus: the status belongs \
@@ -93,8 +82,6 @@ pub const KNOWN: &[Known] = &[
     known!(Extern, "src/sync/mod.rs" => "rusqlite",
         "status_json takes a Connection: through a store reader"),
     // ── cycles between files ────────────────────────────────────────────────────────────
-    known!(Cycle, "src/config.rs" => "src/devices/scanner_config.rs",
-        "config holds ScannerConfig; scanner_config reads config's types (the config split)"),
     known!(Cycle, "src/http/kiosk_scan.rs" => "src/http/kiosk_view.rs",
         "kiosk_scan uses kiosk_view's text; kiosk_view calls kiosk_scan"),
     known!(Cycle, "src/http/api.rs" =>
