@@ -9,7 +9,8 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::{SharedStatus, backoff, update};
+use super::retry::delay;
+use super::{FeedState, SharedStatus, update};
 use crate::config::Config;
 use crate::engine::{EngineHandle, FeedPage};
 use crate::feed::FeedItem;
@@ -64,21 +65,18 @@ pub async fn run(
     let (base, token, client) = match super::client::for_worker(&cfg.sync) {
         Ok(Some(w)) => w,
         Ok(None) => {
-            update(&status, |s| s.feed_state = "disabled".into());
+            update(&status, |s| s.feed.state = FeedState::Disabled);
             return;
         }
         Err(e) => {
-            update(&status, |s| {
-                s.feed_state = "rejected".into();
-                s.feed_last_error = Some(e);
-            });
+            update(&status, |s| s.feed.cannot_start(e));
             return;
         }
     };
     let url = format!("{base}/v1/stations/{}/feed", cfg.station.as_str());
     let mut attempt = 0u32;
     let mut failing = false;
-    update(&status, |s| s.feed_state = "idle".into());
+    update(&status, |s| s.feed.state = FeedState::Idle);
     loop {
         if *shutdown.borrow() {
             return;
@@ -132,8 +130,8 @@ pub async fn run(
                     );
                 }
                 update(&status, |s| {
-                    s.feed_state = "idle".into();
-                    s.feed_last_success = Some(Utc::now());
+                    s.feed.state = FeedState::Idle;
+                    s.feed.last_success = Some(Utc::now());
                 });
                 if std::mem::take(&mut failing) {
                     network_up.notify_waiters();
@@ -148,13 +146,17 @@ pub async fn run(
                 let d = if slow {
                     cfg.sync.slow_retry
                 } else {
-                    backoff(attempt, cfg.sync.backoff_cap)
+                    delay(attempt, cfg.sync.backoff_cap, super::os_jitter())
                 };
                 attempt = attempt.saturating_add(1);
                 tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "feed poll failed");
                 update(&status, |s| {
-                    s.feed_state = if slow { "rejected" } else { "backoff" }.into();
-                    s.feed_last_error = Some(e);
+                    s.feed.state = if slow {
+                        FeedState::Rejected
+                    } else {
+                        FeedState::Backoff
+                    };
+                    s.feed.last_error = Some(e);
                 });
                 sleep(d, &network_up, &mut shutdown).await;
             }

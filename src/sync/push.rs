@@ -12,7 +12,8 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use super::{SharedStatus, backoff, update};
+use super::retry::delay;
+use super::{ClockReading, PushState, SharedStatus, update};
 use crate::config::Config;
 use crate::engine::EngineHandle;
 use crate::store::{self, JournalRow, codec};
@@ -175,15 +176,12 @@ pub async fn run(
     let (base, token, client) = match super::client::for_worker(&cfg.sync) {
         Ok(Some(w)) => w,
         Ok(None) => {
-            update(&status, |s| s.push_state = "disabled".into());
+            update(&status, |s| s.push.state = PushState::Disabled);
             return;
         }
         Err(e) => {
             tracing::error!(error = %e, "sync push cannot start");
-            update(&status, |s| {
-                s.push_state = "rejected".into();
-                s.push_last_error = Some(e);
-            });
+            update(&status, |s| s.push.cannot_start(e));
             return;
         }
     };
@@ -208,8 +206,8 @@ pub async fn run(
     // partial ack or a gap the central may ask for events again.
     let mut next: Option<i64> = None;
     update(&status, |s| {
-        s.push_state = "idle".into();
-        s.push_batch_limit = limit;
+        s.push.state = PushState::Idle;
+        s.push.batch_limit = limit;
     });
     loop {
         if *shutdown.borrow() {
@@ -275,8 +273,8 @@ pub async fn run(
         }
         if rows.is_empty() {
             update(&status, |s| {
-                if s.push_state != "conflict" {
-                    s.push_state = "idle".into();
+                if s.push.state != PushState::Conflict {
+                    s.push.state = PushState::Idle;
                 }
             });
             tokio::select! {
@@ -297,7 +295,7 @@ pub async fn run(
             Ok(t) => t,
             Err(e) => {
                 failing = true;
-                fail(&status, "auth_failed", &e, cfg.sync.slow_retry);
+                fail(&status, PushState::AuthFailed, &e, cfg.sync.slow_retry);
                 tracing::error!(error = %e, "station token unreadable; events kept");
                 wait(cfg.sync.slow_retry, &network_up, &mut shutdown).await;
                 continue;
@@ -309,7 +307,7 @@ pub async fn run(
                 handle_failure(outcome, &status, &cfg, attempt, &network_up, &mut shutdown).await;
             continue;
         }
-        update(&status, |s| s.push_state = "sending".into());
+        update(&status, |s| s.push.state = PushState::Sending);
         let started = Instant::now();
         let sent_at = Utc::now();
         let resp = client
@@ -338,9 +336,9 @@ pub async fn run(
                 let last_sent = sent.last().map(|r| r.seq).unwrap_or(0);
                 if let Err(e) = engine.ack(through).await {
                     tracing::error!(error = %e, "cannot record the ack; will resend");
-                    fail(&status, "backoff", &e, cfg.sync.backoff_cap);
+                    fail(&status, PushState::Backoff, &e, cfg.sync.backoff_cap);
                     wait(
-                        backoff(attempt, cfg.sync.backoff_cap),
+                        delay(attempt, cfg.sync.backoff_cap, super::os_jitter()),
                         &network_up,
                         &mut shutdown,
                     )
@@ -354,15 +352,15 @@ pub async fn run(
                 next = Some(through.max(start) + 1);
                 attempt = 0;
                 let rtt = started.elapsed();
-                let offset = server_time
-                    .and_then(|t| codec::parse_time(&t).ok())
-                    .map(|t| (t - (sent_at + rtt / 2)).num_milliseconds());
                 let limit_ms = cfg.sync.clock_offset_limit.as_millis() as i64;
-                if let Some(o) = offset
-                    && o.abs() > limit_ms
+                let clock = server_time
+                    .and_then(|t| codec::parse_time(&t).ok())
+                    .map(|t| ClockReading::measure(t, sent_at, rtt, cfg.sync.clock_offset_limit));
+                if let Some(c) = clock
+                    && c.alarm
                 {
                     tracing::warn!(
-                        offset_ms = o,
+                        offset_ms = c.offset_ms,
                         limit_ms,
                         "station clock differs from the central's"
                     );
@@ -371,13 +369,12 @@ pub async fn run(
                 // a size the central refused (until restart).
                 limit = (limit * 2).min(ceiling);
                 update(&status, |s| {
-                    s.push_state = "idle".into();
-                    s.push_last_success = Some(Utc::now());
-                    s.push_next_retry = None;
-                    s.push_batch_limit = limit;
-                    if let Some(o) = offset {
-                        s.clock_offset_ms = Some(o);
-                        s.clock_alarm = o.abs() > limit_ms;
+                    s.push.state = PushState::Idle;
+                    s.push.last_success = Some(Utc::now());
+                    s.push.next_retry = None;
+                    s.push.batch_limit = limit;
+                    if clock.is_some() {
+                        s.clock = clock;
                     }
                 });
                 if std::mem::take(&mut failing) {
@@ -414,7 +411,7 @@ pub async fn run(
                 ceiling = n.saturating_sub(1).max(1);
                 limit = (n / 2).max(1);
                 tracing::warn!(limit, "central answered 413; halving the batch");
-                update(&status, |s| s.push_batch_limit = limit);
+                update(&status, |s| s.push.batch_limit = limit);
             }
             other => {
                 attempt =
@@ -483,13 +480,13 @@ fn describe(e: &reqwest::Error) -> String {
     s
 }
 
-fn fail(status: &SharedStatus, state: &str, error: &str, retry_in: Duration) {
+fn fail(status: &SharedStatus, state: PushState, error: &str, retry_in: Duration) {
     let next = Utc::now() + chrono::Duration::from_std(retry_in).unwrap_or_default();
     update(status, |s| {
-        s.push_state = state.into();
-        s.push_last_error = Some(error.to_string());
-        s.push_last_error_at = Some(Utc::now());
-        s.push_next_retry = Some(next);
+        s.push.state = state;
+        s.push.last_error = Some(error.to_string());
+        s.push.last_error_at = Some(Utc::now());
+        s.push.next_retry = Some(next);
     });
 }
 
@@ -504,9 +501,9 @@ async fn handle_failure(
 ) -> u32 {
     match outcome {
         Outcome::Transient(e) => {
-            let d = backoff(attempt, cfg.sync.backoff_cap);
+            let d = delay(attempt, cfg.sync.backoff_cap, super::os_jitter());
             tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "push failed; retrying");
-            fail(status, "backoff", &e, d);
+            fail(status, PushState::Backoff, &e, d);
             wait(d, network_up, shutdown).await;
             attempt.saturating_add(1)
         }
@@ -515,14 +512,14 @@ async fn handle_failure(
                 "HTTP {code}: the central refused the station token (events kept; fix the token file, it is re-read)"
             );
             tracing::error!(error = %e, "push refused");
-            fail(status, "auth_failed", &e, cfg.sync.slow_retry);
+            fail(status, PushState::AuthFailed, &e, cfg.sync.slow_retry);
             wait(cfg.sync.slow_retry, network_up, shutdown).await;
             0
         }
         Outcome::Rejected(code, body) => {
             let e = format!("HTTP {code}: {body} (events kept)");
             tracing::error!(error = %e, "push rejected");
-            fail(status, "rejected", &e, cfg.sync.slow_retry);
+            fail(status, PushState::Rejected, &e, cfg.sync.slow_retry);
             wait(cfg.sync.slow_retry, network_up, shutdown).await;
             0
         }
@@ -535,10 +532,10 @@ async fn handle_failure(
             );
             tracing::error!(error = %e, "push stopped");
             update(status, |s| {
-                s.push_state = "conflict".into();
-                s.push_last_error = Some(e.clone());
-                s.push_last_error_at = Some(Utc::now());
-                s.push_next_retry = None;
+                s.push.state = PushState::Conflict;
+                s.push.last_error = Some(e.clone());
+                s.push.last_error_at = Some(Utc::now());
+                s.push.next_retry = None;
             });
             // Stopped until restart: wait for shutdown only.
             let _ = shutdown.changed().await;
