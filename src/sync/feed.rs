@@ -62,17 +62,12 @@ pub async fn run(
     network_up: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (base, token, client) = match super::client::for_worker(&cfg.sync) {
-        Ok(Some(w)) => w,
-        Ok(None) => {
-            update(&status, |s| s.feed.state = FeedState::Disabled);
-            return;
-        }
-        Err(e) => {
-            update(&status, |s| s.feed.cannot_start(e));
-            return;
-        }
+    let settings = super::settings::WorkerSettings::from_config(&cfg);
+    let Some(central) = super::connect(&settings, |e| update(&status, |s| s.feed.cannot_start(e)))
+    else {
+        return;
     };
+    let (base, token, client) = (central.base_url, central.token, central.http);
     let url = format!("{base}/v1/stations/{}/feed", cfg.station.as_str());
     let mut attempt = 0u32;
     let mut failing = false;

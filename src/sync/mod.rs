@@ -5,9 +5,11 @@
 //! the engine, the station's one writer.
 
 pub mod client;
+pub mod error;
 pub mod feed;
 pub mod push;
 pub mod retry;
+pub mod settings;
 pub mod status;
 
 pub use status::{
@@ -19,10 +21,26 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::store::codec::fmt_time;
+use client::Central;
+use settings::WorkerSettings;
 
 /// A jitter draw from the OS RNG (a v4 UUID keeps the dependency tree small).
 pub fn os_jitter() -> f64 {
     (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0
+}
+
+/// The central's client for a worker: None when no central is configured (the worker stays
+/// `disabled`) or the client cannot be built (`on_error` gets the operator's text).
+fn connect(settings: &WorkerSettings, on_error: impl FnOnce(String)) -> Option<Central> {
+    let central = settings.central.as_ref()?;
+    match Central::connect(central) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(error = %e, "sync cannot start");
+            on_error(e.to_string());
+            None
+        }
+    }
 }
 
 /// The status as operators read it (CLI `sync status`, the API).

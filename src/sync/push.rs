@@ -12,6 +12,7 @@ use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
+use super::client::describe;
 use super::retry::delay;
 use super::{ClockReading, PushState, SharedStatus, update};
 use crate::config::Config;
@@ -173,18 +174,12 @@ pub async fn run(
     network_up: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (base, token, client) = match super::client::for_worker(&cfg.sync) {
-        Ok(Some(w)) => w,
-        Ok(None) => {
-            update(&status, |s| s.push.state = PushState::Disabled);
-            return;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "sync push cannot start");
-            update(&status, |s| s.push.cannot_start(e));
-            return;
-        }
+    let settings = super::settings::WorkerSettings::from_config(&cfg);
+    let Some(central) = super::connect(&settings, |e| update(&status, |s| s.push.cannot_start(e)))
+    else {
+        return;
     };
+    let (base, token, client) = (central.base_url, central.token, central.http);
     let url = format!("{base}/v1/stations/{}/events", cfg.station.as_str());
     let blob_base = format!("{base}/v1/stations/{}/blobs", cfg.station.as_str());
     let db = cfg.database.clone();
@@ -467,17 +462,6 @@ async fn upload_blobs(
         }
     }
     Ok(())
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 fn fail(status: &SharedStatus, state: PushState, error: &str, retry_in: Duration) {
