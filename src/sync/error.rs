@@ -1,6 +1,9 @@
-//! The errors at the sync seams. Their `Display` is the text operators read in
-//! `sync status` (`last_error`), so it is worded for them and pinned by the integration
-//! tests.
+//! The errors at the sync seams: building the client, one step of a push round,  Their `Display` is the text operators read in `sync status`
+//! (`last_error`), so it is worded for them and pinned by the integration tests.
+//!
+//! The push variants carry the failing library's words as text, not its error
+//! value: the machines match on the variant (what kind of failure, so what to do), and a
+//! test can build every one without a network.
 
 use std::path::PathBuf;
 
@@ -24,4 +27,29 @@ pub enum ClientError {
     Tls(rustls::Error),
     #[error("HTTP client: {0}")]
     Http(reqwest::Error),
+}
+
+/// A step of a push round that ended without an answer from the central.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// The database could not be read; retried after a pause, no alarm.
+    #[error("cannot read the journal: {0}")]
+    Journal(String),
+    /// The station token (file) cannot be read: an operator must fix it.
+    #[error("{0}")]
+    Token(String),
+    /// A photo an event references cannot be read, or is damaged, in the photo store.
+    #[error("photo {sha256}: {error}")]
+    PhotoUnreadable { sha256: String, error: String },
+    #[error("photo {sha256} referenced by seq {seq} is missing from the photo store")]
+    PhotoMissing { sha256: String, seq: i64 },
+    /// No answer: connection, TLS, timeout (the error with all its causes).
+    #[error("{0}")]
+    Transport(String),
+    /// The answer's status came, its body did not.
+    #[error("reading the answer: {0}")]
+    AnswerBody(String),
+    /// The engine did not record the central's acknowledgement.
+    #[error("{0}")]
+    Ack(String),
 }

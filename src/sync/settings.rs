@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::push::PushSettings;
+use super::retry::RetrySettings;
 use crate::config::Config;
 
 /// The station token: inline, or a file re-read on every request (so an operator fixes a
@@ -22,6 +24,7 @@ pub struct WorkerSettings {
     pub state_dir: PathBuf,
     /// None: no central configured (or no token), the workers stay `disabled`.
     pub central: Option<CentralSettings>,
+    pub push: PushSettings,
 }
 
 /// How to reach the central.
@@ -39,6 +42,10 @@ pub struct CentralSettings {
 impl WorkerSettings {
     pub fn from_config(cfg: &Config) -> WorkerSettings {
         let s = &cfg.sync;
+        let retry = RetrySettings {
+            backoff_cap: s.backoff_cap,
+            slow_retry: s.slow_retry,
+        };
         let central = match (&s.central_url, &s.station_token) {
             (Some(url), Some(token)) => Some(CentralSettings {
                 base_url: url.clone(),
@@ -53,6 +60,12 @@ impl WorkerSettings {
             database: cfg.database.clone(),
             state_dir: cfg.state_dir.clone(),
             central,
+            push: PushSettings {
+                batch_max_events: s.batch_max_events,
+                batch_max_bytes: s.batch_max_bytes,
+                retry,
+                clock_offset_limit: s.clock_offset_limit,
+            },
         }
     }
 }
