@@ -1,7 +1,8 @@
-//! The errors at the sync seams: building the client, one step of a push round,  Their `Display` is the text operators read in `sync status`
+//! The errors at the sync seams: building the client, one step of a push round, one step
+//! of a feed round. Their `Display` is the text operators read in `sync status`
 //! (`last_error`), so it is worded for them and pinned by the integration tests.
 //!
-//! The push variants carry the failing library's words as text, not its error
+//! The push and feed variants carry the failing library's words as text, not its error
 //! value: the machines match on the variant (what kind of failure, so what to do), and a
 //! test can build every one without a network.
 
@@ -52,4 +53,43 @@ pub enum PushError {
     /// The engine did not record the central's acknowledgement.
     #[error("{0}")]
     Ack(String),
+}
+
+/// A step of a feed round that did not end in an applied page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeedError {
+    /// The durable cursor could not be read; retried after a pause, no alarm.
+    #[error("{0}")]
+    Cursor(String),
+    #[error("{0}")]
+    Token(String),
+    #[error("feed URL: {0}")]
+    Url(String),
+    #[error("feed request: {0}")]
+    Request(String),
+    #[error("feed answer: {0}")]
+    AnswerBody(String),
+    /// Any status but 200, with the start of the body.
+    #[error("HTTP {code}: {body}")]
+    Status { code: u16, body: String },
+    #[error("feed page is not JSON: {0}")]
+    NotJson(String),
+    #[error("feed page has no items array")]
+    NoItems,
+    /// The engine did not apply the page (nothing of it was stored).
+    #[error("{0}")]
+    Apply(String),
+}
+
+impl FeedError {
+    /// A `4xx`: the central refuses the station's request; retrying soon will not help.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            FeedError::Status {
+                code: 400..=499,
+                ..
+            }
+        )
+    }
 }

@@ -4,15 +4,14 @@
 //! in `crate::http`. Every write (ack cursor, feed items with their cursor) goes through
 //! the engine, the station's one writer.
 //!
-//! The push worker is a state machine that decides (`push::PushMachine`: plain data in, the
-//! next action out, time passed in) driven by a thin loop that does the I/O (`push::run`).
-//! Files:
-//! - `settings.rs`: the one place that reads `Config`, once, at start.
+//! Each worker is a state machine that decides (`push::PushMachine`, `feed::FeedMachine`:
+//! plain data in, the next action out, time passed in) driven by a thin loop that does the
+//! I/O (`push::run`, `feed::run`). Files:
+//! - `settings.rs`: the one place that reads `Config`'s fields, once, at start.
 //! - `retry.rs`, `status.rs`: time, backoff and status vocabulary the machines share.
-//! - `error.rs`: the typed errors at the seams (client, push step).
+//! - `error.rs`: the typed errors at the seams (client, push step, feed step).
 //! - `client.rs`: the HTTP client (rustls/ring).
-//! - `push/`: `machine.rs` decides, `wire.rs` encodes and classifies, `mod.rs` loops.
-//! - `feed.rs`: the feed worker.
+//! - `push/`, `feed/`: `machine.rs` decides, `wire.rs` encodes and parses, `mod.rs` loops.
 //!
 //! Architecture invariant: the machines and their vocabulary (`retry.rs`, `status.rs`,
 //! `*/machine.rs`) name no tokio, reqwest, database, engine or clock
@@ -38,6 +37,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::config::Config;
 use crate::engine::Committed;
 use crate::store::codec::fmt_time;
 use client::Central;
@@ -63,15 +63,20 @@ pub fn snippet(s: &str) -> String {
     s.chars().take(300).collect()
 }
 
-/// The central's client for a worker: None when no central is configured (the worker stays
-/// `disabled`) or the client cannot be built (`on_error` gets the operator's text).
-fn connect(settings: &WorkerSettings, on_error: impl FnOnce(String)) -> Option<Central> {
-    let central = settings.central.as_ref()?;
-    match Central::connect(central) {
-        Ok(c) => Some(c),
+/// What a worker starts with: its settings, read once, and the central's client. None when
+/// no central is configured (the worker stays `disabled`) or the client cannot be built
+/// (`cannot_start` puts the operator's text in the worker's status).
+fn start(
+    cfg: &Config,
+    status: &SharedStatus,
+    cannot_start: fn(&mut SyncStatus, String),
+) -> Option<(WorkerSettings, Central)> {
+    let settings = WorkerSettings::from_config(cfg);
+    match Central::connect(settings.central.as_ref()?) {
+        Ok(c) => Some((settings, c)),
         Err(e) => {
             tracing::error!(error = %e, "sync cannot start");
-            on_error(e.to_string());
+            update(status, |s| cannot_start(s, e.to_string()));
             None
         }
     }
@@ -219,6 +224,7 @@ mod tests {
             ("retry.rs", include_str!("retry.rs")),
             ("status.rs", include_str!("status.rs")),
             ("push/machine.rs", include_str!("push/machine.rs")),
+            ("feed/machine.rs", include_str!("feed/machine.rs")),
         ];
         let forbidden = [
             "tokio",

@@ -1,10 +1,11 @@
 //! What the sync workers take from the station's configuration, read once when they start.
-//! This is the one file of `sync` that names `Config`: when the config's layout changes,
-//! only `WorkerSettings::from_config` follows it.
+//! This is the one file of `sync` that reads `Config`'s fields: when the config's layout
+//! changes, only `WorkerSettings::from_config` follows it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::feed::FeedSettings;
 use super::push::PushSettings;
 use super::retry::RetrySettings;
 use crate::config::Config;
@@ -12,6 +13,9 @@ use crate::config::Config;
 /// The station token: inline, or a file re-read on every request (so an operator fixes a
 /// wrong token without a restart).
 pub type Token = crate::config::Secret;
+
+/// Feed items asked for per page (the contract's `limit`).
+const FEED_PAGE_LIMIT: usize = 500;
 
 /// Everything one sync worker needs besides its handles.
 #[derive(Debug, Clone)]
@@ -25,6 +29,7 @@ pub struct WorkerSettings {
     /// None: no central configured (or no token), the workers stay `disabled`.
     pub central: Option<CentralSettings>,
     pub push: PushSettings,
+    pub feed: FeedSettings,
 }
 
 /// How to reach the central.
@@ -65,6 +70,11 @@ impl WorkerSettings {
                 batch_max_bytes: s.batch_max_bytes,
                 retry,
                 clock_offset_limit: s.clock_offset_limit,
+            },
+            feed: FeedSettings {
+                poll: s.feed_poll,
+                page_limit: FEED_PAGE_LIMIT,
+                retry,
             },
         }
     }

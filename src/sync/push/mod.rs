@@ -58,8 +58,7 @@ pub async fn run(
     network_up: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let settings = WorkerSettings::from_config(&cfg);
-    let Some(central) = super::connect(&settings, |e| update(&status, |s| s.push.cannot_start(e)))
+    let Some((settings, central)) = super::start(&cfg, &status, |s, e| s.push.cannot_start(e))
     else {
         return;
     };
