@@ -21,10 +21,12 @@
 //!   and its failure retries the recording, not the batch (the central holds the events).
 //!   Any answer other than a full ack drops the prepared batch (its start is wrong) and the
 //!   round restarts from the journal as today. Still one POST in flight.
-//! - **Contract 1.1 slow retry** (a fixed, configurable interval): every slow retry goes
-//!   through `PushMachine::slow`, which asks for a `Wait` that the network coming back cuts
-//!   short; a fixed interval is a `Wake` that only the daemon stopping ends, plus the
-//!   default in the config. The feed's refusals use `RetrySettings::slow_retry` the same way.
+//! - **Contract 1.1 slow retry** ("a fixed interval, configurable, default 60 s"): the
+//!   interval is already one value, `RetrySettings::slow_retry`, without growth or jitter,
+//!   chosen in one place per worker (`PushMachine::slow`, `FeedMachine::fail`). 1.1 moves
+//!   its default to 60 s in the config; if "fixed" must also mean that a recovering network
+//!   does not cut it short, `slow` asks for a `Wait` whose `Wake` only the daemon stopping
+//!   ends (one new variant, one line).
 //! - **Contract 1.1 413 growth-back**: `BatchLimit` alone decides; `refused` would keep the
 //!   last size that succeeded as the ceiling and `succeeded` count consecutive successes,
 //!   doubling only after 100. The machine's tests for 413 pin where it is called.
