@@ -732,7 +732,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     // The daemon is down: the database still tells the backlog.
                     eprintln!("{e}\n(showing what the database says; worker state unknown)");
                     let conn = open_existing(&cfg)?;
-                    crate::sync::status_json(&conn, &crate::sync::new_status(), chrono::Utc::now())
+                    store::sync_counters(&conn)
+                        .map(|c| {
+                            crate::sync::status_json(
+                                &c,
+                                &crate::sync::new_status(),
+                                chrono::Utc::now(),
+                            )
+                        })
                         .map_err(|e| e.to_string())?
                 }
             };

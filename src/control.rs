@@ -149,7 +149,9 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
         let status = ctx.sync.clone();
         let v = tokio::task::spawn_blocking(move || {
             let conn = crate::store::open_reader(&db).map_err(|e| e.to_string())?;
-            crate::sync::status_json(&conn, &status, chrono::Utc::now()).map_err(|e| e.to_string())
+            crate::store::sync_counters(&conn)
+                .map(|c| crate::sync::status_json(&c, &status, chrono::Utc::now()))
+                .map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| e.to_string())??;

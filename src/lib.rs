@@ -9,6 +9,9 @@
 //!   every state change commits in the same SQLite transaction as its events, with
 //!   `synchronous=FULL`, before the sender is answered.
 //! - Projections are a fold of the journal (`Station::apply`); `journal verify` proves it.
+//! - Central sync decides in plain code: the push and feed state machines
+//!   (`sync::push::PushMachine`, `sync::feed::FeedMachine`) take data and time in and give
+//!   actions out; only their loops do I/O. (`sync::tests::machines_are_pure`)
 //! - Operator-facing text lives only in `i18n` (zh-CN and en).
 //! - Customer names and phones never reach logs; lists mask them (`privacy`).
 pub mod app;

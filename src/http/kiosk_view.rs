@@ -283,7 +283,7 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
             ],
         ));
     }
-    let sync = crate::sync::status_json(conn, cx.sync, cx.now)?;
+    let sync = crate::sync::status_json(&crate::store::sync_counters(conn)?, cx.sync, cx.now);
     let push = sync["push"]["state"].as_str().unwrap_or("");
     if !matches!(push, "idle" | "sending" | "disabled" | "") {
         let state = message(lang, &format!("sync.push.{push}"), &[]);

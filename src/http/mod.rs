@@ -248,7 +248,11 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     use std::sync::atomic::Ordering;
     let status = state.sync.clone();
     let v = match with_reader(&state, move |conn| {
-        crate::sync::status_json(conn, &status, chrono::Utc::now())
+        Ok(crate::sync::status_json(
+            &store::sync_counters(conn)?,
+            &status,
+            chrono::Utc::now(),
+        ))
     })
     .await
     {

@@ -489,7 +489,11 @@ pub fn devices(ctx: &Ctx) -> Value {
 async fn sync_status(ctx: &Ctx) -> Result<Value, ApiError> {
     let status = ctx.state.sync.clone();
     let mut v = read(&ctx.state, move |conn| {
-        crate::sync::status_json(conn, &status, Utc::now())
+        Ok(crate::sync::status_json(
+            &store::sync_counters(conn)?,
+            &status,
+            Utc::now(),
+        ))
     })
     .await?;
     let cfg = &ctx.state.cfg;

@@ -183,3 +183,44 @@ pub fn journal_after(
     let rows = q.query_map(params![after, limit], JournalRow::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// The journal's figures the sync status shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncCounters {
+    pub epoch: String,
+    /// The highest seq on disk (0 before the first event).
+    pub last_seq: i64,
+    pub acked_through: i64,
+    /// When the oldest event the central has not acknowledged happened.
+    pub oldest_unacked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The feed cursor ("" before the first page).
+    pub feed_after: String,
+    /// Feed items (and manifest lines) rejected so far.
+    pub rejected_feed_items: i64,
+}
+
+/// Read the [`SyncCounters`] (one snapshot: call it inside a read transaction to have them
+/// agree with each other exactly).
+pub fn sync_counters(conn: &Connection) -> Result<SyncCounters, StoreError> {
+    let acked_through = acked_through(conn)?;
+    let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
+    let oldest: Option<String> = conn
+        .query_row(
+            "SELECT occurred_at FROM journal WHERE seq > ?1 ORDER BY seq LIMIT 1",
+            [acked_through],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(SyncCounters {
+        epoch: conn.query_row("SELECT value FROM meta WHERE key='epoch'", [], |r| r.get(0))?,
+        last_seq: last.unwrap_or(0),
+        acked_through,
+        oldest_unacked_at: oldest.and_then(|t| codec::parse_time(&t).ok()),
+        feed_after: feed_after(conn)?,
+        rejected_feed_items: conn.query_row(
+            "SELECT COUNT(*) FROM rejected_feed_items",
+            [],
+            |r| r.get(0),
+        )?,
+    })
+}

@@ -23,7 +23,7 @@ mod verify;
 pub use db::{Appended, Batch, Store, load_station, open_connection};
 pub use error::StoreError;
 pub use journal::{
-    JOURNAL_COLUMNS, JournalRow, acked_through, advance_ack, feed_after, journal_after,
-    open_reader, prune, pruned_through, set_feed_after,
+    JOURNAL_COLUMNS, JournalRow, SyncCounters, acked_through, advance_ack, feed_after,
+    journal_after, open_reader, prune, pruned_through, set_feed_after, sync_counters,
 };
 pub use verify::{Verification, rebuild, replay, verify};

@@ -79,8 +79,8 @@ pub const KNOWN: &[Known] = &[
         "a job's template fields are queried here: through store readers"),
     known!(Extern, "src/printing/view.rs" => "rusqlite",
         "print queue and preview take a Connection: through store::jobs"),
-    known!(Extern, "src/sync/mod.rs" => "rusqlite",
-        "status_json takes a Connection: through a store reader"),
+    known!(Extern, "src/sync/push/mod.rs" => "rusqlite",
+        "the push loop reads journal rows through a Connection: through a store reader type"),
     // ── cycles between files ────────────────────────────────────────────────────────────
     known!(Cycle, "src/http/kiosk_scan.rs" => "src/http/kiosk_view.rs",
         "kiosk_scan uses kiosk_view's text; kiosk_view calls kiosk_scan"),

@@ -1,0 +1,309 @@
+//! The push worker: sends the journal to the central in contiguous batches (≤ 1,000 events,
+//! ≤ 1 MiB of JSON, gzip), one request in flight, and records `acked_through` through the
+//! engine. It never drops an unacknowledged event: every failure is retried — with capped
+//! exponential backoff and full jitter for transient ones, slowly and with an alarm for the
+//! ones an operator must fix — except a `seq_conflict`, which stops pushing and alarms.
+//!
+//! Split the ntpd-rs way: `machine` decides (the batch window, what an answer means, the
+//! backoff, photos first, the status), `wire` encodes batches and classifies answers, and
+//! `run` below is the thin loop that performs the machine's actions — read and encode rows
+//! on the blocking pool, upload photos, POST, record the ack through the engine, wait — and
+//! feeds each result back with the time it happened.
+//!
+//! How the changes this shape is made for go in:
+//! - **Pipelining** (build the next batch while one is in flight; record the ack without
+//!   holding up the next send). The machine already tells the central's ack
+//!   (`Answer(Acked)`) from its recording (`RecordAck` → `AckRecorded`). It would hold a
+//!   prepared batch beside the in-flight one and return up to three actions (`Read` the
+//!   window after the in-flight batch's last seq, `Send`, `RecordAck`); the loop keeps one
+//!   future per kind in a `select!` and feeds results back as they land. The resend
+//!   position advances on the answer; `AckRecorded` only moves a "recorded through" mark,
+//!   and its failure retries the recording, not the batch (the central holds the events).
+//!   Any answer other than a full ack drops the prepared batch (its start is wrong) and the
+//!   round restarts from the journal as today. Still one POST in flight.
+//! - **Contract 1.1 slow retry** ("a fixed interval, configurable, default 60 s"): the
+//!   interval is already one value, `RetrySettings::slow_retry`, without growth or jitter,
+//!   chosen in one place per worker (`PushMachine::slow`, `FeedMachine::fail`). 1.1 moves
+//!   its default to 60 s in the config; if "fixed" must also mean that a recovering network
+//!   does not cut it short, `slow` asks for a `Wait` whose `Wake` only the daemon stopping
+//!   ends (one new variant, one line).
+//! - **Contract 1.1 413 growth-back**: `BatchLimit` alone decides; `refused` would keep the
+//!   last size that succeeded as the ceiling and `succeeded` count consecutive successes,
+//!   doubling only after 100. The machine's tests for 413 pin where it is called.
+
+mod machine;
+mod wire;
+
+pub use machine::{
+    Action, BatchLimit, Candidate, Input, Outcome, Photo, PushMachine, PushSettings, window,
+};
+pub use wire::{Encoded, batch_body, classify, classify_blob, photos_of};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use rusqlite::Connection;
+use tokio::sync::{Notify, watch};
+
+use super::client::{Central, describe};
+use super::error::PushError;
+use super::settings::WorkerSettings;
+use super::worker::Signals;
+use super::{SharedStatus, update};
+use crate::config::Config;
+use crate::engine::EngineHandle;
+use crate::store;
+
+/// Run the push worker until `shutdown`.
+pub async fn run(
+    cfg: Arc<Config>,
+    engine: EngineHandle,
+    status: SharedStatus,
+    network_up: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let Some((settings, central)) =
+        super::worker::start(&cfg, &status, |s, e| s.push.cannot_start(e))
+    else {
+        return;
+    };
+    let mut journal = match Journal::open(&settings) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::error!(error = %e, "sync push cannot open the database");
+            return;
+        }
+    };
+    let uplink = Uplink::new(central, &settings, &engine);
+    let mut signals = Signals::new(network_up, shutdown, Some(engine.events.subscribe()));
+    let mut machine = PushMachine::new(settings.push, Box::new(super::os_jitter));
+    let mut action = machine.start();
+    loop {
+        update(&status, |s| machine.publish(s));
+        if machine.take_network_back() {
+            signals.network_back();
+        }
+        let input = match action {
+            Action::Read { after, max } => {
+                if signals.stopping() {
+                    return;
+                }
+                match journal.read(uplink.header(), after, max).await {
+                    Some(input) => input,
+                    None => return,
+                }
+            }
+            Action::UploadPhotos(photos) => uplink.upload(&photos).await,
+            Action::Send { events } => match journal.prepared.take() {
+                Some(enc) => uplink.send(enc, events).await,
+                None => Input::Failed(PushError::Journal("no batch was read".into())),
+            },
+            Action::RecordAck { through } => match engine.ack(through).await {
+                Ok(_) => Input::AckRecorded,
+                Err(e) => Input::Failed(PushError::Ack(e)),
+            },
+            Action::Wait(w) => {
+                if !signals.wait(w).await {
+                    return;
+                }
+                Input::Woken
+            }
+            Action::Stop => {
+                signals.stopped().await;
+                return;
+            }
+        };
+        action = machine.handle(input, super::now());
+    }
+}
+
+/// The journal side of the push: the reader and the last read.
+struct Journal {
+    /// The read-only connection, lent to the blocking pool for each read (never held
+    /// across a wait, so it pins no WAL snapshot).
+    reader: Option<Connection>,
+    /// The last read, encoded, until the machine says how much of it to send.
+    prepared: Option<Encoded>,
+}
+
+impl Journal {
+    fn open(s: &WorkerSettings) -> Result<Journal, store::StoreError> {
+        Ok(Journal {
+            reader: Some(store::open_reader(&s.database)?),
+            prepared: None,
+        })
+    }
+
+    /// Read and encode (under `header`) up to `max` events after `after` (or the durable
+    /// cursor), off the async threads. None when the blocking task died: the worker cannot
+    /// go on.
+    async fn read(&mut self, header: Vec<u8>, after: Option<i64>, max: usize) -> Option<Input> {
+        let conn = self.reader.take();
+        let task = tokio::task::spawn_blocking(move || {
+            let r = read_batch(conn.as_ref(), after, max, header);
+            (conn, r)
+        });
+        let (conn, r) = match task.await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, "push reader task failed");
+                return None;
+            }
+        };
+        self.reader = conn;
+        Some(match r {
+            Ok((start, enc, events)) => {
+                let envelope = enc.envelope();
+                self.prepared = Some(enc);
+                Input::Read {
+                    start,
+                    envelope,
+                    events,
+                }
+            }
+            Err(e) => Input::Failed(e),
+        })
+    }
+}
+
+/// The network side of the push: the central, where to send, what to say.
+struct Uplink {
+    central: Central,
+    events_url: String,
+    blobs_url: String,
+    station: String,
+    epoch: String,
+    /// Where the photo store lives.
+    state_dir: PathBuf,
+}
+
+impl Uplink {
+    fn new(central: Central, s: &WorkerSettings, engine: &EngineHandle) -> Uplink {
+        let base = format!("{}/v1/stations/{}", central.base_url, s.station);
+        Uplink {
+            events_url: format!("{base}/events"),
+            blobs_url: format!("{base}/blobs"),
+            central,
+            station: s.station.clone(),
+            epoch: engine.epoch.to_string(),
+            state_dir: s.state_dir.clone(),
+        }
+    }
+
+    /// The batch envelope's opening, `sent_at` now.
+    fn header(&self) -> Vec<u8> {
+        wire::header(&self.station, &self.epoch, Utc::now())
+    }
+
+    async fn upload(&self, photos: &[Photo]) -> Input {
+        let token = match self.central.token.read() {
+            Ok(t) => t,
+            Err(e) => return Input::Failed(PushError::Token(e)),
+        };
+        for p in photos {
+            match self.upload_one(&token, p).await {
+                Ok(None) => {}
+                Ok(Some(refused)) => return Input::PhotoRefused(refused),
+                Err(e) => return Input::Failed(e),
+            }
+        }
+        Input::PhotosUploaded
+    }
+
+    /// PUT one photo; `Some` is the central's refusal.
+    async fn upload_one(&self, token: &str, p: &Photo) -> Result<Option<Outcome>, PushError> {
+        let (bytes, content_type) = match crate::photos::read(&self.state_dir, &p.sha256) {
+            Ok(Some(photo)) => photo,
+            Ok(None) => {
+                return Err(PushError::PhotoMissing {
+                    sha256: p.sha256.clone(),
+                    seq: p.seq,
+                });
+            }
+            Err(error) => {
+                return Err(PushError::PhotoUnreadable {
+                    sha256: p.sha256.clone(),
+                    error,
+                });
+            }
+        };
+        let resp = self
+            .central
+            .http
+            .put(format!("{}/{}", self.blobs_url, p.sha256))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| PushError::Transport(describe(&e)))?;
+        let code = resp.status().as_u16();
+        if matches!(code, 200 | 201) {
+            return Ok(None);
+        }
+        let body = resp.text().await.unwrap_or_default();
+        Ok(classify_blob(code, &p.sha256, &body))
+    }
+
+    /// POST the first `events` events of `enc`, gzipped under a fresh `sent_at` (the
+    /// uncompressed batch is gone before the request goes out).
+    async fn send(&self, enc: Encoded, events: usize) -> Input {
+        let token = match self.central.token.read() {
+            Ok(t) => t,
+            Err(e) => return Input::Failed(PushError::Token(e)),
+        };
+        let body = enc.gzip(events, &self.header());
+        drop(enc);
+        let resp = self
+            .central
+            .http
+            .post(&self.events_url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+            .await;
+        match resp {
+            Ok(r) => {
+                let code = r.status().as_u16();
+                match r.text().await {
+                    Ok(t) => Input::Answer(classify(code, &t)),
+                    Err(e) => Input::Failed(PushError::AnswerBody(e.to_string())),
+                }
+            }
+            Err(e) => Input::Failed(PushError::Transport(describe(&e))),
+        }
+    }
+}
+
+type Read = (i64, Encoded, Vec<Candidate>);
+
+/// The events after `after` (or the durable cursor), encoded under `header`, with what the
+/// machine weighs of each.
+fn read_batch(
+    conn: Option<&Connection>,
+    after: Option<i64>,
+    max: usize,
+    header: Vec<u8>,
+) -> Result<Read, PushError> {
+    let journal = |e: store::StoreError| PushError::Journal(e.to_string());
+    let conn = conn.ok_or_else(|| PushError::Journal("no reader".into()))?;
+    let start = match after {
+        Some(n) => n,
+        None => store::acked_through(conn).map_err(journal)?,
+    };
+    let rows = store::journal_after(conn, start, max as i64).map_err(journal)?;
+    let enc = Encoded::new(header, &rows);
+    let events = rows
+        .iter()
+        .zip(enc.sizes())
+        .map(|(row, bytes)| Candidate {
+            seq: row.seq,
+            bytes,
+            photos: photos_of(row),
+        })
+        .collect();
+    Ok((start, enc, events))
+}

@@ -1,0 +1,184 @@
+//! What the sync workers report, as plain data: each machine owns its section (`PushStatus`,
+//! `FeedStatus`) and the loops copy it into the `SharedStatus` that the status views read.
+//! The clock offset is its own section because more than one exchange may measure it (the
+//! push answer today; contract 1.1 adds the feed answer: whichever came last wins).
+//!
+//! Architecture invariant: pure (`sync::tests::machines_are_pure`); the JSON operators read
+//! is built in `sync::status_json`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// What the sync workers last saw; shared with the status views.
+#[derive(Debug, Clone, Default)]
+pub struct SyncStatus {
+    pub push: PushStatus,
+    pub feed: FeedStatus,
+    /// The last clock-offset measurement (none before the first answer with `server_time`).
+    pub clock: Option<ClockReading>,
+}
+
+/// The push worker's state as operators read it (`sync status`, the README's list).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PushState {
+    /// No central configured.
+    #[default]
+    Disabled,
+    Idle,
+    Sending,
+    /// A transient failure; retried with backoff.
+    Backoff,
+    /// The central refused the station token (or it cannot be read): fix the token.
+    AuthFailed,
+    /// The central refuses the data, or the station cannot send it: a bug to report.
+    Rejected,
+    /// Stopped: the central holds different events; a supervisor reconciles.
+    Conflict,
+}
+
+impl PushState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushState::Disabled => "disabled",
+            PushState::Idle => "idle",
+            PushState::Sending => "sending",
+            PushState::Backoff => "backoff",
+            PushState::AuthFailed => "auth_failed",
+            PushState::Rejected => "rejected",
+            PushState::Conflict => "conflict",
+        }
+    }
+}
+
+/// The feed worker's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FeedState {
+    #[default]
+    Disabled,
+    Idle,
+    Backoff,
+    Rejected,
+}
+
+impl FeedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedState::Disabled => "disabled",
+            FeedState::Idle => "idle",
+            FeedState::Backoff => "backoff",
+            FeedState::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushStatus {
+    pub state: PushState,
+    pub last_success: Option<DateTime<Utc>>,
+    /// The alarm text operators read; pinned by the integration tests.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// When the push tries again (none while it works, or once stopped).
+    pub next_retry: Option<DateTime<Utc>>,
+    /// Events per batch now (lower than configured after a `413`).
+    pub batch_limit: usize,
+}
+
+impl PushStatus {
+    /// The worker could not start (the client cannot be built): nothing will be sent.
+    pub fn cannot_start(&mut self, error: String) {
+        self.state = PushState::Rejected;
+        self.last_error = Some(error);
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedStatus {
+    pub state: FeedState,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl FeedStatus {
+    pub fn cannot_start(&mut self, error: String) {
+        self.state = FeedState::Rejected;
+        self.last_error = Some(error);
+    }
+}
+
+/// Central time minus station time, and whether it is over the configured limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockReading {
+    pub offset_ms: i64,
+    pub alarm: bool,
+}
+
+impl ClockReading {
+    /// The central read `server_time` while answering a request sent at `sent_at` that took
+    /// `rtt` to answer: assume it read its clock halfway through.
+    pub fn measure(
+        server_time: DateTime<Utc>,
+        sent_at: DateTime<Utc>,
+        rtt: Duration,
+        limit: Duration,
+    ) -> ClockReading {
+        let halfway = sent_at + chrono::Duration::from_std(rtt / 2).unwrap_or_default();
+        let offset_ms = (server_time - halfway).num_milliseconds();
+        ClockReading {
+            offset_ms,
+            alarm: offset_ms.unsigned_abs() > limit.as_millis() as u64,
+        }
+    }
+}
+
+pub type SharedStatus = Arc<Mutex<SyncStatus>>;
+
+pub fn new_status() -> SharedStatus {
+    Arc::new(Mutex::new(SyncStatus::default()))
+}
+
+/// Update the shared status (a poisoned lock still holds usable data).
+pub fn update(status: &SharedStatus, f: impl FnOnce(&mut SyncStatus)) {
+    let mut g = match status.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    f(&mut g);
+}
+
+pub fn snapshot(status: &SharedStatus) -> SyncStatus {
+    match status.lock() {
+        Ok(g) => g.clone(),
+        Err(p) => p.into_inner().clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The offset is measured against the request's midpoint and alarms only past the limit.
+    #[test]
+    fn clock_offset_uses_the_midpoint_and_the_limit() {
+        let sent = DateTime::parse_from_rfc3339("2026-11-25T08:30:00.000Z")
+            .unwrap()
+            .to_utc();
+        let server = sent + chrono::Duration::milliseconds(1_100);
+        let limit = Duration::from_secs(1);
+        let r = ClockReading::measure(server, sent, Duration::from_millis(200), limit);
+        assert_eq!(r.offset_ms, 1_000);
+        assert!(!r.alarm, "exactly at the limit is no alarm");
+        let r = ClockReading::measure(server, sent, Duration::ZERO, limit);
+        assert_eq!(
+            r,
+            ClockReading {
+                offset_ms: 1_100,
+                alarm: true
+            }
+        );
+        let behind = ClockReading::measure(sent, server, Duration::ZERO, limit);
+        assert!(behind.alarm && behind.offset_ms == -1_100);
+    }
+}
