@@ -153,7 +153,7 @@ fn login_lockout_csrf_and_logout() {
     assert_eq!(get(&a, &s, "/api/v1/me").status, 401);
 
     std::thread::sleep(Duration::from_millis(200));
-    let log = String::from_utf8_lossy(&d.log.lock().unwrap()).to_string();
+    let log = d.log_text();
     let line = log
         .lines()
         .find(|l| l.contains("locked out"))
@@ -543,7 +543,7 @@ fn api_flow_with_idempotency_and_masking() {
     assert!(r.json()["alarms"].is_array());
 
     std::thread::sleep(Duration::from_millis(200));
-    let log = String::from_utf8_lossy(&d.log.lock().unwrap()).to_string();
+    let log = d.log_text();
     assert!(log.contains("customer data revealed"), "{log}");
     assert!(!log.contains(CUSTOMER), "customer name in the log: {log}");
 }
