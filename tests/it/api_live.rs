@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::api::{CUSTOMER, manifest};
 use crate::api_client::{Sess, addr, get, http, login, post, station};
 use crate::kit::http::{exchange, read_until};
-use crate::support::scan_ok;
+use crate::support::{EVERY, poll, scan_ok, try_poll};
 
 /// The station named as another machine (or a DNS rebinding) would name it.
 const ELSEWHERE: &str = "station.example:8470";
@@ -244,7 +244,8 @@ fn slow_clients_are_cut_off() {
         s.write_all(b"GET /api/v1/me HTTP/1.1\r\nHo").unwrap();
         slow.push(s);
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // No wait needed for the two to take the slots: their handshakes completed before this
+    // client connects, and the kernel hands connections to accept() in that order.
     let t = std::time::Instant::now();
     let r = http(&a, "GET", "/healthz", &[], b"");
     assert_eq!(r.status, 200);
@@ -305,15 +306,24 @@ fn request_cap_and_timeout() {
     let st = station("max_concurrent = 1\nrequest_timeout_s = 2");
     let d = st.start();
     let a = addr(&d);
-    let mut stall = std::net::TcpStream::connect(&a).unwrap();
-    write!(
-        stall,
-        "POST /api/v1/session HTTP/1.1\r\nHost: {a}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"badge\":"
-    )
-    .unwrap();
-    let t = std::time::Instant::now();
-    std::thread::sleep(Duration::from_millis(300));
-    let r = http(&a, "GET", "/api/v1/openapi.json", &[], b"");
+    // Ready when the stalled request holds the only slot. Until the station has read its
+    // head a probe still gets through (200); a probe that takes the slot first makes the
+    // stall the refused one, and then another stall is started. Once a stall holds the
+    // slot, the next probe is refused: that refusal must be `busy`.
+    let (mut stall, t, r) = poll("a stalled request to hold the slot", || {
+        let mut stall = std::net::TcpStream::connect(&a).unwrap();
+        write!(
+            stall,
+            "POST /api/v1/session HTTP/1.1\r\nHost: {a}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"badge\":"
+        )
+        .unwrap();
+        let t = std::time::Instant::now();
+        let r = try_poll(Duration::from_secs(1), EVERY, || {
+            let r = http(&a, "GET", "/api/v1/openapi.json", &[], b"");
+            (r.status != 200).then_some(r)
+        })?;
+        Some((stall, t, r))
+    });
     assert_eq!((r.status, r.json()["error"].clone()), (503, json!("busy")));
     stall
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -68,7 +68,9 @@ impl FakePrinter {
     }
 
     /// Accept connections while the printer is on; while it is `Down` nothing listens on
-    /// its port (connections are refused), and it listens again when it comes back.
+    /// its port (connections are refused), and it listens again when it comes back. The
+    /// 5 ms sleeps are this firmware's own polling of a non-blocking listener (it must
+    /// notice a mode change without a connection), not a test waiting for a result.
     fn accept_loop(&self, l: TcpListener, addr: SocketAddr) {
         let mut listener = Some(l);
         loop {

@@ -14,10 +14,14 @@ use crate::api_client::{JSON, http};
 use crate::kit::central::{Central, CentralOptions, StoredEvent, contract_time};
 use crate::kit::control::Ctl;
 use crate::proxy::{Action, FaultMode, FaultProxy};
-use crate::support::{Station, poll_within, request, scan_ok};
+use crate::support::{Station, poll_within, request, scan_ok, try_poll};
 
 /// The station token the central double expects by default.
 const TOKEN: &str = "station-token";
+
+/// How often a test probes a station at its disk cap with a scan: each refused scan is
+/// work for it, so not at the kit's usual 20 ms.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -230,11 +234,15 @@ fn effectively_once_under_faults_and_kill_9() {
                                 assert!(old.is_none(), "seq {seq} acknowledged twice");
                                 if a.len() >= want {
                                     drop(a);
+                                    // The pace of a slow stream past the quota (the
+                                    // scenario), not a wait for anything.
                                     std::thread::sleep(Duration::from_millis(25));
                                 }
                             }
                             Ok(v) => unexpected.lock().unwrap().push(v),
-                            // Killed mid-request: this scan was never acknowledged.
+                            // Killed mid-request: this scan was never acknowledged. A
+                            // short pause before reconnecting, as a scanner client
+                            // retries; the kill or the stop flag ends it.
                             Err(_) => std::thread::sleep(Duration::from_millis(5)),
                         }
                     }
@@ -478,7 +486,8 @@ fn seq_conflict_stops_the_push_and_keeps_every_event() {
     );
     let posts = central.posts();
     // More work is still recorded, and nothing more is pushed: with backoff_cap_s = 1 and
-    // slow_retry_s = 1 any retry would land well within this window.
+    // slow_retry_s = 1 any retry would land well within this window. The sleep is the
+    // window itself (an absence has no signal to wait for), not a wait for a result.
     junk_scans(&st, "AFTER", 2);
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(central.posts(), posts, "the station stopped pushing");
@@ -971,16 +980,16 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
 
     proxy.set(FaultMode::Pass);
     let mut n = 0;
-    let accepted = poll_within(Duration::from_secs(60), "a scan accepted again", || {
+    let accepted = try_poll(Duration::from_secs(60), PROBE_EVERY, || {
         n += 1;
         let v = scan_on(&st, "late", &format!("LATE-{n}"));
         if v["stored"] == true {
             return Some(v);
         }
         assert_eq!(v["code"], "storage_cap", "{v}");
-        std::thread::sleep(Duration::from_millis(100));
         None
-    });
+    })
+    .expect("a scan accepted again within 60 s");
     assert_eq!(accepted["seq_first"], before.len() as i64 + 1, "{accepted}");
     let s = status(&st);
     eprintln!("accepting again after {n} tries: {}", s["disk"]);
@@ -1176,16 +1185,12 @@ fn wal_does_not_eat_the_disk_cap() {
     );
     assert!(live < 4 << 20, "the journal itself is small: {live} bytes");
     let mut n = 0;
-    poll_within(
-        Duration::from_secs(15),
-        "a scan accepted after the burst",
-        || {
-            n += 1;
-            let v = scan_on(&st, "after", &format!("AFTER-BURST-{n}"));
-            std::thread::sleep(Duration::from_millis(100));
-            (v["stored"] == true).then_some(())
-        },
-    );
+    try_poll(Duration::from_secs(15), PROBE_EVERY, || {
+        n += 1;
+        let v = scan_on(&st, "after", &format!("AFTER-BURST-{n}"));
+        (v["stored"] == true).then_some(())
+    })
+    .expect("a scan accepted after the burst within 15 s");
     let s = status(&st);
     assert!(
         s["disk"]["used_bytes"].as_u64().unwrap() < 8 << 20,
@@ -1210,7 +1215,8 @@ fn persistent_413_is_retried_slowly_with_an_alarm() {
     );
     let before = central.posts();
     // With slow_retry_s = 1 and backoff_cap_s = 1, a paced station makes a handful of
-    // attempts in this window.
+    // attempts in this window. The sleep is the window the rate is counted over, not a
+    // wait for a result.
     std::thread::sleep(Duration::from_secs(2));
     let posts = central.posts() - before;
     let s = status(&st);
