@@ -44,6 +44,7 @@
 //! `BENCH_SYNC_EVENTS=<n>` shrinks the backlog for a quick try (figures then are not the
 //! target's).
 
+mod common;
 #[path = "../tests/kit/mod.rs"]
 mod kit;
 
@@ -64,6 +65,7 @@ use returnsd::store::{JOURNAL_COLUMNS, JournalRow, Store};
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
 
+use common::{cpu_model, fsync_probe, host_cpu, mount_of, pass, proc_stat, round3};
 use kit::central::{Central, CentralOptions, Push};
 use kit::control::request;
 use kit::daemon::{Daemon, Launch};
@@ -91,14 +93,6 @@ fn now_str() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
-fn pass(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "FAIL" }
-}
-
 /// p50 / p99 / mean of a set of millisecond samples.
 fn pct(ms: &[f64]) -> (f64, f64, f64) {
     if ms.is_empty() {
@@ -117,81 +111,6 @@ fn dist_json(ms: &[f64]) -> Value {
 
 // ---------------------------------------------------------------------------------------
 // Environment
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The mount holding `path`: (mount point, device, fs type).
-fn mount_of(path: &Path) -> (String, String, String) {
-    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    let mut best = ("?".to_string(), "?".to_string(), "unknown".to_string());
-    let mut best_len = 0;
-    for line in mounts.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() < 3 {
-            continue;
-        }
-        let mp = f[1].replace("\\040", " ");
-        if canon.starts_with(&mp) && mp.len() >= best_len {
-            best_len = mp.len();
-            best = (mp, f[0].to_string(), f[2].to_string());
-        }
-    }
-    best
-}
-
-/// 4 KiB overwrite + fsync on a plain file, p50 in ms: what one durable commit costs here.
-fn fsync_probe(dir: &Path) -> (f64, f64) {
-    use std::os::unix::fs::FileExt;
-    let path = dir.join("fsync-probe.bin");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .expect("fsync probe file");
-    let block = vec![0x5Au8; 4096];
-    for i in 0..64u64 {
-        f.write_at(&block, i * 4096).expect("probe write");
-    }
-    f.sync_all().expect("probe sync");
-    let mut ms = Vec::new();
-    for i in 0..220u64 {
-        let t = Instant::now();
-        f.write_at(&block, (i % 64) * 4096).expect("probe write");
-        f.sync_all().expect("probe fsync");
-        if i >= 20 {
-            ms.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    let _ = std::fs::remove_file(&path);
-    let (p50, p99, _) = pct(&ms);
-    (p50, p99)
-}
-
-/// utime + stime of a /proc stat line, in clock ticks, with the thread/process name.
-fn proc_stat(path: &Path) -> Option<(String, u64)> {
-    let s = std::fs::read_to_string(path).ok()?;
-    let open = s.find('(')?;
-    let close = s.rfind(')')?;
-    let comm = s[open + 1..close].to_string();
-    let f: Vec<&str> = s[close + 1..].split_whitespace().collect();
-    // After ')': state(0) ppid(1) … utime(11) stime(12).
-    let ut: u64 = f.get(11)?.parse().ok()?;
-    let st: u64 = f.get(12)?.parse().ok()?;
-    Some((comm, ut + st))
-}
 
 fn ticks_per_s() -> f64 {
     Command::new("getconf")
@@ -969,23 +888,6 @@ fn station_path(station_db: &Path, epoch: &str, n: i64, k: i64) -> StationPath {
 
 // ---------------------------------------------------------------------------------------
 
-/// Host CPU ticks (busy, total) from /proc/stat.
-fn host_cpu() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let v: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let f = |i: usize| v.get(i).copied().unwrap_or(0);
-    // user nice system idle iowait irq softirq steal
-    let busy = f(0) + f(1) + f(2) + f(5) + f(6) + f(7);
-    (busy, busy + f(3) + f(4))
-}
-
 fn self_ticks() -> u64 {
     proc_stat(Path::new("/proc/self/stat")).map_or(0, |x| x.1)
 }
@@ -1238,7 +1140,8 @@ fn main() {
     std::fs::create_dir_all(&station_dir).expect("bench dir under target/");
     let station_db = station_dir.join("returnsd.db");
 
-    let (mp, dev, fstype) = mount_of(&root);
+    let (mp, dev, fstype, _) = mount_of(&root)
+        .unwrap_or_else(|| ("?".into(), "?".into(), "unknown".into(), String::new()));
     let cpu = cpu_model();
     let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
     let loadavg = std::fs::read_to_string("/proc/loadavg")
@@ -1260,7 +1163,11 @@ fn main() {
     if fstype == "tmpfs" || fstype == "ramfs" {
         println!("WARNING  : bench dir is on {fstype}: fsync is free");
     }
-    let (fsync_p50, fsync_p99) = fsync_probe(&root);
+    let fsync: Vec<f64> = fsync_probe(&root, true, 200)
+        .into_iter()
+        .map(|d| d.as_secs_f64() * 1e3)
+        .collect();
+    let (fsync_p50, fsync_p99, _) = pct(&fsync);
     println!("disk     : 4 KiB overwrite + fsync p50 {fsync_p50:.3} ms, p99 {fsync_p99:.3} ms");
     let _ = std::io::stdout().flush();
 
