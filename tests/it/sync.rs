@@ -127,6 +127,15 @@ fn assert_same_events(got: &[StoredEvent], journal: &[Value]) {
     );
 }
 
+/// The central saw no contract breach.
+fn assert_no_violations(central: &Central) {
+    assert!(
+        central.violations().is_empty(),
+        "{:?}",
+        central.violations()
+    );
+}
+
 /// The journal's seqs are exactly 1..=len.
 fn assert_contiguous(journal: &[Value]) {
     assert_contiguous_from(journal, 1);
@@ -340,11 +349,7 @@ fn effectively_once_under_faults_and_kill_9() {
     }
     assert_eq!(central.epochs(), vec![epoch.clone()]);
     assert_central_has(&central, &epoch, &journal);
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 // ---- 2. epochs ----------------------------------------------------------------------------
@@ -387,11 +392,7 @@ fn wiped_database_starts_a_new_epoch() {
             .all(|e| e.data["code"].as_str().unwrap().starts_with("NEW")),
         "no old event in the new epoch"
     );
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 // ---- 3. auth ------------------------------------------------------------------------------
@@ -435,11 +436,7 @@ fn wrong_token_is_alarmed_and_fixed_without_restart() {
     let journal = st.journal();
     d.stop();
     assert_central_has(&central, &epoch, &journal);
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 // ---- 4. seq conflict ----------------------------------------------------------------------
@@ -832,30 +829,7 @@ fn photo_is_uploaded_before_its_inspection_event() {
     let sha = crate::kit::central::sha256_hex(&png);
     assert_eq!(photo, format!("{sha}:{}:image/png", png.len()));
 
-    let r = scan_ok(
-        &st,
-        &[
-            "OP-017",
-            "SF1888888888888",
-            "CMD-KIND-CUSTOMER",
-            "CMD-UNPACK",
-            "6901234560015",
-            "CMD-DONE",
-        ],
-    );
-    let rid = r[1]["return_id"].as_str().expect("return id").to_string();
-    let out = st.cli(&[
-        "inspect",
-        &rid,
-        "--badge",
-        "021",
-        "--grade",
-        "defect",
-        "--reason",
-        "damaged_casing",
-        "--photo",
-        &photo,
-    ]);
+    let out = inspect_with_photo(&st, &photo);
     assert!(
         out.status.success(),
         "{}{}",
@@ -1039,11 +1013,7 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
         )),
         "verify reports the pruned prefix: {text}"
     );
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 // ---- more of the contract -----------------------------------------------------------------
@@ -1091,11 +1061,7 @@ fn central_restored_from_backup_gets_the_gap_resent() {
     let journal = st.journal();
     d.stop();
     assert_central_has(&central, &epoch, &journal);
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 /// A central clock far from the station's raises the clock alarm; events keep the
@@ -1277,11 +1243,7 @@ fn photo_not_in_the_store_does_not_stall_the_push() {
     let journal = st.journal();
     d.stop();
     assert_central_has(&central, &epoch, &journal);
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 /// An inspection's photo reference must match the stored photo's size and type; the
@@ -1306,9 +1268,5 @@ fn photo_reference_matches_the_stored_photo() {
         c.acked_through(&epoch) >= last
     });
     d.stop();
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
