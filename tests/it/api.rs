@@ -1,8 +1,8 @@
-//! The operator API through the real binary (port 0, temp state dir, plain HTTP over
-//! `std::net::TcpStream`): login, lockout, idle expiry, CSRF and origin checks, the role
-//! of every mutating endpoint, limits and malformed requests, path traversal, idempotency,
-//! masking, customer data kept out of the log, and the OpenAPI document against the
-//! router.
+//! The operator API through the real binary (port 0, temp state dir, the kit's plain HTTP
+//! client over `std::net::TcpStream`): login, lockout, idle expiry, CSRF and origin
+//! checks, the role of every mutating endpoint, limits and malformed requests, path
+//! traversal, idempotency, masking, customer data kept out of the log, and the OpenAPI
+//! document against the router.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
-//! The kiosk in a real headless Chromium, driven over WebDriver by a minimal client
-//! (the kit's HTTP/1.1 client over a TcpStream to `chromedriver`): the page follows scans live, shows
-//! refusals in red, switches language, shows the printer's state; screenshots of both
-//! languages are left in `target/screenshots/`.
+//! The kiosk in a real headless Chromium, driven over WebDriver by a minimal client (the
+//! kit's HTTP/1.1 client over a TcpStream to `chromedriver`): the page follows scans live,
+//! shows refusals in red, switches language, shows the printer's state; screenshots of
+//! both languages are left in `target/screenshots/`.
 //!
 //! Chromium and chromedriver are required (Debian `chromium`, `chromium-driver`; installed by
 //! `tests/run-all.sh`): without them these tests FAIL, they never skip.

@@ -1,7 +1,8 @@
 //! Central sync through the real daemon binary (`shared/spec/central-sync.md`): push under
 //! faults and kill -9, epochs, auth, seq conflicts, the pull endpoints, the feed, photos and
-//! the disk cap. The central is the contract-faithful double (`central.rs`), often behind
-//! the fault proxy (`proxy.rs`). Every wait polls with a deadline.
+//! the disk cap. The central is the contract-faithful double (`tests/kit/central.rs`),
+//! often behind the fault proxy (`proxy.rs`). Every wait polls with a deadline (the kit's
+//! `poll`); the two sleeps left are windows the test measures over.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
