@@ -20,13 +20,20 @@
 //! `SMALL` (no slow-down per scan). One `BENCH_JSON {…}` line carries every figure.
 
 mod common;
-use common::{Daemon, dist, ms, pct, poll, request, start as start_daemon};
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
+
+use common::{dist, ms, pct};
+use kit::control::request;
+use kit::daemon::{Daemon, Launch};
+use kit::http::{Conn, JSON, Resp};
+use kit::poll::poll;
 
 const SMALL: usize = 200;
 const LARGE: usize = 2_000;
@@ -34,66 +41,21 @@ const SAMPLES: usize = 200;
 const BASELINE_N: usize = 1_000;
 const TARGET_P99_MS: f64 = 50.0;
 
-/// One HTTP/1.1 connection kept alive (answers carry Content-Length).
-struct Conn {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-    host: String,
-}
-
-impl Conn {
-    fn open(addr: &str) -> Conn {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_nodelay(true).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Conn {
-            r: BufReader::new(s.try_clone().unwrap()),
-            w: s,
-            host: addr.to_string(),
-        }
+/// One call on a kept-alive connection: (status, JSON body or `Null`); POST bodies are
+/// JSON.
+fn call(
+    c: &mut Conn,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Value) {
+    let mut headers = headers.to_vec();
+    if method == "POST" {
+        headers.push(JSON);
     }
-
-    fn call(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, Value) {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        if method == "POST" {
-            req.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            ));
-        }
-        req.push_str("\r\n");
-        req.push_str(body);
-        self.w.write_all(req.as_bytes()).unwrap();
-        let mut status = String::new();
-        self.r.read_line(&mut status).unwrap();
-        let code: u16 = status.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let mut len = 0usize;
-        loop {
-            let mut h = String::new();
-            self.r.read_line(&mut h).unwrap();
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap();
-            }
-        }
-        let mut b = vec![0u8; len];
-        self.r.read_exact(&mut b).unwrap();
-        (code, serde_json::from_slice(&b).unwrap_or(Value::Null))
-    }
+    let r: Resp = c.call(method, path, &headers, body.as_bytes());
+    (r.status, r.json_or_null())
 }
 
 fn start(dir: &Path) -> (Daemon, String) {
@@ -117,11 +79,11 @@ fn start(dir: &Path) -> (Daemon, String) {
         ),
     )
     .unwrap();
-    let d = start_daemon(&cfg, dir);
+    let d = Launch::new(&cfg, &dir.join("state/returnsd.sock"))
+        .log_to(&dir.join("daemon.stderr"))
+        .start();
     let addr = format!("127.0.0.1:{port}");
-    poll("the HTTP listener", Duration::from_secs(30), || {
-        TcpStream::connect(&addr).ok()
-    });
+    poll("the HTTP listener", || TcpStream::connect(&addr).ok());
     (d, addr)
 }
 
@@ -175,7 +137,8 @@ fn handheld(addr: &str, token: &str, ids: &mut Vec<String>, tag: &str) -> Round 
     };
     for n in 0..SAMPLES {
         let t0 = Instant::now();
-        let (s, q) = c.call(
+        let (s, q) = call(
+            &mut c,
             "GET",
             "/api/v1/inspection-queue",
             &[("Authorization", &auth)],
@@ -185,7 +148,8 @@ fn handheld(addr: &str, token: &str, ids: &mut Vec<String>, tag: &str) -> Round 
         assert_eq!(s, 200, "{q}");
         let id = ids.pop().expect("a return waiting");
         let t0 = Instant::now();
-        let (s, v) = c.call(
+        let (s, v) = call(
+            &mut c,
             "GET",
             &format!("/api/v1/returns/{id}"),
             &[("Authorization", &auth)],
@@ -201,7 +165,8 @@ fn handheld(addr: &str, token: &str, ids: &mut Vec<String>, tag: &str) -> Round 
         let body =
             json!({"grade": "good", "checklist": [{"code": "packaging_complete", "met": true}]});
         let t0 = Instant::now();
-        let (s, v) = c.call(
+        let (s, v) = call(
+            &mut c,
             "POST",
             &format!("/api/v1/returns/{id}/inspect"),
             &[("Authorization", &auth), ("Idempotency-Key", &key)],
@@ -210,7 +175,8 @@ fn handheld(addr: &str, token: &str, ids: &mut Vec<String>, tag: &str) -> Round 
         r.inspect.push(ms(t0.elapsed()));
         assert_eq!((s, v["ok"].as_bool()), (200, Some(true)), "{v}");
         let t0 = Instant::now();
-        let (s, v) = c.call(
+        let (s, v) = call(
+            &mut c,
             "POST",
             &format!("/api/v1/returns/{id}/put-away"),
             &[("Authorization", &auth)],
@@ -256,14 +222,15 @@ fn main() {
     let mut floor = Vec::with_capacity(BASELINE_N);
     for _ in 0..BASELINE_N {
         let t0 = Instant::now();
-        let (s, _) = c.call("GET", "/healthz", &[], "");
+        let (s, _) = call(&mut c, "GET", "/healthz", &[], "");
         floor.push(ms(t0.elapsed()));
         assert_eq!(s, 200);
     }
     let (b50, b99, _) = pct(&floor);
     println!("baseline : GET /healthz, kept-alive loopback  p50 {b50:.3} ms  p99 {b99:.3} ms");
 
-    let (s, login) = c.call(
+    let (s, login) = call(
+        &mut c,
         "POST",
         "/api/v1/session",
         &[],
@@ -311,6 +278,6 @@ fn main() {
         "pass": pass,
     });
     println!("BENCH_JSON {out}");
-    drop(d);
+    d.stop();
     let _ = std::fs::remove_dir_all(&base);
 }

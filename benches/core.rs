@@ -24,6 +24,8 @@
 //! One `BENCH_JSON {…}` line carries every figure. `BENCH_CORE_DUMP=<file>` also writes the
 //! paced run's per-scan latencies (and the control's) as CSV.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +36,8 @@ use returnsd::engine::{EngineHandle, Reply};
 use rusqlite::{Connection, params};
 use serde_json::json;
 use tokio::time::MissedTickBehavior;
+
+use common::{cpu_model, host_cpu, mount_of, pass, proc_stat, round3};
 
 const RAW_COMMITS: usize = 2_000;
 const RAW_WARMUP: usize = 20;
@@ -130,37 +134,8 @@ impl Summary {
     }
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 // ---------------------------------------------------------------------------------------
 // Environment
-
-/// The mount holding `path` (longest mount-point prefix in /proc/mounts):
-/// (mount point, device, fs type, options).
-fn mount_of(path: &Path) -> Option<(String, String, String, String)> {
-    let canon = path.canonicalize().ok()?;
-    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
-    let unescape = |s: &str| {
-        s.replace("\\040", " ")
-            .replace("\\011", "\t")
-            .replace("\\012", "\n")
-            .replace("\\134", "\\")
-    };
-    let mut best: Option<(String, String, String, String)> = None;
-    for line in mounts.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() < 4 {
-            continue;
-        }
-        let mp = unescape(f[1]);
-        if canon.starts_with(&mp) && best.as_ref().is_none_or(|b| mp.len() >= b.0.len()) {
-            best = Some((mp, f[0].to_string(), f[2].to_string(), f[3].to_string()));
-        }
-    }
-    best
-}
 
 /// `stat -f -c %T` as a cross-check of the /proc/mounts answer (None if unavailable).
 fn stat_f_type(path: &Path) -> Option<String> {
@@ -172,18 +147,6 @@ fn stat_f_type(path: &Path) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Counters read from /proc at one instant: host CPU, this process's CPU and I/O and,
@@ -229,31 +192,8 @@ impl Snap {
     /// `thread`: a `/proc/…/task/<tid>` (or `/proc/thread-self`) directory whose schedstat
     /// and io counters to read; without it the I/O counters are the whole process's.
     fn take(thread: Option<&Path>) -> Snap {
-        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let cpu: Vec<u64> = stat
-            .lines()
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        // user nice system idle iowait irq softirq steal (guest is inside user).
-        let f = |i: usize| cpu.get(i).copied().unwrap_or(0);
-        let host_busy = f(0) + f(1) + f(2) + f(5) + f(6) + f(7);
-        let host_total = host_busy + f(3) + f(4);
-        let me = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-        // Fields after the command name, from field 4 (ppid) on; utime and stime are
-        // fields 14 and 15.
-        let after: Vec<u64> = me
-            .rsplit_once(')')
-            .map(|(_, rest)| rest)
-            .unwrap_or("")
-            .split_whitespace()
-            .skip(1)
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
-        let self_cpu = after.get(10).copied().unwrap_or(0) + after.get(11).copied().unwrap_or(0);
+        let (host_busy, host_total) = host_cpu();
+        let self_cpu = proc_stat(Path::new("/proc/self/stat")).map_or(0, |x| x.1);
         let io_path = thread.map_or_else(|| PathBuf::from("/proc/self/io"), |t| t.join("io"));
         let io = std::fs::read_to_string(io_path).unwrap_or_default();
         let io_field = |name: &str| {
@@ -343,44 +283,9 @@ fn engine_thread_dir() -> Option<PathBuf> {
 // ---------------------------------------------------------------------------------------
 // 0. Disk probe
 
-/// 4 KiB overwrite + sync on a plain file; `full` picks fsync (what this SQLite build calls:
-/// it has no HAVE_FDATASYNC, so every commit is an `fsync`, which also flushes the mtime
-/// change through the ext4 journal) over fdatasync.
+/// The disk probe as a [`Summary`] (`common::fsync_probe`).
 fn fsync_probe(dir: &Path, full: bool) -> Summary {
-    use std::os::unix::fs::FileExt;
-    let path = dir.join("fsync-probe.bin");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .expect("create fsync probe file");
-    let block = vec![0xA5u8; 4096];
-    // Pre-write 1 MiB and sync it, then overwrite in place: like a reused WAL, no
-    // file-size change to flush.
-    const SLOTS: u64 = 256;
-    for i in 0..SLOTS {
-        f.write_at(&block, i * 4096).expect("probe prealloc");
-    }
-    f.sync_all().expect("probe sync");
-    let mut samples = Vec::with_capacity(FSYNC_PROBES);
-    for i in 0..FSYNC_PROBES + RAW_WARMUP {
-        let t = Instant::now();
-        f.write_at(&block, (i as u64 % SLOTS) * 4096)
-            .expect("probe write");
-        if full {
-            f.sync_all().expect("probe fsync");
-        } else {
-            f.sync_data().expect("probe fdatasync");
-        }
-        if i >= RAW_WARMUP {
-            samples.push(t.elapsed());
-        }
-    }
-    drop(f);
-    let _ = std::fs::remove_file(&path);
-    Summary::of(&samples)
+    Summary::of(&common::fsync_probe(dir, full, FSYNC_PROBES))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -941,10 +846,6 @@ fn sustained(state_dir: &Path) -> Sustained {
 }
 
 // ---------------------------------------------------------------------------------------
-
-fn pass(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "FAIL" }
-}
 
 fn main() {
     // `cargo bench` passes `--bench` (and maybe a filter): accepted and ignored.

@@ -22,7 +22,9 @@
 //! nothing. One `BENCH_JSON {…}` line carries every figure.
 
 mod common;
-use common::{Daemon, dist, ms, pct, poll, request, start};
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,34 +32,21 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio_serial::SerialPort;
+
+use common::{dist, ms, pct};
+use kit::control::{request, wait_scanners};
+use kit::daemon::{Daemon, Launch};
+use kit::poll::try_poll;
+use kit::pty::{Pty, pty};
 
 const PARCELS: usize = 1_000;
 const BASELINE_N: usize = 1_000;
 const BURST_SCANNERS: usize = 10;
 const BURST_SCANS: usize = 200;
 const TARGET_P99_MS: f64 = 20.0;
-
-/// A pty pair: the master as a blocking std file (the "scanner"), the slave path.
-fn pty() -> (std::fs::File, String, tokio_serial::SerialStream) {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (master, slave) = rt.block_on(async { tokio_serial::SerialStream::pair().unwrap() });
-    let path = slave.name().unwrap();
-    // SAFETY: dup of a valid fd; the File owns the duplicate.
-    let fd = unsafe { libc::dup(master.as_raw_fd()) };
-    assert!(fd >= 0);
-    let f = unsafe { std::fs::File::from_raw_fd(fd) };
-    unsafe {
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
-    }
-    drop(master);
-    (f, path, slave)
-}
+/// How often a timed wait looks: it ends a measured interval, so finer than the kit's
+/// 20 ms.
+const POLL_EVERY: Duration = Duration::from_millis(5);
 
 /// The fake printer: (address, receiver of (arrival instant, label bytes)).
 fn fake_printer() -> (String, mpsc::Receiver<(Instant, Vec<u8>)>) {
@@ -113,16 +102,12 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     cfg
 }
 
-fn wait_scanners(d: &Daemon, n: usize) {
-    poll("scanners connected", Duration::from_secs(30), || {
-        let v = request(&d.socket, &json!({"op": "devices"})).ok()?;
-        let c = v["devices"]
-            .as_array()?
-            .iter()
-            .filter(|e| e["kind"] == "scanner" && e["state"] == "connected")
-            .count();
-        (c == n).then_some(())
-    });
+/// The daemon on `cfg` (its state under `dir/state`), ready; its stderr also in
+/// `dir/daemon.stderr`.
+fn start(cfg: &Path, dir: &Path) -> Daemon {
+    Launch::new(cfg, &dir.join("state/returnsd.sock"))
+        .log_to(&dir.join("daemon.stderr"))
+        .start()
 }
 
 fn journal_scans(cfg: &Path) -> Vec<Value> {
@@ -147,8 +132,9 @@ fn journal_scans(cfg: &Path) -> Vec<Value> {
 
 fn baselines() -> (Vec<f64>, Vec<f64>) {
     // pty: write one scan at the master, read it whole at the slave.
-    let (mut master, path, slave) = pty();
-    drop(slave);
+    let Pty {
+        mut master, path, ..
+    } = pty();
     let mut s = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -221,7 +207,11 @@ fn scan_to_label(base: &Path) -> (Vec<f64>, usize) {
     let dir = base.join("scan-to-label");
     std::fs::create_dir_all(&dir).unwrap();
     let (printer, labels) = fake_printer();
-    let (mut master, path, _slave) = pty();
+    let Pty {
+        mut master,
+        path,
+        slave: _slave,
+    } = pty();
     let cfg = write_config(
         &dir,
         &format!(
@@ -254,9 +244,13 @@ fn scan_to_label(base: &Path) -> (Vec<f64>, usize) {
         String::from_utf8_lossy(&out.stderr)
     );
     let d = start(&cfg, &dir);
-    wait_scanners(&d, 1);
+    wait_scanners(&d.socket, 1);
     master.write_all(b"OP-017\r").unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    try_poll(Duration::from_secs(30), POLL_EVERY, || {
+        let v = request(&d.socket, &json!({"op": "ping"})).ok()?;
+        (v["scans"].as_u64()? >= 1).then_some(())
+    })
+    .expect("the keeper's login scan recorded");
     let mut samples = Vec::with_capacity(PARCELS);
     let mut ids = std::collections::BTreeSet::new();
     for i in 0..PARCELS {
@@ -284,9 +278,10 @@ fn scan_to_label(base: &Path) -> (Vec<f64>, usize) {
         );
         ids.insert(id);
         master.write_all(b"CMD-CANCEL\r").unwrap();
+        // The pace of a keeper at a bench (the scenario), not a wait.
         std::thread::sleep(Duration::from_millis(30));
     }
-    drop(d);
+    d.stop();
     (samples, ids.len())
 }
 
@@ -297,7 +292,11 @@ fn burst(base: &Path) -> (f64, usize, usize, usize) {
     let mut slaves = Vec::new();
     let mut extra = String::new();
     for i in 0..BURST_SCANNERS {
-        let (m, path, s) = pty();
+        let Pty {
+            master: m,
+            path,
+            slave: s,
+        } = pty();
         extra.push_str(&format!(
             "\n[[scanners]]\npath = \"{path}\"\nbench = \"burst-{i:02}\"\nsuffix = \"cr\"\n"
         ));
@@ -306,7 +305,7 @@ fn burst(base: &Path) -> (f64, usize, usize, usize) {
     }
     let cfg = write_config(&dir, &extra);
     let d = start(&cfg, &dir);
-    wait_scanners(&d, BURST_SCANNERS);
+    wait_scanners(&d.socket, BURST_SCANNERS);
     let code = |i: usize, k: usize| format!("SF1{i:02}{k:010}");
     let t0 = Instant::now();
     let writers: Vec<_> = masters
@@ -326,16 +325,13 @@ fn burst(base: &Path) -> (f64, usize, usize, usize) {
         .collect();
     let masters: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     let total = BURST_SCANNERS * BURST_SCANS;
-    poll(
-        "all burst scans journaled",
-        Duration::from_secs(120),
-        || {
-            let v = request(&d.socket, &json!({"op": "ping"})).ok()?;
-            (v["scans"].as_u64()? >= total as u64).then_some(())
-        },
-    );
+    try_poll(Duration::from_secs(120), POLL_EVERY, || {
+        let v = request(&d.socket, &json!({"op": "ping"})).ok()?;
+        (v["scans"].as_u64()? >= total as u64).then_some(())
+    })
+    .expect("all burst scans journaled within 120 s");
     let secs = t0.elapsed().as_secs_f64();
-    drop(d);
+    d.stop();
     let scans = journal_scans(&cfg);
     let mut lost = 0;
     let mut dup = 0;

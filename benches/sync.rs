@@ -12,14 +12,14 @@
 //!    waybill scan, `return.received`, 2 × product scan + `item.scanned`, command scan,
 //!    2 × `ledger.entry`, `label.printed`), appended through the real writer
 //!    (`Store::begin` / `Batch::append` / `commit`) in 50,000-event transactions.
-//! 2. A test central, written here and faithful to `shared/spec/central-sync.md`: bearer
-//!    token compared in constant time, `Content-Encoding: gzip` bodies gunzipped (≤ 1 MiB
-//!    of JSON, else 413), events stored durably in its own SQLite file (WAL,
-//!    `synchronous=FULL`) with `INSERT … ON CONFLICT DO NOTHING` on
-//!    (station_id, epoch, seq) in one transaction per batch, gaps answered `409`, a
-//!    different id for a stored seq answered `409 seq_conflict`, the contiguous
-//!    `acked_through` computed and committed before the `200` answer. It also answers the
-//!    feed (`GET …/feed`, always empty) and counts those polls.
+//! 2. The central: the test kit's double (`tests/kit/central.rs`), the one the integration
+//!    tests hold to `shared/spec/central-sync.md`: bearer token compared in constant time,
+//!    `Content-Encoding: gzip` bodies gunzipped (≤ 1 MiB of JSON, else 413), every event
+//!    checked against the contract, stored durably in its own SQLite file (WAL,
+//!    `synchronous=FULL`) in one transaction per batch, gaps answered `409`, a different id
+//!    for a stored seq answered `409 seq_conflict`, `acked_through` committed before the
+//!    `200` answer; the feed (empty here) is answered too. It runs on its own thread and
+//!    runtime in this process and records each push's arrival and answer times.
 //! 3. Ceiling: a plain client (reqwest, one request in flight) reads the same events in
 //!    batches of 1,000, writes the same body (`{station_id, epoch, sent_at, events}`,
 //!    event JSON written directly around the stored `data` text), gzips it with
@@ -44,30 +44,32 @@
 //! `BENCH_SYNC_EVENTS=<n>` shrinks the backlog for a quick try (figures then are not the
 //! target's).
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::SocketAddr;
+mod common;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, SecondsFormat, Utc};
 use returnsd::domain::event::{Actor, Event, EventBody, ItemException, PrintReason as Print};
 use returnsd::domain::ids::{ReturnId, StationId, Waybill};
 use returnsd::domain::kind::ReturnKind;
 use returnsd::domain::model::Station;
 use returnsd::store::{JOURNAL_COLUMNS, JournalRow, Store};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, params};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+
+use common::{cpu_model, fsync_probe, host_cpu, mount_of, pass, proc_stat, round3};
+use kit::central::{Central, CentralOptions, Push};
+use kit::control::request;
+use kit::daemon::{Daemon, Launch};
+use kit::poll::try_poll;
 
 const DEFAULT_EVENTS: i64 = 1_000_000;
 const BATCH: i64 = 1_000;
@@ -91,14 +93,6 @@ fn now_str() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
-fn pass(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "FAIL" }
-}
-
 /// p50 / p99 / mean of a set of millisecond samples.
 fn pct(ms: &[f64]) -> (f64, f64, f64) {
     if ms.is_empty() {
@@ -117,81 +111,6 @@ fn dist_json(ms: &[f64]) -> Value {
 
 // ---------------------------------------------------------------------------------------
 // Environment
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The mount holding `path`: (mount point, device, fs type).
-fn mount_of(path: &Path) -> (String, String, String) {
-    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    let mut best = ("?".to_string(), "?".to_string(), "unknown".to_string());
-    let mut best_len = 0;
-    for line in mounts.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() < 3 {
-            continue;
-        }
-        let mp = f[1].replace("\\040", " ");
-        if canon.starts_with(&mp) && mp.len() >= best_len {
-            best_len = mp.len();
-            best = (mp, f[0].to_string(), f[2].to_string());
-        }
-    }
-    best
-}
-
-/// 4 KiB overwrite + fsync on a plain file, p50 in ms: what one durable commit costs here.
-fn fsync_probe(dir: &Path) -> (f64, f64) {
-    use std::os::unix::fs::FileExt;
-    let path = dir.join("fsync-probe.bin");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .expect("fsync probe file");
-    let block = vec![0x5Au8; 4096];
-    for i in 0..64u64 {
-        f.write_at(&block, i * 4096).expect("probe write");
-    }
-    f.sync_all().expect("probe sync");
-    let mut ms = Vec::new();
-    for i in 0..220u64 {
-        let t = Instant::now();
-        f.write_at(&block, (i % 64) * 4096).expect("probe write");
-        f.sync_all().expect("probe fsync");
-        if i >= 20 {
-            ms.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    let _ = std::fs::remove_file(&path);
-    let (p50, p99, _) = pct(&ms);
-    (p50, p99)
-}
-
-/// utime + stime of a /proc stat line, in clock ticks, with the thread/process name.
-fn proc_stat(path: &Path) -> Option<(String, u64)> {
-    let s = std::fs::read_to_string(path).ok()?;
-    let open = s.find('(')?;
-    let close = s.rfind(')')?;
-    let comm = s[open + 1..close].to_string();
-    let f: Vec<&str> = s[close + 1..].split_whitespace().collect();
-    // After ')': state(0) ppid(1) … utime(11) stime(12).
-    let ut: u64 = f.get(11)?.parse().ok()?;
-    let st: u64 = f.get(12)?.parse().ok()?;
-    Some((comm, ut + st))
-}
 
 fn ticks_per_s() -> f64 {
     Command::new("getconf")
@@ -420,500 +339,56 @@ fn build_station(db: &Path, events: i64) -> Built {
 }
 
 // ---------------------------------------------------------------------------------------
-// 2. The test central
+// 2. The central: the test kit's double (`tests/kit/central.rs`)
 
-#[derive(Default)]
-struct CentralStats {
-    requests: AtomicU64,
-    events_received: AtomicU64,
-    events_inserted: AtomicU64,
-    gaps: AtomicU64,
-    rejected: AtomicU64,
-    feed_polls: AtomicU64,
-    other_requests: AtomicU64,
-    body_bytes: AtomicU64,
-    json_bytes: AtomicU64,
-    decode_ns: AtomicU64,
-    db_ns: AtomicU64,
-    commit_ns: AtomicU64,
+/// A fresh central on its own SQLite file `db`, expecting this bench's station and token.
+fn start_central(db: &Path) -> Central {
+    Central::start(CentralOptions {
+        station_id: STATION.into(),
+        station_token: TOKEN.into(),
+        db_path: Some(db.to_path_buf()),
+        ..CentralOptions::default()
+    })
 }
 
-/// One answered push: when its body had arrived, when its answer was ready.
-#[derive(Clone, Copy)]
-struct Served {
-    arrived: Instant,
-    answered: Instant,
-}
-
-struct CentralState {
-    token_digest: Vec<u8>,
-    db: Mutex<Connection>,
-    /// Committed `acked_through` per (station, epoch), mirrored for polling.
-    acked: Mutex<HashMap<(String, String), i64>>,
-    stats: CentralStats,
-    timeline: Mutex<Vec<Served>>,
-}
-
-struct Central {
-    addr: SocketAddr,
-    state: Arc<CentralState>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-fn open_central_db(path: &Path) -> Connection {
-    let conn = Connection::open(path).expect("central db");
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-        .expect("wal");
-    assert_eq!(mode, "wal");
-    conn.execute_batch(
-        "PRAGMA synchronous=FULL;
-         CREATE TABLE IF NOT EXISTS events (
-            station_id TEXT NOT NULL,
-            epoch TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            id TEXT NOT NULL,
-            type TEXT NOT NULL,
-            occurred_at TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            return_id TEXT,
-            data TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            UNIQUE (station_id, epoch, seq)
-         );
-         CREATE TABLE IF NOT EXISTS cursors (
-            station_id TEXT NOT NULL,
-            epoch TEXT NOT NULL,
-            acked_through INTEGER NOT NULL,
-            PRIMARY KEY (station_id, epoch)
-         );",
-    )
-    .expect("central schema");
-    conn
-}
-
-/// Constant-time comparison of the presented bearer token (compares SHA-256 digests, so
-/// neither content nor length leaks through timing).
-fn authorized(headers: &HeaderMap, digest: &[u8]) -> bool {
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(t) = v.strip_prefix("Bearer ") else {
-        return false;
-    };
-    let got = Sha256::digest(t.as_bytes());
-    got.iter()
-        .zip(digest.iter())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
-        && got.len() == digest.len()
-}
-
-fn answer(code: StatusCode, body: Value) -> Response {
-    (
-        code,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-async fn post_events(
-    State(st): State<Arc<CentralState>>,
-    UrlPath(station): UrlPath<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let arrived = Instant::now();
-    st.stats.requests.fetch_add(1, Ordering::Relaxed);
-    if !authorized(&headers, &st.token_digest) {
-        st.stats.rejected.fetch_add(1, Ordering::Relaxed);
-        return answer(StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
-    }
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("identity")
-        .to_ascii_lowercase();
-    let gzip = match encoding.as_str() {
-        "gzip" => true,
-        "identity" => false,
-        other => {
-            st.stats.rejected.fetch_add(1, Ordering::Relaxed);
-            return answer(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                json!({"error": format!("content-encoding {other} not supported")}),
-            );
-        }
-    };
-    let st2 = st.clone();
-    let done = tokio::task::spawn_blocking(move || st2.ingest(&station, gzip, &body)).await;
-    let (code, v, _) = match done {
-        Ok(x) => x,
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"error": e.to_string()}),
-            0,
-        ),
-    };
-    if code == StatusCode::OK {
-        st.timeline.lock().expect("timeline").push(Served {
-            arrived,
-            answered: Instant::now(),
-        });
-    }
-    answer(code, v)
-}
-
-async fn get_feed(
-    State(st): State<Arc<CentralState>>,
-    UrlPath(_station): UrlPath<String>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    if !authorized(&headers, &st.token_digest) {
-        return answer(StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
-    }
-    st.stats.feed_polls.fetch_add(1, Ordering::Relaxed);
-    let after = q.get("after").cloned().unwrap_or_default();
-    answer(
-        StatusCode::OK,
-        json!({"items": [], "next_after": after, "more": false}),
-    )
-}
-
-async fn other(State(st): State<Arc<CentralState>>) -> Response {
-    st.stats.other_requests.fetch_add(1, Ordering::Relaxed);
-    answer(StatusCode::NOT_FOUND, json!({"error": "not found"}))
-}
-
-fn bad(msg: impl Into<String>) -> (StatusCode, Value, usize) {
-    (StatusCode::BAD_REQUEST, json!({"error": msg.into()}), 0)
-}
-
-impl CentralState {
-    /// One push, start to durable answer. Returns (status, body, events in the batch).
-    fn ingest(&self, station: &str, gzip: bool, body: &[u8]) -> (StatusCode, Value, usize) {
-        let t0 = Instant::now();
-        self.stats
-            .body_bytes
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let raw: Vec<u8> = if gzip {
-            let mut out = Vec::with_capacity(body.len() * 6);
-            let r = flate2::read::GzDecoder::new(body)
-                .take(MAX_JSON as u64 + 1)
-                .read_to_end(&mut out);
-            if let Err(e) = r {
-                return bad(format!("gzip: {e}"));
-            }
-            out
-        } else {
-            body.to_vec()
-        };
-        if raw.len() > MAX_JSON {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": "batch over 1 MiB of JSON"}),
-                0,
-            );
-        }
-        self.stats
-            .json_bytes
-            .fetch_add(raw.len() as u64, Ordering::Relaxed);
-        let v: Value = match serde_json::from_slice(&raw) {
-            Ok(v) => v,
-            Err(e) => return bad(format!("body is not JSON: {e}")),
-        };
-        if v.get("station_id").and_then(Value::as_str) != Some(station) {
-            return bad("station_id does not match the URL");
-        }
-        let Some(epoch) = v.get("epoch").and_then(Value::as_str) else {
-            return bad("epoch missing");
-        };
-        if v.get("sent_at").and_then(Value::as_str).is_none() {
-            return bad("sent_at missing");
-        }
-        let Some(events) = v.get("events").and_then(Value::as_array) else {
-            return bad("events missing");
-        };
-        if events.is_empty() || events.len() > 1000 {
-            return bad("a batch holds 1 to 1000 events");
-        }
-        struct Row<'a> {
-            seq: i64,
-            id: &'a str,
-            ty: &'a str,
-            at: &'a str,
-            actor: &'a str,
-            return_id: Option<&'a str>,
-            data: String,
-        }
-        let mut rows = Vec::with_capacity(events.len());
-        for (i, e) in events.iter().enumerate() {
-            let s = |k: &str| e.get(k).and_then(Value::as_str);
-            let (Some(seq), Some(id), Some(ty), Some(at), Some(actor)) = (
-                e.get("seq").and_then(Value::as_i64),
-                s("id"),
-                s("type"),
-                s("occurred_at"),
-                s("actor"),
-            ) else {
-                return bad(format!(
-                    "event {i} lacks seq, id, type, occurred_at or actor"
-                ));
-            };
-            let return_id = match e.get("return_id") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(r)) => Some(r.as_str()),
-                Some(_) => return bad(format!("event {i}: return_id must be a string or null")),
-            };
-            let Some(data) = e.get("data").filter(|d| d.is_object()) else {
-                return bad(format!("event {i}: data must be an object"));
-            };
-            if let Some(prev) = rows.last().map(|r: &Row| r.seq)
-                && seq != prev + 1
-            {
-                return bad(format!("events not contiguous at {prev} → {seq}"));
-            }
-            rows.push(Row {
-                seq,
-                id,
-                ty,
-                at,
-                actor,
-                return_id,
-                data: data.to_string(),
-            });
-        }
-        let t1 = Instant::now();
-        let received_at = now_str();
-        let mut conn = self.db.lock().expect("central db lock");
-        let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-            Ok(t) => t,
-            Err(e) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": e.to_string()}),
-                    0,
-                );
-            }
-        };
-        let r = (|| -> rusqlite::Result<Result<i64, (StatusCode, Value)>> {
-            let acked: i64 = tx
-                .query_row(
-                    "SELECT acked_through FROM cursors WHERE station_id = ?1 AND epoch = ?2",
-                    params![station, epoch],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or(0);
-            let first = rows[0].seq;
-            if first > acked + 1 {
-                self.stats.gaps.fetch_add(1, Ordering::Relaxed);
-                return Ok(Err((
-                    StatusCode::CONFLICT,
-                    json!({"acked_through": acked, "error": "gap"}),
-                )));
-            }
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO events(station_id, epoch, seq, id, type, occurred_at, actor,
-                                    return_id, data, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(station_id, epoch, seq) DO NOTHING",
-            )?;
-            let mut held = tx.prepare_cached(
-                "SELECT id FROM events WHERE station_id = ?1 AND epoch = ?2 AND seq = ?3",
-            )?;
-            let mut inserted = 0u64;
-            for r in &rows {
-                let n = ins.execute(params![
-                    station,
-                    epoch,
-                    r.seq,
-                    r.id,
-                    r.ty,
-                    r.at,
-                    r.actor,
-                    r.return_id,
-                    r.data,
-                    received_at
-                ])?;
-                if n == 1 {
-                    inserted += 1;
-                } else {
-                    let id: String =
-                        held.query_row(params![station, epoch, r.seq], |x| x.get(0))?;
-                    if id != r.id {
-                        return Ok(Err((
-                            StatusCode::CONFLICT,
-                            json!({"acked_through": acked, "error": "seq_conflict",
-                                   "seq": r.seq}),
-                        )));
-                    }
-                }
-            }
-            // Everything through the batch's last seq is now held (the batch started at or
-            // below acked + 1 and is contiguous); extend over anything held beyond it.
-            let mut through = acked.max(rows[rows.len() - 1].seq);
-            while held
-                .query_row(params![station, epoch, through + 1], |_| Ok(()))
-                .optional()?
-                .is_some()
-            {
-                through += 1;
-            }
-            tx.execute(
-                "INSERT INTO cursors(station_id, epoch, acked_through) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(station_id, epoch) DO UPDATE SET acked_through = excluded.acked_through",
-                params![station, epoch, through],
-            )?;
-            self.stats
-                .events_inserted
-                .fetch_add(inserted, Ordering::Relaxed);
-            Ok(Ok(through))
-        })();
-        let t2 = Instant::now();
-        let through = match r {
-            Ok(Ok(t)) => t,
-            Ok(Err((code, v))) => return (code, v, 0),
-            Err(e) => {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": e.to_string()}),
-                    0,
-                );
-            }
-        };
-        if let Err(e) = tx.commit() {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"error": e.to_string()}),
-                0,
-            );
-        }
-        drop(conn);
-        let t3 = Instant::now();
-        self.acked
-            .lock()
-            .expect("acked lock")
-            .insert((station.to_string(), epoch.to_string()), through);
-        let s = &self.stats;
-        s.events_received
-            .fetch_add(rows.len() as u64, Ordering::Relaxed);
-        s.decode_ns
-            .fetch_add((t1 - t0).as_nanos() as u64, Ordering::Relaxed);
-        s.db_ns
-            .fetch_add((t2 - t1).as_nanos() as u64, Ordering::Relaxed);
-        s.commit_ns
-            .fetch_add((t3 - t2).as_nanos() as u64, Ordering::Relaxed);
-        (
-            StatusCode::OK,
-            json!({"acked_through": through, "server_time": now_str()}),
-            rows.len(),
-        )
-    }
-}
-
-impl Central {
-    fn start(rt: &tokio::runtime::Runtime, db_path: &Path) -> Central {
-        let conn = open_central_db(db_path);
-        let state = Arc::new(CentralState {
-            token_digest: Sha256::digest(TOKEN.as_bytes()).to_vec(),
-            db: Mutex::new(conn),
-            acked: Mutex::new(HashMap::new()),
-            stats: CentralStats::default(),
-            timeline: Mutex::new(Vec::with_capacity(4096)),
-        });
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("central listen");
-        let addr = listener.local_addr().expect("central addr");
-        let app = Router::new()
-            .route("/v1/stations/{station}/events", post(post_events))
-            .route("/v1/stations/{station}/feed", get(get_feed))
-            .fallback(other)
-            .with_state(state.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = rt.spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Central {
-            addr,
-            state,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn acked(&self, station: &str, epoch: &str) -> i64 {
-        self.state
-            .acked
-            .lock()
-            .expect("acked lock")
-            .get(&(station.to_string(), epoch.to_string()))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    fn stop(&mut self, rt: &tokio::runtime::Runtime) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(5), t).await });
-        }
-    }
-
-    /// Per-request split: (server ms, client ms between an answer and the next request).
-    fn split(&self) -> (Vec<f64>, Vec<f64>) {
-        let tl = self.state.timeline.lock().expect("timeline").clone();
-        let server = tl
-            .iter()
-            .map(|s| (s.answered - s.arrived).as_secs_f64() * 1e3)
-            .collect();
-        let client = tl
-            .windows(2)
-            .map(|w| {
-                w[1].arrived
-                    .saturating_duration_since(w[0].answered)
-                    .as_secs_f64()
-                    * 1e3
-            })
-            .collect();
-        (server, client)
-    }
-
-    fn stats_json(&self) -> Value {
-        let s = &self.state.stats;
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let req = g(&s.requests).max(1) as f64;
-        json!({
-            "requests": g(&s.requests),
-            "events_received": g(&s.events_received),
-            "events_inserted": g(&s.events_inserted),
-            "gaps_409": g(&s.gaps),
-            "rejected": g(&s.rejected),
-            "feed_polls": g(&s.feed_polls),
-            "other_requests": g(&s.other_requests),
-            "mean_gzip_body_bytes": (g(&s.body_bytes) as f64 / req).round(),
-            "mean_json_bytes": (g(&s.json_bytes) as f64 / req).round(),
-            "mean_decode_ms": round3(g(&s.decode_ns) as f64 / req / 1e6),
-            "mean_db_ms": round3(g(&s.db_ns) as f64 / req / 1e6),
-            "mean_commit_ms": round3(g(&s.commit_ns) as f64 / req / 1e6),
+/// Per answered push: (the central's time for it, the client's time from the previous
+/// answer to this request), in ms.
+fn split(pushes: &[Push]) -> (Vec<f64>, Vec<f64>) {
+    let ok: Vec<&Push> = pushes.iter().filter(|p| p.status == 200).collect();
+    let server = ok
+        .iter()
+        .map(|p| (p.answered - p.arrived).as_secs_f64() * 1e3)
+        .collect();
+    let client = ok
+        .windows(2)
+        .map(|w| {
+            w[1].arrived
+                .saturating_duration_since(w[0].answered)
+                .as_secs_f64()
+                * 1e3
         })
-    }
+        .collect();
+    (server, client)
+}
+
+/// What the central saw: pushes by answer, events, sizes, feed polls.
+fn stats_json(central: &Central, pushes: &[Push]) -> Value {
+    let n = pushes.len().max(1) as f64;
+    let count = |f: &dyn Fn(&Push) -> bool| pushes.iter().filter(|p| f(p)).count();
+    let sum = |f: &dyn Fn(&Push) -> usize| pushes.iter().map(f).sum::<usize>() as f64;
+    json!({
+        "requests": pushes.len(),
+        "events_received": pushes.iter().filter(|p| p.status == 200).map(|p| p.events).sum::<usize>(),
+        "gaps_409": count(&|p| p.status == 409),
+        "rejected": count(&|p| p.status != 200 && p.status != 409),
+        "feed_polls": central.feed_gets(),
+        "violations": central.violations().len(),
+        "mean_gzip_body_bytes": (sum(&|p| p.body_bytes) / n).round(),
+        "mean_json_bytes": (sum(&|p| p.json_bytes) / n).round(),
+        "mean_server_ms": round3(
+            pushes.iter().map(|p| (p.answered - p.arrived).as_secs_f64() * 1e3).sum::<f64>() / n
+        ),
+    })
 }
 
 /// What a central holds for (station, epoch), checked against the station's journal.
@@ -1199,75 +674,39 @@ level = "info"
     (path, text)
 }
 
-fn ping(sock: &Path) -> Option<Value> {
-    use std::io::BufRead;
-    use std::os::unix::net::UnixStream;
-    let mut s = UnixStream::connect(sock).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"{\"op\":\"ping\"}\n").ok()?;
-    let mut line = String::new();
-    std::io::BufReader::new(s).read_line(&mut line).ok()?;
-    let v: Value = serde_json::from_str(&line).ok()?;
-    (v["ok"] == json!(true)).then_some(v)
-}
-
-fn control(sock: &Path, req: &Value) -> Option<Value> {
-    use std::io::BufRead;
-    use std::os::unix::net::UnixStream;
-    let mut s = UnixStream::connect(sock).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(format!("{req}\n").as_bytes()).ok()?;
-    let mut line = String::new();
-    std::io::BufReader::new(s).read_line(&mut line).ok()?;
-    serde_json::from_str(&line).ok()
-}
-
 fn tail(path: &Path, lines: usize) -> String {
     let s = std::fs::read_to_string(path).unwrap_or_default();
     let v: Vec<&str> = s.lines().collect();
     v[v.len().saturating_sub(lines)..].join("\n")
 }
 
-fn stop_child(child: &mut Child) -> (String, f64) {
+/// SIGTERM, then SIGKILL after 30 s: how it ended and how long that took. The log file is
+/// complete when this returns.
+fn stop_daemon(mut d: Daemon) -> (String, f64) {
     let t = Instant::now();
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            return (st.to_string(), t.elapsed().as_secs_f64());
+    d.sigterm();
+    let exit = match d.wait_exit(Duration::from_secs(30)) {
+        Some(st) => st.to_string(),
+        None => {
+            let _ = d.child.kill();
+            let st = d.child.wait().map(|s| s.to_string()).unwrap_or_default();
+            format!("killed after 30 s ({st})")
         }
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let st = child.wait().map(|s| s.to_string()).unwrap_or_default();
-            return (
-                format!("killed after 30 s ({st})"),
-                t.elapsed().as_secs_f64(),
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    let secs = t.elapsed().as_secs_f64();
+    d.finish_log();
+    (exit, secs)
 }
 
 fn run_daemon(dir: &Path, central: &Central, epoch: &str, n: i64) -> DaemonRun {
     let (cfg_path, _) = daemon_config(dir, &central.url());
-    let sock = dir.join("returnsd.sock");
-    let out = std::fs::File::create(dir.join("daemon.stdout")).expect("stdout file");
     let err_path = dir.join("daemon.stderr");
-    let err = std::fs::File::create(&err_path).expect("stderr file");
-    let bin = env!("CARGO_BIN_EXE_returnsd");
     let spawned = Instant::now();
-    let mut child = Command::new(bin)
-        .arg("--config")
-        .arg(&cfg_path)
-        .arg("run")
+    let mut d = Launch::new(&cfg_path, &dir.join("returnsd.sock"))
         .env_remove("RETURNSD_LOG")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("spawn returnsd");
-    let pid = child.id();
+        .log_to(&err_path)
+        .spawn();
+    let pid = d.child.id();
 
     // RSS sampler.
     let stop = Arc::new(AtomicBool::new(false));
@@ -1281,6 +720,7 @@ fn run_daemon(dir: &Path, central: &Central, epoch: &str, n: i64) -> DaemonRun {
                     peak.fetch_max(kb, Ordering::Relaxed);
                     samples.fetch_add(1, Ordering::Relaxed);
                 }
+                // The sampling period (the measurement), not a wait.
                 std::thread::sleep(RSS_SAMPLE);
             }
         })
@@ -1304,52 +744,25 @@ fn run_daemon(dir: &Path, central: &Central, epoch: &str, n: i64) -> DaemonRun {
         log_warnings: 0,
         error: None,
     };
-    let finish = |child: &mut Child, run: &mut DaemonRun| {
-        run.hwm_kb = status_kb(pid, "VmHWM");
-        stop.store(true, Ordering::Relaxed);
-        let (exit, secs) = stop_child(child);
-        run.exit = exit;
-        run.stop_s = secs;
-    };
 
     // Ready: the control socket answers ping.
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            run.error = Some(format!("returnsd exited before it was ready: {st}"));
-            break;
-        }
-        if ping(&sock).is_some() {
-            break;
-        }
-        if spawned.elapsed() > READY_TIMEOUT {
-            run.error = Some("returnsd not ready after 180 s".into());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    run.error = d.wait_ready(READY_TIMEOUT).err();
     if run.error.is_none() {
         let ready = Instant::now();
         run.ready_s = (ready - spawned).as_secs_f64();
-        run.acked_at_ready = central.acked(STATION, epoch);
+        run.acked_at_ready = central.acked_through(epoch);
         run.rss_at_ready_kb = status_kb(pid, "VmRSS").unwrap_or(0);
         let cpu0 = threads_cpu(pid);
         let me0 = proc_stat(Path::new("/proc/self/stat")).map_or(0, |x| x.1);
         let mut last_report = Instant::now();
-        loop {
-            let acked = central.acked(STATION, epoch);
+        // Looked at every 5 ms: the moment it sees the last ack ends the timed drain.
+        let drained = try_poll(DRAIN_TIMEOUT, Duration::from_millis(5), || {
+            let acked = central.acked_through(epoch);
             if acked >= n {
-                let done = Instant::now();
-                run.drain_s = (done - ready).as_secs_f64();
-                run.drain_from_spawn_s = (done - spawned).as_secs_f64();
-                break;
+                return Some(Ok(Instant::now()));
             }
-            if let Ok(Some(st)) = child.try_wait() {
-                run.error = Some(format!("returnsd exited during the drain: {st}"));
-                break;
-            }
-            if ready.elapsed() > DRAIN_TIMEOUT {
-                run.error = Some(format!("drain stalled at {acked} after {DRAIN_TIMEOUT:?}"));
-                break;
+            if let Ok(Some(st)) = d.child.try_wait() {
+                return Some(Err(format!("returnsd exited during the drain: {st}")));
             }
             if last_report.elapsed() > Duration::from_secs(10) {
                 println!(
@@ -1358,7 +771,20 @@ fn run_daemon(dir: &Path, central: &Central, epoch: &str, n: i64) -> DaemonRun {
                 );
                 last_report = Instant::now();
             }
-            std::thread::sleep(Duration::from_millis(5));
+            None
+        });
+        match drained {
+            Some(Ok(done)) => {
+                run.drain_s = (done - ready).as_secs_f64();
+                run.drain_from_spawn_s = (done - spawned).as_secs_f64();
+            }
+            Some(Err(e)) => run.error = Some(e),
+            None => {
+                run.error = Some(format!(
+                    "drain stalled at {} after {DRAIN_TIMEOUT:?}",
+                    central.acked_through(epoch)
+                ));
+            }
         }
         let cpu1 = threads_cpu(pid);
         let me1 = proc_stat(Path::new("/proc/self/stat")).map_or(0, |x| x.1);
@@ -1369,14 +795,16 @@ fn run_daemon(dir: &Path, central: &Central, epoch: &str, n: i64) -> DaemonRun {
         }
         run.cpu_total_s = run.cpu_by_thread_s.values().sum();
         run.bench_cpu_s = me1.saturating_sub(me0) as f64 / tps;
-        if let Some(v) = control(&sock, &json!({"op": "sync_status"})) {
+        if let Ok(v) = request(&d.socket, &json!({"op": "sync_status"})) {
             println!(
                 "    daemon sync status: push {}, feed {}, acked_through {}, backlog {}",
                 v["push"]["state"], v["feed"]["state"], v["acked_through"], v["backlog"]
             );
         }
     }
-    finish(&mut child, &mut run);
+    run.hwm_kb = status_kb(pid, "VmHWM");
+    stop.store(true, Ordering::Relaxed);
+    (run.exit, run.stop_s) = stop_daemon(d);
     let _ = sampler.join();
     run.peak_rss_kb = peak.load(Ordering::Relaxed);
     run.rss_samples = samples.load(Ordering::Relaxed) as usize;
@@ -1460,23 +888,6 @@ fn station_path(station_db: &Path, epoch: &str, n: i64, k: i64) -> StationPath {
 
 // ---------------------------------------------------------------------------------------
 
-/// Host CPU ticks (busy, total) from /proc/stat.
-fn host_cpu() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let v: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let f = |i: usize| v.get(i).copied().unwrap_or(0);
-    // user nice system idle iowait irq softirq steal
-    let busy = f(0) + f(1) + f(2) + f(5) + f(6) + f(7);
-    (busy, busy + f(3) + f(4))
-}
-
 fn self_ticks() -> u64 {
     proc_stat(Path::new("/proc/self/stat")).map_or(0, |x| x.1)
 }
@@ -1495,7 +906,6 @@ struct CeilingRound {
 }
 
 fn ceiling_round(
-    rt: &tokio::runtime::Runtime,
     root: &Path,
     station_db: &Path,
     epoch: &str,
@@ -1503,7 +913,7 @@ fn ceiling_round(
     round: usize,
 ) -> CeilingRound {
     let db = root.join(format!("central-ceiling-{round}.db"));
-    let mut central = Central::start(rt, &db);
+    let central = start_central(&db);
     println!(
         "  ceiling: plain client → central at {} (batches of {BATCH}, gzip fast, 1 in flight) …",
         central.url()
@@ -1519,9 +929,10 @@ fn ceiling_round(
     let (me1, h1) = (self_ticks(), host_cpu());
     let others = others_pct(h0, h1, me1 - me0);
     let rate = n as f64 / run.wall_s;
-    let (server, gap) = central.split();
-    central.stop(rt);
-    let stats = central.stats_json();
+    let pushes = central.pushes();
+    let (server, gap) = split(&pushes);
+    let stats = stats_json(&central, &pushes);
+    drop(central); // stops it and closes its database
     println!(
         "    {} events in {} requests, {:.2} s → {:.0} events/s; bench process CPU {:.1} s (client thread {:.1} s); other processes {:.0}% of CPUs",
         run.events,
@@ -1579,14 +990,7 @@ struct DaemonRound {
     json: Value,
 }
 
-fn daemon_round(
-    rt: &tokio::runtime::Runtime,
-    root: &Path,
-    station_dir: &Path,
-    epoch: &str,
-    n: i64,
-    round: usize,
-) -> DaemonRound {
+fn daemon_round(root: &Path, station_dir: &Path, epoch: &str, n: i64, round: usize) -> DaemonRound {
     let station_db = station_dir.join("returnsd.db");
     // Every round drains the whole backlog: the station forgets earlier acks.
     {
@@ -1598,7 +1002,7 @@ fn daemon_round(
         .expect("reset acked_through");
     }
     let db = root.join(format!("central-daemon-{round}.db"));
-    let mut central = Central::start(rt, &db);
+    let central = start_central(&db);
     println!(
         "  daemon: returnsd run → fresh central at {} …",
         central.url()
@@ -1612,9 +1016,10 @@ fn daemon_round(
     // The daemon's CPU is only counted over the drain; over the whole phase (start-up,
     // stop) it is a little more, so "others" is an upper bound.
     let others = others_pct(h0, h1, (me1 - me0) + daemon_ticks);
-    let (server, gap) = central.split();
-    central.stop(rt);
-    let stats = central.stats_json();
+    let pushes = central.pushes();
+    let (server, gap) = split(&pushes);
+    let stats = stats_json(&central, &pushes);
+    drop(central); // stops it and closes its database
     let rate = if d.drain_s.is_finite() {
         (n - d.acked_at_ready) as f64 / d.drain_s
     } else {
@@ -1735,7 +1140,8 @@ fn main() {
     std::fs::create_dir_all(&station_dir).expect("bench dir under target/");
     let station_db = station_dir.join("returnsd.db");
 
-    let (mp, dev, fstype) = mount_of(&root);
+    let (mp, dev, fstype, _) = mount_of(&root)
+        .unwrap_or_else(|| ("?".into(), "?".into(), "unknown".into(), String::new()));
     let cpu = cpu_model();
     let cores = std::thread::available_parallelism().map_or(0, |c| c.get());
     let loadavg = std::fs::read_to_string("/proc/loadavg")
@@ -1757,7 +1163,11 @@ fn main() {
     if fstype == "tmpfs" || fstype == "ramfs" {
         println!("WARNING  : bench dir is on {fstype}: fsync is free");
     }
-    let (fsync_p50, fsync_p99) = fsync_probe(&root);
+    let fsync: Vec<f64> = fsync_probe(&root, true, 200)
+        .into_iter()
+        .map(|d| d.as_secs_f64() * 1e3)
+        .collect();
+    let (fsync_p50, fsync_p99, _) = pct(&fsync);
     println!("disk     : 4 KiB overwrite + fsync p50 {fsync_p50:.3} ms, p99 {fsync_p99:.3} ms");
     let _ = std::io::stdout().flush();
 
@@ -1775,19 +1185,13 @@ fn main() {
     );
     let epoch = built.epoch.clone();
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("central runtime");
-
     // 2 + 3, in rounds: each ceiling right before its daemon run.
     let mut ceilings = Vec::new();
     let mut daemons = Vec::new();
     for r in 1..=rounds {
         println!("\n[2.{r}] round {r} of {rounds}");
-        ceilings.push(ceiling_round(&rt, &root, &station_db, &epoch, n, r));
-        daemons.push(daemon_round(&rt, &root, &station_dir, &epoch, n, r));
+        ceilings.push(ceiling_round(&root, &station_db, &epoch, n, r));
+        daemons.push(daemon_round(&root, &station_dir, &epoch, n, r));
     }
 
     // 4.

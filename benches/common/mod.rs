@@ -1,9 +1,12 @@
-//! What the benchmarks that drive the real `returnsd` binary share: percentiles, the
-//! `BENCH_JSON` distribution form, waiting with a deadline, and one control-socket request.
+//! What the benchmarks share beside the test kit (`tests/kit/`, which the benches that
+//! drive the real binary include as `kit`): percentiles and the `BENCH_JSON` distribution
+//! form, and what they report about the machine (CPU, the filesystem under the bench
+//! directory, what one fsync costs there, CPU time from /proc).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+// Each bench includes all of it and uses a part.
+#![allow(dead_code)]
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -19,77 +22,130 @@ pub fn pct(ms: &[f64]) -> (f64, f64, f64) {
 /// `{n, p50_ms, p99_ms, max_ms}`, rounded to microseconds.
 pub fn dist(ms: &[f64]) -> Value {
     let (p50, p99, max) = pct(ms);
-    let r = |x: f64| (x * 1000.0).round() / 1000.0;
-    json!({"n": ms.len(), "p50_ms": r(p50), "p99_ms": r(p99), "max_ms": r(max)})
+    json!({"n": ms.len(), "p50_ms": round3(p50), "p99_ms": round3(p99), "max_ms": round3(max)})
 }
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Call `f` until it yields a value; panic naming `what` after `limit`.
-pub fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
+/// Rounded to thousandths (microseconds, for milliseconds).
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+pub fn pass(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
+
+// ---- the machine ---------------------------------------------------------------------
+
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The mount holding `path` (longest mount-point prefix in /proc/mounts):
+/// (mount point, device, fs type, options).
+pub fn mount_of(path: &Path) -> Option<(String, String, String, String)> {
+    let canon = path.canonicalize().ok()?;
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    let unescape = |s: &str| {
+        s.replace("\\040", " ")
+            .replace("\\011", "\t")
+            .replace("\\012", "\n")
+            .replace("\\134", "\\")
+    };
+    let mut best: Option<(String, String, String, String)> = None;
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() < 4 {
+            continue;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// One JSON-lines request on the daemon's control socket.
-pub fn request(socket: &Path, req: &Value) -> std::io::Result<Value> {
-    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
-    s.write_all(format!("{req}\n").as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line)?;
-    serde_json::from_str(&line).map_err(|e| std::io::Error::other(e.to_string()))
-}
-
-/// The real `returnsd` binary running on a config; stopped by SIGTERM when dropped (killed
-/// if it has not stopped after 20 s).
-pub struct Daemon {
-    pub child: Child,
-    pub socket: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let mp = unescape(f[1]);
+        if canon.starts_with(&mp) && best.as_ref().is_none_or(|b| mp.len() >= b.0.len()) {
+            best = Some((mp, f[0].to_string(), f[2].to_string(), f[3].to_string()));
         }
-        let _ = self.child.kill();
     }
+    best
 }
 
-/// Start the daemon on `cfg` (its state under `dir/state`) and wait for its control
-/// socket to answer a ping; its stderr goes to `dir/daemon.stderr`.
-pub fn start(cfg: &Path, dir: &Path) -> Daemon {
-    let err = std::fs::File::create(dir.join("daemon.stderr")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_returnsd"))
-        .arg("--config")
-        .arg(cfg)
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err)
-        .spawn()
-        .expect("spawn returnsd");
-    let socket = dir.join("state/returnsd.sock");
-    poll("the daemon", Duration::from_secs(60), || {
-        request(&socket, &json!({"op": "ping"}))
-            .ok()
-            .filter(|v| v["ok"] == true)
-    });
-    Daemon { child, socket }
+/// `n` times a 4 KiB overwrite + sync on a plain file in `dir`, after 20 unrecorded: what
+/// one durable commit costs at least on this disk. `full` picks fsync (what the bundled
+/// SQLite calls: it has no HAVE_FDATASYNC, so every commit is an `fsync`, which also
+/// flushes the mtime change through the ext4 journal) over fdatasync.
+pub fn fsync_probe(dir: &Path, full: bool, n: usize) -> Vec<Duration> {
+    use std::os::unix::fs::FileExt;
+    const WARMUP: usize = 20;
+    let path = dir.join("fsync-probe.bin");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("create fsync probe file");
+    let block = vec![0xA5u8; 4096];
+    // Pre-write 1 MiB and sync it, then overwrite in place: like a reused WAL, no
+    // file-size change to flush.
+    const SLOTS: u64 = 256;
+    for i in 0..SLOTS {
+        f.write_at(&block, i * 4096).expect("probe prealloc");
+    }
+    f.sync_all().expect("probe sync");
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + WARMUP {
+        let t = Instant::now();
+        f.write_at(&block, (i as u64 % SLOTS) * 4096)
+            .expect("probe write");
+        if full {
+            f.sync_all().expect("probe fsync");
+        } else {
+            f.sync_data().expect("probe fdatasync");
+        }
+        if i >= WARMUP {
+            samples.push(t.elapsed());
+        }
+    }
+    drop(f);
+    let _ = std::fs::remove_file(&path);
+    samples
+}
+
+/// Host CPU ticks (busy, total) from /proc/stat.
+pub fn host_cpu() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let f = |i: usize| v.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal (guest is inside user).
+    let busy = f(0) + f(1) + f(2) + f(5) + f(6) + f(7);
+    (busy, busy + f(3) + f(4))
+}
+
+/// utime + stime of a /proc stat file (a process's or a thread's), in clock ticks, with
+/// its name.
+pub fn proc_stat(path: &Path) -> Option<(String, u64)> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let open = s.find('(')?;
+    let close = s.rfind(')')?;
+    let comm = s[open + 1..close].to_string();
+    let f: Vec<&str> = s[close + 1..].split_whitespace().collect();
+    // After ')': state(0) ppid(1) … utime(11) stime(12).
+    let ut: u64 = f.get(11)?.parse().ok()?;
+    let st: u64 = f.get(12)?.parse().ok()?;
+    Some((comm, ut + st))
 }

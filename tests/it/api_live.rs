@@ -8,7 +8,11 @@ use serde_json::json;
 
 use crate::api::{CUSTOMER, manifest};
 use crate::api_client::{Sess, addr, get, http, login, post, station};
-use crate::support::scan_ok;
+use crate::kit::http::{exchange, read_until};
+use crate::support::{EVERY, poll, scan_ok, try_poll};
+
+/// The station named as another machine (or a DNS rebinding) would name it.
+const ELSEWHERE: &str = "station.example:8470";
 
 fn read_until_end(s: &mut std::net::TcpStream, seen: &mut String) {
     use std::io::Read;
@@ -18,23 +22,6 @@ fn read_until_end(s: &mut std::net::TcpStream, seen: &mut String) {
             return;
         }
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-}
-
-/// Read from an open stream until `needle` shows up (or 20 s pass).
-fn read_until(s: &mut std::net::TcpStream, seen: &mut String, needle: &str) {
-    use std::io::Read;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut buf = [0u8; 4096];
-    while !seen.contains(needle) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {needle:?} in {seen}"
-        );
-        if let Ok(n) = s.read(&mut buf) {
-            assert!(n > 0, "stream closed before {needle:?}: {seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
     }
 }
 
@@ -69,16 +56,17 @@ fn event_stream_carries_journal_events() {
     assert!(!seen.contains(CUSTOMER));
     // Without a session only the bench PC's own kiosk may listen: a request naming the
     // station by another name (another machine, or DNS rebinding) is refused.
-    let mut other = std::net::TcpStream::connect(&a).unwrap();
-    write!(
-        other,
-        "GET /api/v1/events HTTP/1.1\r\nHost: station.example:8470\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut refused = String::new();
-    read_until_end(&mut other, &mut refused);
-    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
-    assert!(refused.contains("\"unauthorized\""), "{refused}");
+    let other = std::net::TcpStream::connect(&a).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let refused = exchange(other, ELSEWHERE, "GET", "/api/v1/events", &[], b"");
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert!(
+        refused.text().contains("\"unauthorized\""),
+        "{}",
+        refused.text()
+    );
     // SIGTERM ends the stream (the last chunk, then the connection closes) at once.
     let t = std::time::Instant::now();
     let waiter = std::thread::spawn(move || {
@@ -97,32 +85,27 @@ fn event_stream_carries_journal_events() {
 /// kiosk's snapshot needs a logged-in operator; with one it answers.
 #[test]
 fn kiosk_snapshot_elsewhere_needs_a_session() {
-    use std::io::Write;
     let st = station("");
     let d = st.start();
     let a = addr(&d);
     let s = login(&a, "017", "1111");
     let get = |auth: Option<String>| {
-        let mut c = std::net::TcpStream::connect(&a).unwrap();
+        let c = std::net::TcpStream::connect(&a).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let auth = auth
-            .map(|h| format!("Authorization: {h}\r\n"))
-            .unwrap_or_default();
-        write!(
-            c,
-            "GET /api/v1/kiosk/state?bench=bench-1 HTTP/1.1\r\nHost: station.example:8470\r\n{auth}Connection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut got = String::new();
-        read_until_end(&mut c, &mut got);
-        got
+        let headers: Vec<(&str, &str)> = auth.iter().map(|h| ("Authorization", &**h)).collect();
+        let path = "/api/v1/kiosk/state?bench=bench-1";
+        exchange(c, ELSEWHERE, "GET", path, &headers, b"")
     };
     let anonymous = get(None);
-    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
-    assert!(anonymous.contains("login_required"), "{anonymous}");
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+    assert!(
+        anonymous.text().contains("login_required"),
+        "{}",
+        anonymous.text()
+    );
     let operator = get(Some(s.bearer()));
-    assert!(operator.starts_with("HTTP/1.1 200"), "{operator}");
-    assert!(operator.contains("\"bench\""), "{operator}");
+    assert_eq!(operator.status, 200, "{}", operator.text());
+    assert!(operator.text().contains("\"bench\""), "{}", operator.text());
     d.stop();
 }
 
@@ -261,7 +244,8 @@ fn slow_clients_are_cut_off() {
         s.write_all(b"GET /api/v1/me HTTP/1.1\r\nHo").unwrap();
         slow.push(s);
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // No wait needed for the two to take the slots: their handshakes completed before this
+    // client connects, and the kernel hands connections to accept() in that order.
     let t = std::time::Instant::now();
     let r = http(&a, "GET", "/healthz", &[], b"");
     assert_eq!(r.status, 200);
@@ -322,15 +306,24 @@ fn request_cap_and_timeout() {
     let st = station("max_concurrent = 1\nrequest_timeout_s = 2");
     let d = st.start();
     let a = addr(&d);
-    let mut stall = std::net::TcpStream::connect(&a).unwrap();
-    write!(
-        stall,
-        "POST /api/v1/session HTTP/1.1\r\nHost: {a}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"badge\":"
-    )
-    .unwrap();
-    let t = std::time::Instant::now();
-    std::thread::sleep(Duration::from_millis(300));
-    let r = http(&a, "GET", "/api/v1/openapi.json", &[], b"");
+    // Ready when the stalled request holds the only slot. Until the station has read its
+    // head a probe still gets through (200); a probe that takes the slot first makes the
+    // stall the refused one, and then another stall is started. Once a stall holds the
+    // slot, the next probe is refused: that refusal must be `busy`.
+    let (mut stall, t, r) = poll("a stalled request to hold the slot", || {
+        let mut stall = std::net::TcpStream::connect(&a).unwrap();
+        write!(
+            stall,
+            "POST /api/v1/session HTTP/1.1\r\nHost: {a}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"badge\":"
+        )
+        .unwrap();
+        let t = std::time::Instant::now();
+        let r = try_poll(Duration::from_secs(1), EVERY, || {
+            let r = http(&a, "GET", "/api/v1/openapi.json", &[], b"");
+            (r.status != 200).then_some(r)
+        })?;
+        Some((stall, t, r))
+    });
     assert_eq!((r.status, r.json()["error"].clone()), (503, json!("busy")));
     stall
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -211,34 +211,7 @@ fn env_overrides_are_applied_and_checked() {
 }
 
 fn run_expect_refusal(st: &Station) -> String {
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&st.config)
-        .arg("run")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the daemon started instead of refusing");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let (status, err) = st.run_refused();
     assert!(!status.success(), "the daemon must refuse to start: {err}");
     err
 }

@@ -1,12 +1,11 @@
-//! The kiosk in a real headless Chromium, driven over WebDriver by a minimal client
-//! (HTTP/1.1 over a TcpStream to `chromedriver`): the page follows scans live, shows
-//! refusals in red, switches language, shows the printer's state; screenshots of both
-//! languages are left in `target/screenshots/`.
+//! The kiosk in a real headless Chromium, driven over WebDriver by a minimal client (the
+//! kit's HTTP/1.1 client over a TcpStream to `chromedriver`): the page follows scans live,
+//! shows refusals in red, switches language, shows the printer's state; screenshots of
+//! both languages are left in `target/screenshots/`.
 //!
 //! Chromium and chromedriver are required (Debian `chromium`, `chromium-driver`; installed by
 //! `tests/run-all.sh`): without them these tests FAIL, they never skip.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,10 +13,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::kiosk::{http_addr, kiosk_station};
-use crate::support::{scan, scan_ok};
+use crate::api_client::addr as http_addr;
+use crate::kiosk::kiosk_station;
+use crate::kit::http::exchange;
+use crate::support::{scan, scan_ok, try_poll};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// How often a wait looks at the page: each look is a WebDriver round trip through
+/// Chromium, so less often than the kit's 20 ms.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 fn find_program(env: &str, names: &[&str]) -> PathBuf {
     if let Some(p) = std::env::var_os(env) {
@@ -47,80 +52,30 @@ fn wd(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
 
 /// The same, with a WebDriver error (e.g. a stale element) as `Err`.
 fn wd_try(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to chromedriver");
+    let addr = format!("127.0.0.1:{port}");
+    let s = TcpStream::connect(&addr).expect("connect to chromedriver");
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(
+    // chromedriver answers `Connection: close` but leaves the socket open: the kit's
+    // client reads the answer by its framing, not to the end of the stream.
+    let r = exchange(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    // chromedriver answers `Connection: close` but leaves the socket open: read the head,
-    // then exactly Content-Length bytes (or chunks up to the last one).
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 65536];
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let (split, head) = loop {
-        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break (i, String::from_utf8_lossy(&raw[..i]).to_lowercase());
-        }
-        let n = s.read(&mut buf).expect("read chromedriver reply");
-        assert!(n > 0, "{method} {path}: chromedriver closed the connection");
-        raw.extend_from_slice(&buf[..n]);
-    };
-    let length: Option<usize> = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok());
-    let chunked = head.contains("transfer-encoding: chunked");
-    loop {
-        let body = &raw[split + 4..];
-        let complete = match length {
-            Some(n) => body.len() >= n,
-            None if chunked => body.ends_with(b"0\r\n\r\n"),
-            None => false,
-        };
-        if complete {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{method} {path}: reply incomplete"
-        );
-        match s.read(&mut buf).expect("read chromedriver reply") {
-            0 => break,
-            n => raw.extend_from_slice(&buf[..n]),
-        }
-    }
-    let mut payload = raw[split + 4..].to_vec();
-    if chunked {
-        payload = dechunk(&payload);
-    }
-    let v: Value = serde_json::from_slice(&payload).unwrap_or_else(|e| {
+        &addr,
+        method,
+        path,
+        &[("Content-Type", "application/json; charset=utf-8")],
+        body.as_bytes(),
+    );
+    let v: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| {
         panic!(
             "{method} {path}: bad JSON ({e}): {}",
-            String::from_utf8_lossy(&payload)
+            String::from_utf8_lossy(&r.body)
         )
     });
-    if !head.starts_with("http/1.1 200") {
-        return Err(format!("{method} {path}: {head}\n{v}"));
+    if r.status != 200 {
+        return Err(format!("{method} {path}: {}\n{v}", r.head));
     }
     Ok(v["value"].clone())
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[(eol + 4 + size).min(b.len())..];
-    }
-    out
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -184,12 +139,13 @@ impl Browser {
             session: String::new(),
             _profile: profile,
         };
-        poll("chromedriver ready", Duration::from_secs(20), || {
+        try_poll(Duration::from_secs(20), LOOK_EVERY, || {
             TcpStream::connect(("127.0.0.1", port))
                 .ok()
                 .map(|_| wd(port, "GET", "/status", None))
                 .filter(|v| v["ready"] == true)
-        });
+        })
+        .expect("chromedriver ready within 20 s");
         let mut caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -290,28 +246,25 @@ impl Browser {
     /// Wait until `css`'s text satisfies `want`, or fail showing the last text.
     pub fn wait_text(&self, css: &str, want: impl Fn(&str) -> bool) -> String {
         let mut last = None;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        try_poll(Duration::from_secs(20), LOOK_EVERY, || {
             let t = self.text(css);
             if let Some(t) = &t
                 && want(t)
             {
-                return t.clone();
+                return Some(t.clone());
             }
-            last = t.or(last);
-            assert!(
-                Instant::now() < deadline,
-                "{css}: text never matched, last {last:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            last = t.or(last.take());
+            None
+        })
+        .unwrap_or_else(|| panic!("{css}: text never matched, last {last:?}"))
     }
 
     /// Wait until `js` (an expression) is true.
     pub fn wait_js(&self, what: &str, js: &str) {
-        poll(what, Duration::from_secs(20), || {
+        try_poll(Duration::from_secs(20), LOOK_EVERY, || {
             (self.script(&format!("return !!({js});")) == true).then_some(())
-        });
+        })
+        .unwrap_or_else(|| panic!("timed out waiting for {what}"));
     }
 }
 
@@ -322,17 +275,6 @@ impl Drop for Browser {
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-    }
-}
-
-fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::central::{
+use crate::kit::central::{
     Central, CentralOptions, MAX_BATCH_BYTES, contract_time, is_contract_time, sha256_hex,
 };
+use crate::kit::poll::poll_async;
 use crate::proxy::{Action, FaultMode, FaultProxy};
 
 const TOKEN: &str = "station-token";
@@ -718,11 +719,14 @@ async fn proxy_delay_drops_abandoned_requests() {
         .send()
         .await;
     assert!(r.is_err(), "timed out, got {r:?}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while proxy.log().is_empty() {
-        assert!(Instant::now() < deadline, "the proxy noticed the hang-up");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Not a blocking wait: the hang-up is sent by the client's connection task, on this
+    // test's runtime.
+    poll_async(
+        Duration::from_secs(10),
+        "the proxy to notice the hang-up",
+        || (!proxy.log().is_empty()).then_some(()),
+    )
+    .await;
     assert_eq!(proxy.log()[0].action, Action::DroppedDuringDelay);
     assert_eq!(central.posts(), 0);
 }

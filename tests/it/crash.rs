@@ -109,20 +109,13 @@ fn acknowledged_scans_survive_kill_9() {
 /// hold up a stop: the engine closes its input, commits what it had and ends at once.
 #[test]
 fn stop_does_not_wait_for_idle_clients() {
-    use std::io::{BufRead, BufReader, Write};
     let st = crate::support::Station::new("");
     let d = st.start();
     crate::support::scan_ok(&st, &["OP-017"]);
-    let mut c = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
-    c.write_all(b"{\"op\":\"ping\"}\n").unwrap();
-    let mut line = String::new();
-    BufReader::new(c.try_clone().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("\"ok\":true"), "{line}");
-    let log = d.log.clone();
-    d.stop();
-    let log = String::from_utf8_lossy(&log.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let mut c = crate::kit::control::Ctl::new(d.socket.clone());
+    let v = c.request(&serde_json::json!({"op": "ping"})).unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    let log = d.stop();
     assert!(log.contains("stopped cleanly"), "{log}");
     assert!(!log.contains("engine still busy"), "{log}");
     drop(c);

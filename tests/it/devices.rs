@@ -8,6 +8,7 @@ use tokio_serial::SerialPort;
 
 use serde_json::Value;
 
+use crate::kit::control::{devices, wait_scanners};
 use crate::support::{Station, poll, scan_ok};
 
 /// Bytes typed by a serial scanner (split across writes, CRLF suffix) become scans at its
@@ -27,9 +28,7 @@ fn serial_scanner_on_a_pty_feeds_its_bench() {
     // The actor discards input queued before it opened the port: wait until it is open
     // (its own log line; the board logs the state in lower case since the device board).
     poll("the scanner connected", || {
-        let v = crate::support::request(&d.socket, &serde_json::json!({"op": "devices"})).ok()?;
-        v["devices"]
-            .as_array()?
+        devices(&d.socket)
             .iter()
             .any(|e| {
                 e["kind"] == "scanner" && e["state"] == "connected" && e["bench"] == "pty-bench"
@@ -134,15 +133,7 @@ fn ten_scanner_burst_loses_and_duplicates_nothing() {
     }
     let st = Station::new(&cfg);
     let d = st.start();
-    poll("all scanners connected", || {
-        let v = crate::support::request(&d.socket, &serde_json::json!({"op": "devices"})).ok()?;
-        let n = v["devices"]
-            .as_array()?
-            .iter()
-            .filter(|e| e["kind"] == "scanner" && e["state"] == "connected")
-            .count();
-        (n == SCANNERS).then_some(())
-    });
+    wait_scanners(&d.socket, SCANNERS);
     let code = |i: usize, k: usize| format!("SF1{i:02}{k:010}");
     rt.block_on(async {
         let mut tasks = Vec::new();

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::api_client::{self, http};
 use crate::faultfs::{Cut, FaultFs};
-use crate::support::{self, BIN, Station, poll, request};
+use crate::support::{self, BIN, Launch, Station, poll, request};
 
 /// A small tmpfs mounted over a directory for the life of the value.
 pub struct Tmpfs {
@@ -228,31 +228,15 @@ fn full_filesystem_below_the_cap_raises_the_alarm_everywhere() {
 #[test]
 fn unknown_outcome_exits_3_and_a_resubmission_is_not_recorded_twice() {
     let st = Station::new("");
-    let start_with_hook = |code: &str| {
-        let mut child = Command::new(BIN)
-            .arg("--config")
-            .arg(&st.config)
-            .arg("run")
-            .env("RETURNSD_TEST_ABORT_AFTER_SCAN", code)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        poll("daemon ready", || {
-            assert!(child.try_wait().unwrap().is_none(), "daemon exited early");
-            request(&st.socket(), &json!({"op": "ping"})).ok()
-        });
-        child
-    };
+    let start_with_hook = |code: &str| st.start_with_env("RETURNSD_TEST_ABORT_AFTER_SCAN", code);
     // The daemon commits the scan, then dies before answering; nobody restarts it.
-    let mut child = start_with_hook("SF9000000000001");
+    let mut d = start_with_hook("SF9000000000001");
     let (status, out, err) = cli(
         &st,
         &["scan", "--retry-for", "1", "OP-017", "SF9000000000001"],
     );
-    let died = support::poll_for(Duration::from_secs(20), || child.try_wait().unwrap());
-    let _ = child.kill();
+    let died = d.wait_exit(Duration::from_secs(20));
+    drop(d);
     assert!(died.is_some(), "the hook ended the daemon");
     assert_eq!(status, 3, "{out}{err}");
     let last = out.lines().last().unwrap_or("");
@@ -266,7 +250,7 @@ fn unknown_outcome_exits_3_and_a_resubmission_is_not_recorded_twice() {
     let d = st.start();
     support::scan_ok(&st, &["CMD-CANCEL"]);
     d.stop();
-    let mut child = start_with_hook("SF9000000000002");
+    let mut d = start_with_hook("SF9000000000002");
     let config = st.config.clone();
     let waiter = std::thread::spawn(move || {
         Command::new(BIN)
@@ -276,8 +260,8 @@ fn unknown_outcome_exits_3_and_a_resubmission_is_not_recorded_twice() {
             .output()
             .unwrap()
     });
-    let died = support::poll_for(Duration::from_secs(20), || child.try_wait().unwrap());
-    let _ = child.kill();
+    let died = d.wait_exit(Duration::from_secs(20));
+    drop(d);
     assert!(died.is_some(), "the hook ended the daemon");
     let d = st.start();
     let out = waiter.join().unwrap();
@@ -343,23 +327,10 @@ fn a_second_daemon_on_the_same_state_directory_is_refused() {
         st.dir.path().join("other.sock").display()
     );
     std::fs::write(&other, text).unwrap();
-    let mut second = Command::new(BIN)
-        .arg("--config")
-        .arg(&other)
-        .arg("run")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let exited = support::poll_for(Duration::from_secs(20), || second.try_wait().unwrap());
-    if exited.is_none() {
-        let _ = second.kill();
-        let _ = second.wait();
-        panic!("the second daemon kept running on the same state directory");
-    }
-    let out = second.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    let (status, err) = Launch::new(&other, &st.dir.path().join("other.sock"))
+        .refusal(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("the second daemon kept running on the same state directory"));
+    assert!(!status.success(), "{err}");
     assert!(
         err.contains(&format!("PID {}", d.child.id())),
         "names the holder: {err}"
@@ -454,15 +425,14 @@ fn an_idle_daemon_stops_at_once_on_sigterm() {
     let st = Station::new("");
     let d = st.start();
     support::scan_ok(&st, &["OP-017"]);
-    let log = d.log.clone();
-    let (status, took) = d.terminate();
-    assert!(status.success(), "{status}");
+    let exit = d.terminate();
+    assert!(exit.status.success(), "{}", exit.status);
     assert!(
-        took < Duration::from_secs(2),
-        "an idle daemon stops well before the old 5 s deadline: {took:?}"
+        exit.took < Duration::from_secs(2),
+        "an idle daemon stops well before the old 5 s deadline: {:?}",
+        exit.took
     );
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    assert!(!text.contains("still busy"), "{text}");
+    assert!(!exit.log.contains("still busy"), "{}", exit.log);
 }
 
 /// Scan one code through the real CLI: exit status and output.

@@ -16,7 +16,9 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::support::poll;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -66,7 +68,9 @@ impl FakePrinter {
     }
 
     /// Accept connections while the printer is on; while it is `Down` nothing listens on
-    /// its port (connections are refused), and it listens again when it comes back.
+    /// its port (connections are refused), and it listens again when it comes back. The
+    /// 5 ms sleeps are this firmware's own polling of a non-blocking listener (it must
+    /// notice a mode change without a connection), not a test waiting for a result.
     fn accept_loop(&self, l: TcpListener, addr: SocketAddr) {
         let mut listener = Some(l);
         loop {
@@ -143,19 +147,11 @@ impl FakePrinter {
         self.lock().printed.clone()
     }
 
-    /// Wait (polling with a deadline) until `f` holds.
+    /// Wait (the kit's `poll`) until `f` holds.
     pub fn wait_for(&self, what: &str, f: impl Fn(&State) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if f(&self.lock()) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "printer: timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        poll(&format!("printer: {what}"), || {
+            f(&self.lock()).then_some(())
+        });
     }
 
     fn begin_connection(&self) -> usize {

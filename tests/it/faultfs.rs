@@ -42,6 +42,8 @@ use fuser::{
     Session, SessionACL, TimeOrNow, WriteFlags,
 };
 
+use crate::support::{EVERY, poll_within, try_poll};
+
 const TTL: Duration = Duration::from_secs(1);
 const SECTOR: usize = 512;
 const BLOCK: u64 = 4096;
@@ -161,15 +163,27 @@ impl FaultFs {
             return Ok(());
         };
         let path = CString::new(self.path.as_os_str().as_bytes()).expect("path without NUL");
-        let deadline = Instant::now() + BUSY_FOR;
         let mut outcome = Ok(());
-        // SAFETY: umount2 with a valid NUL-terminated path.
-        while unsafe { libc::umount2(path.as_ptr(), 0) } != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
+        // Unmounted, or why not: a busy mount is tried again until BUSY_FOR has passed.
+        let mut last = None;
+        let unmounted = try_poll(BUSY_FOR, EVERY, || {
+            // SAFETY: umount2 with a valid NUL-terminated path.
+            if unsafe { libc::umount2(path.as_ptr(), 0) } == 0 {
+                return Some(Ok(()));
             }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EBUSY) {
+                last = Some(err);
+                return None;
+            }
+            Some(Err(err))
+        });
+        let failed = match unmounted {
+            Some(Ok(())) => None,
+            Some(Err(err)) => Some(err),
+            None => last.take(),
+        };
+        if let Some(err) = failed {
             let msg = format!("unmount {}: {err}", self.path.display());
             if !force {
                 self.server = Some(server); // the drop tries again, then forces
@@ -178,14 +192,13 @@ impl FaultFs {
             // SAFETY: as above; on FUSE, MNT_FORCE aborts the connection.
             unsafe { libc::umount2(path.as_ptr(), libc::MNT_FORCE | libc::MNT_DETACH) };
             outcome = Err(format!("{msg}; aborted the connection and detached it"));
-            break;
         }
-        let deadline = Instant::now() + BUSY_FOR;
-        while !server.is_finished() {
-            if Instant::now() > deadline {
-                return Err("the FUSE server thread did not stop after unmount".into());
-            }
-            std::thread::sleep(Duration::from_millis(5));
+        if try_poll(BUSY_FOR, Duration::from_millis(5), || {
+            server.is_finished().then_some(())
+        })
+        .is_none()
+        {
+            return Err("the FUSE server thread did not stop after unmount".into());
         }
         match server.join() {
             Ok(Ok(())) => outcome,
@@ -1061,14 +1074,10 @@ impl Helper {
     }
 
     fn wait_success(mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("wait for the helper") {
-                return assert!(status.success(), "helper exited with {status}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("the helper did not exit");
+        let status = poll_within(Duration::from_secs(60), "the helper to exit", || {
+            self.child.try_wait().expect("wait for the helper")
+        });
+        assert!(status.success(), "helper exited with {status}");
     }
 }
 

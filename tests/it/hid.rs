@@ -7,27 +7,16 @@ use std::io::Write;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{BIN, Station, request};
+use crate::kit::control;
+use crate::support::{BIN, Station, poll, request};
 
 /// The Honeywell-style "counted" descriptor (notes §1.3.2): 62-byte reports, report id 2,
 /// byte count at 1, AIM at 2..4, data at 5..60, continued flag in byte 61 bit 0.
 const COUNTED: &str = "05 8C 09 02 A1 01 85 02 09 12 A1 02 15 00 26 FF 00 75 08 95 01 05 01 09 3B 81 02 95 03 05 8C \
     09 FB 09 FC 09 FD 81 02 95 38 09 FE 82 02 01 25 01 75 01 95 01 09 FF 81 02 75 07 81 03 C0 C0";
-
-fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A fake tree with one Honeywell HID POS scanner (0c2e:0b8f, serial 17001) on hidraw0;
 /// the node itself is a FIFO.
@@ -177,12 +166,9 @@ fn hidpos_reports_reach_the_journal_exactly_once() {
     let st = Station::new(&cfg);
     let d = st.start();
     let scanner = |d: &crate::support::Daemon| {
-        let v = request(&d.socket, &json!({"op": "devices"})).ok()?;
-        v["devices"]
-            .as_array()?
-            .iter()
+        control::devices(&d.socket)
+            .into_iter()
             .find(|e| e["transport"] == "hidpos")
-            .cloned()
     };
     poll("the HID scanner connected", || {
         scanner(&d).filter(|e| e["state"] == "connected")

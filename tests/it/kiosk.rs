@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::metrics::http_get;
-use crate::support::{Station, request, scan, scan_ok};
+use crate::api_client::{addr as http_addr, http};
+use crate::kit::http::read_until;
+use crate::support::{Station, scan, scan_ok};
 
 /// A manifest with one announced customer return (the customer's name must never show).
 pub fn manifest_csv() -> String {
@@ -33,21 +34,15 @@ pub fn kiosk_station() -> Station {
     st
 }
 
-pub fn http_addr(d: &crate::support::Daemon) -> String {
-    let ping = request(&d.socket, &json!({"op": "ping"})).unwrap();
-    ping["http"].as_str().unwrap().to_string()
-}
-
-/// Status line, headers (lowercased names) and body of a `Connection: close` response.
-fn split(resp: &str) -> (String, String, String) {
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((resp, ""));
-    let status = head.lines().next().unwrap_or("").to_string();
-    (status, head.to_lowercase(), body.to_string())
+/// `GET path`: the status, the head (lowercased) and the body.
+fn fetch(addr: &str, path: &str) -> (u16, String, String) {
+    let r = http(addr, "GET", path, &[], b"");
+    (r.status, r.head.to_lowercase(), r.text())
 }
 
 fn get_json(addr: &str, path: &str) -> Value {
-    let (status, _, body) = split(&http_get(addr, path));
-    assert!(status.contains(" 200 "), "{path}: {status} {body}");
+    let (status, _, body) = fetch(addr, path);
+    assert!(status == 200, "{path}: {status} {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
 
@@ -63,8 +58,8 @@ fn page_and_files_are_served_with_security_headers() {
         ("/assets/kiosk.js", "text/javascript"),
         ("/assets/kiosk.css", "text/css"),
     ] {
-        let (status, head, body) = split(&http_get(&addr, path));
-        assert!(status.contains(" 200 "), "{path}: {status}");
+        let (status, head, body) = fetch(&addr, path);
+        assert!(status == 200, "{path}: {status}");
         assert!(
             head.contains(&format!("content-type: {ty}")),
             "{path}: {head}"
@@ -76,11 +71,8 @@ fn page_and_files_are_served_with_security_headers() {
         );
         assert!(!body.is_empty());
     }
-    let (status, _, _) = split(&http_get(&addr, "/assets/kiosk.html"));
-    assert!(
-        status.contains(" 404 "),
-        "the page only under /kiosk: {status}"
-    );
+    let (status, _, _) = fetch(&addr, "/assets/kiosk.html");
+    assert!(status == 404, "the page only under /kiosk: {status}");
     let zh = get_json(&addr, "/api/v1/i18n?lang=zh-CN");
     let en = get_json(&addr, "/api/v1/i18n?lang=en");
     assert_eq!(zh["strings"]["kiosk.next.unpack"], "扫描“拆包”");
@@ -94,8 +86,8 @@ fn page_and_files_are_served_with_security_headers() {
             .collect::<Vec<_>>()
     };
     assert_eq!(keys(&zh), keys(&en));
-    let (status, _, body) = split(&http_get(&addr, "/api/v1/kiosk/state?bench=../x"));
-    assert!(status.contains(" 400 "), "{status} {body}");
+    let (status, _, body) = fetch(&addr, "/api/v1/kiosk/state?bench=../x");
+    assert!(status == 400, "{status} {body}");
     d.stop();
 }
 
@@ -117,7 +109,7 @@ fn state_reflects_scans_and_masks_the_customer() {
         &["OP-017", "SF1000000000001", "CMD-UNPACK", "6901234560015"],
     );
     let rid = r[1]["return_id"].as_str().unwrap().to_string();
-    let body = http_get(&addr, "/api/v1/kiosk/state?bench=bench-1&lang=en");
+    let (_, _, body) = fetch(&addr, "/api/v1/kiosk/state?bench=bench-1&lang=en");
     assert!(!body.contains("三丰"), "customer name leaked: {body}");
     let s = get_json(&addr, "/api/v1/kiosk/state?bench=bench-1&lang=en");
     assert_eq!(s["station"]["id"], "ST01");
@@ -186,14 +178,8 @@ fn state_reflects_scans_and_masks_the_customer() {
     let other = get_json(&addr, "/api/v1/kiosk/state?bench=bench-2");
     assert_eq!(other["operator"], Value::Null);
     assert_eq!(other["last_scan"], Value::Null);
-    assert!(
-        !d.log
-            .lock()
-            .map(|l| String::from_utf8_lossy(&l).contains("三丰"))
-            .unwrap_or(true),
-        "the customer's name is never logged"
-    );
-    d.stop();
+    let log = d.stop();
+    assert!(!log.contains("三丰"), "the customer's name is never logged");
 }
 
 /// The kiosk's open SSE connection (no session, from the bench PC): `hello` first, then a
@@ -213,20 +199,11 @@ fn stream_sends_journal_events_with_scan_answers() {
     )
     .unwrap();
     let mut got = String::new();
-    let mut read_until = |s: &mut TcpStream, what: &str| -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut buf = [0u8; 8192];
-        while !got.contains(what) {
-            assert!(Instant::now() < deadline, "no {what:?} in {got}");
-            match s.read(&mut buf) {
-                Ok(0) => panic!("stream closed: {got}"),
-                Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
-                Err(_) => {}
-            }
-        }
+    let mut stream_until = |s: &mut TcpStream, what: &str| -> String {
+        read_until(s, &mut got, what);
         got.clone()
     };
-    let head = read_until(&mut s, "event: hello");
+    let head = stream_until(&mut s, "event: hello");
     let lower = head.to_lowercase();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(lower.contains("content-type: text/event-stream"), "{head}");
@@ -234,7 +211,7 @@ fn stream_sends_journal_events_with_scan_answers() {
 
     scan_ok(&st, &["OP-017", "SF1000000000001"]);
     scan(&st, &["junk-code"]);
-    let text = read_until(&mut s, "scan.unknown");
+    let text = stream_until(&mut s, "scan.unknown");
     let events: Vec<Value> = text
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))

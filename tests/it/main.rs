@@ -1,11 +1,15 @@
-//! One integration-test binary for the whole crate.
+//! One integration-test binary for the whole crate. The test kit it shares with the
+//! benches (`tests/kit/`) is included as `kit`; `support` and `api_client` are its
+//! test-only side.
+#[path = "../kit/mod.rs"]
+mod kit;
+
 mod api;
 mod api_client;
 mod api_live;
 mod arch;
 mod bad_input;
 mod browser;
-mod central;
 mod central_selftest;
 mod cli;
 mod crash;

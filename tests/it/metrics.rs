@@ -1,24 +1,9 @@
 //! `GET /metrics` on the station's listener shows the sync backlog and the counters.
 
-use std::io::{Read, Write};
-
 use serde_json::json;
 
+use crate::api_client::http;
 use crate::support::{Station, request, scan_ok};
-
-pub fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
 
 pub fn metric(text: &str, name: &str) -> f64 {
     text.lines()
@@ -38,8 +23,9 @@ fn metrics_show_backlog_and_counters() {
     request(&d.socket, &json!({"op": "scan", "code": "junk"})).unwrap();
     let ping = request(&d.socket, &json!({"op": "ping"})).unwrap();
     let addr = ping["http"].as_str().unwrap().to_string();
-    let resp = http_get(&addr, "/metrics");
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let resp = http(&addr, "GET", "/metrics", &[], b"");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let resp = resp.text();
     let last = ping["last_seq"].as_f64().unwrap();
     assert!(last >= 4.0);
     assert_eq!(metric(&resp, "returnsd_journal_last_seq"), last);

@@ -18,16 +18,14 @@ enum End {
 
 fn restart(st: &Station, d: Daemon, end: End) -> (Daemon, String) {
     match end {
-        End::Stop => d.stop(),
+        End::Stop => {
+            d.stop();
+        }
         End::Kill9 => d.kill9(),
     }
     let d = st.start();
     let a = addr(&d);
     (d, a)
-}
-
-fn log_text(d: &Daemon) -> String {
-    String::from_utf8_lossy(&d.log.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
 }
 
 const REPRINT: &str = "/api/v1/returns/R-ST01-20260101-0001/reprint";
@@ -53,7 +51,7 @@ fn sessions_survive_restart_and_kill_9() {
     let mut d = st.start();
     let s = login(&addr(&d), "017", "1111");
     for end in [End::Stop, End::Kill9] {
-        let log = log_text(&d);
+        let log = d.log_text();
         assert!(!log.contains(&s.token), "the token is in the log");
         let a;
         (d, a) = restart(&st, d, end);
@@ -79,7 +77,7 @@ fn sessions_survive_restart_and_kill_9() {
         let r = cookie_post(&a, &s, "wrong");
         assert_eq!((r.status, r.json()["error"].clone()), (403, json!("csrf")));
     }
-    assert!(!log_text(&d).contains(&s.token), "the token is in the log");
+    assert!(!d.log_text().contains(&s.token), "the token is in the log");
 }
 
 /// (b) A session that went idle past the timeout while the daemon was down is refused

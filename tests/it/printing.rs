@@ -6,6 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::fake_printer::{FakePrinter, Mode};
+use crate::kit::control::devices;
+use crate::kit::pty::pty;
 use crate::support::{Daemon, Station, poll, request, scan_ok};
 
 /// Every print job, via `returnsd print queue --all --json`.
@@ -27,13 +29,9 @@ fn wait_job(st: &Station, what: &str, f: impl Fn(&Value) -> bool) -> Value {
 }
 
 fn device(d: &Daemon, id: &str) -> Value {
-    let v = request(&d.socket, &json!({"op": "devices"})).unwrap();
-    v["devices"]
-        .as_array()
-        .unwrap()
-        .iter()
+    devices(&d.socket)
+        .into_iter()
         .find(|e| e["id"] == id)
-        .cloned()
         .unwrap_or(Value::Null)
 }
 
@@ -122,7 +120,8 @@ fn paper_out_is_an_alarm_and_the_job_confirms_after_the_fix() {
     assert_eq!(dev["faults"], json!(["paper_out", "paused"]));
     assert_eq!(dev["alarm"], true);
     let ping = request(&d.socket, &json!({"op": "ping"})).unwrap();
-    let metrics = crate::metrics::http_get(ping["http"].as_str().unwrap(), "/metrics");
+    let metrics =
+        crate::api_client::http(ping["http"].as_str().unwrap(), "GET", "/metrics", &[], b"").text();
     assert!(
         metrics.contains("returnsd_printer_fault{id=\"printer:primary\",fault=\"paper_out\"} 1"),
         "{metrics}"
@@ -236,23 +235,10 @@ fn jobs_fail_over_to_the_secondary_printer() {
 /// A serial printer on a pty: the job goes down the line, `~HS` comes back, confirmed.
 #[test]
 fn serial_printer_on_a_pty() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (master, slave) = rt.block_on(async { tokio_serial::SerialStream::pair().unwrap() });
-    use tokio_serial::SerialPort;
-    let path = slave.name().unwrap();
-    // The firmware reads the master side with plain blocking I/O on a dup of its fd.
-    let master_file = {
-        use std::os::fd::{AsRawFd, FromRawFd};
-        let fd = unsafe { libc_dup(master.as_raw_fd()) };
-        assert!(fd >= 0);
-        let f = unsafe { std::fs::File::from_raw_fd(fd) };
-        set_blocking(&f);
-        f
-    };
-    let p = FakePrinter::on_pty(false, Mode::Ok, master_file);
+    // The firmware reads the master side with plain blocking I/O.
+    let pty = pty();
+    let path = pty.path;
+    let p = FakePrinter::on_pty(false, Mode::Ok, pty.master);
     let st = Station::new(&printer_cfg(
         &format!("kind = \"serial\"\npath = \"{path}\"\nbaud = 9600"),
         "zpl",
@@ -263,24 +249,7 @@ fn serial_printer_on_a_pty() {
     wait_job(&st, "confirmed over serial", |j| j["state"] == "confirmed");
     assert!(String::from_utf8_lossy(&p.printed()[0]).contains(&id));
     d.stop();
-    drop((master, slave));
-}
-
-unsafe extern "C" {
-    #[link_name = "dup"]
-    fn libc_dup(fd: i32) -> i32;
-    fn fcntl(fd: i32, cmd: i32, ...) -> i32;
-}
-
-fn set_blocking(f: &std::fs::File) {
-    use std::os::fd::AsRawFd;
-    const F_GETFL: i32 = 3;
-    const F_SETFL: i32 = 4;
-    const O_NONBLOCK: i32 = 0o4000;
-    unsafe {
-        let fl = fcntl(f.as_raw_fd(), F_GETFL);
-        fcntl(f.as_raw_fd(), F_SETFL, fl & !O_NONBLOCK);
-    }
+    drop(pty.slave);
 }
 
 /// A reprint is an explicit, journaled command with a reason; it queues a second job

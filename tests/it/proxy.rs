@@ -229,6 +229,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("proxy: accept failed: {e}");
+                // The proxy's own back-off (out of descriptors must not spin), not a wait.
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -525,6 +526,7 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
                 let bytes = client_response(&r, req.close);
                 for (i, piece) in bytes.chunks(bytes_per_tick).enumerate() {
                     if i > 0 {
+                        // The fault itself: one piece per tick.
                         tokio::time::sleep(tick).await;
                     }
                     if conn.get_mut().write_all(piece).await.is_err()
@@ -569,7 +571,7 @@ async fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
     }
 }
 
-/// Wait `d`; false if the client hung up meanwhile.
+/// Wait `d` (the `Delay` fault itself); false if the client hung up meanwhile.
 async fn wait_unless_hung_up(conn: &mut BufReader<TcpStream>, d: Duration) -> bool {
     let deadline = Instant::now() + d;
     tokio::select! {

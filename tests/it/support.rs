@@ -1,13 +1,19 @@
-//! Test support: start the real `returnsd` binary on a fresh state directory, talk to it
-//! through its control socket and its CLI, and read its journal.
+//! The tests' side of the test kit (`tests/kit/`): a station on a fresh state directory
+//! with three operators, started as the real `returnsd` binary (the kit's [`Daemon`]),
+//! driven through its CLI and control socket, its journal read back.
+//!
+//! It re-exports what nearly every test uses from the kit (`poll`, `request`, `Daemon`,
+//! `BIN`), so a test imports its helpers from one place.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Output};
+use std::time::Duration;
 
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_returnsd");
+pub use crate::kit::control::request;
+pub use crate::kit::daemon::{BIN, Daemon, Launch};
+pub use crate::kit::poll::{EVERY, poll, poll_within, try_poll};
 
 /// A station config with three operators and two bins; `extra` is appended verbatim.
 pub fn config_text(state_dir: &Path, extra: &str) -> String {
@@ -96,42 +102,22 @@ impl Station {
 
     /// Start the daemon and wait until its control socket answers a ping.
     pub fn start(&self) -> Daemon {
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("run")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn daemon");
-        let mut child = child;
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        if let Some(mut e) = child.stderr.take() {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                use std::io::Read;
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = e.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
-                    l.extend_from_slice(&buf[..n]);
-                    let len = l.len();
-                    if len > 64 * 1024 {
-                        l.drain(..len - 64 * 1024);
-                    }
-                }
-            });
-        }
-        let mut d = Daemon {
-            child,
-            socket: self.socket(),
-            log,
-        };
-        d.wait_ready();
-        d
+        Daemon::start(&self.config, &self.socket())
+    }
+
+    /// The same with an environment variable set for the daemon (a test hook).
+    pub fn start_with_env(&self, key: &str, value: &str) -> Daemon {
+        Launch::new(&self.config, &self.socket())
+            .env(key, value)
+            .start()
+    }
+
+    /// Run the daemon expecting it to refuse to start: its exit status and stderr. Panics
+    /// if it is still running after 20 s.
+    pub fn run_refused(&self) -> (ExitStatus, String) {
+        Launch::new(&self.config, &self.socket())
+            .refusal(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("the daemon started instead of refusing"))
     }
 
     /// All journal rows, via `returnsd export` (the contract's JSON form).
@@ -164,94 +150,6 @@ impl Station {
     }
 }
 
-pub struct Daemon {
-    pub child: Child,
-    pub socket: PathBuf,
-    /// The last 64 KiB of the daemon's stderr, read continuously so a chatty daemon never
-    /// blocks on a full pipe.
-    pub log: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl Daemon {
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                // Give the reader thread a moment to collect the last words.
-                std::thread::sleep(Duration::from_millis(100));
-                let err =
-                    String::from_utf8_lossy(&self.log.lock().unwrap_or_else(|p| p.into_inner()))
-                        .into_owned();
-                panic!("daemon exited early ({status}): {err}");
-            }
-            if let Ok(v) = request(&self.socket, &serde_json::json!({"op": "ping"}))
-                && v["ok"] == Value::Bool(true)
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "daemon not ready within 30 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGKILL, no chance to clean up.
-    pub fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM; the exit status and how long the daemon took to exit.
-    pub fn terminate(mut self) -> (std::process::ExitStatus, Duration) {
-        let t0 = Instant::now();
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let status = poll("the daemon's exit", || self.child.try_wait().ok().flatten());
-        (status, t0.elapsed())
-    }
-
-    /// SIGTERM and wait for a clean exit.
-    pub fn stop(mut self) {
-        let pid = self.child.id() as i32;
-        // SAFETY-free: plain kill(2) via the `kill` command keeps the tests dependency-free.
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "daemon exit status {status}");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "daemon did not stop within 20 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One request over the control socket (blocking std client).
-pub fn request(socket: &Path, req: &Value) -> std::io::Result<Value> {
-    use std::io::{BufRead, BufReader, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    s.write_all(format!("{req}\n").as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line)?;
-    serde_json::from_str(&line).map_err(|e| std::io::Error::other(e.to_string()))
-}
-
 /// Scan through the real CLI; returns the daemon's JSON replies, one per code.
 pub fn scan(st: &Station, codes: &[&str]) -> Vec<Value> {
     let mut args = vec!["scan", "--json"];
@@ -278,47 +176,4 @@ pub fn scan_ok(st: &Station, codes: &[&str]) -> Vec<Value> {
         assert_eq!(v["stored"], Value::Bool(true), "scan {c} not stored: {v}");
     }
     r
-}
-
-/// Drain the daemon's stderr on a thread of its own, so a chatty daemon never blocks on a
-/// full pipe; the last 64 KiB are kept and returned by the handle (for diagnostics).
-pub fn drain_stderr(d: &mut Daemon) -> std::thread::JoinHandle<String> {
-    use std::io::Read;
-    let stderr = d.child.stderr.take();
-    std::thread::spawn(move || {
-        let Some(mut e) = stderr else {
-            return String::new();
-        };
-        let mut tail: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = e.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            tail.extend_from_slice(&buf[..n]);
-            if tail.len() > 64 * 1024 {
-                tail.drain(..tail.len() - 64 * 1024);
-            }
-        }
-        String::from_utf8_lossy(&tail).into_owned()
-    })
-}
-
-/// Poll `f` every 20 ms until it gives a value or `limit` passes (then `None`).
-pub fn poll_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Wait for `f` to give a value, polling every 20 ms, for at most 30 s.
-pub fn poll<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
-    poll_for(Duration::from_secs(30), f).unwrap_or_else(|| panic!("timed out waiting for {what}"))
 }

@@ -1,24 +1,28 @@
 //! Central sync through the real daemon binary (`shared/spec/central-sync.md`): push under
 //! faults and kill -9, epochs, auth, seq conflicts, the pull endpoints, the feed, photos and
-//! the disk cap. The central is the contract-faithful double (`central.rs`), often behind
-//! the fault proxy (`proxy.rs`). Every wait polls with a deadline.
+//! the disk cap. The central is the contract-faithful double (`tests/kit/central.rs`),
+//! often behind the fault proxy (`proxy.rs`). Every wait polls with a deadline (the kit's
+//! `poll`); the two sleeps left are windows the test measures over.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::central::{Central, CentralOptions, StoredEvent, contract_time};
+use crate::api_client::{JSON, http};
+use crate::kit::central::{Central, CentralOptions, StoredEvent, contract_time};
+use crate::kit::control::Ctl;
 use crate::proxy::{Action, FaultMode, FaultProxy};
-use crate::support::{Daemon, Station, drain_stderr, request, scan_ok};
+use crate::support::{Station, poll_within, request, scan_ok, try_poll};
 
 /// The station token the central double expects by default.
 const TOKEN: &str = "station-token";
+
+/// How often a test probes a station at its disk cap with a scan: each refused scan is
+/// work for it, so not at the kit's usual 20 ms.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -37,29 +41,6 @@ fn add_storage_keys(st: &Station, lines: &str) {
     assert!(text.contains("[storage]\n"), "config has a [storage] table");
     let text = text.replacen("[storage]\n", &format!("[storage]\n{lines}\n"), 1);
     std::fs::write(&st.config, text).expect("rewrite config");
-}
-
-/// Poll `f` every 20 ms until it yields a value; panic naming `what` after `timeout`.
-fn poll<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Start the daemon with its stderr drained (a chatty daemon must never block on a full
-/// pipe).
-fn start(st: &Station) -> Daemon {
-    let mut d = st.start();
-    drain_stderr(&mut d);
-    d
 }
 
 fn ping(st: &Station) -> Value {
@@ -115,81 +96,6 @@ fn junk_scans(st: &Station, prefix: &str, n: usize) -> Vec<Value> {
         .collect()
 }
 
-/// A control-socket client that keeps its connection (the daemon serves many requests per
-/// connection), reconnecting after a failure.
-struct Ctl {
-    socket: PathBuf,
-    conn: Option<(UnixStream, BufReader<UnixStream>)>,
-}
-
-impl Ctl {
-    fn new(socket: PathBuf) -> Ctl {
-        Ctl { socket, conn: None }
-    }
-
-    /// `Err` when the daemon could not be reached or hung up: the scan is NOT acknowledged.
-    fn scan(&mut self, bench: &str, code: &str) -> std::io::Result<Value> {
-        let r = self.try_scan(bench, code);
-        if r.is_err() {
-            self.conn = None;
-        }
-        r
-    }
-
-    fn try_scan(&mut self, bench: &str, code: &str) -> std::io::Result<Value> {
-        if self.conn.is_none() {
-            let s = UnixStream::connect(&self.socket)?;
-            s.set_read_timeout(Some(Duration::from_secs(30)))?;
-            let r = BufReader::new(s.try_clone()?);
-            self.conn = Some((s, r));
-        }
-        let (w, r) = self.conn.as_mut().expect("connected");
-        let req = json!({"op": "scan", "bench": bench, "code": code});
-        w.write_all(format!("{req}\n").as_bytes())?;
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::other("daemon hung up"));
-        }
-        serde_json::from_str(&line).map_err(|e| std::io::Error::other(e.to_string()))
-    }
-}
-
-/// A plain HTTP/1.1 exchange on loopback (`Connection: close`): `(status, JSON body or Null)`.
-fn http(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    let rest = url.strip_prefix("http://").expect("http:// URL");
-    let (host, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut s = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("{host}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    if body.is_some() {
-        head.push_str("Content-Type: application/json\r\n");
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", payload.len()));
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(payload.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read HTTP response");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("HTTP head");
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let body = &raw[split + 4..];
-    (status, serde_json::from_slice(body).unwrap_or(Value::Null))
-}
-
 /// The central holds exactly `journal` for `epoch`: same seqs, ids, types, times, actors,
 /// return ids and data, in order, each once.
 fn assert_central_has(central: &Central, epoch: &str, journal: &[Value]) {
@@ -219,6 +125,15 @@ fn assert_same_events(got: &[StoredEvent], journal: &[Value]) {
         "the central holds {} events, the station's journal {}",
         got.len(),
         journal.len()
+    );
+}
+
+/// The central saw no contract breach.
+fn assert_no_violations(central: &Central) {
+    assert!(
+        central.violations().is_empty(),
+        "{:?}",
+        central.violations()
     );
 }
 
@@ -290,7 +205,7 @@ fn effectively_once_under_faults_and_kill_9() {
         if last_round {
             central.set_fail_next(1, 413);
         }
-        let d = start(&st);
+        let d = st.start();
         let e = epoch_of(&st);
         assert_eq!(
             epoch.get_or_insert_with(|| e.clone()),
@@ -329,25 +244,29 @@ fn effectively_once_under_faults_and_kill_9() {
                                 assert!(old.is_none(), "seq {seq} acknowledged twice");
                                 if a.len() >= want {
                                     drop(a);
+                                    // The pace of a slow stream past the quota (the
+                                    // scenario), not a wait for anything.
                                     std::thread::sleep(Duration::from_millis(25));
                                 }
                             }
                             Ok(v) => unexpected.lock().unwrap().push(v),
-                            // Killed mid-request: this scan was never acknowledged.
+                            // Killed mid-request: this scan was never acknowledged. A
+                            // short pause before reconnecting, as a scanner client
+                            // retries; the kill or the stop flag ends it.
                             Err(_) => std::thread::sleep(Duration::from_millis(5)),
                         }
                     }
                 })
             })
             .collect();
-        poll(Duration::from_secs(30), "scans to stream", || {
+        poll_within(Duration::from_secs(30), "scans to stream", || {
             (acked.lock().unwrap().len() >= start_acked + quota / 2).then_some(())
         });
         if round == 3 {
             // The central itself restarts mid-stream: every kept-alive connection is gone.
             central.restart();
         }
-        poll(
+        poll_within(
             Duration::from_secs(30),
             "the round's quota of scans",
             || (acked.lock().unwrap().len() >= want).then_some(()),
@@ -357,7 +276,7 @@ fn effectively_once_under_faults_and_kill_9() {
         let advanced = |n: i64| central.acked_through(&e) >= central_before + n;
         // A deadline, not a pace: with random faults, 37-event acks and backoff a loaded
         // 2-core CI machine has taken over 30 s for the last round.
-        poll(
+        poll_within(
             Duration::from_secs(90),
             &format!("{mode:?} to play out"),
             || {
@@ -401,12 +320,12 @@ fn effectively_once_under_faults_and_kill_9() {
     let epoch = epoch.expect("epoch");
     proxy.set(FaultMode::Pass);
     central.set_partial_ack(None);
-    let d = start(&st);
+    let d = st.start();
     let last = ping(&st)["last_seq"].as_i64().expect("last_seq");
     central.wait_until(Duration::from_secs(60), "the whole journal", |c| {
         c.acked_through(&epoch) >= last
     });
-    let s = poll(Duration::from_secs(20), "backlog 0", || {
+    let s = poll_within(Duration::from_secs(20), "backlog 0", || {
         let s = cli_status(&st);
         (s["backlog"] == 0).then_some(s)
     });
@@ -431,11 +350,7 @@ fn effectively_once_under_faults_and_kill_9() {
     }
     assert_eq!(central.epochs(), vec![epoch.clone()]);
     assert_central_has(&central, &epoch, &journal);
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 // ---- 2. epochs ----------------------------------------------------------------------------
@@ -446,7 +361,7 @@ fn effectively_once_under_faults_and_kill_9() {
 fn wiped_database_starts_a_new_epoch() {
     let central = Central::start(CentralOptions::default());
     let st = Station::new(&sync_cfg(&central.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     let e1 = epoch_of(&st);
     junk_scans(&st, "OLD", 5);
     central.wait_until(Duration::from_secs(20), "epoch 1 synced", |c| {
@@ -456,7 +371,7 @@ fn wiped_database_starts_a_new_epoch() {
     d.stop();
     std::fs::remove_dir_all(st.state_dir()).expect("delete the state dir");
 
-    let d = start(&st);
+    let d = st.start();
     let e2 = epoch_of(&st);
     assert_ne!(e1, e2, "a new database has a new epoch");
     junk_scans(&st, "NEW", 3);
@@ -478,11 +393,7 @@ fn wiped_database_starts_a_new_epoch() {
             .all(|e| e.data["code"].as_str().unwrap().starts_with("NEW")),
         "no old event in the new epoch"
     );
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 // ---- 3. auth ------------------------------------------------------------------------------
@@ -501,10 +412,10 @@ fn wrong_token_is_alarmed_and_fixed_without_restart() {
         central.url(),
         token_file.path().display()
     ));
-    let d = start(&st);
+    let d = st.start();
     let epoch = epoch_of(&st);
     junk_scans(&st, "AUTH", 4);
-    let s = poll(Duration::from_secs(20), "auth_failed", || {
+    let s = poll_within(Duration::from_secs(20), "auth_failed", || {
         let s = status(&st);
         (s["push"]["state"] == "auth_failed").then_some(s)
     });
@@ -518,7 +429,7 @@ fn wrong_token_is_alarmed_and_fixed_without_restart() {
     central.wait_until(Duration::from_secs(20), "push resumed", |c| {
         c.acked_through(&epoch) == 4
     });
-    let s = poll(Duration::from_secs(10), "idle and backlog 0", || {
+    let s = poll_within(Duration::from_secs(10), "idle and backlog 0", || {
         let s = status(&st);
         (s["backlog"] == 0 && s["push"]["state"] == "idle").then_some(s)
     });
@@ -526,11 +437,7 @@ fn wrong_token_is_alarmed_and_fixed_without_restart() {
     let journal = st.journal();
     d.stop();
     assert_central_has(&central, &epoch, &journal);
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 // ---- 4. seq conflict ----------------------------------------------------------------------
@@ -541,25 +448,30 @@ fn wrong_token_is_alarmed_and_fixed_without_restart() {
 fn seq_conflict_stops_the_push_and_keeps_every_event() {
     let central = Central::start(CentralOptions::default());
     let st = Station::new(&sync_cfg(&central.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     let epoch = epoch_of(&st);
     // The journal is empty, so nothing was pushed yet: plant a forged seq 1.
     let now = contract_time(chrono::Utc::now());
     let forged = uuid::Uuid::now_v7().to_string();
-    let (code, body) = http(
+    let batch = json!({
+        "station_id": "ST01", "epoch": epoch, "sent_at": now,
+        "events": [{"seq": 1, "id": forged, "type": "scan.recorded", "occurred_at": now,
+                    "actor": "system", "return_id": null, "data": {"code": "FORGED"}}],
+    });
+    let r = http(
+        &central.addr().to_string(),
         "POST",
-        &format!("{}/v1/stations/ST01/events", central.url()),
-        Some(TOKEN),
-        Some(&json!({
-            "station_id": "ST01", "epoch": epoch, "sent_at": now,
-            "events": [{"seq": 1, "id": forged, "type": "scan.recorded", "occurred_at": now,
-                        "actor": "system", "return_id": null, "data": {"code": "FORGED"}}],
-        })),
+        "/v1/stations/ST01/events",
+        &[("Authorization", &format!("Bearer {TOKEN}")), JSON],
+        batch.to_string().as_bytes(),
     );
-    assert_eq!((code, body["acked_through"].clone()), (200, json!(1)));
+    assert_eq!(
+        (r.status, r.json()["acked_through"].clone()),
+        (200, json!(1))
+    );
 
     junk_scans(&st, "CONFLICT", 3);
-    let s = poll(Duration::from_secs(20), "conflict", || {
+    let s = poll_within(Duration::from_secs(20), "conflict", || {
         let s = status(&st);
         (s["push"]["state"] == "conflict").then_some(s)
     });
@@ -572,7 +484,8 @@ fn seq_conflict_stops_the_push_and_keeps_every_event() {
     );
     let posts = central.posts();
     // More work is still recorded, and nothing more is pushed: with backoff_cap_s = 1 and
-    // slow_retry_s = 1 any retry would land well within this window.
+    // slow_retry_s = 1 any retry would land well within this window. The sleep is the
+    // window itself (an absence has no signal to wait for), not a wait for a result.
     junk_scans(&st, "AFTER", 2);
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(central.posts(), posts, "the station stopped pushing");
@@ -606,10 +519,10 @@ fn seq_conflict_stops_the_push_and_keeps_every_event() {
 #[test]
 fn pull_endpoints_follow_the_contract() {
     let st = Station::new("\n[sync]\ncentral_token = \"ct\"\n");
-    let d = start(&st);
+    let d = st.start();
     let p = ping(&st);
     let epoch = p["epoch"].as_str().unwrap().to_string();
-    let base = format!("http://{}", p["http"].as_str().expect("http address"));
+    let addr = p["http"].as_str().expect("http address").to_string();
     // 1,005 events: enough to see the 1,000 cap.
     let threads: Vec<_> = (0..4)
         .map(|t| {
@@ -629,7 +542,10 @@ fn pull_endpoints_follow_the_contract() {
     let journal = st.journal();
     assert_eq!(journal.len(), 1005);
     let events = |q: &str, token: Option<&str>| {
-        http("GET", &format!("{base}/v1/sync/events?{q}"), token, None)
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", &**a)).collect();
+        let r = http(&addr, "GET", &format!("/v1/sync/events?{q}"), &headers, b"");
+        (r.status, r.json_or_null())
     };
 
     let (code, page) = events(&format!("epoch={epoch}&after=0&limit=2"), Some("ct"));
@@ -665,13 +581,16 @@ fn pull_endpoints_follow_the_contract() {
     assert_eq!(body["epoch"], epoch.as_str(), "names the current epoch");
 
     let ack = |n: i64, e: &str, token: &str| {
+        let body = json!({"epoch": e, "acked_through": n}).to_string();
+        let auth = format!("Bearer {token}");
         http(
+            &addr,
             "POST",
-            &format!("{base}/v1/sync/ack"),
-            Some(token),
-            Some(&json!({"epoch": e, "acked_through": n})),
+            "/v1/sync/ack",
+            &[("Authorization", &auth), JSON],
+            body.as_bytes(),
         )
-        .0
+        .status
     };
     assert_eq!(ack(2, &epoch, "wrong"), 401);
     assert_eq!(status(&st)["acked_through"], 0);
@@ -754,8 +673,8 @@ fn feed_items_are_applied_by_version() {
         Some(json!({"name": "Feed Keeper", "roles": ["keeper"]})),
     );
     let st = Station::new(&sync_cfg(&central.url(), ""));
-    let d = start(&st);
-    let s = poll(Duration::from_secs(20), "the feed applied", || {
+    let d = st.start();
+    let s = poll_within(Duration::from_secs(20), "the feed applied", || {
         let s = status(&st);
         (s["feed"]["cursor"] == last.as_str()).then_some(s)
     });
@@ -834,9 +753,9 @@ fn feed_resumes_after_kill_9_mid_apply() {
         last = central.publish("expected_return", &key(i), 2, None);
     }
     let st = Station::new(&sync_cfg(&central.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     // Kill as soon as some pages, not all, are applied.
-    let at_kill = poll(Duration::from_secs(30), "a partly applied feed", || {
+    let at_kill = poll_within(Duration::from_secs(30), "a partly applied feed", || {
         let (_, cursor) = feed_db(&st);
         (!cursor.is_empty() && cursor != "c-000000").then_some(cursor)
     });
@@ -846,8 +765,8 @@ fn feed_resumes_after_kill_9_mid_apply() {
         at_kill < last,
         "killed mid-feed (cursor {at_kill}, last {last})"
     );
-    let d = start(&st);
-    let s = poll(Duration::from_secs(30), "the whole feed", || {
+    let d = st.start();
+    let s = poll_within(Duration::from_secs(30), "the whole feed", || {
         let s = status(&st);
         (s["feed"]["cursor"] == last.as_str()).then_some(s)
     });
@@ -895,7 +814,7 @@ fn photo_is_uploaded_before_its_inspection_event() {
     let proxy = FaultProxy::start(central.addr());
     proxy.set(FaultMode::Refuse);
     let st = Station::new(&sync_cfg(&proxy.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     let epoch = epoch_of(&st);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend((0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
@@ -908,33 +827,10 @@ fn photo_is_uploaded_before_its_inspection_event() {
         String::from_utf8_lossy(&out.stderr)
     );
     let photo = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let sha = crate::central::sha256_hex(&png);
+    let sha = crate::kit::central::sha256_hex(&png);
     assert_eq!(photo, format!("{sha}:{}:image/png", png.len()));
 
-    let r = scan_ok(
-        &st,
-        &[
-            "OP-017",
-            "SF1888888888888",
-            "CMD-KIND-CUSTOMER",
-            "CMD-UNPACK",
-            "6901234560015",
-            "CMD-DONE",
-        ],
-    );
-    let rid = r[1]["return_id"].as_str().expect("return id").to_string();
-    let out = st.cli(&[
-        "inspect",
-        &rid,
-        "--badge",
-        "021",
-        "--grade",
-        "defect",
-        "--reason",
-        "damaged_casing",
-        "--photo",
-        &photo,
-    ]);
+    let out = inspect_with_photo(&st, &photo);
     assert!(
         out.status.success(),
         "{}{}",
@@ -988,7 +884,7 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
     proxy.set(FaultMode::Refuse);
     let st = Station::new(&sync_cfg(&proxy.url(), "retention_days = 0"));
     add_storage_keys(&st, "cap_mb = 16\nmaintenance_interval_s = 1");
-    let d = start(&st);
+    let d = st.start();
     let epoch = epoch_of(&st);
     // The journal keeps the first 200 characters of a scan; what fills the cap is mostly
     // the WAL (see `wal_does_not_eat_the_disk_cap`).
@@ -1059,23 +955,23 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
 
     proxy.set(FaultMode::Pass);
     let mut n = 0;
-    let accepted = poll(Duration::from_secs(60), "a scan accepted again", || {
+    let accepted = try_poll(Duration::from_secs(60), PROBE_EVERY, || {
         n += 1;
         let v = scan_on(&st, "late", &format!("LATE-{n}"));
         if v["stored"] == true {
             return Some(v);
         }
         assert_eq!(v["code"], "storage_cap", "{v}");
-        std::thread::sleep(Duration::from_millis(100));
         None
-    });
+    })
+    .expect("a scan accepted again within 60 s");
     assert_eq!(accepted["seq_first"], before.len() as i64 + 1, "{accepted}");
     let s = status(&st);
     eprintln!("accepting again after {n} tries: {}", s["disk"]);
     assert_eq!(s["disk"]["full"], false, "{s}");
     // Room may come back first from the WAL shrinking after the sync; the acknowledged
     // events are pruned by the next maintenance pass (every second here) either way.
-    poll(
+    poll_within(
         Duration::from_secs(30),
         "acknowledged events pruned",
         || {
@@ -1118,11 +1014,7 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
         )),
         "verify reports the pruned prefix: {text}"
     );
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 // ---- more of the contract -----------------------------------------------------------------
@@ -1141,7 +1033,7 @@ fn central_restored_from_backup_gets_the_gap_resent() {
     let central = Central::start(opts());
     let proxy = FaultProxy::start(central.addr());
     let st = Station::new(&sync_cfg(&proxy.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     let epoch = epoch_of(&st);
     junk_scans(&st, "BACKED-UP", 5);
     central.wait_until(Duration::from_secs(20), "5 synced", |c| {
@@ -1155,7 +1047,7 @@ fn central_restored_from_backup_gets_the_gap_resent() {
     central.wait_until(Duration::from_secs(20), "8 synced", |c| {
         c.acked_through(&epoch) == 8
     });
-    poll(Duration::from_secs(10), "the station's cursor at 8", || {
+    poll_within(Duration::from_secs(10), "the station's cursor at 8", || {
         (status(&st)["acked_through"] == 8).then_some(())
     });
     drop(central);
@@ -1170,11 +1062,7 @@ fn central_restored_from_backup_gets_the_gap_resent() {
     let journal = st.journal();
     d.stop();
     assert_central_has(&central, &epoch, &journal);
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 /// A central clock far from the station's raises the clock alarm; events keep the
@@ -1184,14 +1072,14 @@ fn clock_offset_is_alarmed() {
     let central = Central::start(CentralOptions::default());
     central.set_server_time_offset(chrono::Duration::seconds(300));
     let st = Station::new(&sync_cfg(&central.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     let epoch = epoch_of(&st);
     let before = chrono::Utc::now();
     junk_scans(&st, "CLOCK", 2);
     central.wait_until(Duration::from_secs(20), "synced", |c| {
         c.acked_through(&epoch) == 2
     });
-    let s = poll(Duration::from_secs(10), "the clock alarm", || {
+    let s = poll_within(Duration::from_secs(10), "the clock alarm", || {
         let s = status(&st);
         (s["clock_alarm"] == true).then_some(s)
     });
@@ -1252,7 +1140,7 @@ fn live_db_bytes(st: &Station) -> i64 {
 fn wal_does_not_eat_the_disk_cap() {
     let st = Station::new("");
     add_storage_keys(&st, "cap_mb = 16\nmaintenance_interval_s = 1");
-    let d = start(&st);
+    let d = st.start();
     // About 2 MiB of journal: an eighth of the cap.
     let stored = burst(&st, 750);
     let live = live_db_bytes(&st);
@@ -1264,16 +1152,12 @@ fn wal_does_not_eat_the_disk_cap() {
     );
     assert!(live < 4 << 20, "the journal itself is small: {live} bytes");
     let mut n = 0;
-    poll(
-        Duration::from_secs(15),
-        "a scan accepted after the burst",
-        || {
-            n += 1;
-            let v = scan_on(&st, "after", &format!("AFTER-BURST-{n}"));
-            std::thread::sleep(Duration::from_millis(100));
-            (v["stored"] == true).then_some(())
-        },
-    );
+    try_poll(Duration::from_secs(15), PROBE_EVERY, || {
+        n += 1;
+        let v = scan_on(&st, "after", &format!("AFTER-BURST-{n}"));
+        (v["stored"] == true).then_some(())
+    })
+    .expect("a scan accepted after the burst within 15 s");
     let s = status(&st);
     assert!(
         s["disk"]["used_bytes"].as_u64().unwrap() < 8 << 20,
@@ -1289,16 +1173,17 @@ fn persistent_413_is_retried_slowly_with_an_alarm() {
     let central = Central::start(CentralOptions::default());
     central.set_fail_next(1_000_000_000, 413);
     let st = Station::new(&sync_cfg(&central.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     junk_scans(&st, "TOO-LARGE", 3);
-    poll(
+    poll_within(
         Duration::from_secs(10),
         "the batch halved down to 1",
         || (status(&st)["push"]["batch_limit"] == 1).then_some(()),
     );
     let before = central.posts();
     // With slow_retry_s = 1 and backoff_cap_s = 1, a paced station makes a handful of
-    // attempts in this window.
+    // attempts in this window. The sleep is the window the rate is counted over, not a
+    // wait for a result.
     std::thread::sleep(Duration::from_secs(2));
     let posts = central.posts() - before;
     let s = status(&st);
@@ -1347,7 +1232,7 @@ fn inspect_with_photo(st: &Station, photo: &str) -> std::process::Output {
 fn photo_not_in_the_store_does_not_stall_the_push() {
     let central = Central::start(CentralOptions::default());
     let st = Station::new(&sync_cfg(&central.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     let epoch = epoch_of(&st);
     let out = inspect_with_photo(&st, &format!("{}:2048:image/jpeg", "a".repeat(64)));
     eprintln!("inspect: {}", String::from_utf8_lossy(&out.stdout));
@@ -1359,11 +1244,7 @@ fn photo_not_in_the_store_does_not_stall_the_push() {
     let journal = st.journal();
     d.stop();
     assert_central_has(&central, &epoch, &journal);
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }
 
 /// An inspection's photo reference must match the stored photo's size and type; the
@@ -1372,7 +1253,7 @@ fn photo_not_in_the_store_does_not_stall_the_push() {
 fn photo_reference_matches_the_stored_photo() {
     let central = Central::start(CentralOptions::default());
     let st = Station::new(&sync_cfg(&central.url(), ""));
-    let d = start(&st);
+    let d = st.start();
     let epoch = epoch_of(&st);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend([7u8; 500]);
@@ -1380,7 +1261,7 @@ fn photo_reference_matches_the_stored_photo() {
     std::fs::write(&file, &png).unwrap();
     let out = st.cli(&["photo", "add", file.to_str().unwrap()]);
     assert!(out.status.success());
-    let sha = crate::central::sha256_hex(&png);
+    let sha = crate::kit::central::sha256_hex(&png);
     let out = inspect_with_photo(&st, &format!("{sha}:999:image/jpeg"));
     eprintln!("inspect: {}", String::from_utf8_lossy(&out.stdout));
     let last = ping(&st)["last_seq"].as_i64().unwrap();
@@ -1388,9 +1269,5 @@ fn photo_reference_matches_the_stored_photo() {
         c.acked_through(&epoch) >= last
     });
     d.stop();
-    assert!(
-        central.violations().is_empty(),
-        "{:?}",
-        central.violations()
-    );
+    assert_no_violations(&central);
 }

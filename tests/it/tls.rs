@@ -8,8 +8,8 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use serde_json::{Value, json};
 
-use crate::central::{Central, CentralOptions};
-use crate::support::{Station, request};
+use crate::kit::central::{Central, CentralOptions};
+use crate::support::{EVERY, Station, request, try_poll};
 
 /// A TLS terminator on 127.0.0.1 in front of a plain-HTTP upstream, with a cert for
 /// `localhost` signed by a private CA. Returns its address and the CA's PEM.
@@ -112,18 +112,16 @@ fn untrusted_certificate_keeps_events_and_alarms() {
     let st = station(&format!("https://localhost:{}", front.port()), None);
     let d = st.start();
     request(&d.socket, &json!({"op": "scan", "code": "TLS-X"})).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
+    let mut last = Value::Null;
+    let status = try_poll(Duration::from_secs(30), EVERY, || {
         let s = sync_status(&st);
         if s["push"]["last_error"].is_string() {
-            break s;
+            return Some(s);
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no push error reported: {s}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+        last = s;
+        None
+    })
+    .unwrap_or_else(|| panic!("no push error reported: {last}"));
     let err = status["push"]["last_error"]
         .as_str()
         .unwrap()

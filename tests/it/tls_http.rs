@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 
 use crate::api_client::{self, Resp};
+use crate::kit::http::exchange;
 use crate::support::{Daemon, Station, request};
 
 /// A client config that trusts exactly the certificate in `pem`.
@@ -43,39 +44,19 @@ fn https(
     body: &[u8],
 ) -> Resp {
     let tcp = TcpStream::connect(addr).unwrap();
+    // Below the handshake timeout: `silent_clients_do_not_block_the_accept_loop` counts on it.
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let conn = rustls::ClientConnection::new(client.clone(), name).unwrap();
-    let mut s = rustls::StreamOwned::new(conn, tcp);
+    let s = rustls::StreamOwned::new(conn, tcp);
     let port = addr.rsplit(':').next().unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    // The server may close without close_notify after `Connection: close`.
-    let _ = s.read_to_end(&mut out);
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP answer: {}", String::from_utf8_lossy(&out)));
-    let head = String::from_utf8_lossy(&out[..split]).to_string();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let r = exchange(s, &format!("localhost:{port}"), method, path, headers, body);
     assert!(
-        !head.to_ascii_lowercase().contains("chunked"),
-        "chunked answer: {head}"
+        !r.head.to_ascii_lowercase().contains("chunked"),
+        "chunked answer: {}",
+        r.head
     );
-    Resp {
-        status,
-        head,
-        body: out[split + 4..].to_vec(),
-    }
+    r
 }
 
 fn sha256_colon(der: &[u8]) -> String {
@@ -191,10 +172,9 @@ fn self_signed_certificate_serves_and_is_reused() {
         https(&client, &addr, "GET", "/healthz", &[], b"").status,
         200
     );
-    let log = String::from_utf8_lossy(&d.log.lock().unwrap()).into_owned();
+    let log = d.stop();
     assert!(log.contains(&fp), "fingerprint logged at start: {log}");
     assert!(!log.contains(&key_line), "key material in the log");
-    d.stop();
 }
 
 /// `tls = "files"`: the operator's certificate and key (made here with rcgen).

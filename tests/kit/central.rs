@@ -9,11 +9,13 @@
 //! Besides answering the contract it records every contract breach it sees from the station
 //! (malformed bodies, wrong time formats, a photo referenced before its blob was uploaded,
 //! a `seq` reused with another `id`, …) in [`Central::violations`], so station tests can
-//! assert that list is empty.
+//! assert that list is empty, and every push's timing in [`Central::pushes`].
+//!
+//! It is the only central double: the integration tests and the sync bench
+//! (`benches/sync.rs`) both use it; `tests/it/central_selftest.rs` holds it to the contract.
 
-// The double's API is wider than what any one test uses; handlers pass early answers
-// (`Response`, large) up as `Err` on purpose.
-#![allow(dead_code, clippy::result_large_err)]
+// Handlers pass early answers (`Response`, large) up as `Err` on purpose.
+#![allow(clippy::result_large_err)]
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -32,6 +34,8 @@ use axum::routing::{get, post, put};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::{Value, json};
 use sha2::Digest;
+
+use super::poll::{poll_within, try_poll};
 
 /// At most this many events in one push.
 pub const MAX_EVENTS: usize = 1000;
@@ -82,6 +86,22 @@ pub struct StoredEvent {
     pub data: Value,
 }
 
+/// One event push as the central served it (the benches split a push's time with it).
+#[derive(Debug, Clone, Copy)]
+pub struct Push {
+    /// When its body had arrived.
+    pub arrived: Instant,
+    /// When its answer was ready (after the commit).
+    pub answered: Instant,
+    /// The answer's status.
+    pub status: u16,
+    /// Events in the batch (0 when refused before it was parsed).
+    pub events: usize,
+    /// Bytes as sent, and of JSON after gunzip (0 when refused before).
+    pub body_bytes: usize,
+    pub json_bytes: usize,
+}
+
 /// The central server double. Dropping it stops the server (the SQLite file stays if it
 /// was passed in).
 pub struct Central {
@@ -106,6 +126,7 @@ struct Inner {
     blob_puts: AtomicU64,
     feed_gets: AtomicU64,
     violations: Mutex<Vec<String>>,
+    pushes: Mutex<Vec<Push>>,
 }
 
 struct Knobs {
@@ -249,6 +270,7 @@ impl Central {
             blob_puts: AtomicU64::new(0),
             feed_gets: AtomicU64::new(0),
             violations: Mutex::new(Vec::new()),
+            pushes: Mutex::new(Vec::new()),
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("central: bind 127.0.0.1:0 for the central double");
@@ -289,17 +311,13 @@ impl Central {
     pub fn restart(&mut self) {
         self.stop_server();
         *lock(&self.inner.db) = open_db(&self.inner.db_path);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match std::net::TcpListener::bind(self.addr) {
-                Ok(l) => break l,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("central: rebinding {} failed ({e}), retrying", self.addr);
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("central: could not rebind {} after restart: {e}", self.addr),
-            }
-        };
+        // The old server's sockets may linger a moment after its runtime is gone.
+        let listener = try_poll(Duration::from_secs(10), Duration::from_millis(50), || {
+            std::net::TcpListener::bind(self.addr)
+                .map_err(|e| eprintln!("central: rebinding {} failed ({e}), retrying", self.addr))
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("central: could not rebind {} after restart", self.addr));
         self.server = Some(serve(self.inner.clone(), listener));
     }
 
@@ -386,30 +404,27 @@ impl Central {
         self.inner.feed_gets.load(Ordering::SeqCst)
     }
 
+    /// Every event push received, in order: when, what it carried, how it was answered.
+    pub fn pushes(&self) -> Vec<Push> {
+        lock(&self.inner.pushes).clone()
+    }
+
     /// Contract breaches seen from the client, oldest first.
     pub fn violations(&self) -> Vec<String> {
         lock(&self.inner.violations).clone()
     }
 
-    /// Poll `pred` (every 20 ms) until it holds; panic naming `what` after `timeout`.
-    /// Blocks the calling thread.
+    /// Wait (the kit's [`poll_within`]) until `pred` holds; panic naming `what` after
+    /// `timeout`. Blocks the calling thread.
     pub fn wait_until(
         &self,
         timeout: Duration,
         what: &str,
         mut pred: impl FnMut(&Central) -> bool,
     ) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if pred(self) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "central: timed out after {timeout:?} waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        poll_within(timeout, &format!("central: {what}"), || {
+            pred(self).then_some(())
+        });
     }
 
     // ---- knobs ------------------------------------------------------------------------
@@ -751,7 +766,31 @@ async fn post_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = Instant::now();
     c.posts.fetch_add(1, Ordering::SeqCst);
+    let mut push = Push {
+        arrived,
+        answered: arrived,
+        status: 0,
+        events: 0,
+        body_bytes: body.len(),
+        json_bytes: 0,
+    };
+    let r = serve_push(&c, &station, &headers, &body, &mut push);
+    push.answered = Instant::now();
+    push.status = r.status().as_u16();
+    lock(&c.pushes).push(push);
+    r
+}
+
+/// An event push, start to answer; notes the sizes it saw in `push`.
+fn serve_push(
+    c: &Inner,
+    station: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    push: &mut Push,
+) -> Response {
     {
         let mut k = lock(&c.knobs);
         if k.fail_next > 0 {
@@ -759,14 +798,15 @@ async fn post_events(
             return reply(k.fail_status, json!({ "error": "injected" }));
         }
     }
-    if let Err(r) = c.authorize(&station, &headers) {
+    if let Err(r) = c.authorize(station, headers) {
         return r;
     }
-    let raw = match decode_batch_body(&c, &headers, &body) {
+    let raw = match decode_batch_body(c, headers, body) {
         Ok(raw) => raw,
         Err(r) => return r,
     };
-    let ty = media_type(&headers);
+    push.json_bytes = raw.len();
+    let ty = media_type(headers);
     if ty != "application/json" {
         return c.reject(
             415,
@@ -774,11 +814,12 @@ async fn post_events(
             format!("Content-Type {ty:?}; events are application/json"),
         );
     }
-    let (epoch, events) = match parse_batch(&c, &station, &raw) {
+    let (epoch, events) = match parse_batch(c, station, &raw) {
         Ok(b) => b,
         Err(r) => return r,
     };
-    store_batch(&c, &station, &epoch, &events)
+    push.events = events.len();
+    store_batch(c, station, &epoch, &events)
 }
 
 /// One transaction: check the batch against what is stored, insert the new events, commit;
@@ -801,11 +842,10 @@ fn store_batch(c: &Inner, station: &str, epoch: &str, events: &[WireEvent]) -> R
     }
     for e in events.iter().filter(|e| e.seq <= n) {
         let stored: String = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM events WHERE station_id = ?1 AND epoch = ?2 AND seq = ?3",
-                params![station, epoch, e.seq],
-                |r| r.get(0),
             )
+            .and_then(|mut q| q.query_row(params![station, epoch, e.seq], |r| r.get(0)))
             .expect("central: stored events are contiguous from 1");
         if stored != e.id {
             c.violation(format!(
@@ -823,12 +863,11 @@ fn store_batch(c: &Inner, station: &str, epoch: &str, events: &[WireEvent]) -> R
     let mut high = n;
     for e in new {
         let elsewhere: Option<(String, String, i64)> = tx
-            .query_row(
-                "SELECT station_id, epoch, seq FROM events WHERE id = ?1",
-                [&e.id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
+            .prepare_cached("SELECT station_id, epoch, seq FROM events WHERE id = ?1")
+            .and_then(|mut q| {
+                q.query_row([&e.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
             .expect("central: look up event id");
         if let Some((s, ep, q)) = elsewhere {
             drop(tx);
@@ -842,12 +881,15 @@ fn store_batch(c: &Inner, station: &str, epoch: &str, events: &[WireEvent]) -> R
             );
         }
         check_photos(c, &tx, station, epoch, e);
-        tx.execute(
+        // Cached: a bench pushes a million events through here.
+        tx.prepare_cached(
             "INSERT INTO events
                  (station_id, epoch, seq, id, type, occurred_at, actor, return_id, data, received_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (station_id, epoch, seq) DO NOTHING",
-            params![
+        )
+        .and_then(|mut q| {
+            q.execute(params![
                 station,
                 epoch,
                 e.seq,
@@ -858,8 +900,8 @@ fn store_batch(c: &Inner, station: &str, epoch: &str, events: &[WireEvent]) -> R
                 e.return_id,
                 e.data.to_string(),
                 received_at
-            ],
-        )
+            ])
+        })
         .expect("central: insert event");
         high = e.seq;
     }
