@@ -507,7 +507,9 @@ fn a_failed_fsync_never_resurfaces_and_later_scans_survive_a_power_cut() {
     // (d) A disk that fails again while the station checks it: stopped for storage, said
     // everywhere, until a later check passes; then work resumes without a restart.
     support::scan_ok(&st, &["OP-017"]);
-    fs.fail_dirty_fsyncs("-wal", 2);
+    // Every fsync with something to write fails until the disk is healed: the commit's
+    // and each re-verification's (the station tries again every few seconds).
+    fs.fail_dirty_fsyncs("-wal", usize::MAX);
     let (status, _) = scan_cli(&st, &parcel(102));
     assert_eq!(status, 2);
     let (_, out, _) = cli(&st, &["sync", "status", "--json"]);
@@ -519,6 +521,7 @@ fn a_failed_fsync_never_resurfaces_and_later_scans_survive_a_power_cut() {
         (Some("not_stored"), Some("storage_fault")),
         "{r}"
     );
+    fs.heal();
     let accepted = poll("the station to resume after re-verifying", || {
         let r = scan_socket(&d, &parcel(103));
         (r["outcome"] == "accepted").then_some(r)

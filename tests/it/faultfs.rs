@@ -125,6 +125,11 @@ impl FaultFs {
         lock(&self.state).fail.push((suffix.to_owned(), n, true));
     }
 
+    /// Forget every fsync failure still to be injected (the disk is healthy again).
+    pub fn heal(&self) {
+        lock(&self.state).fail.clear();
+    }
+
     /// Writes (and size changes) that would take the total of all files past `bytes` get
     /// ENOSPC; `None` lifts the quota.
     pub fn set_quota(&self, bytes: Option<u64>) {
