@@ -112,7 +112,7 @@ impl DeviceEntry {
             "alarm": self.state.is_alarm(),
             "detail": self.detail,
             "faults": self.faults,
-            "since": crate::store::codec::fmt_time(self.since),
+            "since": crate::format::fmt_time(self.since),
             "count": self.count,
         })
     }

@@ -483,7 +483,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                 for code in codes {
                     use std::os::unix::ffi::OsStrExt;
                     let mut req =
-                        json!({"op": "scan", "code_hex": control::hex_encode(code.as_bytes())});
+                        json!({"op": "scan", "code_hex": crate::format::hex_encode(code.as_bytes())});
                     if let Some(b) = &bench {
                         req["bench"] = json!(b);
                     }

@@ -196,7 +196,7 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
             req.get("code_hex").and_then(Value::as_str),
             req.get("code").and_then(Value::as_str),
         ) {
-            (Some(h), _) => hex_decode(h).ok_or("code_hex is not hex")?,
+            (Some(h), _) => crate::format::hex_decode(h).ok_or("code_hex is not hex")?,
             (None, Some(c)) => c.as_bytes().to_vec(),
             (None, None) => return Err("code or code_hex is required".into()),
         };
@@ -273,20 +273,6 @@ fn kept_json(r: Reply) -> Result<Value, String> {
         }
         _ => Ok(reply_json(&r)),
     }
-}
-
-pub fn hex_encode(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// Why a request got no answer.

@@ -24,6 +24,7 @@ pub mod devices;
 pub mod domain;
 pub mod engine;
 pub mod feed;
+pub mod format;
 pub mod http;
 pub mod i18n;
 pub mod label;

@@ -161,7 +161,7 @@ pub fn verify_pin(pin: &str, hash: Option<&str>) -> bool {
 fn random_hex() -> Result<String, ApiError> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(|_| ApiError::internal())?;
-    Ok(crate::control::hex_encode(&b))
+    Ok(crate::format::hex_encode(&b))
 }
 
 fn token_hash(token: &str) -> [u8; 32] {

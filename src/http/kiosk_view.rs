@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::engine::Stats;
+use crate::format::fmt_time;
 use crate::i18n::{Lang, message};
 use crate::store::StoreError;
-use crate::store::codec::fmt_time;
 
 /// Print jobs queued or sent longer ago than this are an alarm ("long unconfirmed").
 const JOB_WAIT_ALARM_S: i64 = 120;

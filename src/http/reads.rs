@@ -109,12 +109,11 @@ struct ReturnsQuery {
 }
 
 fn time(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_str()
-        .and_then(|t| crate::store::codec::parse_time(t).ok())
+    v.as_str().and_then(|t| crate::format::parse_time(t).ok())
 }
 
 fn age_h(received: &str, now: DateTime<Utc>) -> f64 {
-    crate::store::codec::parse_time(received)
+    crate::format::parse_time(received)
         .map(|t| ((now - t).num_minutes() as f64 / 60.0 * 10.0).round() / 10.0)
         .unwrap_or(0.0)
 }

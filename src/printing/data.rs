@@ -36,7 +36,7 @@ fn return_state(conn: &Connection, return_id: &str) -> Result<Value, String> {
 
 /// A station-local date (YYYY-MM-DD) from an RFC 3339 time.
 fn local_date(cfg: &Config, at: &str) -> String {
-    crate::store::codec::parse_time(at)
+    crate::format::parse_time(at)
         .map(|t| {
             t.with_timezone(&cfg.station.timezone)
                 .format("%Y-%m-%d")

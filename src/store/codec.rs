@@ -1,7 +1,7 @@
 //! The journal codec: domain events ⇄ the contract's `(type, data)` JSON. This is the only
 //! place that knows the wire shape of each event type (README, "Event types").
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::event::{
@@ -13,16 +13,7 @@ use crate::domain::kind::{
     BinClass, ExpectedLine, Grade, ItemZone, Party, ReturnKind, Role, Visual,
 };
 
-/// Contract time format: RFC 3339 UTC with milliseconds.
-pub fn fmt_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("bad time {s:?}: {e}"))
-}
+pub use crate::format::{fmt_time, parse_time};
 
 fn party(p: Party) -> &'static str {
     p.as_str()

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::status::{SharedStatus, snapshot};
+use crate::format::fmt_time;
 use crate::store::SyncCounters;
-use crate::store::codec::fmt_time;
 
 /// The status as operators read it (CLI `sync status`, the API).
 pub fn status_json(c: &SyncCounters, status: &SharedStatus, now: DateTime<Utc>) -> Value {

@@ -32,6 +32,8 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // Leaf libraries: masking, photo metadata, label rendering (barcodes, bitmaps, text,
     // ZPL/TSPL, templates). They know no domain type; their callers map to their terms.
     ("privacy",   ""),
+    // The contract's time format and hex: leaf helpers every layer may use.
+    ("format",    ""),
     ("photometa", ""),
     ("label",     ""),
     // Operator text, keyed by the domain's codes; the content-addressed photo store.
@@ -43,42 +45,42 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // (a settings type knows nothing of the file it came from).
     ("config",    "domain i18n devices printing photos"),
     // SQLite: schema, journal, snapshots. Knows the domain's events and state only.
-    ("store",     "domain"),
+    ("store",     "domain format"),
     // Versioned upserts of reference data, in the store's database.
-    ("feed",      "domain store"),
+    ("feed",      "domain store format"),
     // The engine's `Lookup` over the database and the config.
-    ("refdata",   "domain store feed config i18n"),
+    ("refdata",   "domain store feed config i18n format"),
     // JSON → domain `Command` for the control socket and the API; a photo reference is
     // checked against the photo store.
     ("commands",  "domain photos"),
     // Returns list/detail and status queries for the CLI, the control socket and the API:
     // reads the store, the reference data and the engine's statistics.
-    ("views",     "domain store feed engine privacy i18n"),
+    ("views",     "domain store feed engine privacy i18n format"),
     // The one writer: calls `domain::step`, commits through the store, applies feed pages.
-    ("engine",    "domain store config refdata feed i18n manifest"),
+    ("engine",    "domain store config refdata feed i18n manifest format"),
     // Manifest import: files → feed items → the store (applied by the engine, or by the
     // CLI under the state lock).
-    ("manifest",  "domain store feed"),
+    ("manifest",  "domain store feed format"),
     // The live state of every scanner and printer: written by the actors (through the
     // wiring), read by the views; it words states through i18n.
-    ("board",     "domain store i18n"),
+    ("board",     "domain i18n format"),
     // The printable command sheet.
     ("sheet",     "domain i18n label"),
     // The edges: each owns its resource and names the core (domain engine store config
     // i18n privacy) and the services it needs, never another edge. Reference data is
     // read through `refdata` or `views`, not from the feed's tables.
-    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board"),
-    ("control",   "domain engine store config i18n privacy commands views manifest board"),
+    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format"),
+    ("control",   "domain engine store config i18n privacy commands views manifest board format"),
     ("devices",   "domain engine store config i18n privacy"),
-    ("printing",  "domain engine store config i18n privacy label refdata board"),
+    ("printing",  "domain engine store config i18n privacy label refdata board format"),
     // The sync worker brings the feed from the central and pushes photos with the events.
-    ("sync",      "domain engine store config i18n privacy feed photos"),
+    ("sync",      "domain engine store config i18n privacy feed photos format"),
     // The wiring: the daemon builds every worker; the CLI runs the daemon or talks to it,
     // and reads the state directory for its offline commands. Nothing names them back.
     ("app",       "domain engine store config i18n privacy commands views refdata feed photos \
-                   photometa label manifest sheet board http control devices printing sync"),
+                   photometa label manifest sheet board http control devices printing sync format"),
     ("cli",       "domain engine store config i18n privacy commands views refdata feed photos \
-                   photometa label manifest sheet board http control devices printing sync app"),
+                   photometa label manifest sheet board http control devices printing sync app format"),
     ("main",      "cli"),
 ];
 

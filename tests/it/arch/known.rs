@@ -41,9 +41,6 @@ pub const KNOWN: &[Known] = &[
         "GET sync status calls sync::status_json: the status read belongs in views"),
     known!(Imports, "src/http/reads.rs" => "src/printing/view.rs",
         "the print queue read calls printing::view::job_json: the read belongs in views"),
-    known!(Imports, "src/http/auth.rs" => "src/control.rs",
-        "session tokens are hex-encoded with control::hex_encode: a shared helper, not the \
-         control socket's"),
     // ── imports: reference data read from the feed's tables, not through refdata ─────────
     known!(Imports, "src/http/auth.rs" => "src/feed.rs",
         "operators are read with feed::get: through refdata"),

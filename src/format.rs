@@ -1,0 +1,49 @@
+//! Formats the whole station shares: the contract's time format (RFC 3339, UTC,
+//! milliseconds) and lowercase hex. Names nothing else of the crate.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Contract time format: RFC 3339 UTC with milliseconds.
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parse an RFC 3339 time (any offset) into UTC.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("bad time {s:?}: {e}"))
+}
+
+/// Lowercase hex of `b`.
+pub fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The bytes of an even-length hex string (either case); `None` for anything else.
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Times round-trip in the contract's form; hex round-trips and refuses odd input.
+    #[test]
+    fn round_trips() {
+        let t = parse_time("2026-11-25T16:30:00.123+08:00").unwrap();
+        assert_eq!(fmt_time(t), "2026-11-25T08:30:00.123Z");
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(hex_encode(&[0, 0xab, 0xff]), "00abff");
+        assert_eq!(hex_decode("00ABff"), Some(vec![0, 0xab, 0xff]));
+        assert_eq!(hex_decode("abc"), None);
+        assert_eq!(hex_decode("zz"), None);
+    }
+}
