@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::handle::{EngineHandle, Input};
+use super::handle::EngineHandle;
 use super::handlers::Core;
 use super::stats::Stats;
 use super::types::Clock;
@@ -31,6 +31,52 @@ pub enum StartError {
     },
     #[error("scan grammar: {0}")]
     Grammar(String),
+    #[error("cannot start the engine's threads: {0}")]
+    Thread(std::io::Error),
+}
+
+/// The database opened for the engine, with what it needs to know of it.
+struct Opened {
+    store: Store,
+    station: crate::domain::model::Station,
+    /// WAL size past which the engine checkpoints itself.
+    wal_limit: u64,
+    page_size: i64,
+}
+
+/// Open the station database for writing: checkpoints off the commit path, the WAL kept
+/// to an eighth of the disk cap, the state folded back from the snapshots.
+fn open(cfg: &Config) -> Result<Opened, StartError> {
+    std::fs::create_dir_all(&cfg.storage.state_dir).map_err(|source| StartError::StateDir {
+        path: cfg.storage.state_dir.clone(),
+        source,
+    })?;
+    let store = Store::open(&cfg.storage.database, cfg.station.id.as_str())?;
+    let at = |e: rusqlite::Error| StoreError::from(e).at(&cfg.storage.database);
+    // Checkpoints copy WAL pages into the database file and fsync it: tens of pages of
+    // work that must not land inside a scan's commit. The checkpointer thread does them.
+    store
+        .conn()
+        .execute_batch("PRAGMA wal_autocheckpoint=0;")
+        .map_err(at)?;
+    // The WAL counts against the disk cap: keep it to an eighth of the cap (1–64 MiB).
+    let wal_limit = (cfg.storage.cap_bytes / 8).clamp(1 << 20, 64 << 20);
+    store
+        .conn()
+        .execute_batch(&format!("PRAGMA journal_size_limit={wal_limit};"))
+        .map_err(at)?;
+    let page_size: i64 = store
+        .conn()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(at)?;
+    let mut station = store.load_station()?;
+    crate::store::snapshot::load_and_backfill(store.conn(), &mut station)?;
+    Ok(Opened {
+        store,
+        station,
+        wal_limit,
+        page_size,
+    })
 }
 
 /// Open the database, load the state and start the engine thread.
@@ -45,32 +91,15 @@ pub fn start(
     ),
     StartError,
 > {
-    std::fs::create_dir_all(&cfg.storage.state_dir).map_err(|source| StartError::StateDir {
-        path: cfg.storage.state_dir.clone(),
-        source,
-    })?;
-    let store = Store::open(&cfg.storage.database, cfg.station.id.as_str())?;
-    // Checkpoints copy WAL pages into the database file and fsync it: tens of pages of
-    // work that must not land inside a scan's commit. The checkpointer thread does them.
-    store
-        .conn()
-        .execute_batch("PRAGMA wal_autocheckpoint=0;")
-        .map_err(StoreError::from)?;
-    // The WAL counts against the disk cap: keep it to an eighth of the cap (1–64 MiB).
-    let wal_limit = (cfg.storage.cap_bytes / 8).clamp(1 << 20, 64 << 20);
-    store
-        .conn()
-        .execute_batch(&format!("PRAGMA journal_size_limit={wal_limit};"))
-        .map_err(StoreError::from)?;
-    let page_size: i64 = store
-        .conn()
-        .query_row("PRAGMA page_size", [], |r| r.get(0))
-        .map_err(StoreError::from)?;
-    let mut station = store.load_station()?;
-    crate::store::snapshot::load_and_backfill(store.conn(), &mut station)?;
+    let Opened {
+        store,
+        station,
+        wal_limit,
+        page_size,
+    } = open(&cfg)?;
     let grammar = ScanGrammar::new(&cfg.scan.couriers, cfg.scan.max_len)
         .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
-    let (tx, mut rx) = mpsc::channel(cfg.engine.queue);
+    let (tx, rx) = mpsc::channel(cfg.engine.queue);
     let (events, _) = broadcast::channel(4096);
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Stats::default());
@@ -84,7 +113,7 @@ pub fn start(
         defect_photo_required: cfg.inspection.defect_photo_required,
         two_person_check: cfg.inspection.two_person_check,
     };
-    let mut engine = Engine {
+    let engine = Engine {
         store,
         core: Core {
             station,
@@ -115,41 +144,11 @@ pub fn start(
     let checkpoints = std::thread::Builder::new()
         .name("returnsd-checkpoint".into())
         .spawn(move || checkpointer(&db, ticks, &ckpt_fault, &ckpt_stats))
-        .map_err(|source| StartError::StateDir {
-            path: cfg.storage.state_dir.clone(),
-            source,
-        })?;
+        .map_err(StartError::Thread)?;
     let join = std::thread::Builder::new()
         .name("returnsd-engine".into())
-        .spawn(move || {
-            let mut batch = std::collections::VecDeque::with_capacity(max);
-            while let Some(first) = rx.blocking_recv() {
-                match first {
-                    Input::Close => rx.close(),
-                    other => batch.push_back(other),
-                }
-                while batch.len() < max {
-                    match rx.try_recv() {
-                        Ok(Input::Close) => rx.close(),
-                        Ok(i) => batch.push_back(i),
-                        Err(_) => break,
-                    }
-                }
-                if !batch.is_empty() {
-                    engine.process(&mut batch);
-                }
-            }
-            // Close the writer, then let the checkpointer fold the WAL into the database
-            // and close the last connection, so a stopped station leaves one clean file.
-            drop(engine);
-            drop(stop_checkpoints);
-            let _ = checkpoints.join();
-            tracing::info!("engine stopped: every acknowledged input is committed");
-        })
-        .map_err(|source| StartError::StateDir {
-            path: cfg.storage.state_dir.clone(),
-            source,
-        })?;
+        .spawn(move || engine.run(rx, max, stop_checkpoints, checkpoints))
+        .map_err(StartError::Thread)?;
     Ok((
         EngineHandle {
             tx,

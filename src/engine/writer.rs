@@ -94,6 +94,39 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
 }
 
 impl Engine {
+    /// The engine thread: take whatever is queued (up to `max`) as one batch, until the
+    /// input is closed; then close the writer and let the checkpointer fold the WAL into
+    /// the database and close the last connection, so a stopped station leaves one file.
+    pub(super) fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Input>,
+        max: usize,
+        stop_checkpoints: std::sync::mpsc::Sender<()>,
+        checkpoints: std::thread::JoinHandle<()>,
+    ) {
+        let mut batch = std::collections::VecDeque::with_capacity(max);
+        while let Some(first) = rx.blocking_recv() {
+            match first {
+                Input::Close => rx.close(),
+                other => batch.push_back(other),
+            }
+            while batch.len() < max {
+                match rx.try_recv() {
+                    Ok(Input::Close) => rx.close(),
+                    Ok(i) => batch.push_back(i),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.process(&mut batch);
+            }
+        }
+        drop(self);
+        drop(stop_checkpoints);
+        let _ = checkpoints.join();
+        tracing::info!("engine stopped: every acknowledged input is committed");
+    }
+
     /// Database pages in use, the WAL file and the photo store.
     fn wal_len(&self) -> u64 {
         let mut wal = self.core.cfg.storage.database.clone().into_os_string();
