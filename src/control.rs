@@ -218,7 +218,7 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
                 v
             }
             Err(e) => json!({"ok": false, "stored": false, "outcome": "not_stored",
-                             "code": "storage_error", "error": e}),
+                             "code": "storage_error", "error": e.to_string()}),
         });
     }
     let badge_s = crate::commands::s(req, "badge")?;

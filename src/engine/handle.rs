@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{Committed, FeedApplied, FeedPage, Keep, Reply, Stats};
+use super::{Committed, EngineError, FeedApplied, FeedPage, Keep, Reply, Stats};
 use crate::domain::ids::Badge;
 use crate::domain::kind::Role;
 use crate::domain::step::Command;
@@ -31,32 +31,32 @@ pub(super) enum Input {
     /// Operator API sessions and lockouts (station-local rows, not journal events).
     Auth {
         writes: Vec<crate::store::api_state::AuthWrite>,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
     },
     /// The central acknowledged the journal through `through` (push or pull).
     Ack {
         through: i64,
-        reply: oneshot::Sender<Result<i64, String>>,
+        reply: oneshot::Sender<Result<i64, EngineError>>,
     },
     /// A feed page: its items applied and its cursor stored in one transaction.
     Feed {
         page: FeedPage,
-        reply: oneshot::Sender<Result<FeedApplied, String>>,
+        reply: oneshot::Sender<Result<FeedApplied, EngineError>>,
     },
     /// Part of a manifest file (`manifest import`): versioned upserts in the group commit.
     Import {
         source: String,
         lines: Vec<crate::manifest::Line>,
-        reply: oneshot::Sender<Result<crate::manifest::ImportReport, String>>,
+        reply: oneshot::Sender<Result<crate::manifest::ImportReport, EngineError>>,
     },
     /// The print worker reports what happened to a job.
     PrintJob {
         update: crate::store::jobs::JobUpdate,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), EngineError>>,
     },
     /// Prune acknowledged events older than the retention period.
     Prune {
-        reply: oneshot::Sender<Result<i64, String>>,
+        reply: oneshot::Sender<Result<i64, EngineError>>,
     },
     /// The daemon is stopping: commit what was sent before this, refuse what comes after.
     Close,
@@ -98,23 +98,23 @@ impl EngineHandle {
     }
 
     /// Record the central's acknowledgement; answers the cursor after it (never lower).
-    pub async fn ack(&self, through: i64) -> Result<i64, String> {
+    pub async fn ack(&self, through: i64) -> Result<i64, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Ack { through, reply })
             .await
-            .map_err(|_| "engine stopped".to_string())?;
-        rx.await.map_err(|_| "engine stopped".to_string())?
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
     }
 
     /// Apply a feed page and store its cursor in the same transaction.
-    pub async fn apply_feed(&self, page: FeedPage) -> Result<FeedApplied, String> {
+    pub async fn apply_feed(&self, page: FeedPage) -> Result<FeedApplied, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Feed { page, reply })
             .await
-            .map_err(|_| "engine stopped".to_string())?;
-        rx.await.map_err(|_| "engine stopped".to_string())?
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
     }
 
     /// Apply part of a manifest file (versioned upserts), committed between scans.
@@ -122,7 +122,7 @@ impl EngineHandle {
         &self,
         source: String,
         lines: Vec<crate::manifest::Line>,
-    ) -> Result<crate::manifest::ImportReport, String> {
+    ) -> Result<crate::manifest::ImportReport, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Import {
@@ -131,18 +131,21 @@ impl EngineHandle {
                 reply,
             })
             .await
-            .map_err(|_| "engine stopped".to_string())?;
-        rx.await.map_err(|_| "engine stopped".to_string())?
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
     }
 
     /// Record a print job's progress (the print worker's only way to write).
-    pub async fn print_job(&self, update: crate::store::jobs::JobUpdate) -> Result<(), String> {
+    pub async fn print_job(
+        &self,
+        update: crate::store::jobs::JobUpdate,
+    ) -> Result<(), EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::PrintJob { update, reply })
             .await
-            .map_err(|_| "engine stopped".to_string())?;
-        rx.await.map_err(|_| "engine stopped".to_string())?
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
     }
 
     /// Stop taking inputs: everything sent before is committed (and answered), later
@@ -154,26 +157,26 @@ impl EngineHandle {
 
     /// Prune acknowledged, expired events (a contiguous prefix of the journal); answers how
     /// many were removed.
-    pub async fn prune(&self) -> Result<i64, String> {
+    pub async fn prune(&self) -> Result<i64, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Prune { reply })
             .await
-            .map_err(|_| "engine stopped".to_string())?;
-        rx.await.map_err(|_| "engine stopped".to_string())?
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
     }
 
     /// Store operator API session and lockout changes (committed before the answer).
     pub async fn auth(
         &self,
         writes: Vec<crate::store::api_state::AuthWrite>,
-    ) -> Result<(), String> {
+    ) -> Result<(), EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Auth { writes, reply })
             .await
-            .map_err(|_| "engine stopped".to_string())?;
-        rx.await.map_err(|_| "engine stopped".to_string())?
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
     }
 
     /// Journal `operator.locked_out` for a badge (the operator API's lockout).

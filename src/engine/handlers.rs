@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use super::handle::Input;
 use super::keep::{KEEP_MS, Keep, keep_answer, kept_reply};
 use super::stats::Stats;
-use super::types::{Committed, FeedApplied, FeedPage, Reply};
+use super::types::{Committed, EngineError, FeedApplied, FeedPage, Reply};
 use crate::config::Config;
 use crate::domain::doubleread::DoubleReadFilter;
 use crate::domain::error::DomainError;
@@ -44,15 +44,21 @@ pub(super) struct Core {
 /// An answer held until the batch commits (or fails), with where it goes.
 pub(super) enum Pending {
     Reply(oneshot::Sender<Reply>, Reply),
-    Count(oneshot::Sender<Result<i64, String>>, Result<i64, String>),
-    Feed(
-        oneshot::Sender<Result<FeedApplied, String>>,
-        Result<FeedApplied, String>,
+    Count(
+        oneshot::Sender<Result<i64, EngineError>>,
+        Result<i64, EngineError>,
     ),
-    Done(oneshot::Sender<Result<(), String>>, Result<(), String>),
+    Feed(
+        oneshot::Sender<Result<FeedApplied, EngineError>>,
+        Result<FeedApplied, EngineError>,
+    ),
+    Done(
+        oneshot::Sender<Result<(), EngineError>>,
+        Result<(), EngineError>,
+    ),
     Import(
-        oneshot::Sender<Result<crate::manifest::ImportReport, String>>,
-        Result<crate::manifest::ImportReport, String>,
+        oneshot::Sender<Result<crate::manifest::ImportReport, EngineError>>,
+        Result<crate::manifest::ImportReport, EngineError>,
     ),
 }
 
@@ -70,7 +76,7 @@ impl Pending {
 
     /// Nothing of the batch is on disk: say so (`code` for operators' replies).
     pub(super) fn fail(self, code: &str, detail: &str) {
-        let why = format!("not stored: {detail}");
+        let why = EngineError::NotStored(detail.to_string());
         let _ = match self {
             Pending::Reply(tx, _) => tx.send(Reply::not_stored(code)).map_err(drop),
             Pending::Count(tx, _) => tx.send(Err(why)).map_err(drop),
@@ -227,11 +233,13 @@ impl Core {
             Input::Ack { through, reply } => {
                 let last = batch.next_seq_ref() - 1;
                 let r = if through > last {
-                    Ok(Err(format!(
+                    Ok(Err(EngineError::Refused(format!(
                         "acked_through {through} is beyond the journal's last seq {last}"
-                    )))
+                    ))))
                 } else if through < 0 {
-                    Ok(Err("acked_through must not be negative".to_string()))
+                    Ok(Err(EngineError::Refused(
+                        "acked_through must not be negative".to_string(),
+                    )))
                 } else {
                     crate::store::advance_ack(batch.conn(), through).map(Ok)
                 };

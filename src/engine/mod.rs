@@ -25,5 +25,6 @@ pub use keep::{KEEP_MS, Keep, Render};
 pub use start::{StartError, start};
 pub use stats::Stats;
 pub use types::{
-    Clock, Committed, FeedApplied, FeedPage, Kept, NOT_STORED, Outcome, Reply, system_clock,
+    Clock, Committed, EngineError, FeedApplied, FeedPage, Kept, NOT_STORED, Outcome, Reply,
+    system_clock,
 };

@@ -134,3 +134,24 @@ pub enum Kept {
     /// The key already answered a different request; nothing was applied.
     Mismatch,
 }
+
+/// Why the engine did not do what one of the station's own workers asked (an ack, a feed
+/// page, a print job's progress, pruning, a session row, part of a manifest).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The engine has stopped (the daemon is shutting down): nothing was done.
+    #[error("engine stopped")]
+    Stopped,
+    /// The batch it was in could not be committed: nothing of it is on disk.
+    #[error("not stored: {0}")]
+    NotStored(String),
+    /// The request itself is wrong (e.g. an ack beyond the journal's end).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<EngineError> for String {
+    fn from(e: EngineError) -> String {
+        e.to_string()
+    }
+}

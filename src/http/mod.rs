@@ -237,7 +237,7 @@ async fn pull_ack(
     }
     match state.engine.ack(ack.acked_through).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, "bad_ack", &e),
+        Err(e) => error(StatusCode::BAD_REQUEST, "bad_ack", &e.to_string()),
     }
 }
 

@@ -134,6 +134,6 @@ async fn apply(engine: &EngineHandle, page: Option<FeedPage>) -> Input {
         Ok(applied) => Input::Applied {
             rejected: applied.rejected,
         },
-        Err(e) => Input::Failed(FeedError::Apply(e)),
+        Err(e) => Input::Failed(FeedError::Apply(e.to_string())),
     }
 }

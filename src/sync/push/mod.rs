@@ -101,7 +101,7 @@ pub async fn run(
             },
             Action::RecordAck { through } => match engine.ack(through).await {
                 Ok(_) => Input::AckRecorded,
-                Err(e) => Input::Failed(PushError::Ack(e)),
+                Err(e) => Input::Failed(PushError::Ack(e.to_string())),
             },
             Action::Wait(w) => {
                 if !signals.wait(w).await {
