@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(fonts-wqy-microhei chromium chromium-driver)
+PKGS=(fonts-wqy-microhei chromium chromium-driver systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -19,3 +19,5 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test
+# The Debian package: built from the binary the tests just built, installed, checked.
+bash tests/package.sh
