@@ -235,7 +235,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     }
     drop(scan_tx);
     let printer = tokio::spawn(crate::printing::run(
-        cfg.clone(),
+        cfg.print_settings(),
         engine.clone(),
         board.clone(),
         effects,

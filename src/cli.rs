@@ -647,8 +647,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     return_id,
                     out,
                 } => {
-                    let (j, png) =
-                        crate::printing::view::preview(&cfg, &conn, job, return_id.as_deref())?;
+                    let (j, png) = crate::printing::view::preview(
+                        &cfg.print_settings(),
+                        &conn,
+                        job,
+                        return_id.as_deref(),
+                    )?;
                     std::fs::write(&out, png).map_err(|e| format!("{}: {e}", out.display()))?;
                     println!(
                         "job {} ({} {} for {}, {}) -> {}",

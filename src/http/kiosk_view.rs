@@ -117,7 +117,7 @@ fn return_view(conn: &Connection, id: &str, lang: Lang) -> Result<Value, StoreEr
         return Ok(Value::Null);
     };
     let waybill = st["waybill"].as_str().unwrap_or("");
-    let customer = crate::feed::get(conn, "expected_return", waybill)?
+    let customer = crate::store::feed_items::get(conn, "expected_return", waybill)?
         .and_then(|(_, d)| {
             d.get("customer_name")
                 .and_then(Value::as_str)

@@ -72,7 +72,9 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format"),
     ("control",   "domain engine store config i18n privacy commands views manifest board format"),
     ("devices",   "domain engine store config i18n privacy"),
-    ("printing",  "domain engine store config i18n privacy label refdata board format"),
+    // The print worker takes its settings from the caller (`Config::print_settings`), so
+    // it names no config; the print queue's text shows jobs in the views' JSON form.
+    ("printing",  "domain engine store i18n privacy label refdata board format views"),
     // The sync worker brings the feed from the central and pushes photos with the events.
     ("sync",      "domain engine store config i18n privacy feed photos format"),
     // The wiring: the daemon builds every worker; the CLI runs the daemon or talks to it,
