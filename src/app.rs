@@ -264,7 +264,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     };
     // The station's HTTP listener (pull endpoints); bound before READY so a port in use
     // stops the start with a clear message.
-    let status = crate::sync::new_status();
+    let status = crate::sync_status::new_status();
     let mut http_addr = None;
     let mut http_task = None;
     let mut tls_fingerprint = None;

@@ -738,9 +738,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     let conn = open_existing(&cfg)?;
                     store::sync_counters(&conn)
                         .map(|c| {
-                            crate::sync::status_json(
+                            crate::views::sync_status_json(
                                 &c,
-                                &crate::sync::new_status(),
+                                &crate::sync_status::new_status(),
                                 chrono::Utc::now(),
                             )
                         })

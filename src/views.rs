@@ -5,13 +5,17 @@
 //! name and phone tail unmasked; callers mask them (`privacy`) unless a supervisor asked to
 //! reveal. Names no SQL: the queries are the store's.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::format::fmt_time;
+use crate::store::SyncCounters;
 use crate::store::jobs::Job;
 pub use crate::store::read::returns::{
     ReturnDetail, ReturnFilter, ReturnRow, detail as return_detail, list as list_returns,
 };
 pub use crate::store::read::stock::zone_stock;
+use crate::sync_status::SharedStatus;
 
 /// Photos referenced by a return's `inspection.completed` events (`sha256`, `bytes`,
 /// `content_type`), once each.
@@ -23,6 +27,40 @@ pub fn photos_of(events: &[Value]) -> Vec<Value> {
         .flat_map(|e| e["data"]["photos"].as_array().cloned().unwrap_or_default())
         .filter(|p| seen.insert(p["sha256"].as_str().unwrap_or("").to_string()))
         .collect()
+}
+
+/// The sync status as operators read it (CLI `sync status`, the control socket, the API,
+/// the kiosk's alarms, `/metrics`): the journal's counters from the store beside the
+/// workers' live status.
+pub fn sync_status_json(c: &SyncCounters, status: &SharedStatus, now: DateTime<Utc>) -> Value {
+    let s = crate::sync_status::snapshot(status);
+    let (push, feed) = (&s.push, &s.feed);
+    let oldest_age_s = c.oldest_unacked_at.map(|t| (now - t).num_seconds().max(0));
+    let t = |o: Option<DateTime<Utc>>| o.map(fmt_time);
+    json!({
+        "epoch": c.epoch,
+        "last_seq": c.last_seq,
+        "acked_through": c.acked_through,
+        "backlog": c.last_seq - c.acked_through,
+        "oldest_unacked_age_s": oldest_age_s,
+        "push": {
+            "state": push.state.as_str(),
+            "last_success": t(push.last_success),
+            "last_error": push.last_error,
+            "last_error_at": t(push.last_error_at),
+            "next_retry": t(push.next_retry),
+            "batch_limit": push.batch_limit,
+        },
+        "feed": {
+            "state": feed.state.as_str(),
+            "cursor": c.feed_after,
+            "last_success": t(feed.last_success),
+            "last_error": feed.last_error,
+            "rejected_items": c.rejected_feed_items,
+        },
+        "clock_offset_ms": s.clock.map(|c| c.offset_ms),
+        "clock_alarm": s.clock.is_some_and(|c| c.alarm),
+    })
 }
 
 /// Disk use against the cap and the storage's state, as `sync status`, the API, the

@@ -488,7 +488,7 @@ pub fn devices(ctx: &Ctx) -> Value {
 async fn sync_status(ctx: &Ctx) -> Result<Value, ApiError> {
     let status = ctx.state.sync.clone();
     let mut v = read(&ctx.state, move |conn| {
-        Ok(crate::sync::status_json(
+        Ok(crate::views::sync_status_json(
             &store::sync_counters(conn)?,
             &status,
             Utc::now(),

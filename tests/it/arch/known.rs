@@ -30,15 +30,6 @@ macro_rules! known {
 pub const KNOWN: &[Known] = &[
     // ── imports: `config` names the edges it validates for ──────────────────────────────
     // ── imports: edges naming each other ────────────────────────────────────────────────
-    known!(Imports, "src/control.rs" => "src/sync/mod.rs",
-        "the control socket's sync-status op reads sync's SharedStatus: the status belongs \
-         below the edges"),
-    known!(Imports, "src/http/mod.rs" => "src/sync/mod.rs",
-        "HttpState carries sync's SharedStatus: the status belongs below the edges"),
-    known!(Imports, "src/http/kiosk_view.rs" => "src/sync/mod.rs",
-        "the kiosk shows sync's status: through a status read model, not the worker's type"),
-    known!(Imports, "src/http/reads.rs" => "src/sync/mod.rs",
-        "GET sync status calls sync::status_json: the status read belongs in views"),
     known!(Imports, "src/http/reads.rs" => "src/printing/view.rs",
         "the label preview calls printing::view::preview (job_json is views' now): rendering \
          a job for a preview belongs below the edges"),
@@ -59,8 +50,6 @@ pub const KNOWN: &[Known] = &[
         "the kiosk snapshot runs its SQL here: into views/store"),
     known!(Extern, "src/http/kiosk_scan.rs" => "rusqlite",
         "the kiosk's scan list queries here: into views/store"),
-    known!(Extern, "src/sync/push/mod.rs" => "rusqlite",
-        "the push loop reads journal rows through a Connection: through a store reader type"),
     // ── cycles between files ────────────────────────────────────────────────────────────
     known!(Cycle, "src/http/kiosk_scan.rs" => "src/http/kiosk_view.rs",
         "kiosk_scan uses kiosk_view's text; kiosk_view calls kiosk_scan"),
