@@ -217,3 +217,28 @@ pub fn photo_referenced_after(db: &dyn Read, after: i64, sha256: &str) -> Result
         |r| r.get(0),
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A photo stays referenced while an inspection the central has not acknowledged names
+    /// it; not once that event is acknowledged, and not by another event type.
+    #[test]
+    fn photos_are_referenced_until_their_inspection_is_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open(&dir.path().join("t.db"), "ST01").unwrap();
+        let c = store.conn();
+        c.execute_batch(
+            r#"INSERT INTO journal(seq, id, type, occurred_at, actor, return_id, data) VALUES
+               (1, 'a', 'inspection.completed', '2026-11-25T08:30:00.000Z', 'B1', NULL,
+                '{"photos":[{"sha256":"abc"}]}'),
+               (2, 'b', 'scan.recorded', '2026-11-25T08:31:00.000Z', 'B1', NULL,
+                '{"text":"def"}');"#,
+        )
+        .unwrap();
+        assert!(photo_referenced_after(c, 0, "abc").unwrap());
+        assert!(!photo_referenced_after(c, 1, "abc").unwrap());
+        assert!(!photo_referenced_after(c, 0, "def").unwrap());
+    }
+}

@@ -36,8 +36,6 @@ pub const KNOWN: &[Known] = &[
     // ── imports: reference data read from the feed's tables, not through refdata ─────────
     // ── imports: a lower module naming the CLI ───────────────────────────────────────────
     // ── extern: SQL outside the store ───────────────────────────────────────────────────
-    known!(Extern, "src/app.rs" => "rusqlite",
-        "photo pruning asks the journal which photos are still referenced: a store query"),
     known!(Extern, "src/cli.rs" => "rusqlite",
         "offline commands open and query the database: through store readers and views"),
     known!(Extern, "src/http/mod.rs" => "rusqlite",
