@@ -245,7 +245,7 @@ pub struct Appended {
 }
 
 impl sealed::Sealed for Batch<'_> {
-    fn sql(&self) -> &Connection {
+    fn connection(&self, _: sealed::Inside) -> &Connection {
         &self.tx
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::StoreError;
 use super::codec::fmt_time;
-use super::reader::{Read, Write};
+use super::reader::{Read, Sql, Write};
 
 /// An item's identity: `(type, key)` at `version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

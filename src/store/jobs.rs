@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{fmt_time, parse_time};
+use super::reader::Sql;
 use super::{Read, StoreError};
 
 /// One job as stored.

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use super::reader::Read;
+use super::reader::{Read, Sql};
 use super::{StoreError, codec, jobs};
 use crate::domain::event::Event;
 

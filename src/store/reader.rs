@@ -6,13 +6,14 @@
 //! engine's `Batch`; its impls are with it, in `db.rs`).
 //!
 //! Architecture invariant: outside `store` (and the engine, which holds the transaction)
-//! nobody names `rusqlite`; they hold these types instead. The traits are sealed: only
-//! this file says what can be read or written.
+//! nobody names `rusqlite`; they hold these types instead. The traits are sealed, and the
+//! connection behind them can only be taken inside the store: only the store says what
+//! can be read or written, and how.
 //!
 //! Transitional: a bare `rusqlite::Connection` (the API's shared reader) and a
 //! `rusqlite::Transaction` (the CLI's offline manifest import) are `Read` and `Write` too,
-//! until those edges hold a `Reader` and write through the engine's `Batch`; then the two
-//! impls at the end of this file go.
+//! until those edges hold a `Reader` and write through the engine's `Batch`; then the
+//! impls for them at the end of this file go, and so does [`open_reader`].
 
 use std::path::Path;
 
@@ -21,9 +22,25 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 use super::StoreError;
 
 pub(super) mod sealed {
-    /// The SQLite connection behind a handle; callable inside `store` only.
+    /// Proof that the caller is inside `store`: only the store can make one, so no one
+    /// else can call [`Sealed::connection`] (a trait object's methods need no import).
+    #[derive(Clone, Copy)]
+    pub struct Inside(pub(in crate::store) ());
+
+    /// The SQLite connection behind a handle.
     pub trait Sealed {
-        fn sql(&self) -> &rusqlite::Connection;
+        fn connection(&self, _: Inside) -> &rusqlite::Connection;
+    }
+}
+
+/// The connection behind any handle, for the store's own queries.
+pub(super) trait Sql {
+    fn sql(&self) -> &Connection;
+}
+
+impl<T: sealed::Sealed + ?Sized> Sql for T {
+    fn sql(&self) -> &Connection {
+        self.connection(sealed::Inside(()))
     }
 }
 
@@ -34,7 +51,8 @@ pub trait Read: sealed::Sealed {}
 pub trait Write: Read {}
 
 /// A connection for reading only: no integrity check (the writer did it at start), so it
-/// opens in microseconds; WAL lets it read while the engine writes.
+/// opens in microseconds; WAL lets it read while the engine writes. What a [`Reader`]
+/// holds; public only for the API and the CLI until they hold a `Reader` (transitional).
 pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
@@ -64,7 +82,7 @@ impl Reader {
 }
 
 impl sealed::Sealed for Reader {
-    fn sql(&self) -> &Connection {
+    fn connection(&self, _: sealed::Inside) -> &Connection {
         &self.conn
     }
 }
@@ -73,14 +91,14 @@ impl Read for Reader {}
 // Transitional (see the module doc): the API's bare reader connection and the CLI's own
 // transaction.
 impl sealed::Sealed for Connection {
-    fn sql(&self) -> &Connection {
+    fn connection(&self, _: sealed::Inside) -> &Connection {
         self
     }
 }
 impl Read for Connection {}
 
 impl sealed::Sealed for Transaction<'_> {
-    fn sql(&self) -> &Connection {
+    fn connection(&self, _: sealed::Inside) -> &Connection {
         self
     }
 }

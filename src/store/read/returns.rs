@@ -7,6 +7,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 
+use super::super::reader::Sql;
 use super::super::{JOURNAL_COLUMNS, JournalRow, Read, StoreError, feed_items};
 
 /// The customer the manifest names for a waybill: empty strings when there is no manifest

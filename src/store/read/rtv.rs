@@ -3,6 +3,7 @@
 use rusqlite::OptionalExtension;
 use serde_json::Value;
 
+use super::super::reader::Sql;
 use super::super::{Read, StoreError};
 
 /// An RTV note's `rtv.note_created` event: its data (vendor, items) and when it happened.

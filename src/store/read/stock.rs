@@ -1,5 +1,6 @@
 //! Stock per zone and SKU, as the ledger has it.
 
+use super::super::reader::Sql;
 use super::super::{Read, StoreError};
 
 /// One zone's stock of one SKU: `(zone, sku, qty)`.
