@@ -73,14 +73,8 @@ async fn maintenance(
             let conn = crate::store::open_reader(&db).ok()?;
             let acked = crate::store::acked_through(&conn).ok()?;
             let cutoff = std::time::SystemTime::now().checked_sub(retention)?;
-            let mut referenced = |sha: &str| {
-                conn.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM journal WHERE seq > ?1 AND type = 'inspection.completed' AND instr(data, ?2) > 0)",
-                    rusqlite::params![acked, sha],
-                    |r| r.get::<_, bool>(0),
-                )
-                .unwrap_or(true)
-            };
+            let mut referenced =
+                |sha: &str| crate::store::photo_referenced_after(&conn, acked, sha).unwrap_or(true);
             Some(crate::photos::prune(&dir, cutoff, &mut referenced))
         })
         .await;
@@ -235,7 +229,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     }
     drop(scan_tx);
     let printer = tokio::spawn(crate::printing::run(
-        cfg.clone(),
+        cfg.print_settings(),
         engine.clone(),
         board.clone(),
         effects,
@@ -264,7 +258,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
     };
     // The station's HTTP listener (pull endpoints); bound before READY so a port in use
     // stops the start with a clear message.
-    let status = crate::sync::new_status();
+    let status = crate::sync_status::new_status();
     let mut http_addr = None;
     let mut http_task = None;
     let mut tls_fingerprint = None;

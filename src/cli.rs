@@ -647,8 +647,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     return_id,
                     out,
                 } => {
-                    let (j, png) =
-                        crate::printing::view::preview(&cfg, &conn, job, return_id.as_deref())?;
+                    let (j, png) = crate::printing::view::preview(
+                        &cfg.print_settings(),
+                        &conn,
+                        job,
+                        return_id.as_deref(),
+                    )?;
                     std::fs::write(&out, png).map_err(|e| format!("{}: {e}", out.display()))?;
                     println!(
                         "job {} ({} {} for {}, {}) -> {}",
@@ -734,9 +738,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                     let conn = open_existing(&cfg)?;
                     store::sync_counters(&conn)
                         .map(|c| {
-                            crate::sync::status_json(
+                            crate::views::sync_status_json(
                                 &c,
-                                &crate::sync::new_status(),
+                                &crate::sync_status::new_status(),
                                 chrono::Utc::now(),
                             )
                         })

@@ -72,7 +72,7 @@ pub struct ControlCtx {
     pub default_bench: String,
     /// Static facts for `ping` (station, epoch, database, HTTP address).
     pub info: Value,
-    pub sync: crate::sync::SharedStatus,
+    pub sync: crate::sync_status::SharedStatus,
     pub database: PathBuf,
     pub cap_bytes: u64,
     pub high_water_pct: u8,
@@ -148,9 +148,9 @@ async fn handle_inner(ctx: &ControlCtx, req: &Value) -> Result<Value, String> {
         let db = ctx.database.clone();
         let status = ctx.sync.clone();
         let v = tokio::task::spawn_blocking(move || {
-            let conn = crate::store::open_reader(&db).map_err(|e| e.to_string())?;
-            crate::store::sync_counters(&conn)
-                .map(|c| crate::sync::status_json(&c, &status, chrono::Utc::now()))
+            let db = crate::store::Reader::open(&db).map_err(|e| e.to_string())?;
+            crate::store::sync_counters(&db)
+                .map(|c| crate::views::sync_status_json(&c, &status, chrono::Utc::now()))
                 .map_err(|e| e.to_string())
         })
         .await

@@ -1,15 +1,17 @@
 //! Reference data from the central (the sync feed) and from files (`manifest import`):
 //! versioned upserts of `(type, key)` items, validated at this edge. A malformed item is
-//! recorded as rejected with its reason and never blocks the rest of a batch.
+//! recorded as rejected with its reason and never blocks the rest of a batch. The rows are
+//! the store's (`store::feed_items`); reads go through `refdata` and the store's read
+//! models.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
 use crate::domain::kind::{ExpectedLine, ReturnKind, Role};
 use crate::domain::ports::ManifestEntry;
-use crate::store::StoreError;
-use crate::store::codec::{fmt_time, parse_time};
+use crate::format::parse_time;
+use crate::store::feed_items::{self, ItemId};
+use crate::store::{StoreError, Write};
 
 /// One feed item: an upsert of `(type, key)` at `version`; `data: None` deletes.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,41 +229,34 @@ pub fn validate(item: &FeedItem) -> Result<(), String> {
     }
 }
 
-/// Apply one item as a versioned upsert. Rejections are recorded, not raised.
+impl FeedItem {
+    /// The item's identity as the store records it.
+    pub fn id(&self) -> ItemId<'_> {
+        ItemId {
+            ty: &self.ty,
+            key: &self.key,
+            version: self.version,
+        }
+    }
+}
+
+/// Apply one item as a versioned upsert in the writer's transaction. Rejections are
+/// recorded, not raised.
 pub fn apply(
-    conn: &Connection,
+    w: &dyn Write,
     item: &FeedItem,
     source: &str,
     now: DateTime<Utc>,
 ) -> Result<Applied, StoreError> {
     if let Err(reason) = validate(item) {
-        reject(conn, Some(item), &reason, source, &item_json(item), now)?;
+        reject(w, Some(item), &reason, source, &item_json(item), now)?;
         return Ok(Applied::Rejected(reason));
     }
-    let stored: Option<i64> = conn
-        .query_row(
-            "SELECT version FROM feed_items WHERE type = ?1 AND key = ?2",
-            params![item.ty, item.key],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let stored = feed_items::version(w, &item.ty, &item.key)?;
     if stored.is_some_and(|v| v >= item.version) {
         return Ok(Applied::Stale);
     }
-    conn.execute(
-        "INSERT INTO feed_items(type, key, version, data, source, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT(type, key) DO UPDATE SET version=excluded.version, data=excluded.data,
-            source=excluded.source, updated_at=excluded.updated_at",
-        params![
-            item.ty,
-            item.key,
-            item.version,
-            item.data.as_ref().map(Value::to_string),
-            source,
-            fmt_time(now)
-        ],
-    )?;
+    feed_items::upsert(w, item.id(), item.data.as_ref(), source, now)?;
     Ok(if item.data.is_some() {
         Applied::Stored
     } else {
@@ -276,41 +271,12 @@ fn item_json(item: &FeedItem) -> String {
 
 /// Record an item (or an unparseable line) that could not be applied.
 pub fn reject(
-    conn: &Connection,
+    w: &dyn Write,
     item: Option<&FeedItem>,
     reason: &str,
     source: &str,
     raw: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let raw: String = raw.chars().take(4096).collect();
-    conn.execute(
-        "INSERT INTO rejected_feed_items(type, key, version, reason, source, raw, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            item.map(|i| i.ty.as_str()),
-            item.map(|i| i.key.as_str()),
-            item.map(|i| i.version),
-            reason,
-            source,
-            raw,
-            fmt_time(now)
-        ],
-    )?;
-    Ok(())
-}
-
-/// The live data of a feed item, if stored and not deleted.
-pub fn get(conn: &Connection, ty: &str, key: &str) -> Result<Option<(i64, Value)>, StoreError> {
-    let row: Option<(i64, Option<String>)> = conn
-        .query_row(
-            "SELECT version, data FROM feed_items WHERE type = ?1 AND key = ?2",
-            params![ty, key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    Ok(match row {
-        Some((v, Some(d))) => serde_json::from_str(&d).ok().map(|d| (v, d)),
-        _ => None,
-    })
+    feed_items::reject(w, item.map(FeedItem::id), reason, source, raw, now)
 }

@@ -9,6 +9,12 @@
 //!   every state change commits in the same SQLite transaction as its events, with
 //!   `synchronous=FULL`, before the sender is answered.
 //! - Projections are a fold of the journal (`Station::apply`); `journal verify` proves it.
+//! - SQL lives in `store` (the engine holds the writer's transaction): everyone else reads
+//!   through a `store::Reader` (or the engine's `Batch`) and the store's typed read models,
+//!   and names no `rusqlite`. (`tests/it/arch.rs`, `ONLY_IN`)
+//! - Edges do not name each other: the live state they share — the device board, the sync
+//!   workers' status — sits below them (`board`, `sync_status`), written by the actors and
+//!   read by the views. (`tests/it/arch.rs`, `ALLOWED`)
 //! - Central sync decides in plain code: the push and feed state machines
 //!   (`sync::push::PushMachine`, `sync::feed::FeedMachine`) take data and time in and give
 //!   actions out; only their loops do I/O. (`sync::tests::machines_are_pure`)
@@ -37,4 +43,5 @@ pub mod refdata;
 pub mod sheet;
 pub mod store;
 pub mod sync;
+pub mod sync_status;
 pub mod views;

@@ -13,10 +13,10 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
 use crate::feed::{self, Applied, FeedItem};
+use crate::store::{StoreError, Write};
 
 /// The file's format (by default from its extension: `.csv`, else JSONL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,22 +117,22 @@ pub fn line_from_json(v: &Value) -> Result<Line, String> {
     Ok((line, Ok(item)))
 }
 
-/// Apply parsed lines as versioned upserts in the caller's transaction: bad lines are
+/// Apply parsed lines as versioned upserts in the writer's transaction: bad lines are
 /// recorded as rejected with their reason and never stop the rest.
 pub fn apply(
-    conn: &Connection,
+    w: &dyn Write,
     source: &str,
     lines: &[Line],
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<ImportReport, crate::store::StoreError> {
+) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     for (line, item) in lines {
         match item {
             Err(reason) => {
-                feed::reject(conn, None, reason, source, &format!("line {line}"), now)?;
+                feed::reject(w, None, reason, source, &format!("line {line}"), now)?;
                 report.rejected.push((*line, reason.clone()));
             }
-            Ok(item) => match feed::apply(conn, item, source, now)? {
+            Ok(item) => match feed::apply(w, item, source, now)? {
                 Applied::Stored => report.stored += 1,
                 Applied::Deleted => report.deleted += 1,
                 Applied::Stale => report.stale += 1,

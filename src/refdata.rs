@@ -2,22 +2,28 @@
 //! defect reasons from the feed or `manifest import`) and from the config (bins, bootstrap
 //! operators, built-in defect reasons). Point reads by primary key: microseconds.
 
-use rusqlite::Connection;
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::domain::ids::BinCode;
 use crate::domain::kind::{BinClass, Role};
 use crate::domain::ports::{DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo};
 use crate::feed;
+use crate::store::feed_items::{self, get};
+use crate::store::{Read, StoreError};
 
+/// The engine's lookup: the writer's open batch (so a command sees the reference data the
+/// same batch stored) and the config.
 pub struct DbLookup<'a> {
-    pub conn: &'a Connection,
+    pub db: &'a dyn Read,
     pub cfg: &'a Config,
 }
 
 impl Lookup for DbLookup<'_> {
     fn manifest(&self, waybill: &str) -> Option<ManifestEntry> {
-        match feed::get(self.conn, "expected_return", waybill) {
+        match get(self.db, "expected_return", waybill) {
             Ok(Some((version, data))) => feed::expected_return(waybill, version, &data).ok(),
             Ok(None) => None,
             Err(e) => {
@@ -34,7 +40,7 @@ impl Lookup for DbLookup<'_> {
                 roles: o.roles.clone(),
             });
         }
-        let (_, data) = feed::get(self.conn, "operator", badge).ok().flatten()?;
+        let (_, data) = get(self.db, "operator", badge).ok().flatten()?;
         let roles = data
             .get("roles")?
             .as_array()?
@@ -48,7 +54,7 @@ impl Lookup for DbLookup<'_> {
     }
 
     fn defect_reason(&self, code: &str) -> Option<DefectReasonInfo> {
-        if let Ok(Some((_, data))) = feed::get(self.conn, "defect_reason", code) {
+        if let Ok(Some((_, data))) = get(self.db, "defect_reason", code) {
             return Some(DefectReasonInfo {
                 code: code.to_string(),
                 seller_fault: data
@@ -72,10 +78,15 @@ impl Lookup for DbLookup<'_> {
     }
 }
 
-/// A defect reason's labels (zh-CN, en): from the feed, else the config (which holds the
-/// built-in reasons), else the code itself.
-pub fn defect_reason_labels(conn: &Connection, cfg: &Config, code: &str) -> (String, String) {
-    if let Ok(Some((_, data))) = feed::get(conn, "defect_reason", code) {
+/// A defect reason's labels (zh-CN, en): from the feed, else `configured` (the config's
+/// built-in and `[[defect_reasons]]` labels by code, as the print settings carry them),
+/// else the code itself.
+pub fn defect_reason_labels(
+    db: &dyn Read,
+    configured: &BTreeMap<String, (String, String)>,
+    code: &str,
+) -> (String, String) {
+    if let Ok(Some((_, data))) = get(db, "defect_reason", code) {
         let l = |k: &str| {
             data.get(k)
                 .and_then(|v| v.as_str())
@@ -84,47 +95,38 @@ pub fn defect_reason_labels(conn: &Connection, cfg: &Config, code: &str) -> (Str
         };
         return (l("label_zh"), l("label_en"));
     }
-    cfg.defect_reasons
-        .iter()
-        .find(|d| d.code == code)
-        .map(|d| (d.label_zh.clone(), d.label_en.clone()))
+    configured
+        .get(code)
+        .cloned()
         .unwrap_or_else(|| (code.to_string(), code.to_string()))
 }
 
 /// Every defect reason an inspector may pick, sorted by code: the config's (built-in and
 /// `[[defect_reasons]]`), overlaid by the central's `defect_reason` feed items, as the
 /// engine's lookup resolves them. Each: `{code, label_zh, label_en, seller_fault}`.
-pub fn defect_reasons(
-    conn: &Connection,
-    cfg: &Config,
-) -> Result<Vec<serde_json::Value>, crate::store::StoreError> {
-    let mut by_code: std::collections::BTreeMap<String, serde_json::Value> = cfg
+pub fn defect_reasons(db: &dyn Read, cfg: &Config) -> Result<Vec<Value>, StoreError> {
+    let mut by_code: BTreeMap<String, Value> = cfg
         .defect_reasons
         .iter()
         .map(|d| {
-            let v = serde_json::json!({"code": d.code, "label_zh": d.label_zh,
+            let v = json!({"code": d.code, "label_zh": d.label_zh,
                 "label_en": d.label_en, "seller_fault": d.seller_fault});
             (d.code.clone(), v)
         })
         .collect();
-    let mut q = conn.prepare(
-        "SELECT key, data FROM feed_items WHERE type = 'defect_reason' AND data IS NOT NULL",
-    )?;
-    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    for row in rows {
-        let (code, data) = row?;
-        let Ok(d) = serde_json::from_str::<serde_json::Value>(&data) else {
-            continue;
-        };
+    for feed_items::FeedEntry {
+        key: code, data, ..
+    } in feed_items::live(db, "defect_reason")?
+    {
         let label = |k: &str| {
-            d.get(k)
+            data.get(k)
                 .and_then(|v| v.as_str())
                 .unwrap_or(&code)
                 .to_string()
         };
-        let v = serde_json::json!({"code": code, "label_zh": label("label_zh"),
+        let v = json!({"code": code, "label_zh": label("label_zh"),
             "label_en": label("label_en"),
-            "seller_fault": d.get("seller_fault").and_then(|v| v.as_bool()).unwrap_or(true)});
+            "seller_fault": data.get("seller_fault").and_then(|v| v.as_bool()).unwrap_or(true)});
         by_code.insert(code.clone(), v);
     }
     Ok(by_code.into_values().collect())
@@ -154,65 +156,43 @@ fn builtin_standard() -> Vec<feed::StandardLine> {
 /// keyed by the category, else the one keyed `default`, else the built-in lines. Answers
 /// `{standard, lines: [{code, label_zh, label_en}]}` where `standard` is the key used
 /// (`builtin` for the built-in lines).
-pub fn inspection_standard(
-    conn: &Connection,
-    category: &str,
-) -> Result<serde_json::Value, crate::store::StoreError> {
+pub fn inspection_standard(db: &dyn Read, category: &str) -> Result<Value, StoreError> {
     for key in [category, "default"] {
         if key.is_empty() {
             continue;
         }
-        if let Some((_, data)) = feed::get(conn, "inspection_standard", key)?
+        if let Some((_, data)) = get(db, "inspection_standard", key)?
             && let Ok(lines) = feed::inspection_standard(&data)
         {
-            return Ok(serde_json::json!({"standard": key, "lines": lines}));
+            return Ok(json!({"standard": key, "lines": lines}));
         }
     }
-    Ok(serde_json::json!({"standard": "builtin", "lines": builtin_standard()}))
+    Ok(json!({"standard": "builtin", "lines": builtin_standard()}))
 }
 
 /// Every stored inspection standard (sorted by key) and the built-in lines, for
-/// `GET /api/v1/inspection-standards`.
-pub fn inspection_standards(
-    conn: &Connection,
-) -> Result<serde_json::Value, crate::store::StoreError> {
-    let mut q = conn.prepare(
-        "SELECT key, version, data FROM feed_items
-         WHERE type = 'inspection_standard' AND data IS NOT NULL ORDER BY key",
-    )?;
-    let rows = q.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
+/// `GET /api/v1/inspection-standards`. Generic rather than `&dyn Read` so that the API can
+/// pass the function itself where it reads with a bare connection.
+pub fn inspection_standards(db: &impl Read) -> Result<Value, StoreError> {
     let mut out = Vec::new();
-    for row in rows {
-        let (key, version, data) = row?;
-        let Some(lines) = serde_json::from_str::<serde_json::Value>(&data)
-            .ok()
-            .and_then(|d| feed::inspection_standard(&d).ok())
-        else {
+    for e in feed_items::live(db, "inspection_standard")? {
+        let Ok(lines) = feed::inspection_standard(&e.data) else {
             continue;
         };
-        out.push(serde_json::json!({"standard": key, "version": version, "lines": lines}));
+        out.push(json!({"standard": e.key, "version": e.version, "lines": lines}));
     }
-    Ok(serde_json::json!({"standards": out, "builtin": builtin_standard()}))
+    Ok(json!({"standards": out, "builtin": builtin_standard()}))
 }
 
 /// The checklist of each live item of a return (its projection `state`): the category of
 /// the item's SKU comes from the manifest line (`category` of the `expected_return` item
 /// of the return's waybill). Each: `{item_no, sku, category, standard, lines}`.
-pub fn checklists(
-    conn: &Connection,
-    state: &serde_json::Value,
-) -> Result<Vec<serde_json::Value>, crate::store::StoreError> {
+pub fn checklists(db: &dyn Read, state: &Value) -> Result<Vec<Value>, StoreError> {
     let waybill = state["waybill"].as_str().unwrap_or("");
     let manifest = if waybill.is_empty() {
         None
     } else {
-        feed::get(conn, "expected_return", waybill)?.map(|(_, d)| d)
+        get(db, "expected_return", waybill)?.map(|(_, d)| d)
     };
     let category_of = |sku: &str| -> String {
         manifest
@@ -225,16 +205,13 @@ pub fn checklists(
     };
     let mut out = Vec::new();
     let items = state["items"].as_array().cloned().unwrap_or_default();
-    for i in items
-        .iter()
-        .filter(|i| i["voided"] != serde_json::json!(true))
-    {
+    for i in items.iter().filter(|i| i["voided"] != json!(true)) {
         let sku = i["sku"].as_str().unwrap_or("");
         let category = category_of(sku);
-        let mut v = inspection_standard(conn, &category)?;
+        let mut v = inspection_standard(db, &category)?;
         v["item_no"] = i["item_no"].clone();
-        v["sku"] = serde_json::json!(sku);
-        v["category"] = serde_json::json!(category);
+        v["sku"] = json!(sku);
+        v["category"] = json!(category);
         out.push(v);
     }
     Ok(out)
@@ -244,29 +221,16 @@ pub fn checklists(
 mod tests {
     use super::*;
     use crate::feed::{FeedItem, apply};
-    use serde_json::json;
+    use crate::store::{Batch, Store};
 
-    fn db() -> Connection {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(
-            "CREATE TABLE feed_items (type TEXT NOT NULL, key TEXT NOT NULL,
-                version INTEGER NOT NULL, data TEXT, source TEXT NOT NULL,
-                updated_at TEXT NOT NULL, PRIMARY KEY (type, key));
-             CREATE TABLE rejected_feed_items (type TEXT, key TEXT, version INTEGER,
-                reason TEXT, source TEXT, raw TEXT, at TEXT);",
-        )
-        .unwrap();
-        c
-    }
-
-    fn put(c: &Connection, ty: &str, key: &str, data: serde_json::Value) -> feed::Applied {
+    fn put(b: &Batch<'_>, ty: &str, key: &str, data: Value) -> feed::Applied {
         let item = FeedItem {
             ty: ty.into(),
             key: key.into(),
             version: 1,
             data: Some(data),
         };
-        apply(c, &item, "test", chrono::Utc::now()).unwrap()
+        apply(b, &item, "test", chrono::Utc::now()).unwrap()
     }
 
     /// No standard stored: the built-in lines in both languages; a category's standard
@@ -274,7 +238,9 @@ mod tests {
     /// built-in lines; malformed standards are rejected at the edge.
     #[test]
     fn checklists_by_category_default_and_builtin() {
-        let c = db();
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db"), "ST01").unwrap();
+        let c = store.begin().unwrap();
         let state = json!({"waybill": "SF1000000000001", "items": [
             {"item_no": 1, "sku": "SKU-A", "voided": false},
             {"item_no": 2, "sku": "SKU-B", "voided": false},

@@ -1,153 +1,21 @@
-//! Read models over the projections, shared by the CLI (`returns list/show`) and the HTTP
-//! API: the returns list with filters, one return with its events, print jobs and photos,
-//! the inspection queue, stock per zone. Rows carry the customer's name and phone tail
-//! unmasked; callers mask them (`privacy`) unless a supervisor asked to reveal. These
-//! types deliberately do not implement `Debug`, so they cannot end up in a log line.
+//! What the edges show of the station: the read models they read (re-exported from the
+//! store's `read` module, so the CLI, the control socket and the API share one read API —
+//! the returns list and detail, the inspection queue, stock per zone), and their JSON forms
+//! (photos of a return, disk use, print jobs, the sync status). Rows carry the customer's
+//! name and phone tail unmasked; callers mask them (`privacy`) unless a supervisor asked to
+//! reveal. Names no SQL: the queries are the store's.
 
-use rusqlite::{Connection, OptionalExtension};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::store::{self, StoreError};
-
-/// The customer's name and phone tail from the manifest, or empty strings.
-pub fn customer_of(conn: &Connection, waybill: &str) -> (String, String) {
-    match crate::feed::get(conn, "expected_return", waybill) {
-        Ok(Some((_, d))) => (
-            d.get("customer_name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            d.get("customer_phone_tail")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        ),
-        _ => (String::new(), String::new()),
-    }
-}
-
-/// Which returns to list. `q` is a prefix of the waybill or the return id.
-#[derive(Debug, Clone, Default)]
-pub struct ReturnFilter {
-    pub stage: Option<String>,
-    pub kind: Option<String>,
-    pub q: Option<String>,
-    pub limit: i64,
-    pub offset: i64,
-    /// Oldest first (the inspection queue) instead of newest first.
-    pub oldest_first: bool,
-}
-
-/// One row of the returns list.
-pub struct ReturnRow {
-    pub return_id: String,
-    pub waybill: String,
-    pub kind: Option<String>,
-    pub stage: String,
-    pub received_at: String,
-    /// Unmasked: mask before showing.
-    pub customer_name: String,
-    pub customer_phone_tail: String,
-    /// Items not voided.
-    pub items: usize,
-    /// The projection snapshot (due times, items).
-    pub state: Value,
-}
-
-/// Returns matching the filter, newest first (or oldest first).
-pub fn list_returns(conn: &Connection, f: &ReturnFilter) -> Result<Vec<ReturnRow>, StoreError> {
-    let order = if f.oldest_first {
-        "received_at ASC, return_id ASC"
-    } else {
-        "received_at DESC, return_id DESC"
-    };
-    let sql = format!(
-        "SELECT return_id, waybill, kind, stage, received_at, state FROM returns
-         WHERE (?1 IS NULL OR stage = ?1) AND (?2 IS NULL OR kind = ?2)
-           AND (?3 IS NULL OR substr(waybill, 1, length(?3)) = ?3
-                           OR substr(return_id, 1, length(?3)) = ?3)
-         ORDER BY {order} LIMIT ?4 OFFSET ?5"
-    );
-    let mut q = conn.prepare(&sql)?;
-    let rows = q.query_map(
-        rusqlite::params![f.stage, f.kind, f.q, f.limit, f.offset],
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-            ))
-        },
-    )?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (return_id, waybill, kind, stage, received_at, state) = row?;
-        let (customer_name, customer_phone_tail) = customer_of(conn, &waybill);
-        let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
-        let items = state["items"]
-            .as_array()
-            .map(|a| a.iter().filter(|i| i["voided"] != json!(true)).count())
-            .unwrap_or(0);
-        out.push(ReturnRow {
-            return_id,
-            waybill,
-            kind,
-            stage,
-            received_at,
-            customer_name,
-            customer_phone_tail,
-            items,
-            state,
-        });
-    }
-    Ok(out)
-}
-
-/// One return with everything an operator may look at.
-pub struct ReturnDetail {
-    /// The projection snapshot (items, due times, stage…), without customer data.
-    pub state: Value,
-    pub customer_name: String,
-    pub customer_phone_tail: String,
-    /// Its journal events in the contract's JSON form, in seq order.
-    pub events: Vec<Value>,
-}
-
-/// One return, or None when there is no such return.
-pub fn return_detail(conn: &Connection, id: &str) -> Result<Option<ReturnDetail>, StoreError> {
-    let state: Option<String> = conn
-        .query_row(
-            "SELECT state FROM returns WHERE return_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(state) = state else {
-        return Ok(None);
-    };
-    let state: Value = serde_json::from_str(&state)
-        .map_err(|e| StoreError::decode("returns.state", e.to_string()))?;
-    let waybill = state["waybill"].as_str().unwrap_or("").to_string();
-    let (customer_name, customer_phone_tail) = customer_of(conn, &waybill);
-    let mut q = conn.prepare(&format!(
-        "SELECT {} FROM journal WHERE return_id = ?1 ORDER BY seq",
-        store::JOURNAL_COLUMNS
-    ))?;
-    let events = q
-        .query_map([id], store::JournalRow::from_row)?
-        .filter_map(Result::ok)
-        .map(|r| r.to_json())
-        .collect();
-    Ok(Some(ReturnDetail {
-        state,
-        customer_name,
-        customer_phone_tail,
-        events,
-    }))
-}
+use crate::format::fmt_time;
+use crate::store::SyncCounters;
+use crate::store::jobs::Job;
+pub use crate::store::read::returns::{
+    ReturnDetail, ReturnFilter, ReturnRow, detail as return_detail, list as list_returns,
+};
+pub use crate::store::read::stock::zone_stock;
+use crate::sync_status::SharedStatus;
 
 /// Photos referenced by a return's `inspection.completed` events (`sha256`, `bytes`,
 /// `content_type`), once each.
@@ -161,17 +29,38 @@ pub fn photos_of(events: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-/// Stock per zone and SKU from the ledger (sum of moves in minus moves out), without the
-/// `in` source.
-pub fn zone_stock(conn: &Connection) -> Result<Vec<(String, String, i64)>, StoreError> {
-    let mut q = conn.prepare(
-        "SELECT zone, sku, SUM(delta) FROM (
-             SELECT to_zone AS zone, sku, qty AS delta FROM ledger
-             UNION ALL SELECT from_zone AS zone, sku, -qty AS delta FROM ledger)
-         WHERE zone != 'in' GROUP BY zone, sku HAVING SUM(delta) != 0 ORDER BY zone, sku",
-    )?;
-    let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+/// The sync status as operators read it (CLI `sync status`, the control socket, the API,
+/// the kiosk's alarms, `/metrics`): the journal's counters from the store beside the
+/// workers' live status.
+pub fn sync_status_json(c: &SyncCounters, status: &SharedStatus, now: DateTime<Utc>) -> Value {
+    let s = crate::sync_status::snapshot(status);
+    let (push, feed) = (&s.push, &s.feed);
+    let oldest_age_s = c.oldest_unacked_at.map(|t| (now - t).num_seconds().max(0));
+    let t = |o: Option<DateTime<Utc>>| o.map(fmt_time);
+    json!({
+        "epoch": c.epoch,
+        "last_seq": c.last_seq,
+        "acked_through": c.acked_through,
+        "backlog": c.last_seq - c.acked_through,
+        "oldest_unacked_age_s": oldest_age_s,
+        "push": {
+            "state": push.state.as_str(),
+            "last_success": t(push.last_success),
+            "last_error": push.last_error,
+            "last_error_at": t(push.last_error_at),
+            "next_retry": t(push.next_retry),
+            "batch_limit": push.batch_limit,
+        },
+        "feed": {
+            "state": feed.state.as_str(),
+            "cursor": c.feed_after,
+            "last_success": t(feed.last_success),
+            "last_error": feed.last_error,
+            "rejected_items": c.rejected_feed_items,
+        },
+        "clock_offset_ms": s.clock.map(|c| c.offset_ms),
+        "clock_alarm": s.clock.is_some_and(|c| c.alarm),
+    })
 }
 
 /// Disk use against the cap and the storage's state, as `sync status`, the API, the
@@ -206,4 +95,28 @@ pub fn disk_json(stats: &crate::engine::Stats, cap_bytes: u64, high_water_pct: u
 /// Bytes for people: "1.5 MiB".
 pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1048576.0)
+}
+
+/// A print job as JSON (without its bytes; their size instead): `print queue --json`, the
+/// API's print jobs and a return's labels.
+pub fn job_json(j: &Job) -> Value {
+    json!({
+        "id": j.id,
+        "created_at": j.created_at,
+        "seq": j.seq,
+        "subject": j.subject,
+        "template": j.template,
+        "reason": j.reason,
+        "item_no": j.item_no,
+        "state": j.state,
+        "attempts": j.attempts,
+        "printer": j.printer,
+        "language": j.language,
+        "dpi": j.dpi,
+        "bytes": j.bytes.as_ref().map(Vec::len),
+        "sent_at": j.sent_at,
+        "confirmed_at": j.confirmed_at,
+        "last_error": j.last_error,
+        "next_attempt_at": j.next_attempt_at,
+    })
 }

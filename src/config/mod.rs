@@ -22,6 +22,7 @@ mod inspection;
 mod load;
 mod log;
 mod operators;
+mod print_settings;
 mod problem;
 mod raw;
 mod scan;

@@ -121,14 +121,14 @@ impl Out {
 }
 
 fn apply_feed_page(
-    conn: &rusqlite::Connection,
+    batch: &Batch<'_>,
     page: &FeedPage,
     now: DateTime<Utc>,
 ) -> Result<FeedApplied, StoreError> {
     use crate::feed::Applied;
     let mut out = FeedApplied::default();
     for item in &page.items {
-        match crate::feed::apply(conn, item, "central", now)? {
+        match crate::feed::apply(batch, item, "central", now)? {
             Applied::Stored => out.stored += 1,
             Applied::Deleted => out.deleted += 1,
             Applied::Stale => out.stale += 1,
@@ -139,11 +139,11 @@ fn apply_feed_page(
         }
     }
     for (reason, raw) in &page.malformed {
-        crate::feed::reject(conn, None, reason, "central", raw, now)?;
+        crate::feed::reject(batch, None, reason, "central", raw, now)?;
         tracing::warn!(%reason, "malformed feed item rejected");
         out.rejected += 1;
     }
-    crate::store::set_feed_after(conn, &page.next_after)?;
+    crate::store::set_feed_after(batch.conn(), &page.next_after)?;
     Ok(out)
 }
 
@@ -223,7 +223,7 @@ impl Core {
                 lines,
                 reply,
             } => {
-                let r = crate::manifest::apply(batch.conn(), &source, &lines, now);
+                let r = crate::manifest::apply(&*batch, &source, &lines, now);
                 out.hold(r, |r| Pending::Import(reply, Ok(r.unwrap_or_default())))
             }
             Input::PrintJob { update, reply } => {
@@ -246,7 +246,7 @@ impl Core {
                 out.hold(r, |a| Pending::Count(reply, a.unwrap_or(Ok(0))))
             }
             Input::Feed { page, reply } => {
-                let r = apply_feed_page(batch.conn(), &page, now);
+                let r = apply_feed_page(batch, &page, now);
                 out.hold(r, |a| Pending::Feed(reply, Ok(a.unwrap_or_default())))
             }
             Input::Scan {
@@ -319,7 +319,7 @@ impl Core {
         out.abort |= self.abort_after_scan.as_deref() == Some(bytes.as_slice());
         let scan = self.grammar.classify(&bytes);
         let lk = DbLookup {
-            conn: batch.conn(),
+            db: &*batch,
             cfg: &self.cfg,
         };
         let cmd = Command::Scan {
@@ -347,7 +347,7 @@ impl Core {
             return Ok(r);
         }
         let lk = DbLookup {
-            conn: batch.conn(),
+            db: &*batch,
             cfg: &self.cfg,
         };
         let outcome = if matches!(cmd, Command::RecordLockout { .. }) {

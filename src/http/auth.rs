@@ -83,7 +83,9 @@ pub fn lookup_operator(
             pin_hash: o.pin_hash.clone(),
         });
     }
-    let (_, data) = crate::feed::get(conn, "operator", badge).ok().flatten()?;
+    let (_, data) = crate::store::feed_items::get(conn, "operator", badge)
+        .ok()
+        .flatten()?;
     let roles: Vec<Role> = data
         .get("roles")?
         .as_array()?

@@ -29,7 +29,7 @@ const BACKLOG_ALARM_S: i64 = 15 * 60;
 pub struct Ctx<'a> {
     pub cfg: &'a Config,
     pub stats: &'a Stats,
-    pub sync: &'a crate::sync::SharedStatus,
+    pub sync: &'a crate::sync_status::SharedStatus,
     pub devices: Vec<Value>,
     pub bench: &'a str,
     pub lang: Lang,
@@ -117,7 +117,7 @@ fn return_view(conn: &Connection, id: &str, lang: Lang) -> Result<Value, StoreEr
         return Ok(Value::Null);
     };
     let waybill = st["waybill"].as_str().unwrap_or("");
-    let customer = crate::feed::get(conn, "expected_return", waybill)?
+    let customer = crate::store::feed_items::get(conn, "expected_return", waybill)?
         .and_then(|(_, d)| {
             d.get("customer_name")
                 .and_then(Value::as_str)
@@ -283,7 +283,7 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
             ],
         ));
     }
-    let sync = crate::sync::status_json(&crate::store::sync_counters(conn)?, cx.sync, cx.now);
+    let sync = crate::views::sync_status_json(&crate::store::sync_counters(conn)?, cx.sync, cx.now);
     let push = sync["push"]["state"].as_str().unwrap_or("");
     if !matches!(push, "idle" | "sending" | "disabled" | "") {
         let state = message(lang, &format!("sync.push.{push}"), &[]);

@@ -45,7 +45,7 @@ pub struct HttpState {
     pub engine: EngineHandle,
     /// One reader connection for pull pages (pages are short; requests take turns).
     pub reader: Arc<Mutex<Option<rusqlite::Connection>>>,
-    pub sync: crate::sync::SharedStatus,
+    pub sync: crate::sync_status::SharedStatus,
     /// Live scanner and printer states.
     pub board: crate::board::DeviceBoard,
     /// The operator API's sessions, idempotency keys and concurrency cap.
@@ -248,7 +248,7 @@ async fn metrics(State(state): State<HttpState>) -> Response {
     use std::sync::atomic::Ordering;
     let status = state.sync.clone();
     let v = match with_reader(&state, move |conn| {
-        Ok(crate::sync::status_json(
+        Ok(crate::views::sync_status_json(
             &store::sync_counters(conn)?,
             &status,
             chrono::Utc::now(),

@@ -240,7 +240,7 @@ pub async fn return_detail(ctx: &Ctx) -> Result<Value, ApiError> {
         photos: views::photos_of(&d.events),
         state: d.state,
         events: d.events,
-        labels: jobs.iter().map(crate::printing::view::job_json).collect(),
+        labels: jobs.iter().map(crate::views::job_json).collect(),
         checklists,
         blind,
     })
@@ -488,7 +488,7 @@ pub fn devices(ctx: &Ctx) -> Value {
 async fn sync_status(ctx: &Ctx) -> Result<Value, ApiError> {
     let status = ctx.state.sync.clone();
     let mut v = read(&ctx.state, move |conn| {
-        Ok(crate::sync::status_json(
+        Ok(crate::views::sync_status_json(
             &store::sync_counters(conn)?,
             &status,
             Utc::now(),
@@ -610,7 +610,7 @@ pub async fn print_jobs(ctx: &Ctx) -> Result<Value, ApiError> {
     let all = flag(&q.all);
     let limit = int(&q.limit, "limit", 100, 1, 1000)?;
     let jobs = read(&ctx.state, move |conn| store::jobs::list(conn, all, limit)).await?;
-    let jobs: Vec<Value> = jobs.iter().map(crate::printing::view::job_json).collect();
+    let jobs: Vec<Value> = jobs.iter().map(crate::views::job_json).collect();
     Ok(json!({"jobs": jobs}))
 }
 
@@ -622,7 +622,7 @@ pub async fn print_job_preview(ctx: Ctx) -> Result<super::api::Outcome, ApiError
     let Some(id) = ctx.job else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found"));
     };
-    let cfg = ctx.state.cfg.clone();
+    let cfg = ctx.state.cfg.print_settings();
     let found = read(&ctx.state, move |conn| {
         if store::jobs::get(conn, id)?.is_none() {
             return Ok(None);

@@ -1,62 +1,42 @@
-//! What each label template shows, read from the station's database for one print job:
+//! What each label template shows, read for one print job through the store's read models:
 //! the return's snapshot (and the manifest's customer name, for the return label only),
 //! the inspected item for a defect tag, the `rtv.note_created` event for an RTV note.
 //! Customer data goes onto the label and nowhere else (never into logs or errors).
 
-use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
 
-use crate::config::Config;
+use super::{PrintError, PrintSettings};
 use crate::i18n::{Lang, message};
 use crate::label::template::Fields;
+use crate::store::Read;
 use crate::store::jobs::Job;
+use crate::store::read::{returns, rtv};
 
 /// The fields of `job.template` for `job.subject`.
-pub fn fields(conn: &Connection, cfg: &Config, job: &Job) -> Result<Fields, String> {
+pub fn fields(db: &dyn Read, s: &PrintSettings, job: &Job) -> Result<Fields, PrintError> {
     match job.template.as_str() {
-        "return_label" => return_label(conn, cfg, &job.subject),
-        "defect_tag" => defect_tag(conn, cfg, &job.subject, job.item_no),
-        "rtv_note" => rtv_note(conn, cfg, &job.subject),
-        other => Err(format!("no data for label template {other:?}")),
+        "return_label" => return_label(db, s, &job.subject),
+        "defect_tag" => defect_tag(db, s, &job.subject, job.item_no),
+        "rtv_note" => rtv_note(db, s, &job.subject),
+        other => Err(PrintError::NoTemplateData(other.to_string())),
     }
 }
 
-fn return_state(conn: &Connection, return_id: &str) -> Result<Value, String> {
-    let state: String = conn
-        .query_row(
-            "SELECT state FROM returns WHERE return_id = ?1",
-            [return_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("return {return_id} is not in the database"))?;
-    serde_json::from_str(&state).map_err(|e| format!("return {return_id}: {e}"))
+fn return_state(db: &dyn Read, return_id: &str) -> Result<Value, PrintError> {
+    returns::state(db, return_id)?.ok_or_else(|| PrintError::NoReturn(return_id.to_string()))
 }
 
 /// A station-local date (YYYY-MM-DD) from an RFC 3339 time.
-fn local_date(cfg: &Config, at: &str) -> String {
+fn local_date(s: &PrintSettings, at: &str) -> String {
     crate::format::parse_time(at)
-        .map(|t| {
-            t.with_timezone(&cfg.station.timezone)
-                .format("%Y-%m-%d")
-                .to_string()
-        })
+        .map(|t| t.with_timezone(&s.timezone).format("%Y-%m-%d").to_string())
         .unwrap_or_else(|_| at.chars().take(10).collect())
 }
 
-fn return_label(conn: &Connection, cfg: &Config, return_id: &str) -> Result<Fields, String> {
-    let st = return_state(conn, return_id)?;
+fn return_label(db: &dyn Read, s: &PrintSettings, return_id: &str) -> Result<Fields, PrintError> {
+    let st = return_state(db, return_id)?;
     let waybill = st["waybill"].as_str().unwrap_or("");
-    let customer_name = crate::feed::get(conn, "expected_return", waybill)
-        .ok()
-        .flatten()
-        .and_then(|(_, d)| {
-            d.get("customer_name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    let customer_name = returns::customer(db, waybill).name;
     let kind = match st["kind"].as_str() {
         Some(k) => format!(
             "{} {}",
@@ -72,30 +52,33 @@ fn return_label(conn: &Connection, cfg: &Config, return_id: &str) -> Result<Fiel
         .text("kind", kind)
         .text(
             "date",
-            local_date(cfg, st["received_at"].as_str().unwrap_or("")),
+            local_date(s, st["received_at"].as_str().unwrap_or("")),
         )
-        .text("station", cfg.station.id.as_str()))
+        .text("station", s.station.as_str()))
 }
 
 fn defect_tag(
-    conn: &Connection,
-    cfg: &Config,
+    db: &dyn Read,
+    s: &PrintSettings,
     return_id: &str,
     item_no: Option<i64>,
-) -> Result<Fields, String> {
-    let st = return_state(conn, return_id)?;
-    let no = item_no.ok_or("a defect tag needs an item number")?;
+) -> Result<Fields, PrintError> {
+    let st = return_state(db, return_id)?;
+    let no = item_no.ok_or(PrintError::NoItemNumber)?;
     let item = st["items"]
         .as_array()
         .and_then(|a| a.iter().find(|i| i["item_no"].as_i64() == Some(no)))
-        .ok_or_else(|| format!("return {return_id} has no item {no}"))?;
+        .ok_or_else(|| PrintError::NoItem {
+            return_id: return_id.to_string(),
+            item_no: no,
+        })?;
     let reasons: Vec<String> = item["defect_reasons"]
         .as_array()
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
                 .map(|code| {
-                    let (zh, en) = crate::refdata::defect_reason_labels(conn, cfg, code);
+                    let (zh, en) = crate::refdata::defect_reason_labels(db, &s.defect_labels, code);
                     format!("{zh} {en}")
                 })
                 .collect()
@@ -110,23 +93,14 @@ fn defect_tag(
         .text("inspector", inspector)
         .text(
             "date",
-            local_date(cfg, st["updated_at"].as_str().unwrap_or("")),
+            local_date(s, st["updated_at"].as_str().unwrap_or("")),
         ))
 }
 
-fn rtv_note(conn: &Connection, cfg: &Config, note_no: &str) -> Result<Fields, String> {
-    let (data, at): (String, String) = conn
-        .query_row(
-            "SELECT data, occurred_at FROM journal
-             WHERE type = 'rtv.note_created' AND json_extract(data, '$.note_no') = ?1
-             ORDER BY seq DESC LIMIT 1",
-            [note_no],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("RTV note {note_no} is not in the journal"))?;
-    let v: Value = serde_json::from_str(&data).map_err(|e| e.to_string())?;
+fn rtv_note(db: &dyn Read, s: &PrintSettings, note_no: &str) -> Result<Fields, PrintError> {
+    let note = rtv::note_created(db, note_no)?
+        .ok_or_else(|| PrintError::NoRtvNote(note_no.to_string()))?;
+    let v = &note.data;
     Ok(Fields::new()
         .text("note_no", note_no)
         .text("vendor", v["vendor"].as_str().unwrap_or(""))
@@ -134,6 +108,6 @@ fn rtv_note(conn: &Connection, cfg: &Config, note_no: &str) -> Result<Fields, St
             "item_count",
             v["items"].as_array().map_or(0, Vec::len).to_string(),
         )
-        .text("date", local_date(cfg, &at))
-        .text("station", cfg.station.id.as_str()))
+        .text("date", local_date(s, &note.occurred_at))
+        .text("station", s.station.as_str()))
 }

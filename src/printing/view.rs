@@ -1,42 +1,23 @@
 //! The operator's view of the print queue (`returnsd print queue`): what is waiting, what
-//! was sent but not confirmed, what failed and why. Reads the database only.
+//! was sent but not confirmed, what failed and why; and `label preview`. Reads the database
+//! only, through the store's read models.
 
-use serde_json::{Value, json};
-
-use crate::store::jobs::Job;
-
-/// A job as JSON (without its bytes; their size instead).
-pub fn job_json(j: &Job) -> Value {
-    json!({
-        "id": j.id,
-        "created_at": j.created_at,
-        "seq": j.seq,
-        "subject": j.subject,
-        "template": j.template,
-        "reason": j.reason,
-        "item_no": j.item_no,
-        "state": j.state,
-        "attempts": j.attempts,
-        "printer": j.printer,
-        "language": j.language,
-        "dpi": j.dpi,
-        "bytes": j.bytes.as_ref().map(Vec::len),
-        "sent_at": j.sent_at,
-        "confirmed_at": j.confirmed_at,
-        "last_error": j.last_error,
-        "next_attempt_at": j.next_attempt_at,
-    })
-}
+use super::{PrintError, PrintSettings, load_font, render_job};
+use crate::label::model::Language;
+use crate::label::template::Templates;
+use crate::store::Read;
+use crate::store::jobs::{self, Job};
+use crate::views::job_json;
 
 /// The queue as a table (or JSON lines), with a summary line of counts per state.
 pub fn queue_text(
-    conn: &rusqlite::Connection,
+    db: &dyn Read,
     all: bool,
     limit: i64,
     as_json: bool,
-) -> Result<String, String> {
+) -> Result<String, PrintError> {
     use std::fmt::Write;
-    let jobs = crate::store::jobs::list(conn, all, limit).map_err(|e| e.to_string())?;
+    let jobs = jobs::list(db, all, limit)?;
     let mut out = String::new();
     if as_json {
         for j in &jobs {
@@ -44,7 +25,7 @@ pub fn queue_text(
         }
         return Ok(out);
     }
-    let counts = crate::store::jobs::counts(conn).map_err(|e| e.to_string())?;
+    let counts = jobs::counts(db)?;
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
     let _ = writeln!(
         out,
@@ -99,41 +80,31 @@ pub fn queue_text(
 /// sent: a job not rendered yet is rendered now for the primary printer, nothing stored).
 /// `job` picks a job by id; otherwise `subject` picks the newest job of a return or RTV note.
 pub fn preview(
-    cfg: &crate::config::Config,
-    conn: &rusqlite::Connection,
+    settings: &PrintSettings,
+    db: &dyn Read,
     job: Option<i64>,
     subject: Option<&str>,
-) -> Result<(Job, Vec<u8>), String> {
-    use crate::label::model::Language;
-    use crate::label::template::Templates;
+) -> Result<(Job, Vec<u8>), PrintError> {
     let j = match (job, subject) {
-        (Some(id), _) => crate::store::jobs::get(conn, id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no print job {id} (see `returnsd print queue --all`)"))?,
-        (None, Some(s)) => crate::store::jobs::latest_for(conn, s)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no print job for {s} (see `returnsd print queue --all`)"))?,
-        (None, None) => return Err("give --job N or --return ID".into()),
+        (Some(id), _) => jobs::get(db, id)?.ok_or(PrintError::NoJob(id))?,
+        (None, Some(s)) => {
+            jobs::latest_for(db, s)?.ok_or_else(|| PrintError::NoJobFor(s.to_string()))?
+        }
+        (None, None) => return Err(PrintError::NoSelection),
     };
-    let printers = cfg.printer.as_ref();
-    let templates = Templates::load(printers.and_then(|p| p.templates.as_deref()))
-        .map_err(|e| e.to_string())?;
-    let (w, h) = templates
-        .get(&j.template)
-        .map_err(|e| e.to_string())?
-        .size_mm();
+    let printers = settings.printer.as_ref();
+    let templates = Templates::load(printers.and_then(|p| p.templates.as_deref()))?;
+    let (w, h) = templates.get(&j.template)?.size_mm();
     let (bytes, language, dpi) = match (&j.bytes, &j.language, j.dpi) {
         (Some(b), Some(l), Some(d)) => (b.clone(), l.clone(), d as u32),
         _ => {
-            let p = printers.ok_or("this job was never rendered and no [printer] is configured")?;
-            let font = super::load_font(p);
-            let b = super::render_job(cfg, &templates, &p.primary, font.as_deref(), &j)?;
+            let p = printers.ok_or(PrintError::NoPrinter)?;
+            let font = load_font(p);
+            let b = render_job(db, settings, &templates, &p.primary, font.as_deref(), &j)?;
             (b, p.primary.language.clone(), p.primary.dpi)
         }
     };
-    let language =
-        Language::parse(&language).ok_or_else(|| format!("unknown language {language:?}"))?;
-    let png = crate::label::preview::render_png(&bytes, language, dpi, w, h)
-        .map_err(|e| e.to_string())?;
+    let language = Language::parse(&language).ok_or(PrintError::Language(language))?;
+    let png = crate::label::preview::render_png(&bytes, language, dpi, w, h)?;
     Ok((j, png))
 }

@@ -12,7 +12,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use super::StoreError;
+use super::reader::Sql;
+use super::{Read, StoreError};
 
 /// One session as stored. No `Debug`: it holds token hashes.
 #[derive(Clone, PartialEq, Eq)]
@@ -120,8 +121,8 @@ pub fn apply(conn: &Connection, w: &AuthWrite) -> Result<(), StoreError> {
 }
 
 /// The most recently used sessions, at most `max`, newest first.
-pub fn load_sessions(conn: &Connection, max: usize) -> Result<Vec<SessionRow>, StoreError> {
-    let mut q = conn.prepare(
+pub fn load_sessions(db: &dyn Read, max: usize) -> Result<Vec<SessionRow>, StoreError> {
+    let mut q = db.sql().prepare(
         "SELECT token_hash, badge, name, roles, lang, csrf_hash, created_at, last_seen
          FROM api_sessions ORDER BY last_seen DESC LIMIT ?1",
     )?;
@@ -155,9 +156,10 @@ pub fn load_sessions(conn: &Connection, max: usize) -> Result<Vec<SessionRow>, S
 }
 
 /// Every badge's wrong-PIN record.
-pub fn load_lockouts(conn: &Connection) -> Result<Vec<LockoutRow>, StoreError> {
-    let mut q =
-        conn.prepare("SELECT badge, failed_at, locked_until, updated_at FROM api_lockouts")?;
+pub fn load_lockouts(db: &dyn Read) -> Result<Vec<LockoutRow>, StoreError> {
+    let mut q = db
+        .sql()
+        .prepare("SELECT badge, failed_at, locked_until, updated_at FROM api_lockouts")?;
     let rows = q.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use serde_json::Value;
 
 use super::error::StoreError;
+use super::reader::{Read, Write, sealed};
 use super::{codec, files, schema, snapshot};
 use crate::domain::event::{Event, EventBody};
 use crate::domain::ids::ReturnId;
@@ -242,6 +243,16 @@ pub struct Appended {
     pub seq: i64,
     pub id: String,
 }
+
+impl sealed::Sealed for Batch<'_> {
+    fn connection(&self, _: sealed::Inside) -> &Connection {
+        &self.tx
+    }
+}
+/// The engine's lookups read through the open batch: they see what it wrote.
+impl Read for Batch<'_> {}
+/// Reference data (feed pages, manifest imports) is written inside the engine's batch.
+impl Write for Batch<'_> {}
 
 impl Batch<'_> {
     pub fn conn(&self) -> &Connection {

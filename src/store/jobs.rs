@@ -15,8 +15,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::StoreError;
 use super::codec::{fmt_time, parse_time};
+use super::reader::Sql;
+use super::{Read, StoreError};
 
 /// One job as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,8 +192,9 @@ pub fn apply(conn: &Connection, u: &JobUpdate) -> Result<(), StoreError> {
 }
 
 /// The oldest queued job whose next attempt is due at `now`.
-pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
-    Ok(conn
+pub fn next_due(db: &dyn Read, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
+    Ok(db
+        .sql()
         .query_row(
             &format!(
                 "SELECT {COLUMNS} FROM print_jobs
@@ -206,8 +208,9 @@ pub fn next_due(conn: &Connection, now: DateTime<Utc>) -> Result<Option<Job>, St
 }
 
 /// When the earliest queued job becomes due (None: nothing queued).
-pub fn next_wake(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let v: Option<Option<String>> = conn
+pub fn next_wake(db: &dyn Read) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let v: Option<Option<String>> = db
+        .sql()
         .query_row(
             "SELECT MIN(COALESCE(next_attempt_at, '')) FROM print_jobs WHERE state = 'queued'",
             [],
@@ -222,8 +225,9 @@ pub fn next_wake(conn: &Connection) -> Result<Option<DateTime<Utc>>, StoreError>
 }
 
 /// One job by id.
-pub fn get(conn: &Connection, id: i64) -> Result<Option<Job>, StoreError> {
-    Ok(conn
+pub fn get(db: &dyn Read, id: i64) -> Result<Option<Job>, StoreError> {
+    Ok(db
+        .sql()
         .query_row(
             &format!("SELECT {COLUMNS} FROM print_jobs WHERE id = ?1"),
             [id],
@@ -233,8 +237,9 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<Job>, StoreError> {
 }
 
 /// The newest job for a subject (a return id or an RTV note number).
-pub fn latest_for(conn: &Connection, subject: &str) -> Result<Option<Job>, StoreError> {
-    Ok(conn
+pub fn latest_for(db: &dyn Read, subject: &str) -> Result<Option<Job>, StoreError> {
+    Ok(db
+        .sql()
         .query_row(
             &format!(
                 "SELECT {COLUMNS} FROM print_jobs WHERE subject = ?1 ORDER BY id DESC LIMIT 1"
@@ -247,7 +252,7 @@ pub fn latest_for(conn: &Connection, subject: &str) -> Result<Option<Job>, Store
 
 /// Jobs for the operator's list: every job not yet confirmed, or (with `all`) the newest
 /// `limit` of every state. Oldest first.
-pub fn list(conn: &Connection, all: bool, limit: i64) -> Result<Vec<Job>, StoreError> {
+pub fn list(db: &dyn Read, all: bool, limit: i64) -> Result<Vec<Job>, StoreError> {
     let sql = if all {
         format!(
             "SELECT * FROM (SELECT {COLUMNS} FROM print_jobs ORDER BY id DESC LIMIT ?1) ORDER BY id"
@@ -255,22 +260,24 @@ pub fn list(conn: &Connection, all: bool, limit: i64) -> Result<Vec<Job>, StoreE
     } else {
         format!("SELECT {COLUMNS} FROM print_jobs WHERE state != 'confirmed' ORDER BY id LIMIT ?1")
     };
-    let mut st = conn.prepare(&sql)?;
+    let mut st = db.sql().prepare(&sql)?;
     let rows = st.query_map([limit], row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Every job of one return or RTV note, oldest first (at most `limit`).
-pub fn for_subject(conn: &Connection, subject: &str, limit: i64) -> Result<Vec<Job>, StoreError> {
+pub fn for_subject(db: &dyn Read, subject: &str, limit: i64) -> Result<Vec<Job>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM print_jobs WHERE subject = ?1 ORDER BY id LIMIT ?2");
-    let mut st = conn.prepare(&sql)?;
+    let mut st = db.sql().prepare(&sql)?;
     let rows = st.query_map(params![subject, limit], row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Counts per state (for status views and metrics).
-pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut st = conn.prepare("SELECT state, COUNT(*) FROM print_jobs GROUP BY state")?;
+pub fn counts(db: &dyn Read) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut st = db
+        .sql()
+        .prepare("SELECT state, COUNT(*) FROM print_jobs GROUP BY state")?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

@@ -1,18 +1,17 @@
 //! The journal as the sync outbox reads it: rows after a seq, the ack and feed cursors
-//! the central's answers move, retention pruning of the acknowledged prefix, and the
-//! read-only connections every reader uses.
+//! the central's answers move, retention pruning of the acknowledged prefix, and which
+//! photos events still waiting for the central reference.
 
-use std::path::Path;
-
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use super::reader::{Read, Sql};
 use super::{StoreError, codec, jobs};
 use crate::domain::event::Event;
 
 /// The central's acknowledged high-water mark (push and pull share it).
-pub fn acked_through(conn: &Connection) -> Result<i64, StoreError> {
-    let v: String = conn.query_row(
+pub fn acked_through(db: &dyn Read) -> Result<i64, StoreError> {
+    let v: String = db.sql().query_row(
         "SELECT value FROM sync_state WHERE key = 'acked_through'",
         [],
         |r| r.get(0),
@@ -36,8 +35,8 @@ pub fn advance_ack(conn: &Connection, through: i64) -> Result<i64, StoreError> {
 }
 
 /// The feed cursor (`next_after` of the last applied page; "" before the first).
-pub fn feed_after(conn: &Connection) -> Result<String, StoreError> {
-    Ok(conn.query_row(
+pub fn feed_after(db: &dyn Read) -> Result<String, StoreError> {
+    Ok(db.sql().query_row(
         "SELECT value FROM sync_state WHERE key = 'feed_after'",
         [],
         |r| r.get(0),
@@ -95,8 +94,9 @@ pub fn prune(
 }
 
 /// The highest seq pruned away (0 when nothing was).
-pub fn pruned_through(conn: &Connection) -> Result<i64, StoreError> {
-    let v: Option<String> = conn
+pub fn pruned_through(db: &dyn Read) -> Result<i64, StoreError> {
+    let v: Option<String> = db
+        .sql()
         .query_row(
             "SELECT value FROM meta WHERE key = 'pruned_through'",
             [],
@@ -104,21 +104,6 @@ pub fn pruned_through(conn: &Connection) -> Result<i64, StoreError> {
         )
         .optional()?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
-/// A connection for reading only: no integrity check (the writer did it at start), so it
-/// opens in microseconds; WAL lets it read while the engine writes.
-pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    Ok(conn)
 }
 
 /// One journal row as stored.
@@ -172,12 +157,8 @@ impl JournalRow {
 }
 
 /// Journal rows with `seq > after`, ascending, at most `limit`.
-pub fn journal_after(
-    conn: &Connection,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<JournalRow>, StoreError> {
-    let mut q = conn.prepare_cached(&format!(
+pub fn journal_after(db: &dyn Read, after: i64, limit: i64) -> Result<Vec<JournalRow>, StoreError> {
+    let mut q = db.sql().prepare_cached(&format!(
         "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2"
     ))?;
     let rows = q.query_map(params![after, limit], JournalRow::from_row)?;
@@ -201,8 +182,9 @@ pub struct SyncCounters {
 
 /// Read the [`SyncCounters`] (one snapshot: call it inside a read transaction to have them
 /// agree with each other exactly).
-pub fn sync_counters(conn: &Connection) -> Result<SyncCounters, StoreError> {
-    let acked_through = acked_through(conn)?;
+pub fn sync_counters(db: &dyn Read) -> Result<SyncCounters, StoreError> {
+    let acked_through = acked_through(db)?;
+    let conn = db.sql();
     let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
     let oldest: Option<String> = conn
         .query_row(
@@ -216,11 +198,47 @@ pub fn sync_counters(conn: &Connection) -> Result<SyncCounters, StoreError> {
         last_seq: last.unwrap_or(0),
         acked_through,
         oldest_unacked_at: oldest.and_then(|t| codec::parse_time(&t).ok()),
-        feed_after: feed_after(conn)?,
+        feed_after: feed_after(db)?,
         rejected_feed_items: conn.query_row(
             "SELECT COUNT(*) FROM rejected_feed_items",
             [],
             |r| r.get(0),
         )?,
     })
+}
+
+/// Whether an event the central has not acknowledged yet (`seq > after`) references the
+/// photo `sha256`: such a photo is uploaded before that event is pushed, so it must stay.
+pub fn photo_referenced_after(db: &dyn Read, after: i64, sha256: &str) -> Result<bool, StoreError> {
+    Ok(db.sql().query_row(
+        "SELECT EXISTS(SELECT 1 FROM journal WHERE seq > ?1 AND type = 'inspection.completed'
+         AND instr(data, ?2) > 0)",
+        params![after, sha256],
+        |r| r.get(0),
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A photo stays referenced while an inspection the central has not acknowledged names
+    /// it; not once that event is acknowledged, and not by another event type.
+    #[test]
+    fn photos_are_referenced_until_their_inspection_is_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open(&dir.path().join("t.db"), "ST01").unwrap();
+        let c = store.conn();
+        c.execute_batch(
+            r#"INSERT INTO journal(seq, id, type, occurred_at, actor, return_id, data) VALUES
+               (1, 'a', 'inspection.completed', '2026-11-25T08:30:00.000Z', 'B1', NULL,
+                '{"photos":[{"sha256":"abc"}]}'),
+               (2, 'b', 'scan.recorded', '2026-11-25T08:31:00.000Z', 'B1', NULL,
+                '{"text":"def"}');"#,
+        )
+        .unwrap();
+        assert!(photo_referenced_after(c, 0, "abc").unwrap());
+        assert!(!photo_referenced_after(c, 1, "abc").unwrap());
+        assert!(!photo_referenced_after(c, 0, "def").unwrap());
+    }
 }

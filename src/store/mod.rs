@@ -1,8 +1,9 @@
 //! The station's SQLite database: the journal (the contract's event log and the sync
 //! outbox), projection snapshots, the ledger and reference data, and the operator API's
 //! station-local rows (sessions, lockouts, idempotency answers: [`api_state`], never
-//! synced). One writer connection lives in the engine; CLI commands open their own
-//! short-lived connections.
+//! synced). One writer connection lives in the engine; everyone else reads through a
+//! [`Reader`] and the typed read models (`read/`, [`feed_items`], [`jobs`]), and names no
+//! SQLite type.
 //!
 //! Architecture invariant: every state change is written in the same transaction as the
 //! journal events that describe it, and the transaction is committed with
@@ -13,9 +14,12 @@ pub mod codec;
 mod db;
 pub mod durable;
 mod error;
+pub mod feed_items;
 pub mod files;
 pub mod jobs;
 mod journal;
+pub mod read;
+mod reader;
 mod schema;
 pub mod snapshot;
 mod verify;
@@ -24,6 +28,7 @@ pub use db::{Appended, Batch, Store, load_station, open_connection};
 pub use error::StoreError;
 pub use journal::{
     JOURNAL_COLUMNS, JournalRow, SyncCounters, acked_through, advance_ack, feed_after,
-    journal_after, open_reader, prune, pruned_through, set_feed_after, sync_counters,
+    journal_after, photo_referenced_after, prune, pruned_through, set_feed_after, sync_counters,
 };
+pub use reader::{Read, Reader, Write, open_reader};
 pub use verify::{Verification, rebuild, replay, verify};

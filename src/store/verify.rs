@@ -4,7 +4,8 @@
 use rusqlite::{Connection, params};
 
 use super::db::{load_station, upsert_return};
-use super::{StoreError, journal_after, pruned_through, snapshot};
+use super::reader::Sql;
+use super::{Read, StoreError, journal_after, pruned_through, snapshot};
 use crate::domain::model::Station;
 
 /// The outcome of `journal verify`.
@@ -80,8 +81,8 @@ pub fn replay(conn: &Connection) -> Result<(Station, Verification), StoreError> 
 /// Replay the journal and compare the fold with the stored projections, all in one read
 /// transaction: the journal and every projection are read from the same snapshot, so a
 /// daemon committing meanwhile cannot make them look different.
-pub fn verify(conn: &Connection) -> Result<Verification, StoreError> {
-    let tx = conn.unchecked_transaction()?;
+pub fn verify(db: &dyn Read) -> Result<Verification, StoreError> {
+    let tx = db.sql().unchecked_transaction()?;
     let v = verify_in(&tx)?;
     tx.finish()?;
     Ok(v)

@@ -11,9 +11,9 @@ use tokio::sync::{Notify, broadcast, watch};
 use super::client::Central;
 use super::retry::{Now, Wait, Wake};
 use super::settings::WorkerSettings;
-use super::status::{SharedStatus, SyncStatus, update};
 use crate::config::Config;
 use crate::engine::Committed;
+use crate::sync_status::{SharedStatus, SyncStatus, update};
 
 /// Both clocks, read once for a machine input. Tokio's clock, so that a test that pauses
 /// time moves the machines' deadlines with it.
@@ -130,12 +130,12 @@ mod tests {
     use super::*;
 
     /// The machines and their vocabulary name no I/O crate, no database or engine, and
-    /// never read the clock or the RNG (their tests may).
+    /// never read the clock or the RNG (their tests may). Their status vocabulary,
+    /// `crate::sync_status`, is held to the same by the arch test's `PURE` table.
     #[test]
     fn machines_are_pure() {
         let files = [
             ("retry.rs", include_str!("retry.rs")),
-            ("status.rs", include_str!("status.rs")),
             ("push/machine.rs", include_str!("push/machine.rs")),
             ("feed/machine.rs", include_str!("feed/machine.rs")),
         ];

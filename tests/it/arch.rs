@@ -53,9 +53,10 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // JSON → domain `Command` for the control socket and the API; a photo reference is
     // checked against the photo store.
     ("commands",  "domain photos"),
-    // Returns list/detail and status queries for the CLI, the control socket and the API:
-    // reads the store, the reference data and the engine's statistics.
-    ("views",     "domain store feed engine privacy i18n format"),
+    // What the edges show, for the CLI, the control socket and the API: the store's read
+    // models and their JSON, the engine's statistics, the sync workers' live state (the
+    // feed's tables are read through the store now, so no `feed`).
+    ("views",     "domain store engine privacy i18n format sync_status"),
     // The one writer: calls `domain::step`, commits through the store, applies feed pages.
     ("engine",    "domain store config refdata feed i18n manifest format"),
     // Manifest import: files → feed items → the store (applied by the engine, or by the
@@ -64,23 +65,33 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // The live state of every scanner and printer: written by the actors (through the
     // wiring), read by the views; it words states through i18n.
     ("board",     "domain i18n format"),
+    // The central sync's live state (what the workers last saw): written by the sync
+    // workers, read by the views — below the edges, like the board, so that the control
+    // socket and the API read it without naming the sync worker. Pure plain data (`PURE`).
+    ("sync_status", ""),
     // The printable command sheet.
     ("sheet",     "domain i18n label"),
     // The edges: each owns its resource and names the core (domain engine store config
     // i18n privacy) and the services it needs, never another edge. Reference data is
     // read through `refdata` or `views`, not from the feed's tables.
-    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format"),
-    ("control",   "domain engine store config i18n privacy commands views manifest board format"),
+    // The sync status is read from `sync_status` (through `views` for its JSON).
+    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format sync_status"),
+    ("control",   "domain engine store config i18n privacy commands views manifest board format sync_status"),
     ("devices",   "domain engine store config i18n privacy"),
-    ("printing",  "domain engine store config i18n privacy label refdata board format"),
-    // The sync worker brings the feed from the central and pushes photos with the events.
-    ("sync",      "domain engine store config i18n privacy feed photos format"),
+    // The print worker takes its settings from the caller (`Config::print_settings`), so
+    // it names no config; the print queue's text shows jobs in the views' JSON form.
+    ("printing",  "domain engine store i18n privacy label refdata board format views"),
+    // The sync worker brings the feed from the central and pushes photos with the events;
+    // it publishes its state to `sync_status`.
+    ("sync",      "domain engine store config i18n privacy feed photos format sync_status"),
     // The wiring: the daemon builds every worker; the CLI runs the daemon or talks to it,
     // and reads the state directory for its offline commands. Nothing names them back.
     ("app",       "domain engine store config i18n privacy commands views refdata feed photos \
-                   photometa label manifest sheet board http control devices printing sync format"),
+                   photometa label manifest sheet board http control devices printing sync format \
+                   sync_status"),
     ("cli",       "domain engine store config i18n privacy commands views refdata feed photos \
-                   photometa label manifest sheet board http control devices printing sync app format"),
+                   photometa label manifest sheet board http control devices printing sync app format \
+                   sync_status"),
     ("main",      "cli"),
 ];
 
@@ -110,6 +121,10 @@ const ONLY_IN: &[(&str, &str)] = &[
 const PURE: &[(&str, &str)] = &[
     ("domain", "tokio rusqlite reqwest axum hyper serde serde_json tracing libc uuid getrandom \
                 std::fs std::net std::io std::env std::process std::thread \
+                std::time::SystemTime std::time::Instant chrono::Utc::now chrono::Local::now"),
+    // The sync workers' live state: plain data behind a mutex, measured from times passed in.
+    ("sync_status", "tokio rusqlite reqwest axum hyper serde serde_json tracing libc uuid \
+                getrandom std::fs std::net std::io std::env std::process std::thread \
                 std::time::SystemTime std::time::Instant chrono::Utc::now chrono::Local::now"),
 ];
 

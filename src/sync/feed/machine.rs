@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::sync::error::FeedError;
 use crate::sync::retry::{Backoff, Jitter, Now, RetrySettings, Wait};
-use crate::sync::status::{FeedState, FeedStatus, SyncStatus};
+use crate::sync_status::{FeedState, FeedStatus, SyncStatus};
 
 /// The feed's part of the `[sync]` config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,9 +25,9 @@ use super::client::Central;
 use super::error::FeedError;
 use super::error::snippet;
 use super::worker::Signals;
-use super::{SharedStatus, update};
 use crate::config::Config;
 use crate::engine::{EngineHandle, FeedPage};
+use crate::sync_status::{SharedStatus, update};
 
 /// Run the feed worker until `shutdown`.
 pub async fn run(
@@ -95,8 +95,8 @@ async fn fetch(
 ) -> Result<(String, FeedPage, bool), FeedError> {
     let after = match after {
         Some(a) => a,
-        None => crate::store::open_reader(database)
-            .and_then(|c| crate::store::feed_after(&c))
+        None => crate::store::Reader::open(database)
+            .and_then(|db| crate::store::feed_after(&db))
             .map_err(|e| FeedError::Cursor(e.to_string()))?,
     };
     let token = central.token.read().map_err(FeedError::Token)?;

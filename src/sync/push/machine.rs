@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::sync::error::PushError;
 use crate::sync::retry::{Backoff, Jitter, Now, RetrySettings, Wait, Wake};
-use crate::sync::status::{ClockReading, PushState, PushStatus, SyncStatus};
+use crate::sync_status::{ClockReading, PushState, PushStatus, SyncStatus};
 
 /// What one answer of the central means.
 #[derive(Debug, PartialEq)]

@@ -43,17 +43,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
-use rusqlite::Connection;
 use tokio::sync::{Notify, watch};
 
 use super::client::{Central, describe};
 use super::error::PushError;
 use super::settings::WorkerSettings;
 use super::worker::Signals;
-use super::{SharedStatus, update};
 use crate::config::Config;
 use crate::engine::EngineHandle;
 use crate::store;
+use crate::sync_status::{SharedStatus, update};
 
 /// Run the push worker until `shutdown`.
 pub async fn run(
@@ -120,9 +119,9 @@ pub async fn run(
 
 /// The journal side of the push: the reader and the last read.
 struct Journal {
-    /// The read-only connection, lent to the blocking pool for each read (never held
-    /// across a wait, so it pins no WAL snapshot).
-    reader: Option<Connection>,
+    /// The read-only handle, lent to the blocking pool for each read (never held across
+    /// a wait, so it pins no WAL snapshot).
+    reader: Option<store::Reader>,
     /// The last read, encoded, until the machine says how much of it to send.
     prepared: Option<Encoded>,
 }
@@ -130,7 +129,7 @@ struct Journal {
 impl Journal {
     fn open(s: &WorkerSettings) -> Result<Journal, store::StoreError> {
         Ok(Journal {
-            reader: Some(store::open_reader(&s.database)?),
+            reader: Some(store::Reader::open(&s.database)?),
             prepared: None,
         })
     }
@@ -139,19 +138,19 @@ impl Journal {
     /// cursor), off the async threads. None when the blocking task died: the worker cannot
     /// go on.
     async fn read(&mut self, header: Vec<u8>, after: Option<i64>, max: usize) -> Option<Input> {
-        let conn = self.reader.take();
+        let reader = self.reader.take();
         let task = tokio::task::spawn_blocking(move || {
-            let r = read_batch(conn.as_ref(), after, max, header);
-            (conn, r)
+            let r = read_batch(reader.as_ref(), after, max, header);
+            (reader, r)
         });
-        let (conn, r) = match task.await {
+        let (reader, r) = match task.await {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(error = %e, "push reader task failed");
                 return None;
             }
         };
-        self.reader = conn;
+        self.reader = reader;
         Some(match r {
             Ok((start, enc, events)) => {
                 let envelope = enc.envelope();
@@ -283,18 +282,18 @@ type Read = (i64, Encoded, Vec<Candidate>);
 /// The events after `after` (or the durable cursor), encoded under `header`, with what the
 /// machine weighs of each.
 fn read_batch(
-    conn: Option<&Connection>,
+    db: Option<&store::Reader>,
     after: Option<i64>,
     max: usize,
     header: Vec<u8>,
 ) -> Result<Read, PushError> {
     let journal = |e: store::StoreError| PushError::Journal(e.to_string());
-    let conn = conn.ok_or_else(|| PushError::Journal("no reader".into()))?;
+    let db = db.ok_or_else(|| PushError::Journal("no reader".into()))?;
     let start = match after {
         Some(n) => n,
-        None => store::acked_through(conn).map_err(journal)?,
+        None => store::acked_through(db).map_err(journal)?,
     };
-    let rows = store::journal_after(conn, start, max as i64).map_err(journal)?;
+    let rows = store::journal_after(db, start, max as i64).map_err(journal)?;
     let enc = Encoded::new(header, &rows);
     let events = rows
         .iter()

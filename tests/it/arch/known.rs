@@ -30,38 +30,14 @@ macro_rules! known {
 pub const KNOWN: &[Known] = &[
     // ── imports: `config` names the edges it validates for ──────────────────────────────
     // ── imports: edges naming each other ────────────────────────────────────────────────
-    known!(Imports, "src/control.rs" => "src/sync/mod.rs",
-        "the control socket's sync-status op reads sync's SharedStatus: the status belongs \
-         below the edges"),
-    known!(Imports, "src/http/mod.rs" => "src/sync/mod.rs",
-        "HttpState carries sync's SharedStatus: the status belongs below the edges"),
-    known!(Imports, "src/http/kiosk_view.rs" => "src/sync/mod.rs",
-        "the kiosk shows sync's status: through a status read model, not the worker's type"),
-    known!(Imports, "src/http/reads.rs" => "src/sync/mod.rs",
-        "GET sync status calls sync::status_json: the status read belongs in views"),
     known!(Imports, "src/http/reads.rs" => "src/printing/view.rs",
-        "the print queue read calls printing::view::job_json: the read belongs in views"),
+        "the label preview calls printing::view::preview (job_json is views' now): rendering \
+         a job for a preview belongs below the edges"),
     // ── imports: reference data read from the feed's tables, not through refdata ─────────
-    known!(Imports, "src/http/auth.rs" => "src/feed.rs",
-        "operators are read with feed::get: through refdata"),
-    known!(Imports, "src/http/kiosk_view.rs" => "src/feed.rs",
-        "the manifest entry is read with feed::get: through refdata or views"),
-    known!(Imports, "src/printing/data.rs" => "src/feed.rs",
-        "a label's customer name is read with feed::get: through refdata"),
     // ── imports: a lower module naming the CLI ───────────────────────────────────────────
     // ── extern: SQL outside the store ───────────────────────────────────────────────────
-    known!(Extern, "src/app.rs" => "rusqlite",
-        "photo pruning asks the journal which photos are still referenced: a store query"),
     known!(Extern, "src/cli.rs" => "rusqlite",
         "offline commands open and query the database: through store readers and views"),
-    known!(Extern, "src/feed.rs" => "rusqlite",
-        "the feed's tables are read and written here: into the store"),
-    known!(Extern, "src/manifest.rs" => "rusqlite",
-        "manifest import writes through a Connection: through the store"),
-    known!(Extern, "src/refdata.rs" => "rusqlite",
-        "the Lookup queries the database: through store readers"),
-    known!(Extern, "src/views.rs" => "rusqlite",
-        "returns list/detail run their SQL here: into the store"),
     known!(Extern, "src/http/mod.rs" => "rusqlite",
         "with_reader hands handlers a Connection: a store reader type"),
     known!(Extern, "src/http/auth.rs" => "rusqlite",
@@ -72,12 +48,6 @@ pub const KNOWN: &[Known] = &[
         "the kiosk snapshot runs its SQL here: into views/store"),
     known!(Extern, "src/http/kiosk_scan.rs" => "rusqlite",
         "the kiosk's scan list queries here: into views/store"),
-    known!(Extern, "src/printing/data.rs" => "rusqlite",
-        "a job's template fields are queried here: through store readers"),
-    known!(Extern, "src/printing/view.rs" => "rusqlite",
-        "print queue and preview take a Connection: through store::jobs"),
-    known!(Extern, "src/sync/push/mod.rs" => "rusqlite",
-        "the push loop reads journal rows through a Connection: through a store reader type"),
     // ── cycles between files ────────────────────────────────────────────────────────────
     known!(Cycle, "src/http/kiosk_scan.rs" => "src/http/kiosk_view.rs",
         "kiosk_scan uses kiosk_view's text; kiosk_view calls kiosk_scan"),

@@ -1,10 +1,15 @@
-//! What the sync workers report, as plain data: each machine owns its section (`PushStatus`,
-//! `FeedStatus`) and the loops copy it into the `SharedStatus` that the status views read.
-//! The clock offset is its own section because more than one exchange may measure it (the
-//! push answer today; contract 1.1 adds the feed answer: whichever came last wins).
+//! The central sync's live state: what the push and feed workers last saw, as plain data.
+//! The workers (`crate::sync`) publish it — each machine owns its section (`PushStatus`,
+//! `FeedStatus`), and its loop copies it into the [`SharedStatus`] — and the views read it
+//! (`views::sync_status_json` for the CLI's `sync status`, the control socket, the API, the
+//! kiosk's alarms and `/metrics`). Like the device board (`board.rs`), it sits below the
+//! edges so that they read it without naming the sync worker. The clock offset is its own
+//! section because more than one exchange may measure it (the push answer today; contract
+//! 1.1 adds the feed answer: whichever came last wins).
 //!
-//! Architecture invariant: pure (`sync::tests::machines_are_pure`); the JSON operators read
-//! is built in `sync::status_json`.
+//! Architecture invariant: pure — no I/O, no clock, no crate module
+//! (`tests/it/arch.rs`: its `ALLOWED` row is empty and its `PURE` row names what it must
+//! not use).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,0 +1,106 @@
+//! The handles the rest of the crate reads and writes the database through without naming
+//! SQLite: [`Reader`], a read-only connection a worker, a view or a CLI command owns, and
+//! the traits every read model and every reference-data write takes — [`Read`] (anything
+//! that can be read: a `Reader`, or the writer's open `Batch`, so the engine's lookups see
+//! the batch's own writes) and [`Write`] (a connection inside a write transaction: the
+//! engine's `Batch`; its impls are with it, in `db.rs`).
+//!
+//! Architecture invariant: outside `store` (and the engine, which holds the transaction)
+//! nobody names `rusqlite`; they hold these types instead. The traits are sealed, and the
+//! connection behind them can only be taken inside the store: only the store says what
+//! can be read or written, and how.
+//!
+//! Transitional: a bare `rusqlite::Connection` (the API's shared reader) and a
+//! `rusqlite::Transaction` (the CLI's offline manifest import) are `Read` and `Write` too,
+//! until those edges hold a `Reader` and write through the engine's `Batch`; then the
+//! impls for them at the end of this file go, and so does [`open_reader`].
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+
+use super::StoreError;
+
+pub(super) mod sealed {
+    /// Proof that the caller is inside `store`: only the store can make one, so no one
+    /// else can call [`Sealed::connection`] (a trait object's methods need no import).
+    #[derive(Clone, Copy)]
+    pub struct Inside(pub(in crate::store) ());
+
+    /// The SQLite connection behind a handle.
+    pub trait Sealed {
+        fn connection(&self, _: Inside) -> &rusqlite::Connection;
+    }
+}
+
+/// The connection behind any handle, for the store's own queries.
+pub(super) trait Sql {
+    fn sql(&self) -> &Connection;
+}
+
+impl<T: sealed::Sealed + ?Sized> Sql for T {
+    fn sql(&self) -> &Connection {
+        self.connection(sealed::Inside(()))
+    }
+}
+
+/// Something the read models can read from.
+pub trait Read: sealed::Sealed {}
+
+/// A connection inside a write transaction: what reference-data writes take.
+pub trait Write: Read {}
+
+/// A connection for reading only: no integrity check (the writer did it at start), so it
+/// opens in microseconds; WAL lets it read while the engine writes. What a [`Reader`]
+/// holds; public only for the API and the CLI until they hold a `Reader` (transitional).
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// A read-only handle on the station database. Cheap to open; hold one per worker (not
+/// across long waits: an open read pins the WAL snapshot only while a statement runs).
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// Open the station database at `path` for reading.
+    pub fn open(path: &Path) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            conn: open_reader(path)?,
+        })
+    }
+}
+
+impl sealed::Sealed for Reader {
+    fn connection(&self, _: sealed::Inside) -> &Connection {
+        &self.conn
+    }
+}
+impl Read for Reader {}
+
+// Transitional (see the module doc): the API's bare reader connection and the CLI's own
+// transaction.
+impl sealed::Sealed for Connection {
+    fn connection(&self, _: sealed::Inside) -> &Connection {
+        self
+    }
+}
+impl Read for Connection {}
+
+impl sealed::Sealed for Transaction<'_> {
+    fn connection(&self, _: sealed::Inside) -> &Connection {
+        self
+    }
+}
+impl Read for Transaction<'_> {}
+impl Write for Transaction<'_> {}
