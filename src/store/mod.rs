@@ -8,6 +8,7 @@
 //! journal events that describe it, and the transaction is committed with
 //! `synchronous=FULL` before anyone is told "OK".
 
+pub mod api_reads;
 pub mod api_state;
 pub mod codec;
 mod db;
@@ -16,6 +17,8 @@ mod error;
 pub mod files;
 pub mod jobs;
 mod journal;
+pub mod kiosk;
+mod reader;
 mod schema;
 pub mod snapshot;
 mod verify;
@@ -26,4 +29,5 @@ pub use journal::{
     JOURNAL_COLUMNS, JournalRow, SyncCounters, acked_through, advance_ack, feed_after,
     journal_after, open_reader, prune, pruned_through, set_feed_after, sync_counters,
 };
+pub use reader::Reader;
 pub use verify::{Verification, rebuild, replay, verify};
