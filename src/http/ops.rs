@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::api::{Ctx, Outcome};
 use super::auth;
+use super::ctx::{Ctx, Outcome};
 use super::dto::{CommandOut, OperatorOut, SessionOut};
 use super::error::ApiError;
 use crate::domain::ids::Badge;
@@ -40,10 +40,10 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     }
     let cfg = ctx.state.cfg.clone();
     let b2 = badge_s.clone();
-    let op = super::reads::read(&ctx.state, move |conn| {
-        Ok(auth::lookup_operator(conn, &cfg, &b2))
-    })
-    .await?;
+    let op = ctx
+        .state
+        .read(move |r| auth::lookup_operator(r, &cfg, &b2))
+        .await?;
     let hash = op.as_ref().and_then(|o| o.pin_hash.clone());
     let slot = auth
         .pin_checks

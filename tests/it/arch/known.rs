@@ -33,19 +33,13 @@ pub const KNOWN: &[Known] = &[
     known!(Imports, "src/control.rs" => "src/sync/mod.rs",
         "the control socket's sync-status op reads sync's SharedStatus: the status belongs \
          below the edges"),
-    known!(Imports, "src/http/mod.rs" => "src/sync/mod.rs",
-        "HttpState carries sync's SharedStatus: the status belongs below the edges"),
-    known!(Imports, "src/http/kiosk_view.rs" => "src/sync/mod.rs",
-        "the kiosk shows sync's status: through a status read model, not the worker's type"),
-    known!(Imports, "src/http/reads.rs" => "src/sync/mod.rs",
-        "GET sync status calls sync::status_json: the status read belongs in views"),
-    known!(Imports, "src/http/reads.rs" => "src/printing/view.rs",
-        "the print queue read calls printing::view::job_json: the read belongs in views"),
+    known!(Imports, "src/http/status.rs" => "src/sync/mod.rs",
+        "http's one door to sync: SharedStatus (HttpState's field) belongs below the edges, \
+         status_json in views; then only its imports change"),
+    known!(Imports, "src/http/print_jobs.rs" => "src/printing/view.rs",
+        "http's one door to printing: job_json belongs in views/store; the label preview is \
+         printing's rendering of a stored job (a read model or the engine's handle)"),
     // ── imports: reference data read from the feed's tables, not through refdata ─────────
-    known!(Imports, "src/http/auth.rs" => "src/feed.rs",
-        "operators are read with feed::get: through refdata"),
-    known!(Imports, "src/http/kiosk_view.rs" => "src/feed.rs",
-        "the manifest entry is read with feed::get: through refdata or views"),
     known!(Imports, "src/printing/data.rs" => "src/feed.rs",
         "a label's customer name is read with feed::get: through refdata"),
     // ── imports: a lower module naming the CLI ───────────────────────────────────────────
@@ -62,16 +56,6 @@ pub const KNOWN: &[Known] = &[
         "the Lookup queries the database: through store readers"),
     known!(Extern, "src/views.rs" => "rusqlite",
         "returns list/detail run their SQL here: into the store"),
-    known!(Extern, "src/http/mod.rs" => "rusqlite",
-        "with_reader hands handlers a Connection: a store reader type"),
-    known!(Extern, "src/http/auth.rs" => "rusqlite",
-        "sessions and lockouts take a Connection: store::api_state's reader"),
-    known!(Extern, "src/http/reads.rs" => "rusqlite",
-        "the API's reads take a Connection and query: into views/store"),
-    known!(Extern, "src/http/kiosk_view.rs" => "rusqlite",
-        "the kiosk snapshot runs its SQL here: into views/store"),
-    known!(Extern, "src/http/kiosk_scan.rs" => "rusqlite",
-        "the kiosk's scan list queries here: into views/store"),
     known!(Extern, "src/printing/data.rs" => "rusqlite",
         "a job's template fields are queried here: through store readers"),
     known!(Extern, "src/printing/view.rs" => "rusqlite",
@@ -79,11 +63,4 @@ pub const KNOWN: &[Known] = &[
     known!(Extern, "src/sync/push/mod.rs" => "rusqlite",
         "the push loop reads journal rows through a Connection: through a store reader type"),
     // ── cycles between files ────────────────────────────────────────────────────────────
-    known!(Cycle, "src/http/kiosk_scan.rs" => "src/http/kiosk_view.rs",
-        "kiosk_scan uses kiosk_view's text; kiosk_view calls kiosk_scan"),
-    known!(Cycle, "src/http/api.rs" =>
-        "src/http/auth.rs src/http/kiosk.rs src/http/live.rs src/http/mod.rs src/http/ops.rs \
-         src/http/reads.rs src/http/upload.rs",
-        "api.rs routes to live/ops/reads/upload, which take api's Ctx and Outcome; mod.rs holds \
-         HttpState, which its children name, and names them back"),
 ];
