@@ -397,6 +397,85 @@ mod tests {
         assert_eq!(next_step(true, &r), "kiosk.next.done");
     }
 
+    /// The snapshot renders from the store's rows alone, without a database or a clock:
+    /// the operator, the open return with its masked customer and rows, the next step,
+    /// today's counters, the last scan in the page's language and the print-job alarms.
+    #[test]
+    fn the_snapshot_renders_from_rows() {
+        use crate::domain::ids::{Badge, ReturnId};
+        use crate::domain::kind::Role;
+        use crate::domain::model::{Bench, Session};
+        use crate::store::kiosk::ScanRow;
+        let text =
+            "[station]\nid = \"ST01\"\nlanguage = \"en\"\n[storage]\nstate_dir = \"/srv/st\"\n";
+        let cfg = crate::config::parse(text, "t.toml", std::path::Path::new("/t.toml"), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let id = "R-ST01-20261125-0001";
+        let rows = KioskRows {
+            bench: Some(Bench {
+                session: Some(Session {
+                    badge: Badge::parse("017").unwrap(),
+                    role: Role::Keeper,
+                }),
+                current: Some(ReturnId::parse(id).unwrap()),
+                last: None,
+            }),
+            shown: Some(
+                json!({"id": id, "waybill": "SF1", "kind": "customer_return",
+                "unpacked": true, "visual": "not_recorded",
+                "items": [{"sku": "A", "name": "Kettle", "voided": false}],
+                "expected_items": [{"sku": "A", "name": "Kettle", "qty": 1}]}),
+            ),
+            today: DayCounters {
+                received: 3,
+                first_checks: 2,
+                labels_printed: 4,
+                scans: 9,
+            },
+            last_scan: Some(ScanRow {
+                seq: 7,
+                data: json!({"code": "SF1", "class": "waybill", "accepted": true}),
+                occurred_at: "2026-11-25T08:00:00Z".into(),
+            }),
+            jobs_failed: 1,
+            jobs_waiting: 0,
+        };
+        let stats = Stats::default();
+        let sync = json!({"push": {"state": "disabled"}});
+        let cx = Inputs {
+            cfg: &cfg,
+            stats: &stats,
+            sync: &sync,
+            devices: Vec::new(),
+            bench: "bench-1",
+            lang: Lang::En,
+            now: Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
+            tls_fingerprint: None,
+        };
+        let v = snapshot(&rows, Some("张三"), &cx);
+        assert_eq!(
+            (&v["operator"]["badge"], &v["operator"]["role"]),
+            (&json!("017"), &json!("keeper"))
+        );
+        assert_eq!(v["return"]["customer"], "张*");
+        assert_eq!(v["return"]["rows"][0]["status"], "ok");
+        assert_eq!(v["return_is_current"], true);
+        assert_eq!(v["next_step"]["code"], "kiosk.next.visual");
+        assert_eq!(
+            v["counters"],
+            json!({"received": 3, "first_checks": 2, "labels_printed": 4, "scans": 9})
+        );
+        assert_eq!(
+            (&v["last_scan"]["seq"], &v["last_scan"]["message"]),
+            (&json!(7), &json!("Waybill SF1"))
+        );
+        let alarms: Vec<&str> = (v["alarms"].as_array().unwrap().iter())
+            .filter_map(|a| a["code"].as_str())
+            .collect();
+        assert_eq!(alarms, ["kiosk.alarm.jobs_failed"]);
+        assert_eq!(v["at"], "2026-11-25T09:00:00.000Z");
+    }
+
     /// Every code the snapshot can name has both translations.
     #[test]
     fn kiosk_codes_are_translated() {

@@ -158,3 +158,55 @@ pub async fn ack(
         .map_err(PullError::AckRefused)?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(e: PullError) -> (u16, Value) {
+        let r = e.into_response();
+        let status = r.status().as_u16();
+        let body =
+            futures_util::FutureExt::now_or_never(axum::body::to_bytes(r.into_body(), usize::MAX))
+                .and_then(Result::ok)
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Each refusal answers the contract's status and body: the error code and message,
+    /// the current epoch alone for another epoch, the pruning point for pruned events.
+    #[test]
+    fn refusals_answer_as_the_contract_says() {
+        assert_eq!(
+            answer(PullError::Disabled),
+            (
+                401,
+                json!({"error": "pull_disabled",
+                       "message": "this station has no sync.central_token configured"})
+            )
+        );
+        assert_eq!(answer(PullError::Unauthorized).0, 401);
+        assert_eq!(answer(PullError::TokenUnreadable).0, 503);
+        assert_eq!(
+            answer(PullError::Epoch("e-1".into())),
+            (409, json!({"epoch": "e-1"}))
+        );
+        let (status, body) = answer(PullError::Pruned { pruned_through: 42 });
+        assert_eq!(
+            (status, &body["error"], &body["pruned_through"]),
+            (410, &json!("pruned"), &json!(42))
+        );
+        assert_eq!(
+            answer(PullError::BadAck).1["message"],
+            "body must be {\"epoch\": \"<uuid>\", \"acked_through\": N}"
+        );
+        assert_eq!(
+            answer(PullError::AckRefused("beyond the last seq".into())),
+            (
+                400,
+                json!({"error": "bad_ack", "message": "beyond the last seq"})
+            )
+        );
+    }
+}
