@@ -283,7 +283,7 @@ pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> anyhow::Result<
             reader: Default::default(),
             sync: status.clone(),
             board: board.clone(),
-            api: Arc::new(crate::http::api::ApiState::new(&cfg, stop_rx.clone())),
+            api: Arc::new(crate::http::ApiState::new(&cfg, stop_rx.clone())),
             tls,
         };
         http_task = Some(tokio::spawn(crate::http::serve(

@@ -6,28 +6,29 @@
 //! finally the endpoint (`ops` for changes, `reads` for views).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::RawPathParamsRejection;
-use axum::extract::{RawPathParams, Request, State};
+use axum::extract::{ConnectInfo, RawPathParams, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use serde_json::Value;
 
-use super::HttpState;
-use super::auth::{self, Auth, Caller};
+use super::auth::{self, Caller};
+use super::conn::Peer;
+use super::ctx::{Ctx, Outcome, replayed};
 use super::error::{ApiError, accept_language};
-use super::idem::{self, Begin, Idempotency};
-use crate::domain::ids::{BinCode, ReturnId};
+use super::idem::{self, Begin};
+use super::request::{PathIds, read_json};
+use super::state::HttpState;
+use super::{health, kiosk, live, openapi, ops, print_jobs, reads, stock, upload};
 use crate::domain::kind::Role;
 use crate::i18n::Lang;
 
 pub const PREFIX: &str = "/api/v1";
-/// Largest JSON body accepted.
-pub const JSON_LIMIT: usize = 64 * 1024;
 
 /// Who may call an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,88 +215,6 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/photos/{sha}", Ep::Photo, Access::Operator),
 ];
 
-/// The API's shared state: sessions, idempotency keys, the concurrency cap.
-pub struct ApiState {
-    pub auth: Auth,
-    pub idem: Idempotency,
-    pub limiter: Arc<tokio::sync::Semaphore>,
-    /// Open event streams (`live`).
-    pub streams: Arc<tokio::sync::Semaphore>,
-    /// Becomes true when the daemon stops (event streams end).
-    pub stop: tokio::sync::watch::Receiver<bool>,
-}
-
-impl ApiState {
-    /// The API state, with the sessions and wrong-PIN records restored from the station
-    /// database (the engine has opened and migrated it).
-    pub fn new(cfg: &crate::config::Config, stop: tokio::sync::watch::Receiver<bool>) -> ApiState {
-        use crate::store::api_state;
-        let restored = crate::store::open_reader(&cfg.storage.database).and_then(|c| {
-            Ok((
-                api_state::load_sessions(&c, auth::MAX_SESSIONS)?,
-                api_state::load_lockouts(&c)?,
-            ))
-        });
-        let auth = match restored {
-            Ok((sessions, lockouts)) => {
-                tracing::info!(
-                    sessions = sessions.len(),
-                    lockouts = lockouts.len(),
-                    "API sessions and wrong-PIN records restored"
-                );
-                Auth::restore(&cfg.http, &sessions, &lockouts)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot restore API sessions; operators log in again");
-                Auth::new(&cfg.http)
-            }
-        };
-        ApiState {
-            auth,
-            idem: Idempotency::default(),
-            limiter: Arc::new(tokio::sync::Semaphore::new(cfg.http.max_concurrent)),
-            streams: Arc::new(tokio::sync::Semaphore::new(super::live::MAX_STREAMS)),
-            stop,
-        }
-    }
-}
-
-/// One request, checked and parsed, as the endpoints get it.
-pub struct Ctx {
-    pub state: HttpState,
-    pub caller: Option<Caller>,
-    /// Set for endpoints with `Access::Roles`: the role the caller acts in.
-    pub role: Option<Role>,
-    pub lang: Lang,
-    /// The validated return id of `{id}` paths.
-    pub id: Option<ReturnId>,
-    /// The validated SHA-256 (lowercase hex) of `{sha}` paths.
-    pub sha: Option<String>,
-    /// The print job number of `{job}` paths.
-    pub job: Option<i64>,
-    /// The bin code of `{bin}` paths.
-    pub bin: Option<BinCode>,
-    /// The validated RTV note number of `{note}` paths.
-    pub note: Option<String>,
-    /// A photo upload: its declared content type and bytes.
-    pub upload: Option<(String, Vec<u8>)>,
-    pub query: Option<String>,
-    pub headers: HeaderMap,
-    /// The JSON body of POST requests (an object), else null.
-    pub body: Value,
-    /// A command's `Idempotency-Key` and the request's fingerprint, handed to the engine
-    /// (which keeps the answer durably with the command).
-    pub keep: Option<(String, [u8; 32])>,
-}
-
-/// What an endpoint answers: JSON with a status, or a response of its own (cookies).
-pub enum Outcome {
-    Json(StatusCode, Value),
-    Response(Response),
-    /// An answer kept for an `Idempotency-Key`, sent again (`Idempotent-Replayed: true`).
-    Replayed(StatusCode, Value),
-}
-
 /// The `/api/v1` router.
 pub fn router() -> Router<HttpState> {
     let mut by_path: BTreeMap<&'static str, MethodRouter<HttpState>> = BTreeMap::new();
@@ -361,63 +280,9 @@ async fn handle(
     }
 }
 
-fn content_type_is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
-async fn read_json(headers: &HeaderMap, body: Body) -> Result<(Vec<u8>, Value), ApiError> {
-    let too_large = || {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-            .param("limit", JSON_LIMIT.to_string())
-    };
-    if !content_type_is_json(headers) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-        ));
-    }
-    let declared = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > JSON_LIMIT as u64) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, JSON_LIMIT)
-        .await
-        .map_err(|_| too_large())?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_json").param("detail", e.to_string())
-    })?;
-    if !value.is_object() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_json")
-            .param("detail", "the body must be a JSON object"));
-    }
-    Ok((bytes.to_vec(), value))
-}
-
-/// An RTV note number as the station makes them (`RTV-<station>-<yyyymmdd>-<n>`): `RTV-`
-/// then at most 96 of `A-Z a-z 0-9 _ -` (the station id's characters), so no `/`, `.` or
-/// `%` can reach a lookup.
-pub fn valid_note_no(v: &str) -> bool {
-    v.len() <= 100
-        && v.strip_prefix("RTV-").is_some_and(|rest| {
-            !rest.is_empty()
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        })
-}
-
-/// An id as it may be echoed in a message: printable, at most 64 characters.
-fn shown(id: &str) -> String {
-    id.chars().filter(|c| !c.is_control()).take(64).collect()
-}
-
+/// Check and parse a request into its [`Ctx`], then run the endpoint (a command with an
+/// `Idempotency-Key` through [`idempotent`]). `lang` becomes the session's language once
+/// the caller is known.
 async fn prepare(
     state: HttpState,
     route: &'static Route,
@@ -426,101 +291,23 @@ async fn prepare(
     lang: &mut Lang,
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
-    let method = parts.method.clone();
-    let mutating = auth::is_mutating(&method);
-    if mutating {
-        auth::check_origin(&parts.headers)?;
-    }
-    let caller = match route.access {
-        Access::Public => None,
-        Access::Kiosk => match state.api.auth.authenticate(&parts.headers, &method) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                let peer = parts
-                    .extensions
-                    .get::<axum::extract::ConnectInfo<super::conn::Peer>>()
-                    .map(|c| c.0.0);
-                match peer.map(|p| super::kiosk::kiosk_access(p, &parts.headers)) {
-                    Some(Ok(())) => None,
-                    _ => return Err(e),
-                }
-            }
-        },
-        _ => Some(state.api.auth.authenticate(&parts.headers, &method)?),
-    };
+    let caller = caller_of(&state, route, &parts)?;
     if let Some(l) = caller.as_ref().and_then(|c| c.lang) {
         *lang = l;
     }
-    // The session's use, written at most once a minute, off the request's path.
-    if let Some(w) = caller.as_ref().and_then(Caller::touch) {
-        let engine = state.engine.clone();
-        tokio::spawn(async move {
-            if let Err(e) = engine.auth(vec![w]).await {
-                tracing::warn!(error = %e, "session use not stored");
-            }
-        });
-    }
-    let role = match (route.access, &caller) {
-        (Access::Roles(allowed), Some(c)) => Some(c.role_for(allowed).ok_or_else(|| {
-            ApiError::new(StatusCode::FORBIDDEN, "forbidden_role").param("role", c.roles_text())
-        })?),
-        _ => None,
-    };
-    let mut id = None;
-    let mut sha = None;
-    let mut job = None;
-    let mut bin = None;
-    let mut note = None;
-    let params =
-        params.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_id").param("id", "?"))?;
-    for (k, v) in params.iter() {
-        let bad = || ApiError::new(StatusCode::BAD_REQUEST, "bad_id").param("id", shown(v));
-        if k == "id" {
-            id = Some(ReturnId::parse(v).map_err(|_| bad())?);
-        } else if k == "sha" {
-            let hex = v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            if !hex {
-                return Err(bad());
-            }
-            sha = Some(v.to_string());
-        } else if k == "bin" {
-            bin = Some(BinCode::parse(v).map_err(|_| bad())?);
-        } else if k == "note" {
-            if !valid_note_no(v) {
-                return Err(bad());
-            }
-            note = Some(v.to_string());
-        } else if k == "job" {
-            let n = (1..=18).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit());
-            job = Some(
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .filter(|_| n)
-                    .ok_or_else(bad)?,
-            );
-        }
-    }
-    let mut upload = None;
-    let (raw, body) = if route.ep == Ep::PhotoUpload {
-        let limit = state.cfg.http.photo_max_bytes;
-        upload = Some(super::upload::read_image(&parts.headers, body, limit).await?);
-        (Vec::new(), Value::Null)
-    } else if method == Method::POST {
-        read_json(&parts.headers, body).await?
-    } else {
-        (Vec::new(), Value::Null)
-    };
+    let role = role_of(route, caller.as_ref())?;
+    let ids = PathIds::parse(params)?;
+    let (raw, body, upload) = read_body(&state, route, &parts, body).await?;
     let ctx = Ctx {
         state: state.clone(),
         caller: caller.clone(),
         role,
         lang: *lang,
-        id,
-        sha,
-        job,
-        bin,
-        note,
+        id: ids.id,
+        sha: ids.sha,
+        job: ids.job,
+        bin: ids.bin,
+        note: ids.note,
         upload,
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers.clone(),
@@ -532,18 +319,96 @@ async fn prepare(
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_string));
     let (Some(key), Some(caller), Ep::Command(_)) = (key, &caller, route.ep) else {
-        return Ok(respond(run(route.ep, ctx).await?));
+        return Ok(run(route.ep, ctx).await?.into_response());
     };
     let key = key
         .ok()
         .filter(|k| idem::valid_key(k))
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_idempotency_key"))?;
-    let badge = caller.badge.as_str().to_string();
-    let fp = idem::fingerprint(method.as_str(), parts.uri.path(), &raw);
-    let mut ctx = ctx;
+    let fp = idem::fingerprint(parts.method.as_str(), parts.uri.path(), &raw);
+    idempotent(route.ep, ctx, caller.badge.as_str().to_string(), key, fp).await
+}
+
+/// Who calls: the origin check for a mutating request, then the session (or, for
+/// `Access::Kiosk`, the bench PC's kiosk without one); the session's use is written off
+/// the request's path.
+fn caller_of(state: &HttpState, route: &Route, parts: &Parts) -> Result<Option<Caller>, ApiError> {
+    let method = &parts.method;
+    if auth::is_mutating(method) {
+        auth::check_origin(&parts.headers)?;
+    }
+    let caller = match route.access {
+        Access::Public => None,
+        Access::Kiosk => match state.api.auth.authenticate(&parts.headers, method) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let peer = parts.extensions.get::<ConnectInfo<Peer>>().map(|c| c.0.0);
+                match peer.map(|p| kiosk::kiosk_access(p, &parts.headers)) {
+                    Some(Ok(())) => None,
+                    _ => return Err(e),
+                }
+            }
+        },
+        _ => Some(state.api.auth.authenticate(&parts.headers, method)?),
+    };
+    // The session's use, written at most once a minute, off the request's path.
+    if let Some(w) = caller.as_ref().and_then(Caller::touch) {
+        let engine = state.engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.auth(vec![w]).await {
+                tracing::warn!(error = %e, "session use not stored");
+            }
+        });
+    }
+    Ok(caller)
+}
+
+/// The role the caller acts in, for routes that allow only some roles.
+fn role_of(route: &Route, caller: Option<&Caller>) -> Result<Option<Role>, ApiError> {
+    match (route.access, caller) {
+        (Access::Roles(allowed), Some(c)) => Ok(Some(c.role_for(allowed).ok_or_else(|| {
+            ApiError::new(StatusCode::FORBIDDEN, "forbidden_role").param("role", c.roles_text())
+        })?)),
+        _ => Ok(None),
+    }
+}
+
+/// The request's body: a photo upload's image, a POST's JSON (with its raw bytes), or
+/// nothing.
+async fn read_body(
+    state: &HttpState,
+    route: &Route,
+    parts: &Parts,
+    body: Body,
+) -> Result<(Vec<u8>, Value, Option<(String, Vec<u8>)>), ApiError> {
+    if route.ep == Ep::PhotoUpload {
+        let limit = state.cfg.http.photo_max_bytes;
+        let image = upload::read_image(&parts.headers, body, limit).await?;
+        Ok((Vec::new(), Value::Null, Some(image)))
+    } else if parts.method == Method::POST {
+        let (raw, value) = read_json(&parts.headers, body).await?;
+        Ok((raw, value, None))
+    } else {
+        Ok((Vec::new(), Value::Null, None))
+    }
+}
+
+/// A command under an `Idempotency-Key`: the kept answer again, a refusal (the key is
+/// another request's, or still running), or the command run to its end with its answer
+/// kept — even when this request times out or the client goes away: the retry then gets
+/// that answer.
+async fn idempotent(
+    ep: Ep,
+    mut ctx: Ctx,
+    badge: String,
+    key: String,
+    fp: [u8; 32],
+) -> Result<Response, ApiError> {
+    let state = ctx.state.clone();
+    let lang = ctx.lang;
     ctx.keep = Some((key.clone(), fp));
     match state.api.idem.begin(&badge, &key, fp) {
-        Begin::Replay(status, body) => Ok(replayed(status, body)),
+        Begin::Replay(status, body) => Ok(replayed(status_of(status), body)),
         Begin::Mismatch => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
@@ -553,47 +418,25 @@ async fn prepare(
             "idempotency_in_progress",
         )),
         Begin::Run => {
-            // The command runs to its end and its answer is kept even when this request
-            // times out or the client goes away: the retry then gets that answer.
-            let ep = route.ep;
-            let lang = *lang;
             let st = state.clone();
             let (badge2, key2) = (badge.clone(), key.clone());
             let task = tokio::spawn(async move {
-                // The engine found the key kept for another request (before a restart,
-                // say): this request is not the key's, so memory must not take it as such.
-                let mut foreign = false;
-                let (status, body, replay) = match run(ep, ctx).await {
-                    Ok(Outcome::Json(s, v)) => (s, v, false),
-                    Ok(Outcome::Replayed(s, v)) => (s, v, true),
-                    Ok(Outcome::Response(_)) => {
-                        let e = ApiError::internal();
-                        (e.status, e.body(lang), false)
-                    }
-                    Err(e) => {
-                        foreign = e.code == "idempotency_key_reused";
-                        (e.status, e.body(lang), false)
-                    }
-                };
-                if foreign
-                    || matches!(
-                        status,
-                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE
-                    )
-                {
-                    // Not saved (the engine stopped, the disk is full or the write
-                    // failed): nothing was applied, so a retry may run it.
-                    st.api.idem.abandon(&badge, &key);
-                } else {
+                let (status, body, replay, keep) = kept_answer(run(ep, ctx).await, lang);
+                if keep {
                     st.api
                         .idem
                         .finish(&badge, &key, status.as_u16(), body.clone());
+                } else {
+                    // Not saved (the engine stopped, the disk is full or the write
+                    // failed), or not this request's: nothing was applied, so a retry
+                    // may run it.
+                    st.api.idem.abandon(&badge, &key);
                 }
                 (status, body, replay)
             });
             match task.await {
-                Ok((status, body, true)) => Ok(replayed(status.as_u16(), body)),
-                Ok((status, body, false)) => Ok(respond(Outcome::Json(status, body))),
+                Ok((status, body, true)) => Ok(replayed(status, body)),
+                Ok((status, body, false)) => Ok(Outcome::Json(status, body).into_response()),
                 Err(_) => {
                     // The endpoint panicked: no answer to keep; a retry runs it again.
                     state.api.idem.abandon(&badge2, &key2);
@@ -604,29 +447,39 @@ async fn prepare(
     }
 }
 
-fn replayed(status: u16, body: Value) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut().insert(
-        "idempotent-replayed",
-        axum::http::HeaderValue::from_static("true"),
+/// A keyed command's answer as status and body, whether it was a replay, and whether
+/// memory may keep it as the key's answer.
+fn kept_answer(answer: Result<Outcome, ApiError>, lang: Lang) -> (StatusCode, Value, bool, bool) {
+    // The engine found the key kept for another request (before a restart, say): this
+    // request is not the key's, so memory must not take it as such.
+    let mut foreign = false;
+    let (status, body, replay) = match answer {
+        Ok(Outcome::Json(s, v)) => (s, v, false),
+        Ok(Outcome::Replayed(s, v)) => (s, v, true),
+        Ok(Outcome::Response(_)) => {
+            let e = ApiError::internal();
+            (e.status, e.body(lang), false)
+        }
+        Err(e) => {
+            foreign = e.code == "idempotency_key_reused";
+            (e.status, e.body(lang), false)
+        }
+    };
+    let not_saved = matches!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE
     );
-    r
+    (status, body, replay, !foreign && !not_saved)
 }
 
-fn respond(o: Outcome) -> Response {
-    match o {
-        Outcome::Json(s, v) => (s, axum::Json(v)).into_response(),
-        Outcome::Response(r) => r,
-        Outcome::Replayed(s, v) => replayed(s.as_u16(), v),
-    }
+fn status_of(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }
 
 async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
-    use super::{ops, reads};
     let ok = |v: Value| Ok(Outcome::Json(StatusCode::OK, v));
     match ep {
-        Ep::OpenApi => ok(super::openapi::document()),
+        Ep::OpenApi => ok(openapi::document()),
         Ep::Login => ops::login(ctx).await,
         Ep::Logout => ops::logout(ctx).await,
         Ep::Me => ok(reads::me(&ctx)),
@@ -635,18 +488,18 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
         Ep::Return => ok(reads::return_detail(&ctx).await?),
         Ep::DefectReasons => ok(reads::defect_reasons(&ctx).await?),
         Ep::Command(op) => ops::command(op, ctx).await,
-        Ep::Zones => ok(reads::zones(&ctx).await?),
-        Ep::Devices => ok(reads::devices(&ctx)),
-        Ep::Alarms => ok(reads::alarms(&ctx).await?),
-        Ep::Sync => ok(reads::sync(&ctx).await?),
+        Ep::Zones => ok(stock::zones(&ctx).await?),
+        Ep::Devices => ok(health::devices(&ctx)),
+        Ep::Alarms => ok(health::alarms(&ctx).await?),
+        Ep::Sync => ok(health::sync(&ctx).await?),
         Ep::Journal => ok(reads::journal(&ctx).await?),
-        Ep::PrintJobs => ok(reads::print_jobs(&ctx).await?),
-        Ep::Events => super::live::events(ctx),
-        Ep::PhotoUpload => super::upload::store(ctx).await,
-        Ep::Photo => super::upload::get(ctx).await,
+        Ep::PrintJobs => ok(print_jobs::list(&ctx).await?),
+        Ep::Events => live::events(ctx),
+        Ep::PhotoUpload => upload::store(ctx).await,
+        Ep::Photo => upload::get(ctx).await,
         Ep::InspectionStandards => ok(reads::inspection_standards(&ctx).await?),
-        Ep::PrintJobPreview => reads::print_job_preview(ctx).await,
-        Ep::RtvNotes => ok(reads::rtv_notes(&ctx).await?),
-        Ep::DefectItems => ok(reads::defect_items(&ctx).await?),
+        Ep::PrintJobPreview => print_jobs::preview(ctx).await,
+        Ep::RtvNotes => ok(stock::rtv_notes(&ctx).await?),
+        Ep::DefectItems => ok(stock::defect_items(&ctx).await?),
     }
 }

@@ -6,7 +6,14 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::error::ApiError;
 use crate::i18n::Lang;
+use crate::store::api_reads::DefectItem;
+
+/// A wire type as the JSON it is sent as.
+pub fn to_json(v: impl Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|_| ApiError::internal())
+}
 
 #[derive(Serialize)]
 pub struct OperatorOut {
@@ -68,7 +75,7 @@ pub struct ReturnDetailOut {
     /// Its journal events (contract form), oldest first.
     pub events: Vec<Value>,
     pub photos: Vec<Value>,
-    /// Print jobs as `printing::view::job_json` (the CLI's form: bytes as a size).
+    /// Print jobs as the CLI's `print queue --json` shows them (bytes as a size).
     pub labels: Vec<serde_json::Value>,
     /// The inspection standard's checklist per live item (`refdata::checklists`).
     pub checklists: Vec<Value>,
@@ -78,6 +85,43 @@ pub struct ReturnDetailOut {
     /// `domain::policy::ClaimedReason`), for pages to show in their language; null when
     /// none was given.
     pub claimed_reason_class: Option<&'static str>,
+}
+
+/// One row of `GET /defect-items` (the RTV pick list).
+#[derive(Serialize)]
+pub struct DefectItemOut {
+    /// The item's label text, `<return id>.<item no>` (what `POST /rtv-notes` takes).
+    #[serde(rename = "ref")]
+    pub item_ref: String,
+    pub return_id: String,
+    pub item_no: i64,
+    pub sku: String,
+    pub name: String,
+    /// `defect` or `defect/<bin>`.
+    pub zone: String,
+    /// The bin of `zone`, if any.
+    pub bin: Option<String>,
+    pub defect_reasons: Vec<String>,
+    pub inspected_by: Option<String>,
+    /// When it moved to where it is (null: graded there, never moved).
+    pub since: Option<String>,
+}
+
+impl From<DefectItem> for DefectItemOut {
+    fn from(i: DefectItem) -> DefectItemOut {
+        DefectItemOut {
+            item_ref: format!("{}.{}", i.return_id, i.item_no),
+            bin: i.zone.split_once('/').map(|(_, b)| b.to_string()),
+            return_id: i.return_id,
+            item_no: i.item_no,
+            sku: i.sku,
+            name: i.name,
+            zone: i.zone,
+            defect_reasons: i.defect_reasons,
+            inspected_by: i.inspected_by,
+            since: i.since,
+        }
+    }
 }
 
 #[derive(Serialize)]

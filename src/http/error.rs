@@ -2,6 +2,10 @@
 //! (plus fields some codes add). The message comes from `i18n` (`api.<code>`, or the
 //! engine's own code for a refused command); the language is the session operator's, else
 //! the request's `Accept-Language` (zh → zh-CN, anything else → en).
+//!
+//! [`ReadError`] is the seam below: a read of the station database for an answer. The API
+//! turns it into an opaque `500 internal` (the cause logged); the pull endpoints, the
+//! kiosk snapshot and `/metrics` answer it as it is.
 
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
@@ -9,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::i18n::{Lang, message};
+use crate::store::StoreError;
 
 /// Language from `Accept-Language`: the first tag decides (zh → zh-CN, else en).
 pub fn accept_language(headers: &HeaderMap) -> Lang {
@@ -137,6 +142,31 @@ impl ApiError {
 
     pub fn respond(&self, lang: Lang) -> Response {
         (self.status, Json(self.body(lang))).into_response()
+    }
+}
+
+/// A read for an answer failed: the database, or the blocking task that ran the read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the read task stopped: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> ApiError {
+        tracing::error!(error = %e, "API read failed");
+        ApiError::internal()
+    }
+}
+
+/// Outside the API (pull pages, the kiosk snapshot, `/metrics`): `500 internal`, English.
+impl IntoResponse for ReadError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, "read failed");
+        let body = json!({"error": "internal", "message": "the journal could not be read"});
+        (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
     }
 }
 

@@ -21,10 +21,14 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::HttpState;
 use super::assets::{self, secure};
+use super::conn::Peer;
 use super::error::{ApiError, accept_language};
+use super::kiosk_view::{self, Inputs};
+use super::state::HttpState;
+use super::status::sync_json;
 use crate::i18n::Lang;
+use crate::store::kiosk as rows;
 
 /// The kiosk's endpoints under `/api/v1` (method, full path): documented in the OpenAPI
 /// document next to `api::ROUTES`, and the router is built from these same strings.
@@ -42,8 +46,8 @@ pub fn routes() -> Router<HttpState> {
 }
 
 /// Whether a request may read the kiosk without a session: a loopback peer asking for a
-/// loopback host.
-pub fn kiosk_access(peer: SocketAddr, headers: &HeaderMap) -> Result<(), Box<Response>> {
+/// loopback host (else `401 login_required`).
+pub fn kiosk_access(peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -51,9 +55,12 @@ pub fn kiosk_access(peer: SocketAddr, headers: &HeaderMap) -> Result<(), Box<Res
     if is_loopback(peer.ip()) && is_loopback_host(host) {
         return Ok(());
     }
-    Err(Box::new(secure(
-        ApiError::new(StatusCode::UNAUTHORIZED, "login_required").respond(accept_language(headers)),
-    )))
+    Err(ApiError::new(StatusCode::UNAUTHORIZED, "login_required"))
+}
+
+/// An API error as the kiosk's endpoints answer it (with the page security headers).
+fn refuse(e: &ApiError, lang: Lang) -> Response {
+    secure(e.respond(lang))
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
@@ -86,7 +93,7 @@ struct KioskQuery {
 
 impl KioskQuery {
     /// The bench name, checked like `scan.default_bench` (letters, digits, `-_.`).
-    fn bench(&self, state: &HttpState) -> Result<String, Box<Response>> {
+    fn bench(&self, state: &HttpState) -> Result<String, ApiError> {
         let b = self
             .bench
             .clone()
@@ -98,9 +105,7 @@ impl KioskQuery {
         if ok {
             Ok(b)
         } else {
-            Err(Box::new(secure(
-                ApiError::new(StatusCode::BAD_REQUEST, "bad_bench").respond(self.lang(state)),
-            )))
+            Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_bench"))
         }
     }
 
@@ -109,12 +114,9 @@ impl KioskQuery {
     }
 }
 
-async fn page(
-    ConnectInfo(super::conn::Peer(peer)): ConnectInfo<super::conn::Peer>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = kiosk_access(peer, &headers) {
-        return *r;
+async fn page(ConnectInfo(Peer(peer)): ConnectInfo<Peer>, headers: HeaderMap) -> Response {
+    if let Err(e) = kiosk_access(peer, &headers) {
+        return refuse(&e, accept_language(&headers));
     }
     assets::file("kiosk.html").unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
@@ -141,13 +143,15 @@ async fn strings(State(state): State<HttpState>, Query(q): Query<KioskQuery>) ->
     secure(Json(json!({"lang": lang.code(), "strings": map})).into_response())
 }
 
+/// `GET /api/v1/kiosk/state?bench=&lang=`: the bench's snapshot (`kiosk_view`), read in
+/// one transaction.
 async fn state(
     State(state): State<HttpState>,
-    ConnectInfo(super::conn::Peer(peer)): ConnectInfo<super::conn::Peer>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
     Query(q): Query<KioskQuery>,
 ) -> Response {
-    if let Err(r) = kiosk_access(peer, &headers) {
+    if let Err(e) = kiosk_access(peer, &headers) {
         // Not the bench PC: a logged-in operator may look (a supervisor's desk).
         if state
             .api
@@ -155,14 +159,14 @@ async fn state(
             .authenticate(&headers, &axum::http::Method::GET)
             .is_err()
         {
-            return *r;
+            return refuse(&e, accept_language(&headers));
         }
     }
+    let lang = q.lang(&state);
     let bench = match q.bench(&state) {
         Ok(b) => b,
-        Err(r) => return *r,
+        Err(e) => return refuse(&e, lang),
     };
-    let lang = q.lang(&state);
     let st = state.clone();
     let devices = state
         .board
@@ -170,27 +174,35 @@ async fn state(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let snap = super::with_reader(&state, move |conn| {
-        let cx = super::kiosk_view::Ctx {
-            cfg: &st.cfg,
-            stats: &st.engine.stats,
-            sync: &st.sync,
-            devices,
-            bench: &bench,
-            lang,
-            now: chrono::Utc::now(),
-            tls_fingerprint: st.tls.as_ref().map(|t| t.fingerprint.as_str()),
-        };
-        // One read transaction: bench, return and counters from the same snapshot.
-        let tx = conn.unchecked_transaction()?;
-        let v = super::kiosk_view::snapshot(&tx, &cx)?;
-        tx.finish()?;
-        Ok(v)
-    })
-    .await;
+    let snap = state
+        .read(move |r| {
+            let now = chrono::Utc::now();
+            let cfg = &st.cfg;
+            let day = kiosk_view::day_start(cfg, now);
+            // One read transaction: bench, return and counters from the same snapshot.
+            r.snapshot(|r| {
+                let rows = rows::rows(r, &bench, day, kiosk_view::waiting_before(now))?;
+                let customer = kiosk_view::shown_waybill(&rows)
+                    .map(|w| crate::store::read::returns::customer(r, w).name)
+                    .filter(|n| !n.is_empty());
+                let sync = sync_json(r, &st.sync, now)?;
+                let cx = Inputs {
+                    cfg,
+                    stats: &st.engine.stats,
+                    sync: &sync,
+                    devices,
+                    bench: &bench,
+                    lang,
+                    now,
+                    tls_fingerprint: st.tls.as_ref().map(|t| t.fingerprint.as_str()),
+                };
+                Ok(kiosk_view::snapshot(&rows, customer.as_deref(), &cx))
+            })
+        })
+        .await;
     match snap {
         Ok(v) => secure(([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response()),
-        Err(r) => secure(r),
+        Err(e) => secure(e.into_response()),
     }
 }
 
@@ -234,12 +246,11 @@ mod tests {
             ("127.0.0.1:5000", "0.0.0.0:8470"),
             ("127.0.0.1:5000", ""),
         ] {
-            let r = kiosk_access(peer.parse().unwrap(), &host(h)).unwrap_err();
-            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{peer} {h}");
+            let e = kiosk_access(peer.parse().unwrap(), &host(h)).unwrap_err();
             assert_eq!(
-                r.headers()[header::X_CONTENT_TYPE_OPTIONS],
-                "nosniff",
-                "{peer}"
+                (e.status, e.code.as_str()),
+                (StatusCode::UNAUTHORIZED, "login_required"),
+                "{peer} {h}"
             );
         }
     }

@@ -1,32 +1,36 @@
 //! How the kiosk tells a scan: a `scan.recorded` event read back from the journal, as
 //! green or red with a message in the page's language. The event keeps what the station
 //! answered at the bench (`ok`, the answer's code and parameters), so the kiosk says
-//! exactly what the scanner's feedback said.
+//! exactly what the scanner's feedback said. Also the kiosk's one wording helper
+//! ([`text`]), which the snapshot's alarms share.
 
-use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Value, json};
 
-use super::kiosk_view::text;
-use crate::i18n::{Lang, template};
-use crate::store::StoreError;
+use crate::i18n::{Lang, message, template};
+use crate::store::kiosk::{ScanRow, scan};
+use crate::store::{Reader, StoreError};
+
+/// A message in `lang` with its parameters; placeholders nobody could fill show as `…`
+/// rather than as `{name}`.
+pub fn text(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
+    let out = message(lang, code, params);
+    match regex::Regex::new(r"\{[a-z_]+\}") {
+        Ok(re) => re.replace_all(&out, "…").into_owned(),
+        Err(_) => out,
+    }
+}
 
 /// The `scan.recorded` event at `seq` as the kiosk shows it (null when there is none).
-pub fn read_scan(conn: &Connection, seq: i64, lang: Lang) -> Result<Value, StoreError> {
-    let row: Option<(String, String)> = conn
-        .query_row(
-            "SELECT data, occurred_at FROM journal WHERE seq = ?1 AND type = 'scan.recorded'",
-            [seq],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((data, at)) = row else {
-        return Ok(Value::Null);
-    };
-    let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-    let mut v = scan_result(&data, lang);
-    v["seq"] = json!(seq);
-    v["at"] = json!(at);
-    Ok(v)
+pub fn read_scan(r: &Reader, seq: i64, lang: Lang) -> Result<Value, StoreError> {
+    Ok(scan(r, seq)?.map_or(Value::Null, |s| scan_json(&s, lang)))
+}
+
+/// A stored scan as the kiosk shows it: its result, seq and time.
+pub fn scan_json(s: &ScanRow, lang: Lang) -> Value {
+    let mut v = scan_result(&s.data, lang);
+    v["seq"] = json!(s.seq);
+    v["at"] = json!(s.occurred_at);
+    v
 }
 
 /// A `scan.recorded` event's data as the kiosk shows it: `accepted` (journaled as

@@ -1,35 +1,37 @@
-//! What the keeper's kiosk shows, as one JSON snapshot read from the projections (no event
-//! replay): the bench's operator and current return (from `benches` and `returns`), the
-//! expected-vs-scanned rows with their exceptions, the next step, the devices of this bench
-//! and the printers, alarms, today's counters and the bench's last scan.
+//! What the keeper's kiosk shows, as one JSON snapshot rendered from the rows the store
+//! reads for it (`store::kiosk::KioskRows`, one read transaction, no event replay): the
+//! bench's operator and current return, the expected-vs-scanned rows with their
+//! exceptions, the next step, the devices of this bench and the printers, alarms, today's
+//! counters and the bench's last scan.
 //!
 //! Dynamic texts are translated here, in the language the page asks for; the page's fixed
 //! words come from `GET /api/v1/i18n`. The customer's name is only ever shown masked
-//! (`张**`), and nothing here is logged.
+//! (`张**`), and nothing here is logged. Rendering reads no database and no clock.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Value, json};
 
+use super::kiosk_scan::{scan_json, text};
 use crate::config::Config;
 use crate::engine::Stats;
 use crate::format::fmt_time;
 use crate::i18n::{Lang, message};
-use crate::store::StoreError;
+use crate::store::kiosk::{DayCounters, KioskRows};
 
 /// Print jobs queued or sent longer ago than this are an alarm ("long unconfirmed").
 const JOB_WAIT_ALARM_S: i64 = 120;
 /// Unsynced events older than this are an alarm (while a central is configured).
 const BACKLOG_ALARM_S: i64 = 15 * 60;
 
-/// Everything the snapshot needs besides the database.
-pub struct Ctx<'a> {
+/// Everything the snapshot needs besides the rows.
+pub struct Inputs<'a> {
     pub cfg: &'a Config,
     pub stats: &'a Stats,
-    pub sync: &'a crate::sync_status::SharedStatus,
+    /// The sync status as `GET /sync` shows it (`status::sync_json`).
+    pub sync: &'a Value,
     pub devices: Vec<Value>,
     pub bench: &'a str,
     pub lang: Lang,
@@ -38,42 +40,42 @@ pub struct Ctx<'a> {
     pub tls_fingerprint: Option<&'a str>,
 }
 
-/// A message in `lang` with its parameters; placeholders nobody could fill show as `…`
-/// rather than as `{name}`.
-pub fn text(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
-    let out = message(lang, code, params);
-    match regex::Regex::new(r"\{[a-z_]+\}") {
-        Ok(re) => re.replace_all(&out, "…").into_owned(),
-        Err(_) => out,
-    }
+/// 00:00 today in the station's time zone: where the day's counters start.
+pub fn day_start(cfg: &Config, now: DateTime<Utc>) -> DateTime<Utc> {
+    let local = now.with_timezone(&cfg.station.timezone).date_naive();
+    local
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| cfg.station.timezone.from_local_datetime(&t).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now)
 }
 
-/// The snapshot served by `GET /api/v1/kiosk/state`.
-pub fn snapshot(conn: &Connection, cx: &Ctx<'_>) -> Result<Value, StoreError> {
-    let bench_state: Value = conn
-        .query_row(
-            "SELECT state FROM benches WHERE bench = ?1",
-            [cx.bench],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()?
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(Value::Null);
-    let current = bench_state["current"].as_str().map(str::to_string);
-    let shown = current
-        .clone()
-        .or_else(|| bench_state["last"].as_str().map(str::to_string));
-    let ret = match &shown {
-        Some(id) => return_view(conn, id, cx.lang)?,
+/// A print job created before this and still unconfirmed has waited too long.
+pub fn waiting_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - chrono::Duration::seconds(JOB_WAIT_ALARM_S)
+}
+
+/// The waybill of the return the kiosk shows, whose customer's name it masks.
+pub fn shown_waybill(rows: &KioskRows) -> Option<&str> {
+    rows.shown.as_ref().and_then(|st| st["waybill"].as_str())
+}
+
+/// The snapshot served by `GET /api/v1/kiosk/state`; `customer` is the shown return's
+/// customer name from the manifest (masked here).
+pub fn snapshot(rows: &KioskRows, customer: Option<&str>, cx: &Inputs<'_>) -> Value {
+    let session = rows.bench.as_ref().and_then(|b| b.session.as_ref());
+    let current = rows.bench.as_ref().and_then(|b| b.current.as_ref());
+    let ret = match &rows.shown {
+        Some(st) => return_view(st, customer, cx.lang),
         None => Value::Null,
     };
-    let operator = match (bench_state["badge"].as_str(), bench_state["role"].as_str()) {
-        (Some(b), Some(r)) => json!({
-            "badge": b,
-            "role": r,
-            "role_text": message(cx.lang, &format!("role.{r}"), &[]),
+    let operator = match session {
+        Some(s) => json!({
+            "badge": s.badge.as_str(),
+            "role": s.role.as_str(),
+            "role_text": message(cx.lang, &format!("role.{}", s.role.as_str()), &[]),
         }),
-        _ => Value::Null,
+        None => Value::Null,
     };
     let open = if current.is_some() {
         &ret
@@ -81,9 +83,8 @@ pub fn snapshot(conn: &Connection, cx: &Ctx<'_>) -> Result<Value, StoreError> {
         &Value::Null
     };
     let next = next_step(operator.is_object(), open);
-    let today = first_seq_since(conn, local_midnight(cx.cfg, cx.now))?;
     let devices = bench_devices(&cx.devices, cx.bench, cx.lang);
-    Ok(json!({
+    json!({
         "station": {
             "id": cx.cfg.station.id.as_str(),
             "language": Lang::parse(&cx.cfg.station.language).code(),
@@ -96,44 +97,26 @@ pub fn snapshot(conn: &Connection, cx: &Ctx<'_>) -> Result<Value, StoreError> {
         "return_is_current": current.is_some(),
         "next_step": {"code": next, "text": message(cx.lang, next, &[])},
         "devices": devices,
-        "alarms": alarms(conn, cx, &devices)?,
-        "counters": counters(conn, today)?,
-        "last_scan": last_scan(conn, today, cx.bench, cx.lang)?,
+        "alarms": alarms(rows, cx, &devices),
+        "counters": counters(&rows.today),
+        "last_scan": rows.last_scan.as_ref().map_or(Value::Null, |s| scan_json(s, cx.lang)),
         "last_seq": cx.stats.last_seq.load(Ordering::Relaxed),
         "at": fmt_time(cx.now),
-    }))
+    })
 }
 
 /// One return as the kiosk shows it: identity, masked customer, and the item rows.
-fn return_view(conn: &Connection, id: &str, lang: Lang) -> Result<Value, StoreError> {
-    let state: Option<String> = conn
-        .query_row(
-            "SELECT state FROM returns WHERE return_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(st) = state.and_then(|s| serde_json::from_str::<Value>(&s).ok()) else {
-        return Ok(Value::Null);
-    };
-    let waybill = st["waybill"].as_str().unwrap_or("");
-    let customer = crate::store::feed_items::get(conn, "expected_return", waybill)?
-        .and_then(|(_, d)| {
-            d.get("customer_name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .map(|n| crate::privacy::mask_name(&n));
+fn return_view(st: &Value, customer: Option<&str>, lang: Lang) -> Value {
     let word = |prefix: &str, v: &Value| {
         v.as_str()
             .map(|s| message(lang, &format!("{prefix}.{s}"), &[]))
     };
-    let rows = item_rows(&st, lang);
+    let rows = item_rows(st, lang);
     let exceptions = rows
         .iter()
         .filter(|r| r["status"] != "ok" && r["status"] != "short")
         .count();
-    Ok(json!({
+    json!({
         "id": st["id"],
         "waybill": st["waybill"],
         "kind": st["kind"],
@@ -144,7 +127,7 @@ fn return_view(conn: &Connection, id: &str, lang: Lang) -> Result<Value, StoreEr
         "visual_text": word("visual", &st["visual"]),
         "announced": st["announced"],
         "order_no": st["order_no"],
-        "customer": customer,
+        "customer": customer.map(crate::privacy::mask_name),
         "unpacked": st["unpacked"],
         "card_present": st["card_present"],
         "received_at": st["received_at"],
@@ -154,7 +137,7 @@ fn return_view(conn: &Connection, id: &str, lang: Lang) -> Result<Value, StoreEr
         "exceptions": exceptions,
         "scanned": st["items"].as_array().map(|a| a.iter().filter(|i| i["voided"] != true).count()).unwrap_or(0),
         "expected": st["expected_items"].as_array().map(|a| a.iter().filter_map(|l| l["qty"].as_u64()).sum::<u64>()).unwrap_or(0),
-    }))
+    })
 }
 
 /// Expected lines against scanned items, one row per SKU: `ok`, `short`, `over`, or the
@@ -268,7 +251,7 @@ fn alarm(lang: Lang, code: &str, params: &[(&str, String)]) -> Value {
 }
 
 /// Device alarms, sync trouble, disk, clock and print jobs that need someone.
-fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Value>, StoreError> {
+fn alarms(rows: &KioskRows, cx: &Inputs<'_>, devices: &[Value]) -> Vec<Value> {
     let lang = cx.lang;
     let mut out = Vec::new();
     for d in devices.iter().filter(|d| d["alarm"] == true) {
@@ -283,7 +266,26 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
             ],
         ));
     }
-    let sync = crate::views::sync_status_json(&crate::store::sync_counters(conn)?, cx.sync, cx.now);
+    sync_alarms(&mut out, cx);
+    disk_alarms(&mut out, cx);
+    if cx.sync["clock_alarm"] == true {
+        let ms = cx.sync["clock_offset_ms"].to_string();
+        out.push(alarm(lang, "kiosk.alarm.clock", &[("ms", ms)]));
+    }
+    if rows.jobs_failed > 0 {
+        let n = rows.jobs_failed.to_string();
+        out.push(alarm(lang, "kiosk.alarm.jobs_failed", &[("n", n)]));
+    }
+    if rows.jobs_waiting > 0 {
+        let n = rows.jobs_waiting.to_string();
+        out.push(alarm(lang, "kiosk.alarm.jobs_waiting", &[("n", n)]));
+    }
+    out
+}
+
+/// The push worker in trouble, a backlog waiting too long.
+fn sync_alarms(out: &mut Vec<Value>, cx: &Inputs<'_>) {
+    let (lang, sync) = (cx.lang, cx.sync);
     let push = sync["push"]["state"].as_str().unwrap_or("");
     if !matches!(push, "idle" | "sending" | "disabled" | "") {
         let state = message(lang, &format!("sync.push.{push}"), &[]);
@@ -300,13 +302,15 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
             ],
         ));
     }
+}
+
+/// A storage fault, a full disk or filesystem, the high-water mark.
+fn disk_alarms(out: &mut Vec<Value>, cx: &Inputs<'_>) {
+    let lang = cx.lang;
+    let storage = &cx.cfg.storage;
     let used = cx.stats.disk_used.load(Ordering::Relaxed);
-    let cap = cx.cfg.storage.cap_bytes.max(1);
-    let disk = crate::views::disk_json(
-        cx.stats,
-        cx.cfg.storage.cap_bytes,
-        cx.cfg.storage.high_water_pct,
-    );
+    let cap = storage.cap_bytes.max(1);
+    let disk = crate::views::disk_json(cx.stats, storage.cap_bytes, storage.high_water_pct);
     if disk["storage_fault"].is_string() {
         out.push(alarm(lang, "kiosk.alarm.storage_fault", &[]));
     }
@@ -315,9 +319,7 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
         out.push(alarm(lang, "kiosk.alarm.fs_full", &[("free", free)]));
     } else if disk["full_reason"] == "cap" {
         out.push(alarm(lang, "kiosk.alarm.disk_full", &[]));
-    } else if used.saturating_mul(100)
-        >= cap.saturating_mul(u64::from(cx.cfg.storage.high_water_pct))
-    {
+    } else if used.saturating_mul(100) >= cap.saturating_mul(u64::from(storage.high_water_pct)) {
         let pct = used.saturating_mul(100) / cap;
         out.push(alarm(
             lang,
@@ -325,125 +327,12 @@ fn alarms(conn: &Connection, cx: &Ctx<'_>, devices: &[Value]) -> Result<Vec<Valu
             &[("pct", pct.to_string())],
         ));
     }
-    if sync["clock_alarm"] == true {
-        out.push(alarm(
-            lang,
-            "kiosk.alarm.clock",
-            &[("ms", sync["clock_offset_ms"].to_string())],
-        ));
-    }
-    let midnight = fmt_time(local_midnight(cx.cfg, cx.now));
-    let failed: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM print_jobs WHERE state = 'failed' AND created_at >= ?1",
-        [&midnight],
-        |r| r.get(0),
-    )?;
-    if failed > 0 {
-        out.push(alarm(
-            lang,
-            "kiosk.alarm.jobs_failed",
-            &[("n", failed.to_string())],
-        ));
-    }
-    let old = fmt_time(cx.now - chrono::Duration::seconds(JOB_WAIT_ALARM_S));
-    let waiting: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM print_jobs WHERE state IN ('queued', 'sent') AND created_at < ?1",
-        [&old],
-        |r| r.get(0),
-    )?;
-    if waiting > 0 {
-        out.push(alarm(
-            lang,
-            "kiosk.alarm.jobs_waiting",
-            &[("n", waiting.to_string())],
-        ));
-    }
-    Ok(out)
-}
-
-/// 00:00 today in the station's time zone.
-fn local_midnight(cfg: &Config, now: DateTime<Utc>) -> DateTime<Utc> {
-    let local = now.with_timezone(&cfg.station.timezone).date_naive();
-    local
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| cfg.station.timezone.from_local_datetime(&t).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now)
-}
-
-/// The first seq that occurred at or after `t`: a binary search over the seq key (events are
-/// appended in time order), so the day's counters never scan the whole journal.
-fn first_seq_since(conn: &Connection, t: DateTime<Utc>) -> Result<i64, StoreError> {
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT MIN(seq), MAX(seq) FROM journal", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let (Some(mut lo), Some(hi)) = (lo, hi) else {
-        return Ok(1);
-    };
-    let t = fmt_time(t);
-    let mut hi = hi + 1;
-    let mut q =
-        conn.prepare("SELECT occurred_at FROM journal WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let at: Option<String> = q.query_row([mid], |r| r.get(0)).optional()?;
-        if at.as_deref().is_some_and(|a| a < t.as_str()) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(lo)
 }
 
 /// Today's station-wide counters.
-fn counters(conn: &Connection, from_seq: i64) -> Result<Value, StoreError> {
-    let mut q = conn.prepare(
-        "SELECT type, COUNT(*), SUM(COALESCE(json_extract(data, '$.copies'), 1)) FROM journal
-         WHERE seq >= ?1 AND type IN ('return.received', 'check.first_completed', 'label.printed', 'scan.recorded')
-         GROUP BY type",
-    )?;
-    let mut c = json!({"received": 0, "first_checks": 0, "labels_printed": 0, "scans": 0});
-    let rows = q.query_map([from_seq], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (ty, n, copies) = row?;
-        match ty.as_str() {
-            "return.received" => c["received"] = json!(n),
-            "check.first_completed" => c["first_checks"] = json!(n),
-            "label.printed" => c["labels_printed"] = json!(copies),
-            _ => c["scans"] = json!(n),
-        }
-    }
-    Ok(c)
-}
-
-/// The bench's last scan today, with its result in `lang`.
-fn last_scan(
-    conn: &Connection,
-    from_seq: i64,
-    bench: &str,
-    lang: Lang,
-) -> Result<Value, StoreError> {
-    let seq: Option<i64> = conn
-        .query_row(
-            "SELECT seq FROM journal
-             WHERE seq >= ?1 AND type = 'scan.recorded' AND json_extract(data, '$.bench') = ?2
-             ORDER BY seq DESC LIMIT 1",
-            rusqlite::params![from_seq, bench],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match seq {
-        Some(seq) => super::kiosk_scan::read_scan(conn, seq, lang),
-        None => Ok(Value::Null),
-    }
+fn counters(c: &DayCounters) -> Value {
+    json!({"received": c.received, "first_checks": c.first_checks,
+           "labels_printed": c.labels_printed, "scans": c.scans})
 }
 
 #[cfg(test)]
@@ -506,6 +395,85 @@ mod tests {
         assert_eq!(next_step(true, &r), "kiosk.next.visual");
         r["visual"] = json!("ok");
         assert_eq!(next_step(true, &r), "kiosk.next.done");
+    }
+
+    /// The snapshot renders from the store's rows alone, without a database or a clock:
+    /// the operator, the open return with its masked customer and rows, the next step,
+    /// today's counters, the last scan in the page's language and the print-job alarms.
+    #[test]
+    fn the_snapshot_renders_from_rows() {
+        use crate::domain::ids::{Badge, ReturnId};
+        use crate::domain::kind::Role;
+        use crate::domain::model::{Bench, Session};
+        use crate::store::kiosk::ScanRow;
+        let text =
+            "[station]\nid = \"ST01\"\nlanguage = \"en\"\n[storage]\nstate_dir = \"/srv/st\"\n";
+        let cfg = crate::config::parse(text, "t.toml", std::path::Path::new("/t.toml"), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let id = "R-ST01-20261125-0001";
+        let rows = KioskRows {
+            bench: Some(Bench {
+                session: Some(Session {
+                    badge: Badge::parse("017").unwrap(),
+                    role: Role::Keeper,
+                }),
+                current: Some(ReturnId::parse(id).unwrap()),
+                last: None,
+            }),
+            shown: Some(
+                json!({"id": id, "waybill": "SF1", "kind": "customer_return",
+                "unpacked": true, "visual": "not_recorded",
+                "items": [{"sku": "A", "name": "Kettle", "voided": false}],
+                "expected_items": [{"sku": "A", "name": "Kettle", "qty": 1}]}),
+            ),
+            today: DayCounters {
+                received: 3,
+                first_checks: 2,
+                labels_printed: 4,
+                scans: 9,
+            },
+            last_scan: Some(ScanRow {
+                seq: 7,
+                data: json!({"code": "SF1", "class": "waybill", "accepted": true}),
+                occurred_at: "2026-11-25T08:00:00Z".into(),
+            }),
+            jobs_failed: 1,
+            jobs_waiting: 0,
+        };
+        let stats = Stats::default();
+        let sync = json!({"push": {"state": "disabled"}});
+        let cx = Inputs {
+            cfg: &cfg,
+            stats: &stats,
+            sync: &sync,
+            devices: Vec::new(),
+            bench: "bench-1",
+            lang: Lang::En,
+            now: Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
+            tls_fingerprint: None,
+        };
+        let v = snapshot(&rows, Some("张三"), &cx);
+        assert_eq!(
+            (&v["operator"]["badge"], &v["operator"]["role"]),
+            (&json!("017"), &json!("keeper"))
+        );
+        assert_eq!(v["return"]["customer"], "张*");
+        assert_eq!(v["return"]["rows"][0]["status"], "ok");
+        assert_eq!(v["return_is_current"], true);
+        assert_eq!(v["next_step"]["code"], "kiosk.next.visual");
+        assert_eq!(
+            v["counters"],
+            json!({"received": 3, "first_checks": 2, "labels_printed": 4, "scans": 9})
+        );
+        assert_eq!(
+            (&v["last_scan"]["seq"], &v["last_scan"]["message"]),
+            (&json!(7), &json!("Waybill SF1"))
+        );
+        let alarms: Vec<&str> = (v["alarms"].as_array().unwrap().iter())
+            .filter_map(|a| a["code"].as_str())
+            .collect();
+        assert_eq!(alarms, ["kiosk.alarm.jobs_failed"]);
+        assert_eq!(v["at"], "2026-11-25T09:00:00.000Z");
     }
 
     /// Every code the snapshot can name has both translations.

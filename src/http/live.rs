@@ -16,7 +16,7 @@
 //! - `session_expired`, then the stream ends, when the operator's session is gone or idle
 //!   past its timeout (the stream itself does not keep a session alive).
 //!
-//! At most [`MAX_STREAMS`] streams at once; every stream ends when the daemon stops.
+//! At most `state::MAX_STREAMS` streams at once; every stream ends when the daemon stops.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -27,14 +27,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::api::{Ctx, Outcome};
 use super::auth::Caller;
+use super::ctx::{Ctx, Outcome};
 use super::error::ApiError;
+use super::{health, kiosk_scan, reads};
 use crate::engine::Committed;
 use crate::i18n::Lang;
-
-/// Streams open at once (kiosks and handhelds of one bench).
-pub const MAX_STREAMS: usize = 32;
 /// How often the alarms and the session are looked at.
 const TICK: Duration = Duration::from_secs(3);
 
@@ -96,7 +94,7 @@ impl Live {
                         self.done = true;
                         return Some(event("session_expired", &json!({})));
                     }
-                    if let Ok(a) = super::reads::alarms(&self.ctx).await
+                    if let Ok(a) = health::alarms(&self.ctx).await
                         && self.alarms.as_ref() != Some(&a)
                     {
                         self.alarms = Some(a.clone());
@@ -111,12 +109,11 @@ impl Live {
     async fn committed(&self, c: Committed) -> Event {
         let mut v = json!({"seq": c.seq, "type": c.ty, "return_id": c.return_id});
         // A blind inspector is not told the bench's scans (they would tell the first check).
-        if c.ty == "scan.recorded" && !super::reads::blind_for(&self.ctx) {
+        if c.ty == "scan.recorded" && !reads::blind_for(&self.ctx) {
             let (seq, lang) = (c.seq, self.lang);
-            let read = super::with_reader(&self.ctx.state, move |conn| {
-                super::kiosk_scan::read_scan(conn, seq, lang)
-            })
-            .await;
+            let read = (self.ctx.state)
+                .read(move |r| kiosk_scan::read_scan(r, seq, lang))
+                .await;
             if let Ok(scan) = read {
                 v["scan"] = scan;
             }

@@ -127,8 +127,60 @@ fn zones_and_rtv_paths() -> Value {
     })
 }
 
-/// The document.
+/// The document: the paths of every group merged under one `paths`.
 pub fn document() -> Value {
+    let mut doc = json!({
+        "openapi": "3.0.3",
+        "info": {"title": "returnsd operator API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "components": components(),
+        "security": [{"cookie": []}, {"bearer": []}],
+        "paths": {},
+    });
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for group in [returns_paths(), station_paths(), zones_and_rtv_paths()] {
+            let Value::Object(group) = group else {
+                continue;
+            };
+            for (path, ops) in group {
+                match paths.get_mut(&path).and_then(Value::as_object_mut) {
+                    Some(existing) => existing.extend(ops.as_object().cloned().unwrap_or_default()),
+                    None => {
+                        paths.insert(path, ops);
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// The security schemes and the schemas the paths refer to.
+fn components() -> Value {
+    let s = |t: &str| json!({"type": t});
+    json!({
+        "securitySchemes": {
+            "cookie": {"type": "apiKey", "in": "cookie", "name": "returnsd_session",
+                       "description": "mutating requests also need X-CSRF-Token"},
+            "bearer": {"type": "http", "scheme": "bearer"},
+        },
+        "schemas": {
+            "Error": obj(&["error", "message"], json!({"error": s("string"), "message": s("string")})),
+            "CommandResult": obj(&["ok", "code", "message"], json!({
+                "ok": s("boolean"), "code": s("string"), "message": s("string"),
+                "params": any(), "seq_first": s("integer"), "seq_last": s("integer"),
+                "return_id": s("string")})),
+            "StandardLine": obj(&["code", "label_zh", "label_en"], json!({
+                "code": s("string"), "label_zh": s("string"), "label_en": s("string")})),
+            "Session": obj(&["token", "csrf_token", "idle_timeout_s", "operator"], json!({
+                "token": s("string"), "csrf_token": s("string"), "idle_timeout_s": s("integer"),
+                "operator": any()})),
+        },
+    })
+}
+
+/// Login and logout, the returns (list, detail, queue) and the commands on them.
+fn returns_paths() -> Value {
     let s = |t: &str| json!({"type": t});
     let line = || json!({"$ref": "#/components/schemas/StandardLine"});
     let standards = read(
@@ -143,137 +195,107 @@ pub fn document() -> Value {
                 "builtin": {"type": "array", "items": line()}}),
         ),
     );
+    json!({
+        "/openapi.json": {"get": {"summary": "this document", "security": [],
+            "responses": {"200": ok("OK", any())}}},
+        "/session": {
+            "post": {"summary": "log in with badge and PIN", "security": [],
+                "requestBody": {"required": true, "content": {"application/json": {"schema":
+                    obj(&["badge", "pin"], json!({"badge": s("string"), "pin": s("string"),
+                        "lang": {"type": "string", "enum": ["zh-CN", "en"]}}))}}},
+                "responses": {
+                    "200": ok("session (also set as the returnsd_session cookie)", json!({"$ref": "#/components/schemas/Session"})),
+                    "400": err("bad JSON or fields"), "401": err("wrong badge or PIN"),
+                    "403": err("cross-origin"), "415": err("not JSON"),
+                    "429": err("badge locked after repeated wrong PINs")}},
+            "delete": {"summary": "log out", "responses": {"200": ok("logged out", any()),
+                "401": err("not logged in"), "403": err("CSRF or cross-origin")}},
+        },
+        "/me": {"get": read("the logged-in operator", json!([]), any())},
+        "/returns": {"get": read("returns, newest first, customer names masked",
+            json!([q("stage", "string", "received|unpacked|first_checked|inspected|put_away|closed|voided"),
+                   q("kind", "string", "customer_return|carrier_return|refused"),
+                   q("q", "string", "prefix of the waybill or the return id"),
+                   q("limit", "integer", "1-500, default 50"), q("offset", "integer", "default 0")]),
+            any())},
+        "/returns/{id}": {"get": read("one return: items, events, photos, labels, the inspection checklist per item (checklists); with inspection.blind an inspector gets no first-check results (blind: true)",
+            json!([id_param(), q("reveal", "integer", "1: unmasked customer data (supervisors)")]), any())},
+        "/inspection-queue": {"get": read("returns waiting for the second inspection, oldest first, with due times",
+            json!([q("kind", "string", "filter"), q("limit", "integer", "1-500, default 200"), q("offset", "integer", "default 0")]), any())},
+        "/defect-reasons": {"get": read("defect reasons (code, zh/en labels) and whether defects need a photo",
+            json!([]), obj(&["reasons", "photo_required"], json!({"photo_required": s("boolean"),
+                "reasons": {"type": "array", "items": obj(&["code", "label_zh", "label_en", "seller_fault"],
+                    json!({"code": s("string"), "label_zh": s("string"), "label_en": s("string"),
+                           "seller_fault": s("boolean")}))}})))},
+        "/inspection-standards": {"get": standards},
+        "/returns/{id}/inspect": {"post": command("second inspection", "inspector, supervisor",
+            obj(&["grade"], json!({"grade": {"type": "string", "enum": ["good", "defect"]}, "items": items(),
+                "defect_reasons": {"type": "array", "items": s("string")}, "note": s("string"),
+                "photos": {"type": "array", "items": s("string"), "description": "sha256 of stored photos"},
+                "checklist": {"type": "array", "description": "the inspection standard's lines as answered",
+                    "items": obj(&["code", "met"], json!({"code": s("string"), "met": s("boolean")}))}})), true)},
+        "/returns/{id}/put-away": {"post": command("move to a zone or bin", "keeper, inspector, supervisor",
+            obj(&["zone"], json!({"zone": s("string"), "items": items()})), true)},
+        "/returns/{id}/reprint": {"post": command("reprint the return label", "keeper, supervisor",
+            obj(&["reason"], json!({"reason": s("string")})), true)},
+        "/returns/{id}/exchange-shipped": {"post": command("exchange shipped to the customer", "keeper, supervisor",
+            obj(&["waybill"], json!({"waybill": s("string"), "items": items()})), true)},
+        "/returns/{id}/restock": {"post": command("release good items to sellable stock", "keeper, supervisor",
+            obj(&[], json!({})), true)},
+        "/returns/{id}/void": {"post": command("void the return", "supervisor",
+            obj(&["reason"], json!({"reason": s("string")})), true)},
+        "/rtv-notes": {"post": command("return-to-vendor note over defect items", "keeper, supervisor",
+            obj(&["vendor", "items"], json!({"vendor": s("string"),
+                "items": {"type": "array", "items": s("string"), "description": "item labels R-…-0001.1"}})), false)},
+    })
+}
+
+/// The station's health, the journal, the event stream, photos, print jobs and the
+/// kiosk's endpoints.
+fn station_paths() -> Value {
+    let s = |t: &str| json!({"type": t});
     let preview = json!({"summary": "a print job's label as a PNG, rendered from the bytes as sent",
         "parameters": [{"name": "job", "in": "path", "required": true,
             "schema": {"type": "integer", "minimum": 1}}],
         "responses": {"200": {"description": "the label", "content": {"image/png": {}}},
             "400": err("not a job number"), "401": err("not logged in"), "404": err("no such job")}});
-    let mut doc = json!({
-        "openapi": "3.0.3",
-        "info": {"title": "returnsd operator API", "version": "1"},
-        "servers": [{"url": "/api/v1"}],
-        "components": {
-            "securitySchemes": {
-                "cookie": {"type": "apiKey", "in": "cookie", "name": "returnsd_session",
-                           "description": "mutating requests also need X-CSRF-Token"},
-                "bearer": {"type": "http", "scheme": "bearer"},
-            },
-            "schemas": {
-                "Error": obj(&["error", "message"], json!({"error": s("string"), "message": s("string")})),
-                "CommandResult": obj(&["ok", "code", "message"], json!({
-                    "ok": s("boolean"), "code": s("string"), "message": s("string"),
-                    "params": any(), "seq_first": s("integer"), "seq_last": s("integer"),
-                    "return_id": s("string")})),
-                "StandardLine": obj(&["code", "label_zh", "label_en"], json!({
-                    "code": s("string"), "label_zh": s("string"), "label_en": s("string")})),
-                "Session": obj(&["token", "csrf_token", "idle_timeout_s", "operator"], json!({
-                    "token": s("string"), "csrf_token": s("string"), "idle_timeout_s": s("integer"),
-                    "operator": any()})),
-            },
-        },
-        "security": [{"cookie": []}, {"bearer": []}],
-        "paths": {
-            "/openapi.json": {"get": {"summary": "this document", "security": [],
-                "responses": {"200": ok("OK", any())}}},
-            "/session": {
-                "post": {"summary": "log in with badge and PIN", "security": [],
-                    "requestBody": {"required": true, "content": {"application/json": {"schema":
-                        obj(&["badge", "pin"], json!({"badge": s("string"), "pin": s("string"),
-                            "lang": {"type": "string", "enum": ["zh-CN", "en"]}}))}}},
-                    "responses": {
-                        "200": ok("session (also set as the returnsd_session cookie)", json!({"$ref": "#/components/schemas/Session"})),
-                        "400": err("bad JSON or fields"), "401": err("wrong badge or PIN"),
-                        "403": err("cross-origin"), "415": err("not JSON"),
-                        "429": err("badge locked after repeated wrong PINs")}},
-                "delete": {"summary": "log out", "responses": {"200": ok("logged out", any()),
-                    "401": err("not logged in"), "403": err("CSRF or cross-origin")}},
-            },
-            "/me": {"get": read("the logged-in operator", json!([]), any())},
-            "/returns": {"get": read("returns, newest first, customer names masked",
-                json!([q("stage", "string", "received|unpacked|first_checked|inspected|put_away|closed|voided"),
-                       q("kind", "string", "customer_return|carrier_return|refused"),
-                       q("q", "string", "prefix of the waybill or the return id"),
-                       q("limit", "integer", "1-500, default 50"), q("offset", "integer", "default 0")]),
-                any())},
-            "/returns/{id}": {"get": read("one return: items, events, photos, labels, the inspection checklist per item (checklists); with inspection.blind an inspector gets no first-check results (blind: true)",
-                json!([id_param(), q("reveal", "integer", "1: unmasked customer data (supervisors)")]), any())},
-            "/inspection-queue": {"get": read("returns waiting for the second inspection, oldest first, with due times",
-                json!([q("kind", "string", "filter"), q("limit", "integer", "1-500, default 200"), q("offset", "integer", "default 0")]), any())},
-            "/defect-reasons": {"get": read("defect reasons (code, zh/en labels) and whether defects need a photo",
-                json!([]), obj(&["reasons", "photo_required"], json!({"photo_required": s("boolean"),
-                    "reasons": {"type": "array", "items": obj(&["code", "label_zh", "label_en", "seller_fault"],
-                        json!({"code": s("string"), "label_zh": s("string"), "label_en": s("string"),
-                               "seller_fault": s("boolean")}))}})))},
-            "/inspection-standards": {"get": standards},
-            "/returns/{id}/inspect": {"post": command("second inspection", "inspector, supervisor",
-                obj(&["grade"], json!({"grade": {"type": "string", "enum": ["good", "defect"]}, "items": items(),
-                    "defect_reasons": {"type": "array", "items": s("string")}, "note": s("string"),
-                    "photos": {"type": "array", "items": s("string"), "description": "sha256 of stored photos"},
-                    "checklist": {"type": "array", "description": "the inspection standard's lines as answered",
-                        "items": obj(&["code", "met"], json!({"code": s("string"), "met": s("boolean")}))}})), true)},
-            "/returns/{id}/put-away": {"post": command("move to a zone or bin", "keeper, inspector, supervisor",
-                obj(&["zone"], json!({"zone": s("string"), "items": items()})), true)},
-            "/returns/{id}/reprint": {"post": command("reprint the return label", "keeper, supervisor",
-                obj(&["reason"], json!({"reason": s("string")})), true)},
-            "/returns/{id}/exchange-shipped": {"post": command("exchange shipped to the customer", "keeper, supervisor",
-                obj(&["waybill"], json!({"waybill": s("string"), "items": items()})), true)},
-            "/returns/{id}/restock": {"post": command("release good items to sellable stock", "keeper, supervisor",
-                obj(&[], json!({})), true)},
-            "/returns/{id}/void": {"post": command("void the return", "supervisor",
-                obj(&["reason"], json!({"reason": s("string")})), true)},
-            "/rtv-notes": {"post": command("return-to-vendor note over defect items", "keeper, supervisor",
-                obj(&["vendor", "items"], json!({"vendor": s("string"),
-                    "items": {"type": "array", "items": s("string"), "description": "item labels R-…-0001.1"}})), false)},
-            "/devices": {"get": read("scanners and printers (the device board)", json!([]), any())},
-            "/alarms": {"get": read("alarms: devices, sync push, disk, clock, print jobs", json!([]), any())},
-            "/sync": {"get": read("sync status: backlog, push, feed, clock, disk", json!([]), any())},
-            "/journal": {"get": read("the journal, read-only (with inspection.blind an inspector gets first-check events redacted)",
-                json!([q("after", "integer", "seq, default 0"), q("limit", "integer", "1-1000, default 100")]), any())},
-            "/events": {"get": {"summary": "server-sent events: hello, journal (a scan's answer included), devices, alarms, lagged, session_expired (cookie session for EventSource; the bench PC's kiosk without a session)",
-                "parameters": [q("lang", "string", "zh-CN or en: the language of scan messages")],
-                "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                    "401": err("not logged in or expired"), "503": err("too many streams")}}},
-            "/photos": {"post": {"summary": "store an inspection photo (raw body; location metadata removed) (roles: inspector, supervisor)",
-                "requestBody": {"required": true, "content": {
-                    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-                    "image/png": {"schema": {"type": "string", "format": "binary"}},
-                    "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
-                "responses": {"201": ok("stored", obj(&["sha256", "bytes", "content_type"], json!({
-                        "sha256": s("string"), "bytes": s("integer"), "content_type": s("string"),
-                        "metadata_removed_bytes": s("integer")}))),
-                    "400": err("damaged image"), "401": err("not logged in or expired"),
-                    "403": err("role, CSRF or cross-origin"), "413": err("over http.photo_max_mib"),
-                    "415": err("not JPEG/PNG/WebP, or Content-Type does not match the content")}}},
-            "/photos/{sha}": {"get": {"summary": "one stored photo",
-                "parameters": [{"name": "sha", "in": "path", "required": true,
-                    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
-                "responses": {"200": {"description": "the image", "content": {
-                        "image/jpeg": {}, "image/png": {}, "image/webp": {}}},
-                    "400": err("not a SHA-256"), "401": err("not logged in"), "404": err("no such photo")}}},
-            "/print-jobs": {"get": read("print jobs (unconfirmed; all=1: newest of every state)",
-                json!([q("all", "integer", "1: every state"), q("limit", "integer", "1-1000, default 100")]), any())},
-            "/print-jobs/{job}/preview.png": {"get": preview},
-            "/i18n": {"get": {"summary": "every page string in one language (public: words only)",
-                "security": [], "parameters": [q("lang", "string", "zh-CN or en")],
-                "responses": {"200": ok("strings", any())}}},
-            "/kiosk/state": {"get": {"summary": "the bench's kiosk snapshot (loopback peers without a session, others logged in)",
-                "parameters": [q("bench", "string", "bench name"), q("lang", "string", "zh-CN or en")],
-                "responses": {"200": ok("snapshot", any()), "401": err("not loopback and not logged in")}}},
-        },
-    });
-    if let (Some(paths), Value::Object(more)) =
-        (doc["paths"].as_object_mut(), zones_and_rtv_paths())
-    {
-        for (path, ops) in more {
-            match paths.get_mut(&path).and_then(Value::as_object_mut) {
-                Some(existing) => existing.extend(ops.as_object().cloned().unwrap_or_default()),
-                None => {
-                    paths.insert(path, ops);
-                }
-            }
-        }
-    }
-    doc
+    json!({
+        "/devices": {"get": read("scanners and printers (the device board)", json!([]), any())},
+        "/alarms": {"get": read("alarms: devices, sync push, disk, clock, print jobs", json!([]), any())},
+        "/sync": {"get": read("sync status: backlog, push, feed, clock, disk", json!([]), any())},
+        "/journal": {"get": read("the journal, read-only (with inspection.blind an inspector gets first-check events redacted)",
+            json!([q("after", "integer", "seq, default 0"), q("limit", "integer", "1-1000, default 100")]), any())},
+        "/events": {"get": {"summary": "server-sent events: hello, journal (a scan's answer included), devices, alarms, lagged, session_expired (cookie session for EventSource; the bench PC's kiosk without a session)",
+            "parameters": [q("lang", "string", "zh-CN or en: the language of scan messages")],
+            "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                "401": err("not logged in or expired"), "503": err("too many streams")}}},
+        "/photos": {"post": {"summary": "store an inspection photo (raw body; location metadata removed) (roles: inspector, supervisor)",
+            "requestBody": {"required": true, "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+            "responses": {"201": ok("stored", obj(&["sha256", "bytes", "content_type"], json!({
+                    "sha256": s("string"), "bytes": s("integer"), "content_type": s("string"),
+                    "metadata_removed_bytes": s("integer")}))),
+                "400": err("damaged image"), "401": err("not logged in or expired"),
+                "403": err("role, CSRF or cross-origin"), "413": err("over http.photo_max_mib"),
+                "415": err("not JPEG/PNG/WebP, or Content-Type does not match the content")}}},
+        "/photos/{sha}": {"get": {"summary": "one stored photo",
+            "parameters": [{"name": "sha", "in": "path", "required": true,
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+            "responses": {"200": {"description": "the image", "content": {
+                    "image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+                "400": err("not a SHA-256"), "401": err("not logged in"), "404": err("no such photo")}}},
+        "/print-jobs": {"get": read("print jobs (unconfirmed; all=1: newest of every state)",
+            json!([q("all", "integer", "1: every state"), q("limit", "integer", "1-1000, default 100")]), any())},
+        "/print-jobs/{job}/preview.png": {"get": preview},
+        "/i18n": {"get": {"summary": "every page string in one language (public: words only)",
+            "security": [], "parameters": [q("lang", "string", "zh-CN or en")],
+            "responses": {"200": ok("strings", any())}}},
+        "/kiosk/state": {"get": {"summary": "the bench's kiosk snapshot (loopback peers without a session, others logged in)",
+            "parameters": [q("bench", "string", "bench name"), q("lang", "string", "zh-CN or en")],
+            "responses": {"200": ok("snapshot", any()), "401": err("not loopback and not logged in")}}},
+    })
 }
 
 #[cfg(test)]

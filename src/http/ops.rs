@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::api::{Ctx, Outcome};
 use super::auth;
+use super::ctx::{Ctx, Outcome};
 use super::dto::{CommandOut, OperatorOut, SessionOut};
 use super::error::ApiError;
 use crate::domain::ids::Badge;
@@ -40,10 +40,10 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     }
     let cfg = ctx.state.cfg.clone();
     let b2 = badge_s.clone();
-    let op = super::reads::read(&ctx.state, move |conn| {
-        Ok(auth::lookup_operator(conn, &cfg, &b2))
-    })
-    .await?;
+    let op = ctx
+        .state
+        .read(move |r| auth::lookup_operator(r, &cfg, &b2))
+        .await?;
     let hash = op.as_ref().and_then(|o| o.pin_hash.clone());
     let slot = auth
         .pin_checks
@@ -56,34 +56,7 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     drop(slot);
     let op = match op {
         Some(op) if ok => op,
-        _ => {
-            // Stored before the answer, so that a restart neither resets the count nor
-            // lifts the lock; a failure to store leaves the count in memory only.
-            let order = auth.lockout_writes.lock().await;
-            let (now_locked, writes) = auth.record_failure(&badge_s);
-            if let Err(e) = ctx.state.engine.auth(writes).await {
-                tracing::error!(badge = %badge_s, error = %e, "wrong-PIN count not stored");
-            }
-            drop(order);
-            if now_locked {
-                let minutes = auth.lockout_minutes();
-                tracing::warn!(badge = %badge_s, minutes, "operator locked out after repeated wrong PINs");
-                // Journaled through the engine as `operator.locked_out` (badge only).
-                let failures = ctx.state.cfg.http.lockout_after;
-                let minutes32 = u32::try_from(minutes).unwrap_or(u32::MAX);
-                let r = ctx
-                    .state
-                    .engine
-                    .record_lockout(badge.clone(), failures, minutes32)
-                    .await;
-                if !r.stored {
-                    tracing::error!(badge = %badge_s, code = %r.code, "lockout not journaled");
-                }
-                return Err(locked(&badge_s, minutes));
-            }
-            tracing::info!(badge = %badge_s, "API login refused: wrong badge or PIN");
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials"));
-        }
+        _ => return Err(wrong_pin(&ctx, &badge).await),
     };
     let mut s = auth.open(&op, lang)?;
     let mut writes = std::mem::take(&mut s.writes);
@@ -113,6 +86,38 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     let mut r = (StatusCode::OK, axum::Json(body)).into_response();
     set_cookie(&mut r, &s.token, ctx.state.cfg.http.secure_cookie)?;
     Ok(Outcome::Response(r))
+}
+
+/// A wrong badge or PIN: counted (and stored before the answer, so that a restart
+/// neither resets the count nor lifts the lock; a failure to store leaves the count in
+/// memory only), and, at the lockout's count, logged and journaled as
+/// `operator.locked_out` (badge only). Answers the refusal.
+async fn wrong_pin(ctx: &Ctx, badge: &Badge) -> ApiError {
+    let auth = &ctx.state.api.auth;
+    let badge_s = badge.as_str();
+    let order = auth.lockout_writes.lock().await;
+    let (now_locked, writes) = auth.record_failure(badge_s);
+    if let Err(e) = ctx.state.engine.auth(writes).await {
+        tracing::error!(badge = %badge_s, error = %e, "wrong-PIN count not stored");
+    }
+    drop(order);
+    if !now_locked {
+        tracing::info!(badge = %badge_s, "API login refused: wrong badge or PIN");
+        return ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials");
+    }
+    let minutes = auth.lockout_minutes();
+    tracing::warn!(badge = %badge_s, minutes, "operator locked out after repeated wrong PINs");
+    let failures = ctx.state.cfg.http.lockout_after;
+    let minutes32 = u32::try_from(minutes).unwrap_or(u32::MAX);
+    let r = ctx
+        .state
+        .engine
+        .record_lockout(badge.clone(), failures, minutes32)
+        .await;
+    if !r.stored {
+        tracing::error!(badge = %badge_s, code = %r.code, "lockout not journaled");
+    }
+    locked(badge_s, minutes)
 }
 
 fn locked(badge: &str, minutes: u64) -> ApiError {

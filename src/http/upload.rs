@@ -10,8 +10,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::json;
 
-use super::api::{Ctx, Outcome};
+use super::ctx::{Ctx, Outcome};
 use super::error::ApiError;
+use super::request::read_limited;
 
 fn declared(headers: &HeaderMap) -> Option<String> {
     headers
@@ -32,20 +33,7 @@ pub async fn read_image(
     if !matches!(ct.as_str(), "image/jpeg" | "image/png" | "image/webp") {
         return Err(unsupported());
     }
-    let too_large = || {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-            .param("limit", limit.to_string())
-    };
-    let n = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if n.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())?;
+    let bytes = read_limited(headers, body, limit).await?;
     Ok((ct, bytes.to_vec()))
 }
 

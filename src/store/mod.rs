@@ -9,6 +9,7 @@
 //! journal events that describe it, and the transaction is committed with
 //! `synchronous=FULL` before anyone is told "OK".
 
+pub mod api_reads;
 pub mod api_state;
 pub mod codec;
 mod db;
@@ -18,6 +19,7 @@ pub mod feed_items;
 pub mod files;
 pub mod jobs;
 mod journal;
+pub mod kiosk;
 pub mod read;
 mod reader;
 mod schema;

@@ -104,3 +104,17 @@ impl sealed::Sealed for Transaction<'_> {
 }
 impl Read for Transaction<'_> {}
 impl Write for Transaction<'_> {}
+
+impl Reader {
+    /// Run `f` in one read transaction, so that everything it reads comes from the same
+    /// snapshot of the database (a page and the journal's last seq, say).
+    pub fn snapshot<T>(
+        &self,
+        f: impl FnOnce(&Reader) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let v = f(self)?;
+        tx.finish()?;
+        Ok(v)
+    }
+}

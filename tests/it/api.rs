@@ -193,7 +193,7 @@ fn idle_sessions_expire() {
     assert_eq!(get(&a, &s, "/api/v1/me").status, 200);
     // The sleeps are the idle time this test is about, in real time: the daemon is another
     // process with its own clock (the rule itself, with the time passed in, is
-    // `Auth::authenticate_at` in `src/http/auth.rs`). Half the timeout leaves the margin
+    // `Auth::authenticate_at` in `src/http/auth/session.rs`). Half the timeout leaves the margin
     // for a loaded machine; past it by half is expired whatever the load.
     std::thread::sleep(Duration::from_millis(500));
     // Use keeps it alive.

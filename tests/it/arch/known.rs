@@ -30,30 +30,14 @@ macro_rules! known {
 pub const KNOWN: &[Known] = &[
     // ── imports: `config` names the edges it validates for ──────────────────────────────
     // ── imports: edges naming each other ────────────────────────────────────────────────
-    known!(Imports, "src/http/reads.rs" => "src/printing/view.rs",
-        "the label preview calls printing::view::preview (job_json is views' now): rendering \
-         a job for a preview belongs below the edges"),
+    // ── imports: reference data read from the feed's tables, not through refdata ─────────
+    known!(Imports, "src/http/print_jobs.rs" => "src/printing/view.rs",
+        "http's one door to printing: job_json belongs in views/store; the label preview is \
+         printing's rendering of a stored job (a read model or the engine's handle)"),
     // ── imports: reference data read from the feed's tables, not through refdata ─────────
     // ── imports: a lower module naming the CLI ───────────────────────────────────────────
     // ── extern: SQL outside the store ───────────────────────────────────────────────────
     known!(Extern, "src/cli.rs" => "rusqlite",
         "offline commands open and query the database: through store readers and views"),
-    known!(Extern, "src/http/mod.rs" => "rusqlite",
-        "with_reader hands handlers a Connection: a store reader type"),
-    known!(Extern, "src/http/auth.rs" => "rusqlite",
-        "sessions and lockouts take a Connection: store::api_state's reader"),
-    known!(Extern, "src/http/reads.rs" => "rusqlite",
-        "the API's reads take a Connection and query: into views/store"),
-    known!(Extern, "src/http/kiosk_view.rs" => "rusqlite",
-        "the kiosk snapshot runs its SQL here: into views/store"),
-    known!(Extern, "src/http/kiosk_scan.rs" => "rusqlite",
-        "the kiosk's scan list queries here: into views/store"),
     // ── cycles between files ────────────────────────────────────────────────────────────
-    known!(Cycle, "src/http/kiosk_scan.rs" => "src/http/kiosk_view.rs",
-        "kiosk_scan uses kiosk_view's text; kiosk_view calls kiosk_scan"),
-    known!(Cycle, "src/http/api.rs" =>
-        "src/http/auth.rs src/http/kiosk.rs src/http/live.rs src/http/mod.rs src/http/ops.rs \
-         src/http/reads.rs src/http/upload.rs",
-        "api.rs routes to live/ops/reads/upload, which take api's Ctx and Outcome; mod.rs holds \
-         HttpState, which its children name, and names them back"),
 ];

@@ -1,163 +1,32 @@
-//! Operator authentication for the HTTP API: badge + PIN (argon2id PHC strings from the
-//! config's `[[operators]]` or the central's `operator` feed items), sessions, lockout,
-//! CSRF and origin checks.
+//! Sessions and wrong-PIN records, held in memory and written through the engine (see
+//! the module doc of `auth`): [`Auth`] opens, authenticates, expires and closes sessions
+//! and counts wrong PINs toward a lockout; each change answers the [`AuthWrite`]s that
+//! store it. The `*_at(now)` functions decide with the time passed in.
 //!
-//! - **Sessions** survive a restart. A session is a random 256-bit token from the OS RNG,
-//!   given to the client once (cookie `returnsd_session`, `HttpOnly; SameSite=Strict;
-//!   Path=/`, `Secure` with `http.secure_cookie`, which is always on with `http.tls`, and
-//!   in the login answer for `Authorization: Bearer`); the station keeps only its SHA-256
-//!   (and the SHA-256 of the session's CSRF token). A session unused for
-//!   `http.session_idle_*` is gone — also when the daemon was down meanwhile.
-//! - **Persistence**: the sessions and wrong-PIN records are held here in memory (every
-//!   request is checked against memory, no database read) and written through to the
-//!   station database (`store::api_state`: `api_sessions`, `api_lockouts`), from which
-//!   [`Auth::restore`] loads them at start. The writes go **through the engine**, the
-//!   database's single writer, as [`AuthWrite`] inputs committed like any other batch
-//!   (`synchronous=FULL`) — not through a second writer connection that would contend
-//!   with the engine's transactions for the write lock. Login and logout wait for their
-//!   write (a logout that could not be stored is refused, so a token never comes back
-//!   after a restart); a session's `last_seen` is written at most once a minute (more
-//!   often only when the idle timeout is under two minutes), fire and forget, so after
-//!   a restart a session may end up to that much earlier than it would have. The rows are
-//!   not journal events: they never sync to the central. Expired rows are deleted by the
-//!   engine's housekeeping (the maintenance task's prune).
-//! - **CSRF**: a mutating request authenticated by the cookie must carry `X-CSRF-Token`
-//!   equal to the session's CSRF token (given at login); bearer requests need none (a
-//!   browser never adds that header by itself). Any mutating request whose `Origin` is
-//!   not this host, or whose `Sec-Fetch-Site` is `cross-site`, is refused.
-//! - **Lockout**: `http.lockout_after` wrong PINs for one badge within
-//!   `http.lockout_window_min` lock it for `http.lockout_min`; the lockout is logged at
-//!   WARN and journaled as `operator.locked_out` (badge only — never the PIN). The count
-//!   and the lock are stored, so a restart neither resets one nor lifts the other.
-//!
-//! Times are wall-clock Unix milliseconds, so that they keep their meaning across a
-//! restart.
-//!
-//! Nothing here implements `Debug` over a token, a PIN or a hash.
+//! Nothing here implements `Debug` over a token or a hash.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Method, StatusCode};
 use sha2::{Digest, Sha256};
 
-use super::error::ApiError;
-use crate::config::{Config, HttpConfig};
+use super::guard::{COOKIE, cookie, ct_eq, is_mutating};
+use super::operator::OperatorRecord;
+use super::pin::PIN_CHECKS;
+use crate::config::HttpConfig;
 use crate::domain::ids::Badge;
 use crate::domain::kind::Role;
+use crate::http::error::ApiError;
 use crate::i18n::Lang;
 use crate::store::api_state::{AuthWrite, LockoutRow, SessionRow};
 
-pub const COOKIE: &str = "returnsd_session";
 /// Most sessions held at once; the least recently used goes first.
 pub const MAX_SESSIONS: usize = 1024;
 /// Most badges with failed-PIN history kept.
 const MAX_FAILURE_RECORDS: usize = 4096;
 /// A session's `last_seen` is written at most this often (see the module doc).
 const TOUCH_EVERY_MS: i64 = 60_000;
-/// Longest PIN accepted (anything longer is wrong without hashing it).
-const MAX_PIN: usize = 64;
-/// PIN checks running at once: each argon2id verification takes ~19 MiB and tens of ms
-/// of one core, so a burst of logins must not take the floor PC's memory or CPUs.
-const PIN_CHECKS: usize = 2;
-
-/// An operator as the login needs it.
-pub struct OperatorRecord {
-    pub badge: String,
-    pub name: String,
-    pub roles: Vec<Role>,
-    pub pin_hash: Option<String>,
-}
-
-/// The operator from the config (first) or the feed's `operator` items.
-pub fn lookup_operator(
-    conn: &rusqlite::Connection,
-    cfg: &Config,
-    badge: &str,
-) -> Option<OperatorRecord> {
-    if let Some(o) = cfg.operators.iter().find(|o| o.badge == badge) {
-        return Some(OperatorRecord {
-            badge: o.badge.clone(),
-            name: o.name.clone(),
-            roles: o.roles.clone(),
-            pin_hash: o.pin_hash.clone(),
-        });
-    }
-    let (_, data) = crate::store::feed_items::get(conn, "operator", badge)
-        .ok()
-        .flatten()?;
-    let roles: Vec<Role> = data
-        .get("roles")?
-        .as_array()?
-        .iter()
-        .filter_map(|r| r.as_str().and_then(Role::parse))
-        .collect();
-    (!roles.is_empty()).then(|| OperatorRecord {
-        badge: badge.to_string(),
-        name: data
-            .get("name")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string(),
-        roles,
-        pin_hash: data
-            .get("pin_hash")
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
-    })
-}
-
-/// A hash nobody's PIN matches, verified for unknown badges so that they take as long as
-/// known ones.
-fn dummy_hash() -> &'static str {
-    static H: OnceLock<String> = OnceLock::new();
-    H.get_or_init(|| {
-        use argon2::password_hash::PasswordHasher;
-        argon2::Argon2::default()
-            .hash_password(b"returnsd-no-such-operator")
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
-}
-
-/// Shortest PIN [`hash_pin`] accepts.
-pub const MIN_PIN: usize = 4;
-
-/// The argon2id PHC string of a new PIN (`returnsd pin-hash`), with a fresh random salt
-/// and argon2's default cost (19 MiB, 2 passes). A PIN is 4 to 64 visible characters
-/// (digits on a handheld keypad, typically).
-pub fn hash_pin(pin: &str) -> Result<String, String> {
-    use argon2::password_hash::PasswordHasher;
-    let n = pin.chars().count();
-    if !(MIN_PIN..=MAX_PIN).contains(&n) || pin.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(format!(
-            "a PIN is {MIN_PIN} to {MAX_PIN} characters without spaces (got {n})"
-        ));
-    }
-    argon2::Argon2::default()
-        .hash_password(pin.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| format!("cannot hash the PIN: {e}"))
-}
-
-/// Check a PIN against a PHC string (argon2id; the hash's own parameters). CPU-heavy:
-/// call it on a blocking thread.
-pub fn verify_pin(pin: &str, hash: Option<&str>) -> bool {
-    use argon2::password_hash::PasswordVerifier;
-    use argon2::password_hash::phc::PasswordHash;
-    let (hash, real) = match hash {
-        Some(h) => (h, true),
-        None => (dummy_hash(), false),
-    };
-    let Ok(parsed) = PasswordHash::new(hash) else {
-        return false;
-    };
-    let ok = argon2::Argon2::default()
-        .verify_password(pin.as_bytes(), &parsed)
-        .is_ok();
-    ok && real && pin.len() <= MAX_PIN
-}
 
 /// Random bytes from the OS, hex-encoded.
 fn random_hex() -> Result<String, ApiError> {
@@ -538,7 +407,7 @@ impl Auth {
                 .get("x-csrf-token")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if !super::ct_eq(&token_hash(given), &s.csrf_hash) {
+            if !ct_eq(&token_hash(given), &s.csrf_hash) {
                 return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf"));
             }
         }
@@ -559,85 +428,10 @@ impl Auth {
     }
 }
 
-pub fn is_mutating(m: &Method) -> bool {
-    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// One cookie's value.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all("cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name && !v.is_empty()).then(|| v.to_string())
-        })
-}
-
-/// Refuse a mutating request from another origin: `Origin` must name this host (any
-/// scheme), and `Sec-Fetch-Site` must not be `cross-site`.
-pub fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
-    let refuse = || ApiError::new(StatusCode::FORBIDDEN, "cross_origin");
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
-    {
-        return Err(refuse());
-    }
-    let Some(origin) = headers.get("origin") else {
-        return Ok(());
-    };
-    let origin = origin.to_str().map_err(|_| refuse())?;
-    let host = headers
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(refuse)?;
-    let authority = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-        .ok_or_else(refuse)?;
-    if authority.eq_ignore_ascii_case(host) {
-        Ok(())
-    } else {
-        Err(refuse())
-    }
-}
-
-/// The `Set-Cookie` value for a new session (or, with an empty token, its removal).
-pub fn set_cookie(token: &str, secure: bool) -> String {
-    let age = if token.is_empty() { "; Max-Age=0" } else { "" };
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{age}{secure}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `returnsd pin-hash`: an argon2id hash the login verifies, salted afresh each time;
-    /// short, long or spaced PINs are refused.
-    #[test]
-    fn pin_hashes_verify() {
-        let h = hash_pin("4711").unwrap();
-        assert!(h.starts_with("$argon2id$"), "{h}");
-        assert!(verify_pin("4711", Some(&h)));
-        assert!(!verify_pin("4712", Some(&h)));
-        assert_ne!(h, hash_pin("4711").unwrap());
-        for bad in ["", "123", "12 34", &"9".repeat(65)] {
-            assert!(hash_pin(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().unwrap());
-        }
-        h
-    }
+    use crate::http::auth::guard::tests::headers;
 
     fn auth(lockout_after: u32) -> Auth {
         Auth::new(&HttpConfig {
@@ -653,49 +447,6 @@ mod tests {
             roles: vec![Role::Keeper],
             pin_hash: None,
         }
-    }
-
-    /// Same-host origins pass; other hosts, `null` and cross-site fetches do not.
-    #[test]
-    fn origin_must_be_this_host() {
-        assert!(check_origin(&headers(&[("host", "st:8470")])).is_ok());
-        assert!(
-            check_origin(&headers(&[
-                ("host", "st:8470"),
-                ("origin", "https://st:8470")
-            ]))
-            .is_ok()
-        );
-        assert!(
-            check_origin(&headers(&[
-                ("host", "st:8470"),
-                ("origin", "https://evil:8470")
-            ]))
-            .is_err()
-        );
-        assert!(check_origin(&headers(&[("host", "st:8470"), ("origin", "null")])).is_err());
-        assert!(
-            check_origin(&headers(&[
-                ("host", "st"),
-                ("sec-fetch-site", "cross-site")
-            ]))
-            .is_err()
-        );
-    }
-
-    /// The cookie is HttpOnly and SameSite=Strict always, Secure when configured; logout
-    /// expires it.
-    #[test]
-    fn cookie_attributes() {
-        assert_eq!(
-            set_cookie("abc", false),
-            "returnsd_session=abc; HttpOnly; SameSite=Strict; Path=/"
-        );
-        assert!(set_cookie("abc", true).ends_with("; Secure"));
-        assert!(set_cookie("", false).contains("Max-Age=0"));
-        let mut h = HeaderMap::new();
-        h.insert("cookie", "a=1; returnsd_session=tok; b=2".parse().unwrap());
-        assert_eq!(cookie(&h, COOKIE).as_deref(), Some("tok"));
     }
 
     /// The Nth wrong PIN locks the badge; a success clears the count.
@@ -904,19 +655,5 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.code, "unauthorized");
-    }
-
-    /// An argon2id PHC string verifies its PIN and nothing else; no hash never verifies.
-    #[test]
-    fn pins_verify_against_phc_strings() {
-        use argon2::password_hash::PasswordHasher;
-        let params = argon2::Params::new(1024, 1, 1, None).unwrap();
-        let a2 = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-        let h = a2.hash_password(b"2468").unwrap().to_string();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_pin("2468", Some(&h)));
-        assert!(!verify_pin("2469", Some(&h)));
-        assert!(!verify_pin("2468", Some("not a hash")));
-        assert!(!verify_pin("2468", None));
     }
 }

@@ -1,0 +1,51 @@
+//! The station's router — `/healthz`, the central's pull endpoints (`pull`), `/metrics`,
+//! the pages and kiosk endpoints (`kiosk`) and the operator API (`api`) — and the server
+//! that runs it until the daemon stops.
+
+use std::future::Future;
+
+use axum::Json;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::state::HttpState;
+use super::{api, conn, kiosk, metrics, pull};
+
+/// Every route of the station's listener.
+pub fn router(state: HttpState) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", get(|| async { Json(json!({"ok": true})) }))
+        .route("/v1/sync/events", get(pull::events))
+        .route("/v1/sync/ack", post(pull::ack))
+        .route("/metrics", get(metrics::metrics))
+        .merge(kiosk::routes())
+        .merge(api::router())
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: HttpState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let http = &state.cfg.http;
+    let mut listener =
+        conn::GuardedListener::new(listener, http.max_connections, http.idle_timeout);
+    if let Some(tls) = &state.tls {
+        listener = listener.with_tls(tls.acceptor.clone());
+    }
+    // Live streams (`live`) end on the daemon's stop signal, which fires with `shutdown`,
+    // so the graceful shutdown does not wait on them.
+    let app = router(state);
+    let app = app.into_make_service_with_connect_info::<conn::Peer>();
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "HTTP server stopped");
+    }
+}
