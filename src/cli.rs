@@ -451,7 +451,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, String> {
                 crate::app::RunOptions { scan_stdin },
                 crate::engine::system_clock(),
             ))
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Ping { json } => {

@@ -37,4 +37,5 @@ pub mod refdata;
 pub mod sheet;
 pub mod store;
 pub mod sync;
+pub mod systemd;
 pub mod views;

@@ -34,6 +34,9 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("privacy",   ""),
     // The contract's time format and hex: leaf helpers every layer may use.
     ("format",    ""),
+    // systemd's notify protocol (READY=1, STOPPING=1; later the watchdog): the daemon
+    // tells the service manager; it knows nothing of the crate.
+    ("systemd",   ""),
     ("photometa", ""),
     ("label",     ""),
     // Operator text, keyed by the domain's codes; the content-addressed photo store.
@@ -78,7 +81,7 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // The wiring: the daemon builds every worker; the CLI runs the daemon or talks to it,
     // and reads the state directory for its offline commands. Nothing names them back.
     ("app",       "domain engine store config i18n privacy commands views refdata feed photos \
-                   photometa label manifest sheet board http control devices printing sync format"),
+                   photometa label manifest sheet board http control devices printing sync systemd format"),
     ("cli",       "domain engine store config i18n privacy commands views refdata feed photos \
                    photometa label manifest sheet board http control devices printing sync app format"),
     ("main",      "cli"),

@@ -50,7 +50,7 @@ pub const KNOWN: &[Known] = &[
         "a label's customer name is read with feed::get: through refdata"),
     // ── imports: a lower module naming the CLI ───────────────────────────────────────────
     // ── extern: SQL outside the store ───────────────────────────────────────────────────
-    known!(Extern, "src/app.rs" => "rusqlite",
+    known!(Extern, "src/app/maintenance.rs" => "rusqlite",
         "photo pruning asks the journal which photos are still referenced: a store query"),
     known!(Extern, "src/cli.rs" => "rusqlite",
         "offline commands open and query the database: through store readers and views"),
