@@ -16,6 +16,7 @@ mod error;
 pub mod files;
 pub mod jobs;
 mod journal;
+pub mod offline;
 mod schema;
 pub mod snapshot;
 mod verify;
