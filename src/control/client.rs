@@ -29,12 +29,6 @@ impl std::fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
-impl From<RequestError> for String {
-    fn from(e: RequestError) -> String {
-        e.to_string()
-    }
-}
-
 /// Client side: send one request and read one reply.
 pub async fn request(socket: &Path, req: &Value) -> Result<Value, RequestError> {
     let stream = UnixStream::connect(socket).await.map_err(|e| {

@@ -52,8 +52,6 @@ pub const KNOWN: &[Known] = &[
     // ── extern: SQL outside the store ───────────────────────────────────────────────────
     known!(Extern, "src/app/maintenance.rs" => "rusqlite",
         "photo pruning asks the journal which photos are still referenced: a store query"),
-    known!(Extern, "src/cli.rs" => "rusqlite",
-        "offline commands open and query the database: through store readers and views"),
     known!(Extern, "src/feed.rs" => "rusqlite",
         "the feed's tables are read and written here: into the store"),
     known!(Extern, "src/manifest.rs" => "rusqlite",
