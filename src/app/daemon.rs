@@ -39,6 +39,10 @@ const ENGINE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// A daemon that has started: the engine runs, every worker runs, the control socket and
 /// the HTTP listener are bound. It serves until [`Daemon::run_until`]'s shutdown resolves.
+/// Dropped instead, its workers see their stop flag's sender gone and end, but nobody
+/// waits for the engine to commit and the state directory is released at once: stop it
+/// with `run_until`.
+#[must_use = "a daemon stops in order only through run_until"]
 pub struct Daemon {
     /// The validated config every worker shares (the control socket's path is removed at
     /// stop).
