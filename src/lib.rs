@@ -20,6 +20,9 @@
 //!   actions out; only their loops do I/O. (`sync::tests::machines_are_pure`)
 //! - Operator-facing text lives only in `i18n` (zh-CN and en).
 //! - Customer names and phones never reach logs; lists mask them (`privacy`).
+//! - The daemon is built, then run until a shutdown passed in: `app::Daemon::build` does
+//!   everything that can fail at start (before systemd hears READY=1), `run_until` stops it
+//!   in order; tests and benches start it in their own runtime (`tests/it/in_process.rs`).
 pub mod app;
 pub mod board;
 pub mod cli;
@@ -44,4 +47,5 @@ pub mod sheet;
 pub mod store;
 pub mod sync;
 pub mod sync_status;
+pub mod systemd;
 pub mod views;

@@ -233,10 +233,7 @@ pub fn hide_first_check(state: &mut Value, events: &mut Vec<Value>) {
 
 /// `GET /inspection-standards`: every stored inspection standard and the built-in lines.
 pub async fn inspection_standards(ctx: &Ctx) -> Result<Value, ApiError> {
-    let standards = ctx
-        .state
-        .read(crate::refdata::inspection_standards)
-        .await?;
+    let standards = ctx.state.read(crate::refdata::inspection_standards).await?;
     Ok(standards)
 }
 

@@ -20,6 +20,7 @@ pub mod files;
 pub mod jobs;
 mod journal;
 pub mod kiosk;
+pub mod offline;
 pub mod read;
 mod reader;
 mod schema;

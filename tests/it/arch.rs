@@ -34,6 +34,9 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("privacy",   ""),
     // The contract's time format and hex: leaf helpers every layer may use.
     ("format",    ""),
+    // systemd's notify protocol (READY=1, STOPPING=1; later the watchdog): the daemon
+    // tells the service manager; it knows nothing of the crate.
+    ("systemd",   ""),
     ("photometa", ""),
     ("label",     ""),
     // Operator text, keyed by the domain's codes; the content-addressed photo store.
@@ -85,13 +88,12 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // it publishes its state to `sync_status`.
     ("sync",      "domain engine store config i18n privacy feed photos format sync_status"),
     // The wiring: the daemon builds every worker; the CLI runs the daemon or talks to it,
-    // and reads the state directory for its offline commands. Nothing names them back.
-    ("app",       "domain engine store config i18n privacy commands views refdata feed photos \
-                   photometa label manifest sheet board http control devices printing sync format \
-                   sync_status"),
-    ("cli",       "domain engine store config i18n privacy commands views refdata feed photos \
-                   photometa label manifest sheet board http control devices printing sync app format \
-                   sync_status"),
+    // and reads the state directory for its offline commands (through the store and the
+    // views). Nothing names them back. Each row lists what the wiring names, no more.
+    ("app",       "engine store config i18n photos board http control devices printing sync \
+                   systemd sync_status"),
+    ("cli",       "engine store config i18n privacy views photos manifest sheet board http \
+                   control devices printing sync app format sync_status"),
     ("main",      "cli"),
 ];
 

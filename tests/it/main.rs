@@ -20,6 +20,7 @@ mod faultfs;
 mod flow;
 mod handheld;
 mod hid;
+mod in_process;
 mod kiosk;
 mod labels;
 mod metrics;

@@ -1,4 +1,4 @@
-//! The daemon's control socket (JSON lines over a Unix socket, `src/control.rs`) as a
+//! The daemon's control socket (JSON lines over a Unix socket, `src/control/`) as a
 //! client sees it: one request per connection, or a kept connection for many.
 
 use std::io::{BufRead, BufReader, Write};

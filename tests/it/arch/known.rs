@@ -37,7 +37,5 @@ pub const KNOWN: &[Known] = &[
     // ── imports: reference data read from the feed's tables, not through refdata ─────────
     // ── imports: a lower module naming the CLI ───────────────────────────────────────────
     // ── extern: SQL outside the store ───────────────────────────────────────────────────
-    known!(Extern, "src/cli.rs" => "rusqlite",
-        "offline commands open and query the database: through store readers and views"),
     // ── cycles between files ────────────────────────────────────────────────────────────
 ];

@@ -1,0 +1,22 @@
+//! The daemon: builds the engine and its edges from a validated config, runs until a
+//! shutdown it is given (SIGTERM or SIGINT for `returnsd run`), then stops accepting input,
+//! lets the engine commit what it was given, and exits. A missing device never stops it; a
+//! damaged database, a held state directory or a socket or port in use stops it before it
+//! is ready.
+//!
+//! - [`daemon`]: [`Daemon::build`] (everything that can fail at start fails there) and
+//!   [`Daemon::run_until`] (wait for the shutdown, stop in order); [`run`] for the binary.
+//! - [`scanners`]: the scan sources — scanner actors and their board bridge, standard input.
+//! - [`maintenance`]: the periodic housekeeping worker (photos, pruning, high-water mark).
+//! - [`error`]: why the daemon could not start.
+//!
+//! Architecture invariant: nothing names `app` back; the CLI calls [`run`], tests and
+//! benches [`Daemon::build`].
+
+mod daemon;
+mod error;
+mod maintenance;
+mod scanners;
+
+pub use daemon::{Daemon, RunOptions, run};
+pub use error::DaemonError;

@@ -1,0 +1,412 @@
+//! How the command line prints what it got: the daemon's answers, `ping`, the returns list
+//! and one return, `sync status`, `journal verify`, a manifest import's report. Each
+//! function returns the text (every line ends in a newline) and prints nothing, so the
+//! words can be read and tested in one place. Messages come from `i18n` in the station's
+//! language; tables keep their English column heads, as they always had.
+
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use crate::i18n::{Lang, message};
+use crate::manifest::ImportReport;
+use crate::privacy::mask_name;
+use crate::store::Verification;
+use crate::views::ReturnRow;
+
+/// `returnsd ping` for people: one fact a line.
+pub fn ping_text(v: &Value, lang: Lang) -> String {
+    let s = |k: &str| v[k].as_str().unwrap_or("—").to_string();
+    let tls = v["tls_fingerprint"].as_str();
+    let http = match (v["http"].as_str(), tls) {
+        (Some(a), Some(_)) => format!("https://{a}"),
+        (Some(a), None) => format!("http://{a}"),
+        (None, _) => "—".to_string(),
+    };
+    let fp = tls.map_or_else(|| message(lang, "ping.no_tls", &[]), str::to_string);
+    let line = |code: &str, value: String| format!("{}: {value}\n", message(lang, code, &[]));
+    [
+        line("ping.station", s("station")),
+        line("ping.epoch", s("epoch")),
+        line("ping.http", http),
+        line("ping.tls_fingerprint", fp),
+    ]
+    .concat()
+}
+
+/// The daemon's answer to a scan or an operator command: `OK `, `ERR` or `NOT SAVED`, the
+/// message in the station's language, the journal seqs it was recorded at, and whether it
+/// is the answer to an earlier ask.
+pub fn reply_line(reply: &Value, lang: Lang) -> String {
+    let outcome = reply.get("outcome").and_then(Value::as_str).unwrap_or("");
+    let code = reply.get("code").and_then(Value::as_str).unwrap_or("");
+    let msg = reply
+        .get(if lang == Lang::En {
+            "message_en"
+        } else {
+            "message_zh"
+        })
+        .and_then(Value::as_str)
+        .unwrap_or(code);
+    let seq = match (
+        reply.get("seq_first").and_then(Value::as_i64),
+        reply.get("seq_last").and_then(Value::as_i64),
+    ) {
+        (Some(a), Some(b)) if a == b => format!(" [seq {a}]"),
+        (Some(a), Some(b)) => format!(" [seq {a}-{b}]"),
+        _ => String::new(),
+    };
+    let tag = match outcome {
+        "accepted" => "OK ",
+        "not_stored" => "NOT SAVED",
+        _ => "ERR",
+    };
+    let again = if reply["replayed"] == true {
+        format!(" ({})", message(lang, "cli.replayed", &[]))
+    } else {
+        String::new()
+    };
+    format!("{tag} {msg}{seq}{again}\n")
+}
+
+/// A request whose answer was lost: it may or may not have been carried out.
+pub fn unknown_line(lang: Lang, why: String) -> String {
+    format!(
+        "UNKNOWN {}\n",
+        message(lang, "cli.unknown", &[("why", why)])
+    )
+}
+
+/// The contract time `t` in the station's time zone, to the minute (as given when it does
+/// not parse).
+fn local(tz: &chrono_tz::Tz, t: &str) -> String {
+    crate::format::parse_time(t)
+        .map(|t| t.with_timezone(tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// `returns list`: a table, newest first, customer names masked.
+pub fn returns_table(rows: &[ReturnRow], lang: Lang, tz: &chrono_tz::Tz) -> String {
+    let mut out = format!(
+        "{:<26} {:<18} {:<16} {:<14} {:<8} {:>5} {:<16}\n",
+        "return_id", "waybill", "kind", "stage", "customer", "items", "received"
+    );
+    for r in rows {
+        let kind = (r.kind.as_ref())
+            .map(|k| message(lang, &format!("kind.{k}"), &[]))
+            .unwrap_or_else(|| "?".into());
+        let _ = writeln!(
+            out,
+            "{:<26} {:<18} {:<16} {:<14} {:<8} {:>5} {:<16}",
+            r.return_id,
+            r.waybill,
+            kind,
+            r.stage,
+            mask_name(&r.customer_name),
+            r.items,
+            local(tz, &r.received_at)
+        );
+    }
+    out
+}
+
+/// `returns list --json`: one object a line, customer names masked.
+pub fn returns_json_lines(rows: &[ReturnRow]) -> String {
+    let mut out = String::new();
+    for r in rows {
+        let st = &r.state;
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({"return_id": r.return_id, "waybill": r.waybill, "kind": r.kind, "stage": r.stage,
+                   "customer": mask_name(&r.customer_name), "items": r.items, "received_at": r.received_at,
+                   "refund_due_by": st["refund_due_by"], "exchange_ship_by": st["exchange_ship_by"]})
+        );
+    }
+    out
+}
+
+/// `returns show`: the return's facts, its items (voided ones left out) and its events.
+/// `st` carries the customer fields as they may be shown (masked unless revealed).
+pub fn return_text(id: &str, st: &Value, events: &[Value], tz: &chrono_tz::Tz) -> String {
+    let s = |k: &str, none: &'static str| st[k].as_str().unwrap_or(none).to_string();
+    let mut out = String::new();
+    let _ = writeln!(out, "return    {id}   stage {}", s("stage", ""));
+    let _ = writeln!(out, "waybill   {} ({})", s("waybill", ""), s("courier", ""));
+    let _ = writeln!(out, "kind      {}", s("kind", "?"));
+    let _ = writeln!(out, "order     {}", s("order_no", "-"));
+    let _ = writeln!(
+        out,
+        "customer  {} {}",
+        s("customer_name", ""),
+        s("customer_phone_tail", "")
+    );
+    let _ = writeln!(
+        out,
+        "received  {} by {}",
+        local(tz, &s("received_at", "")),
+        s("received_by", "")
+    );
+    if let Some(t) = st["refund_due_by"].as_str() {
+        let _ = writeln!(out, "refund due by   {}", local(tz, t));
+    }
+    if let Some(t) = st["exchange_ship_by"].as_str() {
+        let _ = writeln!(out, "exchange ship by {}", local(tz, t));
+    }
+    out.push_str("items:\n");
+    for i in st["items"].as_array().into_iter().flatten() {
+        if i["voided"] == json!(true) {
+            continue;
+        }
+        let reasons: Vec<&str> = (i["defect_reasons"].as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:>3} {:<20} zone {:<12} grade {:<7} {}",
+            i["item_no"],
+            i["sku"].as_str().unwrap_or(""),
+            i["zone"].as_str().unwrap_or(""),
+            i["grade"].as_str().unwrap_or("-"),
+            reasons.join(",")
+        );
+    }
+    out.push_str("events:\n");
+    for e in events {
+        let _ = writeln!(
+            out,
+            "  {:>6} {} {:<24} {}",
+            e["seq"],
+            e["occurred_at"].as_str().unwrap_or(""),
+            e["type"].as_str().unwrap_or(""),
+            e["actor"].as_str().unwrap_or("")
+        );
+    }
+    out
+}
+
+/// `sync status` for people: the journal and backlog, the push and feed workers, the disk
+/// and the clock.
+pub fn sync_status_text(v: &Value) -> String {
+    let s = |p: &Value| match p {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let (push, feed) = (&v["push"], &v["feed"]);
+    let mut out = String::new();
+    let _ = writeln!(out, "epoch            {}", s(&v["epoch"]));
+    let _ = writeln!(
+        out,
+        "journal          last seq {}, acked through {}",
+        s(&v["last_seq"]),
+        s(&v["acked_through"])
+    );
+    let _ = writeln!(
+        out,
+        "backlog          {} events, oldest unacked {} s old",
+        s(&v["backlog"]),
+        s(&v["oldest_unacked_age_s"])
+    );
+    let _ = writeln!(
+        out,
+        "push             {} (last success {}, batch limit {})",
+        s(&push["state"]),
+        s(&push["last_success"]),
+        s(&push["batch_limit"])
+    );
+    if !push["last_error"].is_null() {
+        let _ = writeln!(
+            out,
+            "  last error     {} at {}",
+            s(&push["last_error"]),
+            s(&push["last_error_at"])
+        );
+        let _ = writeln!(out, "  next retry     {}", s(&push["next_retry"]));
+    }
+    let _ = writeln!(
+        out,
+        "feed             {} (cursor {:?}, last success {}, rejected items {})",
+        s(&feed["state"]),
+        s(&feed["cursor"]),
+        s(&feed["last_success"]),
+        s(&feed["rejected_items"])
+    );
+    if !feed["last_error"].is_null() {
+        let _ = writeln!(out, "  last error     {}", s(&feed["last_error"]));
+    }
+    if v["disk"].is_object() {
+        out.push_str(&disk_text(&v["disk"], s));
+    }
+    let _ = writeln!(
+        out,
+        "clock offset     {} ms{}",
+        s(&v["clock_offset_ms"]),
+        if v["clock_alarm"] == json!(true) {
+            "  ALARM: over the limit"
+        } else {
+            ""
+        }
+    );
+    out
+}
+
+/// The disk lines of `sync status`: usage against the cap, full or above the high-water
+/// mark, pruning, a storage fault.
+fn disk_text(d: &Value, s: impl Fn(&Value) -> String) -> String {
+    let mb = |x: &Value| {
+        x.as_u64()
+            .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
+            .unwrap_or("-".into())
+    };
+    let state = match d["full_reason"].as_str() {
+        Some("filesystem") => format!(
+            "  FULL: the filesystem holding the state directory is full ({} free): new work refused",
+            mb(&d["fs_free_bytes"])
+        ),
+        Some(_) => "  FULL: the station's disk cap is reached: new work refused".to_string(),
+        None if d["high_water"] == json!(true) => "  above high-water mark".to_string(),
+        None => String::new(),
+    };
+    let mut out = format!(
+        "disk             {} of {}{state}, {} events pruned\n",
+        mb(&d["used_bytes"]),
+        mb(&d["cap_bytes"]),
+        s(&d["pruned_events"])
+    );
+    if let Some(f) = d["storage_fault"].as_str() {
+        let _ = writeln!(out, "  STORAGE FAULT  {f}");
+    }
+    out
+}
+
+/// `journal verify` / `journal rebuild`: what was checked and what differs, then `OK` or
+/// `FAILED`.
+pub fn verification_text(v: &Verification) -> String {
+    let seq = |s: Option<i64>| s.map(|s| s.to_string()).unwrap_or("-".into());
+    let mut out = format!(
+        "journal: {} events, seq {}..{}\n",
+        v.events,
+        seq(v.first_seq),
+        seq(v.last_seq)
+    );
+    if v.pruned_through > 0 {
+        let _ = writeln!(
+            out,
+            "  seq 1..{} pruned after the central acknowledged them (retention)",
+            v.pruned_through
+        );
+    }
+    if v.gaps.is_empty() {
+        out.push_str("  seq: contiguous\n");
+    }
+    for (a, b) in &v.gaps {
+        let _ = writeln!(out, "  GAP: seq {a}..{b} missing");
+    }
+    for s in &v.order_errors {
+        let _ = writeln!(
+            out,
+            "  note: seq {s} is stamped earlier than seq {} (the clock was set back)",
+            s - 1
+        );
+    }
+    for (s, e) in &v.undecodable {
+        let _ = writeln!(out, "  UNREADABLE: seq {s}: {e}");
+    }
+    for r in &v.mismatched_returns {
+        let _ = writeln!(
+            out,
+            "  MISMATCH: return {r}: projection differs from the journal's rebuild"
+        );
+    }
+    let matches = |ok: bool, yes: &str, no: &str| if ok { yes } else { no }.to_string();
+    let _ = writeln!(
+        out,
+        "  ledger: {}",
+        matches(
+            v.stock_matches,
+            "balances with the rebuild",
+            "DIFFERS from the rebuild"
+        )
+    );
+    let _ = writeln!(
+        out,
+        "  benches: {}",
+        matches(
+            v.benches_match,
+            "match the rebuild",
+            "DIFFER from the rebuild"
+        )
+    );
+    let _ = writeln!(
+        out,
+        "  bins and RTV notes: {}",
+        matches(
+            v.supervision_matches,
+            "match the rebuild",
+            "DIFFER from the rebuild"
+        )
+    );
+    out.push_str(if v.ok() { "OK\n" } else { "FAILED\n" });
+    out
+}
+
+/// `manifest import`: the counts, then each rejected line with its reason.
+pub fn import_text(file: &std::path::Path, r: &ImportReport) -> String {
+    let mut out = format!(
+        "{}: {} stored, {} deleted, {} unchanged (same or older version), {} rejected\n",
+        file.display(),
+        r.stored,
+        r.deleted,
+        r.stale,
+        r.rejected.len()
+    );
+    for (line, why) in &r.rejected {
+        let _ = writeln!(out, "  line {line}: rejected: {why}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An answer's line carries its tag, the message in the station's language, its seqs
+    /// and, for an answer given before, that it was not recorded again.
+    #[test]
+    fn reply_lines_say_outcome_message_and_seqs() {
+        let reply = json!({"outcome": "accepted", "code": "x", "message_en": "Logged in",
+                           "message_zh": "已登录", "seq_first": 1, "seq_last": 2});
+        assert_eq!(reply_line(&reply, Lang::En), "OK  Logged in [seq 1-2]\n");
+        assert_eq!(reply_line(&reply, Lang::Zh), "OK  已登录 [seq 1-2]\n");
+        let refused = json!({"outcome": "refused", "code": "kind_required", "seq_first": 3,
+                             "seq_last": 3});
+        assert_eq!(
+            reply_line(&refused, Lang::En),
+            "ERR kind_required [seq 3]\n"
+        );
+        let lost = json!({"outcome": "not_stored", "message_en": "Disk full"});
+        assert_eq!(reply_line(&lost, Lang::En), "NOT SAVED Disk full\n");
+        let again = json!({"outcome": "accepted", "message_en": "OK", "replayed": true});
+        assert!(reply_line(&again, Lang::En).starts_with("OK  OK ("));
+    }
+
+    /// A clean journal reads as contiguous and matching, and ends in OK.
+    #[test]
+    fn a_clean_verification_ends_in_ok() {
+        let v = Verification {
+            events: 3,
+            first_seq: Some(1),
+            last_seq: Some(3),
+            stock_matches: true,
+            benches_match: true,
+            supervision_matches: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            verification_text(&v),
+            "journal: 3 events, seq 1..3\n  seq: contiguous\n  ledger: balances with the \
+             rebuild\n  benches: match the rebuild\n  bins and RTV notes: match the rebuild\nOK\n"
+        );
+    }
+}
