@@ -808,7 +808,7 @@ fn run_daemon(dir: &Path, central: &Central, epoch: &str, n: i64) -> DaemonRun {
     let _ = sampler.join();
     run.peak_rss_kb = peak.load(Ordering::Relaxed);
     run.rss_samples = samples.load(Ordering::Relaxed) as usize;
-    run.station_acked_after = returnsd::store::open_reader(&dir.join("returnsd.db"))
+    run.station_acked_after = returnsd::store::Reader::open(&dir.join("returnsd.db"))
         .ok()
         .and_then(|c| returnsd::store::acked_through(&c).ok());
     let log = std::fs::read_to_string(&err_path).unwrap_or_default();
@@ -837,7 +837,7 @@ struct StationPath {
 /// `store::journal_after` + `sync::push::batch_body` + a parse of every row's data (what
 /// the push worker's photo scan does) + gzip, on `k` batches spread over the journal.
 fn station_path(station_db: &Path, epoch: &str, n: i64, k: i64) -> StationPath {
-    let conn = returnsd::store::open_reader(station_db).expect("reader");
+    let conn = returnsd::store::Reader::open(station_db).expect("reader");
     let mut p = StationPath {
         batches: 0,
         read_ms: Vec::new(),

@@ -37,6 +37,7 @@ pub mod format;
 pub mod http;
 pub mod i18n;
 pub mod label;
+pub mod labels;
 pub mod manifest;
 pub mod photometa;
 pub mod photos;

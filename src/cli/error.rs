@@ -47,7 +47,7 @@ pub enum CliError {
     Pin(#[from] crate::http::auth::PinError),
     /// The print queue or a label preview.
     #[error("{0}")]
-    Print(#[from] crate::printing::PrintError),
+    Print(#[from] crate::labels::PrintError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),

@@ -33,7 +33,7 @@ pub fn export(
     out: Option<&Path>,
 ) -> Result<ExitCode, CliError> {
     let cfg = load_config(config)?;
-    let conn = store::open_connection(existing_database(&cfg)?, false)?;
+    let conn = store::open_checked(existing_database(&cfg)?)?;
     let since = parse_since(&cfg.station.timezone, since)?;
     let sink: Box<dyn Write> = match out {
         Some(p) => Box::new(std::io::BufWriter::new(

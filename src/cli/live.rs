@@ -64,7 +64,7 @@ pub fn sync_status(config: &Option<PathBuf>, as_json: bool) -> Result<ExitCode, 
         Ok(v) => v,
         Err(e) => {
             eprintln!("{e}\n(showing what the database says; worker state unknown)");
-            let conn = crate::store::open_connection(existing_database(&cfg)?, false)?;
+            let conn = crate::store::open_checked(existing_database(&cfg)?)?;
             let counters = crate::store::sync_counters(&conn)?;
             crate::views::sync_status_json(
                 &counters,

@@ -21,7 +21,7 @@ use crate::views::{self, ReturnDetail, ReturnFilter};
 /// `returnsd returns list|show`.
 pub fn returns(config: &Option<PathBuf>, cmd: ReturnsCmd) -> Result<ExitCode, CliError> {
     let cfg = load_config(config)?;
-    let conn = store::open_connection(existing_database(&cfg)?, false)?;
+    let conn = store::open_checked(existing_database(&cfg)?)?;
     let tz = &cfg.station.timezone;
     match cmd {
         ReturnsCmd::List { stage, limit, json } => {
@@ -85,10 +85,10 @@ pub fn print_queue(
     as_json: bool,
 ) -> Result<ExitCode, CliError> {
     let cfg = load_config(config)?;
-    let conn = store::open_connection(existing_database(&cfg)?, false)?;
+    let conn = store::open_checked(existing_database(&cfg)?)?;
     print!(
         "{}",
-        crate::printing::view::queue_text(&conn, all, limit, as_json)?
+        crate::labels::view::queue_text(&conn, all, limit, as_json)?
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -101,8 +101,8 @@ pub fn label_preview(
     out: &Path,
 ) -> Result<ExitCode, CliError> {
     let cfg = load_config(config)?;
-    let conn = store::open_connection(existing_database(&cfg)?, false)?;
-    let (j, png) = crate::printing::view::preview(&cfg.print_settings(), &conn, job, return_id)?;
+    let conn = store::open_checked(existing_database(&cfg)?)?;
+    let (j, png) = crate::labels::view::preview(&cfg.print_settings(), &conn, job, return_id)?;
     std::fs::write(out, png).map_err(CliError::io(out.display()))?;
     println!(
         "job {} ({} {} for {}, {}) -> {}",
@@ -119,13 +119,14 @@ pub fn label_preview(
 /// `returnsd journal verify|rebuild`: exit 1 when the journal and the projections disagree.
 pub fn journal(config: &Option<PathBuf>, cmd: JournalCmd) -> Result<ExitCode, CliError> {
     let cfg = load_config(config)?;
-    let mut conn = store::open_connection(existing_database(&cfg)?, false)?;
+    let conn = store::open_checked(existing_database(&cfg)?)?;
     let v = match cmd {
         JournalCmd::Verify => store::verify(&conn)?,
         JournalCmd::Rebuild => {
             // Rebuilding rewrites the projections: never beside a running daemon.
             let _lock = lock_state_dir(&cfg, "returnsd journal rebuild")?;
-            store::rebuild(&mut conn)?
+            drop(conn);
+            store::rebuild_at(existing_database(&cfg)?)?
         }
     };
     print!("{}", render::verification_text(&v));

@@ -12,7 +12,7 @@ use super::{
 };
 use super::{inspection, operators, storage};
 use crate::devices::scanner_config::{self, ScannerConfig};
-use crate::printing::printer_config::{self, PrinterConfig};
+use crate::labels::printer_config::{self, PrinterConfig};
 
 /// The validated configuration: one field per TOML table.
 #[derive(Debug, Clone)]

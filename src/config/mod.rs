@@ -8,7 +8,7 @@
 //! validates it: `station`, `storage` (+ `[control]`), `engine`, `scan`, `inspection`
 //! (+ `[[defect_reasons]]`), `zones`, `operators`, `log`, `http` (+ `tls`), `sync`.
 //! `[[scanners]]` and `[printer]` belong to the devices and printing code that use them
-//! (`devices::scanner_config`, `printing::printer_config`); this module only calls their
+//! (`devices::scanner_config`, `labels::printer_config`); this module only calls their
 //! validation.
 //!
 //! Architecture invariant: `config` depends on the settings it reads, never the other way:

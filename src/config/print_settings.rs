@@ -2,7 +2,7 @@
 //! never reads `Config` (it owns its settings type; the config fills it in).
 
 use super::Config;
-use crate::printing::PrintSettings;
+use crate::labels::PrintSettings;
 
 impl Config {
     /// What printing takes from this config: the database, the station, its time zone, the

@@ -4,7 +4,7 @@
 //! unknown, or of the wrong type — rather than stopping at the first.
 //!
 //! `[[scanners]]` and `[printer]` are read into types their owners define
-//! (`devices::scanner_config`, `printing::printer_config`), next to their validation.
+//! (`devices::scanner_config`, `labels::printer_config`), next to their validation.
 
 use std::path::PathBuf;
 
@@ -13,7 +13,7 @@ use serde_path_to_error::Segment;
 
 use super::ctx::Ctx;
 use crate::devices::scanner_config::RawScanner;
-use crate::printing::printer_config::RawPrinter;
+use crate::labels::printer_config::RawPrinter;
 
 /// The whole file.
 #[derive(Debug, Deserialize, Default)]

@@ -81,7 +81,7 @@ async fn sync_status(ctx: &ControlCtx) -> Result<Value, String> {
     let db = ctx.database.clone();
     let status = ctx.sync.clone();
     let mut v = tokio::task::spawn_blocking(move || {
-        let conn = crate::store::open_reader(&db).map_err(|e| e.to_string())?;
+        let conn = crate::store::Reader::open(&db).map_err(|e| e.to_string())?;
         crate::store::sync_counters(&conn)
             .map(|c| crate::views::sync_status_json(&c, &status, chrono::Utc::now()))
             .map_err(|e| e.to_string())

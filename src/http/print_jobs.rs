@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::printing::view::preview as render_preview;
+use crate::labels::view::preview as render_preview;
 pub use crate::views::job_json;
 
 use super::ctx::{Ctx, Outcome};

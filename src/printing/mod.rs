@@ -1,6 +1,6 @@
 //! The print worker: drains the durable print queue (`store::jobs`) to the configured
 //! printers. The engine queues a job in the same transaction as the `label.printed` event;
-//! this worker renders it once (from the label template and the return's data, in the
+//! this worker renders it once (`labels`: the label template and the return's data, in the
 //! printer's language), keeps the bytes with the job, sends them, asks the printer's status
 //! and records `sent`, then `confirmed` once the printer reports it done with no fault.
 //!
@@ -13,25 +13,12 @@
 //! - The worker is the only one talking to the printers (they take one connection at a
 //!   time), and it writes nothing itself: job updates go through the engine.
 //!
-//! Files: `worker.rs` the loop, `render.rs` a job's bytes, `data.rs` what a label shows
-//! (through the store's read models), `settings.rs` what printing takes from the config
-//! (built by the config: printing names no config), `view.rs` the queue as text and
-//! `label preview`, `error.rs` their typed errors; the printers' side in `transport.rs`,
-//! `zpl_status.rs`, `tspl_status.rs`, `profiles.rs` and `printer_config.rs`.
+//! Files: `worker.rs` the loop; the printers' side in `transport.rs`, `zpl_status.rs`,
+//! `tspl_status.rs`. What a job prints, and the printers' settings, live in `labels`.
 
-pub mod data;
-mod error;
-pub mod printer_config;
-pub mod profiles;
-mod render;
-mod settings;
 pub mod transport;
 pub mod tspl_status;
-pub mod view;
 mod worker;
 pub mod zpl_status;
 
-pub use error::PrintError;
-pub use render::{load_font, render_job};
-pub use settings::PrintSettings;
 pub use worker::{board_id, run};

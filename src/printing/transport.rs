@@ -15,8 +15,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::printer_config::{PrinterTarget, PrinterTransport};
 use super::{tspl_status, zpl_status};
+use crate::labels::printer_config::{PrinterTarget, PrinterTransport};
 
 /// What a printer said about itself after a query.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::printer_config::{PrinterConfig, PrinterTarget};
 use super::transport::{self, Status};
-use super::{PrintError, PrintSettings, load_font, render_job};
 use crate::board::{DeviceBoard, DeviceKind, DeviceState};
 use crate::domain::step::Effect;
 use crate::engine::EngineHandle;
 use crate::label::template::Templates;
 use crate::label::text::Font;
+use crate::labels::printer_config::{PrinterConfig, PrinterTarget};
+use crate::labels::{PrintError, PrintSettings, load_font, render_job};
 use crate::store::Reader;
 use crate::store::jobs::{self, Job, JobUpdate};
 

@@ -429,3 +429,12 @@ pub fn load_station(conn: &Connection) -> Result<Station, StoreError> {
     }
     Ok(st)
 }
+
+/// Open the station database at `path` for a command that reads it as a whole (the CLI's
+/// lists, exports and `journal verify`): with the writer's integrity check, so a damaged
+/// file is refused at once, naming it.
+pub fn open_checked(path: &Path) -> Result<super::Reader, StoreError> {
+    Ok(super::reader::Reader::from_connection(open_connection(
+        path, false,
+    )?))
+}

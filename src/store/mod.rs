@@ -27,11 +27,11 @@ mod schema;
 pub mod snapshot;
 mod verify;
 
-pub use db::{Appended, Batch, Store, load_station, open_connection};
+pub use db::{Appended, Batch, Store, load_station, open_checked, open_connection};
 pub use error::StoreError;
 pub use journal::{
     JOURNAL_COLUMNS, JournalRow, SyncCounters, acked_through, advance_ack, feed_after,
     journal_after, photo_referenced_after, prune, pruned_through, set_feed_after, sync_counters,
 };
-pub use reader::{Read, Reader, Write, open_reader};
-pub use verify::{Verification, rebuild, replay, verify};
+pub use reader::{Read, Reader, Write};
+pub use verify::{Verification, rebuild, rebuild_at, replay, verify};

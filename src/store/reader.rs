@@ -10,10 +10,10 @@
 //! connection behind them can only be taken inside the store: only the store says what
 //! can be read or written, and how.
 //!
-//! Transitional: a bare `rusqlite::Connection` (the API's shared reader) and a
-//! `rusqlite::Transaction` (the CLI's offline manifest import) are `Read` and `Write` too,
-//! until those edges hold a `Reader` and write through the engine's `Batch`; then the
-//! impls for them at the end of this file go, and so does [`open_reader`].
+//! A bare `rusqlite::Connection` is `Read` and a `rusqlite::Transaction` `Read + Write` too,
+//! for the store's own use (its tests, the writer's checks, the CLI's offline transaction
+//! that `offline::in_transaction` opens); the edges hold `Reader`s (`tests/it/arch.rs`
+//! keeps `rusqlite` out of them).
 
 use std::path::Path;
 
@@ -52,8 +52,8 @@ pub trait Write: Read {}
 
 /// A connection for reading only: no integrity check (the writer did it at start), so it
 /// opens in microseconds; WAL lets it read while the engine writes. What a [`Reader`]
-/// holds; public only for the API and the CLI until they hold a `Reader` (transitional).
-pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+/// holds.
+pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -81,6 +81,13 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// A reader over a connection the store opened (see `db::open_checked`).
+    pub(super) fn from_connection(conn: Connection) -> Reader {
+        Reader { conn }
+    }
+}
+
 impl sealed::Sealed for Reader {
     fn connection(&self, _: sealed::Inside) -> &Connection {
         &self.conn
@@ -88,8 +95,9 @@ impl sealed::Sealed for Reader {
 }
 impl Read for Reader {}
 
-// Transitional (see the module doc): the API's bare reader connection and the CLI's own
-// transaction.
+// Inside the store: the writer's own connection (the engine's checks, the store's tests) and
+// a transaction the store opens (`offline::in_transaction`). Nobody outside gets either:
+// `Store::conn` serves the engine, and the store opens no connection for anyone else.
 impl sealed::Sealed for Connection {
     fn connection(&self, _: sealed::Inside) -> &Connection {
         self

@@ -117,6 +117,13 @@ fn verify_in(conn: &Connection) -> Result<Verification, StoreError> {
 }
 
 /// Replace the projections with the journal's fold (`journal rebuild`).
+/// [`rebuild`] of the database at `path` (`journal rebuild`, under the state directory's
+/// lock: no daemon runs), with its own writer connection.
+pub fn rebuild_at(path: &std::path::Path) -> Result<Verification, StoreError> {
+    let mut conn = super::open_connection(path, false)?;
+    rebuild(&mut conn).map_err(|e| e.at(path))
+}
+
 pub fn rebuild(conn: &mut Connection) -> Result<Verification, StoreError> {
     let (st, v) = replay(conn)?;
     if v.pruned_through > 0 {

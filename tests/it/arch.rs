@@ -46,7 +46,7 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // that owns its settings type — the scanners' by `devices`, the printer's by
     // `printing`, the photo size cap by `photos` — and those never name config back
     // (a settings type knows nothing of the file it came from).
-    ("config",    "domain i18n devices printing photos"),
+    ("config",    "domain i18n devices labels photos"),
     // SQLite: schema, journal, snapshots. Knows the domain's events and state only.
     ("store",     "domain format"),
     // Versioned upserts of reference data, in the store's database.
@@ -65,6 +65,10 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // Manifest import: files → feed items → the store (applied by the engine, or by the
     // CLI under the state lock).
     ("manifest",  "domain store feed format"),
+    // What a print job prints: the printers' settings, a label's fields from the station's
+    // data, its bytes, previews and the queue as text. Below the edges: the print worker
+    // sends what it renders, the API and the CLI preview it.
+    ("labels",    "domain store refdata label format i18n views"),
     // The live state of every scanner and printer: written by the actors (through the
     // wiring), read by the views; it words states through i18n.
     ("board",     "domain i18n format"),
@@ -78,12 +82,12 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // i18n privacy) and the services it needs, never another edge. Reference data is
     // read through `refdata` or `views`, not from the feed's tables.
     // The sync status is read from `sync_status` (through `views` for its JSON).
-    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format sync_status"),
+    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format sync_status labels"),
     ("control",   "domain engine store config i18n privacy commands views manifest board format sync_status"),
     ("devices",   "domain engine store config i18n privacy"),
     // The print worker takes its settings from the caller (`Config::print_settings`), so
     // it names no config; the print queue's text shows jobs in the views' JSON form.
-    ("printing",  "domain engine store i18n privacy label refdata board format views"),
+    ("printing",  "domain engine store i18n privacy label refdata board format views labels"),
     // The sync worker brings the feed from the central and pushes photos with the events;
     // it publishes its state to `sync_status`.
     ("sync",      "domain engine store config i18n privacy feed photos format sync_status"),
@@ -91,9 +95,9 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // and reads the state directory for its offline commands (through the store and the
     // views). Nothing names them back. Each row lists what the wiring names, no more.
     ("app",       "engine store config i18n photos board http control devices printing sync \
-                   systemd sync_status"),
+                   systemd sync_status labels"),
     ("cli",       "engine store config i18n privacy views photos manifest sheet board http \
-                   control devices printing sync app format sync_status"),
+                   control devices printing sync app format sync_status labels"),
     ("main",      "cli"),
 ];
 
