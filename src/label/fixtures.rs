@@ -42,3 +42,14 @@ pub fn label(name: &str) -> Label {
 
 /// Index of the customer name in the return label's elements.
 pub const NAME: usize = 4;
+
+/// QR data a renderer must render safely or refuse: anything, the bytes that break out of a
+/// field in either language, and the safe set itself.
+pub fn qr_data() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        any::<String>(),
+        "[\\^~_\"\\\\\r\n>|,a-zA-Z0-9 张-]{0,40}",
+        "[A-Za-z0-9 .:/+*#(),-]{1,40}",
+    ]
+}

@@ -205,6 +205,35 @@ impl Label {
     }
 }
 
+/// Largest coordinate or size in dots either language takes (ZPL's limit in `^FO`, `^GB`,
+/// `^BC`, `^A`; generous for TSPL, which documents none).
+pub const MAX_DOTS: u64 = 32_000;
+
+/// A position on the label within [`MAX_DOTS`].
+pub(crate) fn check_pos(x: u32, y: u32) -> Result<(), RenderError> {
+    check_range("x", x.into(), 0, MAX_DOTS)?;
+    check_range("y", y.into(), 0, MAX_DOTS)
+}
+
+/// What both renderers check of a Code 128 element before writing it: its place, height
+/// and module width, and that the data can be encoded at all.
+pub(crate) fn check_barcode128(
+    x: u32,
+    y: u32,
+    height: u32,
+    module: u32,
+    data: &str,
+) -> Result<(), RenderError> {
+    check_pos(x, y)?;
+    check_range("barcode height", height.into(), 1, MAX_DOTS)?;
+    check_range("barcode module", module.into(), 1, 10)?;
+    super::code128::encode(data).map_err(|source| RenderError::Barcode {
+        data: data.to_owned(),
+        source,
+    })?;
+    Ok(())
+}
+
 /// Bytes every printer language here takes literally (ZPL inside `^FH_` fields, TSPL
 /// inside quotes, QR data); everything else is escaped or refused.
 pub fn is_literal_byte(b: u8) -> bool {

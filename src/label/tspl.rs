@@ -21,9 +21,10 @@
 
 use std::fmt::Write as _;
 
-use super::code128;
 use super::model::rasterise;
-use super::model::{Element, Label, RenderError, check_range, single_line};
+use super::model::{
+    Element, Label, MAX_DOTS, RenderError, check_barcode128, check_pos, check_range, single_line,
+};
 use super::qr;
 use super::text::Font;
 
@@ -37,9 +38,6 @@ pub const BACKSLASH_REPLACEMENT: char = '/';
 
 /// Gap between labels, millimetres, in the `GAP` command.
 pub const GAP_MM: u32 = 2;
-
-/// Largest coordinate accepted (generous; TSPL itself has no documented limit).
-const MAX_DOTS: u64 = 32_000;
 
 /// Built-in font heights in dots: (font name, height) at 203 dpi and at 300 dpi,
 /// smallest first (TSPL manual, `TEXT`).
@@ -69,11 +67,6 @@ fn quote(text: &str) -> String {
     }
     out.push('"');
     out
-}
-
-fn check_pos(x: u32, y: u32) -> Result<(), RenderError> {
-    check_range("x", x.into(), 0, MAX_DOTS)?;
-    check_range("y", y.into(), 0, MAX_DOTS)
 }
 
 /// Renders `label` as a TSPL job ending in `PRINT 1`.
@@ -137,13 +130,7 @@ pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError
                 module,
                 data,
             } => {
-                check_pos(*x, *y)?;
-                check_range("barcode height", (*height).into(), 1, MAX_DOTS)?;
-                check_range("barcode module", (*module).into(), 1, 10)?;
-                code128::encode(data).map_err(|source| RenderError::Barcode {
-                    data: data.clone(),
-                    source,
-                })?;
+                check_barcode128(*x, *y, *height, *module, data)?;
                 if let Some(ch) = data.chars().find(|c| matches!(c, '"' | '\\')) {
                     return Err(RenderError::UnsafeBarcodeChar {
                         data: data.clone(),
@@ -413,11 +400,7 @@ mod tests {
         /// bytes or is refused.
         #[test]
         fn any_qr_data_is_safe_or_refused(
-            data in prop_oneof![
-                any::<String>(),
-                "[\\^~_\"\\\\\r\n>|,a-zA-Z0-9 张-]{0,40}",
-                "[A-Za-z0-9 .:/+*#(),-]{1,40}",
-            ]
+            data in crate::label::fixtures::qr_data()
         ) {
             let mut l = label("x");
             l.elements.push(Element::Qr { x: 300, y: 200, module: 3, data: data.clone() });

@@ -25,8 +25,9 @@
 
 use std::fmt::Write as _;
 
-use super::code128;
-use super::model::{Element, Label, RenderError, check_range, rasterise, single_line};
+use super::model::{
+    Element, Label, RenderError, check_barcode128, check_pos, check_range, rasterise, single_line,
+};
 use super::qr;
 use super::text::Font;
 
@@ -35,7 +36,7 @@ pub const MAX_FIELD_BYTES: usize = 3072;
 /// Largest `^GFA` byte count (ZPL II guide, `^GF`).
 pub const MAX_GRAPHIC_BYTES: usize = 99_999;
 /// Largest coordinate / size ZPL accepts in `^FO`, `^GB`, `^BC`, `^A`.
-pub const MAX_DOTS: u64 = 32_000;
+pub use super::model::MAX_DOTS;
 
 /// How far below its `^FO` a `^BQ` symbol starts: the default `^BY` height, which we
 /// never change (`^BY` is only ever sent with its module width).
@@ -64,11 +65,6 @@ fn field(value: &str, barcode: bool) -> Result<String, RenderError> {
         MAX_FIELD_BYTES as u64,
     )?;
     Ok(format!("^FH_^FD{data}^FS"))
-}
-
-fn check_pos(x: u32, y: u32) -> Result<(), RenderError> {
-    check_range("x", x.into(), 0, MAX_DOTS)?;
-    check_range("y", y.into(), 0, MAX_DOTS)
 }
 
 /// Renders `label` as one ZPL II format, `^XA` … `^XZ`.
@@ -117,13 +113,7 @@ pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError
                 module,
                 data,
             } => {
-                check_pos(*x, *y)?;
-                check_range("barcode height", (*height).into(), 1, MAX_DOTS)?;
-                check_range("barcode module", (*module).into(), 1, 10)?;
-                code128::encode(data).map_err(|source| RenderError::Barcode {
-                    data: data.clone(),
-                    source,
-                })?;
+                check_barcode128(*x, *y, *height, *module, data)?;
                 let _ = writeln!(
                     out,
                     "^FO{x},{y}^BY{module}^BCN,{height},N,N,N{}",
@@ -355,11 +345,7 @@ mod tests {
         /// reaches the printer escaped into something else.
         #[test]
         fn any_qr_data_is_safe_or_refused(
-            data in prop_oneof![
-                any::<String>(),
-                "[\\^~_\"\\\\\r\n>|,a-zA-Z0-9 张-]{0,40}",
-                "[A-Za-z0-9 .:/+*#(),-]{1,40}",
-            ]
+            data in crate::label::fixtures::qr_data()
         ) {
             let mut l = label("x");
             l.elements.push(Element::Qr { x: 300, y: 200, module: 3, data: data.clone() });

@@ -7,7 +7,7 @@
 'use strict';
 
 window.Returnsd = Object.freeze({
-  // page: { lang(), strings(), csrf(), onUnauthorized() }
+  // page: { lang(), strings(), csrf(), setCsrf(token), csrfKey, onUnauthorized() }
   page(page) {
     const $ = (id) => document.getElementById(id);
 
@@ -97,9 +97,32 @@ window.Returnsd = Object.freeze({
       return source;
     }
 
+    // The session as both pages keep it: the CSRF token in this tab's sessionStorage (kept
+    // over a reload), and who is logged in beside the logout button.
+    function keepSession(token) {
+      page.setCsrf(token);
+      sessionStorage.setItem(page.csrfKey, token);
+    }
+
+    function dropSession() {
+      page.setCsrf('');
+      sessionStorage.removeItem(page.csrfKey);
+      $('who').textContent = '';
+      $('logout').hidden = true;
+    }
+
+    // GET /api/v1/me, shown beside the logout button.
+    async function whoAmI() {
+      const me = await getJson('/api/v1/me');
+      $('who').textContent = me.badge;
+      $('logout').hidden = false;
+      return me;
+    }
+
     // The login form's submit: the badge (a scanned `OP-` prefix dropped) and the PIN to
-    // POST /api/v1/session; on success `loggedIn(csrf_token)` (awaited), else the error in
-    // the message line and the PIN cleared for the next try. One submit at a time.
+    // POST /api/v1/session; on success the session is kept and `loggedIn()` awaited, else
+    // the error in the message line and the PIN cleared for the next try. One submit at a
+    // time.
     async function login(e, loggedIn) {
       e.preventDefault();
       const btn = $('login-btn');
@@ -121,7 +144,8 @@ window.Returnsd = Object.freeze({
         $('pin').value = '';
         $('badge').value = '';
         say('');
-        await loggedIn(body.csrf_token);
+        keepSession(body.csrf_token);
+        await loggedIn();
       } catch (err) {
         say(t('hh.offline'), 'error');
       } finally {
@@ -129,10 +153,21 @@ window.Returnsd = Object.freeze({
       }
     }
 
+    // Load the page's words, trying again (1 s doubling to 15 s) while the network is away:
+    // a page opened from the cache has no station to ask yet.
+    async function untilLoaded(load) {
+      for (let wait = 1000; ; wait = Math.min(wait * 2, 15000)) {
+        try { await load(); return; } catch (e) { await new Promise((r) => setTimeout(r, wait)); }
+      }
+    }
+
     async function endSession() {
       try { await fetch('/api/v1/session', { method: 'DELETE', headers: headers() }); } catch (e) { /* offline */ }
     }
 
-    return { $, t, textOf, translate, say, headers, getJson, newKey, fetchStrings, follow, login, endSession };
+    return {
+      $, t, textOf, translate, say, headers, getJson, newKey, fetchStrings, follow, login,
+      endSession, dropSession, whoAmI, untilLoaded,
+    };
   },
 });

@@ -38,6 +38,8 @@
     lang: () => lang,
     strings: () => strings,
     csrf: () => csrf,
+    setCsrf: (token) => { csrf = token; },
+    csrfKey: CSRF_KEY,
     onUnauthorized: () => toLogin(),
   });
   const { t, textOf, translate, say, headers, getJson } = common;
@@ -163,25 +165,16 @@
   function toLogin() {
     if (live) { live.close(); live = null; }
     me = null;
-    csrf = '';
-    sessionStorage.removeItem(CSRF_KEY);
-    $('who').textContent = '';
-    $('logout').hidden = true;
+    common.dropSession();
     show('v-login');
   }
 
   async function login(e) {
-    await common.login(e, async (token) => {
-      csrf = token;
-      sessionStorage.setItem(CSRF_KEY, csrf);
-      await afterLogin();
-    });
+    await common.login(e, afterLogin);
   }
 
   async function afterLogin() {
-    me = await getJson('/api/v1/me');
-    $('who').textContent = me.badge;
-    $('logout').hidden = false;
+    me = await common.whoAmI();
     const d = await getJson('/api/v1/defect-reasons');
     reasons = d.reasons || [];
     photoRequired = !!d.photo_required;
@@ -563,10 +556,7 @@
 
   async function start() {
     lang = localStorage.getItem(LANG_KEY);
-    // No network when the page opens from the cache: try the words again until they come.
-    for (let wait = 1000; ; wait = Math.min(wait * 2, 15000)) {
-      try { await loadStrings(); break; } catch (e) { await new Promise((r) => setTimeout(r, wait)); }
-    }
+    await common.untilLoaded(loadStrings);
     $('lang').addEventListener('click', switchLang);
     $('logout').addEventListener('click', logout);
     $('retry').addEventListener('click', () => { retryDelay = 2000; flush(); });

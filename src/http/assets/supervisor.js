@@ -35,6 +35,8 @@
     lang: () => lang,
     strings: () => strings,
     csrf: () => csrf,
+    setCsrf: (token) => { csrf = token; },
+    csrfKey: CSRF_KEY,
     onUnauthorized: () => toLogin(),
   });
   const { t, textOf, translate, say, headers, getJson } = common;
@@ -104,26 +106,17 @@
     if (live) { live.close(); live = null; }
     for (const k of Object.keys(shown)) delete shown[k];
     me = null;
-    csrf = '';
-    sessionStorage.removeItem(CSRF_KEY);
+    common.dropSession();
     clearTimeout(jobTimer);
-    $('who').textContent = '';
-    $('logout').hidden = true;
     show('v-login');
   }
 
   async function login(e) {
-    await common.login(e, async (token) => {
-      csrf = token;
-      sessionStorage.setItem(CSRF_KEY, csrf);
-      await afterLogin();
-    });
+    await common.login(e, afterLogin);
   }
 
   async function afterLogin() {
-    me = await getJson('/api/v1/me');
-    $('who').textContent = me.badge;
-    $('logout').hidden = false;
+    me = await common.whoAmI();
     if (!(me.roles || []).includes('supervisor')) {
       renderDenied();
       show('v-denied');
@@ -550,9 +543,7 @@
 
   async function start() {
     lang = localStorage.getItem(LANG_KEY);
-    for (let wait = 1000; ; wait = Math.min(wait * 2, 15000)) {
-      try { await loadStrings(); break; } catch (e) { await new Promise((r) => setTimeout(r, wait)); }
-    }
+    await common.untilLoaded(loadStrings);
     $('lang').addEventListener('click', switchLang);
     $('logout').addEventListener('click', logout);
     $('login-form').addEventListener('submit', login);
