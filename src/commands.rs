@@ -260,7 +260,7 @@ fn resolve_photo(state_dir: &std::path::Path, p: &Value) -> Result<PhotoRef, Str
             .to_string(),
         _ => return Err("photos must be sha256 strings or {sha256, …} objects".into()),
     };
-    match crate::photos::read(state_dir, &sha)? {
+    match crate::photos::read(state_dir, &sha).map_err(|e| e.to_string())? {
         Some((bytes, content_type)) => Ok(PhotoRef {
             sha256: sha,
             bytes: bytes.len() as u64,

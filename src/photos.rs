@@ -52,33 +52,52 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why a photo cannot be stored or read.
+#[derive(Debug, thiserror::Error)]
+pub enum PhotoError {
+    #[error("the photo is {0} bytes; at most {MAX_BYTES} are accepted")]
+    TooLarge(usize),
+    #[error("not a JPEG, PNG or WebP image (by its content)")]
+    NotAnImage,
+    #[error("{0:?} is not a SHA-256 hex digest")]
+    BadDigest(String),
+    /// The stored copy does not hash to its name: it must never be used as the photo.
+    #[error("{}: the stored photo is damaged (hash mismatch)", .0.display())]
+    Damaged(std::path::PathBuf),
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PhotoError + '_ {
+    move |error| PhotoError::Io {
+        path: path.to_path_buf(),
+        error,
+    }
+}
+
 /// Store a photo (idempotent) and return its reference. The file is written to a temp name,
 /// synced, then renamed, so a crash never leaves a half photo under its hash.
-pub fn store(state_dir: &Path, bytes: &[u8]) -> Result<PhotoRef, String> {
+pub fn store(state_dir: &Path, bytes: &[u8]) -> Result<PhotoRef, PhotoError> {
     if bytes.len() > MAX_BYTES {
-        return Err(format!(
-            "the photo is {} bytes; at most {MAX_BYTES} are accepted",
-            bytes.len()
-        ));
+        return Err(PhotoError::TooLarge(bytes.len()));
     }
-    let (content_type, ext) =
-        sniff(bytes).ok_or("not a JPEG, PNG or WebP image (by its content)")?;
+    let (content_type, ext) = sniff(bytes).ok_or(PhotoError::NotAnImage)?;
     let sha = sha256_hex(bytes);
     let path = path_for(state_dir, &sha, ext);
     if !path.exists() {
-        let dir = path.parent().ok_or("bad photo path")?;
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = path.parent().unwrap_or(state_dir);
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
         let tmp = dir.join(format!(".{sha}.tmp"));
         {
             use std::io::Write;
-            let mut f =
-                std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-            f.write_all(bytes)
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
-            f.sync_all()
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
+            let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(bytes).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
         }
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
     }
     Ok(PhotoRef {
         sha256: sha,
@@ -88,20 +107,17 @@ pub fn store(state_dir: &Path, bytes: &[u8]) -> Result<PhotoRef, String> {
 }
 
 /// Read a stored photo; checks its hash so a damaged copy is never uploaded as good.
-pub fn read(state_dir: &Path, sha: &str) -> Result<Option<(Vec<u8>, String)>, String> {
+pub fn read(state_dir: &Path, sha: &str) -> Result<Option<(Vec<u8>, String)>, PhotoError> {
     if !valid_sha(sha) {
-        return Err(format!("{sha:?} is not a SHA-256 hex digest"));
+        return Err(PhotoError::BadDigest(sha.to_string()));
     }
     for ct in ["image/jpeg", "image/png", "image/webp"] {
         let Some(ext) = ext_of(ct) else { continue };
         let p = path_for(state_dir, sha, ext);
         if p.exists() {
-            let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let bytes = std::fs::read(&p).map_err(io(&p))?;
             if sha256_hex(&bytes) != sha {
-                return Err(format!(
-                    "{}: the stored photo is damaged (hash mismatch)",
-                    p.display()
-                ));
+                return Err(PhotoError::Damaged(p));
             }
             return Ok(Some((bytes, ct.to_string())));
         }
@@ -226,6 +242,9 @@ mod tests {
         // A damaged copy is detected, not uploaded.
         let p = path_for(dir.path(), &a.sha256, "png");
         std::fs::write(&p, b"\x89PNG\r\n\x1a\ndamaged").unwrap();
-        assert!(read(dir.path(), &a.sha256).unwrap_err().contains("damaged"));
+        assert!(matches!(
+            read(dir.path(), &a.sha256),
+            Err(PhotoError::Damaged(_))
+        ));
     }
 }

@@ -223,7 +223,7 @@ impl Uplink {
             Err(error) => {
                 return Err(PushError::PhotoUnreadable {
                     sha256: p.sha256.clone(),
-                    error,
+                    error: error.to_string(),
                 });
             }
         };
