@@ -100,6 +100,15 @@ impl Daemon {
             stop_rx.clone(),
         ));
         let (push, feed) = start_sync(&cfg, &engine, &status, &stop_rx);
+        let watch = super::watchdog::Watch {
+            cfg: cfg.clone(),
+            engine: engine.clone(),
+            board: board.clone(),
+            sync: status.clone(),
+            late: Default::default(),
+        };
+        let watchdog = tokio::spawn(super::watchdog::watchdog(watch.clone(), stop_rx.clone()));
+        let notify_status = tokio::spawn(super::watchdog::status(watch, stop_rx.clone()));
         let control = tokio::spawn(crate::control::serve(
             listener,
             control_ctx(&cfg, &engine, &http, status, board),
@@ -110,6 +119,8 @@ impl Daemon {
             ("push", push),
             ("feed", feed),
             ("print worker", printer),
+            ("watchdog", watchdog),
+            ("status", notify_status),
         ];
         workers.extend(http.task.map(|t| ("http", t)));
         tracing::info!(

@@ -58,6 +58,12 @@ pub(super) enum Input {
     Prune {
         reply: oneshot::Sender<Result<i64, EngineError>>,
     },
+    /// Is the engine alive? Answered after the batch it joins has committed (or failed):
+    /// proof that the engine thread takes inputs and the writer gets its transaction
+    /// through. The systemd watchdog pings only on these answers.
+    Probe {
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     /// The daemon is stopping: commit what was sent before this, refuse what comes after.
     Close,
 }
@@ -161,6 +167,18 @@ impl EngineHandle {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Prune { reply })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Wait until the engine has taken a probe through a batch of its own (see
+    /// [`Input::Probe`]): `Ok` when the batch committed, an error when storage refused it
+    /// (the engine is alive either way). Never resolves while the writer is wedged.
+    pub async fn probe(&self) -> Result<(), EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Probe { reply })
             .await
             .map_err(|_| EngineError::Stopped)?;
         rx.await.map_err(|_| EngineError::Stopped)?

@@ -230,6 +230,9 @@ impl Core {
                 let r = crate::store::jobs::apply(batch.conn(), &update);
                 out.hold(r, |_| Pending::Done(reply, Ok(())))
             }
+            Input::Probe { reply } => {
+                out.hold(Ok::<(), StoreError>(()), |_| Pending::Done(reply, Ok(())))
+            }
             Input::Ack { through, reply } => {
                 let last = batch.next_seq_ref() - 1;
                 let r = if through > last {
@@ -472,7 +475,7 @@ impl Input {
             Input::Scan { reply, .. } | Input::Command { reply, .. } => {
                 Pending::Reply(reply, Reply::not_stored(code))
             }
-            Input::Auth { reply, .. } | Input::PrintJob { reply, .. } => {
+            Input::Auth { reply, .. } | Input::PrintJob { reply, .. } | Input::Probe { reply } => {
                 Pending::Done(reply, Ok(()))
             }
             Input::Ack { reply, .. } | Input::Prune { reply } => Pending::Count(reply, Ok(0)),

@@ -133,6 +133,7 @@ pub fn start(
         effects: effects_tx,
         checkpoint_fault: Arc::new(AtomicBool::new(false)),
         repair_tried: None,
+        wedge: std::env::var_os("RETURNSD_TEST_WEDGE_WRITER").map(std::path::PathBuf::from),
         wal_limit,
         page_size,
     };

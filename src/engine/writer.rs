@@ -31,6 +31,10 @@ pub(super) struct Engine {
     /// When the engine last tried to re-verify the disk while stopped for storage (it
     /// tries again at most every [`REPAIR_EVERY`]).
     pub(super) repair_tried: Option<Instant>,
+    /// Test-only fault: while this file exists the writer stands still before its next
+    /// batch, as a writer stuck in a hung `fsync` would (`RETURNSD_TEST_WEDGE_WRITER`;
+    /// never set in production). It is how the tests see the watchdog pings stop.
+    pub(super) wedge: Option<std::path::PathBuf>,
     /// WAL size past which the engine checkpoints itself between batches: under sustained
     /// writes the checkpointer thread's passive checkpoints never catch up, so the WAL
     /// would never restart.
@@ -169,6 +173,11 @@ impl Engine {
     }
 
     pub(super) fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
+        if let Some(wedge) = &self.wedge {
+            while wedge.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         let now = (self.clock)();
         if self.checkpoint_fault.swap(false, Ordering::SeqCst) {
             let cause = self.stats.storage_fault().unwrap_or_default();

@@ -95,7 +95,7 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // and reads the state directory for its offline commands (through the store and the
     // views). Nothing names them back. Each row lists what the wiring names, no more.
     ("app",       "engine store config i18n photos board http control devices printing sync \
-                   systemd sync_status labels"),
+                   systemd sync_status labels format"),
     ("cli",       "engine store config i18n privacy views photos manifest sheet board http \
                    control devices printing sync app format sync_status labels"),
     ("main",      "cli"),

@@ -24,6 +24,7 @@ mod in_process;
 mod kiosk;
 mod labels;
 mod metrics;
+mod notify;
 mod persist;
 mod printing;
 mod props;
