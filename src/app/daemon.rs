@@ -109,6 +109,12 @@ impl Daemon {
         };
         let watchdog = tokio::spawn(super::watchdog::watchdog(watch.clone(), stop_rx.clone()));
         let notify_status = tokio::spawn(super::watchdog::status(watch, stop_rx.clone()));
+        let reloader = super::reload::Reloader {
+            cfg: cfg.clone(),
+            engine: engine.clone(),
+            api: http.api.clone(),
+        };
+        let reload = tokio::spawn(super::reload::on_sighup(reloader, stop_rx.clone()));
         let control = tokio::spawn(crate::control::serve(
             listener,
             control_ctx(&cfg, &engine, &http, status, board),
@@ -121,6 +127,7 @@ impl Daemon {
             ("print worker", printer),
             ("watchdog", watchdog),
             ("status", notify_status),
+            ("reload", reload),
         ];
         workers.extend(http.task.map(|t| ("http", t)));
         tracing::info!(
@@ -243,6 +250,8 @@ struct Http {
     /// The certificate's SHA-256 fingerprint with `http.tls` (for `ping`).
     tls_fingerprint: Option<String>,
     task: Option<JoinHandle<()>>,
+    /// The operator API's sessions (a reload ends those of changed operators).
+    api: Option<Arc<crate::http::ApiState>>,
 }
 
 impl Http {
@@ -259,6 +268,7 @@ impl Http {
                 addr: None,
                 tls_fingerprint: None,
                 task: None,
+                api: None,
             });
         };
         let l = tokio::net::TcpListener::bind(addr)
@@ -274,13 +284,14 @@ impl Http {
             );
         }
         let tls_fingerprint = tls.as_ref().map(|t| t.fingerprint.clone());
+        let api = Arc::new(crate::http::ApiState::new(cfg, stop_rx.clone()));
         let state = crate::http::HttpState {
             cfg: cfg.clone(),
             engine: engine.clone(),
             reader: Default::default(),
             sync: status.clone(),
             board: board.clone(),
-            api: Arc::new(crate::http::ApiState::new(cfg, stop_rx.clone())),
+            api: api.clone(),
             tls,
         };
         let task = tokio::spawn(crate::http::serve(l, state, stopped(stop_rx)));
@@ -288,6 +299,7 @@ impl Http {
             addr: bound,
             tls_fingerprint,
             task: Some(task),
+            api: Some(api),
         })
     }
 }

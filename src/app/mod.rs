@@ -10,6 +10,8 @@
 //! - [`maintenance`]: the periodic housekeeping worker (photos, pruning, high-water mark).
 //! - [`watchdog`]: what systemd is told while it runs — `WATCHDOG=1` on the engine's
 //!   progress, `STATUS=` with what is degraded.
+//! - [`reload`]: SIGHUP (`systemctl reload`): `[[operators]]` at once, the rest named as
+//!   needing a restart.
 //! - [`error`]: why the daemon could not start.
 //!
 //! Architecture invariant: nothing names `app` back; the CLI calls [`run`], tests and
@@ -18,6 +20,7 @@
 mod daemon;
 mod error;
 mod maintenance;
+mod reload;
 mod scanners;
 mod watchdog;
 

@@ -76,6 +76,8 @@ pub struct EngineHandle {
     pub stats: Arc<Stats>,
     pub events: broadcast::Sender<Committed>,
     pub epoch: Arc<str>,
+    /// `[[operators]]` as the engine and the API use them now; a reload replaces them.
+    pub operators: crate::config::LiveOperators,
 }
 
 impl EngineHandle {

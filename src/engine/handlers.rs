@@ -34,6 +34,8 @@ pub(super) struct Core {
     /// Drops a trigger pull read twice; only committed reads open its window.
     pub(super) filter: DoubleReadFilter,
     pub(super) stats: Arc<Stats>,
+    /// `[[operators]]` as the last reload left them.
+    pub(super) operators: crate::config::LiveOperators,
     /// Test-only fault: end the process right after the batch holding a scan of this code
     /// commits, before anyone is answered (`RETURNSD_TEST_ABORT_AFTER_SCAN`; never set in
     /// production). It is how the tests make "the daemon died mid-request" happen at a
@@ -321,9 +323,11 @@ impl Core {
         }
         out.abort |= self.abort_after_scan.as_deref() == Some(bytes.as_slice());
         let scan = self.grammar.classify(&bytes);
+        let operators = self.operators.get();
         let lk = DbLookup {
             db: &*batch,
             cfg: &self.cfg,
+            operators: &operators,
         };
         let cmd = Command::Scan {
             bench,
@@ -349,9 +353,11 @@ impl Core {
         if let Some(r) = kept_reply(batch.conn(), keep.as_ref(), now)? {
             return Ok(r);
         }
+        let operators = self.operators.get();
         let lk = DbLookup {
             db: &*batch,
             cfg: &self.cfg,
+            operators: &operators,
         };
         let outcome = if matches!(cmd, Command::RecordLockout { .. }) {
             // The station's own record about a badge, not an operator's act.

@@ -113,6 +113,7 @@ pub fn start(
         defect_photo_required: cfg.inspection.defect_photo_required,
         two_person_check: cfg.inspection.two_person_check,
     };
+    let operators = crate::config::LiveOperators::new(cfg.operators.clone());
     let engine = Engine {
         store,
         core: Core {
@@ -122,6 +123,7 @@ pub fn start(
             filter: DoubleReadFilter::new(cfg.scan.double_read_window_ms),
             cfg: cfg.clone(),
             stats: stats.clone(),
+            operators: operators.clone(),
             abort_after_scan: std::env::var_os("RETURNSD_TEST_ABORT_AFTER_SCAN").map(|c| {
                 use std::os::unix::ffi::OsStrExt;
                 c.as_bytes().to_vec()
@@ -157,6 +159,7 @@ pub fn start(
             stats,
             events,
             epoch,
+            operators,
         },
         effects_rx,
         join,

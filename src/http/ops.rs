@@ -38,11 +38,11 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     if let Some(left) = auth.locked_for(&badge_s) {
         return Err(locked(&badge_s, auth.lockout_minutes()).field("retry_after_s", json!(left)));
     }
-    let cfg = ctx.state.cfg.clone();
+    let operators = ctx.state.engine.operators.clone();
     let b2 = badge_s.clone();
     let op = ctx
         .state
-        .read(move |r| auth::lookup_operator(r, &cfg, &b2))
+        .read(move |r| auth::lookup_operator(r, &operators, &b2))
         .await?;
     let hash = op.as_ref().and_then(|o| o.pin_hash.clone());
     let slot = auth

@@ -29,6 +29,7 @@ mod persist;
 mod printing;
 mod props;
 mod proxy;
+mod reload;
 mod sheet;
 mod supervisor;
 mod support;

@@ -358,6 +358,20 @@ impl Auth {
         AuthWrite::CloseSession(caller.token_hash)
     }
 
+    /// End every session of these badges (an operator removed, or their roles or PIN
+    /// changed); answers the writes that delete their rows.
+    pub fn end_sessions_of(&self, badges: &[String]) -> Vec<AuthWrite> {
+        let mut writes = Vec::new();
+        lock(&self.sessions).retain(|hash, s| {
+            let end = badges.iter().any(|b| b == s.badge.as_str());
+            if end {
+                writes.push(AuthWrite::CloseSession(*hash));
+            }
+            !end
+        });
+        writes
+    }
+
     /// Drop a session just opened (its row could not be stored).
     pub fn forget(&self, token: &str) {
         lock(&self.sessions).remove(&token_hash(token));
