@@ -26,6 +26,7 @@ pub const OPS: &[&str] = &[
     "bin_retire",
     "bin_reactivate",
     "rtv_close",
+    "unlock",
 ];
 
 pub fn s<'a>(req: &'a Value, k: &str) -> Result<&'a str, String> {
@@ -215,6 +216,16 @@ pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<C
                         .ok_or_else(|| format!("class {class_s:?} is not good or defect"))?,
                     label: opt_s(req, "label")?,
                 },
+            }
+        }
+        "unlock" => {
+            let b = s(req, "unlock_badge")?;
+            let b = b.strip_prefix("OP-").unwrap_or(b);
+            Command::Unlock {
+                by,
+                badge: Badge::parse(b).map_err(|_| {
+                    format!("unlock_badge {b:?} is not a badge (1 to 32 of A-Z a-z 0-9 _)")
+                })?,
             }
         }
         "bin_retire" | "bin_reactivate" => Command::SetBin {

@@ -182,6 +182,7 @@ fn set_operator(cmd: &mut Command, op: Operator) {
         | Command::Reprint { by, .. }
         | Command::Void { by, .. }
         | Command::SetBin { by, .. }
+        | Command::Unlock { by, .. }
         | Command::CloseRtvNote { by, .. } => *by = op,
     }
 }
@@ -359,6 +360,10 @@ impl Core {
             cfg: &self.cfg,
             operators: &operators,
         };
+        let unlocks = match &cmd {
+            Command::Unlock { badge, .. } => Some(badge.as_str().to_string()),
+            _ => None,
+        };
         let outcome = if matches!(cmd, Command::RecordLockout { .. }) {
             // The station's own record about a badge, not an operator's act.
             step(&self.station, &lk, &self.settings, cmd, now)
@@ -368,6 +373,11 @@ impl Core {
                 step(&self.station, &lk, &self.settings, cmd, now)
             })
         };
+        if let (Some(badge), Ok(_)) = (unlocks, &outcome) {
+            // The stored lockout goes with the event that lifts it.
+            let clear = crate::store::api_state::AuthWrite::ClearLockout(badge);
+            crate::store::api_state::apply(batch.conn(), &clear)?;
+        }
         self.record(batch, outcome, keep, now, out)
     }
 

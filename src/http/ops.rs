@@ -216,6 +216,44 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
     }
 }
 
+/// Forget a badge's wrong PINs as soon as an `operator.unlocked` event commits — from this
+/// API or from the control socket (`returnsd unlock`) alike. Runs beside the server.
+pub async fn follow_unlocks(state: super::state::HttpState) {
+    let mut events = state.engine.events.subscribe();
+    loop {
+        let seq = match events.recv().await {
+            Ok(c) if c.ty == "operator.unlocked" => c.seq,
+            Ok(_) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let row = state
+            .read(move |r| crate::store::journal_after(r, seq - 1, 1))
+            .await;
+        let badge = row.ok().and_then(|rows| {
+            let data: Value = serde_json::from_str(&rows.first()?.data).ok()?;
+            data["badge"].as_str().map(str::to_string)
+        });
+        if let Some(b) = badge {
+            state.api.auth.clear_failures(&b);
+            tracing::info!(badge = %b, "badge unlocked by a supervisor");
+        }
+    }
+}
+
+/// `GET /operators/lockouts`: badges locked out after wrong PINs, with the seconds left.
+pub fn lockouts(ctx: &Ctx) -> Value {
+    let list: Vec<Value> = ctx
+        .state
+        .api
+        .auth
+        .lockouts()
+        .into_iter()
+        .map(|(badge, left)| json!({"badge": badge, "locked_for_s": left}))
+        .collect();
+    json!({ "lockouts": list })
+}
+
 fn status_of(s: u16) -> StatusCode {
     StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -295,6 +295,20 @@ impl Auth {
         AuthWrite::ClearLockout(badge.to_string())
     }
 
+    /// Badges locked now, with the seconds their lock has left, by badge.
+    pub fn lockouts(&self) -> Vec<(String, u64)> {
+        let now = now_ms();
+        let mut v: Vec<(String, u64)> = lock(&self.failures)
+            .iter()
+            .filter_map(|(b, f)| {
+                let until = f.locked_until.filter(|u| *u > now)?;
+                Some((b.clone(), ((until - now) / 1000).max(1) as u64))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn lockout_minutes(&self) -> u64 {
         self.cfg.lockout_for.as_secs().div_ceil(60)
     }
