@@ -5,7 +5,9 @@
 use std::future::Future;
 
 use axum::Json;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::json;
 
@@ -21,9 +23,28 @@ pub fn router(state: HttpState) -> axum::Router {
         .route("/metrics", get(metrics::metrics))
         .merge(kiosk::routes())
         .merge(api::router())
+        // Only matched routes are timed: their template is a bounded label.
+        .route_layer(middleware::from_fn_with_state(state.clone(), timed))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
+}
+
+/// Time a request to a route: `returnsd_http_request_duration_seconds` by the route's
+/// template (never the path as sent, which carries ids), method and status.
+async fn timed(State(state): State<HttpState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let route = route.as_ref().map_or("unmatched", |r| r.as_str());
+    (state.engine.telemetry).http_request(
+        route,
+        method.as_str(),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    resp
 }
 
 /// Serve until `shutdown` resolves.

@@ -155,6 +155,7 @@ impl Worker {
             }
             Err(e) => {
                 tracing::error!(job = job.id, subject = %job.subject, template = %job.template, error = %e, "PRINT JOB FAILED: cannot render the label; fix the cause and reprint");
+                self.engine.telemetry.label_failed(job.id);
                 self.update(JobUpdate::Failed {
                     id: job.id,
                     error: e.to_string(),
@@ -186,6 +187,7 @@ impl Worker {
         .await;
         match sent {
             Ok(c) => {
+                self.engine.telemetry.label_sent(job.id);
                 self.health[i].failures = 0;
                 self.board.count(&board_id(target));
                 Some(c)
