@@ -134,7 +134,7 @@ impl Daemon {
             station = cfg.station.id.as_str(),
             epoch = &*engine.epoch,
             socket = %cfg.control.socket.display(),
-            http = ?http.addr,
+            http = http.addr.map(tracing::field::display),
             database = %cfg.storage.database.display(),
             "returnsd ready"
         );

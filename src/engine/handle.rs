@@ -10,12 +10,16 @@ use super::{Committed, EngineError, FeedApplied, FeedPage, Keep, Reply, Stats};
 use crate::domain::ids::Badge;
 use crate::domain::kind::Role;
 use crate::domain::step::Command;
+use crate::telemetry::Telemetry;
 
 pub(super) enum Input {
     Scan {
         bench: String,
         bytes: Vec<u8>,
         at_ms: u64,
+        /// When the handle took it: the start of its scan → durable and scan → label
+        /// latencies.
+        received: Instant,
         /// A client request id: its answer is kept, so a resubmission after an unknown
         /// outcome is answered, never recorded twice.
         keep: Option<Keep>,
@@ -74,6 +78,9 @@ pub struct EngineHandle {
     pub(super) tx: mpsc::Sender<Input>,
     pub(super) started: Instant,
     pub stats: Arc<Stats>,
+    /// The latency histograms `/metrics` shows; the engine records the scans', the edges
+    /// record theirs.
+    pub telemetry: Arc<Telemetry>,
     pub events: broadcast::Sender<Committed>,
     pub epoch: Arc<str>,
     /// `[[operators]]` as the engine and the API use them now; a reload replaces them.
@@ -89,20 +96,27 @@ impl EngineHandle {
     /// [`EngineHandle::scan`] with a client request id ([`Keep`]): a scan whose id was
     /// already answered gets that answer back ([`Kept::Replay`]) and is not recorded again.
     pub async fn scan_kept(&self, bench: &str, bytes: Vec<u8>, keep: Option<Keep>) -> Reply {
-        let at_ms = self.started.elapsed().as_millis() as u64;
+        let received = Instant::now();
+        let at_ms = received.duration_since(self.started).as_millis() as u64;
         let (reply, rx) = oneshot::channel();
         let input = Input::Scan {
             bench: bench.to_string(),
             bytes,
             at_ms,
+            received,
             keep,
             reply,
         };
         if self.tx.send(input).await.is_err() {
             return Reply::not_stored("engine_stopped");
         }
-        rx.await
-            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
+        let reply = rx
+            .await
+            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"));
+        if reply.stored {
+            self.telemetry.scan_durable(received.elapsed());
+        }
+        reply
     }
 
     /// Record the central's acknowledgement; answers the cursor after it (never lower).

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
@@ -94,6 +95,9 @@ impl Pending {
 pub(super) struct Out {
     pub(super) pending: Vec<Pending>,
     pub(super) effects: Vec<Effect>,
+    /// The label jobs queued, with when the scan that asked for each reached the engine
+    /// (None for a command's).
+    pub(super) jobs: Vec<(i64, Option<Instant>)>,
     pub(super) committed: Vec<Committed>,
     /// Events pruned in this batch.
     pub(super) pruned: i64,
@@ -259,10 +263,15 @@ impl Core {
                 bench,
                 bytes,
                 at_ms,
+                received,
                 keep,
                 reply,
             } => {
+                let jobs = out.jobs.len();
                 let r = self.scan(batch, bench, bytes, at_ms, keep, now, out);
+                for (_, at) in &mut out.jobs[jobs..] {
+                    *at = Some(received);
+                }
                 out.hold(r, |r| {
                     Pending::Reply(reply, r.unwrap_or_else(|| Reply::not_stored("")))
                 })
@@ -441,7 +450,7 @@ impl Core {
         // Each label job is queued in the same transaction as the event that asked for
         // it: committed together or not at all.
         for e in &tr.effects {
-            match e {
+            let job = match e {
                 Effect::PrintLabel {
                     return_id,
                     template,
@@ -466,6 +475,7 @@ impl Core {
                     now,
                 )?,
             };
+            out.jobs.push((job, None));
         }
         out.effects.extend(tr.effects);
         Ok(Reply {

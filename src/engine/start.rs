@@ -18,6 +18,7 @@ use crate::domain::ports::Settings;
 use crate::domain::scan::ScanGrammar;
 use crate::domain::step::Effect;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// Errors that stop the engine from starting.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,7 @@ pub fn start(
     let (events, _) = broadcast::channel(4096);
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Stats::default());
+    let telemetry = Telemetry::new();
     stats
         .last_seq
         .store(store.last_seq() as u64, Ordering::Relaxed);
@@ -131,6 +133,7 @@ pub fn start(
         },
         clock,
         stats: stats.clone(),
+        telemetry: telemetry.clone(),
         events: events.clone(),
         effects: effects_tx,
         checkpoint_fault: Arc::new(AtomicBool::new(false)),
@@ -157,6 +160,7 @@ pub fn start(
             tx,
             started: Instant::now(),
             stats,
+            telemetry,
             events,
             epoch,
             operators,

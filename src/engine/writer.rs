@@ -15,6 +15,7 @@ use super::handlers::{Core, Out, Pending};
 use super::{Clock, Committed, Stats};
 use crate::domain::step::Effect;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// The engine thread's state: the writer connection and, apart from it (so a batch can
 /// borrow the connection while the handlers change the rest), the [`Core`].
@@ -23,6 +24,8 @@ pub(super) struct Engine {
     pub(super) core: Core,
     pub(super) clock: Clock,
     pub(super) stats: Arc<Stats>,
+    /// Where a committed scan's label jobs are noted (scan → label latency).
+    pub(super) telemetry: Arc<Telemetry>,
     pub(super) events: broadcast::Sender<Committed>,
     pub(super) effects: mpsc::UnboundedSender<Effect>,
     /// The checkpointer thread saw an I/O error: the engine re-verifies before its next
@@ -240,6 +243,12 @@ impl Engine {
                 .store
                 .conn()
                 .execute_batch("PRAGMA incremental_vacuum;");
+        }
+        // Before the print worker hears of them: the jobs scans asked for, with when.
+        for (job, received) in out.jobs {
+            if let Some(received) = received {
+                self.telemetry.label_queued(job, received);
+            }
         }
         for e in out.effects {
             let _ = self.effects.send(e);

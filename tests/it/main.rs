@@ -23,6 +23,7 @@ mod hid;
 mod in_process;
 mod kiosk;
 mod labels;
+mod logging;
 mod metrics;
 mod notify;
 mod persist;

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::api_client::{addr, http};
 use super::fake_printer::{FakePrinter, Mode};
 use super::kit::daemon::Launch;
 use super::kit::poll::poll;
@@ -94,6 +95,10 @@ fn watchdog_pings_only_while_the_writer_moves_and_sigterm_stops_cleanly() {
     }
     scan_ok(&st, &codes);
 
+    let a = addr(&d);
+    let r = http(&a, "GET", "/readyz", &[], b"");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
     // The writer wedges (as in a hung fsync): the watchdog says so and stops pinging.
     std::fs::write(&wedge, b"").unwrap();
     let late = notes.wait_for(ready, "the engine-not-answering status", |n| {
@@ -109,6 +114,10 @@ fn watchdog_pings_only_while_the_writer_moves_and_sigterm_stops_cleanly() {
         &notes.all()[late..]
     );
     assert_eq!(pings_when_late, 0, "{:?}", &notes.all()[late..]);
+    // /readyz says so too (without a session).
+    let r = http(&a, "GET", "/readyz", &[], b"");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["reasons"][0], "engine_not_answering");
 
     // It moves again: pings resume.
     std::fs::remove_file(&wedge).unwrap();
