@@ -206,6 +206,14 @@ pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<C
             return_id: return_id(req)?,
             reason: s(req, "reason")?.to_string(),
         },
+        other => return supervisor_command(other, req, by),
+    };
+    Ok(cmd)
+}
+
+/// The supervisor's commands: bins, RTV-note closing, unlocking a badge.
+fn supervisor_command(op: &str, req: &Value, by: Operator) -> Result<Command, String> {
+    let cmd = match op {
         "bin_set" => {
             let class_s = s(req, "class")?;
             Command::SetBin {
