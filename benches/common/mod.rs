@@ -6,6 +6,8 @@
 // Each bench includes all of it and uses a part.
 #![allow(dead_code)]
 
+pub mod history;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -52,7 +52,8 @@ fn open(cfg: &Config) -> Result<Opened, StartError> {
         path: cfg.storage.state_dir.clone(),
         source,
     })?;
-    let store = Store::open(&cfg.storage.database, cfg.station.id.as_str())?;
+    // The whole-file integrity check runs after READY (`verify_in_background`).
+    let store = Store::open_unverified(&cfg.storage.database, cfg.station.id.as_str())?;
     let at = |e: rusqlite::Error| StoreError::from(e).at(&cfg.storage.database);
     // Checkpoints copy WAL pages into the database file and fsync it: tens of pages of
     // work that must not land inside a scan's commit. The checkpointer thread does them.
@@ -155,6 +156,7 @@ pub fn start(
         .name("returnsd-engine".into())
         .spawn(move || engine.run(rx, max, stop_checkpoints, checkpoints))
         .map_err(StartError::Thread)?;
+    verify_in_background(cfg.storage.database.clone(), stats.clone())?;
     Ok((
         EngineHandle {
             tx,
@@ -168,4 +170,31 @@ pub fn start(
         effects_rx,
         join,
     ))
+}
+
+/// The database's integrity check (`PRAGMA quick_check`, a read of the whole file), off
+/// the way to READY: a station with a year's history is ready in milliseconds, and a
+/// damaged file found a moment later stops it for storage — every input answered NOT
+/// SAVED, the alarm on the kiosk, `/readyz` 503 — instead of taking scans into it.
+fn verify_in_background(db: std::path::PathBuf, stats: Arc<Stats>) -> Result<(), StartError> {
+    std::thread::Builder::new()
+        .name("returnsd-verify".into())
+        .spawn(move || {
+            let t = Instant::now();
+            match crate::store::integrity_check(&db) {
+                Ok(()) => {
+                    stats.verified.store(true, Ordering::SeqCst);
+                    tracing::info!(
+                        took_ms = t.elapsed().as_millis() as u64,
+                        "database integrity check passed"
+                    )
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "database integrity check FAILED: the station stops for storage");
+                    stats.set_storage_fault(Some(e.to_string()));
+                }
+            }
+        })
+        .map(drop)
+        .map_err(StartError::Thread)
 }

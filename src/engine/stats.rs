@@ -20,6 +20,9 @@ pub struct Stats {
     pub refused_full: AtomicU64,
     /// Events pruned since start.
     pub pruned: AtomicU64,
+    /// The database passed its integrity check (run after READY): until then nothing is
+    /// checkpointed into the database file, so a damaged file is never written over.
+    pub verified: AtomicBool,
     /// The station's own disk cap was reached at the last batch.
     pub cap_full: AtomicBool,
     /// The last write failed because the filesystem under the state directory is full

@@ -55,7 +55,7 @@ pub(super) fn checkpointer(
     fault: &AtomicBool,
     stats: &Stats,
 ) {
-    let conn = match crate::store::open_connection(db, false) {
+    let conn = match crate::store::open_checked_already(db) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "checkpointer cannot open the database; the WAL will grow");
@@ -77,11 +77,14 @@ pub(super) fn checkpointer(
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         stop.recv_timeout(std::time::Duration::from_millis(250))
     {
-        if !fault.load(Ordering::SeqCst) {
+        if !fault.load(Ordering::SeqCst) && stats.verified.load(Ordering::SeqCst) {
             checkpoint("PASSIVE");
         }
     }
-    if !fault.load(Ordering::SeqCst) && stats.storage_fault().is_none() {
+    if !fault.load(Ordering::SeqCst)
+        && stats.storage_fault().is_none()
+        && stats.verified.load(Ordering::SeqCst)
+    {
         checkpoint("TRUNCATE");
     }
 }
@@ -259,6 +262,7 @@ impl Engine {
         // Everyone is answered; now, if the WAL outgrew its limit, fold it back so the next
         // write restarts it (and trims the file to the limit).
         if self.wal_len() > self.wal_limit
+            && self.stats.verified.load(Ordering::Relaxed)
             && let Err(e) =
                 self.store
                     .conn()

@@ -20,6 +20,19 @@ fn is_not_a_db(e: &rusqlite::Error) -> bool {
 
 /// Open (creating if needed) and check a station database.
 pub fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let conn = connect(path, create)?;
+    check(&conn, path)?;
+    Ok(conn)
+}
+
+/// A second read-write connection to a database the writer has opened and checked (the
+/// checkpointer's): no second integrity check on the way to READY.
+pub fn open_checked_already(path: &Path) -> Result<Connection, StoreError> {
+    connect(path, false)
+}
+
+/// Open with the station's settings (WAL, `synchronous=FULL`), without the check.
+fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
     let flags = if create {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
     } else {
@@ -66,6 +79,25 @@ pub fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreErr
         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864;",
     )
     .map_err(wrap)?;
+    Ok(conn)
+}
+
+/// The integrity check the engine runs after READY ([`Store::open_unverified`]), on a
+/// read-only connection of its own: `Err(Corrupt)` names the file and what is wrong.
+pub fn integrity_check(path: &Path) -> Result<(), StoreError> {
+    let conn = super::reader::open_reader(path)?;
+    // The check reads every page once: a small cache does it as fast and leaves the
+    // daemon's memory as it was.
+    conn.execute_batch("PRAGMA cache_size = -256;")?;
+    check(&conn, path)
+}
+
+/// `PRAGMA quick_check`: a damaged file is refused, naming it.
+fn check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let wrap = |e: rusqlite::Error| StoreError::Db {
+        path: path.to_path_buf(),
+        error: e,
+    };
     let check: String = match conn.query_row("PRAGMA quick_check", [], |r| r.get(0)) {
         Ok(c) => c,
         Err(rusqlite::Error::SqliteFailure(f, msg))
@@ -82,7 +114,7 @@ pub fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreErr
             detail,
         });
     }
-    Ok(conn)
+    Ok(())
 }
 
 /// The writer's handle on the database.
@@ -100,7 +132,18 @@ impl Store {
     /// or empty file is refused: see [`files::check_present`]). Every error names the file.
     pub fn open(path: &Path, station_id: &str) -> Result<Store, StoreError> {
         files::check_present(path)?;
-        Self::open_inner(path, station_id).map_err(|e| e.at(path))
+        let conn = open_connection(path, true)?;
+        Self::open_inner(conn, path, station_id).map_err(|e| e.at(path))
+    }
+
+    /// [`Store::open`] without the integrity check, for the engine: the check reads the
+    /// whole file (seconds on a year's database), so the engine runs it after READY
+    /// ([`integrity_check`]) and stops for storage if it fails. A file too damaged to
+    /// open, migrate or load is still refused here, naming it.
+    pub fn open_unverified(path: &Path, station_id: &str) -> Result<Store, StoreError> {
+        files::check_present(path)?;
+        let conn = connect(path, true)?;
+        Self::open_inner(conn, path, station_id).map_err(|e| e.at(path))
     }
 
     /// Start afresh: a new, empty database with a new epoch where the old one is missing
@@ -131,8 +174,11 @@ impl Store {
         Self::open(path, station_id)
     }
 
-    fn open_inner(path: &Path, station_id: &str) -> Result<Store, StoreError> {
-        let mut conn = open_connection(path, true)?;
+    fn open_inner(
+        mut conn: Connection,
+        path: &Path,
+        station_id: &str,
+    ) -> Result<Store, StoreError> {
         schema::migrate(&mut conn, path)?;
         let tx = conn.transaction()?;
         let found: Option<String> = tx
@@ -418,7 +464,10 @@ pub fn load_station(conn: &Connection) -> Result<Station, StoreError> {
         st.stock.insert((zone, sku), n);
     }
     let mut q = conn.prepare(
-        "SELECT json_extract(data, '$.note_no') FROM journal WHERE type = 'rtv.note_created'",
+        // The first term is the partial index's (`journal_station_events`).
+        "SELECT json_extract(data, '$.note_no') FROM journal
+         WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
+           AND type = 'rtv.note_created'",
     )?;
     let rows = q.query_map([], |r| r.get::<_, String>(0))?;
     for row in rows {

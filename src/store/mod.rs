@@ -27,7 +27,10 @@ mod schema;
 pub mod snapshot;
 mod verify;
 
-pub use db::{Appended, Batch, Store, load_station, open_checked, open_connection};
+pub use db::{
+    Appended, Batch, Store, integrity_check, load_station, open_checked, open_checked_already,
+    open_connection,
+};
 pub use error::StoreError;
 pub use journal::{
     JOURNAL_COLUMNS, JournalRow, SyncCounters, acked_through, advance_ack, feed_after,

@@ -121,6 +121,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (badge, key)
      );
      CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
+    // The station-level events read at every start (bin edits, RTV notes) found without
+    // scanning the journal: a partial index holds only those rare rows, so scans and every
+    // other event cost nothing more to write. Queries repeat its WHERE to use it.
+    "CREATE INDEX journal_station_events ON journal(type, seq)
+        WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed');",
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {

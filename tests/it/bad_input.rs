@@ -233,9 +233,12 @@ fn not_a_database_is_refused_untouched() {
     );
 }
 
-/// A damaged SQLite database fails the integrity check and is refused; nothing is rewritten.
+/// A damaged SQLite database: the integrity check (run right after READY, so a year's
+/// database starts in milliseconds) finds it and stops the station for storage — `/readyz`
+/// answers 503 `storage_fault`, every scan is NOT SAVED, the log names the file — and
+/// nothing is ever written into the damaged file.
 #[test]
-fn damaged_database_is_refused() {
+fn damaged_database_stops_the_station_for_storage() {
     let st = Station::new("");
     let d = st.start();
     let codes: Vec<String> = (0..400)
@@ -256,12 +259,25 @@ fn damaged_database_is_refused() {
         *b = 0x5a;
     }
     std::fs::write(st.db(), &bytes).unwrap();
-    let err = run_expect_refusal(&st);
+    let d = st.start();
+    let a = crate::api_client::addr(&d);
+    let r = crate::support::poll("the station stopped for storage", || {
+        let r = crate::api_client::http(&a, "GET", "/readyz", &[], b"");
+        (r.status == 503).then_some(r)
+    });
+    assert_eq!(r.json()["reasons"][0], "storage_fault", "{:?}", r.json());
+    let scan = request(&d.socket, &json!({"op": "scan", "code": "SF9300000000001"})).unwrap();
+    assert_eq!(
+        (scan["stored"].clone(), scan["code"].clone()),
+        (json!(false), json!("storage_fault")),
+        "{scan}"
+    );
+    let log = d.stop();
+    let db = st.db().display().to_string();
     assert!(
-        err.contains("integrity check")
-            || err.contains("not a returnsd database")
-            || err.contains("malformed"),
-        "{err}"
+        log.lines()
+            .any(|l| l.contains("integrity check") && l.contains(&db)),
+        "the log names the file: {log}"
     );
     assert_eq!(
         std::fs::read(st.db()).unwrap(),

@@ -1,0 +1,195 @@
+//! Footprint benchmark (custom harness): `cargo bench --bench footprint`.
+//!
+//! Issue #14's figures, for the real binary (`CARGO_BIN_EXE_returnsd`, bench profile):
+//! - **startup to READY**: from spawning `returnsd run` to its `READY=1` on a notify socket
+//!   the bench holds (as systemd would), on an empty database (the baseline) and on one
+//!   with 1,000,000 journal events (`common::history`: the real writer, a realistic event
+//!   mix; events only, no return projections), interleaved, `BENCH_FOOTPRINT_ROUNDS`
+//!   rounds (default 7);
+//! - **idle RSS**: `VmRSS` three seconds after READY (nothing scanned), same runs;
+//! - **binary size** of the release binary, and how much of it the largest crates take
+//!   is left to `cargo bloat` (not installed here).
+//!
+//! Targets (issue #14): idle RSS ≤ 20 MB, startup ≤ 200 ms with 1,000,000 events. Printed
+//! beside the empty database's figures from the same run; a miss prints FAIL.
+//! Everything lives under `<cwd>/target/bench-footprint/` (a real disk, not tmpfs).
+//! `BENCH_FOOTPRINT_EVENTS=<n>` shrinks the history for a quick try.
+
+mod common;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use common::history::{STATION, build_station};
+use common::{dist, ms, pass, pct, round3};
+use kit::daemon::{BIN, Launch};
+
+const DEFAULT_EVENTS: i64 = 1_000_000;
+const TARGET_RSS_MB: f64 = 20.0;
+const TARGET_READY_MS: f64 = 200.0;
+/// How long the daemon idles after READY before its RSS is read.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// One station directory: its config and control socket.
+struct Bench {
+    name: &'static str,
+    config: PathBuf,
+    socket: PathBuf,
+    notify: PathBuf,
+}
+
+impl Bench {
+    fn new(root: &Path, name: &'static str) -> Bench {
+        let dir = root.join(name);
+        let state = dir.join("state");
+        std::fs::create_dir_all(&state).expect("state dir");
+        let config = dir.join("station.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[station]\nid = \"{STATION}\"\n\n[storage]\nstate_dir = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n",
+                state.display()
+            ),
+        )
+        .expect("config");
+        Bench {
+            name,
+            config,
+            socket: state.join("returnsd.sock"),
+            notify: dir.join("notify.sock"),
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.socket.with_file_name("returnsd.db")
+    }
+
+    /// Start, wait for READY=1, idle, read RSS, stop: (ms to READY, RSS in kB).
+    fn run_once(&self) -> (f64, u64) {
+        let _ = std::fs::remove_file(&self.notify);
+        let sock = UnixDatagram::bind(&self.notify).expect("notify socket");
+        sock.set_read_timeout(Some(Duration::from_secs(120)))
+            .expect("timeout");
+        let t0 = Instant::now();
+        let d = Launch::new(&self.config, &self.socket)
+            .env("NOTIFY_SOCKET", self.notify.to_str().expect("utf-8 path"))
+            .env_remove("RETURNSD_LOG")
+            .spawn();
+        let mut buf = [0u8; 1024];
+        let ready = loop {
+            let n = sock
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("{}: no READY=1: {e}: {}", self.name, d.log_text()));
+            if String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|l| l == "READY=1")
+            {
+                break t0.elapsed();
+            }
+        };
+        // A bench may wait: the figure is what the idle daemon holds after a while.
+        std::thread::sleep(SETTLE);
+        let rss = status_kb(d.child.id(), "VmRSS").unwrap_or(0);
+        let exit = d.terminate();
+        assert!(exit.status.success(), "{}: {}", self.name, exit.log);
+        (ms(ready), rss)
+    }
+}
+
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim_start_matches(':')
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn main() {
+    let events: i64 = std::env::var("BENCH_FOOTPRINT_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_EVENTS);
+    let rounds: usize = std::env::var("BENCH_FOOTPRINT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
+    let root = std::env::current_dir()
+        .expect("cwd")
+        .join("target/bench-footprint");
+    let _ = std::fs::remove_dir_all(&root);
+    let empty = Bench::new(&root, "empty");
+    let full = Bench::new(&root, "full");
+    println!("footprint: building a {events}-event history …");
+    let built = build_station(&full.db(), events);
+    println!(
+        "  built in {:.1} s: {:.1} MiB",
+        built.secs,
+        built.db_bytes as f64 / 1048576.0
+    );
+    // The empty station's database is created by a first start (creation is not startup).
+    empty.run_once();
+
+    let mut ready: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut rss: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        for (i, b) in [&empty, &full].into_iter().enumerate() {
+            let (r, kb) = b.run_once();
+            println!(
+                "  round {round}: {:5} READY {r:8.1} ms, idle RSS {:.1} MB",
+                b.name,
+                kb as f64 / 1024.0
+            );
+            ready[i].push(r);
+            rss[i].push(kb as f64 / 1024.0);
+        }
+    }
+    let binary = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+    let (e50, e99, _) = pct(&ready[0]);
+    let (f50, f99, _) = pct(&ready[1]);
+    let (er50, _, er_max) = pct(&rss[0]);
+    let (fr50, _, fr_max) = pct(&rss[1]);
+    println!();
+    println!("| what | empty database (baseline) | {events} events | target |");
+    println!("|---|---|---|---|");
+    println!(
+        "| startup to READY p50 / p99 | {e50:.1} / {e99:.1} ms | {f50:.1} / {f99:.1} ms | ≤ {TARGET_READY_MS} ms |"
+    );
+    println!(
+        "| idle RSS p50 / max | {er50:.1} / {er_max:.1} MB | {fr50:.1} / {fr_max:.1} MB | ≤ {TARGET_RSS_MB} MB |"
+    );
+    println!(
+        "| binary size | {:.1} MB (release, stripped: no) | | |",
+        binary as f64 / 1048576.0
+    );
+    println!();
+    println!(
+        "{} startup to READY with {events} events p99 {f99:.1} ms (≤ {TARGET_READY_MS} ms)",
+        pass(f99 <= TARGET_READY_MS)
+    );
+    println!(
+        "{} idle RSS with {events} events {fr_max:.1} MB (≤ {TARGET_RSS_MB} MB)",
+        pass(fr_max <= TARGET_RSS_MB)
+    );
+    println!(
+        "BENCH_JSON {}",
+        json!({
+            "bench": "footprint",
+            "events": events,
+            "db_bytes": built.db_bytes,
+            "ready_empty": dist(&ready[0]),
+            "ready_full": dist(&ready[1]),
+            "rss_mb_empty": rss[0].iter().map(|x| round3(*x)).collect::<Vec<_>>(),
+            "rss_mb_full": rss[1].iter().map(|x| round3(*x)).collect::<Vec<_>>(),
+            "binary_bytes": binary,
+        })
+    );
+}
