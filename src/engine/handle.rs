@@ -70,6 +70,9 @@ pub struct EngineHandle {
     pub stats: Arc<Stats>,
     pub events: broadcast::Sender<Committed>,
     pub epoch: Arc<str>,
+    /// The journal's local seqs to the epoch's wire seqs (the identity unless the database
+    /// was restored): what the sync edges send and the central's acks are in wire seqs.
+    pub seqs: Arc<crate::store::SeqMap>,
 }
 
 impl EngineHandle {
@@ -97,7 +100,8 @@ impl EngineHandle {
             .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
     }
 
-    /// Record the central's acknowledgement; answers the cursor after it (never lower).
+    /// Record the central's acknowledgement (`through` in the epoch's wire seqs); answers
+    /// the cursor after it (never lower), in wire seqs too.
     pub async fn ack(&self, through: i64) -> Result<i64, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx

@@ -107,6 +107,7 @@ pub fn start(
         .last_seq
         .store(store.last_seq() as u64, Ordering::Relaxed);
     let epoch: Arc<str> = Arc::from(store.epoch());
+    let seqs = Arc::new(store.seq_map().clone());
     let settings = Settings {
         station: cfg.station.id.clone(),
         tz: cfg.station.timezone,
@@ -116,6 +117,7 @@ pub fn start(
     let engine = Engine {
         store,
         core: Core {
+            seqs: seqs.clone(),
             station,
             settings,
             grammar,
@@ -156,6 +158,7 @@ pub fn start(
             stats,
             events,
             epoch,
+            seqs,
         },
         effects_rx,
         join,

@@ -113,8 +113,10 @@ pub async fn events(
     let epoch = check_epoch(&state, q.epoch.as_deref())?;
     let after = q.after.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(500).clamp(1, 1000);
+    // In the epoch's wire seqs: after a restore, local seq `offset + 1` is the epoch's 1.
+    let seqs = state.engine.seqs.clone();
     let page = state
-        .read(move |r| store::api_reads::journal_page(r, after, limit))
+        .read(move |r| store::api_reads::wire_page(r, &seqs, after, limit))
         .await?;
     if after < page.pruned_through {
         // The central asks for events it acknowledged long ago and the station has since

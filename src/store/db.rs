@@ -90,6 +90,9 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     epoch: String,
+    /// Local seqs to the epoch's wire seqs (set by a restore; read once: only a restore,
+    /// with no daemon running, changes it).
+    seqs: super::SeqMap,
     /// The seq the next event gets; kept in memory because there is exactly one writer.
     next_seq: i64,
 }
@@ -181,16 +184,25 @@ impl Store {
             )?;
         }
         let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
+        let seqs = super::seq_map(&conn)?;
+        // After pruning an empty journal still continues after the pruned prefix.
+        let floor = super::pruned_through(&conn)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
             epoch,
-            next_seq: last.unwrap_or(0) + 1,
+            seqs,
+            next_seq: last.unwrap_or(0).max(floor) + 1,
         })
     }
 
     pub fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    /// How the journal's seqs map to the epoch's wire seqs.
+    pub fn seq_map(&self) -> &super::SeqMap {
+        &self.seqs
     }
 
     pub fn path(&self) -> &Path {

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::reader::{Read, Sql};
+use super::seqmap::SeqMap;
 use super::{StoreError, codec, jobs};
 use crate::domain::event::Event;
 
@@ -116,6 +117,9 @@ pub struct JournalRow {
     pub actor: String,
     pub return_id: Option<String>,
     pub data: String,
+    /// `(epoch, seq)` of an event that came with a restored copy, as sent to the central
+    /// (`seqmap::SeqMap::wire_row`); None as stored.
+    pub restored_from: Option<(String, i64)>,
 }
 
 /// The journal's columns in [`JournalRow::from_row`] order.
@@ -132,13 +136,14 @@ impl JournalRow {
             actor: r.get(4)?,
             return_id: r.get(5)?,
             data: r.get(6)?,
+            restored_from: None,
         })
     }
 
     /// The contract's JSON form of the event.
     pub fn to_json(&self) -> Value {
         let data: Value = serde_json::from_str(&self.data).unwrap_or(Value::Null);
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "seq": self.seq,
             "id": self.id,
             "type": self.ty,
@@ -146,7 +151,11 @@ impl JournalRow {
             "actor": self.actor,
             "return_id": self.return_id,
             "data": data,
-        })
+        });
+        if let Some((epoch, seq)) = &self.restored_from {
+            v["restored_from"] = serde_json::json!({"epoch": epoch, "seq": seq});
+        }
+        v
     }
 
     pub fn decode(&self) -> Result<Event, String> {
@@ -163,6 +172,26 @@ pub fn journal_after(db: &dyn Read, after: i64, limit: i64) -> Result<Vec<Journa
     ))?;
     let rows = q.query_map(params![after, limit], JournalRow::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What the push sends next, in the central's (wire) terms: the resend position (`after`,
+/// or the durable cursor when None) and up to `limit` events after it, each with its wire
+/// seq and, for an event of a restored copy, `restored_from` ([`SeqMap`]).
+pub fn wire_after(
+    db: &dyn Read,
+    seqs: &SeqMap,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<(i64, Vec<JournalRow>), StoreError> {
+    let local = match after {
+        Some(wire) => seqs.to_local(wire),
+        None => acked_through(db)?,
+    };
+    let rows = journal_after(db, local, limit)?;
+    Ok((
+        seqs.to_wire(local),
+        rows.into_iter().map(|r| seqs.wire_row(r)).collect(),
+    ))
 }
 
 /// The journal's figures the sync status shows.

@@ -24,6 +24,7 @@ pub mod offline;
 pub mod read;
 mod reader;
 mod schema;
+pub mod seqmap;
 pub mod snapshot;
 mod verify;
 
@@ -32,6 +33,8 @@ pub use error::StoreError;
 pub use journal::{
     JOURNAL_COLUMNS, JournalRow, SyncCounters, acked_through, advance_ack, feed_after,
     journal_after, photo_referenced_after, prune, pruned_through, set_feed_after, sync_counters,
+    wire_after,
 };
+pub use seqmap::{SeqMap, seq_map};
 pub use reader::{Read, Reader, Write};
 pub use verify::{Verification, rebuild, rebuild_at, replay, verify};

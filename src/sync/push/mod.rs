@@ -67,7 +67,7 @@ pub async fn run(
     else {
         return;
     };
-    let mut journal = match Journal::open(&settings) {
+    let mut journal = match Journal::open(&settings, engine.seqs.clone()) {
         Ok(j) => j,
         Err(e) => {
             tracing::error!(error = %e, "sync push cannot open the database");
@@ -124,13 +124,16 @@ struct Journal {
     reader: Option<store::Reader>,
     /// The last read, encoded, until the machine says how much of it to send.
     prepared: Option<Encoded>,
+    /// Local seqs to the epoch's wire seqs (after a restore; else the identity).
+    seqs: Arc<store::SeqMap>,
 }
 
 impl Journal {
-    fn open(s: &WorkerSettings) -> Result<Journal, store::StoreError> {
+    fn open(s: &WorkerSettings, seqs: Arc<store::SeqMap>) -> Result<Journal, store::StoreError> {
         Ok(Journal {
             reader: Some(store::Reader::open(&s.database)?),
             prepared: None,
+            seqs,
         })
     }
 
@@ -139,8 +142,9 @@ impl Journal {
     /// go on.
     async fn read(&mut self, header: Vec<u8>, after: Option<i64>, max: usize) -> Option<Input> {
         let reader = self.reader.take();
+        let seqs = self.seqs.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let r = read_batch(reader.as_ref(), after, max, header);
+            let r = read_batch(reader.as_ref(), &seqs, after, max, header);
             (reader, r)
         });
         let (reader, r) = match task.await {
@@ -280,20 +284,17 @@ impl Uplink {
 type Read = (i64, Encoded, Vec<Candidate>);
 
 /// The events after `after` (or the durable cursor), encoded under `header`, with what the
-/// machine weighs of each.
+/// machine weighs of each. Everything the machine sees is in wire seqs (`seqs`).
 fn read_batch(
     db: Option<&store::Reader>,
+    seqs: &store::SeqMap,
     after: Option<i64>,
     max: usize,
     header: Vec<u8>,
 ) -> Result<Read, PushError> {
     let journal = |e: store::StoreError| PushError::Journal(e.to_string());
     let db = db.ok_or_else(|| PushError::Journal("no reader".into()))?;
-    let start = match after {
-        Some(n) => n,
-        None => store::acked_through(db).map_err(journal)?,
-    };
-    let rows = store::journal_after(db, start, max as i64).map_err(journal)?;
+    let (start, rows) = store::wire_after(db, seqs, after, max as i64).map_err(journal)?;
     let enc = Encoded::new(header, &rows);
     let events = rows
         .iter()

@@ -187,6 +187,13 @@ fn event(out: &mut Vec<u8>, row: &JournalRow) {
         tracing::error!(seq = row.seq, "journal data is not JSON; sent as null");
         out.extend_from_slice(b"null");
     }
+    if let Some((epoch, seq)) = &row.restored_from {
+        out.extend_from_slice(b",\"restored_from\":{\"epoch\":");
+        string(out, epoch);
+        out.extend_from_slice(b",\"seq\":");
+        out.extend_from_slice(seq.to_string().as_bytes());
+        out.push(b'}');
+    }
     out.push(b'}');
 }
 
@@ -294,6 +301,7 @@ mod tests {
             actor: "system".into(),
             return_id: None,
             data: data.into(),
+            restored_from: None,
         }
     }
 
