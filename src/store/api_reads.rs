@@ -55,7 +55,11 @@ pub fn wire_page(
     let page = journal_page(r, seqs.to_local(after.max(0)), limit)?;
     let wire = |local: i64| seqs.to_wire(local).max(0);
     Ok(JournalPage {
-        rows: page.rows.into_iter().map(|row| seqs.wire_row(row)).collect(),
+        rows: page
+            .rows
+            .into_iter()
+            .map(|row| seqs.wire_row(row))
+            .collect(),
         last_seq: page.last_seq.map(wire),
         pruned_through: wire(page.pruned_through),
     })

@@ -11,6 +11,7 @@
 
 pub mod api_reads;
 pub mod api_state;
+pub mod backup;
 pub mod codec;
 mod db;
 pub mod durable;
@@ -35,6 +36,6 @@ pub use journal::{
     journal_after, photo_referenced_after, prune, pruned_through, set_feed_after, sync_counters,
     wire_after,
 };
-pub use seqmap::{SeqMap, seq_map};
 pub use reader::{Read, Reader, Write};
+pub use seqmap::{SeqMap, seq_map};
 pub use verify::{Verification, rebuild, rebuild_at, replay, verify};

@@ -123,6 +123,11 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
 ];
 
+/// The schema version this binary writes (`PRAGMA user_version` after every migration).
+pub(super) fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;

@@ -82,9 +82,7 @@ impl SeqMap {
     /// A journal row as the central sees it: its wire seq and, for an event of the
     /// restored copy, where it was before.
     pub fn wire_row(&self, mut row: JournalRow) -> JournalRow {
-        row.restored_from = self
-            .restored_from(row.seq)
-            .map(|(e, s)| (e.to_string(), s));
+        row.restored_from = self.restored_from(row.seq).map(|(e, s)| (e.to_string(), s));
         row.seq = self.to_wire(row.seq);
         row
     }
@@ -163,11 +161,18 @@ mod tests {
         assert_eq!(first.seq, 1);
         assert_eq!(first.restored_from, Some(("e-old".into(), 7)));
         assert_eq!(first.to_json()["restored_from"]["seq"], 7);
-        assert_eq!(m.wire_row(row(15)).restored_from, Some(("e-old".into(), 11)));
+        assert_eq!(
+            m.wire_row(row(15)).restored_from,
+            Some(("e-old".into(), 11))
+        );
         let new = m.wire_row(row(16));
         assert!(new.to_json().get("restored_from").is_none());
         assert_eq!((new.seq, new.restored_from), (6, None));
         assert_eq!(m.to_local(6), 16);
-        assert_eq!(m.restored_from(10), None, "acknowledged before: never sent again");
+        assert_eq!(
+            m.restored_from(10),
+            None,
+            "acknowledged before: never sent again"
+        );
     }
 }
