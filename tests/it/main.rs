@@ -8,6 +8,7 @@ mod api;
 mod api_client;
 mod api_live;
 mod arch;
+mod backup;
 mod bad_input;
 mod browser;
 mod central_selftest;
