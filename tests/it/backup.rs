@@ -494,3 +494,78 @@ fn restore_refuses_what_is_not_an_intact_backup_naming_it() {
     let out = restore(&st, &good);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// The contract's recovery after a `seq_conflict`: the stopped station's own database is
+/// backed up and restored. The new epoch carries every event the central did not
+/// acknowledge (with `restored_from`, original ids, from seq 1) and the push runs again;
+/// the forged event stays alone under the old epoch.
+#[test]
+fn a_seq_conflict_is_recovered_by_backup_and_restore() {
+    let central = Central::start(CentralOptions::default());
+    let st = Station::new(&sync_cfg(&central.url()));
+    let d = st.start();
+    let old_epoch = epoch_of(&st);
+    junk(&st, "OK", 3);
+    poll("1–3 acknowledged", || {
+        (station_acked(&st) == 3).then_some(())
+    });
+    // Another writer of this epoch (a copied database, say) got seq 4 to the central first.
+    let now = crate::kit::central::contract_time(chrono::Utc::now());
+    let forged = json!({
+        "station_id": "ST01", "epoch": old_epoch, "sent_at": now,
+        "events": [{"seq": 4, "id": uuid::Uuid::now_v7().to_string(), "type": "scan.recorded",
+                    "occurred_at": now, "actor": "system", "return_id": null,
+                    "data": {"code": "FORGED"}}],
+    });
+    let r = crate::kit::http::http(
+        &central.addr().to_string(),
+        "POST",
+        "/v1/stations/ST01/events",
+        &[
+            ("authorization", "Bearer station-token"),
+            ("content-type", "application/json"),
+        ],
+        forged.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    junk(&st, "MINE", 3);
+    poll("push stopped in conflict", || {
+        let out = st.cli(&["sync", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (v["push"]["state"] == "conflict").then_some(())
+    });
+    d.stop();
+
+    let file = st.dir.path().join("recover.backup");
+    backup(&st, &file);
+    let out = restore(&st, &file);
+    assert!(out.status.success(), "{}", text(&out));
+    let mine = st.journal();
+    let d = st.start();
+    let new_epoch = epoch_of(&st);
+    poll("the new epoch pushed", || {
+        (central.acked_through(&new_epoch) == 3).then_some(())
+    });
+    let got = central.events(&new_epoch);
+    for (i, e) in got.iter().enumerate() {
+        assert_eq!(e.seq, i as i64 + 1);
+        assert_eq!(json!(e.id), mine[3 + i]["id"]);
+        assert_eq!(e.restored_from, Some((old_epoch.clone(), 4 + i as i64)));
+        assert!(e.primary);
+    }
+    assert_eq!(central.events(&old_epoch).len(), 4, "1–3 and the forged 4");
+    poll("the push idle again, everything acknowledged", || {
+        let out = st.cli(&["sync", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (v["push"]["state"] == "idle" && v["backlog"] == 0).then_some(())
+    });
+    assert!(
+        central
+            .violations()
+            .iter()
+            .all(|v| v.contains("seq_conflict")),
+        "only the conflict itself: {:?}",
+        central.violations()
+    );
+    d.stop();
+}
