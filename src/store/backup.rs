@@ -101,6 +101,10 @@ pub struct BackupInfo {
     pub photos_missing: Vec<String>,
 }
 
+/// Reads a photo of the store by its sha256: its bytes and content type; `Ok(None)` when
+/// it is not there, `Err` (with why) when it cannot be read or is damaged.
+pub type PhotoSource<'a> = dyn FnMut(&str) -> Result<Option<(Vec<u8>, String)>, String> + 'a;
+
 /// How long a backup step waits for a lock before it gives up (WAL readers are never
 /// blocked by the writer, so this is for the unusual: a checkpoint restarting the WAL).
 const BUSY_LIMIT: Duration = Duration::from_secs(30);
@@ -170,13 +174,12 @@ fn copy_db(from: &Connection, to: &mut Connection, to_path: &Path) -> Result<(),
     }
 }
 
-/// Write a backup of the database at `db` to `out`. `photo` reads a photo of the store by
-/// its sha256 (`Ok(None)`: not there; `Err`: unreadable or damaged, with why).
+/// Write a backup of the database at `db` to `out`, with the photos `photo` reads.
 pub fn take(
     db: &Path,
     out: &Path,
     binary_version: &str,
-    photo: &mut dyn FnMut(&str) -> Result<Option<(Vec<u8>, String)>, String>,
+    photo: &mut PhotoSource<'_>,
 ) -> Result<BackupInfo, BackupError> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -215,7 +218,7 @@ fn write_backup(
     db: &Path,
     tmp: &Path,
     binary_version: &str,
-    photo: &mut dyn FnMut(&str) -> Result<Option<(Vec<u8>, String)>, String>,
+    photo: &mut PhotoSource<'_>,
 ) -> Result<BackupInfo, BackupError> {
     let src = open_reader(db).map_err(|e| e.at(db))?;
     let mut dst = Connection::open(tmp).map_err(sql_at(tmp))?;
@@ -373,6 +376,11 @@ pub fn inspect(path: &Path) -> Result<BackupInfo, BackupError> {
             .map_err(|_| damaged(format!("backup_info.{key} is {v:?}")))
     };
     let missing = get("photos_missing")?;
+    // The file's own schema version, not what backup_info says: that is what a restore
+    // must be able to read.
+    let schema_version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| damaged(e.to_string()))?;
     Ok(BackupInfo {
         taken_at: get("taken_at")?,
         station_id: get("station_id")?,
@@ -380,7 +388,7 @@ pub fn inspect(path: &Path) -> Result<BackupInfo, BackupError> {
         last_seq: int("last_seq")?,
         acked_through: int("acked_through")?,
         binary_version: get("binary_version")?,
-        schema_version: int("schema_version")?,
+        schema_version,
         photos: int("photos")?,
         photos_missing: missing.lines().map(str::to_string).collect(),
     })

@@ -296,7 +296,7 @@ fn restore_takes_a_new_epoch_and_resends_what_the_central_never_acknowledged() {
     let status: Value =
         serde_json::from_slice(&st.cli(&["sync", "status", "--json"]).stdout).unwrap();
     assert_ne!(status["push"]["state"], "conflict", "{status}");
-    assert_eq!(cli_ok(&st, &["journal", "verify"]).contains("OK"), true);
+    assert!(cli_ok(&st, &["journal", "verify"]).contains("OK"));
     d.stop();
 }
 
