@@ -29,6 +29,7 @@ mod persist;
 mod printing;
 mod props;
 mod proxy;
+mod schema;
 mod sheet;
 mod supervisor;
 mod support;
