@@ -6,7 +6,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::reader::{Read, Sql};
-use super::seqmap::SeqMap;
 use super::{StoreError, codec, jobs};
 use crate::domain::event::Event;
 
@@ -172,26 +171,6 @@ pub fn journal_after(db: &dyn Read, after: i64, limit: i64) -> Result<Vec<Journa
     ))?;
     let rows = q.query_map(params![after, limit], JournalRow::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// What the push sends next, in the central's (wire) terms: the resend position (`after`,
-/// or the durable cursor when None) and up to `limit` events after it, each with its wire
-/// seq and, for an event of a restored copy, `restored_from` ([`SeqMap`]).
-pub fn wire_after(
-    db: &dyn Read,
-    seqs: &SeqMap,
-    after: Option<i64>,
-    limit: i64,
-) -> Result<(i64, Vec<JournalRow>), StoreError> {
-    let local = match after {
-        Some(wire) => seqs.to_local(wire),
-        None => acked_through(db)?,
-    };
-    let rows = journal_after(db, local, limit)?;
-    Ok((
-        seqs.to_wire(local),
-        rows.into_iter().map(|r| seqs.wire_row(r)).collect(),
-    ))
 }
 
 /// The journal's figures the sync status shows.

@@ -34,8 +34,7 @@ pub use error::StoreError;
 pub use journal::{
     JOURNAL_COLUMNS, JournalRow, SyncCounters, acked_through, advance_ack, feed_after,
     journal_after, photo_referenced_after, prune, pruned_through, set_feed_after, sync_counters,
-    wire_after,
 };
 pub use reader::{Read, Reader, Write};
-pub use seqmap::{SeqMap, seq_map};
+pub use seqmap::{SeqMap, seq_map, wire_after};
 pub use verify::{Verification, rebuild, rebuild_at, replay, verify};

@@ -24,7 +24,7 @@
 use rusqlite::OptionalExtension;
 
 use super::reader::{Read, Sql};
-use super::{JournalRow, StoreError};
+use super::{JournalRow, StoreError, acked_through, journal_after};
 
 /// The meta keys a restore writes (see the module doc).
 pub(super) const OFFSET: &str = "epoch_seq_offset";
@@ -86,6 +86,26 @@ impl SeqMap {
         row.seq = self.to_wire(row.seq);
         row
     }
+}
+
+/// What the push sends next, in the central's (wire) terms: the resend position (`after`,
+/// or the durable cursor when None) and up to `limit` events after it, each with its wire
+/// seq and, for an event of a restored copy, `restored_from` ([`SeqMap`]).
+pub fn wire_after(
+    db: &dyn Read,
+    seqs: &SeqMap,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<(i64, Vec<JournalRow>), StoreError> {
+    let local = match after {
+        Some(wire) => seqs.to_local(wire),
+        None => acked_through(db)?,
+    };
+    let rows = journal_after(db, local, limit)?;
+    Ok((
+        seqs.to_wire(local),
+        rows.into_iter().map(|r| seqs.wire_row(r)).collect(),
+    ))
 }
 
 fn meta(db: &dyn Read, key: &str) -> Result<Option<String>, StoreError> {

@@ -1,5 +1,5 @@
 //! Upgrades: a database of every earlier schema version, as the returnsd of its time wrote
-//! it (`tests/fixtures/schema/v<N>.sql`; how each was made: `tests/fixtures/schema/README.md`),
+//! it (one SQL dump per version in `tests/fixtures/schema/`; how each was made: its README.md),
 //! opened by the current daemon — migrated to the current version, `journal verify`
 //! passes, every row kept, and new work continues the journal. An empty file becomes a
 //! current database. A database (or a backup) of a newer version is refused, naming the
