@@ -164,6 +164,23 @@ impl JournalRow {
     }
 }
 
+#[cfg(test)]
+impl JournalRow {
+    /// A `scan.recorded` row for tests: id `id-<seq>`, actor `system`, no return, `data`.
+    pub(crate) fn for_test(seq: i64, data: &str) -> JournalRow {
+        JournalRow {
+            seq,
+            id: format!("id-{seq}"),
+            ty: "scan.recorded".into(),
+            occurred_at: "2026-11-25T08:30:00.123Z".into(),
+            actor: "system".into(),
+            return_id: None,
+            data: data.into(),
+            restored_from: None,
+        }
+    }
+}
+
 /// Journal rows with `seq > after`, ascending, at most `limit`.
 pub fn journal_after(db: &dyn Read, after: i64, limit: i64) -> Result<Vec<JournalRow>, StoreError> {
     let mut q = db.sql().prepare_cached(&format!(

@@ -143,16 +143,7 @@ mod tests {
     use super::*;
 
     fn row(seq: i64) -> JournalRow {
-        JournalRow {
-            seq,
-            id: format!("id-{seq}"),
-            ty: "scan.recorded".into(),
-            occurred_at: "2026-11-25T08:30:00.123Z".into(),
-            actor: "system".into(),
-            return_id: None,
-            data: "{}".into(),
-            restored_from: None,
-        }
+        JournalRow::for_test(seq, "{}")
     }
 
     /// Never restored: wire = local, nothing carries `restored_from`.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::kit::central::{Central, CentralOptions, sha256_hex};
 use crate::kit::control::Ctl;
 use crate::proxy::{FaultMode, FaultProxy};
-use crate::support::{Station, poll, request, scan_ok};
+use crate::support::{Station, assert_journal_verifies, inspect_with_photo, poll, request};
 
 fn sync_cfg(url: &str) -> String {
     format!(
@@ -76,33 +76,8 @@ fn inspected_with_photo(st: &Station) -> String {
     let photo = cli_ok(st, &["photo", "add", file.to_str().unwrap()])
         .trim()
         .to_string();
-    let r = scan_ok(
-        st,
-        &[
-            "OP-017",
-            "SF1888888888888",
-            "CMD-KIND-CUSTOMER",
-            "CMD-UNPACK",
-            "6901234560015",
-            "CMD-DONE",
-        ],
-    );
-    let rid = r[1]["return_id"].as_str().expect("return id").to_string();
-    cli_ok(
-        st,
-        &[
-            "inspect",
-            &rid,
-            "--badge",
-            "021",
-            "--grade",
-            "defect",
-            "--reason",
-            "damaged_casing",
-            "--photo",
-            &photo,
-        ],
-    );
+    let out = inspect_with_photo(st, &photo);
+    assert!(out.status.success(), "{}", text(&out));
     sha256_hex(&png)
 }
 
@@ -167,8 +142,7 @@ fn backup_while_scans_stream_restores_every_acknowledged_scan() {
     let fresh = Station::new("");
     let out = restore(&fresh, &file);
     assert!(out.status.success(), "{}", text(&out));
-    let verify = cli_ok(&fresh, &["journal", "verify"]);
-    assert!(verify.contains("OK"), "{verify}");
+    assert_journal_verifies(&fresh);
     let journal = by_seq(&fresh);
     for (seq, code) in &before {
         assert_eq!(
@@ -296,7 +270,7 @@ fn restore_takes_a_new_epoch_and_resends_what_the_central_never_acknowledged() {
     let status: Value =
         serde_json::from_slice(&st.cli(&["sync", "status", "--json"]).stdout).unwrap();
     assert_ne!(status["push"]["state"], "conflict", "{status}");
-    assert!(cli_ok(&st, &["journal", "verify"]).contains("OK"));
+    assert_journal_verifies(&st);
     d.stop();
 }
 

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use crate::kit::control::Ctl;
-use crate::support::{Station, request};
+use crate::support::{Station, assert_journal_verifies, request};
 
 /// The schema version this returnsd writes. A new migration fails this test until a
 /// fixture of the version before it is added (`make.sh`), so every earlier version stays
@@ -130,9 +130,7 @@ fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
         );
         d.stop();
         assert_eq!(user_version(&st.db()), CURRENT, "v{n}: migrated");
-        let out = st.cli(&["journal", "verify"]);
-        let said = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success() && said.contains("OK"), "v{n}: {said}");
+        assert_journal_verifies(&st);
         let after = rows(&st.db(), n);
         for ((name, was), (_, now)) in before.iter().zip(&after) {
             match name.as_str() {
@@ -175,12 +173,7 @@ fn an_empty_file_becomes_a_current_database() {
     let d = st.start();
     d.stop();
     assert_eq!(user_version(&st.db()), CURRENT);
-    let out = st.cli(&["journal", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_journal_verifies(&st);
 }
 
 /// A database of a newer schema version than this binary is refused by the daemon naming
