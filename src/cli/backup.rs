@@ -1,6 +1,6 @@
-//! `returnsd backup --out FILE` (beside the running daemon: a read-only snapshot) and
-//! `returnsd restore --from FILE` (under the state directory's lock: never beside the
-//! daemon). The work is the store's (`store::backup`); here the photo store is lent to it
+//! `returnsd backup --out FILE` (beside the running daemon: a read-only snapshot),
+//! `returnsd restore --from FILE` and `returnsd restore --confirm-moved` (under the state
+//! directory's lock: never beside the daemon). The work is the store's (`store::backup`); here the photo store is lent to it
 //! and the outcome is worded. Exit 0 when done; any refusal is `returnsd: …`, exit 2, with
 //! nothing changed.
 
@@ -68,6 +68,19 @@ pub fn restore(config: &Option<PathBuf>, from: &Path) -> Result<ExitCode, CliErr
         r.verification.events,
         r.photos
     );
+    println!(
+        "new epoch {}: {} event(s) the central had not acknowledged will be sent again under it (with restored_from); start the daemon",
+        r.epoch, r.resent
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `returnsd restore --confirm-moved`.
+pub fn confirm_moved(config: &Option<PathBuf>) -> Result<ExitCode, CliError> {
+    let cfg = load_config(config)?;
+    let _lock = lock_state_dir(&cfg, "returnsd restore --confirm-moved")?;
+    let r = backup::confirm_moved(&cfg.storage.database, cfg.station.id.as_str())?;
+    println!("confirmed: {}", r.moved);
     println!(
         "new epoch {}: {} event(s) the central had not acknowledged will be sent again under it (with restored_from); start the daemon",
         r.epoch, r.resent

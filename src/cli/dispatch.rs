@@ -64,7 +64,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         } => reads::label_preview(config, job, return_id.as_deref(), &out),
         Cmd::Journal { cmd } => reads::journal(config, cmd),
         Cmd::Backup { out } => backup::backup(config, &out),
-        Cmd::Restore { from } => backup::restore(config, &from),
+        Cmd::Restore {
+            from: Some(from), ..
+        } => backup::restore(config, &from),
+        Cmd::Restore { from: None, .. } => backup::confirm_moved(config),
         Cmd::Export { since, format, out } => {
             export::export(config, &since, format, out.as_deref())
         }

@@ -73,6 +73,9 @@ pub struct EngineHandle {
     /// The journal's local seqs to the epoch's wire seqs (the identity unless the database
     /// was restored): what the sync edges send and the central's acks are in wire seqs.
     pub seqs: Arc<crate::store::SeqMap>,
+    /// Why the database is not where it was created (copied or moved): the sync edges send
+    /// nothing under its epoch until `returnsd restore --confirm-moved`.
+    pub moved: Option<Arc<str>>,
 }
 
 impl EngineHandle {

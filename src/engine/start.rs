@@ -108,6 +108,7 @@ pub fn start(
         .store(store.last_seq() as u64, Ordering::Relaxed);
     let epoch: Arc<str> = Arc::from(store.epoch());
     let seqs = Arc::new(store.seq_map().clone());
+    let moved: Option<Arc<str>> = store.moved().map(Arc::from);
     let settings = Settings {
         station: cfg.station.id.clone(),
         tz: cfg.station.timezone,
@@ -159,6 +160,7 @@ pub fn start(
             events,
             epoch,
             seqs,
+            moved,
         },
         effects_rx,
         join,

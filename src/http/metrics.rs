@@ -67,7 +67,7 @@ fn sync_metrics(out: &mut String, v: &Value) {
         ),
         (
             "returnsd_sync_push_ok",
-            "1 while the push worker is idle or sending, 0 in backoff, auth_failed, rejected or conflict.",
+            "1 while the push worker is idle or sending, 0 in backoff, auth_failed, rejected, conflict or moved.",
             f64::from(matches!(
                 v["push"]["state"].as_str(),
                 Some("idle" | "sending")

@@ -79,6 +79,11 @@ pub enum BackupError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "{}: this database is where it was created; there is no move to confirm. Nothing was changed",
+        .0.display()
+    )]
+    NotMoved(PathBuf),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -536,34 +541,13 @@ fn prepare(
             }
         }
     }
-    let old = seqmap::seq_map(&conn).map_err(|e| e.at(tmp))?;
-    let acked = acked_through(&conn).map_err(|e| e.at(tmp))?;
-    let last = last_seq(&conn).map_err(|e| e.at(tmp))?;
-    let old_epoch = meta(&conn, "epoch")
-        .map_err(|e| e.at(tmp))?
-        .unwrap_or_default();
-    let epoch = uuid::Uuid::new_v4().to_string();
-    let now = codec::fmt_time(chrono::Utc::now());
     let tx = conn.transaction().map_err(&at)?;
     tx.execute_batch("DROP TABLE backup_photos; DROP TABLE backup_info;")
         .map_err(&at)?;
-    let set = [
-        ("epoch", epoch.clone()),
-        (seqmap::OFFSET, acked.to_string()),
-        (seqmap::FROM_EPOCH, old_epoch),
-        (seqmap::FROM_OFFSET, old.offset().to_string()),
-        (seqmap::THROUGH, last.to_string()),
-        ("restored_at", now),
-        ("restored_from_backup", info.taken_at.clone()),
-    ];
-    for (k, v) in set {
-        tx.execute(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![k, v],
-        )
-        .map_err(&at)?;
-    }
+    let (epoch, resent) =
+        take_new_epoch(&tx, ("restored_from_backup", &info.taken_at)).map_err(|e| e.at(tmp))?;
+    // The file renamed into place keeps this inode: where the database now lives.
+    super::identity::record(&tx, tmp).map_err(|e| e.at(tmp))?;
     tx.commit().map_err(&at)?;
     // Give the photos' pages back, and leave one self-contained file to rename.
     conn.execute_batch("PRAGMA incremental_vacuum;")
@@ -575,8 +559,86 @@ fn prepare(
     File::open(tmp)
         .and_then(|f| f.sync_all())
         .map_err(io(tmp))?;
-    let check = SeqMap::new(acked, None);
-    Ok((info, epoch, check.to_wire(last), photos, verification))
+    Ok((info, epoch, resent, photos, verification))
+}
+
+/// Give the database (inside `tx`) a new epoch, as contract 1.1 asks of a restored or
+/// moved database ([`seqmap`]): the acknowledged cursor becomes the offset, the old epoch
+/// and its own offset are where the unacknowledged events came from. `why` is a meta row
+/// saying what prompted it. Answers the new epoch and how many events will be sent again.
+fn take_new_epoch(tx: &Connection, why: (&str, &str)) -> Result<(String, i64), StoreError> {
+    let old = seqmap::seq_map(tx)?;
+    let acked = acked_through(tx)?;
+    let last = last_seq(tx)?;
+    let old_epoch = meta(tx, "epoch")?.unwrap_or_default();
+    let epoch = uuid::Uuid::new_v4().to_string();
+    let set = [
+        ("epoch", epoch.clone()),
+        (seqmap::OFFSET, acked.to_string()),
+        (seqmap::FROM_EPOCH, old_epoch),
+        (seqmap::FROM_OFFSET, old.offset().to_string()),
+        (seqmap::THROUGH, last.to_string()),
+        ("restored_at", codec::fmt_time(chrono::Utc::now())),
+        (why.0, why.1.to_string()),
+    ];
+    for (k, v) in set {
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![k, v],
+        )?;
+    }
+    Ok((epoch, SeqMap::new(acked, None).to_wire(last)))
+}
+
+/// What `restore --confirm-moved` did.
+#[derive(Debug)]
+pub struct ConfirmedMove {
+    /// Why the database counted as moved.
+    pub moved: String,
+    pub epoch: String,
+    /// Events the central had not acknowledged: sent again under the new epoch.
+    pub resent: i64,
+}
+
+/// `returnsd restore --confirm-moved`: the database at `db` was copied or moved (its
+/// recorded identity differs); take a new epoch in place, record where it lives now and
+/// write a fresh creation marker. Refused when the database has not moved. The caller
+/// holds the state directory's lock.
+pub fn confirm_moved(db: &Path, station_id: &str) -> Result<ConfirmedMove, BackupError> {
+    super::files::check_present(db)?;
+    let mut conn = super::open_connection(db, false).map_err(|e| e.at(db))?;
+    schema::migrate(&mut conn, db)?;
+    let found = meta(&conn, "station_id").map_err(|e| e.at(db))?;
+    if let Some(found) = found.filter(|f| f != station_id) {
+        return Err(BackupError::Store(StoreError::WrongStation {
+            path: db.to_path_buf(),
+            found,
+            configured: station_id.to_string(),
+        }));
+    }
+    let Some(moved) = super::identity::moved(&conn, db).map_err(|e| e.at(db))? else {
+        return Err(BackupError::NotMoved(db.to_path_buf()));
+    };
+    let at = sql_at(db);
+    let tx = conn.transaction().map_err(&at)?;
+    let (epoch, resent) = take_new_epoch(&tx, ("moved_confirmed", &moved)).map_err(|e| e.at(db))?;
+    super::identity::record(&tx, db).map_err(|e| e.at(db))?;
+    tx.commit().map_err(&at)?;
+    drop(conn);
+    files::write_marker(
+        db,
+        &files::Marker {
+            station: station_id.to_string(),
+            epoch: epoch.clone(),
+            created_at: codec::fmt_time(chrono::Utc::now()),
+        },
+    )?;
+    Ok(ConfirmedMove {
+        moved,
+        epoch,
+        resent,
+    })
 }
 
 /// Move the database at `db` (and its `-wal`, `-shm`) to `<db>.replaced-<UTC time>`; the

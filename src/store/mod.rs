@@ -18,6 +18,7 @@ pub mod durable;
 mod error;
 pub mod feed_items;
 pub mod files;
+mod identity;
 pub mod jobs;
 mod journal;
 pub mod kiosk;

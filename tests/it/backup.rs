@@ -543,3 +543,94 @@ fn a_seq_conflict_is_recovered_by_backup_and_restore() {
     );
     d.stop();
 }
+
+/// A database copied to another state directory (another file: the disk was replaced, say)
+/// is noticed at start: the push is held in state `moved` with the reason, the pull feed
+/// answers 503, and the central gets nothing under the old epoch. `restore
+/// --confirm-moved` (refused where nothing moved) takes a new epoch in place, and the
+/// unacknowledged events go out under it with `restored_from`.
+#[test]
+fn a_moved_database_is_held_until_a_restore_is_confirmed() {
+    let central = Central::start(CentralOptions::default());
+    let proxy = FaultProxy::start(central.addr());
+    let extra = format!(
+        "{}central_token = \"central-token\"\n",
+        sync_cfg(&proxy.url())
+    );
+    let st = Station::new(&extra);
+    let d = st.start();
+    let old_epoch = epoch_of(&st);
+    junk(&st, "SENT", 4);
+    poll("1–4 acknowledged", || {
+        (station_acked(&st) == 4).then_some(())
+    });
+    proxy.set(FaultMode::Refuse);
+    junk(&st, "HELD", 3);
+    d.stop();
+    let out = st.cli(&["restore", "--confirm-moved"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no move to confirm"), "{}", text(&out));
+
+    let copy = Station::new(&extra);
+    std::fs::create_dir_all(copy.state_dir()).unwrap();
+    std::fs::copy(st.db(), copy.db()).unwrap();
+    proxy.set(FaultMode::Pass);
+    let d = copy.start();
+    let held = poll("the push held", || {
+        let out = copy.cli(&["sync", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (v["push"]["state"] == "moved").then_some(v)
+    });
+    let why = held["push"]["last_error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(&copy.db().display().to_string()) && why.contains("--confirm-moved"),
+        "{held}"
+    );
+    let addr = request(&copy.socket(), &json!({"op": "ping"})).unwrap()["http"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = crate::kit::http::http(
+        &addr,
+        "GET",
+        &format!("/v1/sync/events?epoch={old_epoch}&after=0"),
+        &[("authorization", "Bearer central-token")],
+        b"",
+    );
+    assert_eq!((r.status, r.json()["error"].clone()), (503, json!("moved")));
+    assert_eq!(
+        central.acked_through(&old_epoch),
+        4,
+        "nothing more under the old epoch"
+    );
+    assert_eq!(central.epochs(), std::slice::from_ref(&old_epoch));
+    d.stop();
+
+    let out = copy.cli(&["restore", "--confirm-moved"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("3 event(s)"), "{}", text(&out));
+    let d = copy.start();
+    let new_epoch = epoch_of(&copy);
+    assert_ne!(new_epoch, old_epoch);
+    poll("the held events pushed under the new epoch", || {
+        (central.acked_through(&new_epoch) == 3).then_some(())
+    });
+    let journal = copy.journal();
+    for (i, e) in central.events(&new_epoch).iter().enumerate() {
+        assert_eq!(json!(e.id), journal[4 + i]["id"]);
+        assert_eq!(e.restored_from, Some((old_epoch.clone(), 5 + i as i64)));
+    }
+    assert!(
+        central.violations().is_empty(),
+        "{:?}",
+        central.violations()
+    );
+    d.stop();
+    // Started again where it now lives: not moved any more.
+    let d = copy.start();
+    junk(&copy, "NEXT", 1);
+    poll("pushing normally", || {
+        (central.acked_through(&new_epoch) == 4).then_some(())
+    });
+    d.stop();
+}

@@ -138,12 +138,15 @@ fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
                 "journal" => assert_eq!(&now[..was.len()], &was[..], "v{n}: journal"),
                 "benches" => {}
                 // Every row kept; the daemon's start backfills the RTV notes and bin edits
-                // of the journal into `meta` snapshots (`snapshot::load_and_backfill`).
+                // of the journal into `meta` snapshots (`snapshot::load_and_backfill`) and
+                // records where the database lives (`identity_*`: it predates them).
                 "meta" => {
                     let added: Vec<_> = now.iter().filter(|r| !was.contains(r)).collect();
                     assert!(
                         was.iter().all(|r| now.contains(r))
-                            && added.iter().all(|r| r[0].starts_with("rtv_note:")),
+                            && added.iter().all(|r| {
+                                r[0].starts_with("rtv_note:") || r[0].starts_with("identity_")
+                            }),
                         "v{n}: meta {was:?} → {now:?}"
                     );
                 }

@@ -76,6 +76,17 @@ pub async fn run(
     };
     let uplink = Uplink::new(central, &settings, &engine);
     let mut signals = Signals::new(network_up, shutdown, Some(engine.events.subscribe()));
+    if let Some(why) = &engine.moved {
+        // Contract 1.1: a copied or moved database pushes nothing under its old epoch.
+        tracing::error!(error = %why, "sync push held: the database was copied or moved");
+        update(&status, |s| {
+            s.push.state = crate::sync_status::PushState::Moved;
+            s.push.last_error = Some(why.to_string());
+            s.push.last_error_at = Some(Utc::now());
+        });
+        signals.stopped().await;
+        return;
+    }
     let mut machine = PushMachine::new(settings.push, Box::new(super::os_jitter));
     let mut action = machine.start();
     loop {
