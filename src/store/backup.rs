@@ -458,14 +458,7 @@ pub fn restore(
     let replaced = move_aside(db)?;
     std::fs::rename(&tmp, db).map_err(io(db))?;
     sync_dir(&dir)?;
-    files::write_marker(
-        db,
-        &files::Marker {
-            station: station_id.to_string(),
-            epoch: epoch.clone(),
-            created_at: codec::fmt_time(chrono::Utc::now()),
-        },
-    )?;
+    fresh_marker(db, station_id, &epoch)?;
     Ok(Restored {
         info,
         epoch,
@@ -626,19 +619,25 @@ pub fn confirm_moved(db: &Path, station_id: &str) -> Result<ConfirmedMove, Backu
     super::identity::record(&tx, db).map_err(|e| e.at(db))?;
     tx.commit().map_err(&at)?;
     drop(conn);
-    files::write_marker(
-        db,
-        &files::Marker {
-            station: station_id.to_string(),
-            epoch: epoch.clone(),
-            created_at: codec::fmt_time(chrono::Utc::now()),
-        },
-    )?;
+    fresh_marker(db, station_id, &epoch)?;
     Ok(ConfirmedMove {
         moved,
         epoch,
         resent,
     })
+}
+
+/// A new epoch is a new database as far as the creation marker is concerned: it says
+/// this epoch, created now.
+fn fresh_marker(db: &Path, station_id: &str, epoch: &str) -> Result<(), StoreError> {
+    files::write_marker(
+        db,
+        &files::Marker {
+            station: station_id.to_string(),
+            epoch: epoch.to_string(),
+            created_at: codec::fmt_time(chrono::Utc::now()),
+        },
+    )
 }
 
 /// Move the database at `db` (and its `-wal`, `-shm`) to `<db>.replaced-<UTC time>`; the

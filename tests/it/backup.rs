@@ -51,10 +51,14 @@ fn epoch_of(st: &Station) -> String {
     v["epoch"].as_str().expect("epoch").to_string()
 }
 
+/// `returnsd sync status --json` (None if it did not answer JSON).
+fn sync_status(st: &Station) -> Option<Value> {
+    serde_json::from_slice(&st.cli(&["sync", "status", "--json"]).stdout).ok()
+}
+
 /// The station's acknowledged cursor, as `sync status` reports it (local seqs).
 fn station_acked(st: &Station) -> i64 {
-    let out = st.cli(&["sync", "status", "--json"]);
-    let v: Value = serde_json::from_slice(&out.stdout).expect("sync status JSON");
+    let v = sync_status(st).expect("sync status JSON");
     v["acked_through"].as_i64().expect("acked_through")
 }
 
@@ -267,8 +271,7 @@ fn restore_takes_a_new_epoch_and_resends_what_the_central_never_acknowledged() {
         "{:?}",
         central.violations()
     );
-    let status: Value =
-        serde_json::from_slice(&st.cli(&["sync", "status", "--json"]).stdout).unwrap();
+    let status = sync_status(&st).expect("sync status JSON");
     assert_ne!(status["push"]["state"], "conflict", "{status}");
     assert_journal_verifies(&st);
     d.stop();
@@ -504,8 +507,7 @@ fn a_seq_conflict_is_recovered_by_backup_and_restore() {
     assert_eq!(r.status, 200, "{}", r.text());
     junk(&st, "MINE", 3);
     poll("push stopped in conflict", || {
-        let out = st.cli(&["sync", "status", "--json"]);
-        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let v = sync_status(&st)?;
         (v["push"]["state"] == "conflict").then_some(())
     });
     d.stop();
@@ -529,8 +531,7 @@ fn a_seq_conflict_is_recovered_by_backup_and_restore() {
     }
     assert_eq!(central.events(&old_epoch).len(), 4, "1–3 and the forged 4");
     poll("the push idle again, everything acknowledged", || {
-        let out = st.cli(&["sync", "status", "--json"]);
-        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let v = sync_status(&st)?;
         (v["push"]["state"] == "idle" && v["backlog"] == 0).then_some(())
     });
     assert!(
@@ -577,8 +578,7 @@ fn a_moved_database_is_held_until_a_restore_is_confirmed() {
     proxy.set(FaultMode::Pass);
     let d = copy.start();
     let held = poll("the push held", || {
-        let out = copy.cli(&["sync", "status", "--json"]);
-        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let v = sync_status(&copy)?;
         (v["push"]["state"] == "moved").then_some(v)
     });
     let why = held["push"]["last_error"].as_str().unwrap_or_default();
