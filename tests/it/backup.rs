@@ -634,3 +634,32 @@ fn a_moved_database_is_held_until_a_restore_is_confirmed() {
     });
     d.stop();
 }
+
+/// A backup onto a full disk is refused naming the target (exit 2), leaves no temp file
+/// behind there, and does not disturb the daemon; with room again it is written. Needs
+/// root (a small tmpfs).
+#[test]
+fn a_backup_onto_a_full_disk_is_refused_naming_it() {
+    let st = Station::new("");
+    let d = st.start();
+    junk(&st, "BIG", 400);
+    let target = crate::edges::Tmpfs::mount(&st.dir.path().join("small"), "64k");
+    let file = target.dir.join("station.backup");
+    let out = st.cli(&["backup", "--out", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("{}: the disk is full", file.display())),
+        "{}",
+        text(&out)
+    );
+    let left: Vec<_> = std::fs::read_dir(&target.dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert!(left.is_empty(), "nothing left behind: {left:?}");
+    junk(&st, "STILL", 1);
+    drop(target);
+    let roomy = st.dir.path().join("station.backup");
+    backup(&st, &roomy);
+    d.stop();
+}
