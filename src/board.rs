@@ -196,7 +196,7 @@ impl DeviceBoard {
         };
         let detail = detail.as_deref().unwrap_or("");
         if state.is_alarm() {
-            tracing::warn!(device = id, kind = kind.as_str(), %path, was = was.as_str(), state = state.as_str(), detail, faults = ?faults, "DEVICE ALARM");
+            tracing::warn!(device = id, kind = kind.as_str(), %path, was = was.as_str(), state = state.as_str(), detail, faults = %faults.join(","), "DEVICE ALARM");
         } else {
             tracing::info!(device = id, kind = kind.as_str(), %path, was = was.as_str(), state = state.as_str(), detail, "device state");
         }

@@ -26,6 +26,7 @@ pub const OPS: &[&str] = &[
     "bin_retire",
     "bin_reactivate",
     "rtv_close",
+    "unlock",
 ];
 
 pub fn s<'a>(req: &'a Value, k: &str) -> Result<&'a str, String> {
@@ -205,6 +206,14 @@ pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<C
             return_id: return_id(req)?,
             reason: s(req, "reason")?.to_string(),
         },
+        other => return supervisor_command(other, req, by),
+    };
+    Ok(cmd)
+}
+
+/// The supervisor's commands: bins, RTV-note closing, unlocking a badge.
+fn supervisor_command(op: &str, req: &Value, by: Operator) -> Result<Command, String> {
+    let cmd = match op {
         "bin_set" => {
             let class_s = s(req, "class")?;
             Command::SetBin {
@@ -215,6 +224,16 @@ pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<C
                         .ok_or_else(|| format!("class {class_s:?} is not good or defect"))?,
                     label: opt_s(req, "label")?,
                 },
+            }
+        }
+        "unlock" => {
+            let b = s(req, "unlock_badge")?;
+            let b = b.strip_prefix("OP-").unwrap_or(b);
+            Command::Unlock {
+                by,
+                badge: Badge::parse(b).map_err(|_| {
+                    format!("unlock_badge {b:?} is not a badge (1 to 32 of A-Z a-z 0-9 _)")
+                })?,
             }
         }
         "bin_retire" | "bin_reactivate" => Command::SetBin {

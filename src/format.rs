@@ -1,5 +1,5 @@
 //! Formats the whole station shares: the contract's time format (RFC 3339, UTC,
-//! milliseconds) and lowercase hex. Names nothing else of the crate.
+//! milliseconds), lowercase hex, and sizes for people. Names nothing else of the crate.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -29,6 +29,11 @@ pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+/// Bytes for people: "1.5 MiB".
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1048576.0)
 }
 
 #[cfg(test)]

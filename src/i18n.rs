@@ -42,6 +42,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ),
     ("logged_out", "已退出:{badge}", "Logged out: {badge}"),
     (
+        "badge_unlocked",
+        "工号 {badge} 已解锁,可以重新登录",
+        "Badge {badge} unlocked: it may log in again",
+    ),
+    (
         "lockout_recorded",
         "已记录:工号 {badge} 因多次密码错误被锁定",
         "Recorded: badge {badge} locked after repeated wrong PINs",
@@ -225,6 +230,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("action.reprint", "补打标签", "reprint a label"),
     ("action.void", "作废退货单", "void a return"),
     ("action.edit_zones", "编辑库区", "edit zones"),
+    ("action.unlock_badge", "解锁工号", "unlock a badge"),
     (
         "action.close_rtv_note",
         "关闭退厂单",

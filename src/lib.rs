@@ -49,4 +49,5 @@ pub mod store;
 pub mod sync;
 pub mod sync_status;
 pub mod systemd;
+pub mod telemetry;
 pub mod views;

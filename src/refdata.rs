@@ -19,6 +19,8 @@ use crate::store::{Read, StoreError};
 pub struct DbLookup<'a> {
     pub db: &'a dyn Read,
     pub cfg: &'a Config,
+    /// The config's operators as the last reload left them (`config::LiveOperators`).
+    pub operators: &'a [crate::config::LocalOperator],
 }
 
 impl Lookup for DbLookup<'_> {
@@ -34,7 +36,7 @@ impl Lookup for DbLookup<'_> {
     }
 
     fn operator(&self, badge: &str) -> Option<OperatorInfo> {
-        if let Some(o) = self.cfg.operators.iter().find(|o| o.badge == badge) {
+        if let Some(o) = self.operators.iter().find(|o| o.badge == badge) {
             return Some(OperatorInfo {
                 badge: o.badge.clone(),
                 roles: o.roles.clone(),

@@ -24,3 +24,15 @@ pub fn notify(state: &str) {
         tracing::warn!(error = %e, "sd_notify failed");
     }
 }
+
+/// The watchdog interval the service manager asked for (`WatchdogSec=`, passed as
+/// `$WATCHDOG_USEC`), when it is meant for this process (`$WATCHDOG_PID`, if set, is ours).
+pub fn watchdog_interval() -> Option<std::time::Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID")
+        && pid.parse::<u32>().ok() != Some(std::process::id())
+    {
+        return None;
+    }
+    (usec > 0).then(|| std::time::Duration::from_micros(usec))
+}

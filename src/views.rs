@@ -92,10 +92,7 @@ pub fn disk_json(stats: &crate::engine::Stats, cap_bytes: u64, high_water_pct: u
     })
 }
 
-/// Bytes for people: "1.5 MiB".
-pub fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / 1048576.0)
-}
+pub use crate::format::mib;
 
 /// A print job as JSON (without its bytes; their size instead): `print queue --json`, the
 /// API's print jobs and a return's labels.

@@ -100,6 +100,21 @@ impl Daemon {
             stop_rx.clone(),
         ));
         let (push, feed) = start_sync(&cfg, &engine, &status, &stop_rx);
+        let watch = super::watchdog::Watch {
+            cfg: cfg.clone(),
+            engine: engine.clone(),
+            board: board.clone(),
+            sync: status.clone(),
+            late: Default::default(),
+        };
+        let watchdog = tokio::spawn(super::watchdog::watchdog(watch.clone(), stop_rx.clone()));
+        let notify_status = tokio::spawn(super::watchdog::status(watch, stop_rx.clone()));
+        let reloader = super::reload::Reloader {
+            cfg: cfg.clone(),
+            engine: engine.clone(),
+            api: http.api.clone(),
+        };
+        let reload = tokio::spawn(super::reload::on_sighup(reloader, stop_rx.clone()));
         let control = tokio::spawn(crate::control::serve(
             listener,
             control_ctx(&cfg, &engine, &http, status, board),
@@ -110,13 +125,16 @@ impl Daemon {
             ("push", push),
             ("feed", feed),
             ("print worker", printer),
+            ("watchdog", watchdog),
+            ("status", notify_status),
+            ("reload", reload),
         ];
         workers.extend(http.task.map(|t| ("http", t)));
         tracing::info!(
             station = cfg.station.id.as_str(),
             epoch = &*engine.epoch,
             socket = %cfg.control.socket.display(),
-            http = ?http.addr,
+            http = http.addr.map(tracing::field::display),
             database = %cfg.storage.database.display(),
             "returnsd ready"
         );
@@ -232,6 +250,8 @@ struct Http {
     /// The certificate's SHA-256 fingerprint with `http.tls` (for `ping`).
     tls_fingerprint: Option<String>,
     task: Option<JoinHandle<()>>,
+    /// The operator API's sessions (a reload ends those of changed operators).
+    api: Option<Arc<crate::http::ApiState>>,
 }
 
 impl Http {
@@ -248,6 +268,7 @@ impl Http {
                 addr: None,
                 tls_fingerprint: None,
                 task: None,
+                api: None,
             });
         };
         let l = tokio::net::TcpListener::bind(addr)
@@ -263,13 +284,14 @@ impl Http {
             );
         }
         let tls_fingerprint = tls.as_ref().map(|t| t.fingerprint.clone());
+        let api = Arc::new(crate::http::ApiState::new(cfg, stop_rx.clone()));
         let state = crate::http::HttpState {
             cfg: cfg.clone(),
             engine: engine.clone(),
             reader: Default::default(),
             sync: status.clone(),
             board: board.clone(),
-            api: Arc::new(crate::http::ApiState::new(cfg, stop_rx.clone())),
+            api: api.clone(),
             tls,
         };
         let task = tokio::spawn(crate::http::serve(l, state, stopped(stop_rx)));
@@ -277,6 +299,7 @@ impl Http {
             addr: bound,
             tls_fingerprint,
             task: Some(task),
+            api: Some(api),
         })
     }
 }

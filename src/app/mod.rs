@@ -8,6 +8,10 @@
 //!   [`Daemon::run_until`] (wait for the shutdown, stop in order); [`run`] for the binary.
 //! - [`scanners`]: the scan sources — scanner actors and their board bridge, standard input.
 //! - [`maintenance`]: the periodic housekeeping worker (photos, pruning, high-water mark).
+//! - [`watchdog`]: what systemd is told while it runs — `WATCHDOG=1` on the engine's
+//!   progress, `STATUS=` with what is degraded.
+//! - [`reload`]: SIGHUP (`systemctl reload`): `[[operators]]` at once, the rest named as
+//!   needing a restart.
 //! - [`error`]: why the daemon could not start.
 //!
 //! Architecture invariant: nothing names `app` back; the CLI calls [`run`], tests and
@@ -16,7 +20,9 @@
 mod daemon;
 mod error;
 mod maintenance;
+mod reload;
 mod scanners;
+mod watchdog;
 
 pub use daemon::{Daemon, RunOptions, run};
 pub use error::DaemonError;

@@ -261,6 +261,15 @@ pub enum OperatorCmd {
         #[arg(long)]
         reason: String,
     },
+    /// Lift a badge's lockout after wrong PINs on the pages (supervisor; journaled as
+    /// operator.unlocked): `returnsd unlock 017 --badge 001`.
+    Unlock {
+        /// The locked badge.
+        locked: String,
+        /// The supervisor's badge.
+        #[arg(long)]
+        badge: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

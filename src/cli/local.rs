@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::error::CliError;
-use super::setup::{config_path, init_tracing, load_config, lock_state_dir, runtime};
+use super::logging::init_tracing;
+use super::setup::{config_path, load_config, lock_state_dir, runtime};
 use crate::app::{self, RunOptions};
 
 /// `returnsd run`: the daemon, until SIGTERM or SIGINT.

@@ -10,7 +10,8 @@
 //!   commands: exit 0/1/2/3), `reads` (returns, print queue, label preview, journal),
 //!   `export`, `import` (manifest import), `backup` (backup and restore).
 //! - `render`: how answers, lists, sync status and verification are printed (zh/en).
-//! - `setup`: config, runtime, logging, the state directory's lock; `error`: [`CliError`].
+//! - `setup`: config, runtime, the state directory's lock; `logging`: the daemon's logs
+//!   (journal, terminal, plain or JSON lines); `error`: [`CliError`].
 
 mod args;
 mod backup;
@@ -20,6 +21,7 @@ mod export;
 mod import;
 mod live;
 mod local;
+mod logging;
 mod ops;
 mod reads;
 mod render;

@@ -124,6 +124,9 @@ fn request(cmd: OperatorCmd) -> Result<Value, CliError> {
             badge,
             reason,
         } => json!({"op": "void", "badge": badge, "return_id": return_id, "reason": reason}),
+        OperatorCmd::Unlock { locked, badge } => {
+            json!({"op": "unlock", "badge": badge, "unlock_badge": locked})
+        }
     })
 }
 

@@ -1,6 +1,6 @@
 //! What most commands do first: load the config (the `--config` file, or the default
-//! place), start a small async runtime for the control socket, and, for the daemon, set up
-//! logging.
+//! place), start a small async runtime for the control socket (the daemon's logging is
+//! `logging`).
 
 use std::path::{Path, PathBuf};
 
@@ -25,21 +25,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)
-}
-
-/// The daemon's logs: to standard error, `log.level` (or `RETURNSD_LOG`), JSON with
-/// `log.json`.
-pub fn init_tracing(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RETURNSD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.log.level));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if cfg.log.json {
-        b.json().init();
-    } else {
-        b.init();
-    }
 }
 
 /// The database of a command that only reads it: refused, with what to do, when there is

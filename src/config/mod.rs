@@ -37,7 +37,7 @@ pub use http::HttpConfig;
 pub use inspection::{DefectReasonDef, InspectionConfig, builtin_defect_reasons};
 pub use load::{Config, default_config_path, load, load_with_env, parse};
 pub use log::LogConfig;
-pub use operators::LocalOperator;
+pub use operators::{LiveOperators, LocalOperator};
 pub use problem::{ConfigError, ConfigProblem};
 pub use scan::ScanConfig;
 pub use station::StationConfig;

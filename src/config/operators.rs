@@ -2,6 +2,7 @@
 //! the bootstrap supervisor, lab operators.
 
 use std::fmt;
+use std::sync::{Arc, RwLock};
 
 use super::ctx::Ctx;
 use super::raw::RawOperator;
@@ -30,6 +31,47 @@ impl fmt::Debug for LocalOperator {
             .field("roles", &self.roles)
             .field("pin_hash", &self.pin_hash.as_ref().map(|_| "<redacted>"))
             .finish()
+    }
+}
+
+/// `[[operators]]` as the daemon uses them now: read by the engine (who may do what at the
+/// bench) and the API (who may log in), replaced by a reload (`systemctl reload`, SIGHUP).
+#[derive(Clone, Debug, Default)]
+pub struct LiveOperators(Arc<RwLock<Arc<Vec<LocalOperator>>>>);
+
+impl LiveOperators {
+    pub fn new(operators: Vec<LocalOperator>) -> LiveOperators {
+        LiveOperators(Arc::new(RwLock::new(Arc::new(operators))))
+    }
+
+    /// The operators now.
+    pub fn get(&self) -> Arc<Vec<LocalOperator>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replace them; answers the badges whose entry was removed or changed (roles, PIN or
+    /// name): their API sessions must end.
+    pub fn replace(&self, operators: Vec<LocalOperator>) -> Vec<String> {
+        let mut g = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let changed = g
+            .iter()
+            .filter(|old| {
+                !operators.iter().any(|new| {
+                    new.badge == old.badge
+                        && new.roles == old.roles
+                        && new.pin_hash == old.pin_hash
+                        && new.name == old.name
+                })
+            })
+            .map(|o| o.badge.clone())
+            .collect();
+        *g = Arc::new(operators);
+        changed
+    }
+
+    /// The config's operator of `badge`.
+    pub fn find(&self, badge: &str) -> Option<LocalOperator> {
+        self.get().iter().find(|o| o.badge == badge).cloned()
     }
 }
 

@@ -290,6 +290,9 @@ pub enum EventBody {
         failures: u32,
         minutes: u32,
     },
+    /// `operator.unlocked`: a supervisor lifted a badge's lockout before it ran out.
+    /// Concerns no return and changes no state.
+    Unlocked { badge: Badge },
 }
 
 impl EventBody {
@@ -323,6 +326,7 @@ impl EventBody {
             EventBody::Closed { .. } => "return.closed",
             EventBody::Voided { .. } => "return.voided",
             EventBody::LockedOut { .. } => "operator.locked_out",
+            EventBody::Unlocked { .. } => "operator.unlocked",
         }
     }
 }

@@ -10,12 +10,16 @@ use super::{Committed, EngineError, FeedApplied, FeedPage, Keep, Reply, Stats};
 use crate::domain::ids::Badge;
 use crate::domain::kind::Role;
 use crate::domain::step::Command;
+use crate::telemetry::Telemetry;
 
 pub(super) enum Input {
     Scan {
         bench: String,
         bytes: Vec<u8>,
         at_ms: u64,
+        /// When the handle took it: the start of its scan → durable and scan → label
+        /// latencies.
+        received: Instant,
         /// A client request id: its answer is kept, so a resubmission after an unknown
         /// outcome is answered, never recorded twice.
         keep: Option<Keep>,
@@ -58,6 +62,12 @@ pub(super) enum Input {
     Prune {
         reply: oneshot::Sender<Result<i64, EngineError>>,
     },
+    /// Is the engine alive? Answered after the batch it joins has committed (or failed):
+    /// proof that the engine thread takes inputs and the writer gets its transaction
+    /// through. The systemd watchdog pings only on these answers.
+    Probe {
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     /// The daemon is stopping: commit what was sent before this, refuse what comes after.
     Close,
 }
@@ -68,6 +78,9 @@ pub struct EngineHandle {
     pub(super) tx: mpsc::Sender<Input>,
     pub(super) started: Instant,
     pub stats: Arc<Stats>,
+    /// The latency histograms `/metrics` shows; the engine records the scans', the edges
+    /// record theirs.
+    pub telemetry: Arc<Telemetry>,
     pub events: broadcast::Sender<Committed>,
     pub epoch: Arc<str>,
     /// The journal's local seqs to the epoch's wire seqs (the identity unless the database
@@ -76,6 +89,8 @@ pub struct EngineHandle {
     /// Why the database is not where it was created (copied or moved): the sync edges send
     /// nothing under its epoch until `returnsd restore --confirm-moved`.
     pub moved: Option<Arc<str>>,
+    /// `[[operators]]` as the engine and the API use them now; a reload replaces them.
+    pub operators: crate::config::LiveOperators,
 }
 
 impl EngineHandle {
@@ -87,20 +102,27 @@ impl EngineHandle {
     /// [`EngineHandle::scan`] with a client request id ([`Keep`]): a scan whose id was
     /// already answered gets that answer back ([`Kept::Replay`]) and is not recorded again.
     pub async fn scan_kept(&self, bench: &str, bytes: Vec<u8>, keep: Option<Keep>) -> Reply {
-        let at_ms = self.started.elapsed().as_millis() as u64;
+        let received = Instant::now();
+        let at_ms = received.duration_since(self.started).as_millis() as u64;
         let (reply, rx) = oneshot::channel();
         let input = Input::Scan {
             bench: bench.to_string(),
             bytes,
             at_ms,
+            received,
             keep,
             reply,
         };
         if self.tx.send(input).await.is_err() {
             return Reply::not_stored("engine_stopped");
         }
-        rx.await
-            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"))
+        let reply = rx
+            .await
+            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"));
+        if reply.stored {
+            self.telemetry.scan_durable(received.elapsed());
+        }
+        reply
     }
 
     /// Record the central's acknowledgement (`through` in the epoch's wire seqs); answers
@@ -168,6 +190,18 @@ impl EngineHandle {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Prune { reply })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Wait until the engine has taken a probe through a batch of its own (see
+    /// [`Input::Probe`]): `Ok` when the batch committed, an error when storage refused it
+    /// (the engine is alive either way). Never resolves while the writer is wedged.
+    pub async fn probe(&self) -> Result<(), EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Probe { reply })
             .await
             .map_err(|_| EngineError::Stopped)?;
         rx.await.map_err(|_| EngineError::Stopped)?

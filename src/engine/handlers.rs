@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
@@ -36,6 +37,8 @@ pub(super) struct Core {
     pub(super) stats: Arc<Stats>,
     /// The central's acks are in the epoch's wire seqs; the cursor is kept in local ones.
     pub(super) seqs: Arc<crate::store::SeqMap>,
+    /// `[[operators]]` as the last reload left them.
+    pub(super) operators: crate::config::LiveOperators,
     /// Test-only fault: end the process right after the batch holding a scan of this code
     /// commits, before anyone is answered (`RETURNSD_TEST_ABORT_AFTER_SCAN`; never set in
     /// production). It is how the tests make "the daemon died mid-request" happen at a
@@ -94,6 +97,9 @@ impl Pending {
 pub(super) struct Out {
     pub(super) pending: Vec<Pending>,
     pub(super) effects: Vec<Effect>,
+    /// The label jobs queued, with when the scan that asked for each reached the engine
+    /// (None for a command's).
+    pub(super) jobs: Vec<(i64, Option<Instant>)>,
     pub(super) committed: Vec<Committed>,
     /// Events pruned in this batch.
     pub(super) pruned: i64,
@@ -182,6 +188,7 @@ fn set_operator(cmd: &mut Command, op: Operator) {
         | Command::Reprint { by, .. }
         | Command::Void { by, .. }
         | Command::SetBin { by, .. }
+        | Command::Unlock { by, .. }
         | Command::CloseRtvNote { by, .. } => *by = op,
     }
 }
@@ -232,6 +239,9 @@ impl Core {
                 let r = crate::store::jobs::apply(batch.conn(), &update);
                 out.hold(r, |_| Pending::Done(reply, Ok(())))
             }
+            Input::Probe { reply } => {
+                out.hold(Ok::<(), StoreError>(()), |_| Pending::Done(reply, Ok(())))
+            }
             Input::Ack { through, reply } => {
                 // Checked and answered in the epoch's wire seqs, recorded in local ones.
                 let seqs = &self.seqs;
@@ -258,10 +268,15 @@ impl Core {
                 bench,
                 bytes,
                 at_ms,
+                received,
                 keep,
                 reply,
             } => {
+                let jobs = out.jobs.len();
                 let r = self.scan(batch, bench, bytes, at_ms, keep, now, out);
+                for (_, at) in &mut out.jobs[jobs..] {
+                    *at = Some(received);
+                }
                 out.hold(r, |r| {
                     Pending::Reply(reply, r.unwrap_or_else(|| Reply::not_stored("")))
                 })
@@ -323,9 +338,11 @@ impl Core {
         }
         out.abort |= self.abort_after_scan.as_deref() == Some(bytes.as_slice());
         let scan = self.grammar.classify(&bytes);
+        let operators = self.operators.get();
         let lk = DbLookup {
             db: &*batch,
             cfg: &self.cfg,
+            operators: &operators,
         };
         let cmd = Command::Scan {
             bench,
@@ -351,9 +368,15 @@ impl Core {
         if let Some(r) = kept_reply(batch.conn(), keep.as_ref(), now)? {
             return Ok(r);
         }
+        let operators = self.operators.get();
         let lk = DbLookup {
             db: &*batch,
             cfg: &self.cfg,
+            operators: &operators,
+        };
+        let unlocks = match &cmd {
+            Command::Unlock { badge, .. } => Some(badge.as_str().to_string()),
+            _ => None,
         };
         let outcome = if matches!(cmd, Command::RecordLockout { .. }) {
             // The station's own record about a badge, not an operator's act.
@@ -364,6 +387,11 @@ impl Core {
                 step(&self.station, &lk, &self.settings, cmd, now)
             })
         };
+        if let (Some(badge), Ok(_)) = (unlocks, &outcome) {
+            // The stored lockout goes with the event that lifts it.
+            let clear = crate::store::api_state::AuthWrite::ClearLockout(badge);
+            crate::store::api_state::apply(batch.conn(), &clear)?;
+        }
         self.record(batch, outcome, keep, now, out)
     }
 
@@ -427,7 +455,7 @@ impl Core {
         // Each label job is queued in the same transaction as the event that asked for
         // it: committed together or not at all.
         for e in &tr.effects {
-            match e {
+            let job = match e {
                 Effect::PrintLabel {
                     return_id,
                     template,
@@ -452,6 +480,7 @@ impl Core {
                     now,
                 )?,
             };
+            out.jobs.push((job, None));
         }
         out.effects.extend(tr.effects);
         Ok(Reply {
@@ -477,7 +506,7 @@ impl Input {
             Input::Scan { reply, .. } | Input::Command { reply, .. } => {
                 Pending::Reply(reply, Reply::not_stored(code))
             }
-            Input::Auth { reply, .. } | Input::PrintJob { reply, .. } => {
+            Input::Auth { reply, .. } | Input::PrintJob { reply, .. } | Input::Probe { reply } => {
                 Pending::Done(reply, Ok(()))
             }
             Input::Ack { reply, .. } | Input::Prune { reply } => Pending::Count(reply, Ok(0)),

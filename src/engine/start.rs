@@ -18,6 +18,7 @@ use crate::domain::ports::Settings;
 use crate::domain::scan::ScanGrammar;
 use crate::domain::step::Effect;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// Errors that stop the engine from starting.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,7 @@ pub fn start(
     let (events, _) = broadcast::channel(4096);
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Stats::default());
+    let telemetry = Telemetry::new();
     stats
         .last_seq
         .store(store.last_seq() as u64, Ordering::Relaxed);
@@ -115,6 +117,7 @@ pub fn start(
         defect_photo_required: cfg.inspection.defect_photo_required,
         two_person_check: cfg.inspection.two_person_check,
     };
+    let operators = crate::config::LiveOperators::new(cfg.operators.clone());
     let engine = Engine {
         store,
         core: Core {
@@ -125,6 +128,7 @@ pub fn start(
             filter: DoubleReadFilter::new(cfg.scan.double_read_window_ms),
             cfg: cfg.clone(),
             stats: stats.clone(),
+            operators: operators.clone(),
             abort_after_scan: std::env::var_os("RETURNSD_TEST_ABORT_AFTER_SCAN").map(|c| {
                 use std::os::unix::ffi::OsStrExt;
                 c.as_bytes().to_vec()
@@ -132,10 +136,12 @@ pub fn start(
         },
         clock,
         stats: stats.clone(),
+        telemetry: telemetry.clone(),
         events: events.clone(),
         effects: effects_tx,
         checkpoint_fault: Arc::new(AtomicBool::new(false)),
         repair_tried: None,
+        wedge: std::env::var_os("RETURNSD_TEST_WEDGE_WRITER").map(std::path::PathBuf::from),
         wal_limit,
         page_size,
     };
@@ -157,10 +163,12 @@ pub fn start(
             tx,
             started: Instant::now(),
             stats,
+            telemetry,
             events,
             epoch,
             seqs,
             moved,
+            operators,
         },
         effects_rx,
         join,

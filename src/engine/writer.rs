@@ -15,6 +15,7 @@ use super::handlers::{Core, Out, Pending};
 use super::{Clock, Committed, Stats};
 use crate::domain::step::Effect;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Telemetry;
 
 /// The engine thread's state: the writer connection and, apart from it (so a batch can
 /// borrow the connection while the handlers change the rest), the [`Core`].
@@ -23,6 +24,8 @@ pub(super) struct Engine {
     pub(super) core: Core,
     pub(super) clock: Clock,
     pub(super) stats: Arc<Stats>,
+    /// Where a committed scan's label jobs are noted (scan → label latency).
+    pub(super) telemetry: Arc<Telemetry>,
     pub(super) events: broadcast::Sender<Committed>,
     pub(super) effects: mpsc::UnboundedSender<Effect>,
     /// The checkpointer thread saw an I/O error: the engine re-verifies before its next
@@ -31,6 +34,10 @@ pub(super) struct Engine {
     /// When the engine last tried to re-verify the disk while stopped for storage (it
     /// tries again at most every [`REPAIR_EVERY`]).
     pub(super) repair_tried: Option<Instant>,
+    /// Test-only fault: while this file exists the writer stands still before its next
+    /// batch, as a writer stuck in a hung `fsync` would (`RETURNSD_TEST_WEDGE_WRITER`;
+    /// never set in production). It is how the tests see the watchdog pings stop.
+    pub(super) wedge: Option<std::path::PathBuf>,
     /// WAL size past which the engine checkpoints itself between batches: under sustained
     /// writes the checkpointer thread's passive checkpoints never catch up, so the WAL
     /// would never restart.
@@ -169,6 +176,11 @@ impl Engine {
     }
 
     pub(super) fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
+        if let Some(wedge) = &self.wedge {
+            while wedge.exists() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
         let now = (self.clock)();
         if self.checkpoint_fault.swap(false, Ordering::SeqCst) {
             let cause = self.stats.storage_fault().unwrap_or_default();
@@ -231,6 +243,12 @@ impl Engine {
                 .store
                 .conn()
                 .execute_batch("PRAGMA incremental_vacuum;");
+        }
+        // Before the print worker hears of them: the jobs scans asked for, with when.
+        for (job, received) in out.jobs {
+            if let Some(received) = received {
+                self.telemetry.label_queued(job, received);
+            }
         }
         for e in out.effects {
             let _ = self.effects.send(e);

@@ -78,6 +78,8 @@ pub enum Ep {
     RtvNotes,
     /// Every item now in a defect zone or bin (the RTV pick list).
     DefectItems,
+    /// Badges locked out after wrong PINs (a supervisor may unlock them).
+    Lockouts,
 }
 
 #[derive(Debug)]
@@ -197,6 +199,18 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/zones/bins/{bin}/reactivate",
         Ep::Command("bin_reactivate"),
+        Access::Roles(SUPERVISOR),
+    ),
+    r(
+        "GET",
+        "/operators/lockouts",
+        Ep::Lockouts,
+        Access::Roles(SUPERVISOR),
+    ),
+    r(
+        "POST",
+        "/operators/unlock",
+        Ep::Command("unlock"),
         Access::Roles(SUPERVISOR),
     ),
     r("GET", "/devices", Ep::Devices, Access::Operator),
@@ -501,5 +515,6 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
         Ep::PrintJobPreview => print_jobs::preview(ctx).await,
         Ep::RtvNotes => ok(stock::rtv_notes(&ctx).await?),
         Ep::DefectItems => ok(stock::defect_items(&ctx).await?),
+        Ep::Lockouts => ok(ops::lockouts(&ctx)),
     }
 }

@@ -122,6 +122,11 @@ fn zones_and_rtv_paths() -> Value {
             obj(&[], json!({})), bin_param())},
         "/zones/bins/{bin}/reactivate": {"post": command_at("accept put-away into a retired bin again; unknown bin 404", "supervisor",
             obj(&[], json!({})), bin_param())},
+        "/operators/lockouts": {"get": read("badges locked out after wrong PINs, with the seconds their lock has left (roles: supervisor)", json!([]),
+            obj(&["lockouts"], json!({"lockouts": {"type": "array", "items": obj(&["badge", "locked_for_s"], json!({
+                "badge": s("string"), "locked_for_s": s("integer")}))}})))},
+        "/operators/unlock": {"post": command("lift a badge's lockout before it runs out (operator.unlocked); the badge may log in again at once", "supervisor",
+            obj(&["unlock_badge"], json!({"unlock_badge": {"type": "string", "pattern": "^(OP-)?[A-Za-z0-9_]{1,32}$", "description": "the locked badge"}})), false)},
         "/rtv-notes": {"get": read("return-to-vendor notes, newest first: lines, state open|closed, the handover once closed",
             json!([q("state", "string", "open|closed"), q("limit", "integer", "1-1000, default 200")]), any())},
     })

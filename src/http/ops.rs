@@ -38,11 +38,11 @@ pub async fn login(ctx: Ctx) -> Result<Outcome, ApiError> {
     if let Some(left) = auth.locked_for(&badge_s) {
         return Err(locked(&badge_s, auth.lockout_minutes()).field("retry_after_s", json!(left)));
     }
-    let cfg = ctx.state.cfg.clone();
+    let operators = ctx.state.engine.operators.clone();
     let b2 = badge_s.clone();
     let op = ctx
         .state
-        .read(move |r| auth::lookup_operator(r, &cfg, &b2))
+        .read(move |r| auth::lookup_operator(r, &operators, &b2))
         .await?;
     let hash = op.as_ref().and_then(|o| o.pin_hash.clone());
     let slot = auth
@@ -214,6 +214,44 @@ pub async fn command(op: &'static str, ctx: Ctx) -> Result<Outcome, ApiError> {
             Ok(Outcome::Json(status, body))
         }
     }
+}
+
+/// Forget a badge's wrong PINs as soon as an `operator.unlocked` event commits — from this
+/// API or from the control socket (`returnsd unlock`) alike. Runs beside the server.
+pub async fn follow_unlocks(state: super::state::HttpState) {
+    let mut events = state.engine.events.subscribe();
+    loop {
+        let seq = match events.recv().await {
+            Ok(c) if c.ty == "operator.unlocked" => c.seq,
+            Ok(_) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let row = state
+            .read(move |r| crate::store::journal_after(r, seq - 1, 1))
+            .await;
+        let badge = row.ok().and_then(|rows| {
+            let data: Value = serde_json::from_str(&rows.first()?.data).ok()?;
+            data["badge"].as_str().map(str::to_string)
+        });
+        if let Some(b) = badge {
+            state.api.auth.clear_failures(&b);
+            tracing::info!(badge = %b, "badge unlocked by a supervisor");
+        }
+    }
+}
+
+/// `GET /operators/lockouts`: badges locked out after wrong PINs, with the seconds left.
+pub fn lockouts(ctx: &Ctx) -> Value {
+    let list: Vec<Value> = ctx
+        .state
+        .api
+        .auth
+        .lockouts()
+        .into_iter()
+        .map(|(badge, left)| json!({"badge": badge, "locked_for_s": left}))
+        .collect();
+    json!({ "lockouts": list })
 }
 
 fn status_of(s: u16) -> StatusCode {

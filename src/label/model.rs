@@ -90,17 +90,21 @@ pub struct Label {
 /// Why a label cannot be rendered to a printer language.
 #[derive(Debug, Error)]
 pub enum RenderError {
-    /// Text with non-ASCII characters needs a font to be rasterised.
+    /// Text with non-ASCII characters needs a font to be rasterised. The messages here
+    /// give a text's length, never the text: it may be a customer's name, and they reach
+    /// the log and the print queue.
     #[error(
-        "text {text:?} contains non-ASCII characters and must be rendered as a bitmap, but no \
-         font was given: load one with Font::load_default() (fonts-wqy-microhei)"
+        "a text of {} characters contains non-ASCII characters and must be rendered as a \
+         bitmap, but no font was given: load one with Font::load_default() \
+         (fonts-wqy-microhei)",
+        text.chars().count()
     )]
     FontRequired {
         /// The text.
         text: String,
     },
     /// The font cannot render the text.
-    #[error("cannot render text {text:?}: {source}")]
+    #[error("cannot render a text of {} characters: {source}", text.chars().count())]
     Text {
         /// The text.
         text: String,

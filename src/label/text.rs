@@ -76,9 +76,11 @@ pub enum FontError {
         /// Every path tried, with why it was not usable.
         tried: Vec<(PathBuf, String)>,
     },
-    /// The font has no glyph for a character of the text.
+    /// The font has no glyph for a character of the text. The message names the
+    /// character's code point only: the text may be a customer's name, and this message
+    /// reaches the log and the print queue.
     #[error(
-        "font {} has no glyph for {ch:?} (U+{code:04X}) in {text:?}; use a font that covers it \
+        "font {} has no glyph for U+{code:04X}; use a font that covers it \
          (for Chinese: /usr/share/fonts/truetype/wqy/wqy-microhei.ttc from fonts-wqy-microhei) \
          or change the text",
         path.display(),
@@ -92,9 +94,10 @@ pub enum FontError {
         /// The font path.
         path: PathBuf,
     },
-    /// Control characters (newline, tab, …) cannot be drawn on a single line.
+    /// Control characters (newline, tab, …) cannot be drawn on a single line (the message
+    /// leaves the text out, as above).
     #[error(
-        "text {text:?} contains control character U+{code:04X}; draw one line at a time and \
+        "a text contains control character U+{code:04X}; draw one line at a time and \
          remove tabs and other control characters",
         code = u32::from(*ch)
     )]

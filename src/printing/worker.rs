@@ -155,6 +155,7 @@ impl Worker {
             }
             Err(e) => {
                 tracing::error!(job = job.id, subject = %job.subject, template = %job.template, error = %e, "PRINT JOB FAILED: cannot render the label; fix the cause and reprint");
+                self.engine.telemetry.label_failed(job.id);
                 self.update(JobUpdate::Failed {
                     id: job.id,
                     error: e.to_string(),
@@ -186,6 +187,7 @@ impl Worker {
         .await;
         match sent {
             Ok(c) => {
+                self.engine.telemetry.label_sent(job.id);
                 self.health[i].failures = 0;
                 self.board.count(&board_id(target));
                 Some(c)
@@ -300,7 +302,7 @@ fn log_sent(job: &Job, target: &PrinterTarget, status: &Status) {
             tracing::info!(job = job.id, subject = %job.subject, reason = %job.reason, printer = target.name, "label printed (confirmed by the printer)")
         }
         Status::Fault(f) => {
-            tracing::warn!(job = job.id, subject = %job.subject, printer = target.name, faults = ?f, "label sent; PRINTER FAULT: it prints once the fault is cleared")
+            tracing::warn!(job = job.id, subject = %job.subject, printer = target.name, faults = %f.join(","), "label sent; PRINTER FAULT: it prints once the fault is cleared")
         }
         Status::Unknown => {
             tracing::warn!(job = job.id, subject = %job.subject, printer = target.name, "label sent; printer status unknown (no answer to the status query)")
@@ -334,7 +336,8 @@ pub async fn run(
         loop {
             tokio::select! {
                 e = wake.recv() => match e {
-                    Some(e) => tracing::info!(effect = ?e, "label job queued (no printer configured)"),
+                    Some(Effect::PrintLabel { return_id, template, .. }) => tracing::info!(return_id = %return_id.as_str(), template, "label job queued (no printer configured)"),
+                    Some(Effect::PrintRtvNote { note_no }) => tracing::info!(note = %note_no, "RTV note label queued (no printer configured)"),
                     None => return,
                 },
                 _ = stop.changed() => return,

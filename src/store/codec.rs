@@ -86,7 +86,8 @@ pub fn encode(body: &EventBody) -> Value {
         | E::Restocked { .. }
         | E::Closed { .. }
         | E::Voided { .. }
-        | E::LockedOut { .. } => encode_after_intake(body),
+        | E::LockedOut { .. }
+        | E::Unlocked { .. } => encode_after_intake(body),
     }
 }
 
@@ -248,6 +249,7 @@ fn encode_after_intake(body: &EventBody) -> Value {
             failures,
             minutes,
         } => json!({"badge": badge.as_str(), "failures": failures, "minutes": minutes}),
+        EventBody::Unlocked { badge } => json!({"badge": badge.as_str()}),
         // Given to the other family by `encode`.
         _ => Value::Null,
     }
@@ -619,6 +621,9 @@ fn decode_after_intake(ty: &str, o: &Obj<'_>) -> Result<Option<EventBody>, Strin
             badge: badge(o.str("badge")?)?,
             failures: o.u32("failures")?,
             minutes: o.u32("minutes")?,
+        },
+        "operator.unlocked" => EventBody::Unlocked {
+            badge: badge(o.str("badge")?)?,
         },
         _ => return Ok(None),
     }))

@@ -186,7 +186,15 @@ pub fn apply(conn: &Connection, u: &JobUpdate) -> Result<(), StoreError> {
     if n == 0 {
         // Not an error worth failing a batch over: the job moved on meanwhile (e.g. a
         // confirmation racing a restart). Logged so it is visible.
-        tracing::debug!(update = ?std::mem::discriminant(u), "print job update matched no row");
+        let update = match u {
+            JobUpdate::Rendered { .. } => "rendered",
+            JobUpdate::Retry { .. } => "retry",
+            JobUpdate::Sent { .. } => "sent",
+            JobUpdate::Confirmed { .. } => "confirmed",
+            JobUpdate::ConfirmAllSent { .. } => "confirm_all_sent",
+            JobUpdate::Failed { .. } => "failed",
+        };
+        tracing::debug!(update, "print job update matched no row");
     }
     Ok(())
 }

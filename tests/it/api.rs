@@ -254,7 +254,7 @@ fn every_mutating_endpoint_checks_the_role() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 36, "12 mutating endpoints x 3 operators");
+    assert_eq!(checked, 39, "13 mutating endpoints x 3 operators");
     // The named cases of the issue.
     let inspect = "/api/v1/returns/R-ST01-20260101-0001/inspect";
     assert_eq!(
@@ -604,4 +604,66 @@ fn openapi_matches_the_router() {
     table.sort();
     documented.sort();
     assert_eq!(table, documented);
+}
+
+/// A locked badge is listed for the supervisor, who lifts the lock — over the API, or with
+/// `returnsd unlock` through the control socket — journaled as `operator.unlocked`; the
+/// badge logs in at once. A keeper may neither list nor unlock.
+#[test]
+fn a_supervisor_unlocks_a_locked_badge() {
+    let st = station("lockout_after = 3");
+    let d = st.start();
+    let a = addr(&d);
+    let lock = |badge: &str| {
+        for _ in 0..3 {
+            login_resp(&a, badge, "wrongpin");
+        }
+        assert_eq!(login_resp(&a, badge, "0000").status, 429, "{badge} locked");
+    };
+    lock("021");
+    let sup = login(&a, "001", "3333");
+    let keeper = login(&a, "017", "1111");
+    let r = get(&a, &sup, "/api/v1/operators/lockouts");
+    assert_eq!(r.status, 200);
+    let list = r.json()["lockouts"].clone();
+    assert_eq!(list[0]["badge"], "021", "{list}");
+    assert!(list[0]["locked_for_s"].as_u64().unwrap() > 0, "{list}");
+    assert_eq!(get(&a, &keeper, "/api/v1/operators/lockouts").status, 403);
+    let body = json!({"unlock_badge": "021"});
+    assert_eq!(
+        post(&a, &keeper, "/api/v1/operators/unlock", &body).status,
+        403
+    );
+
+    let r = post(&a, &sup, "/api/v1/operators/unlock", &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["code"], "badge_unlocked");
+    // The lock is lifted as soon as the event commits (the API follows the journal).
+    crate::support::poll("021 may log in again", || {
+        (login_resp(&a, "021", "2222").status == 200).then_some(())
+    });
+    let list = get(&a, &sup, "/api/v1/operators/lockouts").json();
+    assert_eq!(list["lockouts"], json!([]), "{list}");
+
+    // The same from the command line, for the PC at the bench.
+    lock("021");
+    let out = st.cli(&["unlock", "021", "--badge", "001"]);
+    assert!(out.status.success(), "{out:?}");
+    crate::support::poll("021 unlocked by the CLI", || {
+        (login_resp(&a, "021", "2222").status == 200).then_some(())
+    });
+    let out = st.cli(&["unlock", "021", "--badge", "017"]);
+    assert_eq!(out.status.code(), Some(1), "a keeper is refused: {out:?}");
+
+    let unlocked: Vec<Value> = st
+        .journal()
+        .into_iter()
+        .filter(|e| e["type"] == "operator.unlocked")
+        .collect();
+    assert_eq!(unlocked.len(), 2, "{unlocked:?}");
+    assert_eq!(unlocked[0]["actor"], "supervisor:001");
+    assert_eq!(unlocked[0]["data"], json!({"badge": "021"}));
+    let verify = st.cli(&["journal", "verify"]);
+    assert!(verify.status.success(), "{verify:?}");
+    d.stop();
 }

@@ -37,6 +37,10 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // systemd's notify protocol (READY=1, STOPPING=1; later the watchdog): the daemon
     // tells the service manager; it knows nothing of the crate.
     ("systemd",   ""),
+    // The Prometheus registry: the latency histograms and a scrape's encoding. It knows
+    // nothing of the crate; the engine records scan latencies into it through a few
+    // methods (the domain never does), the edges record theirs and `/metrics` encodes it.
+    ("telemetry", ""),
     ("photometa", ""),
     ("label",     ""),
     // Operator text, keyed by the domain's codes; the content-addressed photo store.
@@ -61,7 +65,7 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // feed's tables are read through the store now, so no `feed`).
     ("views",     "domain store engine privacy i18n format sync_status"),
     // The one writer: calls `domain::step`, commits through the store, applies feed pages.
-    ("engine",    "domain store config refdata feed i18n manifest format"),
+    ("engine",    "domain store config refdata feed i18n manifest format telemetry"),
     // Manifest import: files → feed items → the store (applied by the engine, or by the
     // CLI under the state lock).
     ("manifest",  "domain store feed format"),
@@ -82,7 +86,7 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // i18n privacy) and the services it needs, never another edge. Reference data is
     // read through `refdata` or `views`, not from the feed's tables.
     // The sync status is read from `sync_status` (through `views` for its JSON).
-    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format sync_status labels"),
+    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format sync_status labels telemetry"),
     ("control",   "domain engine store config i18n privacy commands views manifest board format sync_status"),
     ("devices",   "domain engine store config i18n privacy"),
     // The print worker takes its settings from the caller (`Config::print_settings`), so
@@ -90,12 +94,12 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("printing",  "domain engine store i18n privacy label refdata board format views labels"),
     // The sync worker brings the feed from the central and pushes photos with the events;
     // it publishes its state to `sync_status`.
-    ("sync",      "domain engine store config i18n privacy feed photos format sync_status"),
+    ("sync",      "domain engine store config i18n privacy feed photos format sync_status telemetry"),
     // The wiring: the daemon builds every worker; the CLI runs the daemon or talks to it,
     // and reads the state directory for its offline commands (through the store and the
     // views). Nothing names them back. Each row lists what the wiring names, no more.
     ("app",       "engine store config i18n photos board http control devices printing sync \
-                   systemd sync_status labels"),
+                   systemd sync_status labels format"),
     ("cli",       "engine store config i18n privacy views photos manifest sheet board http \
                    control devices printing sync app format sync_status labels"),
     ("main",      "cli"),
@@ -118,6 +122,9 @@ const ONLY_IN: &[(&str, &str)] = &[
     ("reqwest",      "sync config"),
     // Serial ports: the scanners' and the printers'.
     ("tokio_serial", "devices printing"),
+    // Metric types and their text encoding: one module, so the names and types of what
+    // `/metrics` shows are decided in one place.
+    ("prometheus_client", "telemetry"),
 ];
 
 /// Pure modules → the external paths they may not name, in their tests neither: I/O,

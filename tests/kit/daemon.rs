@@ -30,6 +30,9 @@ pub struct Launch {
     cmd: Command,
     socket: PathBuf,
     log_file: Option<PathBuf>,
+    /// The read end of a pipe made here for stderr ([`Launch::journal_stream`]), instead
+    /// of the one `Command` makes.
+    stderr: Option<std::io::PipeReader>,
 }
 
 impl Launch {
@@ -46,7 +49,23 @@ impl Launch {
             cmd,
             socket: socket.to_path_buf(),
             log_file: None,
+            stderr: None,
         }
+    }
+
+    /// Make the daemon's stderr look like systemd's journal stream: a pipe of our own,
+    /// named by `JOURNAL_STREAM=<device>:<inode>` as systemd names the journal's stream
+    /// for a service whose output goes there.
+    pub fn journal_stream(mut self) -> Launch {
+        use std::os::unix::fs::MetadataExt;
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        let writer = File::from(std::os::fd::OwnedFd::from(writer));
+        let m = writer.metadata().expect("fstat of the pipe");
+        self.cmd
+            .env("JOURNAL_STREAM", format!("{}:{}", m.dev(), m.ino()))
+            .stderr(Stdio::from(writer));
+        self.stderr = Some(reader);
+        self
     }
 
     /// Set an environment variable for the daemon.
@@ -71,8 +90,14 @@ impl Launch {
     /// Spawn the daemon without waiting for it to be ready.
     pub fn spawn(mut self) -> Daemon {
         let mut child = self.cmd.spawn().expect("spawn returnsd");
+        // Our copy of a pipe's write end goes with the command, so the reader sees the end
+        // of the log when the daemon exits.
+        drop(self.cmd);
         let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("piped stderr");
+        let stderr: Box<dyn Read + Send> = match self.stderr.take() {
+            Some(pipe) => Box::new(pipe),
+            None => Box::new(child.stderr.take().expect("piped stderr")),
+        };
         let file = self
             .log_file
             .map(|p| File::create(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));

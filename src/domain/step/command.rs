@@ -82,6 +82,11 @@ pub enum Command {
         failures: u32,
         minutes: u32,
     },
+    /// A supervisor lifts a badge's lockout (after wrong PINs) before it runs out.
+    Unlock {
+        by: Operator,
+        badge: Badge,
+    },
 }
 
 /// What a supervisor does to a bin.

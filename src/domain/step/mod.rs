@@ -99,6 +99,7 @@ pub fn step(
             reason,
         } => ops::void(&cx, by, &return_id, reason),
         Command::SetBin { by, code, change } => supervise::set_bin(&cx, by, code, change),
+        Command::Unlock { by, badge } => supervise::unlock(now, by, badge),
         Command::CloseRtvNote {
             by,
             note_no,

@@ -5,7 +5,7 @@
 
 use crate::domain::error::DomainError;
 use crate::domain::event::EventBody;
-use crate::domain::ids::{BinCode, Waybill};
+use crate::domain::ids::{Badge, BinCode, Waybill};
 use crate::domain::kind::Role;
 
 use super::command::{BinChange, Operator};
@@ -97,6 +97,21 @@ pub(super) fn set_bin(
 
 /// Close an RTV note: its goods were handed to the vendor (or their carrier). The items
 /// left the ledger when the note was created; this records the handover.
+/// A supervisor lifts a badge's lockout (wrong PINs on the operator API) before it runs
+/// out. Journaled for the audit trail; the API forgets the badge's wrong PINs when it sees
+/// the event, and the engine removes the stored lockout in the same transaction.
+pub(super) fn unlock(
+    now: chrono::DateTime<chrono::Utc>,
+    by: Operator,
+    badge: Badge,
+) -> Result<Transition, DomainError> {
+    require(&by, &[Role::Supervisor], "unlock_badge")?;
+    let mut out = Out::new(now, by.actor());
+    let shown = badge.as_str().to_string();
+    out.push(None, EventBody::Unlocked { badge });
+    Ok(out.done(Feedback::ok("badge_unlocked", vec![("badge", shown)])))
+}
+
 pub(super) fn close_rtv_note(
     cx: &Ctx,
     by: Operator,

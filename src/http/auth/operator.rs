@@ -1,7 +1,7 @@
 //! Who may log in: an operator of the config's `[[operators]]` (first), else of the
 //! central's `operator` feed items (`store::api_reads::feed_operator`).
 
-use crate::config::Config;
+use crate::config::LiveOperators;
 use crate::domain::kind::Role;
 use crate::store::{Reader, StoreError, api_reads};
 
@@ -18,10 +18,10 @@ pub struct OperatorRecord {
 /// or one without a role).
 pub fn lookup_operator(
     r: &Reader,
-    cfg: &Config,
+    operators: &LiveOperators,
     badge: &str,
 ) -> Result<Option<OperatorRecord>, StoreError> {
-    if let Some(o) = cfg.operators.iter().find(|o| o.badge == badge) {
+    if let Some(o) = operators.find(badge) {
         return Ok(Some(OperatorRecord {
             badge: o.badge.clone(),
             name: o.name.clone(),

@@ -295,6 +295,20 @@ impl Auth {
         AuthWrite::ClearLockout(badge.to_string())
     }
 
+    /// Badges locked now, with the seconds their lock has left, by badge.
+    pub fn lockouts(&self) -> Vec<(String, u64)> {
+        let now = now_ms();
+        let mut v: Vec<(String, u64)> = lock(&self.failures)
+            .iter()
+            .filter_map(|(b, f)| {
+                let until = f.locked_until.filter(|u| *u > now)?;
+                Some((b.clone(), ((until - now) / 1000).max(1) as u64))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn lockout_minutes(&self) -> u64 {
         self.cfg.lockout_for.as_secs().div_ceil(60)
     }
@@ -356,6 +370,20 @@ impl Auth {
     /// The database write that ends the caller's session (store it, then [`Auth::close`]).
     pub fn close_write(&self, caller: &Caller) -> AuthWrite {
         AuthWrite::CloseSession(caller.token_hash)
+    }
+
+    /// End every session of these badges (an operator removed, or their roles or PIN
+    /// changed); answers the writes that delete their rows.
+    pub fn end_sessions_of(&self, badges: &[String]) -> Vec<AuthWrite> {
+        let mut writes = Vec::new();
+        lock(&self.sessions).retain(|hash, s| {
+            let end = badges.iter().any(|b| b == s.badge.as_str());
+            if end {
+                writes.push(AuthWrite::CloseSession(*hash));
+            }
+            !end
+        });
+        writes
     }
 
     /// Drop a session just opened (its row could not be stored).

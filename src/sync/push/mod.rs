@@ -53,6 +53,7 @@ use crate::config::Config;
 use crate::engine::EngineHandle;
 use crate::store;
 use crate::sync_status::{SharedStatus, update};
+use crate::telemetry::Telemetry;
 
 /// Run the push worker until `shutdown`.
 pub async fn run(
@@ -190,6 +191,8 @@ struct Uplink {
     epoch: String,
     /// Where the photo store lives.
     state_dir: PathBuf,
+    /// Where each push request's duration is recorded.
+    telemetry: Arc<Telemetry>,
 }
 
 impl Uplink {
@@ -202,6 +205,7 @@ impl Uplink {
             station: s.station.clone(),
             epoch: engine.epoch.to_string(),
             state_dir: s.state_dir.clone(),
+            telemetry: engine.telemetry.clone(),
         }
     }
 
@@ -269,11 +273,19 @@ impl Uplink {
         };
         let body = enc.gzip(events, &self.header());
         drop(enc);
+        let started = std::time::Instant::now();
+        let input = self.post(&token, body).await;
+        self.telemetry.sync_push(started.elapsed());
+        input
+    }
+
+    /// The POST itself and its answer, classified.
+    async fn post(&self, token: &str, body: Vec<u8>) -> Input {
         let resp = self
             .central
             .http
             .post(&self.events_url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .header("content-type", "application/json")
             .header("content-encoding", "gzip")
             .body(body)
