@@ -41,6 +41,9 @@ pub enum PushState {
     Rejected,
     /// Stopped: the central holds different events; a supervisor reconciles.
     Conflict,
+    /// Held: the database was copied or moved (contract 1.1); nothing is sent under its
+    /// epoch until `returnsd restore --confirm-moved` takes a new one.
+    Moved,
 }
 
 impl PushState {
@@ -53,6 +56,7 @@ impl PushState {
             PushState::AuthFailed => "auth_failed",
             PushState::Rejected => "rejected",
             PushState::Conflict => "conflict",
+            PushState::Moved => "moved",
         }
     }
 }

@@ -87,6 +87,33 @@ pub enum Cmd {
         #[arg(long)]
         new_epoch: bool,
     },
+    /// Write a consistent backup of the station database and the photos it references to
+    /// one file, while the daemon runs (README "Backup and restore").
+    Backup {
+        /// The backup file to write (its directory must exist; written to a temp file
+        /// there, then renamed).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup written by `returnsd backup` (stop the daemon first). The current
+    /// database is moved aside, never deleted; the restored one takes a new epoch and its
+    /// events the central never acknowledged are sent again under it. With
+    /// --confirm-moved: the database here was copied or moved (its push is held); take a
+    /// new epoch for it in place.
+    Restore {
+        /// The backup file.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "confirm_moved",
+            conflicts_with = "confirm_moved"
+        )]
+        from: Option<PathBuf>,
+        /// Confirm that the database here is a copy or a move of the station's database
+        /// (what its held push says) and give it a new epoch.
+        #[arg(long)]
+        confirm_moved: bool,
+    },
     /// Check or rebuild the journal.
     Journal {
         #[command(subcommand)]

@@ -9,7 +9,7 @@ use clap::Parser;
 
 use super::args::{Cli, Cmd, LabelCmd, ManifestCmd, PhotoCmd, PrintCmd, SyncCmd};
 use super::error::CliError;
-use super::{export, import, live, local, ops, reads};
+use super::{backup, export, import, live, local, ops, reads};
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
@@ -63,6 +63,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
                 },
         } => reads::label_preview(config, job, return_id.as_deref(), &out),
         Cmd::Journal { cmd } => reads::journal(config, cmd),
+        Cmd::Backup { out } => backup::backup(config, &out),
+        Cmd::Restore {
+            from: Some(from), ..
+        } => backup::restore(config, &from),
+        Cmd::Restore { from: None, .. } => backup::confirm_moved(config),
         Cmd::Export { since, format, out } => {
             export::export(config, &since, format, out.as_deref())
         }

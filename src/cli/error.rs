@@ -10,6 +10,7 @@ use crate::config::ConfigError;
 use crate::control::RequestError;
 use crate::manifest::ImportError;
 use crate::store::StoreError;
+use crate::store::backup::BackupError;
 
 /// What stopped a command. None of the variants but [`CliError::Daemon`] has a source: the
 /// message says it all, and a report with causes would repeat it.
@@ -30,6 +31,9 @@ pub enum CliError {
     /// A command that reads the database found none.
     #[error("{}: no database yet (start the daemon once, or import a manifest)", .0.display())]
     NoDatabase(PathBuf),
+    /// A backup that could not be written, or a restore that was refused.
+    #[error("{0}")]
+    Backup(BackupError),
     /// A manifest file that cannot be read.
     #[error("{0}")]
     Manifest(ImportError),
@@ -86,6 +90,7 @@ carries!(
     DaemonError => Daemon,
     RequestError => Control,
     StoreError => Store,
+    BackupError => Backup,
     ImportError => Manifest,
     csv::Error => Csv,
     String => Failed,

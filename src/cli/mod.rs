@@ -8,12 +8,13 @@
 //! - by command group: `local` (run, check-config, pin-hash, init, photo add, devices,
 //!   commands), `live` (ping, devices --live, sync status), `ops` (scan and the operator
 //!   commands: exit 0/1/2/3), `reads` (returns, print queue, label preview, journal),
-//!   `export`, `import` (manifest import).
+//!   `export`, `import` (manifest import), `backup` (backup and restore).
 //! - `render`: how answers, lists, sync status and verification are printed (zh/en).
 //! - `setup`: config, runtime, the state directory's lock; `logging`: the daemon's logs
 //!   (journal, terminal, plain or JSON lines); `error`: [`CliError`].
 
 mod args;
+mod backup;
 mod dispatch;
 mod error;
 mod export;

@@ -83,6 +83,12 @@ pub struct EngineHandle {
     pub telemetry: Arc<Telemetry>,
     pub events: broadcast::Sender<Committed>,
     pub epoch: Arc<str>,
+    /// The journal's local seqs to the epoch's wire seqs (the identity unless the database
+    /// was restored): what the sync edges send and the central's acks are in wire seqs.
+    pub seqs: Arc<crate::store::SeqMap>,
+    /// Why the database is not where it was created (copied or moved): the sync edges send
+    /// nothing under its epoch until `returnsd restore --confirm-moved`.
+    pub moved: Option<Arc<str>>,
     /// `[[operators]]` as the engine and the API use them now; a reload replaces them.
     pub operators: crate::config::LiveOperators,
 }
@@ -119,7 +125,8 @@ impl EngineHandle {
         reply
     }
 
-    /// Record the central's acknowledgement; answers the cursor after it (never lower).
+    /// Record the central's acknowledgement (`through` in the epoch's wire seqs); answers
+    /// the cursor after it (never lower), in wire seqs too.
     pub async fn ack(&self, through: i64) -> Result<i64, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.tx

@@ -35,6 +35,8 @@ pub(super) struct Core {
     /// Drops a trigger pull read twice; only committed reads open its window.
     pub(super) filter: DoubleReadFilter,
     pub(super) stats: Arc<Stats>,
+    /// The central's acks are in the epoch's wire seqs; the cursor is kept in local ones.
+    pub(super) seqs: Arc<crate::store::SeqMap>,
     /// `[[operators]]` as the last reload left them.
     pub(super) operators: crate::config::LiveOperators,
     /// Test-only fault: end the process right after the batch holding a scan of this code
@@ -241,7 +243,9 @@ impl Core {
                 out.hold(Ok::<(), StoreError>(()), |_| Pending::Done(reply, Ok(())))
             }
             Input::Ack { through, reply } => {
-                let last = batch.next_seq_ref() - 1;
+                // Checked and answered in the epoch's wire seqs, recorded in local ones.
+                let seqs = &self.seqs;
+                let last = seqs.to_wire(batch.next_seq_ref() - 1);
                 let r = if through > last {
                     Ok(Err(EngineError::Refused(format!(
                         "acked_through {through} is beyond the journal's last seq {last}"
@@ -251,7 +255,8 @@ impl Core {
                         "acked_through must not be negative".to_string(),
                     )))
                 } else {
-                    crate::store::advance_ack(batch.conn(), through).map(Ok)
+                    crate::store::advance_ack(batch.conn(), seqs.to_local(through))
+                        .map(|cursor| Ok(seqs.to_wire(cursor)))
                 };
                 out.hold(r, |a| Pending::Count(reply, a.unwrap_or(Ok(0))))
             }

@@ -110,6 +110,8 @@ pub fn start(
         .last_seq
         .store(store.last_seq() as u64, Ordering::Relaxed);
     let epoch: Arc<str> = Arc::from(store.epoch());
+    let seqs = Arc::new(store.seq_map().clone());
+    let moved: Option<Arc<str>> = store.moved().map(Arc::from);
     let settings = Settings {
         station: cfg.station.id.clone(),
         tz: cfg.station.timezone,
@@ -120,6 +122,7 @@ pub fn start(
     let engine = Engine {
         store,
         core: Core {
+            seqs: seqs.clone(),
             station,
             settings,
             grammar,
@@ -165,6 +168,8 @@ pub fn start(
             telemetry,
             events,
             epoch,
+            seqs,
+            moved,
             operators,
         },
         effects_rx,

@@ -490,7 +490,7 @@ mod tests {
         for s in ["ok", "short", "over", "unknown", "unannounced"] {
             assert!(known.contains(&format!("kiosk.row.{s}").as_str()));
         }
-        for s in ["backoff", "auth_failed", "rejected", "conflict"] {
+        for s in ["backoff", "auth_failed", "rejected", "conflict", "moved"] {
             assert!(known.contains(&format!("sync.push.{s}").as_str()));
         }
         assert!(n > 15, "{n}");

@@ -67,7 +67,7 @@ fn sync_metrics(out: &mut Scrape, v: &Value) {
     );
     out.gauge(
         "returnsd_sync_push_ok",
-        "1 while the push worker is idle or sending; 0 in backoff, auth_failed, rejected, conflict, or disabled (no central configured).",
+        "1 while the push worker is idle or sending; 0 in backoff, auth_failed, rejected, conflict, moved, or disabled (no central configured).",
         i64::from(matches!(
             v["push"]["state"].as_str(),
             Some("idle" | "sending")

@@ -29,6 +29,10 @@ pub enum PullError {
     /// Events the central acknowledged and the station has since pruned.
     #[error("these events were acknowledged and pruned after the retention period")]
     Pruned { pruned_through: i64 },
+    /// The database was copied or moved: nothing is served under its epoch until a
+    /// restore is confirmed (contract 1.1).
+    #[error("{0}")]
+    Moved(String),
     #[error("body must be {{\"epoch\": \"<uuid>\", \"acked_through\": N}}")]
     BadAck,
     /// The engine refused the acknowledgement (beyond the last seq, say).
@@ -56,6 +60,7 @@ impl IntoResponse for PullError {
             ),
             PullError::Unauthorized => (StatusCode::UNAUTHORIZED, envelope("unauthorized")),
             PullError::BadAck => (StatusCode::BAD_REQUEST, envelope("bad_request")),
+            PullError::Moved(_) => (StatusCode::SERVICE_UNAVAILABLE, envelope("moved")),
             PullError::AckRefused(_) => (StatusCode::BAD_REQUEST, envelope("bad_ack")),
         };
         (status, Json(body)).into_response()
@@ -86,8 +91,11 @@ fn check_token(state: &HttpState, headers: &HeaderMap) -> Result<(), PullError> 
     }
 }
 
-/// The station's epoch, when `given` names it.
+/// The station's epoch, when `given` names it (and the database was not copied or moved).
 fn check_epoch(state: &HttpState, given: Option<&str>) -> Result<String, PullError> {
+    if let Some(why) = &state.engine.moved {
+        return Err(PullError::Moved(why.to_string()));
+    }
     let epoch = state.engine.epoch.to_string();
     if given == Some(epoch.as_str()) {
         Ok(epoch)
@@ -113,8 +121,10 @@ pub async fn events(
     let epoch = check_epoch(&state, q.epoch.as_deref())?;
     let after = q.after.unwrap_or(0).max(0);
     let limit = q.limit.unwrap_or(500).clamp(1, 1000);
+    // In the epoch's wire seqs: after a restore, local seq `offset + 1` is the epoch's 1.
+    let seqs = state.engine.seqs.clone();
     let page = state
-        .read(move |r| store::api_reads::journal_page(r, after, limit))
+        .read(move |r| store::api_reads::wire_page(r, &seqs, after, limit))
         .await?;
     if after < page.pruned_through {
         // The central asks for events it acknowledged long ago and the station has since

@@ -63,4 +63,9 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ("sync.push.auth_failed", "认证失败", "authentication failed"),
     ("sync.push.rejected", "中心拒收", "rejected by the central"),
     ("sync.push.conflict", "冲突,已停止", "conflict, stopped"),
+    (
+        "sync.push.moved",
+        "数据库已被复制或移动,暂停上传,待确认恢复",
+        "database copied or moved: held until a restore is confirmed",
+    ),
 ];

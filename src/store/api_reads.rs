@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::api_state::{self, LockoutRow, SessionRow};
 use super::reader::Sql;
+use super::seqmap::SeqMap;
 use super::{JournalRow, Reader, StoreError, journal_after, pruned_through, snapshot};
 use crate::domain::ids::BinCode;
 use crate::domain::kind::Role;
@@ -38,6 +39,29 @@ pub fn journal_page(r: &Reader, after: i64, limit: i64) -> Result<JournalPage, S
             last_seq: last,
             pruned_through: pruned,
         })
+    })
+}
+
+/// [`journal_page`] in the central's (wire) terms, for the pull feed: `after`, the rows'
+/// seqs, the last seq and the pruning point are the current epoch's ([`SeqMap`]), and
+/// events of a restored copy carry `restored_from`. What was acknowledged under an earlier
+/// epoch lies at or below wire seq 0: never served again.
+pub fn wire_page(
+    r: &Reader,
+    seqs: &SeqMap,
+    after: i64,
+    limit: i64,
+) -> Result<JournalPage, StoreError> {
+    let page = journal_page(r, seqs.to_local(after.max(0)), limit)?;
+    let wire = |local: i64| seqs.to_wire(local).max(0);
+    Ok(JournalPage {
+        rows: page
+            .rows
+            .into_iter()
+            .map(|row| seqs.wire_row(row))
+            .collect(),
+        last_seq: page.last_seq.map(wire),
+        pruned_through: wire(page.pruned_through),
     })
 }
 

@@ -122,6 +122,12 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     epoch: String,
+    /// Local seqs to the epoch's wire seqs (set by a restore; read once: only a restore,
+    /// with no daemon running, changes it).
+    seqs: super::SeqMap,
+    /// Why the database is not where it was created (copied or moved; `identity`): then
+    /// nothing may be pushed under its epoch until a restore is confirmed.
+    moved: Option<String>,
     /// The seq the next event gets; kept in memory because there is exactly one writer.
     next_seq: i64,
 }
@@ -227,16 +233,32 @@ impl Store {
             )?;
         }
         let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
+        let seqs = super::seq_map(&conn)?;
+        let moved = super::identity::moved(&conn, path)?;
+        // After pruning an empty journal still continues after the pruned prefix.
+        let floor = super::pruned_through(&conn)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
             epoch,
-            next_seq: last.unwrap_or(0) + 1,
+            seqs,
+            moved,
+            next_seq: last.unwrap_or(0).max(floor) + 1,
         })
     }
 
     pub fn epoch(&self) -> &str {
         &self.epoch
+    }
+
+    /// Why the database is not where it was created, if it was copied or moved.
+    pub fn moved(&self) -> Option<&str> {
+        self.moved.as_deref()
+    }
+
+    /// How the journal's seqs map to the epoch's wire seqs.
+    pub fn seq_map(&self) -> &super::SeqMap {
+        &self.seqs
     }
 
     pub fn path(&self) -> &Path {

@@ -116,6 +116,9 @@ pub struct JournalRow {
     pub actor: String,
     pub return_id: Option<String>,
     pub data: String,
+    /// `(epoch, seq)` of an event that came with a restored copy, as sent to the central
+    /// (`seqmap::SeqMap::wire_row`); None as stored.
+    pub restored_from: Option<(String, i64)>,
 }
 
 /// The journal's columns in [`JournalRow::from_row`] order.
@@ -132,13 +135,14 @@ impl JournalRow {
             actor: r.get(4)?,
             return_id: r.get(5)?,
             data: r.get(6)?,
+            restored_from: None,
         })
     }
 
     /// The contract's JSON form of the event.
     pub fn to_json(&self) -> Value {
         let data: Value = serde_json::from_str(&self.data).unwrap_or(Value::Null);
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "seq": self.seq,
             "id": self.id,
             "type": self.ty,
@@ -146,13 +150,34 @@ impl JournalRow {
             "actor": self.actor,
             "return_id": self.return_id,
             "data": data,
-        })
+        });
+        if let Some((epoch, seq)) = &self.restored_from {
+            v["restored_from"] = serde_json::json!({"epoch": epoch, "seq": seq});
+        }
+        v
     }
 
     pub fn decode(&self) -> Result<Event, String> {
         let data: Value = serde_json::from_str(&self.data).map_err(|e| e.to_string())?;
         let at = codec::parse_time(&self.occurred_at)?;
         codec::decode(&self.ty, &data, at, &self.actor, self.return_id.as_deref())
+    }
+}
+
+#[cfg(test)]
+impl JournalRow {
+    /// A `scan.recorded` row for tests: id `id-<seq>`, actor `system`, no return, `data`.
+    pub(crate) fn for_test(seq: i64, data: &str) -> JournalRow {
+        JournalRow {
+            seq,
+            id: format!("id-{seq}"),
+            ty: "scan.recorded".into(),
+            occurred_at: "2026-11-25T08:30:00.123Z".into(),
+            actor: "system".into(),
+            return_id: None,
+            data: data.into(),
+            restored_from: None,
+        }
     }
 }
 

@@ -11,12 +11,14 @@
 
 pub mod api_reads;
 pub mod api_state;
+pub mod backup;
 pub mod codec;
 mod db;
 pub mod durable;
 mod error;
 pub mod feed_items;
 pub mod files;
+mod identity;
 pub mod jobs;
 mod journal;
 pub mod kiosk;
@@ -24,6 +26,7 @@ pub mod offline;
 pub mod read;
 mod reader;
 mod schema;
+pub mod seqmap;
 pub mod snapshot;
 mod verify;
 
@@ -37,4 +40,5 @@ pub use journal::{
     journal_after, photo_referenced_after, prune, pruned_through, set_feed_after, sync_counters,
 };
 pub use reader::{Read, Reader, Write};
+pub use seqmap::{SeqMap, seq_map, wire_after};
 pub use verify::{Verification, rebuild, rebuild_at, replay, verify};

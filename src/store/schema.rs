@@ -128,6 +128,11 @@ const MIGRATIONS: &[&str] = &[
         WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed');",
 ];
 
+/// The schema version this binary writes (`PRAGMA user_version` after every migration).
+pub(super) fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;

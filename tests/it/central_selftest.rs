@@ -208,6 +208,77 @@ async fn resend_is_idempotent() {
     assert_eq!(seqs_and_ids(&central, &j.epoch), want);
 }
 
+/// Contract 1.1: a restored station pushes under a new epoch from seq 1; events re-sent
+/// with `restored_from` and an id the central holds are the same events (stored as copies,
+/// every id primary once), new ids become primary, an id re-sent *without*
+/// `restored_from` is refused as a duplicate, and a copy that differs is a violation.
+#[tokio::test]
+async fn a_new_epoch_with_restored_events_keeps_each_id_primary_once() {
+    let central = central();
+    let c = client();
+    let old = Journal::new(4);
+    assert_eq!(push(&c, &central.url(), &old.batch(1..=2)).await.0, 200);
+    // The restored copy: old events 2..4 (the central holds 2, never saw 3 and 4) become
+    // the new epoch's 1..3, then one new event.
+    let mut new = Journal::new(4);
+    new.ids[..3].clone_from_slice(&old.ids[1..4]);
+    let restored = |seq: i64| {
+        let mut e = old.event(seq + 1);
+        e["seq"] = json!(seq);
+        e["restored_from"] = json!({"epoch": old.epoch, "seq": seq + 1});
+        e
+    };
+    let events: Vec<Value> = (1..=3).map(restored).chain([new.event(4)]).collect();
+    let (status, body) = push(&c, &central.url(), &new.batch_of(events)).await;
+    assert_eq!(
+        (status, body["acked_through"].clone()),
+        (200, json!(4)),
+        "{body}"
+    );
+    assert_eq!(central.epochs(), [old.epoch.clone(), new.epoch.clone()]);
+    let stored = central.events(&new.epoch);
+    assert_eq!(
+        stored.iter().map(|e| e.primary).collect::<Vec<_>>(),
+        [false, true, true, true],
+        "only the id the central held is a copy"
+    );
+    assert_eq!(stored[0].restored_from, Some((old.epoch.clone(), 2)));
+    let ids = central.primary_ids();
+    assert_eq!(ids.len(), 5);
+    assert!(ids.values().all(|n| *n == 1), "{ids:?}");
+    assert!(
+        central.violations().is_empty(),
+        "{:?}",
+        central.violations()
+    );
+
+    // The same id again, not marked restored: a duplicate.
+    let other = Journal::new(1);
+    let mut dup = other.event(1);
+    dup["id"] = json!(old.ids[0]);
+    let (status, body) = push(&c, &central.url(), &other.batch_of(vec![dup])).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (422, json!("duplicate_id"))
+    );
+
+    // A "restored" copy that is not the event the central holds.
+    let mut changed = old.event(1);
+    changed["seq"] = json!(1);
+    changed["data"] = json!({"waybill": "SF-something-else"});
+    changed["restored_from"] = json!({"epoch": old.epoch, "seq": 1});
+    let (status, _) = push(&c, &central.url(), &other.batch_of(vec![changed])).await;
+    assert_eq!(status, 200);
+    assert!(
+        central
+            .violations()
+            .iter()
+            .any(|v| v.contains("restored copy differs")),
+        "{:?}",
+        central.violations()
+    );
+}
+
 /// A batch starting beyond acked_through + 1 is a 409 gap naming the high-water mark.
 #[tokio::test]
 async fn gap_is_409_with_acked_through() {

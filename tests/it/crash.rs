@@ -97,12 +97,7 @@ fn acknowledged_scans_survive_kill_9() {
             "seq {seq} holds the acknowledged scan"
         );
     }
-    let out = st.cli(&["journal", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    crate::support::assert_journal_verifies(&st);
 }
 
 /// A client that keeps its control connection open (holding an engine handle) does not

@@ -408,12 +408,7 @@ fn every_kind_from_receipt_to_disposition() {
     assert_eq!(u[4]["actor"], "supervisor:001");
 
     // The projections are exactly the journal's rebuild, and stages are final.
-    let out = st.cli(&["journal", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    crate::support::assert_journal_verifies(&st);
     let list = cli_ok(&st, &["returns", "list", "--json"]);
     let stages: Vec<Value> = list
         .lines()

@@ -177,3 +177,42 @@ pub fn scan_ok(st: &Station, codes: &[&str]) -> Vec<Value> {
     }
     r
 }
+
+/// Run an inspection with a photo reference given as `sha:bytes:type` on a fresh return.
+pub fn inspect_with_photo(st: &Station, photo: &str) -> std::process::Output {
+    let r = scan_ok(
+        st,
+        &[
+            "OP-017",
+            "SF1888888888888",
+            "CMD-KIND-CUSTOMER",
+            "CMD-UNPACK",
+            "6901234560015",
+            "CMD-DONE",
+        ],
+    );
+    let rid = r[1]["return_id"].as_str().expect("return id").to_string();
+    st.cli(&[
+        "inspect",
+        &rid,
+        "--badge",
+        "021",
+        "--grade",
+        "defect",
+        "--reason",
+        "damaged_casing",
+        "--photo",
+        photo,
+    ])
+}
+
+/// `returnsd journal verify` passes: exit 0, `OK`.
+pub fn assert_journal_verifies(st: &Station) {
+    let out = st.cli(&["journal", "verify"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("OK"),
+        "journal verify: {said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

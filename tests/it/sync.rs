@@ -15,7 +15,7 @@ use crate::api_client::{JSON, http};
 use crate::kit::central::{Central, CentralOptions, StoredEvent, contract_time};
 use crate::kit::control::Ctl;
 use crate::proxy::{Action, FaultMode, FaultProxy};
-use crate::support::{Station, poll_within, request, scan_ok, try_poll};
+use crate::support::{Station, inspect_with_photo, poll_within, request, try_poll};
 
 /// The station token the central double expects by default.
 const TOKEN: &str = "station-token";
@@ -1196,34 +1196,6 @@ fn persistent_413_is_retried_slowly_with_an_alarm() {
         "the 413 is alarmed: {s}"
     );
     assert_eq!(s["backlog"], 3, "events kept: {s}");
-}
-
-/// Run an inspection with a photo reference given as `sha:bytes:type` on a fresh return.
-fn inspect_with_photo(st: &Station, photo: &str) -> std::process::Output {
-    let r = scan_ok(
-        st,
-        &[
-            "OP-017",
-            "SF1888888888888",
-            "CMD-KIND-CUSTOMER",
-            "CMD-UNPACK",
-            "6901234560015",
-            "CMD-DONE",
-        ],
-    );
-    let rid = r[1]["return_id"].as_str().expect("return id").to_string();
-    st.cli(&[
-        "inspect",
-        &rid,
-        "--badge",
-        "021",
-        "--grade",
-        "defect",
-        "--reason",
-        "damaged_casing",
-        "--photo",
-        photo,
-    ])
 }
 
 /// An inspection naming a photo the station does not hold must not stall the push: every

@@ -11,6 +11,13 @@
 //! a `seq` reused with another `id`, …) in [`Central::violations`], so station tests can
 //! assert that list is empty, and every push's timing in [`Central::pushes`].
 //!
+//! Epochs (contract 1.1): a station may push under a new epoch at any time (a wiped or
+//! restored database); each epoch is numbered from 1. An event re-sent under a new epoch
+//! with `restored_from: {epoch, seq}` and an `id` the central already holds is recognised
+//! as the same event: stored as a copy (not a *primary* record), checked to be the same
+//! event, never refused as a duplicate. An `id` the central never saw becomes primary.
+//! [`Central::primary_ids`] lets a test check every event is held exactly once as primary.
+//!
 //! It is the only central double: the integration tests and the sync bench
 //! (`benches/sync.rs`) both use it; `tests/it/central_selftest.rs` holds it to the contract.
 
@@ -84,6 +91,11 @@ pub struct StoredEvent {
     pub actor: Option<String>,
     pub return_id: Option<String>,
     pub data: Value,
+    /// `(epoch, seq)` the station says the event had before a restore.
+    pub restored_from: Option<(String, i64)>,
+    /// Whether this is the event's primary record (false: a restored copy of an event the
+    /// central already held under another epoch).
+    pub primary: bool,
 }
 
 /// One event push as the central served it (the benches split a push's time with it).
@@ -156,15 +168,21 @@ CREATE TABLE IF NOT EXISTS events (
     station_id  TEXT NOT NULL,
     epoch       TEXT NOT NULL,
     seq         INTEGER NOT NULL,
-    id          TEXT NOT NULL UNIQUE,
+    id          TEXT NOT NULL,
     type        TEXT NOT NULL,
     occurred_at TEXT NOT NULL,
     actor       TEXT,
     return_id   TEXT,
     data        TEXT NOT NULL,
     received_at TEXT NOT NULL,
+    restored_from_epoch TEXT,
+    restored_from_seq   INTEGER,
+    -- 1: the first record of this id; 0: a restored copy of an id already held.
+    primary_record      INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (station_id, epoch, seq)
 );
+CREATE UNIQUE INDEX IF NOT EXISTS events_primary_id ON events(id) WHERE primary_record = 1;
+CREATE INDEX IF NOT EXISTS events_id ON events(id);
 CREATE TABLE IF NOT EXISTS blobs (
     station_id   TEXT NOT NULL,
     sha256       TEXT NOT NULL,
@@ -337,7 +355,8 @@ impl Central {
         let db = lock(&self.inner.db);
         let mut stmt = db
             .prepare(
-                "SELECT seq, id, type, occurred_at, actor, return_id, data FROM events
+                "SELECT seq, id, type, occurred_at, actor, return_id, data, restored_from_epoch,
+                        restored_from_seq, primary_record FROM events
                  WHERE station_id = ?1 AND epoch = ?2 ORDER BY seq",
             )
             .expect("central: prepare events query");
@@ -353,10 +372,28 @@ impl Central {
                     return_id: r.get(5)?,
                     data: serde_json::from_str(&data)
                         .unwrap_or_else(|e| panic!("central: stored data is not JSON: {e}")),
+                    restored_from: match (r.get::<_, Option<String>>(7)?, r.get(8)?) {
+                        (Some(e), Some(s)) => Some((e, s)),
+                        _ => None,
+                    },
+                    primary: r.get(9)?,
                 })
             })
             .expect("central: query events");
         rows.map(|r| r.expect("central: read event row")).collect()
+    }
+
+    /// How many primary records each event id has, over every epoch of this station: a
+    /// central that stores each event exactly once has 1 for every id it ever received.
+    pub fn primary_ids(&self) -> std::collections::BTreeMap<String, i64> {
+        let db = lock(&self.inner.db);
+        let mut stmt = db
+            .prepare("SELECT id, SUM(primary_record) FROM events WHERE station_id = ?1 GROUP BY id")
+            .expect("central: prepare primary ids query");
+        stmt.query_map([&self.inner.station_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("central: query primary ids")
+            .map(|r| r.expect("central: read primary id row"))
+            .collect()
     }
 
     /// Every epoch this station has pushed, in the order they were first seen.
@@ -642,6 +679,8 @@ struct WireEvent {
     actor: Option<String>,
     return_id: Option<String>,
     data: Value,
+    /// `restored_from` (contract 1.1): where the event was before a restore.
+    restored_from: Option<(String, i64)>,
 }
 
 fn parse_event(i: usize, v: &Value) -> Result<WireEvent, String> {
@@ -688,6 +727,22 @@ fn parse_event(i: usize, v: &Value) -> Result<WireEvent, String> {
     if !data.is_object() {
         return Err(format!("{} is not an object", at("data")));
     }
+    let restored_from = match obj.get("restored_from") {
+        None => None,
+        Some(r) => {
+            let epoch = r
+                .get("epoch")
+                .and_then(Value::as_str)
+                .filter(|e| uuid::Uuid::parse_str(e).is_ok())
+                .ok_or_else(|| format!("{}.epoch is not a UUID", at("restored_from")))?;
+            let seq = r
+                .get("seq")
+                .and_then(Value::as_i64)
+                .filter(|s| *s >= 1)
+                .ok_or_else(|| format!("{}.seq is not an integer >= 1", at("restored_from")))?;
+            Some((epoch.to_string(), seq))
+        }
+    };
     Ok(WireEvent {
         seq,
         id,
@@ -696,6 +751,7 @@ fn parse_event(i: usize, v: &Value) -> Result<WireEvent, String> {
         actor,
         return_id,
         data,
+        restored_from,
     })
 }
 
@@ -747,6 +803,13 @@ fn parse_batch(c: &Inner, station: &str, raw: &[u8]) -> Result<(String, Vec<Wire
         .map(|(i, v)| parse_event(i, v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
+    for (i, e) in events.iter().enumerate() {
+        if e.restored_from.as_ref().is_some_and(|(ep, _)| ep == epoch) {
+            return Err(bad(format!(
+                "events[{i}].restored_from names the batch's own epoch {epoch}"
+            )));
+        }
+    }
     if let Some(first) = events.first() {
         for (i, e) in events.iter().enumerate() {
             if e.seq != first.seq + i as i64 {
@@ -863,29 +926,41 @@ fn store_batch(c: &Inner, station: &str, epoch: &str, events: &[WireEvent]) -> R
     let mut high = n;
     for e in new {
         let elsewhere: Option<(String, String, i64)> = tx
-            .prepare_cached("SELECT station_id, epoch, seq FROM events WHERE id = ?1")
+            .prepare_cached(
+                "SELECT station_id, epoch, seq FROM events WHERE id = ?1 AND primary_record = 1",
+            )
             .and_then(|mut q| {
                 q.query_row([&e.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
             })
             .expect("central: look up event id");
-        if let Some((s, ep, q)) = elsewhere {
-            drop(tx);
-            return c.reject(
-                422,
-                "duplicate_id",
-                format!(
-                    "event id {} (epoch {epoch} seq {}) is already stored as {s}/{ep}/{q}",
-                    e.id, e.seq
-                ),
-            );
-        }
+        let primary = match (&elsewhere, &e.restored_from) {
+            (None, _) => true,
+            // A restored copy of an event already held: the same event, stored once more
+            // as a copy, never a second primary record.
+            (Some((s, ep, q)), Some(_)) => {
+                check_restored_copy(c, &tx, station, epoch, e, (s, ep, *q));
+                false
+            }
+            (Some((s, ep, q)), None) => {
+                drop(tx);
+                return c.reject(
+                    422,
+                    "duplicate_id",
+                    format!(
+                        "event id {} (epoch {epoch} seq {}) is already stored as {s}/{ep}/{q}",
+                        e.id, e.seq
+                    ),
+                );
+            }
+        };
         check_photos(c, &tx, station, epoch, e);
         // Cached: a bench pushes a million events through here.
         tx.prepare_cached(
             "INSERT INTO events
-                 (station_id, epoch, seq, id, type, occurred_at, actor, return_id, data, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 (station_id, epoch, seq, id, type, occurred_at, actor, return_id, data, received_at,
+                  restored_from_epoch, restored_from_seq, primary_record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (station_id, epoch, seq) DO NOTHING",
         )
         .and_then(|mut q| {
@@ -899,7 +974,10 @@ fn store_batch(c: &Inner, station: &str, epoch: &str, events: &[WireEvent]) -> R
                 e.actor,
                 e.return_id,
                 e.data.to_string(),
-                received_at
+                received_at,
+                e.restored_from.as_ref().map(|r| &r.0),
+                e.restored_from.as_ref().map(|r| r.1),
+                primary
             ])
         })
         .expect("central: insert event");
@@ -918,6 +996,67 @@ fn store_batch(c: &Inner, station: &str, epoch: &str, events: &[WireEvent]) -> R
         200,
         json!({ "acked_through": high, "server_time": c.server_time() }),
     )
+}
+
+/// A restored copy must be the event the central holds under that id (same station, type,
+/// time, actor, return and data), and its `restored_from` must not name a seq that holds
+/// another event. Breaches are violations; the copy is stored either way.
+fn check_restored_copy(
+    c: &Inner,
+    db: &Connection,
+    station: &str,
+    epoch: &str,
+    e: &WireEvent,
+    held: (&str, &str, i64),
+) {
+    let (s, ep, q) = held;
+    let here = format!("epoch {epoch} seq {} (id {})", e.seq, e.id);
+    if s != station {
+        c.violation(format!("{here}: restored copy of station {s}'s event"));
+        return;
+    }
+    let stored: (String, String, Option<String>, Option<String>, String) = db
+        .query_row(
+            "SELECT type, occurred_at, actor, return_id, data FROM events
+             WHERE station_id = ?1 AND epoch = ?2 AND seq = ?3",
+            params![s, ep, q],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .expect("central: read the primary record");
+    let data: Value = serde_json::from_str(&stored.4).unwrap_or(Value::Null);
+    if (
+        stored.0.as_str(),
+        stored.1.as_str(),
+        &stored.2,
+        &stored.3,
+        &data,
+    ) != (
+        e.ty.as_str(),
+        e.occurred_at.as_str(),
+        &e.actor,
+        &e.return_id,
+        &e.data,
+    ) {
+        c.violation(format!(
+            "{here}: restored copy differs from the event held at epoch {ep} seq {q}"
+        ));
+    }
+    if let Some((rep, rseq)) = &e.restored_from {
+        let at_old: Option<String> = db
+            .query_row(
+                "SELECT id FROM events WHERE station_id = ?1 AND epoch = ?2 AND seq = ?3",
+                params![station, rep, rseq],
+                |r| r.get(0),
+            )
+            .optional()
+            .expect("central: look up restored_from");
+        if at_old.as_ref().is_some_and(|id| id != &e.id) {
+            c.violation(format!(
+                "{here}: restored_from epoch {rep} seq {rseq} holds another event {}",
+                at_old.unwrap_or_default()
+            ));
+        }
+    }
 }
 
 /// A photo must be uploaded before the event that references it is pushed.

@@ -68,7 +68,7 @@ pub async fn run(
     else {
         return;
     };
-    let mut journal = match Journal::open(&settings) {
+    let mut journal = match Journal::open(&settings, engine.seqs.clone()) {
         Ok(j) => j,
         Err(e) => {
             tracing::error!(error = %e, "sync push cannot open the database");
@@ -77,6 +77,17 @@ pub async fn run(
     };
     let uplink = Uplink::new(central, &settings, &engine);
     let mut signals = Signals::new(network_up, shutdown, Some(engine.events.subscribe()));
+    if let Some(why) = &engine.moved {
+        // Contract 1.1: a copied or moved database pushes nothing under its old epoch.
+        tracing::error!(error = %why, "sync push held: the database was copied or moved");
+        update(&status, |s| {
+            s.push.state = crate::sync_status::PushState::Moved;
+            s.push.last_error = Some(why.to_string());
+            s.push.last_error_at = Some(Utc::now());
+        });
+        signals.stopped().await;
+        return;
+    }
     let mut machine = PushMachine::new(settings.push, Box::new(super::os_jitter));
     let mut action = machine.start();
     loop {
@@ -125,13 +136,16 @@ struct Journal {
     reader: Option<store::Reader>,
     /// The last read, encoded, until the machine says how much of it to send.
     prepared: Option<Encoded>,
+    /// Local seqs to the epoch's wire seqs (after a restore; else the identity).
+    seqs: Arc<store::SeqMap>,
 }
 
 impl Journal {
-    fn open(s: &WorkerSettings) -> Result<Journal, store::StoreError> {
+    fn open(s: &WorkerSettings, seqs: Arc<store::SeqMap>) -> Result<Journal, store::StoreError> {
         Ok(Journal {
             reader: Some(store::Reader::open(&s.database)?),
             prepared: None,
+            seqs,
         })
     }
 
@@ -140,8 +154,9 @@ impl Journal {
     /// go on.
     async fn read(&mut self, header: Vec<u8>, after: Option<i64>, max: usize) -> Option<Input> {
         let reader = self.reader.take();
+        let seqs = self.seqs.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let r = read_batch(reader.as_ref(), after, max, header);
+            let r = read_batch(reader.as_ref(), &seqs, after, max, header);
             (reader, r)
         });
         let (reader, r) = match task.await {
@@ -292,20 +307,17 @@ impl Uplink {
 type Read = (i64, Encoded, Vec<Candidate>);
 
 /// The events after `after` (or the durable cursor), encoded under `header`, with what the
-/// machine weighs of each.
+/// machine weighs of each. Everything the machine sees is in wire seqs (`seqs`).
 fn read_batch(
     db: Option<&store::Reader>,
+    seqs: &store::SeqMap,
     after: Option<i64>,
     max: usize,
     header: Vec<u8>,
 ) -> Result<Read, PushError> {
     let journal = |e: store::StoreError| PushError::Journal(e.to_string());
     let db = db.ok_or_else(|| PushError::Journal("no reader".into()))?;
-    let start = match after {
-        Some(n) => n,
-        None => store::acked_through(db).map_err(journal)?,
-    };
-    let rows = store::journal_after(db, start, max as i64).map_err(journal)?;
+    let (start, rows) = store::wire_after(db, seqs, after, max as i64).map_err(journal)?;
     let enc = Encoded::new(header, &rows);
     let events = rows
         .iter()

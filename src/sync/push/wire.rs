@@ -187,6 +187,13 @@ fn event(out: &mut Vec<u8>, row: &JournalRow) {
         tracing::error!(seq = row.seq, "journal data is not JSON; sent as null");
         out.extend_from_slice(b"null");
     }
+    if let Some((epoch, seq)) = &row.restored_from {
+        out.extend_from_slice(b",\"restored_from\":{\"epoch\":");
+        string(out, epoch);
+        out.extend_from_slice(b",\"seq\":");
+        out.extend_from_slice(seq.to_string().as_bytes());
+        out.push(b'}');
+    }
     out.push(b'}');
 }
 
@@ -285,16 +292,12 @@ mod tests {
         ));
     }
 
+    fn v_of(body: &[u8]) -> Value {
+        serde_json::from_slice(body).unwrap()
+    }
+
     fn row(seq: i64, data: &str) -> JournalRow {
-        JournalRow {
-            seq,
-            id: format!("id-{seq}"),
-            ty: "scan.recorded".into(),
-            occurred_at: "2026-11-25T08:30:00.123Z".into(),
-            actor: "system".into(),
-            return_id: None,
-            data: data.into(),
-        }
+        JournalRow::for_test(seq, data)
     }
 
     /// The hand-written body is exactly the contract's JSON of each row, escapes included.
@@ -303,9 +306,20 @@ mod tests {
         let mut r = row(7, r#"{"code":"a\"b","n":[1,2]}"#);
         r.actor = "keeper:\"017\"\n".into();
         r.return_id = Some("R-ST01-20261125-0001".into());
-        let rows = vec![r.clone(), row(8, "not json")];
+        let mut restored = row(9, r#"{"n":1}"#);
+        restored.restored_from = Some(("e-old".into(), 42));
+        let rows = vec![r.clone(), row(8, "not json"), restored.clone()];
         let (body, n) = batch_body("ST01", "e", &rows, 1 << 20);
-        assert_eq!(n, 2);
+        assert_eq!(n, 3);
+        assert_eq!(
+            v_of(&body)["events"][2],
+            restored.to_json(),
+            "restored_from as the pull feed writes it"
+        );
+        assert_eq!(
+            v_of(&body)["events"][2]["restored_from"],
+            serde_json::json!({"epoch": "e-old", "seq": 42})
+        );
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["station_id"], "ST01");
         assert_eq!(v["epoch"], "e");

@@ -1,0 +1,224 @@
+//! Upgrades: a database of every earlier schema version, as the returnsd of its time wrote
+//! it (one SQL dump per version in `tests/fixtures/schema/`; how each was made: its README.md),
+//! opened by the current daemon — migrated to the current version, `journal verify`
+//! passes, every row kept, and new work continues the journal. An empty file becomes a
+//! current database. A database (or a backup) of a newer version is refused, naming the
+//! file and both versions, untouched.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+use crate::kit::control::Ctl;
+use crate::support::{Station, assert_journal_verifies, request};
+
+/// The schema version this returnsd writes. A new migration fails this test until a
+/// fixture of the version before it is added (`make.sh`), so every earlier version stays
+/// covered.
+const CURRENT: i64 = 4;
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema")
+}
+
+/// A station whose database is fixture `n`.
+fn station_on_fixture(n: i64) -> Station {
+    let st = Station::new("");
+    std::fs::create_dir_all(st.state_dir()).unwrap();
+    let sql = std::fs::read_to_string(fixture_dir().join(format!("v{n}.sql")))
+        .unwrap_or_else(|e| panic!("fixture v{n}.sql: {e} (make it with make.sh)"));
+    let c = Connection::open(st.db()).unwrap();
+    c.execute_batch(&sql).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, n, "fixture v{n}.sql sets its version");
+    st
+}
+
+fn user_version(db: &Path) -> i64 {
+    Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// What must survive a migration: the journal (every column), the projections, the
+/// ledger, the reference data, the meta rows and, from version 3, the print queue.
+fn rows(db: &Path, n: i64) -> Vec<(String, Vec<Vec<String>>)> {
+    let c = Connection::open(db).unwrap();
+    let mut tables = vec![
+        (
+            "journal",
+            "SELECT seq, id, type, occurred_at, actor, IFNULL(return_id, ''), data FROM journal ORDER BY seq",
+        ),
+        (
+            "returns",
+            "SELECT return_id, waybill, IFNULL(kind, ''), stage, received_at, state FROM returns ORDER BY return_id",
+        ),
+        ("benches", "SELECT bench, state FROM benches ORDER BY bench"),
+        (
+            "ledger",
+            "SELECT seq, sku, from_zone, to_zone, qty FROM ledger ORDER BY seq",
+        ),
+        (
+            "feed_items",
+            "SELECT type, key, version, IFNULL(data, '') FROM feed_items ORDER BY type, key",
+        ),
+        ("meta", "SELECT key, value FROM meta ORDER BY key"),
+    ];
+    if n >= 3 {
+        tables.push((
+            "print_jobs",
+            "SELECT id, subject, template, reason, state FROM print_jobs ORDER BY id",
+        ));
+    }
+    tables
+        .into_iter()
+        .map(|(name, q)| {
+            let mut stmt = c.prepare(q).unwrap();
+            let width = stmt.column_count();
+            let got = stmt
+                .query_map([], |r| {
+                    (0..width)
+                        .map(|i| {
+                            r.get_ref(i).map(|v| match v {
+                                rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                                rusqlite::types::ValueRef::Text(t) => {
+                                    String::from_utf8_lossy(t).into_owned()
+                                }
+                                other => format!("{other:?}"),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            (name.to_string(), got)
+        })
+        .collect()
+}
+
+/// Every fixture of versions 1 … CURRENT − 1 starts the current daemon: migrated to
+/// CURRENT, every row as it was (the new tables empty), `journal verify` OK, the same
+/// epoch, and a new scan takes the next seq.
+#[test]
+fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
+    for n in 1..CURRENT {
+        let st = station_on_fixture(n);
+        let before = rows(&st.db(), n);
+        let journal = &before[0].1;
+        assert!(journal.len() > 20, "v{n}: a representative journal");
+        let epoch = before[5]
+            .1
+            .iter()
+            .find(|r| r[0] == "epoch")
+            .map(|r| r[1].clone())
+            .expect("epoch in meta");
+        let d = st.start();
+        let ping = request(&st.socket(), &json!({"op": "ping"})).unwrap();
+        assert_eq!(ping["epoch"], json!(epoch), "v{n}: the epoch is kept");
+        let mut ctl = Ctl::new(st.socket());
+        let v = ctl.scan("bench-1", "AFTER-UPGRADE").unwrap();
+        assert_eq!(v["stored"], true, "v{n}: {v}");
+        assert_eq!(
+            v["seq_first"],
+            json!(journal.len() + 1),
+            "v{n}: the journal continues"
+        );
+        d.stop();
+        assert_eq!(user_version(&st.db()), CURRENT, "v{n}: migrated");
+        assert_journal_verifies(&st);
+        let after = rows(&st.db(), n);
+        for ((name, was), (_, now)) in before.iter().zip(&after) {
+            match name.as_str() {
+                // The new scan's event; its bench's snapshot; nothing else.
+                "journal" => assert_eq!(&now[..was.len()], &was[..], "v{n}: journal"),
+                "benches" => {}
+                // Every row kept; the daemon's start backfills the RTV notes and bin edits
+                // of the journal into `meta` snapshots (`snapshot::load_and_backfill`) and
+                // records where the database lives (`identity_*`: it predates them).
+                "meta" => {
+                    let added: Vec<_> = now.iter().filter(|r| !was.contains(r)).collect();
+                    assert!(
+                        was.iter().all(|r| now.contains(r))
+                            && added.iter().all(|r| {
+                                r[0].starts_with("rtv_note:") || r[0].starts_with("identity_")
+                            }),
+                        "v{n}: meta {was:?} → {now:?}"
+                    );
+                }
+                _ => assert_eq!(now, was, "v{n}: {name}"),
+            }
+        }
+        let out = st.cli(&["returns", "list", "--json"]);
+        let list: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one return per line"))
+            .collect();
+        assert_eq!(
+            list.len(),
+            before[1].1.len(),
+            "v{n}: the returns list reads the migrated projections"
+        );
+    }
+}
+
+/// A 0-byte database file with no creation marker (schema version 0) becomes a current,
+/// empty database.
+#[test]
+fn an_empty_file_becomes_a_current_database() {
+    let st = Station::new("");
+    std::fs::create_dir_all(st.state_dir()).unwrap();
+    std::fs::write(st.db(), b"").unwrap();
+    let d = st.start();
+    d.stop();
+    assert_eq!(user_version(&st.db()), CURRENT);
+    assert_journal_verifies(&st);
+}
+
+/// A database of a newer schema version than this binary is refused by the daemon naming
+/// the file and both versions (exit 2) and left as it was; a backup of one is refused by
+/// `restore` the same way.
+#[test]
+fn a_newer_schema_version_is_refused_naming_the_file_and_both_versions() {
+    let st = station_on_fixture(CURRENT - 1);
+    {
+        let c = Connection::open(st.db()).unwrap();
+        c.execute_batch("PRAGMA user_version = 99;").unwrap();
+    }
+    let size = std::fs::metadata(st.db()).unwrap().len();
+    let (status, err) = st.run_refused();
+    assert_eq!(status.code(), Some(2), "{err}");
+    let db = st.db().display().to_string();
+    assert!(
+        err.contains(&db)
+            && err.contains("schema version 99")
+            && err.contains(&format!("({CURRENT})")),
+        "{err}"
+    );
+    assert_eq!(user_version(&st.db()), 99, "untouched");
+    assert_eq!(std::fs::metadata(st.db()).unwrap().len(), size);
+
+    // A backup written by a newer returnsd.
+    let ok = Station::new("");
+    let d = ok.start();
+    d.stop();
+    let file = ok.dir.path().join("newer.backup");
+    let out = ok.cli(&["backup", "--out", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    {
+        let c = Connection::open(&file).unwrap();
+        c.execute_batch("PRAGMA user_version = 99;").unwrap();
+    }
+    let out = ok.cli(&["restore", "--from", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&file.display().to_string())
+            && err.contains("schema version 99 is newer than this returnsd knows (4)"),
+        "{err}"
+    );
+}
