@@ -152,7 +152,7 @@ impl RawSync {
             batch_max_events,
             batch_max_bytes,
             backoff_cap: secs(self.backoff_cap_s, 60, "sync.backoff_cap_s", 3600),
-            slow_retry: secs(self.slow_retry_s, 300, "sync.slow_retry_s", 86_400),
+            slow_retry: secs(self.slow_retry_s, 60, "sync.slow_retry_s", 86_400),
             request_timeout: secs(self.request_timeout_s, 30, "sync.request_timeout_s", 600),
             feed_poll: secs(self.feed_poll_s, 30, "sync.feed_poll_s", 86_400),
             clock_offset_limit: secs(
@@ -215,7 +215,7 @@ mod tests {
                 s.feed_poll,
                 s.clock_offset_limit
             ),
-            (secs(60), secs(300), secs(30), secs(30), secs(120))
+            (secs(60), secs(60), secs(30), secs(30), secs(120))
         );
         assert_eq!(s.retention, secs(30 * 86_400));
     }

@@ -1097,6 +1097,32 @@ fn clock_offset_is_alarmed() {
     }
 }
 
+/// *(1.1)* A station with nothing to push learns its clock offset from the feed's
+/// `server_time`, and the alarm fires all the same.
+#[test]
+fn clock_offset_is_measured_from_the_feed_too() {
+    let central = Central::start(CentralOptions::default());
+    central.set_server_time_offset(chrono::Duration::seconds(-400));
+    let st = Station::new(&sync_cfg(&central.url(), ""));
+    let d = st.start();
+    let s = poll_within(
+        Duration::from_secs(20),
+        "the clock alarm from the feed",
+        || {
+            let s = status(&st);
+            (s["clock_alarm"] == true).then_some(s)
+        },
+    );
+    let offset = s["clock_offset_ms"].as_i64().expect("offset");
+    assert!((-405_000..=-395_000).contains(&offset), "{s}");
+    assert_eq!(
+        central.pushes().len(),
+        0,
+        "nothing was pushed: the feed alone measured it"
+    );
+    d.stop();
+}
+
 // ---- bugs found (ignored until fixed) -----------------------------------------------------
 
 /// 8 clients scan `per_client` small junk codes each as fast as they can (refusals are

@@ -466,7 +466,7 @@ impl Central {
 
     // ---- knobs ------------------------------------------------------------------------
 
-    /// `server_time` in push answers is the real time plus `offset`.
+    /// `server_time` in push and feed answers is the real time plus `offset`.
     pub fn set_server_time_offset(&self, offset: chrono::Duration) {
         lock(&self.inner.knobs).offset = offset;
     }
@@ -1229,6 +1229,7 @@ async fn get_feed(
         .collect();
     reply(
         200,
-        json!({ "items": items, "next_after": next_after, "more": more }),
+        json!({ "items": items, "next_after": next_after, "more": more,
+                "server_time": c.server_time() }),
     )
 }

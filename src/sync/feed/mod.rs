@@ -5,10 +5,11 @@
 //! Split like the push: `machine` decides (cursor, skip, backoff, status), `wire` parses,
 //! and `run` is the loop that fetches, applies through the engine and waits.
 //!
-//! Contract 1.1's clock offset from feed answers goes in as: `wire::parse_page` returns the
-//! answer's `server_time`, `Input::Page` carries it with the fetch's start (`Now`), and the
-//! machine measures it with `ClockReading::measure` and publishes it like the push does
-//! (`SyncStatus::clock` is shared: whichever exchange came last wins).
+//! Contract 1.1's clock offset from feed answers: `wire::parse_page` returns the answer's
+//! `server_time`; the loop measures it against the fetch's start and round trip
+//! (`ClockReading::measure`, as the push does) and publishes it — `SyncStatus::clock` is
+//! shared, so whichever exchange came last wins, and a station with nothing to push still
+//! knows its offset.
 
 mod machine;
 mod wire;
@@ -27,7 +28,7 @@ use super::error::snippet;
 use super::worker::Signals;
 use crate::config::Config;
 use crate::engine::{EngineHandle, FeedPage};
-use crate::sync_status::{SharedStatus, update};
+use crate::sync_status::{ClockReading, SharedStatus, update};
 
 /// Run the feed worker until `shutdown`.
 pub async fn run(
@@ -58,8 +59,22 @@ pub async fn run(
                 if signals.stopping() {
                     return;
                 }
+                let sent = super::now();
                 match fetch(&central, &url, &settings.database, after, limit).await {
-                    Ok((after, p, more)) => {
+                    Ok((after, p, more, server_time)) => {
+                        if let Some(t) = server_time {
+                            let rtt = sent.mono.elapsed();
+                            let limit = settings.push.clock_offset_limit;
+                            let c = ClockReading::measure(t, sent.wall, rtt, limit);
+                            if c.alarm {
+                                tracing::warn!(
+                                    offset_ms = c.offset_ms,
+                                    limit_ms = limit.as_millis() as u64,
+                                    "station clock differs from the central's (feed)"
+                                );
+                            }
+                            update(&status, |s| s.clock = Some(c));
+                        }
                         let input = Input::Page {
                             after,
                             next_after: p.next_after.clone(),
@@ -85,14 +100,22 @@ pub async fn run(
 }
 
 /// GET the page after `after` (or after the durable cursor); returns the cursor asked
-/// after, the page and its `more`.
+/// after, the page, its `more` and the central's `server_time`.
 async fn fetch(
     central: &Central,
     url: &str,
     database: &Path,
     after: Option<String>,
     limit: usize,
-) -> Result<(String, FeedPage, bool), FeedError> {
+) -> Result<
+    (
+        String,
+        FeedPage,
+        bool,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ),
+    FeedError,
+> {
     let after = match after {
         Some(a) => a,
         None => crate::store::Reader::open(database)
@@ -122,8 +145,8 @@ async fn fetch(
             body: snippet(&body),
         });
     }
-    let (page, more) = parse_page(&body, &after)?;
-    Ok((after, page, more))
+    let (page, more, server_time) = parse_page(&body, &after)?;
+    Ok((after, page, more, server_time))
 }
 
 async fn apply(engine: &EngineHandle, page: Option<FeedPage>) -> Input {

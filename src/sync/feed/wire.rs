@@ -1,15 +1,20 @@
 //! The feed's wire format: a page of the central's feed parsed into what the engine
 //! applies. No I/O.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::engine::FeedPage;
 use crate::feed::FeedItem;
 use crate::sync::error::FeedError;
 
+/// What a page's answer says besides its items: `more`, and *(1.1)* the central's clock
+/// (`server_time`; none when absent or unreadable).
+pub type PageAnswer = (FeedPage, bool, Option<DateTime<Utc>>);
+
 /// Parse one page. Items that are not even items (no type, key or version) become
 /// `malformed` with their reason; the rest are validated when applied.
-pub fn parse_page(body: &str, after: &str) -> Result<(FeedPage, bool), FeedError> {
+pub fn parse_page(body: &str, after: &str) -> Result<PageAnswer, FeedError> {
     let v: Value = serde_json::from_str(body).map_err(|e| FeedError::NotJson(e.to_string()))?;
     let items = v
         .get("items")
@@ -44,7 +49,11 @@ pub fn parse_page(body: &str, after: &str) -> Result<(FeedPage, bool), FeedError
         }
     }
     let more = v.get("more").and_then(Value::as_bool).unwrap_or(false);
-    Ok((page, more))
+    let server_time = v
+        .get("server_time")
+        .and_then(Value::as_str)
+        .and_then(|t| crate::format::parse_time(t).ok());
+    Ok((page, more, server_time))
 }
 
 #[cfg(test)]
@@ -59,8 +68,9 @@ mod tests {
             {"cursor":"c-2","type":"expected_return","key":"SF2","version":4,"data":null},
             {"cursor":"c-3","type":"operator","version":"x"}
         ],"next_after":"c-3","more":true}"#;
-        let (page, more) = parse_page(body, "c-0").unwrap();
+        let (page, more, server_time) = parse_page(body, "c-0").unwrap();
         assert!(more);
+        assert_eq!(server_time, None, "a page without server_time");
         assert_eq!(page.next_after, "c-3");
         assert_eq!(page.items.len(), 2);
         assert!(page.items[1].data.is_none(), "null data deletes");
@@ -73,8 +83,17 @@ mod tests {
             parse_page("{}", "c").unwrap_err().to_string(),
             "feed page has no items array"
         );
-        let (p, more) = parse_page(r#"{"items":[]}"#, "c-9").unwrap();
+        let (p, more, _) = parse_page(r#"{"items":[]}"#, "c-9").unwrap();
         assert_eq!(p.next_after, "c-9");
         assert!(!more);
+        let (_, _, t) = parse_page(
+            r#"{"items":[],"server_time":"2026-11-25T08:30:00.123Z"}"#,
+            "c-9",
+        )
+        .unwrap();
+        assert_eq!(
+            t.map(crate::format::fmt_time).as_deref(),
+            Some("2026-11-25T08:30:00.123Z")
+        );
     }
 }

@@ -126,20 +126,28 @@ pub enum Action {
     Stop,
 }
 
-/// Events per batch: halved on a `413`, doubled back on each success, but never again to a
-/// size the central refused (until restart).
+/// Events per batch *(contract 1.1, § 4.5)*: halved on a `413`; the size that then
+/// succeeds is kept, and the batch doubles again only after [`GROW_AFTER`] consecutive
+/// acknowledged batches — and never again to a size the central refused (until restart).
+/// A central with a smaller limit is not hit with `413` again and again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimit {
     current: usize,
     /// One less than the smallest batch the central refused.
     ceiling: usize,
+    /// Acknowledged batches since the last `413` or the last doubling.
+    streak: u32,
 }
+
+/// Consecutive acknowledged batches before the batch size doubles after a `413`.
+pub const GROW_AFTER: u32 = 100;
 
 impl BatchLimit {
     pub fn new(max: usize) -> BatchLimit {
         BatchLimit {
             current: max,
             ceiling: max,
+            streak: 0,
         }
     }
 
@@ -149,13 +157,21 @@ impl BatchLimit {
 
     /// The central answered `413` to a batch of `sent` events (two or more).
     pub fn refused(&mut self, sent: usize) {
-        self.ceiling = sent.saturating_sub(1).max(1);
+        self.ceiling = sent.saturating_sub(1).max(1).min(self.ceiling);
         self.current = (sent / 2).max(1);
+        self.streak = 0;
     }
 
     /// A batch was acknowledged.
     pub fn succeeded(&mut self) {
-        self.current = self.current.saturating_mul(2).min(self.ceiling);
+        if self.current >= self.ceiling {
+            return;
+        }
+        self.streak += 1;
+        if self.streak >= GROW_AFTER {
+            self.current = self.current.saturating_mul(2).min(self.ceiling);
+            self.streak = 0;
+        }
     }
 }
 

@@ -290,10 +290,11 @@ fn transport_errors_are_transient() {
     );
 }
 
-/// A 413 halves the batch at once; successes double it back, but never again to the
-/// size the central refused.
+/// A 413 halves the batch at once; the size that then succeeds is kept for 100
+/// consecutive acknowledged batches (contract 1.1, § 4.5), then doubles — never again to
+/// the size the central refused.
 #[test]
-fn too_large_halves_the_batch_and_it_grows_back_below_the_refused_size() {
+fn too_large_halves_the_batch_and_it_grows_back_only_after_100_successes() {
     let mut m = PushMachine::new(
         PushSettings {
             batch_max_events: 1_000,
@@ -314,13 +315,30 @@ fn too_large_halves_the_batch_and_it_grows_back_below_the_refused_size() {
         "no wait"
     );
     assert_eq!(m.status().batch_limit, 500);
-    read(&mut m, 0, events(1..=500), t);
-    m.handle(acked(500), t);
+    // 99 acknowledged batches of 500: the size stays.
+    let mut after = 0;
+    for _ in 0..super::GROW_AFTER - 1 {
+        read(&mut m, after, events(after + 1..=after + 500), t);
+        m.handle(acked(after + 500), t);
+        after += 500;
+        let a = m.handle(Input::AckRecorded, t);
+        assert_eq!(
+            a,
+            Action::Read {
+                after: Some(after),
+                max: 500
+            }
+        );
+    }
+    // The 100th: it doubles, but stays below the refused 1,000.
+    read(&mut m, after, events(after + 1..=after + 500), t);
+    m.handle(acked(after + 500), t);
+    after += 500;
     let a = m.handle(Input::AckRecorded, t);
     assert_eq!(
         a,
         Action::Read {
-            after: Some(500),
+            after: Some(after),
             max: 999
         }
     );
