@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::domain::kind::{ExpectedLine, ReturnKind, Role};
+use crate::domain::policy::ClaimedReason;
 use crate::domain::ports::ManifestEntry;
 use crate::format::parse_time;
 use crate::store::feed_items::{self, ItemId};
@@ -76,6 +77,15 @@ pub fn expected_return(key: &str, version: i64, data: &Value) -> Result<Manifest
         Some(_) => return Err("signed_at must be an RFC 3339 time".into()),
     };
     let claimed_reason = opt_string(o, "claimed_reason", 200)?;
+    // Contract 1.1: a closed set. The reason decides who pays the freight, so one the
+    // station cannot read is a rejected item, never a silent "unknown".
+    if !claimed_reason.trim().is_empty()
+        && ClaimedReason::parse(&claimed_reason) == ClaimedReason::Unknown
+    {
+        return Err(format!(
+            "claimed_reason {claimed_reason:?} is not one of quality, not_as_described, no_reason, dislike, does_not_fit, customer_cancelled (or a Chinese reason the README lists)"
+        ));
+    }
     let free_shipping = match o.get("free_shipping") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,

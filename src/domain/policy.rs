@@ -190,7 +190,7 @@ impl ClaimedReason {
     /// not as described (不符, 货不对板, 色差, 发错/错发, 漏发/少发/少件);
     /// quality (质量, 瑕疵, 破损, 损坏, 次品, 残次, 故障, 坏了);
     /// no reason (无理由, as in 七天无理由 / 7天无理由);
-    /// cancelled (取消, 不想要, 不要了, 拍错, 拍多, 多拍);
+    /// cancelled (取消, 不想要, 不要了, 拍错, 拍多, 多拍, and 拒收 / 拒签: refused at delivery);
     /// does not fit (不合适, 不合身, 尺码, 尺寸, 大小);
     /// dislike (不喜欢).
     pub fn parse(s: &str) -> ClaimedReason {
@@ -225,7 +225,16 @@ impl ClaimedReason {
             ),
             (&["无理由"], ClaimedReason::NoReason),
             (
-                &["取消", "不想要", "不要了", "拍错", "拍多", "多拍"],
+                &[
+                    "取消",
+                    "不想要",
+                    "不要了",
+                    "拍错",
+                    "拍多",
+                    "多拍",
+                    "拒收",
+                    "拒签",
+                ],
                 ClaimedReason::CustomerCancelled,
             ),
             (

@@ -16,6 +16,42 @@ fn text(out: &std::process::Output) -> String {
     )
 }
 
+/// *(Contract 1.1)* `claimed_reason` is a closed set: a code (`quality`, …) or a Chinese
+/// reason the README lists is taken; anything else rejects the line with its reason — it
+/// decides who pays the freight, so it is never silently "unknown". An absent reason is
+/// allowed.
+#[test]
+fn an_unreadable_claimed_reason_rejects_the_line() {
+    let st = Station::new("");
+    let f = st.dir.path().join("log.jsonl");
+    let line = |wb: &str, reason: &str| {
+        format!(
+            r#"{{"waybill":"{wb}","version":1,"kind":"customer_return","claimed_reason":"{reason}","items":[]}}"#
+        )
+    };
+    let lines = [
+        line("SF1000000000011", "quality"),
+        line("SF1000000000012", "质量问题,屏幕有划痕"),
+        line("SF1000000000013", "七天无理由"),
+        line("SF1000000000014", ""),
+        line("SF1000000000015", "the moon was full"),
+        line("SF1000000000016", "unknown"),
+    ];
+    std::fs::write(&f, lines.join("\n")).unwrap();
+    let out = st.cli(&["manifest", "import", f.to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("4 stored"), "{t}");
+    assert!(
+        t.contains("line 5") && t.contains("the moon was full") && t.contains("claimed_reason"),
+        "{t}"
+    );
+    assert!(
+        t.contains("line 6"),
+        "an explicit unknown is not a reason: {t}"
+    );
+}
+
 /// `manifest import` applies versioned upserts: newer replaces, older or equal is ignored,
 /// `deleted` removes, malformed lines are rejected with their line number and the rest applies.
 #[test]
