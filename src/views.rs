@@ -57,6 +57,10 @@ pub fn sync_status_json(c: &SyncCounters, status: &SharedStatus, now: DateTime<U
             "last_success": t(feed.last_success),
             "last_error": feed.last_error,
             "rejected_items": c.rejected_feed_items,
+            "recent_rejected": c.recent_rejected.iter().map(|r| json!({
+                "type": r.ty, "key": r.key, "version": r.version, "reason": r.reason,
+                "source": r.source, "at": r.at,
+            })).collect::<Vec<_>>(),
         },
         "clock_offset_ms": s.clock.map(|c| c.offset_ms),
         "clock_alarm": s.clock.is_some_and(|c| c.alarm),

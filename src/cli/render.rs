@@ -235,6 +235,20 @@ pub fn sync_status_text(v: &Value) -> String {
     if !feed["last_error"].is_null() {
         let _ = writeln!(out, "  last error     {}", s(&feed["last_error"]));
     }
+    for r in feed["recent_rejected"].as_array().into_iter().flatten() {
+        let what = match (r["type"].as_str(), r["key"].as_str()) {
+            (Some(t), Some(k)) => format!("{t} {k} v{}", s(&r["version"])),
+            _ => "a line".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "  rejected       {} ({}, {}): {}",
+            what,
+            s(&r["source"]),
+            s(&r["at"]),
+            s(&r["reason"])
+        );
+    }
     if v["disk"].is_object() {
         out.push_str(&disk_text(&v["disk"], s));
     }

@@ -457,7 +457,7 @@ mod tests {
             (&v["operator"]["badge"], &v["operator"]["role"]),
             (&json!("017"), &json!("keeper"))
         );
-        assert_eq!(v["return"]["customer"], "张*");
+        assert_eq!(v["return"]["customer"], "张**");
         assert_eq!(v["return"]["rows"][0]["status"], "ok");
         assert_eq!(v["return_is_current"], true);
         assert_eq!(v["next_step"]["code"], "kiosk.next.visual");

@@ -91,6 +91,37 @@ pub fn reject(
     Ok(())
 }
 
+/// A rejected feed item (or manifest line) as operators read it: what it was, why it was
+/// refused, where it came from (`central` or `file`) and when. Never its raw text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedItem {
+    pub ty: Option<String>,
+    pub key: Option<String>,
+    pub version: Option<i64>,
+    pub reason: String,
+    pub source: String,
+    pub at: String,
+}
+
+/// The `limit` most recently rejected items, newest first.
+pub fn recent_rejected(db: &dyn Read, limit: i64) -> Result<Vec<RejectedItem>, StoreError> {
+    let mut q = db.sql().prepare_cached(
+        "SELECT type, key, version, reason, source, at FROM rejected_feed_items
+         ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = q.query_map([limit], |r| {
+        Ok(RejectedItem {
+            ty: r.get(0)?,
+            key: r.get(1)?,
+            version: r.get(2)?,
+            reason: r.get(3)?,
+            source: r.get(4)?,
+            at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The live data of an item, with its version: None when it is not stored, deleted, or its
 /// data is not JSON.
 pub fn get(db: &dyn Read, ty: &str, key: &str) -> Result<Option<(i64, Value)>, StoreError> {

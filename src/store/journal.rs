@@ -203,7 +203,13 @@ pub struct SyncCounters {
     pub feed_after: String,
     /// Feed items (and manifest lines) rejected so far.
     pub rejected_feed_items: i64,
+    /// The last [`RECENT_REJECTED`] of them with their reasons, newest first (contract 1.1:
+    /// operators see why, not only how many).
+    pub recent_rejected: Vec<super::feed_items::RejectedItem>,
 }
+
+/// How many rejected items the sync status names.
+pub const RECENT_REJECTED: i64 = 10;
 
 /// Read the [`SyncCounters`] (one snapshot: call it inside a read transaction to have them
 /// agree with each other exactly).
@@ -229,6 +235,7 @@ pub fn sync_counters(db: &dyn Read) -> Result<SyncCounters, StoreError> {
             [],
             |r| r.get(0),
         )?,
+        recent_rejected: super::feed_items::recent_rejected(db, RECENT_REJECTED)?,
     })
 }
 

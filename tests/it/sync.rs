@@ -680,6 +680,29 @@ fn feed_items_are_applied_by_version() {
     });
     assert_eq!(s["feed"]["rejected_items"], 2, "{s}");
     assert_eq!(s["feed"]["state"], "idle", "{s}");
+    // *(1.1)* Why, not only how many: the reasons, newest first, with what was refused.
+    let why = s["feed"]["recent_rejected"].as_array().unwrap().clone();
+    assert_eq!(why.len(), 2, "{why:?}");
+    let kind = why
+        .iter()
+        .find(|r| r["key"] == "SF1000000000004")
+        .unwrap_or_else(|| panic!("{why:?}"));
+    assert!(
+        kind["reason"].as_str().unwrap().contains("lost_in_space"),
+        "{why:?}"
+    );
+    assert_eq!(kind["source"], "central");
+    assert!(
+        why.iter()
+            .any(|r| r["reason"].as_str().unwrap().contains("lacks type, key")),
+        "{why:?}"
+    );
+    let text = String::from_utf8_lossy(&st.cli(&["sync", "status"]).stdout).into_owned();
+    assert!(
+        text.contains("rejected       expected_return SF1000000000004 v1 (central")
+            && text.contains("lost_in_space"),
+        "sync status names each rejected item and its reason: {text}"
+    );
 
     let unknown = scan_on(&st, "b1", "OP-099");
     assert_eq!(unknown["code"], "unknown_operator", "{unknown}");
