@@ -82,6 +82,9 @@ pub struct EngineHandle {
     /// record theirs.
     pub telemetry: Arc<Telemetry>,
     pub events: broadcast::Sender<Committed>,
+    /// Badges whose operator the central's feed deleted or whose roles or PIN it changed,
+    /// announced after the commit (the API ends their sessions).
+    pub operator_changes: broadcast::Sender<Vec<String>>,
     pub epoch: Arc<str>,
     /// The journal's local seqs to the epoch's wire seqs (the identity unless the database
     /// was restored): what the sync edges send and the central's acks are in wire seqs.

@@ -105,6 +105,8 @@ pub(super) struct Out {
     pub(super) pruned: i64,
     /// The test-only abort hook matched a scan of this batch.
     pub(super) abort: bool,
+    /// Feed operators deleted or changed in this batch (announced once it commits).
+    pub(super) operators_changed: Vec<String>,
 }
 
 impl Out {
@@ -136,7 +138,17 @@ fn apply_feed_page(
     use crate::feed::Applied;
     let mut out = FeedApplied::default();
     for item in &page.items {
-        match crate::feed::apply(batch, item, "central", now)? {
+        let before = match item.ty.as_str() {
+            "operator" => crate::store::feed_items::get(batch, "operator", &item.key)?,
+            _ => None,
+        };
+        let applied = crate::feed::apply(batch, item, "central", now)?;
+        if let Some((_, old)) = &before
+            && operator_changed(old, &applied, item.data.as_ref())
+        {
+            out.operators_changed.push(item.key.clone());
+        }
+        match applied {
             Applied::Stored => out.stored += 1,
             Applied::Deleted => out.deleted += 1,
             Applied::Stale => out.stale += 1,
@@ -153,6 +165,22 @@ fn apply_feed_page(
     }
     crate::store::set_feed_after(batch.conn(), &page.next_after)?;
     Ok(out)
+}
+
+/// A stored `operator` item was deleted, or its roles or PIN changed (not merely its name or
+/// version): the sessions it opened no longer speak for it.
+fn operator_changed(
+    old: &serde_json::Value,
+    applied: &crate::feed::Applied,
+    new: Option<&serde_json::Value>,
+) -> bool {
+    match (applied, new) {
+        (crate::feed::Applied::Deleted, _) => true,
+        (crate::feed::Applied::Stored, Some(new)) => {
+            old.get("roles") != new.get("roles") || old.get("pin_hash") != new.get("pin_hash")
+        }
+        _ => false,
+    }
 }
 
 fn authorize(lk: &dyn Lookup, badge: &Badge, role: Option<Role>) -> Result<Operator, DomainError> {
@@ -262,6 +290,10 @@ impl Core {
             }
             Input::Feed { page, reply } => {
                 let r = apply_feed_page(batch, &page, now);
+                if let Ok(a) = &r {
+                    out.operators_changed
+                        .extend(a.operators_changed.iter().cloned());
+                }
                 out.hold(r, |a| Pending::Feed(reply, Ok(a.unwrap_or_default())))
             }
             Input::Scan {

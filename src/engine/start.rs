@@ -103,6 +103,7 @@ pub fn start(
         .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
     let (tx, rx) = mpsc::channel(cfg.engine.queue);
     let (events, _) = broadcast::channel(4096);
+    let (operator_changes, _) = broadcast::channel(64);
     let (effects_tx, effects_rx) = mpsc::unbounded_channel();
     let stats = Arc::new(Stats::default());
     let telemetry = Telemetry::new();
@@ -139,6 +140,7 @@ pub fn start(
         stats: stats.clone(),
         telemetry: telemetry.clone(),
         events: events.clone(),
+        operator_changes: operator_changes.clone(),
         effects: effects_tx,
         checkpoint_fault: Arc::new(AtomicBool::new(false)),
         repair_tried: None,
@@ -167,6 +169,7 @@ pub fn start(
             stats,
             telemetry,
             events,
+            operator_changes,
             epoch,
             seqs,
             moved,

@@ -122,6 +122,9 @@ pub struct FeedApplied {
     pub deleted: usize,
     pub stale: usize,
     pub rejected: usize,
+    /// Badges of `operator` items deleted, or whose roles or PIN changed: their API
+    /// sessions end (contract 1.1, § 6.5).
+    pub operators_changed: Vec<String>,
 }
 
 /// What became of a command's `Idempotency-Key`.

@@ -27,6 +27,7 @@ pub(super) struct Engine {
     /// Where a committed scan's label jobs are noted (scan → label latency).
     pub(super) telemetry: Arc<Telemetry>,
     pub(super) events: broadcast::Sender<Committed>,
+    pub(super) operator_changes: broadcast::Sender<Vec<String>>,
     pub(super) effects: mpsc::UnboundedSender<Effect>,
     /// The checkpointer thread saw an I/O error: the engine re-verifies before its next
     /// batch.
@@ -258,6 +259,9 @@ impl Engine {
         }
         for c in out.committed {
             let _ = self.events.send(c);
+        }
+        if !out.operators_changed.is_empty() {
+            let _ = self.operator_changes.send(out.operators_changed);
         }
         // Everyone is answered; now, if the WAL outgrew its limit, fold it back so the next
         // write restarts it (and trims the file to the limit).

@@ -241,6 +241,37 @@ pub async fn follow_unlocks(state: super::state::HttpState) {
     }
 }
 
+/// End the API sessions of operators the central's feed deleted, or whose roles or PIN it
+/// changed, as soon as that page commits (contract 1.1, § 6.5).
+pub async fn follow_operator_changes(state: super::state::HttpState) {
+    let mut changes = state.engine.operator_changes.subscribe();
+    loop {
+        let badges = match changes.recv().await {
+            Ok(b) => b,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "operator changes missed: their sessions end at idle timeout"
+                );
+                continue;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let writes = state.api.auth.end_sessions_of(&badges);
+        let ended = writes.len();
+        if !writes.is_empty()
+            && let Err(e) = state.engine.auth(writes).await
+        {
+            tracing::error!(error = %e, "ended API sessions not removed from the database");
+        }
+        tracing::info!(
+            badges = %badges.join(" "),
+            sessions_ended = ended,
+            "operators changed by the central's feed: their sessions ended"
+        );
+    }
+}
+
 /// `GET /operators/lockouts`: badges locked out after wrong PINs, with the seconds left.
 pub fn lockouts(ctx: &Ctx) -> Value {
     let list: Vec<Value> = ctx

@@ -100,6 +100,7 @@ pub async fn serve(
     // Live streams (`live`) end on the daemon's stop signal, which fires with `shutdown`,
     // so the graceful shutdown does not wait on them.
     let follower = tokio::spawn(super::ops::follow_unlocks(state.clone()));
+    let operators = tokio::spawn(super::ops::follow_operator_changes(state.clone()));
     let app = router(state);
     let app = app.into_make_service_with_connect_info::<conn::Peer>();
     if let Err(e) = axum::serve(listener, app)
@@ -109,4 +110,5 @@ pub async fn serve(
         tracing::error!(error = %e, "HTTP server stopped");
     }
     follower.abort();
+    operators.abort();
 }

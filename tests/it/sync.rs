@@ -1088,6 +1088,53 @@ fn central_restored_from_backup_gets_the_gap_resent() {
     assert_no_violations(&central);
 }
 
+/// *(1.1)* The central deletes a feed operator, or changes their PIN: every API session
+/// they hold ends at once; a change of name alone ends nothing.
+#[test]
+fn feed_operator_changes_end_their_sessions() {
+    use super::api_client::{addr, get, login, phc};
+    let central = Central::start(CentralOptions::default());
+    let op =
+        |name: &str, pin: &str| json!({"name": name, "roles": ["inspector"], "pin_hash": phc(pin)});
+    let first = op("Feed Inspector", "6161");
+    central.publish("operator", "061", 1, Some(first.clone()));
+    let last = central.publish("operator", "062", 1, Some(op("Other", "6262")));
+    let st = Station::new(&sync_cfg(&central.url(), ""));
+    let d = st.start();
+    let applied = |cursor: String| {
+        poll_within(Duration::from_secs(20), "the feed applied", || {
+            (status(&st)["feed"]["cursor"] == cursor.as_str()).then_some(())
+        })
+    };
+    applied(last);
+    let a = addr(&d);
+    let s61 = login(&a, "061", "6161");
+    let s62 = login(&a, "062", "6262");
+    // A new name only (the same PIN hash): sessions stay.
+    let mut renamed = first;
+    renamed["name"] = json!("Renamed");
+    let c = central.publish("operator", "061", 2, Some(renamed));
+    applied(c);
+    assert_eq!(
+        get(&a, &s61, "/api/v1/me").status,
+        200,
+        "a rename ends nothing"
+    );
+    // A new PIN for 061, and 062 deleted: both sessions end.
+    central.publish("operator", "061", 3, Some(op("Renamed", "9999")));
+    let c = central.publish("operator", "062", 2, None);
+    applied(c);
+    poll_within(Duration::from_secs(10), "the sessions ended", || {
+        (get(&a, &s61, "/api/v1/me").status == 401 && get(&a, &s62, "/api/v1/me").status == 401)
+            .then_some(())
+    });
+    assert!(
+        !login(&a, "061", "9999").token.is_empty(),
+        "the new PIN works"
+    );
+    d.stop();
+}
+
 /// A central clock far from the station's raises the clock alarm; events keep the
 /// station's own time.
 #[test]
