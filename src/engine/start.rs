@@ -199,6 +199,7 @@ fn verify_in_background(db: std::path::PathBuf, stats: Arc<Stats>) -> Result<(),
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "database integrity check FAILED: the station stops for storage");
+                    stats.damaged.store(true, Ordering::SeqCst);
                     stats.set_storage_fault(Some(e.to_string()));
                 }
             }

@@ -23,6 +23,9 @@ pub struct Stats {
     /// The database passed its integrity check (run after READY): until then nothing is
     /// checkpointed into the database file, so a damaged file is never written over.
     pub verified: AtomicBool,
+    /// The integrity check found the file damaged: stopped for storage for good (until a
+    /// restore and a restart) — no repair is tried, so the engine stays quick to answer.
+    pub damaged: AtomicBool,
     /// The station's own disk cap was reached at the last batch.
     pub cap_full: AtomicBool,
     /// The last write failed because the filesystem under the state directory is full

@@ -191,9 +191,11 @@ impl Engine {
             self.repair(&cause);
         }
         if let Some(fault) = self.stats.storage_fault() {
-            let due = self
-                .repair_tried
-                .is_none_or(|t| t.elapsed() >= REPAIR_EVERY);
+            // A damaged file cannot heal here (restore it): no repair, no re-check.
+            let due = !self.stats.damaged.load(Ordering::SeqCst)
+                && self
+                    .repair_tried
+                    .is_none_or(|t| t.elapsed() >= REPAIR_EVERY);
             if !(due && self.repair(&fault)) {
                 // Stopped for storage: nothing is written until the disk is re-verified.
                 for input in inputs.drain(..) {

@@ -266,13 +266,22 @@ fn damaged_database_stops_the_station_for_storage() {
         (r.status == 503).then_some(r)
     });
     assert_eq!(r.json()["reasons"][0], "storage_fault", "{:?}", r.json());
-    let scan = request(&d.socket, &json!({"op": "scan", "code": "SF9300000000001"})).unwrap();
-    assert_eq!(
-        (scan["stored"].clone(), scan["code"].clone()),
-        (json!(false), json!("storage_fault")),
-        "{scan}"
-    );
+    for i in 1..=3 {
+        let code = format!("SF930000000000{i}");
+        let scan = request(&d.socket, &json!({"op": "scan", "code": code})).unwrap();
+        assert_eq!(
+            (scan["stored"].clone(), scan["code"].clone()),
+            (json!(false), json!("storage_fault")),
+            "{scan}"
+        );
+    }
     let log = d.stop();
+    // A damaged file cannot heal in place: no repair is tried (it would re-read the whole
+    // file on the writer's thread at every input).
+    assert!(
+        !log.contains("not re-verified") && !log.contains("storage re-verified"),
+        "no repair attempted on a damaged file: {log}"
+    );
     let db = st.db().display().to_string();
     assert!(
         log.lines()
