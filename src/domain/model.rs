@@ -208,6 +208,15 @@ impl Return {
         out
     }
 
+    /// Still on its way through the bench or the inspection: received, unpacked,
+    /// first-checked or inspected (graded, not yet put away).
+    pub fn is_open_work(&self) -> bool {
+        matches!(
+            self.stage(),
+            Stage::Received | Stage::Unpacked | Stage::FirstChecked | Stage::Inspected
+        )
+    }
+
     /// Every unit is out of the station or released to sellable stock.
     pub fn all_done(&self) -> bool {
         let mut any = false;
@@ -329,6 +338,43 @@ pub struct Station {
 }
 
 impl Station {
+    /// Hold `r` (read back from its snapshot, or just received) in the working state.
+    pub fn admit(&mut self, r: Return) {
+        self.by_waybill
+            .insert(r.waybill.as_str().to_string(), r.id.clone());
+        self.returns.insert(r.id.clone(), r);
+    }
+
+    /// Let go of the return `id` when it is no longer open work (put away, closed or
+    /// voided) and no bench points at it: the engine's memory holds the open work only
+    /// (`store::working`), and the snapshot row has it.
+    pub fn settle(&mut self, id: &ReturnId) {
+        let Some(r) = self.returns.get(id) else {
+            return;
+        };
+        let held = self
+            .benches
+            .values()
+            .any(|b| b.current.as_ref() == Some(id) || b.last.as_ref() == Some(id));
+        if r.is_open_work() || held {
+            return;
+        }
+        if let Some(r) = self.returns.remove(id) {
+            self.by_waybill.remove(r.waybill.as_str());
+        }
+    }
+
+    /// Count the RTV notes held (their `meta` snapshots outlive journal pruning) in the
+    /// numbering, so a note number is never given twice.
+    pub fn number_rtv_notes(&mut self) {
+        for no in self.rtv_notes.keys() {
+            if let Some((date, n)) = parse_rtv_number(no) {
+                let e = self.rtv_numbers.entry(date).or_insert(0);
+                *e = (*e).max(n);
+            }
+        }
+    }
+
     pub fn bench(&self, name: &str) -> Bench {
         self.benches.get(name).cloned().unwrap_or_default()
     }

@@ -107,6 +107,9 @@ pub(super) struct Out {
     pub(super) abort: bool,
     /// Feed operators deleted or changed in this batch (announced once it commits).
     pub(super) operators_changed: Vec<String>,
+    /// Returns this batch recalled or changed: those no longer open work are let go of
+    /// once it commits (`recall`).
+    pub(super) touched: Vec<crate::domain::ids::ReturnId>,
 }
 
 impl Out {
@@ -370,6 +373,7 @@ impl Core {
         }
         out.abort |= self.abort_after_scan.as_deref() == Some(bytes.as_slice());
         let scan = self.grammar.classify(&bytes);
+        self.recall_for_scan(batch.conn(), &bench, &scan.class, now, out)?;
         let operators = self.operators.get();
         let lk = DbLookup {
             db: &*batch,
@@ -400,6 +404,7 @@ impl Core {
         if let Some(r) = kept_reply(batch.conn(), keep.as_ref(), now)? {
             return Ok(r);
         }
+        self.recall_for_command(batch.conn(), &cmd, out)?;
         let operators = self.operators.get();
         let lk = DbLookup {
             db: &*batch,
@@ -474,6 +479,7 @@ impl Core {
             if return_id.is_none() {
                 return_id = ev.return_id.as_ref().map(|r| r.to_string());
             }
+            out.touched.extend(ev.return_id.iter().cloned());
             out.committed.push(Committed {
                 seq: a.seq,
                 ty: ev.body.type_name(),

@@ -8,6 +8,7 @@
 //! - `start`: opening the database and starting the engine thread;
 //! - [`handle`]: the cloneable [`EngineHandle`] and the closed set of inputs it sends;
 //! - `handlers`: one handler per input kind, deciding what a batch writes;
+//! - `recall`: the open work in memory, the returns an input names recalled from disk;
 //! - `writer`: the engine thread's loop — group commit, answers after commit, the disk
 //!   cap, and what it does after a storage error (`store::durable`);
 //! - [`stats`]: the counters and the storage state operators see.
@@ -15,6 +16,7 @@
 pub mod handle;
 mod handlers;
 mod keep;
+mod recall;
 mod start;
 pub mod stats;
 mod types;

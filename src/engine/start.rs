@@ -71,8 +71,11 @@ fn open(cfg: &Config) -> Result<Opened, StartError> {
         .conn()
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .map_err(at)?;
-    let mut station = store.load_station()?;
-    crate::store::snapshot::load_and_backfill(store.conn(), &mut station)?;
+    // The open work only: the history stays on disk (`store::working`).
+    let mut station = store.load_open().map_err(|e| e.at(&cfg.storage.database))?;
+    crate::store::snapshot::load_and_backfill(store.conn(), &mut station)
+        .map_err(|e| e.at(&cfg.storage.database))?;
+    station.number_rtv_notes();
     Ok(Opened {
         store,
         station,
@@ -148,6 +151,7 @@ pub fn start(
         wal_limit,
         page_size,
     };
+    engine.core.count_held();
     let max = cfg.engine.group_commit_max;
     let (stop_checkpoints, ticks) = std::sync::mpsc::channel::<()>();
     let db = cfg.storage.database.clone();

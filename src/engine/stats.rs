@@ -20,6 +20,9 @@ pub struct Stats {
     pub refused_full: AtomicU64,
     /// Events pruned since start.
     pub pruned: AtomicU64,
+    /// Returns the engine holds in memory: the open work (`store::working`), whatever the
+    /// history behind it.
+    pub held_returns: AtomicU64,
     /// The database passed its integrity check (run after READY): until then nothing is
     /// checkpointed into the database file, so a damaged file is never written over.
     pub verified: AtomicBool,

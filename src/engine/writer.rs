@@ -265,6 +265,8 @@ impl Engine {
         if !out.operators_changed.is_empty() {
             let _ = self.operator_changes.send(out.operators_changed);
         }
+        // After the answers: what is no longer open work leaves memory (its row has it).
+        self.core.settle(&out.touched);
         // Everyone is answered; now, if the WAL outgrew its limit, fold it back so the next
         // write restarts it (and trims the file to the limit).
         if self.wal_len() > self.wal_limit
@@ -333,12 +335,16 @@ impl Engine {
 
     /// Fold the state back from the database.
     fn reload(&mut self) {
-        let reloaded = self.store.load_station().and_then(|mut st| {
+        let reloaded = self.store.load_open().and_then(|mut st| {
             crate::store::snapshot::load_meta(self.store.conn(), &mut st)?;
+            st.number_rtv_notes();
             Ok(st)
         });
         match reloaded {
-            Ok(st) => self.core.station = st,
+            Ok(st) => {
+                self.core.station = st;
+                self.core.count_held();
+            }
             Err(e) => {
                 tracing::error!(error = %e, "cannot reload state after a failed batch")
             }

@@ -100,6 +100,11 @@ fn station_metrics(out: &mut Scrape, state: &HttpState) {
         "The configured cap (storage.cap_mb).",
         i64::try_from(storage.cap_bytes).unwrap_or(i64::MAX),
     );
+    out.gauge(
+        "returnsd_returns_in_memory",
+        "Returns the engine holds in memory: the open work (received to inspected, and what the benches point at); the rest is read from disk when named.",
+        i64::try_from(get(&st.held_returns)).unwrap_or(i64::MAX),
+    );
     let counters = [
         ("returnsd_scans_total", "Scans received.", &st.scans),
         (

@@ -5,14 +5,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
-use serde_json::Value;
 
 use super::error::StoreError;
 use super::reader::{Read, Write, sealed};
 use super::{codec, files, schema, snapshot};
 use crate::domain::event::{Event, EventBody};
 use crate::domain::ids::ReturnId;
-use crate::domain::model::{Station, parse_rtv_number};
+use crate::domain::model::Station;
 
 fn is_not_a_db(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase)
@@ -38,10 +37,11 @@ fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
     };
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+    let mut conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
         path: path.to_path_buf(),
         source,
     })?;
+    super::sqltrace::install(&mut conn);
     let wrap = |e: rusqlite::Error| {
         if is_not_a_db(&e) {
             StoreError::NotADatabase {
@@ -274,9 +274,14 @@ impl Store {
         self.next_seq - 1
     }
 
-    /// Load the folded state from the projection snapshots.
+    /// Load the whole folded state (every return) from the projection snapshots.
     pub fn load_station(&self) -> Result<Station, StoreError> {
-        load_station(&self.conn)
+        super::working::load_station(&self.conn)
+    }
+
+    /// Load the engine's working set: the open work (`working`).
+    pub fn load_open(&self) -> Result<Station, StoreError> {
+        super::working::load_open(&self.conn)
     }
 
     /// Start a write batch (one transaction for a group of commands).
@@ -367,6 +372,7 @@ impl Batch<'_> {
                     qty,
                     at
                 ])?;
+            super::working::move_stock(&self.tx, sku, from, to, i64::from(*qty))?;
         }
         if let Some(r) = &ev.return_id {
             self.returns.insert(r.clone());
@@ -436,69 +442,6 @@ pub(super) fn upsert_return(
         snapshot::return_json(r).to_string()
     ])?;
     Ok(())
-}
-
-/// Fold the snapshots, the ledger and the numbering counters back into a [`Station`].
-pub fn load_station(conn: &Connection) -> Result<Station, StoreError> {
-    let mut st = Station::default();
-    let mut q = conn.prepare("SELECT return_id, state FROM returns")?;
-    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    for row in rows {
-        let (id, state) = row?;
-        let v: Value = serde_json::from_str(&state)
-            .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))?;
-        let r = snapshot::return_from_json(&v)
-            .map_err(|e| StoreError::decode(format!("returns[{id}]"), e))?;
-        let n = st.numbers.entry(r.id.date()).or_insert(0);
-        *n = (*n).max(r.id.number());
-        st.by_waybill
-            .insert(r.waybill.as_str().to_string(), r.id.clone());
-        st.returns.insert(r.id.clone(), r);
-    }
-    let mut q = conn.prepare("SELECT bench, state FROM benches")?;
-    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    for row in rows {
-        let (name, state) = row?;
-        let v: Value = serde_json::from_str(&state)
-            .map_err(|e| StoreError::decode(format!("benches[{name}]"), e.to_string()))?;
-        let b = snapshot::bench_from_json(&v)
-            .map_err(|e| StoreError::decode(format!("benches[{name}]"), e))?;
-        if b != Default::default() {
-            st.benches.insert(name, b);
-        }
-    }
-    let mut q = conn.prepare(
-        "SELECT zone, sku, SUM(q) FROM (
-            SELECT from_zone AS zone, sku, -qty AS q FROM ledger WHERE from_zone != 'in'
-            UNION ALL
-            SELECT to_zone AS zone, sku, qty AS q FROM ledger WHERE to_zone NOT IN ('vendor', 'customer')
-         ) GROUP BY zone, sku HAVING SUM(q) != 0",
-    )?;
-    let rows = q.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (zone, sku, n) = row?;
-        st.stock.insert((zone, sku), n);
-    }
-    let mut q = conn.prepare(
-        // The first term is the partial index's (`journal_station_events`).
-        "SELECT json_extract(data, '$.note_no') FROM journal
-         WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
-           AND type = 'rtv.note_created'",
-    )?;
-    let rows = q.query_map([], |r| r.get::<_, String>(0))?;
-    for row in rows {
-        if let Some((date, n)) = parse_rtv_number(&row?) {
-            let e = st.rtv_numbers.entry(date).or_insert(0);
-            *e = (*e).max(n);
-        }
-    }
-    Ok(st)
 }
 
 /// Open the station database at `path` for a command that reads it as a whole (the CLI's

@@ -62,17 +62,19 @@ pub fn prune(
 ) -> Result<i64, StoreError> {
     let acked = acked_through(conn)?;
     let before: i64 = pruned_through(conn)?;
+    // The returns not yet closed or voided (by `returns_stage`), each's first event (by
+    // `journal_return`): as many lookups as returns in the station, none over the history.
     let first_open: Option<i64> = conn.query_row(
-        "SELECT MIN(j.seq) FROM journal j JOIN returns r ON r.return_id = j.return_id
-         WHERE r.stage NOT IN ('closed', 'voided')",
+        "SELECT MIN((SELECT MIN(seq) FROM journal WHERE return_id = r.return_id))
+         FROM returns r
+         WHERE r.stage IN ('received', 'unpacked', 'first_checked', 'inspected', 'put_away')",
         [],
         |r| r.get(0),
     )?;
-    let first_young: Option<i64> = conn.query_row(
-        "SELECT MIN(seq) FROM journal WHERE occurred_at >= ?1",
-        [codec::fmt_time(cutoff)],
-        |r| r.get(0),
-    )?;
+    let first_young = match first_seq_since(conn, cutoff)? {
+        s if s > last_seq(conn)? => None,
+        s => Some(s),
+    };
     let mut through = acked.min(before + max);
     if let Some(s) = first_open {
         through = through.min(s - 1);
@@ -91,6 +93,44 @@ pub fn prune(
         [through.to_string()],
     )?;
     Ok(n as i64)
+}
+
+/// The highest seq in the journal (0: empty).
+fn last_seq(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT IFNULL(MAX(seq), 0) FROM journal", [], |r| r.get(0))?)
+}
+
+/// The first seq that occurred at or after `t` (one past the last when none did): a
+/// binary search over the seq key — events are appended in time order — so neither the
+/// kiosk's day counters nor pruning walk the journal. A clock stepped back can put a few
+/// events out of order; the search then lands at one of the steps, never far from `t`.
+pub fn first_seq_since(
+    conn: &Connection,
+    t: chrono::DateTime<chrono::Utc>,
+) -> Result<i64, StoreError> {
+    // Two lookups along the key (one `MIN(seq), MAX(seq)` would read a whole index).
+    let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT (SELECT MIN(seq) FROM journal), (SELECT MAX(seq) FROM journal)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (Some(mut lo), Some(hi)) = (lo, hi) else {
+        return Ok(1);
+    };
+    let t = codec::fmt_time(t);
+    let mut hi = hi + 1;
+    let mut q = conn
+        .prepare_cached("SELECT occurred_at FROM journal WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let at: Option<String> = q.query_row([mid], |r| r.get(0)).optional()?;
+        if at.as_deref().is_some_and(|a| a < t.as_str()) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
 }
 
 /// The highest seq pruned away (0 when nothing was).

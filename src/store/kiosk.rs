@@ -64,7 +64,7 @@ pub fn rows(
         Some(id) => return_state(r, id.as_str())?,
         None => None,
     };
-    let from = first_seq_since(r, day_start)?;
+    let from = super::first_seq_since(r.sql(), day_start)?;
     let (jobs_failed, jobs_waiting) = job_alarms(r, day_start, waiting_before)?;
     Ok(KioskRows {
         bench: b,
@@ -108,33 +108,6 @@ fn return_state(r: &Reader, id: &str) -> Result<Option<Value>, StoreError> {
                 .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))
         })
         .transpose()
-}
-
-/// The first seq that occurred at or after `t`: a binary search over the seq key (events
-/// are appended in time order), so the day's counters never scan the whole journal.
-fn first_seq_since(r: &Reader, t: DateTime<Utc>) -> Result<i64, StoreError> {
-    let conn = r.sql();
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT MIN(seq), MAX(seq) FROM journal", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let (Some(mut lo), Some(hi)) = (lo, hi) else {
-        return Ok(1);
-    };
-    let t = fmt_time(t);
-    let mut hi = hi + 1;
-    let mut q =
-        conn.prepare("SELECT occurred_at FROM journal WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let at: Option<String> = q.query_row([mid], |r| r.get(0)).optional()?;
-        if at.as_deref().is_some_and(|a| a < t.as_str()) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(lo)
 }
 
 fn day_counters(r: &Reader, from_seq: i64) -> Result<DayCounters, StoreError> {

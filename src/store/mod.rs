@@ -28,17 +28,20 @@ mod reader;
 mod schema;
 pub mod seqmap;
 pub mod snapshot;
+mod sqltrace;
 mod verify;
+pub mod working;
 
 pub use db::{
-    Appended, Batch, Store, integrity_check, load_station, open_checked, open_checked_already,
-    open_connection,
+    Appended, Batch, Store, integrity_check, open_checked, open_checked_already, open_connection,
 };
 pub use error::StoreError;
 pub use journal::{
     JOURNAL_COLUMNS, JournalRow, SyncCounters, acked_through, advance_ack, feed_after,
-    journal_after, photo_referenced_after, prune, pruned_through, set_feed_after, sync_counters,
+    first_seq_since, journal_after, photo_referenced_after, prune, pruned_through, set_feed_after,
+    sync_counters,
 };
 pub use reader::{Read, Reader, Write};
 pub use seqmap::{SeqMap, seq_map, wire_after};
 pub use verify::{Verification, rebuild, rebuild_at, replay, verify};
+pub use working::load_station;

@@ -54,7 +54,7 @@ pub trait Write: Read {}
 /// opens in microseconds; WAL lets it read while the engine writes. What a [`Reader`]
 /// holds.
 pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
+    let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
@@ -62,6 +62,7 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_path_buf(),
         source,
     })?;
+    super::sqltrace::install(&mut conn);
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(conn)
 }

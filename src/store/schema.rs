@@ -6,6 +6,29 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
+/// Stock per zone and SKU as the ledger sums it (`zone, sku, qty`): every zone but `in`
+/// (the source of received goods), balances that are not zero.
+macro_rules! ledger_sums {
+    () => {
+        "SELECT zone, sku, SUM(delta) AS qty FROM (
+             SELECT to_zone AS zone, sku, qty AS delta FROM ledger
+             UNION ALL SELECT from_zone AS zone, sku, -qty AS delta FROM ledger)
+         WHERE zone != 'in' GROUP BY zone, sku HAVING SUM(delta) != 0"
+    };
+}
+pub(super) use ledger_sums;
+
+/// Fill the `stock` table from the ledger.
+macro_rules! stock_from_ledger {
+    () => {
+        concat!(
+            "INSERT INTO stock(zone, sku, qty) ",
+            $crate::store::schema::ledger_sums!()
+        )
+    };
+}
+pub(super) use stock_from_ledger;
+
 /// Forward-only schema migrations; `PRAGMA user_version` is the index of the last applied.
 const MIGRATIONS: &[&str] = &[
     // 1: journal, projections, reference data.
@@ -126,6 +149,21 @@ const MIGRATIONS: &[&str] = &[
     // other event cost nothing more to write. Queries repeat its WHERE to use it.
     "CREATE INDEX journal_station_events ON journal(type, seq)
         WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed');",
+    // 6: stock per zone and SKU kept with every ledger entry (read at start and by the
+    // stock page without summing the whole ledger); returns listed newest first without
+    // a filter walk an index instead of sorting the table.
+    concat!(
+        "CREATE TABLE stock (
+            zone TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL,
+            PRIMARY KEY (zone, sku)
+         ) WITHOUT ROWID;
+         CREATE INDEX returns_received ON returns(received_at, return_id);
+         ",
+        stock_from_ledger!(),
+        ";"
+    ),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version` after every migration).

@@ -3,8 +3,9 @@
 
 use rusqlite::{Connection, params};
 
-use super::db::{load_station, upsert_return};
+use super::db::upsert_return;
 use super::reader::Sql;
+use super::working::load_station;
 use super::{Read, StoreError, journal_after, pruned_through, snapshot};
 use crate::domain::model::Station;
 
@@ -106,7 +107,8 @@ fn verify_in(conn: &Connection) -> Result<Verification, StoreError> {
     }
     // The ledger must always balance against the items; after pruning the journal no
     // longer holds every ledger entry, so the fold is compared only when it is whole.
-    v.stock_matches = stored.stock == stored.stock_from_items()
+    v.stock_matches = stock_table_matches_ledger(conn)?
+        && stored.stock == stored.stock_from_items()
         && (v.pruned_through > 0 || rebuilt.stock == stored.stock);
     // A bench's login may sit in the pruned prefix: benches are compared only when whole.
     v.benches_match = v.pruned_through > 0 || rebuilt.benches == stored.benches;
@@ -114,6 +116,22 @@ fn verify_in(conn: &Connection) -> Result<Verification, StoreError> {
     v.supervision_matches = v.pruned_through > 0
         || (rebuilt.bins == stored.bins && rebuilt.rtv_notes == stored.rtv_notes);
     Ok(v)
+}
+
+/// The `stock` table holds what the ledger (never pruned) sums to, row for row.
+fn stock_table_matches_ledger(conn: &Connection) -> Result<bool, StoreError> {
+    let differ: i64 = conn.query_row(
+        concat!(
+            "SELECT (SELECT COUNT(*) FROM (SELECT zone, sku, qty FROM stock EXCEPT SELECT * FROM (",
+            super::schema::ledger_sums!(),
+            "))) + (SELECT COUNT(*) FROM (SELECT * FROM (",
+            super::schema::ledger_sums!(),
+            ") EXCEPT SELECT zone, sku, qty FROM stock))"
+        ),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(differ == 0)
 }
 
 /// Replace the projections with the journal's fold (`journal rebuild`).
@@ -136,7 +154,9 @@ pub fn rebuild(conn: &mut Connection) -> Result<Verification, StoreError> {
         ));
     }
     let tx = conn.transaction()?;
-    tx.execute_batch("DELETE FROM returns; DELETE FROM benches; DELETE FROM ledger;")?;
+    tx.execute_batch(
+        "DELETE FROM returns; DELETE FROM benches; DELETE FROM ledger; DELETE FROM stock;",
+    )?;
     snapshot::replace_meta(&tx, &st)?;
     {
         for r in st.returns.values() {
@@ -153,6 +173,7 @@ pub fn rebuild(conn: &mut Connection) -> Result<Verification, StoreError> {
              FROM journal WHERE type = 'ledger.entry'",
             [],
         )?;
+        tx.execute(super::schema::stock_from_ledger!(), [])?;
     }
     tx.commit()?;
     // Report on what is now stored, as `journal verify` would.

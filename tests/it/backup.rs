@@ -32,14 +32,8 @@ fn text(o: &std::process::Output) -> String {
     )
 }
 
-fn cli_ok(st: &Station, args: &[&str]) -> String {
-    let out = st.cli(args);
-    assert!(out.status.success(), "{args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn backup(st: &Station, file: &Path) -> String {
-    cli_ok(st, &["backup", "--out", file.to_str().unwrap()])
+    st.cli_ok(&["backup", "--out", file.to_str().unwrap()])
 }
 
 fn restore(st: &Station, file: &Path) -> std::process::Output {
@@ -77,7 +71,8 @@ fn inspected_with_photo(st: &Station) -> String {
     png.extend((0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
     let file = st.dir.path().join("evidence.png");
     std::fs::write(&file, &png).unwrap();
-    let photo = cli_ok(st, &["photo", "add", file.to_str().unwrap()])
+    let photo = st
+        .cli_ok(&["photo", "add", file.to_str().unwrap()])
         .trim()
         .to_string();
     let out = inspect_with_photo(st, &photo);
@@ -391,10 +386,7 @@ fn restore_refuses_what_is_not_an_intact_backup_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no-such-dir: the backup's directory does not exist"));
     d.stop();
-    let epoch_before = cli_ok(
-        &st,
-        &["export", "--since", "2000-01-01", "--format", "jsonl"],
-    );
+    let epoch_before = st.cli_ok(&["export", "--since", "2000-01-01", "--format", "jsonl"]);
 
     let damaged = st.dir.path().join("damaged.backup");
     let mut bytes = std::fs::read(&good).unwrap();
@@ -462,10 +454,7 @@ fn restore_refuses_what_is_not_an_intact_backup_naming_it() {
             .all(|n| !n.contains("replaced") && !n.contains("restoring")),
         "{names:?}"
     );
-    let after = cli_ok(
-        &st,
-        &["export", "--since", "2000-01-01", "--format", "jsonl"],
-    );
+    let after = st.cli_ok(&["export", "--since", "2000-01-01", "--format", "jsonl"]);
     assert_eq!(after, epoch_before, "the database is untouched");
     // The good one still restores.
     let out = restore(&st, &good);

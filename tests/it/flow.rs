@@ -33,25 +33,13 @@ fn types(rows: &[&Value]) -> Vec<String> {
         .collect()
 }
 
-fn cli_ok(st: &Station, args: &[&str]) -> String {
-    let out = st.cli(args);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "returnsd {args:?} failed ({}): {text}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
-
 /// Customer return, carrier return, refused parcel and an unannounced parcel, end to end.
 #[test]
 fn every_kind_from_receipt_to_disposition() {
     let st = Station::new("");
     let csv = st.dir.path().join("returns-log.csv");
     std::fs::write(&csv, manifest_csv()).unwrap();
-    let imported = cli_ok(&st, &["manifest", "import", csv.to_str().unwrap()]);
+    let imported = st.cli_ok(&["manifest", "import", csv.to_str().unwrap()]);
     assert!(imported.contains("3 stored"), "{imported}");
     let d = st.start();
 
@@ -80,61 +68,44 @@ fn every_kind_from_receipt_to_disposition() {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
     bytes.extend((0..2040u32).map(|i| (i % 251) as u8));
     std::fs::write(&png, &bytes).unwrap();
-    let photo = cli_ok(&st, &["photo", "add", png.to_str().unwrap()])
+    let photo = st
+        .cli_ok(&["photo", "add", png.to_str().unwrap()])
         .trim()
         .to_string();
     assert!(photo.ends_with(":2048:image/png"), "{photo}");
-    cli_ok(
-        &st,
-        &[
-            "inspect",
-            &cust,
-            "--badge",
-            "021",
-            "--grade",
-            "defect",
-            "--reason",
-            "damaged_casing",
-            "--items",
-            "1",
-            "--photo",
-            &photo,
-            "--note",
-            "cracked",
-        ],
-    );
-    cli_ok(
-        &st,
-        &["inspect", &cust, "--badge", "021", "--grade", "good"],
-    );
-    cli_ok(
-        &st,
-        &[
-            "put-away", &cust, "--badge", "017", "--zone", "Z-DEFECT", "--items", "1",
-        ],
-    );
-    cli_ok(
-        &st,
-        &[
-            "put-away", &cust, "--badge", "017", "--zone", "Z-A01", "--items", "2",
-        ],
-    );
-    cli_ok(
-        &st,
-        &[
-            "exchange-shipped",
-            &cust,
-            "--badge",
-            "017",
-            "--waybill",
-            "SF2000000000001",
-        ],
-    );
+    st.cli_ok(&[
+        "inspect",
+        &cust,
+        "--badge",
+        "021",
+        "--grade",
+        "defect",
+        "--reason",
+        "damaged_casing",
+        "--items",
+        "1",
+        "--photo",
+        &photo,
+        "--note",
+        "cracked",
+    ]);
+    st.cli_ok(&["inspect", &cust, "--badge", "021", "--grade", "good"]);
+    st.cli_ok(&[
+        "put-away", &cust, "--badge", "017", "--zone", "Z-DEFECT", "--items", "1",
+    ]);
+    st.cli_ok(&[
+        "put-away", &cust, "--badge", "017", "--zone", "Z-A01", "--items", "2",
+    ]);
+    st.cli_ok(&[
+        "exchange-shipped",
+        &cust,
+        "--badge",
+        "017",
+        "--waybill",
+        "SF2000000000001",
+    ]);
     let item1 = format!("{cust}.1");
-    let rtv = cli_ok(
-        &st,
-        &["rtv", "--badge", "017", "--vendor", "ACME Kettles", &item1],
-    );
+    let rtv = st.cli_ok(&["rtv", "--badge", "017", "--vendor", "ACME Kettles", &item1]);
     assert!(rtv.contains("RTV-ST01-"), "{rtv}");
 
     // --- carrier return: two units of one line, all good, restocked.
@@ -149,15 +120,9 @@ fn every_kind_from_receipt_to_disposition() {
         ],
     );
     let carrier = r[0]["return_id"].as_str().unwrap().to_string();
-    cli_ok(
-        &st,
-        &["inspect", &carrier, "--badge", "021", "--grade", "good"],
-    );
-    cli_ok(
-        &st,
-        &["put-away", &carrier, "--badge", "017", "--zone", "Z-GOOD"],
-    );
-    cli_ok(&st, &["restock", &carrier, "--badge", "017"]);
+    st.cli_ok(&["inspect", &carrier, "--badge", "021", "--grade", "good"]);
+    st.cli_ok(&["put-away", &carrier, "--badge", "017", "--zone", "Z-GOOD"]);
+    st.cli_ok(&["restock", &carrier, "--badge", "017"]);
 
     // --- refused parcel with an extra item not on the manifest.
     let r = scan_ok(&st, &["JDVA12345678901", "CMD-UNPACK", "6901234560046"]);
@@ -169,15 +134,9 @@ fn every_kind_from_receipt_to_disposition() {
     );
     assert_eq!(extra[0]["stored"], true);
     scan_ok(&st, &["CMD-VIS-DAMAGED", "CMD-DONE"]);
-    cli_ok(
-        &st,
-        &["inspect", &refused, "--badge", "021", "--grade", "good"],
-    );
-    cli_ok(
-        &st,
-        &["put-away", &refused, "--badge", "017", "--zone", "Z-GOOD"],
-    );
-    cli_ok(&st, &["restock", &refused, "--badge", "017"]);
+    st.cli_ok(&["inspect", &refused, "--badge", "021", "--grade", "good"]);
+    st.cli_ok(&["put-away", &refused, "--badge", "017", "--zone", "Z-GOOD"]);
+    st.cli_ok(&["restock", &refused, "--badge", "017"]);
 
     // --- unannounced parcel: received, kind scanned, then voided by a supervisor.
     let r = scan_ok(&st, &["SF1999999999999"]);
@@ -191,17 +150,14 @@ fn every_kind_from_receipt_to_disposition() {
     scan_ok(&st, &["CMD-KIND-REFUSED", "CMD-CANCEL"]);
     let keeper_void = st.cli(&["void", &unannounced, "--badge", "017", "--reason", "x"]);
     assert_eq!(keeper_void.status.code(), Some(1), "a keeper may not void");
-    cli_ok(
-        &st,
-        &[
-            "void",
-            &unannounced,
-            "--badge",
-            "001",
-            "--reason",
-            "scanned the wrong parcel",
-        ],
-    );
+    st.cli_ok(&[
+        "void",
+        &unannounced,
+        "--badge",
+        "001",
+        "--reason",
+        "scanned the wrong parcel",
+    ]);
     let again = scan(&st, &["SF1999999999999"]);
     assert_eq!(
         again[0]["code"], "return_terminal",
@@ -409,7 +365,7 @@ fn every_kind_from_receipt_to_disposition() {
 
     // The projections are exactly the journal's rebuild, and stages are final.
     crate::support::assert_journal_verifies(&st);
-    let list = cli_ok(&st, &["returns", "list", "--json"]);
+    let list = st.cli_ok(&["returns", "list", "--json"]);
     let stages: Vec<Value> = list
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -28,6 +28,7 @@ mod logging;
 mod metrics;
 mod notify;
 mod persist;
+mod plans;
 mod printing;
 mod props;
 mod proxy;

@@ -16,16 +16,6 @@ use crate::support::{Daemon, Station, scan_ok};
 
 const ENTER: &str = "\u{E007}";
 
-fn cli_ok(st: &Station, args: &[&str]) {
-    let out = st.cli(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A station (PINs from `api_client::station`, labels to a directory, defects without a
 /// photo) with one return whose item is in the defect zone and one only unpacked.
 fn with_defect() -> (Station, Daemon, String, String, String) {
@@ -52,24 +42,18 @@ fn with_defect_at(zone: Option<&str>) -> (Station, Daemon, String, String, Strin
         }
     }
     let defect = ids[0].clone();
-    cli_ok(
-        &st,
-        &[
-            "inspect",
-            &defect,
-            "--badge",
-            "021",
-            "--grade",
-            "defect",
-            "--reason",
-            "damaged_casing",
-        ],
-    );
+    st.cli_ok(&[
+        "inspect",
+        &defect,
+        "--badge",
+        "021",
+        "--grade",
+        "defect",
+        "--reason",
+        "damaged_casing",
+    ]);
     if let Some(zone) = zone {
-        cli_ok(
-            &st,
-            &["put-away", &defect, "--badge", "021", "--zone", zone],
-        );
+        st.cli_ok(&["put-away", &defect, "--badge", "021", "--zone", zone]);
     }
     let other = ids[1].clone();
     (st, d, a, defect, other)
@@ -399,10 +383,7 @@ fn supervisor_page_follows_put_aways_live() {
         "no defect items yet",
         "!!document.getElementById('defects') && document.querySelectorAll('#defects li').length === 0",
     );
-    cli_ok(
-        &st,
-        &["put-away", &defect, "--badge", "021", "--zone", "Z-DEFECT"],
-    );
+    st.cli_ok(&["put-away", &defect, "--badge", "021", "--zone", "Z-DEFECT"]);
     let row = format!("#defects li[data-ref='{defect}.1']");
     b.wait_js(
         "the put-away shows in the pick list",

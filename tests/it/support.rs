@@ -100,6 +100,19 @@ impl Station {
             .expect("run returnsd")
     }
 
+    /// Run a CLI command that must succeed; its standard output.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "returnsd {args:?} failed ({}): {text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+
     /// Start the daemon and wait until its control socket answers a ping.
     pub fn start(&self) -> Daemon {
         Daemon::start(&self.config, &self.socket())

@@ -19,8 +19,10 @@ pub fn note_created(db: &dyn Read, note_no: &str) -> Result<Option<NoteCreated>,
     let row: Option<(String, String)> = db
         .sql()
         .query_row(
+            // The first term is the partial index's (`journal_station_events`).
             "SELECT data, occurred_at FROM journal
-             WHERE type = 'rtv.note_created' AND json_extract(data, '$.note_no') = ?1
+             WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
+               AND type = 'rtv.note_created' AND json_extract(data, '$.note_no') = ?1
              ORDER BY seq DESC LIMIT 1",
             [note_no],
             |r| Ok((r.get(0)?, r.get(1)?)),

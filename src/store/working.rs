@@ -1,0 +1,205 @@
+//! The engine's working set: what the writer holds in memory is the open work — returns
+//! still on their way through the bench and the inspection (received, unpacked,
+//! first-checked, inspected), the benches and what they point at, the stock balances and
+//! the RTV notes — never the station's whole history. A return that was put away, closed
+//! or voided is read back from its snapshot row when an input names it (a waybill scanned
+//! again, a restock, an exchange, an RTV note, a reprint) and let go again once the batch
+//! that used it commits. So the writer's memory and its startup follow the open work, not
+//! the months behind it.
+//!
+//! [`load_station`] still folds every snapshot (all returns) for the readers that compare
+//! the whole state: `journal verify` and the property tests.
+
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension};
+use serde_json::Value;
+
+use super::{StoreError, snapshot};
+use crate::domain::ids::{ReturnId, StationId};
+use crate::domain::model::{Return, Station, parse_rtv_number};
+
+/// The stages of the open work, as the `returns.stage` column spells them (the
+/// `returns_stage` index serves the query).
+const OPEN_STAGES: &str = "'received', 'unpacked', 'first_checked', 'inspected'";
+
+/// The working set as of the last commit: the open returns, the benches and the returns
+/// they point at, stock, RTV numbers. Return numbers are read per day when first needed
+/// ([`last_number`]).
+pub fn load_open(conn: &Connection) -> Result<Station, StoreError> {
+    let mut st = Station::default();
+    let mut q = conn.prepare(&format!(
+        "SELECT return_id, state FROM returns WHERE stage IN ({OPEN_STAGES})"
+    ))?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (id, state) = row?;
+        st.admit(decode_return(&id, &state)?);
+    }
+    load_benches(conn, &mut st)?;
+    let held: Vec<ReturnId> = st
+        .benches
+        .values()
+        .flat_map(|b| [b.current.clone(), b.last.clone()])
+        .flatten()
+        .collect();
+    for id in held {
+        if !st.returns.contains_key(&id)
+            && let Some(r) = fetch(conn, id.as_str())?
+        {
+            st.admit(r);
+        }
+    }
+    load_stock(conn, &mut st)?;
+    load_rtv_numbers(conn, &mut st)?;
+    Ok(st)
+}
+
+/// Fold every snapshot, the benches, the stock and the numbering counters back into a
+/// [`Station`] holding the whole history (for `journal verify`).
+pub fn load_station(conn: &Connection) -> Result<Station, StoreError> {
+    let mut st = Station::default();
+    let mut q = conn.prepare("SELECT return_id, state FROM returns")?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (id, state) = row?;
+        let r = decode_return(&id, &state)?;
+        let n = st.numbers.entry(r.id.date()).or_insert(0);
+        *n = (*n).max(r.id.number());
+        st.admit(r);
+    }
+    load_benches(conn, &mut st)?;
+    load_stock(conn, &mut st)?;
+    load_rtv_numbers(conn, &mut st)?;
+    Ok(st)
+}
+
+/// One return from its snapshot row, or None when there is no such return.
+pub fn fetch(conn: &Connection, id: &str) -> Result<Option<Return>, StoreError> {
+    let state: Option<String> = conn
+        .prepare_cached("SELECT state FROM returns WHERE return_id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    state.map(|s| decode_return(id, &s)).transpose()
+}
+
+/// The return received under `waybill`, or None.
+pub fn fetch_by_waybill(conn: &Connection, waybill: &str) -> Result<Option<Return>, StoreError> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached("SELECT return_id, state FROM returns WHERE waybill = ?1")?
+        .query_row([waybill], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(id, s)| decode_return(&id, &s)).transpose()
+}
+
+/// The highest return number used on `date` by this station (0: none yet): a range of
+/// the primary key, that day's returns only. Numbers above 9999 print with more digits,
+/// so the maximum is taken over the numbers, not the text.
+pub fn last_number(
+    conn: &Connection,
+    station: &StationId,
+    date: NaiveDate,
+) -> Result<u32, StoreError> {
+    let prefix = ReturnId::new(station, date, 0)
+        .as_str()
+        .trim_end_matches('0')
+        .to_string();
+    debug_assert!(prefix.ends_with('-'));
+    // `-` + 1 = `.`: every id of the day sorts between the two.
+    let end = format!("{}.", &prefix[..prefix.len() - 1]);
+    let mut q = conn
+        .prepare_cached("SELECT return_id FROM returns WHERE return_id >= ?1 AND return_id < ?2")?;
+    let rows = q.query_map([&prefix, &end], |r| r.get::<_, String>(0))?;
+    let mut max = 0;
+    for id in rows {
+        if let Ok(id) = ReturnId::parse(&id?)
+            && id.date() == date
+        {
+            max = max.max(id.number());
+        }
+    }
+    Ok(max)
+}
+
+fn decode_return(id: &str, state: &str) -> Result<Return, StoreError> {
+    let v: Value = serde_json::from_str(state)
+        .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))?;
+    snapshot::return_from_json(&v).map_err(|e| StoreError::decode(format!("returns[{id}]"), e))
+}
+
+fn load_benches(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
+    let mut q = conn.prepare("SELECT bench, state FROM benches")?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (name, state) = row?;
+        let v: Value = serde_json::from_str(&state)
+            .map_err(|e| StoreError::decode(format!("benches[{name}]"), e.to_string()))?;
+        let b = snapshot::bench_from_json(&v)
+            .map_err(|e| StoreError::decode(format!("benches[{name}]"), e))?;
+        if b != Default::default() {
+            st.benches.insert(name, b);
+        }
+    }
+    Ok(())
+}
+
+/// The balances the station holds (the `stock` table, kept with every ledger entry),
+/// without what has left it (to the vendor or back to the customer).
+fn load_stock(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
+    let mut q = conn.prepare(
+        "SELECT zone, sku, qty FROM stock WHERE zone NOT IN ('vendor', 'customer') AND qty != 0",
+    )?;
+    let rows = q.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (zone, sku, n) = row?;
+        st.stock.insert((zone, sku), n);
+    }
+    Ok(())
+}
+
+fn load_rtv_numbers(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
+    let mut q = conn.prepare(
+        // The first term is the partial index's (`journal_station_events`).
+        "SELECT json_extract(data, '$.note_no') FROM journal
+         WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
+           AND type = 'rtv.note_created'",
+    )?;
+    let rows = q.query_map([], |r| r.get::<_, String>(0))?;
+    for row in rows {
+        if let Some((date, n)) = parse_rtv_number(&row?) {
+            let e = st.rtv_numbers.entry(date).or_insert(0);
+            *e = (*e).max(n);
+        }
+    }
+    Ok(())
+}
+
+/// Keep the `stock` table with a ledger entry: `qty` units of `sku` from one zone to
+/// another (`in` is where received goods come from and holds no balance).
+pub(super) fn move_stock(
+    conn: &Connection,
+    sku: &str,
+    from: &str,
+    to: &str,
+    qty: i64,
+) -> Result<(), StoreError> {
+    let mut add = conn.prepare_cached(
+        "INSERT INTO stock(zone, sku, qty) VALUES (?1, ?2, ?3)
+         ON CONFLICT(zone, sku) DO UPDATE SET qty = qty + excluded.qty",
+    )?;
+    let mut drop_empty =
+        conn.prepare_cached("DELETE FROM stock WHERE zone = ?1 AND sku = ?2 AND qty = 0")?;
+    for (zone, delta) in [(from, -qty), (to, qty)] {
+        if zone == "in" {
+            continue;
+        }
+        add.execute(rusqlite::params![zone, sku, delta])?;
+        drop_empty.execute([zone, sku])?;
+    }
+    Ok(())
+}
