@@ -1,4 +1,5 @@
 //! Thin binary: everything lives in the library (`returnsd::cli`).
 fn main() -> std::process::ExitCode {
+    returnsd::app::bound_malloc_arenas();
     returnsd::cli::main()
 }

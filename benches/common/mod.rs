@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod history;
+pub mod year;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ab_glyph::{Font as _, FontArc, FontVec, GlyphId, PxScale, ScaleFont as _, point};
+use ab_glyph::{Font as _, FontArc, FontRef, GlyphId, PxScale, ScaleFont as _, point};
 use thiserror::Error;
 
 use super::bitmap::Bitmap;
@@ -172,7 +172,7 @@ impl Font {
     pub fn load(path: impl AsRef<Path>) -> Result<Font, FontError> {
         let path = path.as_ref();
         let data = read(path)?;
-        let index = preferred_face(&data);
+        let index = preferred_face(data);
         Self::from_data(path, data, index)
     }
 
@@ -214,15 +214,16 @@ impl Font {
         Self::load_first_available(&paths)
     }
 
-    fn from_data(path: &Path, data: Vec<u8>, index: u32) -> Result<Font, FontError> {
-        let family = ttf_parser::Face::parse(&data, index)
+    fn from_data(path: &Path, data: &'static [u8], index: u32) -> Result<Font, FontError> {
+        let family = ttf_parser::Face::parse(data, index)
             .ok()
             .and_then(|face| family_name(&face));
-        let inner = FontVec::try_from_vec_and_index(data, index).map_err(|e| FontError::Parse {
-            path: path.to_owned(),
-            index,
-            reason: e.to_string(),
-        })?;
+        let inner =
+            FontRef::try_from_slice_and_index(data, index).map_err(|e| FontError::Parse {
+                path: path.to_owned(),
+                index,
+                reason: e.to_string(),
+            })?;
         Ok(Font {
             inner: FontArc::new(inner),
             path: Arc::from(path),
@@ -345,11 +346,28 @@ impl Font {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, FontError> {
-    std::fs::read(path).map_err(|source| FontError::Read {
+/// The font file's bytes, memory-mapped once per path and kept for the life of the
+/// process: the 5 MB CJK font is not copied into the heap, and only the pages of the
+/// glyphs drawn are ever read in (and the kernel may drop them again under pressure).
+fn read(path: &Path) -> Result<&'static [u8], FontError> {
+    static MAPPED: std::sync::Mutex<std::collections::BTreeMap<PathBuf, &'static [u8]>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let err = |source| FontError::Read {
         path: path.to_owned(),
         source,
-    })
+    };
+    let mut mapped = MAPPED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(bytes) = mapped.get(path) {
+        return Ok(bytes);
+    }
+    let file = std::fs::File::open(path).map_err(err)?;
+    // SAFETY: font files are installed, read-only system files; a package upgrade
+    // replaces one by a new file (the mapping keeps the old one). Only a file cut short
+    // in place while mapped could fault, as it would for any reader of a mapped file.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(err)?;
+    let bytes: &'static [u8] = Box::leak(Box::new(map));
+    mapped.insert(path.to_owned(), bytes);
+    Ok(bytes)
 }
 
 /// Face to use from a collection: the first whose family name marks it Simplified

@@ -1,0 +1,184 @@
+//! A year on the floor, the operators' calls (custom harness): `cargo bench --bench history`.
+//!
+//! Two station databases built through the real engine by `common::year` (kept under
+//! `target/bench-data/`): a **young** station — three days of returns, its open work and
+//! nothing behind it (the baseline) — and a **year** — `BENCH_YEAR_RETURNS` returns
+//! (default 150,000) with the same open work at its end and a year of closed returns,
+//! ledger, label jobs and RTV notes behind it. The real `returnsd` binary (bench profile)
+//! is started on each in turn, interleaved over `BENCH_HISTORY_ROUNDS` rounds (default 3),
+//! and on a kept-alive loopback connection a supervisor (logged in by PIN) makes the calls
+//! the pages make: the inspection queue, a return's detail (a return label scanned: any
+//! return of the station's history, old ones included), stock per zone (`GET /zones`) and
+//! the kiosk's snapshot; `SAMPLES` of each per round.
+//!
+//! Target (issue #12): with the year, each call's p99 ≤ 5 ms and ≤ 1.5× the young
+//! station's p99 from the same run. One `BENCH_JSON {…}` line carries every figure.
+
+mod common;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use common::year::{PER_DAY, Year, config_text, year};
+use common::{dist, ms, pass, pct};
+use kit::daemon::{Daemon, Launch};
+use kit::http::{Conn, JSON};
+use kit::poll::poll;
+
+const SAMPLES: usize = 300;
+const TARGET_P99_MS: f64 = 5.0;
+const TARGET_RATIO: f64 = 1.5;
+const CALLS: [&str; 4] = [
+    "inspection queue",
+    "return detail",
+    "stock per zone",
+    "kiosk snapshot",
+];
+
+fn start(y: &Year, run: &Path) -> (Daemon, String) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    std::fs::create_dir_all(run).unwrap();
+    let cfg = run.join("station.toml");
+    let extra = format!(
+        "\n[http]\nlisten = \"127.0.0.1:{port}\"\nmax_concurrent = 64\n\n[log]\nlevel = \"warn\"\n"
+    );
+    std::fs::write(&cfg, config_text(&y.db.with_file_name(""), &extra)).unwrap();
+    let d = Launch::new(&cfg, &y.db.with_file_name("returnsd.sock"))
+        .log_to(&run.join("daemon.stderr"))
+        .start();
+    let addr = format!("127.0.0.1:{port}");
+    poll("the HTTP listener", || TcpStream::connect(&addr).ok());
+    (d, addr)
+}
+
+/// Every return id of the station (to scan old and new labels alike).
+fn all_ids(y: &Year) -> Vec<String> {
+    let c = rusqlite::Connection::open(&y.db).unwrap();
+    let mut q = c.prepare("SELECT return_id FROM returns").unwrap();
+    q.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// One round on station `y`: `SAMPLES` of each call; milliseconds per call.
+fn round(y: &Year, run: &Path, ids: &[String], seed: &mut u64) -> [Vec<f64>; 4] {
+    let (d, addr) = start(y, run);
+    let mut c = Conn::open(&addr);
+    let login = c.call(
+        "POST",
+        "/api/v1/session",
+        &[JSON],
+        json!({"badge": "001", "pin": "3333"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(login.status, 200, "{}", login.text());
+    let auth = format!("Bearer {}", login.json()["token"].as_str().unwrap());
+    let mut out: [Vec<f64>; 4] = Default::default();
+    for _ in 0..SAMPLES {
+        // A small LCG: the same returns are asked for in every round and binary.
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let id = &ids[(*seed >> 33) as usize % ids.len()];
+        let paths = [
+            "/api/v1/inspection-queue".to_string(),
+            format!("/api/v1/returns/{id}"),
+            "/api/v1/zones".to_string(),
+            "/api/v1/kiosk/state?bench=bench-01".to_string(),
+        ];
+        for (i, p) in paths.iter().enumerate() {
+            let t0 = Instant::now();
+            let r = c.call("GET", p, &[("Authorization", &auth)], b"");
+            out[i].push(ms(t0.elapsed()));
+            assert_eq!(r.status, 200, "GET {p}: {}", r.text());
+        }
+    }
+    d.stop();
+    out
+}
+
+fn main() {
+    let returns: usize = std::env::var("BENCH_YEAR_RETURNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150_000);
+    let rounds: usize = std::env::var("BENCH_HISTORY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let target = std::env::current_dir().unwrap().join("target");
+    let data = target.join("bench-data");
+    println!("returnsd history benchmark: the operators' calls, young station vs a year");
+    let young = year(&data, PER_DAY * 3);
+    let old = year(&data, returns);
+    for (name, y) in [("young", &young), ("year", &old)] {
+        println!(
+            "{name:>6}: {} returns, {} events, {} open, {:.1} MiB (built in {:.0} s)",
+            y.returns,
+            y.events,
+            y.open_returns,
+            y.db_bytes as f64 / 1048576.0,
+            y.build_secs
+        );
+    }
+    let ids = [all_ids(&young), all_ids(&old)];
+    let run = target.join(format!("bench-history-{}", std::process::id()));
+    let mut samples: [[Vec<f64>; 4]; 2] = Default::default();
+    let seed = 7u64;
+    for r in 0..rounds {
+        for (k, y) in [&young, &old].into_iter().enumerate() {
+            let mut s = seed + r as u64;
+            let got = round(y, &run, &ids[k], &mut s);
+            for (i, v) in got.into_iter().enumerate() {
+                samples[k][i].extend(v);
+            }
+        }
+    }
+    println!();
+    println!(
+        "| call | young: {} returns p50 / p99 | year: {} returns p50 / p99 | ratio of p99 | target |",
+        young.returns, old.returns
+    );
+    println!("|---|---|---|---|---|");
+    let mut all_pass = true;
+    let mut calls = serde_json::Map::new();
+    for (i, name) in CALLS.iter().enumerate() {
+        let (y50, y99, _) = pct(&samples[0][i]);
+        let (o50, o99, _) = pct(&samples[1][i]);
+        let ratio = o99 / y99;
+        let ok = o99 <= TARGET_P99_MS && ratio <= TARGET_RATIO;
+        all_pass &= ok;
+        println!(
+            "| {name} | {y50:.3} / {y99:.3} ms | {o50:.3} / {o99:.3} ms | {ratio:.2}× | ≤ {TARGET_P99_MS} ms and ≤ {TARGET_RATIO}×: {} |",
+            pass(ok)
+        );
+        calls.insert(
+            name.replace(' ', "_"),
+            json!({"young": dist(&samples[0][i]), "year": dist(&samples[1][i]), "p99_ratio": (ratio * 100.0).round() / 100.0}),
+        );
+    }
+    println!();
+    println!(
+        "{} every call p99 with a year ≤ {TARGET_P99_MS} ms and ≤ {TARGET_RATIO}× the young station's",
+        pass(all_pass)
+    );
+    let out: Value = json!({
+        "bench": "history",
+        "young": {"returns": young.returns, "events": young.events, "open_returns": young.open_returns},
+        "year": {"returns": old.returns, "events": old.events, "open_returns": old.open_returns, "db_bytes": old.db_bytes},
+        "calls": calls,
+        "pass": all_pass,
+    });
+    println!("BENCH_JSON {out}");
+    let _ = std::fs::remove_dir_all(&run);
+}
