@@ -8,7 +8,9 @@
 //! defect zone; the good units of returns put away three days before are restocked, and
 //! every seventh day the week's defect units go back to the vendor on an RTV note. So the
 //! database holds what a year leaves: mostly closed returns, a ledger, print jobs, RTV
-//! notes, the last days' open work — and every row was written by the code under test.
+//! notes (each closed a week later), the last days' open work — and every row but one was
+//! written by the code under test: the label jobs, which the print worker (not run here)
+//! would have sent and confirmed, are marked confirmed at the end.
 //!
 //! Built once per size and kept under `target/bench-data/` (a build takes minutes); a
 //! marker file records what was built, so an interrupted build is not taken for a whole one.
@@ -132,6 +134,14 @@ pub fn year(root: &Path, returns: usize) -> Year {
     drop(rt);
     let db = dir.join("state/returnsd.db");
     let c = rusqlite::Connection::open(&db).expect("reopen");
+    // The print worker is not run here (no printer): the year's labels stand printed, as
+    // a station's printer would have confirmed them — not a backlog of a year of jobs.
+    c.execute(
+        "UPDATE print_jobs SET state = 'confirmed', attempts = 1, sent_at = created_at,
+                confirmed_at = created_at WHERE state = 'queued'",
+        [],
+    )
+    .expect("labels printed");
     c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .expect("checkpoint");
     drop(c);
@@ -202,6 +212,7 @@ async fn build(config: &Path, returns: usize) -> (i64, i64) {
     let mut received: Vec<Vec<(String, usize)>> = Vec::new();
     let mut put_away_good: Vec<Vec<String>> = Vec::new();
     let mut defects: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let mut n = 0usize;
     for d in 0..days {
         sim.set_day(first + chrono::Duration::days(d as i64));
@@ -228,9 +239,20 @@ async fn build(config: &Path, returns: usize) -> (i64, i64) {
             }
         }
         if d % 7 == 6 && !defects.is_empty() {
+            // Last week's notes were picked up by the vendor's carrier: closed.
+            for note_no in std::mem::take(&mut notes) {
+                command(
+                    &engine,
+                    &state_dir,
+                    "001",
+                    "rtv_close",
+                    json!({"note_no": note_no, "waybill": "SF1999999999999", "note": "picked up"}),
+                )
+                .await;
+            }
             let items = std::mem::take(&mut defects);
             for chunk in items.chunks(200) {
-                command(
+                let r = command(
                     &engine,
                     &state_dir,
                     "017",
@@ -238,6 +260,8 @@ async fn build(config: &Path, returns: usize) -> (i64, i64) {
                     json!({"vendor": "ACME Electronics", "items": chunk}),
                 )
                 .await;
+                let no = r.params.iter().find(|(k, _)| k == "note_no");
+                notes.push(no.expect("note number").1.clone());
             }
         }
     }
@@ -290,16 +314,24 @@ async fn receive_day(engine: &EngineHandle, from: usize, count: usize) -> Vec<(S
 
 /// An operator command through the engine (as the control socket builds it); it must
 /// be accepted.
-async fn command(engine: &EngineHandle, state_dir: &Path, badge: &str, op: &str, mut req: Value) {
+async fn command(
+    engine: &EngineHandle,
+    state_dir: &Path,
+    badge: &str,
+    op: &str,
+    mut req: Value,
+) -> returnsd::engine::Reply {
     req["badge"] = json!(badge);
     let who = Badge::parse(badge).expect("badge");
     let cmd = returnsd::commands::build(op, &req, &who, state_dir).expect("command");
     let role = match badge {
         "021" => Role::Inspector,
+        "001" => Role::Supervisor,
         _ => Role::Keeper,
     };
     let r = engine.command(who, Some(role), cmd).await;
     assert!(r.ok, "{op} {req}: {} {:?}", r.code, r.params);
+    r
 }
 
 /// Grade every unit of `ids` (one return in seven defect) and put them away; the good

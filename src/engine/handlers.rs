@@ -110,6 +110,8 @@ pub(super) struct Out {
     /// Returns this batch recalled or changed: those no longer open work are let go of
     /// once it commits (`recall`).
     pub(super) touched: Vec<crate::domain::ids::ReturnId>,
+    /// RTV notes this batch recalled or closed: closed ones leave memory after it commits.
+    pub(super) notes_touched: Vec<String>,
 }
 
 impl Out {
@@ -404,7 +406,7 @@ impl Core {
         if let Some(r) = kept_reply(batch.conn(), keep.as_ref(), now)? {
             return Ok(r);
         }
-        self.recall_for_command(batch.conn(), &cmd, out)?;
+        self.recall_for_command(batch.conn(), &cmd, now, out)?;
         let operators = self.operators.get();
         let lk = DbLookup {
             db: &*batch,

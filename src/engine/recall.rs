@@ -15,7 +15,7 @@ use crate::domain::ids::ReturnId;
 use crate::domain::scan::ScanClass;
 use crate::domain::step::Command;
 use crate::store::StoreError;
-use crate::store::working;
+use crate::store::{snapshot, working};
 
 impl Core {
     /// Recall what a scan at `bench` may act on: the return or item label's return, the
@@ -57,6 +57,7 @@ impl Core {
         &mut self,
         conn: &Connection,
         cmd: &Command,
+        now: DateTime<Utc>,
         out: &mut Out,
     ) -> Result<(), StoreError> {
         match cmd {
@@ -70,11 +71,19 @@ impl Core {
                 for item in items {
                     self.recall(conn, &item.return_id, out)?;
                 }
+                self.recall_rtv_day(conn, now)
+            }
+            Command::CloseRtvNote { note_no, .. } => {
+                if !self.station.rtv_notes.contains_key(note_no)
+                    && let Some(n) = snapshot::rtv_note(conn, note_no)?
+                {
+                    self.station.rtv_notes.insert(n.note_no.clone(), n);
+                }
+                out.notes_touched.push(note_no.clone());
                 Ok(())
             }
             Command::Scan { .. }
             | Command::SetBin { .. }
-            | Command::CloseRtvNote { .. }
             | Command::RecordLockout { .. }
             | Command::Unlock { .. } => Ok(()),
         }
@@ -109,11 +118,33 @@ impl Core {
         Ok(())
     }
 
+    /// The last RTV note number of the station's local day, from the notes' snapshots
+    /// (closed ones are not in memory), read once per day.
+    fn recall_rtv_day(&mut self, conn: &Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let date = now.with_timezone(&self.settings.tz).date_naive();
+        if !self.station.rtv_numbers.contains_key(&date) {
+            let n = snapshot::last_rtv_number(conn, self.settings.station.as_str(), date)?;
+            let e = self.station.rtv_numbers.entry(date).or_insert(0);
+            *e = (*e).max(n);
+        }
+        Ok(())
+    }
+
     /// After a commit: let go of the returns the batch touched that are no longer open
-    /// work (their snapshot rows, just written, have them).
-    pub(super) fn settle(&mut self, touched: &[ReturnId]) {
+    /// work (their snapshot rows, just written, have them), and of closed RTV notes.
+    pub(super) fn settle(&mut self, touched: &[ReturnId], notes: &[String]) {
         for id in touched {
             self.station.settle(id);
+        }
+        for no in notes {
+            if self
+                .station
+                .rtv_notes
+                .get(no)
+                .is_some_and(|n| n.closed.is_some())
+            {
+                self.station.rtv_notes.remove(no);
+            }
         }
         self.count_held();
     }

@@ -266,7 +266,7 @@ impl Engine {
             let _ = self.operator_changes.send(out.operators_changed);
         }
         // After the answers: what is no longer open work leaves memory (its row has it).
-        self.core.settle(&out.touched);
+        self.core.settle(&out.touched, &out.notes_touched);
         // Everyone is answered; now, if the WAL outgrew its limit, fold it back so the next
         // write restarts it (and trims the file to the limit).
         if self.wal_len() > self.wal_limit
@@ -336,7 +336,7 @@ impl Engine {
     /// Fold the state back from the database.
     fn reload(&mut self) {
         let reloaded = self.store.load_open().and_then(|mut st| {
-            crate::store::snapshot::load_meta(self.store.conn(), &mut st)?;
+            crate::store::snapshot::load_open_meta(self.store.conn(), &mut st)?;
             st.number_rtv_notes();
             Ok(st)
         });

@@ -187,15 +187,17 @@ pub fn feed_operator(r: &Reader, badge: &str) -> Result<Option<FeedOperator>, St
 /// The supervisors' bin edits (`zone.bin_set`), by code.
 pub fn bin_edits(r: &Reader) -> Result<BTreeMap<BinCode, BinEdit>, StoreError> {
     let mut st = Station::default();
-    snapshot::load_meta(r.sql(), &mut st)?;
+    snapshot::load_bins(r.sql(), &mut st)?;
     Ok(st.bins)
 }
 
-/// Every return-to-vendor note, by number.
+/// How many closed RTV notes the list shows (the latest), beside every open one.
+pub const RECENT_CLOSED_RTV_NOTES: usize = 100;
+
+/// The return-to-vendor notes by number: every open one and the latest
+/// [`RECENT_CLOSED_RTV_NOTES`] closed ones (a year's closed notes are history).
 pub fn rtv_notes(r: &Reader) -> Result<BTreeMap<String, RtvNote>, StoreError> {
-    let mut st = Station::default();
-    snapshot::load_meta(r.sql(), &mut st)?;
-    Ok(st.rtv_notes)
+    Ok(snapshot::recent_rtv_notes(r.sql(), RECENT_CLOSED_RTV_NOTES)?.rtv_notes)
 }
 
 /// The API's sessions (the `max` most recently used) and wrong-PIN records, to restore

@@ -6,7 +6,7 @@
 //! (`zone_bin:<code>`, `rtv_note:<note_no>`), written by the engine in the transaction of
 //! their event, so they outlive the journal's pruning and need no table of their own.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
 use super::StoreError;
@@ -186,8 +186,15 @@ pub fn bench_from_json(v: &Value) -> Result<Bench, String> {
 
 /// `meta` key prefix of a bin edit's snapshot.
 pub const BIN_KEY: &str = "zone_bin:";
-/// `meta` key prefix of an RTV note's snapshot.
+/// `meta` key prefix of an open RTV note's snapshot.
 pub const RTV_KEY: &str = "rtv_note:";
+/// `meta` key prefix of a closed RTV note's snapshot: history, read only when asked for
+/// (the engine holds the open notes; the API lists the recent closed ones).
+pub const RTV_DONE_KEY: &str = "rtv_done:";
+/// `meta` key set once the bin and RTV snapshots are in their current layout (open and
+/// closed notes apart): until then a start folds the journal's bin and RTV events once.
+const LAYOUT_KEY: &str = "meta_layout";
+const LAYOUT: &str = "2";
 
 pub fn bin_json(code: &BinCode, b: &BinEdit) -> Value {
     json!({
@@ -285,6 +292,16 @@ fn put_meta(conn: &Connection, key: &str, v: &Value) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The `meta` key of a note's snapshot: open and closed notes are kept apart.
+fn note_key(n: &RtvNote) -> String {
+    let prefix = if n.closed.is_some() {
+        RTV_DONE_KEY
+    } else {
+        RTV_KEY
+    };
+    format!("{prefix}{}", n.note_no)
+}
+
 /// Write the snapshot of the bin or RTV note an event changed (after it was folded into
 /// `st`), in the event's transaction. Other events write nothing here.
 pub fn save_for_event(conn: &Connection, st: &Station, body: &EventBody) -> Result<(), StoreError> {
@@ -296,7 +313,11 @@ pub fn save_for_event(conn: &Connection, st: &Station, body: &EventBody) -> Resu
         }
         EventBody::RtvNoteCreated { note_no, .. } | EventBody::RtvNoteClosed { note_no, .. } => {
             if let Some(n) = st.rtv_notes.get(note_no) {
-                put_meta(conn, &format!("{RTV_KEY}{note_no}"), &rtv_note_json(n))?;
+                if n.closed.is_some() {
+                    conn.prepare_cached("DELETE FROM meta WHERE key = ?1")?
+                        .execute([format!("{RTV_KEY}{note_no}")])?;
+                }
+                put_meta(conn, &note_key(n), &rtv_note_json(n))?;
             }
         }
         _ => {}
@@ -304,63 +325,169 @@ pub fn save_for_event(conn: &Connection, st: &Station, body: &EventBody) -> Resu
     Ok(())
 }
 
-/// Read the bin edits and RTV notes from their `meta` snapshots into `st`.
-pub fn load_meta(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
-    let mut q = conn.prepare_cached(
-        "SELECT key, value FROM meta WHERE substr(key, 1, 9) IN ('zone_bin:', 'rtv_note:')",
-    )?;
-    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+/// The `meta` rows whose key starts with `prefix` (a range of the key: no table scan).
+fn meta_rows(conn: &Connection, prefix: &str) -> Result<Vec<(String, Value)>, StoreError> {
+    // Every prefix ends in `:`; `;` is the next character.
+    let end = format!("{};", &prefix[..prefix.len() - 1]);
+    let mut q = conn.prepare_cached("SELECT key, value FROM meta WHERE key >= ?1 AND key < ?2")?;
+    let rows = q.query_map([prefix, end.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
     for row in rows {
         let (key, value) = row?;
         let v: Value = serde_json::from_str(&value)
             .map_err(|e| StoreError::decode(key.clone(), e.to_string()))?;
-        if key.starts_with(BIN_KEY) {
-            let (code, b) = bin_from_json(&v).map_err(|e| StoreError::decode(key.clone(), e))?;
-            st.bins.insert(code, b);
-        } else {
-            let n = rtv_note_from_json(&v).map_err(|e| StoreError::decode(key.clone(), e))?;
-            st.rtv_notes.insert(n.note_no.clone(), n);
-        }
+        out.push((key, v));
+    }
+    Ok(out)
+}
+
+/// The supervisors' bin edits from their `meta` snapshots into `st`.
+pub fn load_bins(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
+    for (key, v) in meta_rows(conn, BIN_KEY)? {
+        let (code, b) = bin_from_json(&v).map_err(|e| StoreError::decode(key, e))?;
+        st.bins.insert(code, b);
     }
     Ok(())
+}
+
+/// The RTV notes under `prefix` (open: [`RTV_KEY`], closed: [`RTV_DONE_KEY`]) into `st`.
+fn load_notes(conn: &Connection, prefix: &str, st: &mut Station) -> Result<(), StoreError> {
+    for (key, v) in meta_rows(conn, prefix)? {
+        let n = rtv_note_from_json(&v).map_err(|e| StoreError::decode(key, e))?;
+        st.rtv_notes.insert(n.note_no.clone(), n);
+    }
+    Ok(())
+}
+
+/// What the engine holds: the bin edits and the open RTV notes.
+pub fn load_open_meta(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
+    load_bins(conn, st)?;
+    load_notes(conn, RTV_KEY, st)
+}
+
+/// Every bin edit and RTV note, open and closed (`journal verify`, the tests).
+pub fn load_meta(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
+    load_open_meta(conn, st)?;
+    load_notes(conn, RTV_DONE_KEY, st)
+}
+
+/// One RTV note by number, open or closed, or None.
+pub fn rtv_note(conn: &Connection, note_no: &str) -> Result<Option<RtvNote>, StoreError> {
+    for prefix in [RTV_KEY, RTV_DONE_KEY] {
+        let key = format!("{prefix}{note_no}");
+        let value: Option<String> = conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([&key], |r| r.get(0))
+            .optional()?;
+        if let Some(value) = value {
+            let v: Value = serde_json::from_str(&value)
+                .map_err(|e| StoreError::decode(key.clone(), e.to_string()))?;
+            return rtv_note_from_json(&v)
+                .map(Some)
+                .map_err(|e| StoreError::decode(key, e));
+        }
+    }
+    Ok(None)
+}
+
+/// The highest RTV note number of `date` among the snapshots (open and closed) — the
+/// numbering never gives a number twice, whatever memory holds.
+pub fn last_rtv_number(
+    conn: &Connection,
+    station: &str,
+    date: chrono::NaiveDate,
+) -> Result<u32, StoreError> {
+    let day = format!("RTV-{station}-{}-", date.format("%Y%m%d"));
+    let mut max = 0;
+    for prefix in [RTV_KEY, RTV_DONE_KEY] {
+        let from = format!("{prefix}{day}");
+        let to = format!("{prefix}{}.", &day[..day.len() - 1]);
+        let mut q = conn.prepare_cached("SELECT key FROM meta WHERE key >= ?1 AND key < ?2")?;
+        let keys = q.query_map([&from, &to], |r| r.get::<_, String>(0))?;
+        for key in keys {
+            let key = key?;
+            if let Some((d, n)) = crate::domain::model::parse_rtv_number(&key[prefix.len()..])
+                && d == date
+            {
+                max = max.max(n);
+            }
+        }
+    }
+    Ok(max)
+}
+
+/// The most recent RTV notes: every open one and the `closed` latest closed ones (by
+/// number, which starts with the day), for the supervisor's list.
+pub fn recent_rtv_notes(conn: &Connection, closed: usize) -> Result<Station, StoreError> {
+    let mut st = Station::default();
+    load_notes(conn, RTV_KEY, &mut st)?;
+    let mut q = conn.prepare_cached(
+        "SELECT key, value FROM meta WHERE key >= ?1 AND key < ?2 ORDER BY key DESC LIMIT ?3",
+    )?;
+    let rows = q.query_map(
+        rusqlite::params![RTV_DONE_KEY, "rtv_done;", closed as i64],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+    )?;
+    for row in rows {
+        let (key, value) = row?;
+        let v: Value = serde_json::from_str(&value)
+            .map_err(|e| StoreError::decode(key.clone(), e.to_string()))?;
+        let n = rtv_note_from_json(&v).map_err(|e| StoreError::decode(key, e))?;
+        st.rtv_notes.insert(n.note_no.clone(), n);
+    }
+    Ok(st)
 }
 
 /// Replace every bin-edit and RTV-note snapshot with `st`'s (`journal rebuild`).
 pub fn replace_meta(conn: &Connection, st: &Station) -> Result<(), StoreError> {
     conn.execute(
-        "DELETE FROM meta WHERE substr(key, 1, 9) IN ('zone_bin:', 'rtv_note:')",
+        "DELETE FROM meta WHERE substr(key, 1, 9) IN ('zone_bin:', 'rtv_note:', 'rtv_done:')",
         [],
     )?;
     for (code, b) in &st.bins {
         put_meta(conn, &format!("{BIN_KEY}{code}"), &bin_json(code, b))?;
     }
-    for (no, n) in &st.rtv_notes {
-        put_meta(conn, &format!("{RTV_KEY}{no}"), &rtv_note_json(n))?;
+    for n in st.rtv_notes.values() {
+        put_meta(conn, &note_key(n), &rtv_note_json(n))?;
     }
     Ok(())
 }
 
-/// At start: fold the bin edits and RTV notes still in the journal (notes created before
-/// their snapshots existed), let the `meta` snapshots override them (they outlive pruning
-/// and hold the latest state), then write every one back so reads need only `meta`.
+/// At start: the bin edits and the open RTV notes into `st` from their `meta` snapshots.
+/// Once per database (until [`LAYOUT_KEY`] says the snapshots are in their current
+/// layout): fold the bin and RTV events still in the journal (notes made before their
+/// snapshots existed), let the snapshots override them (they outlive pruning and hold the
+/// latest state) and write every one back, open and closed notes apart.
 pub fn load_and_backfill(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
-    let mut q = conn.prepare(&format!(
-        "SELECT {} FROM journal WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
-         ORDER BY seq",
-        super::JOURNAL_COLUMNS
-    ))?;
-    let rows = q.query_map([], super::JournalRow::from_row)?;
-    let mut folded = Station::default();
-    for row in rows {
-        let row = row?;
-        let ev = row
-            .decode()
-            .map_err(|e| StoreError::decode(format!("journal[{}]", row.seq), e))?;
-        folded.apply(&ev);
+    let layout: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [LAYOUT_KEY], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if layout.as_deref() != Some(LAYOUT) {
+        let mut q = conn.prepare(&format!(
+            "SELECT {} FROM journal WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
+             ORDER BY seq",
+            super::JOURNAL_COLUMNS
+        ))?;
+        let rows = q.query_map([], super::JournalRow::from_row)?;
+        let mut folded = Station::default();
+        for row in rows {
+            let row = row?;
+            let ev = row
+                .decode()
+                .map_err(|e| StoreError::decode(format!("journal[{}]", row.seq), e))?;
+            folded.apply(&ev);
+        }
+        load_meta(conn, &mut folded)?;
+        replace_meta(conn, &folded)?;
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [LAYOUT_KEY, LAYOUT],
+        )?;
     }
-    load_meta(conn, &mut folded)?;
-    replace_meta(conn, &folded)?;
-    st.bins = folded.bins;
-    st.rtv_notes = folded.rtv_notes;
-    Ok(())
+    load_open_meta(conn, st)
 }

@@ -138,14 +138,23 @@ fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
                 "journal" => assert_eq!(&now[..was.len()], &was[..], "v{n}: journal"),
                 "benches" => {}
                 // Every row kept; the daemon's start backfills the RTV notes and bin edits
-                // of the journal into `meta` snapshots (`snapshot::load_and_backfill`) and
-                // records where the database lives (`identity_*`: it predates them).
+                // of the journal into `meta` snapshots once (`snapshot::load_and_backfill`,
+                // closed notes under `rtv_done:`, open ones under `rtv_note:`, then
+                // `meta_layout`) and records where the database lives (`identity_*`: it
+                // predates them). A closed note's row moves to `rtv_done:`, same value.
                 "meta" => {
+                    let moved = |r: &Vec<String>| {
+                        r[0].strip_prefix("rtv_note:").is_some_and(|no| {
+                            now.contains(&vec![format!("rtv_done:{no}"), r[1].clone()])
+                        })
+                    };
                     let added: Vec<_> = now.iter().filter(|r| !was.contains(r)).collect();
                     assert!(
-                        was.iter().all(|r| now.contains(r))
+                        was.iter().all(|r| now.contains(r) || moved(r))
                             && added.iter().all(|r| {
-                                r[0].starts_with("rtv_note:") || r[0].starts_with("identity_")
+                                ["rtv_note:", "rtv_done:", "identity_", "meta_layout"]
+                                    .iter()
+                                    .any(|p| r[0].starts_with(p))
                             }),
                         "v{n}: meta {was:?} → {now:?}"
                     );
