@@ -182,3 +182,79 @@ async fn memory_holds_the_open_work_and_recalls_the_rest_when_named() {
         "no second return was received for a waybill scanned again"
     );
 }
+
+/// A closed RTV note leaves the engine's memory (its snapshot stays on disk): after a
+/// restart the next note of the day still takes the next number, and closing the old
+/// note again is refused as already closed (it is read back by its number).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_rtv_notes_leave_memory_and_keep_their_numbers() {
+    use returnsd::control::request;
+    let st = Station::new("\n[inspection]\ndefect_photo_required = false\n");
+    let ask = |socket: std::path::PathBuf, v: serde_json::Value| async move {
+        request(&socket, &v).await.expect("answer")
+    };
+    // A defect unit in the defect zone, on an RTV note: the note's number.
+    let defect_on_note = |socket: std::path::PathBuf, waybill: &'static str| async move {
+        let mut id = String::new();
+        for code in [
+            "OP-017",
+            waybill,
+            "CMD-KIND-CUSTOMER",
+            "CMD-UNPACK",
+            "6901234560015",
+            "CMD-VIS-OK",
+            "Z-PENDING",
+        ] {
+            let r = request(&socket, &json!({"op": "scan", "code": code}))
+                .await
+                .unwrap();
+            assert_eq!(r["outcome"], "accepted", "{code}: {r}");
+            if code == waybill {
+                id = r["return_id"].as_str().unwrap().to_string();
+            }
+        }
+        for v in [
+            json!({"op": "inspect", "badge": "021", "return_id": id, "grade": "defect", "defect_reasons": ["damaged_casing"]}),
+            json!({"op": "put_away", "badge": "021", "return_id": id, "zone": "Z-DEFECT"}),
+            json!({"op": "rtv", "badge": "017", "vendor": "ACME", "items": [format!("{id}.1")]}),
+        ] {
+            let r = request(&socket, &v).await.unwrap();
+            assert_eq!(r["outcome"], "accepted", "{v}: {r}");
+            if v["op"] == "rtv" {
+                return r["params"]["note_no"].as_str().unwrap().to_string();
+            }
+        }
+        unreachable!()
+    };
+    let daemon = build(&st).await.expect("build");
+    let socket = daemon.control_socket().to_path_buf();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(daemon.run_until(async {
+        let _ = stopped.await;
+    }));
+    let first = defect_on_note(socket.clone(), "SF1000000000001").await;
+    assert!(first.ends_with("-0001"), "{first}");
+    let close =
+        json!({"op": "rtv_close", "badge": "001", "note_no": first, "waybill": "SF1999999999999"});
+    let r = ask(socket.clone(), close.clone()).await;
+    assert_eq!(r["outcome"], "accepted", "{r}");
+    stop.send(()).expect("running");
+    running.await.expect("ran").expect("stopped");
+
+    let daemon = build(&st).await.expect("build again");
+    let socket = daemon.control_socket().to_path_buf();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(daemon.run_until(async {
+        let _ = stopped.await;
+    }));
+    let second = defect_on_note(socket.clone(), "SF1000000000002").await;
+    assert_eq!(
+        second,
+        first.replace("-0001", "-0002"),
+        "the day's next number"
+    );
+    let r = ask(socket.clone(), close).await;
+    assert_eq!(r["code"], "rtv_note_already_closed", "{r}");
+    stop.send(()).expect("running");
+    running.await.expect("ran").expect("stopped");
+}
