@@ -4,10 +4,12 @@
 //! 0x8C), [`keyboard`](super::keyboard) + [`framing`](super::framing) (Enter suffix) for
 //! keyboard-wedge scanners.
 //!
-//! Hotplug: every `poll` (≈1 s) the actor looks the scanner up in sysfs
-//! ([`discover::find_hid`]) by path or by vendor/product (and serial). Absent, or lost (read
-//! error such as ENODEV/EIO, or end of file) → [`ScannerStatus::Disconnected`] with the
-//! reason, and it keeps polling; when the node is back it is reopened. A scan interrupted
+//! Hotplug: the actor looks the scanner up in sysfs ([`discover::find_hid`]) by path or by
+//! vendor/product (and serial) whenever a `hidraw…` node appears or changes in the dev
+//! directory (a [`NodeWatch`]: inotify, so a replugged scanner is open within
+//! milliseconds) and, as the fallback, every `poll` (≈1 s). Absent, or lost (read error
+//! such as ENODEV/EIO, or end of file) → [`ScannerStatus::Disconnected`] with the reason,
+//! and it keeps waiting; when the node is back it is reopened. A scan interrupted
 //! by an unplug is dropped and logged, never delivered in part; reports are read once, so
 //! nothing is delivered twice across the gap.
 //!
@@ -30,7 +32,8 @@ use super::framing::{Framer, FramerConfig};
 use super::hidpos::{Aim, HidPosLayout, Outcome, Reassembler};
 use super::keyboard::KeyboardDecoder;
 use super::layout::Layout;
-use super::serial::ScannerStatus;
+use super::nodewatch::NodeWatch;
+use super::serial::{ScannerStatus, appeared, arm, publish};
 
 /// What a HID scanner sends.
 #[derive(Debug, Clone)]
@@ -305,14 +308,15 @@ pub async fn read_session(
     }
 }
 
-fn publish(status: &watch::Sender<ScannerStatus>, s: ScannerStatus) {
-    status.send_if_modified(|cur| {
-        if *cur == s {
-            return false;
-        }
-        *cur = s;
-        true
-    });
+/// A watch for this scanner's node: its path when configured by path, else any `hidraw…`
+/// entry of the dev directory (the sysfs entry exists before the kernel makes the node).
+fn arm_hid(cfg: &HidScannerConfig) -> Option<NodeWatch> {
+    match &cfg.target.path {
+        Some(p) => arm(p),
+        None => NodeWatch::for_prefix(&cfg.roots.dev, "hidraw")
+            .map_err(|e| tracing::debug!(dev = %cfg.roots.dev.display(), error = %e, "no hotplug watch; polling only"))
+            .ok(),
+    }
 }
 
 /// Runs until `shutdown` is `true` (or dropped) or `sink` closes; ends with
@@ -327,6 +331,7 @@ pub async fn run_hid_scanner(
     let poll = cfg.poll.max(Duration::from_millis(10));
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watch = None;
     loop {
         tokio::select! {
             res = shutdown.changed() => {
@@ -336,7 +341,11 @@ pub async fn run_hid_scanner(
                 continue;
             }
             _ = tick.tick() => {}
+            _ = appeared(&mut watch) => {}
         }
+        // Armed before looking, so a node that appears right after a failed look still
+        // wakes the next one.
+        watch = arm_hid(&cfg);
         let want = cfg.kind.want();
         let Some(node) = discover::find_hid(&cfg.roots, &cfg.target, want) else {
             let what = match want {
@@ -368,6 +377,8 @@ pub async fn run_hid_scanner(
         };
         tracing::info!(device = %label, node = %node.dev_path.display(), transport = cfg.kind.transport(), descriptor = node.descriptor.is_some(), "HID scanner opened");
         publish(&status, ScannerStatus::Connected);
+        // Not needed while the node is open; armed again once it is lost.
+        drop(watch.take());
         match read_session(
             &reader,
             &mut decoder,
@@ -379,13 +390,17 @@ pub async fn run_hid_scanner(
         .await
         {
             SessionEnd::Shutdown | SessionEnd::SinkClosed => break,
-            SessionEnd::Lost(reason) => publish(
-                &status,
-                ScannerStatus::Disconnected {
-                    reason: format!("{}: {reason}", node.dev_path.display()),
-                    retry_in: poll,
-                },
-            ),
+            SessionEnd::Lost(reason) => {
+                // Armed again after the loss: only a node appearing from now wakes us.
+                watch = arm_hid(&cfg);
+                publish(
+                    &status,
+                    ScannerStatus::Disconnected {
+                        reason: format!("{}: {reason}", node.dev_path.display()),
+                        retry_in: poll,
+                    },
+                );
+            }
         }
     }
     status.send_replace(ScannerStatus::Stopped);

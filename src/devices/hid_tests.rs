@@ -149,15 +149,24 @@ async fn seqpacket_keyboard_reports_frame_on_enter() {
     assert_eq!(rx.recv().await, Some(("B2".into(), b"SF1\x1d2".to_vec())));
 }
 
-/// The actor against a fake sysfs tree (virtual time): absent at start → disconnected "not
-/// found"; the node appears → connected and a scan arrives once; unplugged mid-scan →
-/// disconnected, the half scan dropped; plugged back → the next scan arrives, nothing twice.
-#[tokio::test(start_paused = true)]
-async fn actor_follows_hotplug_in_a_fake_tree() {
-    let t = FakeTree::new();
-    let desc = from_hex(COUNTED).unwrap();
-    let cfg = HidScannerConfig {
-        bench: "B3".into(),
+/// Plug in scanner 0c2e:0b8f as `hidraw{n}`: its sysfs entry, then (as the kernel orders
+/// it) a FIFO as the node, held open read-write by the test so the actor's reader never
+/// sees end of file while it is "plugged".
+fn plug(t: &FakeTree, desc: &[u8], n: u32) -> File {
+    t.add_hidraw(n, &format!("1-{n}"), 0, 0x0c2e, 0x0b8f, "", desc);
+    let p = t.dev().join(format!("hidraw{n}"));
+    mkfifo(&p);
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&p)
+        .unwrap()
+}
+
+/// The HID POS scanner 0c2e:0b8f in the fake tree, at `bench`, sysfs looked at every `poll`.
+fn scanner_0c2e(t: &FakeTree, bench: &str, poll: Duration) -> HidScannerConfig {
+    HidScannerConfig {
+        bench: bench.into(),
         target: HidTarget {
             vendor_id: Some(0x0c2e),
             product_id: Some(0x0b8f),
@@ -165,8 +174,24 @@ async fn actor_follows_hotplug_in_a_fake_tree() {
         },
         kind: hidpos_kind(),
         roots: t.roots(),
-        poll: Duration::from_secs(1),
-    };
+        poll,
+    }
+}
+
+/// Unplug `hidraw{n}`: out of sysfs and /dev.
+fn unplug(t: &FakeTree, n: u32) {
+    t.remove_hidraw(n);
+    std::fs::remove_file(t.dev().join(format!("hidraw{n}"))).unwrap();
+}
+
+/// The actor against a fake sysfs tree (virtual time): absent at start → disconnected "not
+/// found"; the node appears → connected and a scan arrives once; unplugged mid-scan →
+/// disconnected, the half scan dropped; plugged back → the next scan arrives, nothing twice.
+#[tokio::test(start_paused = true)]
+async fn actor_follows_hotplug_in_a_fake_tree() {
+    let t = FakeTree::new();
+    let desc = from_hex(COUNTED).unwrap();
+    let cfg = scanner_0c2e(&t, "B3", Duration::from_secs(1));
     assert_eq!(cfg.label(), "0c2e:0b8f");
     let (tx, mut rx) = mpsc::channel(16);
     let (status_tx, mut status) = watch::channel(ScannerStatus::Starting);
@@ -183,18 +208,7 @@ async fn actor_follows_hotplug_in_a_fake_tree() {
     .clone();
     assert!(format!("{st:?}").contains("not found"), "{st:?}");
 
-    // Plug in: sysfs entry + a FIFO as the node (held open read-write by the test, so the
-    // actor's reader never sees end of file while we are "plugged").
-    let plug = |n: u32| {
-        t.add_hidraw(n, &format!("1-{n}"), 0, 0x0c2e, 0x0b8f, "", &desc);
-        let p = t.dev().join(format!("hidraw{n}"));
-        mkfifo(&p);
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap()
-    };
+    let plug = |n: u32| plug(&t, &desc, n);
     let mut node = plug(1);
     timeout(T, status.wait_for(ScannerStatus::is_connected))
         .await
@@ -209,8 +223,7 @@ async fn actor_follows_hotplug_in_a_fake_tree() {
     // Unplug mid-scan: the node leaves sysfs and /dev, the writer closes.
     node.write_all(&counted(b"]Q3", b"HALF", true)).unwrap();
     tokio::task::yield_now().await;
-    t.remove_hidraw(1);
-    std::fs::remove_file(t.dev().join("hidraw1")).unwrap();
+    unplug(&t, 1);
     drop(node);
     let st = timeout(
         T,
@@ -237,4 +250,50 @@ async fn actor_follows_hotplug_in_a_fake_tree() {
     stop.send_replace(true);
     timeout(T, task).await.unwrap().unwrap();
     assert_eq!(*status.borrow(), ScannerStatus::Stopped);
+}
+
+/// With sysfs polled only once a minute, the node's appearance in the dev directory alone
+/// wakes the actor: plugged in after it found nothing, and again after an unplug, the
+/// scanner is open within 0.5 s (real time) and its scan arrives.
+#[tokio::test]
+async fn node_appearing_wakes_the_actor_before_its_poll() {
+    const WAKE: Duration = Duration::from_millis(500);
+    let t = FakeTree::new();
+    let desc = from_hex(COUNTED).unwrap();
+    let cfg = scanner_0c2e(&t, "B4", Duration::from_secs(60));
+    let (tx, mut rx) = mpsc::channel(16);
+    let (status_tx, mut status) = watch::channel(ScannerStatus::Starting);
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(run_hid_scanner(cfg, tx, status_tx, stop_rx));
+    timeout(
+        T,
+        status.wait_for(|s| matches!(s, ScannerStatus::Disconnected { .. })),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    for n in [1, 2] {
+        let plugged = Instant::now();
+        let mut node = plug(&t, &desc, n);
+        timeout(WAKE, status.wait_for(ScannerStatus::is_connected))
+            .await
+            .unwrap_or_else(|_| panic!("hidraw{n} not opened 0.5 s after it appeared"))
+            .unwrap();
+        eprintln!("hidraw{n} appeared → opened: {:?}", plugged.elapsed());
+        node.write_all(&counted(b"]E0", b"5901234123457", false))
+            .unwrap();
+        let got = timeout(T, rx.recv()).await.unwrap();
+        assert_eq!(got, Some(("B4".into(), b"]E05901234123457".to_vec())));
+        unplug(&t, n);
+        drop(node);
+        timeout(
+            T,
+            status.wait_for(|s| matches!(s, ScannerStatus::Disconnected { .. })),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    stop.send_replace(true);
+    timeout(T, task).await.unwrap().unwrap();
 }

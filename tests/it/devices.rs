@@ -25,8 +25,7 @@ fn serial_scanner_on_a_pty_feeds_its_bench() {
         "[[scanners]]\npath = \"{path}\"\nbench = \"pty-bench\"\nsuffix = \"cr\"\n"
     ));
     let d = st.start();
-    // The actor discards input queued before it opened the port: wait until it is open
-    // (its own log line; the board logs the state in lower case since the device board).
+    // Wait until the actor has the port open (the board's state, in lower case).
     poll("the scanner connected", || {
         devices(&d.socket)
             .iter()

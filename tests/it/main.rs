@@ -21,6 +21,7 @@ mod faultfs;
 mod flow;
 mod handheld;
 mod hid;
+mod hotplug;
 mod in_process;
 mod kiosk;
 mod labels;
