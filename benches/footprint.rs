@@ -6,7 +6,8 @@
 //!   with 1,000,000 journal events (`common::history`: the real writer, a realistic event
 //!   mix; events only, no return projections), interleaved, `BENCH_FOOTPRINT_ROUNDS`
 //!   rounds (default 7);
-//! - **idle RSS**: `VmRSS` three seconds after READY (nothing scanned), same runs;
+//! - **idle RSS**: `VmRSS` three seconds after the integrity check that follows READY has
+//!   passed (nothing scanned), same runs;
 //! - **binary size** of the release binary, and how much of it the largest crates take
 //!   is left to `cargo bloat` (not installed here).
 //!
@@ -36,7 +37,7 @@ const TARGET_RSS_RATIO: f64 = 1.2;
 /// Returns in the year database (issue #12: ≥ 150,000 returns, ≥ 3,000,000 events).
 const DEFAULT_YEAR_RETURNS: usize = 150_000;
 const TARGET_READY_MS: f64 = 200.0;
-/// How long the daemon idles after READY before its RSS is read.
+/// How long the daemon idles after its integrity check before its RSS is read.
 const SETTLE: Duration = Duration::from_secs(3);
 
 /// One station directory: its config and control socket.
@@ -56,7 +57,7 @@ impl Bench {
         std::fs::write(
             &config,
             format!(
-                "[station]\nid = \"{STATION}\"\n\n[storage]\nstate_dir = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n",
+                "[station]\nid = \"{STATION}\"\n\n[storage]\nstate_dir = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[log]\nlevel = \"info\"\n",
                 state.display()
             ),
         )
@@ -78,7 +79,7 @@ impl Bench {
             &config,
             common::year::config_text(
                 &y.db.with_file_name(""),
-                "\n[http]\nlisten = \"127.0.0.1:0\"\n\n[log]\nlevel = \"warn\"\n",
+                "\n[http]\nlisten = \"127.0.0.1:0\"\n\n[log]\nlevel = \"info\"\n",
             ),
         )
         .expect("config");
@@ -117,7 +118,17 @@ impl Bench {
                 break t0.elapsed();
             }
         };
-        // A bench may wait: the figure is what the idle daemon holds after a while.
+        // Idle means after the start's one-off work: the whole-file integrity check runs
+        // right after READY (seconds on a year's database); then a while of nothing.
+        kit::poll::poll_within(
+            Duration::from_secs(300),
+            &format!("{}: the integrity check", self.name),
+            || {
+                d.log_text()
+                    .contains("integrity check passed")
+                    .then_some(())
+            },
+        );
         std::thread::sleep(SETTLE);
         let rss = status_kb(d.child.id(), "VmRSS").unwrap_or(0);
         let exit = d.terminate();

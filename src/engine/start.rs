@@ -76,6 +76,14 @@ fn open(cfg: &Config) -> Result<Opened, StartError> {
     crate::store::snapshot::load_and_backfill(store.conn(), &mut station)
         .map_err(|e| e.at(&cfg.storage.database))?;
     station.number_rtv_notes();
+    // The writer's page cache: 1 MiB holds the pages a scan touches (the journal's and the
+    // indexes' last pages, the open returns' rows) with room to spare; SQLite's default
+    // (2 MiB) would fill with whatever the start and pruning read. What loading read is
+    // given back now; the open work's pages are read again when used, from the OS's cache.
+    store
+        .conn()
+        .execute_batch("PRAGMA cache_size = -1024; PRAGMA shrink_memory;")
+        .map_err(at)?;
     Ok(Opened {
         store,
         station,
@@ -193,7 +201,10 @@ fn verify_in_background(db: std::path::PathBuf, stats: Arc<Stats>) -> Result<(),
         .name("returnsd-verify".into())
         .spawn(move || {
             let t = Instant::now();
-            match crate::store::integrity_check(&db) {
+            let checked = crate::store::integrity_check(&db);
+            // The check's buffers are freed: hand the pages back to the system.
+            release_free_heap();
+            match checked {
                 Ok(()) => {
                     stats.verified.store(true, Ordering::SeqCst);
                     tracing::info!(
@@ -210,4 +221,15 @@ fn verify_in_background(db: std::path::PathBuf, stats: Arc<Stats>) -> Result<(),
         })
         .map(drop)
         .map_err(StartError::Thread)
+}
+
+/// Return the heap's free pages to the system (glibc keeps freed memory for reuse until
+/// told): after the start's one-off work, the idle daemon's resident memory is what it
+/// holds, not what it once used.
+fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; any thread may call it.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

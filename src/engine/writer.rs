@@ -63,6 +63,8 @@ pub(super) fn checkpointer(
             return;
         }
     };
+    // A checkpoint copies WAL frames to the file: it needs no page cache of its own.
+    let _ = conn.execute_batch("PRAGMA cache_size = -64;");
     let checkpoint = |mode: &str| {
         let r = conn
             .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
