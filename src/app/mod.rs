@@ -32,7 +32,7 @@ pub use error::DaemonError;
 /// freed memory for reuse: a daemon whose tokio workers, engine, checkpointer and HTTP
 /// handlers all allocate grows in ~19 MB steps as the API is used and never gives it
 /// back. Two arenas keep the resident memory near what is live at a cost a station never
-/// notices (a little lock contention on allocation). Called first thing in `main`.
+/// notices (a little lock contention on allocation). Called first thing in `cli::main`.
 pub fn bound_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; it is called before any thread

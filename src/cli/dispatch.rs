@@ -13,6 +13,8 @@ use super::{backup, export, import, live, local, ops, reads};
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // First, before any thread starts: bound the allocator's arenas.
+    crate::app::bound_malloc_arenas();
     match dispatch(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
