@@ -299,6 +299,34 @@ mod tests {
                 Err(RenderError::Barcode { .. })
             ));
         }
+        // A `>` would be an invocation, a `^` a command: refused, not escaped.
+        for bad in ["R>5", "R^XA", "R~JA"] {
+            l.elements[2] = Element::Barcode128 {
+                x: 0,
+                y: 0,
+                height: 50,
+                module: 2,
+                data: bad.to_owned(),
+            };
+            let err = render(&l, Some(font())).unwrap_err();
+            assert!(
+                matches!(err, RenderError::UnsafeBarcodeChar { .. }),
+                "{err}"
+            );
+        }
+        // One dot per module is 0.125 mm at 203 dpi: never sent.
+        l.elements[2] = Element::Barcode128 {
+            x: 0,
+            y: 0,
+            height: 50,
+            module: 1,
+            data: "R-1".into(),
+        };
+        let err = render(&l, Some(font())).unwrap_err();
+        assert!(
+            matches!(err, RenderError::OutOfRange { min: 2, .. }),
+            "{err}"
+        );
     }
 
     /// Decodes the `^GFA` of the name line and checks it really has ink.

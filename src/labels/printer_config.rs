@@ -386,8 +386,11 @@ mod tests {
     #[test]
     fn ids_too_long_for_the_labels_barcodes_are_refused() {
         let printer = "kind = \"directory\"\ndpi = 300\n";
-        let (_, problems) = check_for(printer, "BENCH-12");
-        assert!(problems.is_empty(), "{problems:?}");
+        // The README's promise: station ids of up to 12 characters fit the built-ins.
+        for station in ["BENCH-12", "ABCDEFGHIJKL", "A_B-C_D-E_F-"] {
+            let (_, problems) = check_for(printer, station);
+            assert!(problems.is_empty(), "{station}: {problems:?}");
+        }
         let (_, problems) = check_for(printer, "WAREHOUSE-NORTH-BENCH-12");
         assert_eq!(problems.len(), 1, "{problems:?}");
         let p = &problems[0];
