@@ -124,10 +124,10 @@ fn validate(raw: &RawConfig, path: &Path, ctx: &mut Ctx) -> Option<Config> {
         .filter_map(|(i, s)| scanner_config::validate(i, s, &scan.default_bench, &mut ctx.sink()))
         .collect();
     let base = ctx.base().to_path_buf();
-    let printer = raw
-        .printer
-        .as_ref()
-        .map(|p| printer_config::validate(p, &storage.state_dir, &base, &mut ctx.sink()));
+    let printer = raw.printer.as_ref().map(|p| {
+        let id = station.as_ref().map(|s| s.id.as_str());
+        printer_config::validate(p, &storage.state_dir, &base, id, &mut ctx.sink())
+    });
     Some(Config {
         file: path.to_path_buf(),
         station: station?,

@@ -14,11 +14,36 @@
 //!
 //! GS1-128: [`encode_gs1`] prefixes the data with FNC1 and turns every ASCII GS
 //! (`'\u{1d}'`) into an FNC1 separator; see its documentation.
+//!
+//! **One plan for the layout and the printer.** A label printer draws a Code 128 from
+//! its own command, not from our pattern: ZPL `^BC` in mode N draws subset B unless the
+//! field data says otherwise, TSPL `"128"` picks subsets by the firmware's own rules. So
+//! the label renderers spell out the [`Plan`] (start code, code-set switches, characters
+//! and digit pairs, see [`Plan::steps`]) in the printer's syntax, and the layout sizes
+//! the barcode from the same plan's [`Plan::width_modules`]: the width the layout
+//! reserves is the width the printer draws.
+//!
+//! **Module width.** A thermal label read by 1D laser scanners needs a narrow bar of at
+//! least [`MIN_MODULE_UM`] (0.25 mm): [`min_module_dots`] is 2 dots at 203 dpi, 3 at
+//! 300 dpi, 6 at 600 dpi.
 
 use thiserror::Error;
 
 /// Minimum quiet zone on each side of a symbol, in modules (ISO/IEC 15417 §4.4.3).
 pub const QUIET_ZONE_MODULES: u32 = 10;
+
+/// Narrowest bar (module) a label may print, in micrometres: 0.25 mm, what 1D laser
+/// scanners need on thermal labels.
+pub const MIN_MODULE_UM: u32 = 250;
+
+/// The narrowest module, in whole dots, at `dpi` that is at least [`MIN_MODULE_UM`] wide:
+/// 2 at 203 dpi (0.250 mm), 3 at 300 dpi (0.254 mm), 6 at 600 dpi.
+pub fn min_module_dots(dpi: u32) -> u32 {
+    let um = u64::from(MIN_MODULE_UM) * u64::from(dpi);
+    u32::try_from(um.div_ceil(25_400))
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
 
 /// Longest data accepted, in characters. Longer symbols are impractical to scan and
 /// this bound keeps encoding allocation-bounded.
@@ -207,6 +232,109 @@ impl Token {
     }
 }
 
+/// A code set of the plan (this encoder uses B and C only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSet {
+    /// Printable ASCII, one character per symbol.
+    B,
+    /// Digit pairs 00–99, two digits per symbol.
+    C,
+}
+
+/// One step of a [`Plan`], in the order a printer command spells it. The check value
+/// and the stop pattern are not steps: every printer adds them itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The start code (always the first step, and only there).
+    Start(CodeSet),
+    /// A code-set switch (CODE C from B, CODE B from C).
+    Switch(CodeSet),
+    /// One printable ASCII character in set B.
+    Char(u8),
+    /// Two digits in set C, as their value 0–99.
+    Pair(u8),
+    /// The FNC1 function character.
+    Fnc1,
+}
+
+/// The symbols of one Code 128 barcode: the single source of its printed width (for
+/// the layout) and of the steps a printer command spells (for the renderers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Start code and data symbols (code-set switches included); no check, no stop.
+    symbols: Vec<u8>,
+}
+
+impl Plan {
+    /// The shortest B/C plan for printable ASCII `data` (see the module docs).
+    ///
+    /// # Errors
+    /// As [`encode`].
+    pub fn new(data: &str) -> Result<Plan, Code128Error> {
+        Ok(Plan {
+            symbols: plan(&tokenize(data, false)?),
+        })
+    }
+
+    /// The steps in order: the start code, then characters, digit pairs and switches.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut set = if self.symbols.first() == Some(&START_C) {
+            CodeSet::C
+        } else {
+            CodeSet::B
+        };
+        let mut steps = Vec::with_capacity(self.symbols.len());
+        steps.push(Step::Start(set));
+        for &v in self.symbols.iter().skip(1) {
+            let step = match (set, v) {
+                (_, FNC1) => Step::Fnc1,
+                (CodeSet::B, CODE_C_FROM_B) => Step::Switch(CodeSet::C),
+                (CodeSet::C, CODE_B_FROM_C) => Step::Switch(CodeSet::B),
+                (CodeSet::B, v) => Step::Char(v + 32),
+                (CodeSet::C, v) => Step::Pair(v),
+            };
+            if let Step::Switch(to) = step {
+                set = to;
+            }
+            steps.push(step);
+        }
+        steps
+    }
+
+    /// Every symbol value: start, data, check value, stop (106).
+    pub fn symbols(&self) -> Vec<u8> {
+        with_check_and_stop(self.symbols.clone())
+    }
+
+    /// Element widths in modules, as [`encode`] returns them.
+    pub fn widths(&self) -> Vec<u8> {
+        widths_of(&self.symbols())
+    }
+
+    /// Width of the bars in modules, quiet zones not included: 11 per symbol and 13 for
+    /// the stop pattern.
+    pub fn width_modules(&self) -> u32 {
+        width_in_modules(&self.widths())
+    }
+
+    /// Width in dots at `module` dots per module, with a quiet zone of
+    /// [`QUIET_ZONE_MODULES`] on each side.
+    pub fn footprint_dots(&self, module: u32) -> u64 {
+        u64::from(self.width_modules() + 2 * QUIET_ZONE_MODULES) * u64::from(module)
+    }
+}
+
+/// Element widths (bar, space, …) of a complete symbol list: start, data, check value
+/// and stop, e.g. as a printer command spells them out.
+pub fn widths_of_symbols(symbols: &[u8]) -> Vec<u8> {
+    widths_of(symbols)
+}
+
+/// The mod-103 check value of a start code followed by data symbols.
+pub fn check_value(symbols: &[u8]) -> u8 {
+    checksum(symbols)
+}
+
 /// Encodes printable ASCII (32–126) as a Code 128 symbol.
 ///
 /// Returns element widths in modules: bar, space, bar, …, ending with the stop
@@ -218,7 +346,7 @@ impl Token {
 /// [`Code128Error::UnsupportedChar`] for anything outside ASCII 32–126 (control
 /// characters, non-ASCII such as Chinese text).
 pub fn encode(data: &str) -> Result<Vec<u8>, Code128Error> {
-    Ok(widths_of(&symbol_values(data)?))
+    Ok(Plan::new(data)?.widths())
 }
 
 /// Encodes a GS1-128 symbol: FNC1 in first position, then `element_string`.
@@ -244,8 +372,7 @@ pub fn encode_gs1(element_string: &str) -> Result<Vec<u8>, Code128Error> {
 /// # Errors
 /// As [`encode`].
 pub fn symbol_values(data: &str) -> Result<Vec<u8>, Code128Error> {
-    let tokens = tokenize(data, false)?;
-    Ok(with_check_and_stop(plan(&tokens)))
+    Ok(Plan::new(data)?.symbols())
 }
 
 /// The symbol values of [`encode_gs1`]'s symbol.
@@ -483,6 +610,46 @@ mod tests {
     }
 
     #[test]
+    fn plan_steps_spell_the_symbols() {
+        let plan = Plan::new("R-ST01-20261125-0042").unwrap();
+        let mut expected = vec![Step::Start(CodeSet::B)];
+        expected.extend(b"R-ST01-".iter().map(|&b| Step::Char(b)));
+        expected.push(Step::Switch(CodeSet::C));
+        expected.extend([20, 26, 11, 25].map(Step::Pair));
+        expected.extend([Step::Switch(CodeSet::B), Step::Char(b'-')]);
+        expected.push(Step::Switch(CodeSet::C));
+        expected.extend([0, 42].map(Step::Pair));
+        assert_eq!(plan.steps(), expected);
+        // Start, 17 data symbols, check, stop: 20 × 11 + 2 modules.
+        assert_eq!(plan.width_modules(), 20 * 11 + 2);
+        assert_eq!(plan.footprint_dots(2), (20 * 11 + 2 + 20) * 2);
+        assert_eq!(plan.widths(), encode("R-ST01-20261125-0042").unwrap());
+        let symbols = plan.symbols();
+        assert_eq!(widths_of_symbols(&symbols), plan.widths());
+        assert_eq!(
+            check_value(&symbols[..symbols.len() - 2]),
+            symbols[symbols.len() - 2]
+        );
+        let c = Plan::new("1234").unwrap();
+        assert_eq!(
+            c.steps(),
+            [Step::Start(CodeSet::C), Step::Pair(12), Step::Pair(34)]
+        );
+    }
+
+    #[test]
+    fn minimum_module_is_a_quarter_millimetre() {
+        assert_eq!(min_module_dots(203), 2);
+        assert_eq!(min_module_dots(300), 3);
+        assert_eq!(min_module_dots(600), 6);
+        for dpi in [152u32, 203, 300, 600] {
+            let m = min_module_dots(dpi);
+            assert!(u64::from(m) * 25_400 >= u64::from(MIN_MODULE_UM) * u64::from(dpi));
+            assert!(u64::from(m - 1) * 25_400 < u64::from(MIN_MODULE_UM) * u64::from(dpi));
+        }
+    }
+
+    #[test]
     fn op_017_stays_in_set_b() {
         // 104 + 47 + 96 + 39 + 64 + 85 + 138 = 573 = 5·103 + 58.
         assert_eq!(
@@ -544,6 +711,24 @@ mod tests {
             let best = 1 + brute_force_len_stay(&tokens, false).min(brute_force_len_stay(&tokens, true));
             let planned = plan(&tokens);
             proptest::prop_assert_eq!(planned.len() as u32, best);
+        }
+
+        /// The steps spell the data back, start first, with a switch before every
+        /// change of code set.
+        #[test]
+        fn plan_steps_spell_the_data(data in "([ -~]|[0-9]{2,9}){1,12}") {
+            proptest::prop_assume!(data.chars().count() <= MAX_DATA_CHARS);
+            let steps = Plan::new(&data).unwrap().steps();
+            let mut text = String::new();
+            for (i, step) in steps.iter().enumerate() {
+                match *step {
+                    Step::Start(_) => proptest::prop_assert_eq!(i, 0),
+                    Step::Switch(_) | Step::Fnc1 => {}
+                    Step::Char(b) => text.push(char::from(b)),
+                    Step::Pair(v) => text.push_str(&format!("{v:02}")),
+                }
+            }
+            proptest::prop_assert_eq!(text, data);
         }
 
         #[test]

@@ -13,7 +13,7 @@
 use thiserror::Error;
 
 use super::bitmap::{Bitmap, BitmapError};
-use super::code128::Code128Error;
+use super::code128::{Code128Error, Plan};
 use super::text::{Font, FontError};
 
 /// One thing printed on a label. Units are dots.
@@ -219,23 +219,42 @@ pub(crate) fn check_pos(x: u32, y: u32) -> Result<(), RenderError> {
     check_range("y", y.into(), 0, MAX_DOTS)
 }
 
-/// What both renderers check of a Code 128 element before writing it: its place, height
-/// and module width, and that the data can be encoded at all.
+/// Bytes Code 128 data on a label may hold: printable ASCII except `^ ~ > ! " \`, the
+/// bytes a printer language reads as a command or an escape inside barcode data (ZPL's
+/// command prefixes and the `^BC` invocation prefix `>`; TSPL's quote, its escape and
+/// the `128M` control prefix `!`). They are refused, never escaped.
+pub fn is_barcode_byte(b: u8) -> bool {
+    (b' '..=b'~').contains(&b) && !b"^~>!\"\\".contains(&b)
+}
+
+/// What both renderers check of a Code 128 element before writing it: its place and
+/// height, a module of at least [`min_module_dots`](super::code128::min_module_dots) at
+/// `dpi` (a narrower bar does not scan: never printed), data of [`is_barcode_byte`]s;
+/// and the plan the command spells out, the same one the layout sized the element by.
 pub(crate) fn check_barcode128(
     x: u32,
     y: u32,
     height: u32,
     module: u32,
     data: &str,
-) -> Result<(), RenderError> {
+    dpi: u32,
+) -> Result<Plan, RenderError> {
     check_pos(x, y)?;
     check_range("barcode height", height.into(), 1, MAX_DOTS)?;
-    check_range("barcode module", module.into(), 1, 10)?;
-    super::code128::encode(data).map_err(|source| RenderError::Barcode {
+    let min = super::code128::min_module_dots(dpi);
+    check_range("barcode module (dots)", module.into(), min.into(), 20)?;
+    let plan = Plan::new(data).map_err(|source| RenderError::Barcode {
         data: data.to_owned(),
         source,
     })?;
-    Ok(())
+    if let Some(b) = data.bytes().find(|&b| !is_barcode_byte(b)) {
+        return Err(RenderError::UnsafeBarcodeChar {
+            data: data.to_owned(),
+            ch: char::from(b),
+            language: "a label printer's barcode",
+        });
+    }
+    Ok(plan)
 }
 
 /// Bytes every printer language here takes literally (ZPL inside `^FH_` fields, TSPL

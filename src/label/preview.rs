@@ -18,6 +18,11 @@
 //!   way the label comes out of a TSC printer head first; previews turn that off
 //!   (`enable_inverted_labels: false`) and show every label the way it reads on the
 //!   parcel. Nothing else about the bytes changes.
+//! * TSPL `"128M"` barcodes (ours: the subsets spelled out with `!` control codes) are
+//!   read by labelize as automatic `"128"`, control codes printed as data. The preview
+//!   draws them itself, from the control codes as a TSC printer reads them
+//!   ([`tspl::manual_128_symbols`]), as a `BITMAP` at the barcode's place: the bars the
+//!   printer draws, module for module.
 //! * Printer-resident fonts are labelize's stand-ins (ZPL font 0, TSPL fonts 1–5), so
 //!   ASCII text widths are close to, not exactly, a real printer's.
 
@@ -25,7 +30,10 @@ use std::io::Cursor;
 
 use thiserror::Error;
 
+use super::bitmap::Bitmap;
+use super::code128;
 use super::model::Language;
+use super::tspl;
 
 /// Why a preview could not be rendered.
 #[derive(Debug, Error)]
@@ -78,6 +86,13 @@ pub fn render_png(
         Language::Zpl => labelize::Language::Zpl,
         Language::Tspl => labelize::Language::Tspl,
     };
+    let drawn;
+    let bytes = if language == Language::Tspl {
+        drawn = draw_manual_128(bytes)?;
+        &drawn[..]
+    } else {
+        bytes
+    };
     let labels = labelize::parse_labels(lz, bytes, dpmm).map_err(|e| PreviewError::Parse {
         language,
         message: e.to_string(),
@@ -97,4 +112,83 @@ pub fn render_png(
         .draw_label_as_png(label, &mut png, options)
         .map_err(PreviewError::Render)?;
     Ok(png.into_inner())
+}
+
+/// The TSPL job with every `BARCODE …,"128M",…` line replaced by a `BITMAP` of its bars
+/// (see the module docs); every other byte as it was.
+fn draw_manual_128(job: &[u8]) -> Result<Vec<u8>, PreviewError> {
+    let bad = |what: &str| PreviewError::Parse {
+        language: Language::Tspl,
+        message: what.to_owned(),
+    };
+    let mut out = Vec::with_capacity(job.len());
+    let mut rest = job;
+    while !rest.is_empty() {
+        let end = if rest.starts_with(b"BITMAP ") {
+            // x,y,width_bytes,height,mode, then width_bytes × height raw bytes.
+            let head_end = rest
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b',')
+                .nth(4)
+                .map(|(i, _)| i)
+                .ok_or_else(|| bad("BITMAP header"))?;
+            let head = std::str::from_utf8(&rest[7..head_end]).map_err(|_| bad("BITMAP"))?;
+            let n: Vec<usize> = head.split(',').filter_map(|v| v.parse().ok()).collect();
+            let len = n.get(2).zip(n.get(3)).map(|(w, h)| w * h);
+            (head_end + 1 + len.ok_or_else(|| bad("BITMAP size"))?).min(rest.len())
+        } else {
+            rest.windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or(rest.len())
+        };
+        let (command, tail) = rest.split_at(end);
+        match std::str::from_utf8(command)
+            .ok()
+            .and_then(manual_128_bitmap)
+        {
+            Some(bitmap) => out.extend(bitmap?),
+            None => out.extend_from_slice(command),
+        }
+        rest = tail;
+        let crlf = rest.len().min(2);
+        out.extend_from_slice(&rest[..crlf]);
+        rest = &rest[crlf..];
+    }
+    Ok(out)
+}
+
+/// `BARCODE x,y,"128M",height,0,0,narrow,wide,"content"` as a `BITMAP` command (without
+/// its CRLF); `None` for any other command.
+fn manual_128_bitmap(line: &str) -> Option<Result<Vec<u8>, PreviewError>> {
+    let args = line.strip_prefix("BARCODE ")?;
+    let (head, content) = args.split_once(",\"128M\",")?;
+    let (x, y) = head.split_once(',')?;
+    let mut params = content.splitn(5, ',');
+    let num = |v: Option<&str>| v.and_then(|v| v.trim().parse::<u32>().ok());
+    let height = num(params.next());
+    let (_readable, _rotation) = (params.next(), params.next());
+    let narrow = num(params.next());
+    let data = params.next()?.split_once(",\"")?.1.strip_suffix('"')?;
+    let symbols = tspl::manual_128_symbols(data)?;
+    let widths = code128::widths_of_symbols(&symbols);
+    let (height, narrow) = (height?, narrow?);
+    let mut bmp = match Bitmap::new(code128::width_in_modules(&widths) * narrow, height) {
+        Ok(b) => b,
+        Err(e) => return Some(Err(PreviewError::Render(e.to_string()))),
+    };
+    let mut at = 0;
+    for (i, w) in widths.iter().map(|&w| u32::from(w) * narrow).enumerate() {
+        if i % 2 == 0 {
+            bmp.fill_rect(at, 0, w, height, true);
+        }
+        at += w;
+    }
+    let mut cmd = format!("BITMAP {x},{y},{},{height},0,", bmp.row_bytes()).into_bytes();
+    if tspl::BITMAP_ZERO_IS_BLACK {
+        cmd.extend(bmp.as_bytes().iter().map(|b| !b));
+    } else {
+        cmd.extend_from_slice(bmp.as_bytes());
+    }
+    Some(Ok(cmd))
 }

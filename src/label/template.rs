@@ -83,8 +83,8 @@ impl Template {
     ///
     /// # Errors
     /// [`TemplateError::MissingField`] / [`TemplateError::WrongKind`] for fields not
-    /// given or of the wrong kind; [`TemplateError::DoesNotFit`] when a barcode or QR
-    /// code cannot fit its space even at one dot per module. Barcode *data* is
+    /// given or of the wrong kind; [`TemplateError::DoesNotFit`] when a Code 128 cannot
+    /// fit its space at 0.25 mm per module or a QR code at one dot per module. Barcode *data* is
     /// checked by the renderers ([`super::zpl::render`], [`super::tspl::render`]).
     pub fn fill(&self, fields: &Fields, dpi: u32) -> Result<Label, TemplateError> {
         fill::fill(self, fields, dpi)

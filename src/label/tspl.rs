@@ -8,7 +8,9 @@
 //!   manual), so it cannot close the string;
 //! * `\` is replaced by `/` in text ([`BACKSLASH_REPLACEMENT`]): `\[` starts TSPL
 //!   escape sequences and whether a lone backslash is literal is not verified;
-//! * barcode data must be printable ASCII without `"` and `\` (rejected, not escaped);
+//! * barcode data must be printable ASCII without `"`, `\` and `!` (rejected, not
+//!   escaped; [`super::model::is_barcode_byte`]), sent as `"128M"` with the encoder's
+//!   plan spelled out ([`spell_code128`]);
 //!   QR data must be in [`super::qr::is_safe_byte`] (`QRCODE x,y,M,<cell>,A,0,"…"`).
 //!
 //! ASCII text uses the printer's built-in bitmap fonts `"1"`–`"5"` (the largest whose
@@ -21,6 +23,7 @@
 
 use std::fmt::Write as _;
 
+use super::code128::{self, CodeSet, Plan, Step};
 use super::model::rasterise;
 use super::model::{
     Element, Label, MAX_DOTS, RenderError, check_barcode128, check_pos, check_range, single_line,
@@ -52,6 +55,71 @@ fn font_for(size: u32, dpi: u32) -> &'static str {
         .rev()
         .find(|(_, h)| *h <= size)
         .map_or("1", |(name, _)| name)
+}
+
+/// The `"128M"` (manual subsets) content of `plan`: `!` and a three-digit control code
+/// for the start code and every switch (`!104` start B, `!105` start C, `!099` CODE C,
+/// `!100` CODE B, `!102` FNC1), set B characters as themselves, set C pairs as two
+/// digits (TSPL manual, `BARCODE`, 128M). `"128"` would leave the subsets to the
+/// firmware, whose choice the layout cannot know. The data holds no `!`, `"` or `\`
+/// ([`super::model::is_barcode_byte`]).
+pub fn spell_code128(plan: &Plan) -> String {
+    let mut out = String::new();
+    for step in plan.steps() {
+        let _ = match step {
+            Step::Start(CodeSet::B) => write!(out, "!104"),
+            Step::Start(CodeSet::C) => write!(out, "!105"),
+            Step::Switch(CodeSet::C) => write!(out, "!099"),
+            Step::Switch(CodeSet::B) => write!(out, "!100"),
+            Step::Fnc1 => write!(out, "!102"),
+            Step::Char(b) => write!(out, "{}", char::from(b)),
+            Step::Pair(v) => write!(out, "{v:02}"),
+        };
+    }
+    out
+}
+
+/// The symbol values (start, data, check, stop) a printer draws for `"128M"` content
+/// `data`: the reading of the control codes [`spell_code128`] writes, for previews
+/// (labelize reads `128M` as automatic `128` and would print the codes as text).
+/// `None` for content that does not start with a start code or has an unknown code.
+pub fn manual_128_symbols(data: &str) -> Option<Vec<u8>> {
+    let bytes = data.as_bytes();
+    let mut symbols: Vec<u8> = Vec::new();
+    let mut set_c = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'!' {
+            let code: u8 = std::str::from_utf8(bytes.get(i + 1..i + 4)?)
+                .ok()?
+                .parse()
+                .ok()?;
+            match (symbols.is_empty(), code) {
+                (true, 104 | 105) => set_c = code == 105,
+                (false, 99 | 100) => set_c = code == 99,
+                (false, 102) => {}
+                _ => return None,
+            }
+            symbols.push(code);
+            i += 4;
+        } else if symbols.is_empty() {
+            return None;
+        } else if set_c {
+            let pair = std::str::from_utf8(bytes.get(i..i + 2)?).ok()?;
+            symbols.push(
+                pair.parse()
+                    .ok()
+                    .filter(|_| pair.bytes().all(|b| b.is_ascii_digit()))?,
+            );
+            i += 2;
+        } else {
+            symbols.push(bytes[i].checked_sub(32).filter(|v| *v < 95)?);
+            i += 1;
+        }
+    }
+    let check = code128::check_value(&symbols);
+    symbols.extend([check, 106]);
+    Some(symbols)
 }
 
 /// A quoted TSPL string for printable ASCII `text` (already single-line).
@@ -130,17 +198,13 @@ pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError
                 module,
                 data,
             } => {
-                check_barcode128(*x, *y, *height, *module, data)?;
-                if let Some(ch) = data.chars().find(|c| matches!(c, '"' | '\\')) {
-                    return Err(RenderError::UnsafeBarcodeChar {
-                        data: data.clone(),
-                        ch,
-                        language: "TSPL",
-                    });
-                }
+                let plan = check_barcode128(*x, *y, *height, *module, data, label.dpi)?;
+                let spelled = spell_code128(&plan);
                 line(
                     &mut out,
-                    &format!("BARCODE {x},{y},\"128\",{height},0,0,{module},{module},\"{data}\""),
+                    &format!(
+                        "BARCODE {x},{y},\"128M\",{height},0,0,{module},{module},\"{spelled}\""
+                    ),
                 );
             }
             Element::Qr { x, y, module, data } => {
@@ -272,23 +336,24 @@ mod tests {
         assert_eq!(
             &lines[..5],
             [
-                "SIZE 60 mm,40 mm",
+                "SIZE 100 mm,50 mm",
                 "GAP 2 mm,0 mm",
                 "DIRECTION 0",
                 "CLS",
-                "BOX 8,8,471,311,2"
+                "BOX 8,8,790,391,2"
             ]
         );
         assert!(lines[5].starts_with("BITMAP 16,16,"), "{}", lines[5]);
         assert_eq!(
             &lines[6..],
             [
-                "BARCODE 72,52,\"128\",64,0,0,2,2,\"R-20250101-0001\"",
-                "TEXT 16,124,\"3\",0,1,1,\"R-20250101-0001\"",
-                "TEXT 16,156,\"4\",0,1,1,\"Li Lei\"",
-                "TEXT 16,200,\"2\",0,1,1,\"Order SO123456\"",
-                "TEXT 16,232,\"3\",0,1,1,\"2025-01-01  BENCH-3\"",
-                "QRCODE 384,220,M,3,A,0,\"R-20250101-0001\"",
+                // 128M with the plan spelled out: start B, CODE C, CODE B, CODE C.
+                "BARCODE 232,52,\"128M\",96,0,0,2,2,\"!104R-!09920250101!100-!0990001\"",
+                "TEXT 16,156,\"3\",0,1,1,\"R-20250101-0001\"",
+                "TEXT 16,200,\"4\",0,1,1,\"Li Lei\"",
+                "TEXT 16,256,\"2\",0,1,1,\"Order SO123456\"",
+                "TEXT 16,296,\"3\",0,1,1,\"2025-01-01  BENCH-3\"",
+                "QRCODE 703,300,M,3,A,0,\"R-20250101-0001\"",
                 "PRINT 1",
             ]
         );
@@ -313,7 +378,7 @@ mod tests {
         let cmds = parse(&job);
         assert!(
             cmds.iter()
-                .any(|c| c.line == "TEXT 16,156,\"4\",0,1,1,\"^XA~JR^FDx^FS~PS/\\[\"]  PRINT 9\"")
+                .any(|c| c.line == "TEXT 16,200,\"4\",0,1,1,\"^XA~JR^FDx^FS~PS/\\[\"]  PRINT 9\"")
         );
     }
 
@@ -323,7 +388,7 @@ mod tests {
         let cmds = assert_safe(&job);
         let name = cmds
             .iter()
-            .find(|c| c.line.starts_with("BITMAP 16,156,"))
+            .find(|c| c.line.starts_with("BITMAP 16,200,"))
             .unwrap();
         let black: u32 = name
             .payload
@@ -415,6 +480,26 @@ mod tests {
                     matches!(e, RenderError::UnsafeBarcodeChar { .. } | RenderError::QrLength { .. }),
                     "{}", e
                 ),
+            }
+        }
+
+        /// What a printer reads back from the 128M content is the plan's symbols, and
+        /// data with a byte either language would read as a command is refused.
+        #[test]
+        fn manual_128_reads_back_the_plan(data in "([ -~]|[0-9]{2,9}){1,12}") {
+            prop_assume!(data.chars().count() <= code128::MAX_DATA_CHARS);
+            let mut l = label("x");
+            l.elements[2] = Element::Barcode128 { x: 200, y: 50, height: 50, module: 2, data: data.clone() };
+            match render(&l, Some(font())) {
+                Ok(_) => {
+                    prop_assert!(data.bytes().all(super::super::model::is_barcode_byte));
+                    let plan = Plan::new(&data).unwrap();
+                    prop_assert_eq!(manual_128_symbols(&spell_code128(&plan)), Some(plan.symbols()));
+                }
+                Err(e) => {
+                    prop_assert!(matches!(e, RenderError::UnsafeBarcodeChar { .. }), "{}", e);
+                    prop_assert!(data.bytes().any(|b| b"^~>!\"\\".contains(&b)));
+                }
             }
         }
 

@@ -12,10 +12,11 @@
 //! (works on every ZPL printer, needs no printer font). Without a font that is
 //! [`RenderError::FontRequired`].
 //!
-//! Code 128 uses `^BY<module>^BCN,<height>,N,N,N` with `^FH_`. Data must be printable
-//! ASCII (validated with the host encoder); `>` (the `^BC` invocation prefix) is sent
-//! as `><`, the invocation for a literal `>`, and everything outside the safe set is
-//! hex-escaped as for text.
+//! Code 128 uses `^BY<module>^BCN,<height>,N,N,N` (mode N) with the encoder's
+//! [`Plan`] spelled out in invocation codes ([`spell_code128`]), so the printer draws
+//! exactly the symbols the layout was sized for (without them it would draw subset B
+//! throughout, wider than planned). Barcode data is limited to
+//! [`super::model::is_barcode_byte`] (no `^`, `~`, `>`): nothing in it needs `^FH`.
 //!
 //! QR codes use `^BQN,2,<module>` with `^FDMA,<data>^FS` (error correction M,
 //! automatic mode). The data is restricted to bytes that need no escaping
@@ -25,6 +26,7 @@
 
 use std::fmt::Write as _;
 
+use super::code128::{CodeSet, Plan, Step};
 use super::model::{
     Element, Label, RenderError, check_barcode128, check_pos, check_range, rasterise, single_line,
 };
@@ -45,13 +47,33 @@ pub const QR_TOP_OFFSET: u32 = 10;
 /// Bytes sent literally inside `^FH_` fields; everything else becomes `_XX`.
 pub use super::model::is_literal_byte as is_safe_byte;
 
-/// `^FH_^FD<escaped>^FS` for `value`; `barcode` additionally maps `>` to `><`.
-fn field(value: &str, barcode: bool) -> Result<String, RenderError> {
+/// The `^BC` mode N field data of `plan`: its start code and code-set switches as
+/// invocation codes (`>:` start B, `>;` start C, `>5` CODE C, `>6` CODE B, `>8` FNC1),
+/// set B characters as themselves, set C pairs as two digits. The data holds no `>`
+/// (checked: [`super::model::is_barcode_byte`]), so no other invocation can appear.
+pub fn spell_code128(plan: &Plan) -> String {
+    let mut out = String::new();
+    for step in plan.steps() {
+        match step {
+            Step::Start(CodeSet::B) => out.push_str(">:"),
+            Step::Start(CodeSet::C) => out.push_str(">;"),
+            Step::Switch(CodeSet::C) => out.push_str(">5"),
+            Step::Switch(CodeSet::B) => out.push_str(">6"),
+            Step::Fnc1 => out.push_str(">8"),
+            Step::Char(b) => out.push(char::from(b)),
+            Step::Pair(v) => {
+                let _ = write!(out, "{v:02}");
+            }
+        }
+    }
+    out
+}
+
+/// `^FH_^FD<escaped>^FS` for `value`.
+fn field(value: &str) -> Result<String, RenderError> {
     let mut data = String::with_capacity(value.len() * 3);
     for &b in value.as_bytes() {
-        if barcode && b == b'>' {
-            data.push_str("><");
-        } else if is_safe_byte(b) {
+        if is_safe_byte(b) {
             data.push(char::from(b));
         } else {
             // Writing to a String cannot fail.
@@ -92,7 +114,7 @@ pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError
                 }
                 if text.is_ascii() {
                     check_range("text size", (*size).into(), 10, MAX_DOTS)?;
-                    let _ = writeln!(out, "^FO{x},{y}^A0N,{size},{size}{}", field(&text, false)?);
+                    let _ = writeln!(out, "^FO{x},{y}^A0N,{size},{size}{}", field(&text)?);
                 } else {
                     let font =
                         font.ok_or_else(|| RenderError::FontRequired { text: text.clone() })?;
@@ -113,11 +135,11 @@ pub fn render(label: &Label, font: Option<&Font>) -> Result<Vec<u8>, RenderError
                 module,
                 data,
             } => {
-                check_barcode128(*x, *y, *height, *module, data)?;
+                let plan = check_barcode128(*x, *y, *height, *module, data, label.dpi)?;
                 let _ = writeln!(
                     out,
-                    "^FO{x},{y}^BY{module}^BCN,{height},N,N,N{}",
-                    field(data, true)?
+                    "^FO{x},{y}^BY{module}^BCN,{height},N,N,N^FD{}^FS",
+                    spell_code128(&plan)
                 );
             }
             Element::Qr { x, y, module, data } => {
@@ -175,10 +197,18 @@ mod tests {
         assert!(!zpl.contains('~'), "{zpl}");
         assert!(zpl.is_ascii());
         let qrs = zpl.matches("^BQN,2,").count();
+        let barcodes = zpl.matches("^BCN,").count();
         assert_eq!(zpl.matches("^FD").count(), fields + qrs, "{zpl}");
-        assert_eq!(zpl.matches("^FH_^FD").count(), fields, "{zpl}");
+        assert_eq!(zpl.matches("^FH_^FD").count(), fields - barcodes, "{zpl}");
         for line in zpl.lines() {
             assert!(line.starts_with('^'), "{line:?}");
+            if let Some((_, rest)) = line.split_once("^BCN,") {
+                // Mode N, the plan spelled in invocation codes, no escapes, one field.
+                let (_, data) = rest.split_once(",N,N,N^FD").expect("^BC header");
+                let data = data.strip_suffix("^FS").expect("barcode field end");
+                assert!(!data.contains('^') && !data.contains('~'), "{line:?}");
+                assert!(data.starts_with(">:") || data.starts_with(">;"), "{line:?}");
+            }
             if let Some((_, rest)) = line.split_once("^BQN,2,") {
                 let (_, data) = rest.split_once("^FDMA,").expect("QR header");
                 let data = data.strip_suffix("^FS").expect("QR field end");
@@ -196,23 +226,25 @@ mod tests {
             [
                 "^XA",
                 "^CI28",
-                "^PW480",
-                "^LL320",
+                "^PW799",
+                "^LL400",
                 "^LH0,0",
-                "^FO8,8^GB464,304,2^FS"
+                "^FO8,8^GB783,384,2^FS"
             ]
         );
         assert!(lines[6].starts_with("^FO16,16^GFA,"), "{}", lines[6]);
         assert_eq!(
             &lines[7..],
             [
-                "^FO72,52^BY2^BCN,64,N,N,N^FH_^FDR-20250101-0001^FS",
-                "^FO16,124^A0N,24,24^FH_^FDR-20250101-0001^FS",
-                "^FO16,156^A0N,36,36^FH_^FDLi Lei^FS",
-                "^FO16,200^A0N,20,20^FH_^FDOrder SO123456^FS",
-                "^FO16,232^A0N,24,24^FH_^FD2025-01-01  BENCH-3^FS",
-                // The QR symbol starts at y = 220, QR_TOP_OFFSET below its ^FO.
-                "^FO384,210^BQN,2,3^FDMA,R-20250101-0001^FS",
+                // Start B, CODE C before 20250101, CODE B before "-", CODE C before 0001:
+                // the plan the layout measured, at 2 dots (0.25 mm) per module.
+                "^FO232,52^BY2^BCN,96,N,N,N^FD>:R->520250101>6->50001^FS",
+                "^FO16,156^A0N,24,24^FH_^FDR-20250101-0001^FS",
+                "^FO16,200^A0N,36,36^FH_^FDLi Lei^FS",
+                "^FO16,256^A0N,20,20^FH_^FDOrder SO123456^FS",
+                "^FO16,296^A0N,24,24^FH_^FD2025-01-01  BENCH-3^FS",
+                // The QR symbol starts at y = 300, QR_TOP_OFFSET below its ^FO.
+                "^FO703,290^BQN,2,3^FDMA,R-20250101-0001^FS",
                 "^XZ",
             ]
         );
@@ -221,10 +253,9 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(field("a^b~c_d", false).unwrap(), "^FH_^FDa_5Eb_7Ec_5Fd^FS");
-        assert_eq!(field("é", false).unwrap(), "^FH_^FD_C3_A9^FS");
-        assert_eq!(field("a>b", true).unwrap(), "^FH_^FDa><b^FS");
-        assert!(field(&"^".repeat(2000), false).is_err());
+        assert_eq!(field("a^b~c_d").unwrap(), "^FH_^FDa_5Eb_7Ec_5Fd^FS");
+        assert_eq!(field("é").unwrap(), "^FH_^FD_C3_A9^FS");
+        assert!(field(&"^".repeat(2000)).is_err());
     }
 
     #[test]
@@ -239,7 +270,7 @@ mod tests {
     fn injection_with_chinese_name_goes_to_bitmap() {
         let name = format!("{INJECTION}张三丰");
         let zpl = render_str(&label(&name));
-        assert!(zpl.contains("^FO16,156^GFA,"), "{zpl}");
+        assert!(zpl.contains("^FO16,200^GFA,"), "{zpl}");
         // Title and name are bitmaps; id, order and date lines and the barcode are fields.
         assert_safe(&zpl, 4);
         assert_eq!(zpl.matches("^GFA,").count(), 2);
@@ -268,6 +299,34 @@ mod tests {
                 Err(RenderError::Barcode { .. })
             ));
         }
+        // A `>` would be an invocation, a `^` a command: refused, not escaped.
+        for bad in ["R>5", "R^XA", "R~JA"] {
+            l.elements[2] = Element::Barcode128 {
+                x: 0,
+                y: 0,
+                height: 50,
+                module: 2,
+                data: bad.to_owned(),
+            };
+            let err = render(&l, Some(font())).unwrap_err();
+            assert!(
+                matches!(err, RenderError::UnsafeBarcodeChar { .. }),
+                "{err}"
+            );
+        }
+        // One dot per module is 0.125 mm at 203 dpi: never sent.
+        l.elements[2] = Element::Barcode128 {
+            x: 0,
+            y: 0,
+            height: 50,
+            module: 1,
+            data: "R-1".into(),
+        };
+        let err = render(&l, Some(font())).unwrap_err();
+        assert!(
+            matches!(err, RenderError::OutOfRange { min: 2, .. }),
+            "{err}"
+        );
     }
 
     /// Decodes the `^GFA` of the name line and checks it really has ink.
@@ -276,10 +335,10 @@ mod tests {
         let zpl = render_str(&label("张三丰"));
         let line = zpl
             .lines()
-            .find(|l| l.starts_with("^FO16,156^GFA,"))
+            .find(|l| l.starts_with("^FO16,200^GFA,"))
             .expect("name bitmap line");
         let body = line
-            .strip_prefix("^FO16,156^GFA,")
+            .strip_prefix("^FO16,200^GFA,")
             .and_then(|s| s.strip_suffix("^FS"))
             .unwrap();
         let parts: Vec<&str> = body.splitn(4, ',').collect();

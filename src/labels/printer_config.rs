@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::profiles::{self, PrinterProfile};
+use crate::label::template::{Fields, TemplateError, Templates};
 
 /// `[printer]` as TOML says it. `kind` is required (reported by [`validate`]).
 #[derive(Debug, Deserialize, Default)]
@@ -114,6 +115,7 @@ pub fn validate(
     p: &RawPrinter,
     state_dir: &Path,
     base: &Path,
+    station: Option<&str>,
     bad: &mut dyn FnMut(&str, String),
 ) -> PrinterConfig {
     let primary = target(p, "primary", "printer", state_dir, bad);
@@ -171,10 +173,16 @@ pub fn validate(
         "must be 100 to 120000",
     );
     let templates = p.templates.as_ref().map(|t| base.join(t));
-    if let Some(dir) = &templates
-        && let Err(e) = crate::label::template::Templates::load(Some(dir))
-    {
-        bad("printer.templates", e.to_string());
+    match crate::label::template::Templates::load(templates.as_deref()) {
+        Err(e) => bad("printer.templates", e.to_string()),
+        Ok(set) => {
+            let dpis = std::iter::once(primary.dpi).chain(secondary.as_ref().map(|s| s.dpi));
+            for dpi in dpis {
+                if let Some(problem) = station.and_then(|st| longest_ids_misfit(&set, st, dpi)) {
+                    bad("printer.templates", problem);
+                }
+            }
+        }
     }
     PrinterConfig {
         primary,
@@ -186,6 +194,52 @@ pub fn validate(
         font: p.font.clone(),
         templates,
     }
+}
+
+/// The first label whose barcode cannot hold the longest ids `station` makes (a daily
+/// number of four digits, 99 items, RTV note 9999) at `dpi` with bars of at least
+/// 0.25 mm, as the template's refusal: found by `check-config`, not by the first job.
+fn longest_ids_misfit(set: &Templates, station: &str, dpi: u32) -> Option<String> {
+    let return_id = format!("R-{station}-20261231-9999");
+    let samples = [
+        (
+            "return_label",
+            Fields::new()
+                .text("return_id", return_id.as_str())
+                .text("customer_name", "")
+                .text("order_no", "")
+                .text("kind", "")
+                .text("date", "2026-12-31")
+                .text("station", station),
+        ),
+        (
+            "defect_tag",
+            Fields::new()
+                .text("return_id", return_id.as_str())
+                .text("item_no", "99")
+                .text("sku", "")
+                .list("defect_reasons", Vec::<String>::new())
+                .text("inspector", "")
+                .text("date", "2026-12-31"),
+        ),
+        (
+            "rtv_note",
+            Fields::new()
+                .text("note_no", format!("RTV-{station}-20261231-9999"))
+                .text("vendor", "")
+                .text("item_count", "99")
+                .text("date", "2026-12-31")
+                .text("station", station),
+        ),
+    ];
+    samples
+        .iter()
+        .find_map(|(name, fields)| match set.fill(name, fields, dpi) {
+            Err(e @ TemplateError::DoesNotFit { .. }) => {
+                Some(format!("with station id {station:?} at {dpi} dpi: {e}"))
+            }
+            _ => None,
+        })
 }
 
 /// The profile named by `p.profile`, checked against `p.kind`.
@@ -310,15 +364,46 @@ mod tests {
     use super::*;
 
     fn check(printer: &str) -> (PrinterConfig, Vec<String>) {
+        check_for(printer, "ST01")
+    }
+
+    fn check_for(printer: &str, station: &str) -> (PrinterConfig, Vec<String>) {
         let raw: RawPrinter = toml::from_str(printer).unwrap();
         let mut problems = Vec::new();
         let c = validate(
             &raw,
             Path::new("/var/lib/returnsd"),
             Path::new("/etc/returnsd"),
+            Some(station),
             &mut |k, p| problems.push(format!("{k}: {p}")),
         );
         (c, problems)
+    }
+
+    /// A station id so long that its item labels' Code 128 cannot fit the built-in
+    /// defect tag at 0.25 mm per module is a check-config problem naming the station,
+    /// the dpi and the widths; a realistic one is not.
+    #[test]
+    fn ids_too_long_for_the_labels_barcodes_are_refused() {
+        let printer = "kind = \"directory\"\ndpi = 300\n";
+        // The README's promise: station ids of up to 12 characters fit the built-ins.
+        for station in ["BENCH-12", "ABCDEFGHIJKL", "A_B-C_D-E_F-"] {
+            let (_, problems) = check_for(printer, station);
+            assert!(problems.is_empty(), "{station}: {problems:?}");
+        }
+        let (_, problems) = check_for(printer, "WAREHOUSE-NORTH-BENCH-12");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let p = &problems[0];
+        assert!(
+            p.starts_with(
+                "printer.templates: with station id \"WAREHOUSE-NORTH-BENCH-12\" at 300 dpi"
+            ),
+            "{p}"
+        );
+        assert!(
+            p.contains("0.25 mm") && p.contains("widen the element"),
+            "{p}"
+        );
     }
 
     /// A directory printer under the state directory, with the queue's defaults.

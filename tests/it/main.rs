@@ -10,6 +10,7 @@ mod api_live;
 mod arch;
 mod backup;
 mod bad_input;
+mod barcode_rules;
 mod browser;
 mod central_selftest;
 mod cli;

@@ -1,11 +1,14 @@
 //! Filling a template in: placeholders replaced by field values, millimetres turned
 //! into dots at the printer's resolution, barcodes sized to their space.
 //!
-//! * **Code 128**: the widest module not above the template's `module` (at least one
-//!   dot) with which the bars *and* their quiet zones
+//! * **Code 128**: the widest module not above the template's `module` and never below
+//!   [`min_module_dots`](crate::label::code128::min_module_dots) (0.25 mm: 2 dots at
+//!   203 dpi, 3 at 300) with which the bars of the encoder's
+//!   [`Plan`] (the one the renderers spell out to the printer) *and* their quiet zones
 //!   ([`QUIET_ZONE_MODULES`](crate::label::code128::QUIET_ZONE_MODULES) each side) fit
-//!   the element's width; the bars are centred in it. Data the encoder refuses is left
-//!   for the renderer to report.
+//!   the element's width; the bars are centred in it. Data that does not fit at the
+//!   narrowest module is [`TemplateError::DoesNotFit`], never a narrower bar. Data the
+//!   encoder refuses is left for the renderer to report.
 //! * **QR**: the widest module not above `module` with which the symbol (an upper
 //!   bound, [`crate::label::qr::symbol_modules`]) and its quiet zones fit the square;
 //!   the symbol is centred in the square.
@@ -18,7 +21,7 @@
 //! * **Lines**: one line per list item; more items than `max_lines` print the first
 //!   `max_lines - 1` and the `overflow` line (`{more}` = how many were left out).
 
-use crate::label::code128::{self, QUIET_ZONE_MODULES};
+use crate::label::code128::{self, Plan, QUIET_ZONE_MODULES};
 use crate::label::model::{Element, Label, dots_um};
 use crate::label::qr;
 
@@ -224,26 +227,16 @@ impl Filler<'_> {
         };
         let dpi = self.dpi;
         let data = subst(data, self.fields, "", None);
-        let (area, target) = (self.d(*w), self.d(*module).max(1));
-        let (module, bx) = match code128::encode(&data) {
-            Ok(pattern) => {
-                let bars = code128::width_in_modules(&pattern);
-                let total = |m: u32| u64::from(bars + 2 * QUIET_ZONE_MODULES) * u64::from(m);
-                let m = (1..=target)
+        let min = code128::min_module_dots(dpi);
+        let (area, target) = (self.d(*w), self.d(*module).max(min));
+        let (module, bx) = match Plan::new(&data) {
+            Ok(plan) => {
+                let m = (min..=target)
                     .rev()
-                    .find(|m| total(*m) <= u64::from(area))
-                    .ok_or_else(|| {
-                        self.does_not_fit(
-                            i,
-                            format!(
-                                "the Code 128 of {data:?} needs {} dots with its quiet \
-                                 zones at one dot per module; the element is {area} \
-                                 dots wide at {dpi} dpi: widen it or shorten the data",
-                                total(1)
-                            ),
-                        )
-                    })?;
-                (m, self.d(*x) + (area - bars * m) / 2)
+                    .find(|m| plan.footprint_dots(*m) <= u64::from(area))
+                    .ok_or_else(|| self.too_narrow(i, &data, &plan, area))?;
+                let bars = plan.width_modules() * m;
+                (m, self.d(*x) + (area - bars) / 2)
             }
             // The renderer reports the bad data with its reason.
             Err(_) => (target, self.d(*x) + QUIET_ZONE_MODULES * target),
@@ -255,6 +248,26 @@ impl Filler<'_> {
             module,
             data,
         })
+    }
+
+    /// The Code 128 of `data` does not fit `area` dots even at the narrowest module.
+    fn too_narrow(&self, i: usize, data: &str, plan: &Plan, area: u32) -> TemplateError {
+        let (dpi, min) = (self.dpi, code128::min_module_dots(self.dpi));
+        let need = plan.footprint_dots(min);
+        let mm = |dots: u64| dots as f64 * 25.4 / f64::from(dpi);
+        self.does_not_fit(
+            i,
+            format!(
+                "the Code 128 of {data:?} is {} modules wide with its quiet zones \
+                 ({QUIET_ZONE_MODULES} each side): {need} dots ({:.1} mm) at the narrowest \
+                 bar a scanner reads ({min} dots = 0.25 mm at {dpi} dpi), but the element is \
+                 {area} dots ({:.1} mm) wide: widen the element (and the label) or \
+                 shorten the data",
+                plan.width_modules() + 2 * QUIET_ZONE_MODULES,
+                mm(need),
+                mm(area.into()),
+            ),
+        )
     }
 
     /// A QR code centred in its square, at the largest module that fits with its quiet

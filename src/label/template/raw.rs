@@ -369,7 +369,8 @@ fn compile_element(
                 y,
                 w,
                 height,
-                module: ctx.mm(k("module"), b.module, 50)?,
+                // The narrowest bar a 1D laser reads on a thermal label.
+                module: ctx.mm(k("module"), b.module, crate::label::code128::MIN_MODULE_UM)?,
                 data: ctx.placeholders(k("data"), &b.data, 0)?,
             }
         }

@@ -157,7 +157,8 @@ fn builtins_fill_inside_the_label_with_quiet_zones() {
                             *x >= quiet && x + bars * module + quiet <= w,
                             "{name} {dpi}"
                         );
-                        assert!(y + height <= h && *module >= 1);
+                        assert!(y + height <= h);
+                        assert!(*module >= code128::min_module_dots(dpi), "{name} {dpi}");
                         assert!(y + height <= qy0, "{name} {dpi}: barcode over QR");
                     }
                     Element::Qr { module, .. } => assert!(*module >= 2, "{name} {dpi}"),
@@ -224,11 +225,17 @@ fn fill_errors_name_the_field() {
 
 #[test]
 fn code128_module_shrinks_to_fit_and_centres() {
-    let t = Template::parse("t", "t.toml", MINIMAL).unwrap();
+    let t = Template::parse(
+        "t",
+        "t.toml",
+        &MINIMAL.replace("module = 0.25", "module = 0.5"),
+    )
+    .unwrap();
     for (id, dpi, module) in [
-        ("R-1", 203, 2),
-        ("R-1", 300, 3),
-        ("R-ST01-20261125-0042", 203, 1),
+        ("R-1", 203, 4),
+        ("R-1", 300, 6),
+        ("R-ST01-0042", 203, 2),
+        ("R-ST01-0042", 300, 3),
     ] {
         let l = t
             .fill(&Fields::new().text("id", id).list("reasons", ["y"]), dpi)
@@ -237,13 +244,45 @@ fn code128_module_shrinks_to_fit_and_centres() {
             panic!("{l:?}")
         };
         assert_eq!(*m, module, "{id} at {dpi}");
-        let bars = code128::width_in_modules(&code128::encode(id).unwrap()) * m;
+        let bars = code128::Plan::new(id).unwrap().width_modules() * m;
         let (left, right) = (
             crate::label::model::dots_um(1000, dpi),
             crate::label::model::dots_um(49_000, dpi),
         );
         assert!((x - left).abs_diff(right - (x + bars)) <= 1, "not centred");
     }
+}
+
+/// A code too long for its element at 0.25 mm per module is refused, naming the widths;
+/// it is never printed with narrower bars. A template asking for narrower bars does not
+/// load.
+#[test]
+fn code128_never_goes_below_a_quarter_millimetre() {
+    let t = Template::parse("t", "t.toml", MINIMAL).unwrap();
+    for dpi in [203, 300] {
+        let fields = Fields::new()
+            .text("id", "R-ST01-20261125-0042")
+            .list("reasons", ["y"]);
+        let e = t.fill(&fields, dpi).unwrap_err();
+        let TemplateError::DoesNotFit {
+            element: 2,
+            problem,
+            ..
+        } = &e
+        else {
+            panic!("{e}")
+        };
+        let min = code128::min_module_dots(dpi);
+        assert!(problem.contains("242 modules"), "{problem}");
+        assert!(
+            problem.contains(&format!("{} dots", 242 * min)),
+            "{problem}"
+        );
+        assert!(problem.contains("0.25 mm"), "{problem}");
+    }
+    let (key, problem) = invalid(&MINIMAL.replace("module = 0.25", "module = 0.125"));
+    assert_eq!(key, "elements[2].module");
+    assert!(problem.contains("at least 0.25 mm"), "{problem}");
 }
 
 #[test]
@@ -372,13 +411,13 @@ fn texts_of(l: &crate::label::model::Label) -> Vec<&str> {
         .collect()
 }
 
-/// The built-in return label: 60 × 40 mm, and its texts in order (kind as title, the
+/// The built-in return label: 100 × 50 mm, and its texts in order (kind as title, the
 /// return id, the customer, `Order <no>`, date and station).
 #[test]
 fn the_builtin_return_label_says_what_a_keeper_reads() {
     let l = crate::label::fixtures::return_label("张三", 203);
-    assert_eq!((l.width_mm, l.height_mm, l.dpi), (60, 40, 203));
-    assert_eq!((l.width_dots(), l.height_dots()), (480, 320));
+    assert_eq!((l.width_mm, l.height_mm, l.dpi), (100, 50, 203));
+    assert_eq!((l.width_dots(), l.height_dots()), (799, 400));
     let texts = texts_of(&l);
     assert_eq!(
         texts,
