@@ -293,7 +293,8 @@ pub fn manifest(data: &[u8]) {
     let Ok(lines) = manifest::parse_text(text, format) else {
         return;
     };
-    let last = text.split('\n').count().max(1);
+    // Lines as either reader counts them: CSV ends a record at CR, LF or CR LF.
+    let last = text.replace("\r\n", "\n").split(['\n', '\r']).count();
     for line in &lines {
         assert!((1..=last).contains(&line.0), "line {} of {last}", line.0);
         let back = manifest::line_from_json(&manifest::line_json(line));

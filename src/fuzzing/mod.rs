@@ -16,8 +16,11 @@ mod devices;
 mod label;
 mod scan;
 
+/// A property: panics when `data` breaks it.
+pub type Property = fn(data: &[u8]);
+
 /// Every fuzz target by name, with the property function it runs.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Property)] = &[
     ("scan", scan::scan),
     ("gs1", scan::gs1),
     ("framing", devices::framing),
