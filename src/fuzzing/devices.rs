@@ -46,7 +46,14 @@ pub fn framing(data: &[u8]) {
 /// The round trip of [`framing`]: the stream's CR/LF-free runs as scans.
 fn framing_round_trip(cfg: &FramerConfig, style: u8, rest: &[u8]) {
     let prefix = cfg.prefix.clone().unwrap_or_default();
-    let Some(room) = cfg.max_len.checked_sub(prefix.len()).filter(|r| *r > 0) else {
+    // With an LF suffix the CR of a CR LF counts against the guard until the LF comes (a
+    // scan of exactly `max_len` bytes sent with CR LF is refused as too long): leave it room.
+    let cr_counts = usize::from(cfg.suffix == Suffix::Lf && style & 0x80 != 0);
+    let Some(room) = cfg
+        .max_len
+        .checked_sub(prefix.len() + cr_counts)
+        .filter(|r| *r > 0)
+    else {
         return;
     };
     let scans: Vec<&[u8]> = rest
