@@ -34,6 +34,8 @@ pub mod domain;
 pub mod engine;
 pub mod feed;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod i18n;
 pub mod label;

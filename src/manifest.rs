@@ -170,19 +170,24 @@ pub fn parse(path: &Path, format: Option<ImportFormat>) -> Result<Parsed, Import
             ImportFormat::Jsonl
         }
     });
-    let items: Lines = match format {
-        ImportFormat::Jsonl => text
+    Ok(Parsed {
+        source: format!("file:{}", path.display()),
+        lines: parse_text(text, format).map_err(file_err)?,
+    })
+}
+
+/// The lines of a file's text (UTF-8, byte-order mark removed) in `format`; `Err` when
+/// the whole file is unusable (a CSV header without a required column).
+pub fn parse_text(text: &str, format: ImportFormat) -> Result<Vec<Line>, String> {
+    match format {
+        ImportFormat::Jsonl => Ok(text
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| (i + 1, jsonl_item(l)))
-            .collect(),
-        ImportFormat::Csv => csv_items(text).map_err(file_err)?,
-    };
-    Ok(Parsed {
-        source: format!("file:{}", path.display()),
-        lines: items,
-    })
+            .collect()),
+        ImportFormat::Csv => csv_items(text),
+    }
 }
 
 fn version_of(v: Option<&Value>) -> Result<i64, String> {

@@ -123,17 +123,22 @@ fn scrub_gps(tiff: &mut [u8]) {
     let mut t = Tiff { b: tiff, le };
     let Some(ifd0) = t.u32(4) else { return };
     let Some(n) = t.u16(ifd0) else { return };
-    let mut gps = None;
-    for k in 0..n {
-        let e = ifd0 + 2 + 12 * k;
-        if t.u16(e) == Some(0x8825) {
-            gps = t.u32(e + 8);
-        }
+    // Every GPS pointer, not only the last: a file with two keeps none of either.
+    let gps_ifds: Vec<usize> = (0..n)
+        .map(|k| ifd0 + 2 + 12 * k)
+        .filter(|&e| t.u16(e) == Some(0x8825))
+        .filter_map(|e| t.u32(e + 8))
+        .collect();
+    for gps in gps_ifds {
+        scrub_ifd(&mut t, gps);
     }
-    let Some(gps) = gps else { return };
-    let Some(n) = t.u16(gps) else { return };
+}
+
+/// Empty one IFD: its entries, the values they point to, and its entry count.
+fn scrub_ifd(t: &mut Tiff<'_>, ifd: usize) {
+    let Some(n) = t.u16(ifd) else { return };
     for k in 0..n {
-        let e = gps + 2 + 12 * k;
+        let e = ifd + 2 + 12 * k;
         let (Some(ty), Some(count)) = (t.u16(e + 2), t.u32(e + 4)) else {
             break;
         };
@@ -146,7 +151,7 @@ fn scrub_gps(tiff: &mut [u8]) {
         t.zero(e, 12);
     }
     // No entries; the next-IFD link that now follows the count reads as 0 (none).
-    t.zero(gps, 2);
+    t.zero(ifd, 2);
 }
 
 fn png(b: &[u8]) -> Result<Vec<u8>, String> {
@@ -318,6 +323,24 @@ mod tests {
     }
 
     /// Broken files are refused, never passed through.
+    /// Regression (fuzz/regressions/photometa/two-gps-pointers.jpg): IFD0 with two GPS
+    /// pointers had only the last GPS IFD emptied; the first kept its latitude.
+    #[test]
+    fn two_gps_pointers_are_both_emptied() {
+        let jpeg = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/photometa/two-gps-pointers.jpg"
+        ))
+        .unwrap();
+        let out = strip_location(&jpeg).unwrap();
+        // The TIFF block starts after SOI, the APP1 header and `Exif\0\0` (2+4+6 bytes);
+        // its GPS IFDs are at 38 and 56, each now with no entry and no "N" left.
+        let tiff = &out[12..];
+        assert_eq!(&tiff[38..40], &[0, 0]);
+        assert_eq!(&tiff[56..58], &[0, 0]);
+        assert!(!tiff[38..].contains(&b'N'), "{tiff:?}");
+    }
+
     #[test]
     fn malformed_images_are_refused() {
         assert!(strip_location(b"\xFF\xD8\xFF\xE1\xFF\xFF").is_err());

@@ -18,6 +18,16 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+
+# The dependency tree against deny.toml: licences, banned crates, sources (crates.io only).
+# Advisories need the advisory database, from outside the registries CI reaches. The
+# install is about 250 s of CPU (README, "Dependency checks"), once per machine.
+CARGO_DENY_VERSION=0.20.2
+if ! cargo deny --version 2>/dev/null | grep -qF "$CARGO_DENY_VERSION"; then
+  cargo install --locked cargo-deny --version "$CARGO_DENY_VERSION"
+fi
+cargo deny check licenses bans sources
+
 cargo test
 # The Debian package: built from the binary the tests just built, installed, checked.
 bash tests/package.sh

@@ -23,6 +23,12 @@ pub const PAGE_GENERIC_DESKTOP: u16 = 0x01;
 /// Generic Desktop / Keyboard.
 pub const USAGE_KEYBOARD: u16 = 0x06;
 
+/// The longest report the kernel's HID core takes (`HID_MAX_BUFFER_SIZE`, 16 KiB), in
+/// bits. A field past it can never arrive, so a descriptor claiming one (a broken or
+/// hostile device: Report Count 0xFFFFFFFF) is not believed: its elements are not walked
+/// one by one (four billion of them would hang discovery) and its report length is capped.
+pub const MAX_REPORT_BITS: u32 = 16_384 * 8;
+
 /// One Input field of a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
@@ -176,8 +182,13 @@ pub fn input_fields(desc: &[u8]) -> Vec<Field> {
         if constant || usages.is_empty() {
             return;
         }
+        let size = u64::from(g.report_size);
+        let fits = |from: u64, bits: u64| from + bits <= u64::from(MAX_REPORT_BITS);
         if !variable || buffered || usages.len() == 1 {
             // An array, a buffered-bytes run, or one usage over every element: one field.
+            if !fits(start.into(), size * u64::from(g.report_count)) {
+                return;
+            }
             out.push(Field {
                 report_id: g.report_id,
                 page: usages[0].0,
@@ -188,15 +199,21 @@ pub fn input_fields(desc: &[u8]) -> Vec<Field> {
             });
             return;
         }
-        for i in 0..g.report_count {
+        for i in 0..g.report_count.min(MAX_REPORT_BITS) {
             let (page, usage) = usages[(i as usize).min(usages.len() - 1)];
-            let bit_offset = start + i * g.report_size;
+            let from = u64::from(start) + u64::from(i) * size;
+            if !fits(from, size) {
+                break;
+            }
+            // Within MAX_REPORT_BITS, so it fits a u32.
+            let bit_offset = from as u32;
             match out.last_mut() {
                 Some(f)
                     if f.report_id == g.report_id
                         && f.page == page
                         && f.usage == usage
-                        && f.bit_offset + f.bit_size * f.count == bit_offset
+                        && u64::from(f.bit_offset) + u64::from(f.bit_size) * u64::from(f.count)
+                            == from
                         && f.bit_size == g.report_size =>
                 {
                     f.count += 1;
@@ -223,7 +240,7 @@ pub fn input_report_len(desc: &[u8], report_id: Option<u8>) -> usize {
             bits = bits.saturating_add(g.report_size.saturating_mul(g.report_count));
         }
     });
-    (bits as usize).div_ceil(8) + usize::from(report_id.is_some())
+    (bits.min(MAX_REPORT_BITS) as usize).div_ceil(8) + usize::from(report_id.is_some())
 }
 
 /// Parses a descriptor written as hex bytes separated by white space (test fixtures,
@@ -254,6 +271,22 @@ pub(crate) mod tests {
             .find(|f| f.page == page && f.usage == usage)
             .cloned()
             .unwrap_or_else(|| panic!("no field {page:#x}:{usage:#x} in {fields:#?}"))
+    }
+
+    /// Regression (fuzz/regressions/hiddesc/huge-report-count): Report Count 0xFFFFFFFF
+    /// of 0xFFFF-bit elements with two usages overflowed the bit offsets (a panic in debug
+    /// builds, wrapped offsets in release) and walked four billion elements. Now the
+    /// elements past the largest report the kernel takes are not believed.
+    #[test]
+    fn huge_report_count_neither_overflows_nor_hangs() {
+        let desc = from_hex("05 8C 09 FE 09 FF 76 FF FF 97 FF FF FF FF 81 02").unwrap();
+        let fields = input_fields(&desc);
+        let len = input_report_len(&desc, None);
+        assert_eq!(len, MAX_REPORT_BITS as usize / 8);
+        for f in &fields {
+            let end = u64::from(f.bit_offset) + u64::from(f.bit_size) * u64::from(f.count);
+            assert!(end <= len as u64 * 8, "{f:?}");
+        }
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("cli",       "engine store config i18n privacy views photos manifest sheet board http \
                    control devices printing sync app format sync_status labels"),
     ("main",      "cli"),
+    // The fuzz targets' properties (`fuzz/`, replayed by `tests/it/fuzz_corpus.rs`): they
+    // call the parsers and renderers of the edges directly. Nothing names it back.
+    ("fuzzing",   "domain devices label photometa feed sync manifest config"),
 ];
 
 /// The state machine's entry point and its only callers: the engine, and the domain itself
