@@ -71,7 +71,10 @@ pub(super) fn checkpointer(
             .map_err(|e| StoreError::Sql(e).at(db));
         if let Err(e) = &r {
             tracing::warn!(error = %e, "WAL checkpoint failed");
-            if crate::store::durable::is_io_error(e) {
+            if crate::store::durable::is_damage(e) {
+                stats.damaged.store(true, Ordering::SeqCst);
+                stats.set_storage_fault(Some(format!("checkpoint: {e}")));
+            } else if crate::store::durable::is_io_error(e) {
                 stats.set_storage_fault(Some(format!("checkpoint: {e}")));
                 fault.store(true, Ordering::SeqCst);
             }
@@ -80,7 +83,10 @@ pub(super) fn checkpointer(
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
         stop.recv_timeout(std::time::Duration::from_millis(250))
     {
-        if !fault.load(Ordering::SeqCst) && stats.verified.load(Ordering::SeqCst) {
+        if !fault.load(Ordering::SeqCst)
+            && !stats.damaged.load(Ordering::SeqCst)
+            && stats.verified.load(Ordering::SeqCst)
+        {
             checkpoint("PASSIVE");
         }
     }
@@ -313,7 +319,12 @@ impl Engine {
             "storage_error"
         };
         tracing::error!(error = %e, "batch not committed; every input in it was refused");
-        if crate::store::durable::is_io_error(&e) {
+        if crate::store::durable::is_damage(&e) {
+            // Whoever meets the damage first (a batch, the prune, the checkpointer or the
+            // integrity check) stops the station for good: no repair re-reads the file.
+            self.stats.damaged.store(true, Ordering::SeqCst);
+            self.stats.set_storage_fault(Some(detail.clone()));
+        } else if crate::store::durable::is_io_error(&e) {
             self.repair(&detail);
         }
         let refused = out

@@ -88,6 +88,16 @@ pub fn is_io_error(e: &StoreError) -> bool {
     )
 }
 
+/// True for the errors that mean the file itself is damaged (SQLite read a page that is
+/// not what it wrote): a re-check cannot heal it, only a restore can.
+pub fn is_damage(e: &StoreError) -> bool {
+    matches!(e, StoreError::Corrupt { .. })
+        || matches!(
+            e.sqlite_code(),
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        )
+}
+
 /// The wal-index header's view of the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalEnd {
