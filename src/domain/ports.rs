@@ -44,6 +44,16 @@ impl OperatorInfo {
     pub fn primary_role(&self) -> Role {
         self.roles.iter().copied().max().unwrap_or(Role::Keeper)
     }
+    /// The role an operator acts in when they log in at a bench: keeper, the bench's
+    /// role, whenever they hold it (a keeper who also inspects is a keeper at the bench);
+    /// otherwise the most capable role they hold.
+    pub fn bench_role(&self) -> Role {
+        if self.has(Role::Keeper) {
+            Role::Keeper
+        } else {
+            self.primary_role()
+        }
+    }
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

@@ -155,7 +155,7 @@ fn login(
         .ok_or_else(|| DomainError::UnknownOperator {
             badge: badge.as_str().to_string(),
         })?;
-    let role = op.primary_role();
+    let role = op.bench_role();
     if let Some(s) = session {
         out.push(
             None,

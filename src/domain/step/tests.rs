@@ -401,3 +401,51 @@ fn only_a_supervisor_closes_a_note() {
     }
     assert!(st.rtv_notes[&no].closed.is_none());
 }
+
+/// A lookup that knows one operator who is both keeper and inspector.
+struct KeeperInspector;
+impl Lookup for KeeperInspector {
+    fn manifest(&self, w: &str) -> Option<ManifestEntry> {
+        Lk.manifest(w)
+    }
+    fn operator(&self, badge: &str) -> Option<OperatorInfo> {
+        (badge == "030").then(|| OperatorInfo {
+            badge: badge.to_string(),
+            roles: vec![Role::Inspector, Role::Keeper],
+        })
+    }
+    fn defect_reason(&self, code: &str) -> Option<DefectReasonInfo> {
+        Lk.defect_reason(code)
+    }
+    fn bin(&self, code: &BinCode) -> Option<BinClass> {
+        Lk.bin(code)
+    }
+}
+
+/// At the bench a person acts as keeper when they hold that role, even if they also
+/// inspect: the login and the bench's scans are journaled as `keeper:…`.
+#[test]
+fn a_keeper_who_also_inspects_is_a_keeper_at_the_bench() {
+    let mut st = Station::default();
+    let cmd = Command::Scan {
+        bench: "bench-1".into(),
+        text: "030".into(),
+        class: crate::domain::scan::ScanClass::Badge(Badge::parse("030").unwrap()),
+    };
+    let tr = step(&st, &KeeperInspector, &cfg(), cmd, now()).unwrap();
+    let role = tr.events.iter().find_map(|e| match &e.body {
+        EventBody::LoggedIn { role, .. } => Some(*role),
+        _ => None,
+    });
+    assert_eq!(role, Some(Role::Keeper));
+    for ev in &tr.events {
+        st.apply(ev);
+    }
+    let cmd = Command::Scan {
+        bench: "bench-1".into(),
+        text: "CMD-CANCEL".into(),
+        class: crate::domain::scan::ScanClass::Command(crate::domain::scan::CommandCode::Cancel),
+    };
+    let tr = step(&st, &KeeperInspector, &cfg(), cmd, now()).unwrap();
+    assert_eq!(tr.events[0].actor, Actor("keeper:030".into()));
+}
