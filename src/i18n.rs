@@ -493,12 +493,32 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
             template(lang, &format!("{k}.{v}"))
                 .map(str::to_string)
                 .unwrap_or(v.clone())
+        } else if *k == "zone" {
+            zone_names(lang, v)
         } else {
             v.clone()
         };
         out = out.replace(&format!("{{{k}}}"), &value);
     }
     out
+}
+
+/// Ledger zone names (`good`, `defect/D01`, several joined by commas) in `lang`: the
+/// zone's name from the table, then its bin (`不良区 D01`, `Defect zone D01`).
+fn zone_names(lang: Lang, zones: &str) -> String {
+    let names: Vec<String> = zones
+        .split(',')
+        .map(|z| {
+            let (class, bin) = z.split_once('/').unwrap_or((z, ""));
+            let name = template(lang, &format!("zone.{class}")).unwrap_or(class);
+            if bin.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} {bin}")
+            }
+        })
+        .collect();
+    names.join(if lang == Lang::Zh { "、" } else { ", " })
 }
 
 /// Every string of the table in `lang`, for pages (`GET /api/v1/i18n`): the page's own
@@ -556,6 +576,32 @@ mod tests {
         assert_eq!(
             message(Lang::En, "role_not_allowed", &p),
             "Role inspector may not void a return"
+        );
+    }
+
+    /// A put-away names its zones and bins in the operator's language, never `defect/D01`.
+    #[test]
+    fn zones_are_named_in_the_operators_language() {
+        let p = [
+            ("return_id", "R-1".to_string()),
+            ("items", "3".to_string()),
+            ("zone", "defect/D01,good".to_string()),
+        ];
+        assert_eq!(
+            message(Lang::Zh, "put_away", &p),
+            "R-1:3 件已上架到 不良区 D01、良品区"
+        );
+        assert_eq!(
+            message(Lang::En, "put_away", &p),
+            "R-1: 3 item(s) put away to Defect zone D01, Good zone"
+        );
+        let p = [
+            ("item_no", "2".to_string()),
+            ("zone", "pending".to_string()),
+        ];
+        assert_eq!(
+            message(Lang::Zh, "item_not_in_zone", &p),
+            "第 2 件不在 待处理区"
         );
     }
 
