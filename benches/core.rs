@@ -790,15 +790,41 @@ async fn submitter(
     let r = h.scan(&bench, b"OP-017".to_vec()).await;
     lat.push(t.elapsed());
     check.check(|| format!("{bench} login"), "logged_in", &r);
-    let mut p = 0u64;
-    'outer: loop {
-        let wb = waybill(n as u64 + 10, p);
-        for (i, bytes) in parcel(&wb).into_iter().enumerate() {
-            if !claim() {
-                break 'outer;
+    parcels(
+        &h,
+        &bench,
+        n as u64 + 10,
+        None,
+        &mut lat,
+        &mut check,
+        |_| claim(),
+    )
+    .await;
+    (lat, check)
+}
+
+/// Whole parcels scanned at `bench` one code at a time, each sent when the previous one is
+/// answered (and, with `tick`, when the pace allows), while `more(scans so far)` says so;
+/// each scan's latency goes to `lat`, its answer to `check`.
+async fn parcels(
+    h: &EngineHandle,
+    bench: &str,
+    id: u64,
+    mut tick: Option<&mut tokio::time::Interval>,
+    lat: &mut Vec<Duration>,
+    check: &mut ReplyCheck,
+    mut more: impl FnMut(usize) -> bool,
+) {
+    for p in 0u64.. {
+        for (i, bytes) in parcel(&waybill(id, p)).into_iter().enumerate() {
+            if !more(lat.len()) {
+                return;
+            }
+            if let Some(t) = tick.as_mut() {
+                t.tick().await;
             }
             let t = Instant::now();
-            let r = h.scan(&bench, bytes).await;
+            let r = h.scan(bench, bytes).await;
             lat.push(t.elapsed());
             check.check(
                 || format!("{bench} parcel {p} scan {i}"),
@@ -806,18 +832,20 @@ async fn submitter(
                 &r,
             );
         }
-        p += 1;
     }
-    (lat, check)
 }
 
-fn sustained(state_dir: &Path) -> Sustained {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// The runtime the concurrent phases run their benches on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime");
-    rt.block_on(async {
+        .expect("runtime")
+}
+
+fn sustained(state_dir: &Path) -> Sustained {
+    runtime().block_on(async {
         let eng = start_engine(state_dir);
         let thread = engine_thread_dir();
         let budget = Arc::new(AtomicU64::new(0));
@@ -881,34 +909,13 @@ async fn keeper(h: EngineHandle, bench: &str, id: u64) -> (Vec<Duration>, ReplyC
     let mut tick = tokio::time::interval(Duration::from_millis(KEEPER_EVERY_MS));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut lat = Vec::with_capacity(KEEPER_SCANS);
-    let mut p = 0;
-    'parcels: loop {
-        for (i, bytes) in parcel(&waybill(id, p)).into_iter().enumerate() {
-            if lat.len() == KEEPER_SCANS {
-                break 'parcels;
-            }
-            tick.tick().await;
-            let t = Instant::now();
-            let r = h.scan(bench, bytes).await;
-            lat.push(t.elapsed());
-            check.check(
-                || format!("{bench} parcel {p} scan {i}"),
-                CYCLE_CODES[i],
-                &r,
-            );
-        }
-        p += 1;
-    }
+    let more = |n| n < KEEPER_SCANS;
+    parcels(&h, bench, id, Some(&mut tick), &mut lat, &mut check, more).await;
     (lat, check)
 }
 
 fn burst(state_dir: &Path) -> Burst {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         let eng = start_engine(state_dir);
         let h = eng.handle.clone();
         let (alone, mut check) = keeper(h.clone(), "bench-keeper", 70).await;
