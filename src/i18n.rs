@@ -198,6 +198,27 @@ const TABLE: &[(&str, &str, &str)] = &[
         "此前已记录,未重复记录",
         "recorded before; not recorded again",
     ),
+    // `returns list` and `returns show` (src/cli/render.rs).
+    ("cli.col.return_id", "退件号", "return"),
+    ("cli.col.waybill", "运单号", "waybill"),
+    ("cli.col.kind", "类型", "kind"),
+    ("cli.col.stage", "阶段", "stage"),
+    ("cli.col.customer", "客户", "customer"),
+    ("cli.col.items", "件数", "items"),
+    ("cli.col.received", "签收时间", "received"),
+    ("cli.show.order", "订单", "order"),
+    ("cli.show.received_by", "签收人", "by"),
+    ("cli.show.refund_due_by", "退款截止", "refund due by"),
+    (
+        "cli.show.exchange_ship_by",
+        "换货发出截止",
+        "exchange ship by",
+    ),
+    ("cli.show.items", "商品", "items"),
+    ("cli.show.zone", "库区", "zone"),
+    ("cli.show.grade", "等级", "grade"),
+    ("cli.show.defects", "缺陷", "defects"),
+    ("cli.show.events", "事件", "events"),
     // Domain errors.
     (
         "login_required",
@@ -505,7 +526,7 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
 
 /// Ledger zone names (`good`, `defect/D01`, several joined by commas) in `lang`: the
 /// zone's name from the table, then its bin (`不良区 D01`, `Defect zone D01`).
-fn zone_names(lang: Lang, zones: &str) -> String {
+pub fn zone_names(lang: Lang, zones: &str) -> String {
     let names: Vec<String> = zones
         .split(',')
         .map(|z| {
