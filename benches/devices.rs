@@ -268,8 +268,9 @@ fn scan_to_label(base: &Path) -> (Vec<f64>, usize) {
             .unwrap_or_else(|_| panic!("no label for parcel {i}"));
         samples.push(ms(t1 - t0));
         let text = String::from_utf8_lossy(&job);
+        // The id's text field (the barcode's field carries subset invocation codes).
         let id = text
-            .split("R-ST01-")
+            .split("^FDR-ST01-")
             .nth(1)
             .map(|r| r.chars().take(13).collect::<String>())
             .unwrap_or_default();
