@@ -92,8 +92,7 @@ pub fn defect_items(r: &Reader) -> Result<Vec<DefectItem>, StoreError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = Vec::new();
     for (id, state) in rows {
-        let v: Value = serde_json::from_str(&state)
-            .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))?;
+        let v = super::working::whole_state(conn, &id, &state)?;
         let here: Vec<&Value> = (v["items"].as_array().into_iter().flatten())
             .filter(|i| {
                 i["voided"] != Value::Bool(true)

@@ -1,7 +1,7 @@
 //! Opening the station database and writing to it: the writer's [`Store`], one [`Batch`]
 //! per group commit, and the projection snapshots written with each batch.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
@@ -293,7 +293,7 @@ impl Store {
             tx,
             next_seq: &mut self.next_seq,
             seq: 0,
-            returns: BTreeSet::new(),
+            returns: BTreeMap::new(),
             benches: BTreeSet::new(),
         })
     }
@@ -306,7 +306,9 @@ pub struct Batch<'a> {
     next_seq: &'a mut i64,
     /// Events appended so far in this batch.
     seq: i64,
-    returns: BTreeSet<ReturnId>,
+    /// The returns this batch touched, each with the items its events changed: their rows
+    /// and the return's header are written at commit, the other items' rows are not.
+    returns: BTreeMap<ReturnId, BTreeSet<u32>>,
     benches: BTreeSet<String>,
 }
 
@@ -375,7 +377,7 @@ impl Batch<'_> {
             super::working::move_stock(&self.tx, sku, from, to, i64::from(*qty))?;
         }
         if let Some(r) = &ev.return_id {
-            self.returns.insert(r.clone());
+            (self.returns.entry(r.clone()).or_default()).extend(ev.body.touched_items());
         }
         match &ev.body {
             EventBody::LoggedIn { bench, .. }
@@ -401,9 +403,9 @@ impl Batch<'_> {
             self.benches.extend(st.benches.keys().cloned());
         }
         {
-            for id in &self.returns {
+            for (id, items) in &self.returns {
                 if let Some(r) = st.returns.get(id) {
-                    upsert_return(&self.tx, r)?;
+                    upsert_return(&self.tx, r, Some(items))?;
                 }
             }
             let mut ub = self.tx.prepare_cached(
@@ -421,11 +423,38 @@ impl Batch<'_> {
     }
 }
 
-/// Write one return's snapshot row.
+/// Write one return's header row and the rows of `items` (None: every item).
 pub(super) fn upsert_return(
     conn: &Connection,
     r: &crate::domain::model::Return,
+    items: Option<&BTreeSet<u32>>,
 ) -> Result<(), StoreError> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO return_items(return_id, item_no, state) VALUES (?1, ?2, ?3)
+         ON CONFLICT(return_id, item_no) DO UPDATE SET state = excluded.state",
+    )?;
+    // Items are numbered from 1 in order, so item n is at n − 1 (searched if not).
+    let item = |n: u32| {
+        r.items
+            .get((n as usize).wrapping_sub(1))
+            .filter(|i| i.item_no == n)
+            .or_else(|| r.items.iter().find(|i| i.item_no == n))
+    };
+    let mut write = |i: &crate::domain::model::Item| {
+        put.execute(params![
+            r.id.as_str(),
+            i.item_no,
+            snapshot::item_json(i).to_string()
+        ])
+        .map(drop)
+    };
+    match items {
+        None => r.items.iter().try_for_each(&mut write)?,
+        Some(set) => set
+            .iter()
+            .filter_map(|n| item(*n))
+            .try_for_each(&mut write)?,
+    }
     conn.prepare_cached(
         "INSERT INTO returns(return_id, waybill, kind, stage, received_at, updated_at, state)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -439,7 +468,7 @@ pub(super) fn upsert_return(
         r.stage().as_str(),
         codec::fmt_time(r.received_at),
         codec::fmt_time(r.updated_at),
-        snapshot::return_json(r).to_string()
+        snapshot::return_header_json(r).to_string()
     ])?;
     Ok(())
 }

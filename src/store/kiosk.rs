@@ -103,10 +103,7 @@ fn return_state(r: &Reader, id: &str) -> Result<Option<Value>, StoreError> {
         )
         .optional()?;
     state
-        .map(|s| {
-            serde_json::from_str(&s)
-                .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))
-        })
+        .map(|s| super::working::whole_state(r.sql(), id, &s))
         .transpose()
 }
 

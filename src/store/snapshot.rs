@@ -19,7 +19,17 @@ use crate::domain::ids::{Badge, BinCode, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::{BinClass, Grade, ReturnKind, Role, Visual};
 use crate::domain::model::{Bench, BinEdit, Item, Return, RtvClosed, RtvNote, Session, Station};
 
+/// A return's whole snapshot: its header ([`return_header_json`]) with its items.
 pub fn return_json(r: &Return) -> Value {
+    let mut v = return_header_json(r);
+    v["items"] = r.items.iter().map(item_json).collect();
+    v
+}
+
+/// A return's row in `returns`: everything but its items, which have rows of their own
+/// (`return_items`, one per item: a scan rewrites its item and this header, never the
+/// whole return), and `item_count`, the items not voided (what lists show).
+pub fn return_header_json(r: &Return) -> Value {
     json!({
         "id": r.id.as_str(),
         "waybill": r.waybill.as_str(),
@@ -43,7 +53,7 @@ pub fn return_json(r: &Return) -> Value {
         "first_checked_by": r.first_checked_by,
         "exchange_ship_by": r.exchange_ship_by.map(fmt_time),
         "refund_due_by": r.refund_due_by.map(fmt_time),
-        "items": r.items.iter().map(item_json).collect::<Vec<_>>(),
+        "item_count": r.items.iter().filter(|i| !i.voided).count(),
         "closed": r.closed,
         "voided": r.voided,
         "updated_at": fmt_time(r.updated_at),
@@ -52,7 +62,8 @@ pub fn return_json(r: &Return) -> Value {
     })
 }
 
-fn item_json(i: &Item) -> Value {
+/// One item's row in `return_items`.
+pub fn item_json(i: &Item) -> Value {
     json!({
         "item_no": i.item_no,
         "sku": i.sku,

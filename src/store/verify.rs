@@ -155,12 +155,13 @@ pub fn rebuild(conn: &mut Connection) -> Result<Verification, StoreError> {
     }
     let tx = conn.transaction()?;
     tx.execute_batch(
-        "DELETE FROM returns; DELETE FROM benches; DELETE FROM ledger; DELETE FROM stock;",
+        "DELETE FROM returns; DELETE FROM return_items; DELETE FROM benches; DELETE FROM ledger;
+         DELETE FROM stock;",
     )?;
     snapshot::replace_meta(&tx, &st)?;
     {
         for r in st.returns.values() {
-            upsert_return(&tx, r)?;
+            upsert_return(&tx, r, None)?;
         }
         let mut ub = tx.prepare("INSERT INTO benches(bench, state) VALUES (?1, ?2)")?;
         for (name, b) in &st.benches {

@@ -33,7 +33,7 @@ pub fn load_open(conn: &Connection) -> Result<Station, StoreError> {
     let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     for row in rows {
         let (id, state) = row?;
-        st.admit(decode_return(&id, &state)?);
+        st.admit(decode_return(conn, &id, &state)?);
     }
     load_benches(conn, &mut st)?;
     let held: Vec<ReturnId> = st
@@ -62,7 +62,7 @@ pub fn load_station(conn: &Connection) -> Result<Station, StoreError> {
     let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     for row in rows {
         let (id, state) = row?;
-        let r = decode_return(&id, &state)?;
+        let r = decode_return(conn, &id, &state)?;
         let n = st.numbers.entry(r.id.date()).or_insert(0);
         *n = (*n).max(r.id.number());
         st.admit(r);
@@ -79,7 +79,7 @@ pub fn fetch(conn: &Connection, id: &str) -> Result<Option<Return>, StoreError> 
         .prepare_cached("SELECT state FROM returns WHERE return_id = ?1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
-    state.map(|s| decode_return(id, &s)).transpose()
+    state.map(|s| decode_return(conn, id, &s)).transpose()
 }
 
 /// The return received under `waybill`, or None.
@@ -88,7 +88,7 @@ pub fn fetch_by_waybill(conn: &Connection, waybill: &str) -> Result<Option<Retur
         .prepare_cached("SELECT return_id, state FROM returns WHERE waybill = ?1")?
         .query_row([waybill], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    row.map(|(id, s)| decode_return(&id, &s)).transpose()
+    row.map(|(id, s)| decode_return(conn, &id, &s)).transpose()
 }
 
 /// The highest return number used on `date` by this station (0: none yet): a range of
@@ -120,10 +120,31 @@ pub fn last_number(
     Ok(max)
 }
 
-fn decode_return(id: &str, state: &str) -> Result<Return, StoreError> {
-    let v: Value = serde_json::from_str(state)
-        .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))?;
+fn decode_return(conn: &Connection, id: &str, state: &str) -> Result<Return, StoreError> {
+    let v = whole_state(conn, id, state)?;
     snapshot::return_from_json(&v).map_err(|e| StoreError::decode(format!("returns[{id}]"), e))
+}
+
+/// A return's whole snapshot: its `returns` row (`header`, JSON text) with its items from
+/// `return_items`, in item order — the shape every reader of a return's state takes.
+pub fn whole_state(conn: &Connection, id: &str, header: &str) -> Result<Value, StoreError> {
+    let mut v: Value = serde_json::from_str(header)
+        .map_err(|e| StoreError::decode(format!("returns[{id}]"), e.to_string()))?;
+    let mut q = conn.prepare_cached(
+        "SELECT item_no, state FROM return_items WHERE return_id = ?1 ORDER BY item_no",
+    )?;
+    let rows = q.query_map([id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut items = Vec::new();
+    for row in rows {
+        let (n, text) = row?;
+        items.push(
+            serde_json::from_str::<Value>(&text).map_err(|e| {
+                StoreError::decode(format!("return_items[{id}, {n}]"), e.to_string())
+            })?,
+        );
+    }
+    v["items"] = Value::Array(items);
+    Ok(v)
 }
 
 fn load_benches(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {

@@ -382,3 +382,76 @@ fn every_kind_from_receipt_to_disposition() {
         .unwrap();
     assert_eq!(cust_row["customer"], "张**", "names are masked in lists");
 }
+
+/// A valid EAN-13 for `n` (a 690… prefix and its check digit).
+fn ean13(n: u32) -> String {
+    let body = format!("690{n:09}");
+    let sum: u32 = body
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+/// A wholesale return of 400 units: each scan writes what it changed — the item it added
+/// and the return's header — never the whole return again, so the 400th scan hands SQLite
+/// about as many bytes as the first (the store's SQL trace counts the values bound to
+/// every write). Then the return reads back whole and `journal verify` proves the rows.
+#[test]
+fn a_scan_writes_its_item_not_the_whole_return() {
+    const ITEMS: u32 = 400;
+    let st = Station::new("");
+    let trace = st.config.with_file_name("sql-trace.log");
+    let d = st.start_with_env("RETURNSD_TEST_SQL_TRACE", trace.to_str().unwrap());
+    let mut ctl = crate::kit::control::Ctl::new(st.socket());
+    for code in [
+        "OP-017",
+        "SF1000000000777",
+        "CMD-KIND-CUSTOMER",
+        "CMD-UNPACK",
+    ] {
+        let v = ctl.scan("bench-1", code).unwrap();
+        assert_eq!(v["ok"], true, "{code}: {v}");
+    }
+    // Bytes bound to the writes of each product scan, read from the trace between scans.
+    let written_since = |from: usize| -> (usize, usize) {
+        let text = std::fs::read(&trace).unwrap();
+        let bytes = String::from_utf8_lossy(&text[from..])
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter(|(_, sql)| {
+                let verb = sql.split_whitespace().next().unwrap_or("");
+                ["INSERT", "UPDATE", "REPLACE", "DELETE"].contains(&verb)
+            })
+            .map(|(n, _)| n.parse::<usize>().unwrap())
+            .sum();
+        (bytes, text.len())
+    };
+    let mut at = std::fs::metadata(&trace).unwrap().len() as usize;
+    let mut per_scan = Vec::new();
+    for n in 1..=ITEMS {
+        let v = ctl.scan("bench-1", &ean13(n)).unwrap();
+        assert_eq!(v["stored"], true, "item {n}: {v}");
+        let (bytes, end) = written_since(at);
+        per_scan.push(bytes);
+        at = end;
+    }
+    d.stop();
+    let (first, last) = (per_scan[0], per_scan[ITEMS as usize - 1]);
+    assert!(first > 0, "the trace saw the first scan's writes");
+    assert!(
+        last as f64 <= 1.5 * first as f64,
+        "item {ITEMS}'s scan wrote {last} bytes, item 1's {first}: {per_scan:?}"
+    );
+    let out = st.cli_ok(&["returns", "list", "--json"]);
+    let row: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(row["items"], json!(ITEMS), "{row}");
+    let id = row["return_id"].as_str().unwrap();
+    let shown = st.cli_ok(&["returns", "show", id, "--json"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    let items = shown["items"].as_array().unwrap();
+    assert_eq!(items.len(), ITEMS as usize);
+    assert_eq!(items[399]["item_no"], json!(ITEMS));
+    crate::support::assert_journal_verifies(&st);
+}

@@ -1767,8 +1767,12 @@ fn run_engine_case(benches: usize, steps: &[Step]) -> Result<(), TestCaseError> 
     let mut drive = || -> Result<(), TestCaseError> {
         let mut i = 0;
         while i < steps.len() {
-            // A chunk: this input and the following ones whose `dt_ms % 3 == 0`, sent
-            // together at one clock reading so the engine may group-commit several.
+            // A chunk: this input and the following ones whose `dt_ms % 3 == 0` from the
+            // same source (bench or operator), sent together at one clock reading so the
+            // engine may group-commit several. One source only: the engine takes the inputs
+            // of different sources round-robin (fair group commit), so their order within
+            // a batch is the engine's to choose, not the order they were sent in
+            // (`tests/it/devices.rs` and `engine::fair` test that interleaving).
             let mut j = i + 1;
             while j < steps.len() && steps[j].dt_ms.is_multiple_of(3) && j - i < 8 {
                 j += 1;
@@ -1778,8 +1782,17 @@ fn run_engine_case(benches: usize, steps: &[Step]) -> Result<(), TestCaseError> 
             let now = DateTime::from_timestamp_millis(now_ms).expect("now");
             let mut inputs = Vec::new();
             let mut expected = Vec::new();
-            for s in &steps[i..j] {
+            let mut source = None;
+            for (k, s) in steps.iter().enumerate().take(j).skip(i) {
                 let input = resolve(&model, benches, &s.op);
+                let from = match &input {
+                    Input::Scan { bench, .. } => format!("bench {bench}"),
+                    Input::Api { op, .. } => format!("operator {}", op.badge.as_str()),
+                };
+                if source.get_or_insert_with(|| from.clone()) != &from {
+                    j = k;
+                    break;
+                }
                 // The engine authorises API operators against its reference data first.
                 let refused = match &input {
                     Input::Api { op, .. } => match lk.operator(op.badge.as_str()) {

@@ -5,7 +5,7 @@
 //! These types deliberately do not implement `Debug`, so they cannot end up in a log line.
 
 use rusqlite::OptionalExtension;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::super::reader::Sql;
 use super::super::{JOURNAL_COLUMNS, JournalRow, Read, StoreError, feed_items};
@@ -113,11 +113,9 @@ pub fn list(db: &dyn Read, f: &ReturnFilter) -> Result<Vec<ReturnRow>, StoreErro
     for row in rows {
         let (return_id, waybill, kind, stage, received_at, state) = row?;
         let customer = customer(db, &waybill);
+        // The header row (no items): `item_count` is the items not voided.
         let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
-        let items = state["items"]
-            .as_array()
-            .map(|a| a.iter().filter(|i| i["voided"] != json!(true)).count())
-            .unwrap_or(0);
+        let items = state["item_count"].as_u64().unwrap_or(0) as usize;
         out.push(ReturnRow {
             return_id,
             waybill,
@@ -154,10 +152,7 @@ pub fn state(db: &dyn Read, id: &str) -> Result<Option<Value>, StoreError> {
         )
         .optional()?;
     state
-        .map(|s| {
-            serde_json::from_str(&s)
-                .map_err(|e| StoreError::decode(format!("returns[{id}].state"), e.to_string()))
-        })
+        .map(|s| crate::store::working::whole_state(db.sql(), id, &s))
         .transpose()
 }
 
