@@ -425,6 +425,24 @@ const TABLE: &[(&str, &str, &str)] = &[
         "退货工作台命令条码",
         "Returns bench command codes",
     ),
+    ("sheet.badges_title", "操作员工牌", "Operator badges"),
+    ("sheet.bins_title", "库位标签", "Bin labels"),
+    (
+        "sheet.badge",
+        "工牌 {badge} · {roles}",
+        "Badge {badge} · {roles}",
+    ),
+    ("sheet.bin", "{zone} · 库位 {bin}", "{zone} · bin {bin}"),
+    (
+        "sheet.page",
+        "{title}(第 {page}/{pages} 页)",
+        "{title} (page {page} of {pages})",
+    ),
+    (
+        "sheet.empty",
+        "没有可打印的条码:请在配置中添加 [[operators]] 或 [[zones.bins]]",
+        "nothing to print: the config has no [[operators]] or [[zones.bins]] for this sheet",
+    ),
     ("cmd.unpack", "拆包并打印标签", "Unpack and print label"),
     (
         "cmd.done",

@@ -40,7 +40,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Cmd::Devices {
             json, sysfs, dev, ..
         } => local::devices(json, sysfs, dev),
-        Cmd::Commands { out, font } => local::command_sheet(&out, font.as_deref()),
+        Cmd::Commands {
+            out,
+            font,
+            badges,
+            bins,
+        } => local::command_sheet(config, &out, font.as_deref(), badges, bins),
         Cmd::Ping { json } => live::ping(config, json),
         Cmd::Sync {
             cmd: SyncCmd::Status { json },
