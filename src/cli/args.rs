@@ -70,6 +70,14 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ReturnsCmd,
     },
+    /// Stock per zone and SKU as the ledger has it: the units waiting in each zone and
+    /// bin (a restock takes them out), and the totals that left (to the vendor, to the
+    /// customer, back to sellable stock).
+    Stock {
+        /// One JSON object a line (`zone`, `sku`, `qty`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Export journal events.
     Export {
         /// RFC 3339 time or YYYY-MM-DD (station time zone).

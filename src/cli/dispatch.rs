@@ -58,6 +58,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         } => ops::scan(config, bench, retry_for, json, codes),
         Cmd::Operator(cmd) => ops::command(config, cmd),
         Cmd::Returns { cmd } => reads::returns(config, cmd),
+        Cmd::Stock { json } => reads::stock(config, json),
         Cmd::Print {
             cmd: PrintCmd::Queue { all, limit, json },
         } => reads::print_queue(config, all, limit, json),

@@ -126,6 +126,28 @@ pub fn returns_json_lines(rows: &[ReturnRow]) -> String {
     out
 }
 
+/// `stock`: each zone (translated, the bin kept: `Good zone A01`), SKU and units.
+pub fn stock_table(rows: &[(String, String, i64)], lang: Lang) -> String {
+    let mut out = format!("{:<28} {:<20} {:>6}\n", "zone", "sku", "qty");
+    for (zone, sku, qty) in rows {
+        let (base, bin) = zone.split_once('/').unwrap_or((zone, ""));
+        let name = message(lang, &format!("zone.{base}"), &[]);
+        let shown = format!("{name} {bin}");
+        let _ = writeln!(out, "{:<28} {:<20} {:>6}", shown.trim_end(), sku, qty);
+    }
+    if rows.is_empty() {
+        out.push_str("-\n");
+    }
+    out
+}
+
+/// `stock --json`: one `{zone, sku, qty}` a line, zones as the ledger names them.
+pub fn stock_json_lines(rows: &[(String, String, i64)]) -> String {
+    rows.iter()
+        .map(|(zone, sku, qty)| format!("{}\n", json!({"zone": zone, "sku": sku, "qty": qty})))
+        .collect()
+}
+
 /// `returns show`: the return's facts, its items (voided ones left out) and its events.
 /// `st` carries the customer fields as they may be shown (masked unless revealed).
 pub fn return_text(id: &str, st: &Value, events: &[Value], tz: &chrono_tz::Tz) -> String {
@@ -384,6 +406,30 @@ pub fn import_text(file: &std::path::Path, r: &ImportReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `returnsd stock` names each zone in the station's language, keeping the bin.
+    #[test]
+    fn stock_names_zones_in_the_station_language() {
+        let rows = [
+            ("good/A01".to_string(), "SKU-A".to_string(), 2),
+            ("sellable".to_string(), "SKU-B".to_string(), 1),
+        ];
+        let zh = stock_table(&rows, Lang::Zh);
+        assert!(
+            zh.contains("良品区 A01") && zh.contains("已退库入可售库存"),
+            "{zh}"
+        );
+        let en = stock_table(&rows, Lang::En);
+        assert!(
+            en.contains("Good zone A01") && en.contains("Back in sellable stock"),
+            "{en}"
+        );
+        assert_eq!(
+            stock_json_lines(&rows[..1]),
+            "{\"qty\":2,\"sku\":\"SKU-A\",\"zone\":\"good/A01\"}\n"
+        );
+        assert_eq!(stock_table(&[], Lang::En).lines().nth(1), Some("-"));
+    }
 
     /// An answer's line carries its tag, the message in the station's language, its seqs
     /// and, for an answer given before, that it was not recorded again.

@@ -1,7 +1,7 @@
 //! Stock per zone through the real daemon: good units put away count in their zone or
 //! bin while they wait; a restock (CLI or API) moves them out to `sellable` stock in the
-//! same transaction as `return.restocked`, so `GET /zones`, the `stock` table and the
-//! bin's units show only what still waits, and `journal verify` agrees.
+//! same transaction as `return.restocked`, so `GET /zones`, `returnsd stock`, the `stock`
+//! table and the bin's units show only what still waits, and `journal verify` agrees.
 
 use std::collections::BTreeMap;
 
@@ -48,6 +48,17 @@ fn stock_table(st: &Station) -> BTreeMap<String, i64> {
         .unwrap()
 }
 
+/// `returnsd stock --json` beside the running daemon, zone → units.
+fn cli_stock(st: &Station) -> BTreeMap<String, i64> {
+    let mut per = BTreeMap::new();
+    for line in st.cli_ok(&["stock", "--json"]).lines() {
+        let v: Value = serde_json::from_str(line).expect("one JSON object a line");
+        *per.entry(v["zone"].as_str().unwrap().to_string())
+            .or_insert(0) += v["qty"].as_i64().unwrap();
+    }
+    per
+}
+
 fn map(rows: &[(&str, i64)]) -> BTreeMap<String, i64> {
     rows.iter().map(|(z, n)| (z.to_string(), *n)).collect()
 }
@@ -80,6 +91,12 @@ fn restock_moves_units_out_of_the_good_zone_in_stock_per_zone() {
         "both units wait for an exchange order"
     );
     assert_eq!(a01, 1);
+    assert_eq!(cli_stock(&st), before, "returnsd stock says the same");
+    let text = st.cli_ok(&["stock"]);
+    assert!(
+        text.contains("Good zone A01") && text.lines().any(|l| l.starts_with("Good zone  ")),
+        "{text}"
+    );
 
     st.cli_ok(&["restock", &in_bin, "--badge", "017"]);
     let keeper = login(&a, "017", "1111");
@@ -98,6 +115,12 @@ fn restock_moves_units_out_of_the_good_zone_in_stock_per_zone() {
         "nothing waits in a good zone: both units are back in sellable stock"
     );
     assert_eq!(a01, 0, "the bin no longer counts the restocked unit");
+    assert_eq!(cli_stock(&st), after, "returnsd stock says the same");
+    let text = st.cli_ok(&["stock"]);
+    assert!(
+        text.contains("Back in sellable stock") && !text.contains("Good zone"),
+        "{text}"
+    );
     let retire = post(&a, &sup, "/api/v1/zones/bins/A01/retire", &json!({}));
     assert_eq!(
         retire.status,
