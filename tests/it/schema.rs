@@ -117,18 +117,24 @@ fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
             .find(|r| r[0] == "epoch")
             .map(|r| r[1].clone())
             .expect("epoch in meta");
+        // A database written before restock moved units to `sellable` still has its
+        // restocked unit in bin A01: the first start corrects it with two events (an
+        // `item.moved` and a `ledger.entry`, by `system`). A later one has nothing to fix.
+        let fix = if before[5].1.iter().any(|r| r[0] == "restock_moved") {
+            0
+        } else {
+            2
+        };
         let d = st.start();
         let ping = request(&st.socket(), &json!({"op": "ping"})).unwrap();
         assert_eq!(ping["epoch"], json!(epoch), "v{n}: the epoch is kept");
         let mut ctl = Ctl::new(st.socket());
         let v = ctl.scan("bench-1", "AFTER-UPGRADE").unwrap();
         assert_eq!(v["stored"], true, "v{n}: {v}");
-        // The one-time correction of the restocked return (its unit left in bin A01):
-        // an `item.moved` and a `ledger.entry` to `sellable`, then the new scan.
         assert_eq!(
             v["seq_first"],
-            json!(journal.len() + 3),
-            "v{n}: the journal continues after the correction"
+            json!(journal.len() + fix + 1),
+            "v{n}: the journal continues (after the correction)"
         );
         d.stop();
         assert_eq!(user_version(&st.db()), CURRENT, "v{n}: migrated");
@@ -136,16 +142,19 @@ fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
         let after = rows(&st.db(), n);
         for ((name, was), (_, now)) in before.iter().zip(&after) {
             match name.as_str() {
-                // The correction's two events (by the station), the new scan's event; its
+                // The new scan's event, after the correction's two when there is one; its
                 // bench's snapshot; nothing else.
+                "journal" if fix == 0 => {
+                    assert_eq!(&now[..was.len()], &was[..], "v{n}: journal")
+                }
                 "journal" => {
                     assert_eq!(&now[..was.len()], &was[..], "v{n}: journal");
-                    let fix: Vec<(&str, &str)> = now[was.len()..was.len() + 2]
+                    let added: Vec<(&str, &str)> = now[was.len()..was.len() + 2]
                         .iter()
                         .map(|r| (r[2].as_str(), r[4].as_str()))
                         .collect();
                     assert_eq!(
-                        fix,
+                        added,
                         [("item.moved", "system"), ("ledger.entry", "system")],
                         "v{n}: the correction"
                     );
@@ -156,7 +165,7 @@ fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
                         "v{n}: the restocked unit leaves bin A01"
                     );
                 }
-                "ledger" => {
+                "ledger" if fix > 0 => {
                     assert_eq!(&now[..was.len()], &was[..], "v{n}: ledger");
                     let added: Vec<&[String]> = now[was.len()..].iter().map(|r| &r[1..]).collect();
                     assert_eq!(
@@ -166,7 +175,7 @@ fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
                     );
                 }
                 // The restocked return's unit is now in `sellable`; every other row as it was.
-                "returns" => {
+                "returns" if fix > 0 => {
                     assert_eq!(now.len(), was.len(), "v{n}: returns");
                     for (w, r) in was.iter().zip(now) {
                         let state: Value = serde_json::from_str(&r[5]).unwrap();
