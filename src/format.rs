@@ -1,5 +1,6 @@
 //! Formats the whole station shares: the contract's time format (RFC 3339, UTC,
-//! milliseconds), lowercase hex, and sizes for people. Names nothing else of the crate.
+//! milliseconds), lowercase hex, sizes for people and text padded into terminal columns.
+//! Names nothing else of the crate.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -36,6 +37,41 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1048576.0)
 }
 
+/// Columns a character takes in a terminal: two for East Asian wide and full-width
+/// characters (Chinese, Japanese, Korean, full-width forms), one otherwise.
+fn columns(c: char) -> usize {
+    match u32::from(c) {
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+/// `s` followed by spaces up to `width` terminal columns (Chinese counts two), for tables
+/// that line up in either language; `s` is never cut.
+pub fn pad(s: &str, width: usize) -> String {
+    format!("{s}{}", " ".repeat(width.saturating_sub(text_columns(s))))
+}
+
+/// Spaces up to `width` terminal columns, then `s` (a right-aligned column).
+pub fn pad_left(s: &str, width: usize) -> String {
+    format!("{}{s}", " ".repeat(width.saturating_sub(text_columns(s))))
+}
+
+fn text_columns(s: &str) -> usize {
+    s.chars().map(columns).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +86,14 @@ mod tests {
         assert_eq!(hex_decode("00ABff"), Some(vec![0, 0xab, 0xff]));
         assert_eq!(hex_decode("abc"), None);
         assert_eq!(hex_decode("zz"), None);
+    }
+
+    /// Tables line up in Chinese too: a wide character takes two columns.
+    #[test]
+    fn pads_by_terminal_columns() {
+        assert_eq!(pad("ab", 5), "ab   ");
+        assert_eq!(pad("已签收", 8), "已签收  ");
+        assert_eq!(pad("toolong", 3), "toolong");
+        assert_eq!(pad_left("件数", 5), " 件数");
     }
 }

@@ -198,6 +198,30 @@ const TABLE: &[(&str, &str, &str)] = &[
         "此前已记录,未重复记录",
         "recorded before; not recorded again",
     ),
+    // `returns list` and `returns show` (src/cli/render.rs).
+    ("cli.col.return_id", "退件号", "return"),
+    ("cli.col.waybill", "运单号", "waybill"),
+    ("cli.col.kind", "类型", "kind"),
+    ("cli.col.stage", "阶段", "stage"),
+    ("cli.col.customer", "客户", "customer"),
+    ("cli.col.items", "件数", "items"),
+    ("cli.col.received", "签收时间", "received"),
+    ("cli.col.zone", "库区", "zone"),
+    ("cli.col.sku", "SKU", "sku"),
+    ("cli.col.qty", "数量", "qty"),
+    ("cli.show.order", "订单", "order"),
+    ("cli.show.received_by", "签收人", "by"),
+    ("cli.show.refund_due_by", "退款截止", "refund due by"),
+    (
+        "cli.show.exchange_ship_by",
+        "换货发出截止",
+        "exchange ship by",
+    ),
+    ("cli.show.items", "商品", "items"),
+    ("cli.show.zone", "库区", "zone"),
+    ("cli.show.grade", "等级", "grade"),
+    ("cli.show.defects", "缺陷", "defects"),
+    ("cli.show.events", "事件", "events"),
     // Domain errors.
     (
         "login_required",
@@ -511,12 +535,32 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
             template(lang, &format!("{k}.{v}"))
                 .map(str::to_string)
                 .unwrap_or(v.clone())
+        } else if *k == "zone" {
+            zone_names(lang, v)
         } else {
             v.clone()
         };
         out = out.replace(&format!("{{{k}}}"), &value);
     }
     out
+}
+
+/// Ledger zone names (`good`, `defect/D01`, several joined by commas) in `lang`: the
+/// zone's name from the table, then its bin (`不良区 D01`, `Defect zone D01`).
+pub fn zone_names(lang: Lang, zones: &str) -> String {
+    let names: Vec<String> = zones
+        .split(',')
+        .map(|z| {
+            let (class, bin) = z.split_once('/').unwrap_or((z, ""));
+            let name = template(lang, &format!("zone.{class}")).unwrap_or(class);
+            if bin.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} {bin}")
+            }
+        })
+        .collect();
+    names.join(if lang == Lang::Zh { "、" } else { ", " })
 }
 
 /// Every string of the table in `lang`, for pages (`GET /api/v1/i18n`): the page's own
@@ -574,6 +618,32 @@ mod tests {
         assert_eq!(
             message(Lang::En, "role_not_allowed", &p),
             "Role inspector may not void a return"
+        );
+    }
+
+    /// A put-away names its zones and bins in the operator's language, never `defect/D01`.
+    #[test]
+    fn zones_are_named_in_the_operators_language() {
+        let p = [
+            ("return_id", "R-1".to_string()),
+            ("items", "3".to_string()),
+            ("zone", "defect/D01,good".to_string()),
+        ];
+        assert_eq!(
+            message(Lang::Zh, "put_away", &p),
+            "R-1:3 件已上架到 不良区 D01、良品区"
+        );
+        assert_eq!(
+            message(Lang::En, "put_away", &p),
+            "R-1: 3 item(s) put away to Defect zone D01, Good zone"
+        );
+        let p = [
+            ("item_no", "2".to_string()),
+            ("zone", "pending".to_string()),
+        ];
+        assert_eq!(
+            message(Lang::Zh, "item_not_in_zone", &p),
+            "第 2 件不在 待处理区"
         );
     }
 

@@ -117,13 +117,13 @@ pub fn badge_entries(operators: &[(Badge, Vec<Role>)]) -> Vec<SheetEntry> {
 /// A shelf label per bin: the code put-away reads as that bin (`Z-<bin>`), and the bin
 /// with the zone of its class in each language.
 pub fn bin_entries(bins: &BTreeMap<BinCode, BinClass>) -> Vec<SheetEntry> {
+    // `{zone}` is named by the table from its ledger name (`good` → 良品区).
     let title = |lang: Lang, bin: &BinCode, class: BinClass| {
-        let zone = message(lang, &format!("zone.{}", class.as_str()), &[]);
-        message(
-            lang,
-            "sheet.bin",
-            &[("bin", bin.as_str().to_string()), ("zone", zone)],
-        )
+        let params = [
+            ("bin", bin.as_str().to_string()),
+            ("zone", class.as_str().to_string()),
+        ];
+        message(lang, "sheet.bin", &params)
     };
     bins.iter()
         .map(|(bin, class)| SheetEntry {

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(fonts-wqy-microhei chromium chromium-driver systemd)
+# python3-djangorestframework-spectacular: the OpenAPI 3.0 JSON schema and python3-jsonschema,
+# which the OpenAPI document is validated against (tests/it/api.rs).
+PKGS=(fonts-wqy-microhei chromium chromium-driver systemd python3-djangorestframework-spectacular)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -13,7 +15,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
 cargo fmt --all -- --check

@@ -30,10 +30,25 @@ pub(super) fn start(
     }
     drop(scan_tx);
     {
+        // Scans are handed on in the order they were read, without waiting for each
+        // commit: a burst from one scanner shares group commits, and another bench's scan
+        // is never queued behind it here (the engine takes sources round-robin). Up to
+        // `IN_FLIGHT` answers are awaited behind, in order, for the log.
+        const IN_FLIGHT: usize = 1024;
+        let (answers_tx, mut answers) =
+            mpsc::channel::<(String, crate::engine::SubmittedScan)>(IN_FLIGHT);
         let engine = engine.clone();
         tokio::spawn(async move {
             while let Some((bench, bytes)) = scan_rx.recv().await {
-                let r = engine.scan(&bench, bytes).await;
+                let submitted = engine.submit_scan(&bench, bytes, None).await;
+                if answers_tx.send((bench, submitted)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            while let Some((bench, submitted)) = answers.recv().await {
+                let r = submitted.reply().await;
                 tracing::info!(%bench, ok = r.ok, stored = r.stored, code = %r.code, feedback = %feedback(lang, &r), "scan");
             }
         });

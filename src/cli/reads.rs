@@ -50,7 +50,8 @@ pub fn returns(config: &Option<PathBuf>, cmd: ReturnsCmd) -> Result<ExitCode, Cl
                     .map_err(|e| CliError::Failed(e.to_string()))?;
                 println!("{pretty}");
             } else {
-                print!("{}", render::return_text(&id, &st, &events, tz));
+                let lang = Lang::parse(&cfg.station.language);
+                print!("{}", render::return_text(&id, &st, &events, lang, tz));
             }
         }
     }

@@ -2,13 +2,15 @@
 //! and one return, `sync status`, `journal verify`, a manifest import's report. Each
 //! function returns the text (every line ends in a newline) and prints nothing, so the
 //! words can be read and tested in one place. Messages come from `i18n` in the station's
-//! language; tables keep their English column heads, as they always had.
+//! language, the returns list and a return's facts too (headings, kinds, stages, zones,
+//! grades); tables are padded by terminal columns, so Chinese lines up.
 
 use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use crate::i18n::{Lang, message};
+use crate::format::{pad, pad_left};
+use crate::i18n::{Lang, message, zone_names};
 use crate::manifest::ImportReport;
 use crate::privacy::mask_name;
 use crate::store::Verification;
@@ -85,27 +87,45 @@ fn local(tz: &chrono_tz::Tz, t: &str) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-/// `returns list`: a table, newest first, customer names masked.
+/// `returns list`: a table, newest first, customer names masked, in the station's
+/// language (headings, kinds and stages).
 pub fn returns_table(rows: &[ReturnRow], lang: Lang, tz: &chrono_tz::Tz) -> String {
-    let mut out = format!(
-        "{:<26} {:<18} {:<16} {:<14} {:<8} {:>5} {:<16}\n",
-        "return_id", "waybill", "kind", "stage", "customer", "items", "received"
+    const WIDTHS: [usize; 7] = [26, 18, 16, 14, 8, 5, 16];
+    let line = |cells: [String; 7]| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(WIDTHS).enumerate() {
+            // The count lines up on the right.
+            l.push_str(&if i == 5 { pad_left(c, w) } else { pad(c, w) });
+            l.push(' ');
+        }
+        format!("{}\n", l.trim_end())
+    };
+    let col = |c: &str| message(lang, &format!("cli.col.{c}"), &[]);
+    let mut out = line(
+        [
+            "return_id",
+            "waybill",
+            "kind",
+            "stage",
+            "customer",
+            "items",
+            "received",
+        ]
+        .map(col),
     );
     for r in rows {
         let kind = (r.kind.as_ref())
             .map(|k| message(lang, &format!("kind.{k}"), &[]))
             .unwrap_or_else(|| "?".into());
-        let _ = writeln!(
-            out,
-            "{:<26} {:<18} {:<16} {:<14} {:<8} {:>5} {:<16}",
-            r.return_id,
-            r.waybill,
+        out.push_str(&line([
+            r.return_id.clone(),
+            r.waybill.clone(),
             kind,
-            r.stage,
+            message(lang, &format!("stage.{}", r.stage), &[]),
             mask_name(&r.customer_name),
-            r.items,
-            local(tz, &r.received_at)
-        );
+            r.items.to_string(),
+            local(tz, &r.received_at),
+        ]));
     }
     out
 }
@@ -126,14 +146,16 @@ pub fn returns_json_lines(rows: &[ReturnRow]) -> String {
     out
 }
 
-/// `stock`: each zone (translated, the bin kept: `Good zone A01`), SKU and units.
+/// `stock`: each zone in the station's language (the bin kept: `良品区 A01`), SKU and
+/// units, padded by terminal columns.
 pub fn stock_table(rows: &[(String, String, i64)], lang: Lang) -> String {
-    let mut out = format!("{:<28} {:<20} {:>6}\n", "zone", "sku", "qty");
+    let line = |zone: &str, sku: &str, qty: &str| {
+        format!("{} {} {}\n", pad(zone, 28), pad(sku, 20), pad_left(qty, 6))
+    };
+    let col = |c: &str| message(lang, &format!("cli.col.{c}"), &[]);
+    let mut out = line(&col("zone"), &col("sku"), &col("qty"));
     for (zone, sku, qty) in rows {
-        let (base, bin) = zone.split_once('/').unwrap_or((zone, ""));
-        let name = message(lang, &format!("zone.{base}"), &[]);
-        let shown = format!("{name} {bin}");
-        let _ = writeln!(out, "{:<28} {:<20} {:>6}", shown.trim_end(), sku, qty);
+        out.push_str(&line(&zone_names(lang, zone), sku, &qty.to_string()));
     }
     if rows.is_empty() {
         out.push_str("-\n");
@@ -148,34 +170,73 @@ pub fn stock_json_lines(rows: &[(String, String, i64)]) -> String {
         .collect()
 }
 
-/// `returns show`: the return's facts, its items (voided ones left out) and its events.
-/// `st` carries the customer fields as they may be shown (masked unless revealed).
-pub fn return_text(id: &str, st: &Value, events: &[Value], tz: &chrono_tz::Tz) -> String {
+/// `returns show`: the return's facts, its items (voided ones left out) and its events,
+/// in the station's language. `st` carries the customer fields as they may be shown
+/// (masked unless revealed).
+pub fn return_text(
+    id: &str,
+    st: &Value,
+    events: &[Value],
+    lang: Lang,
+    tz: &chrono_tz::Tz,
+) -> String {
     let s = |k: &str, none: &'static str| st[k].as_str().unwrap_or(none).to_string();
+    let word = |code: &str| message(lang, code, &[]);
+    // A value shown by its words (`stage.received` → 已签收), or `none` when absent.
+    let named = |prefix: &str, k: &str, none: &str| match st[k].as_str() {
+        Some(v) => word(&format!("{prefix}.{v}")),
+        None => none.to_string(),
+    };
+    let label = |code: &str| pad(&word(code), 16);
     let mut out = String::new();
-    let _ = writeln!(out, "return    {id}   stage {}", s("stage", ""));
-    let _ = writeln!(out, "waybill   {} ({})", s("waybill", ""), s("courier", ""));
-    let _ = writeln!(out, "kind      {}", s("kind", "?"));
-    let _ = writeln!(out, "order     {}", s("order_no", "-"));
     let _ = writeln!(
         out,
-        "customer  {} {}",
+        "{}{id}   {} {}",
+        label("cli.col.return_id"),
+        word("cli.col.stage"),
+        named("stage", "stage", "")
+    );
+    let _ = writeln!(
+        out,
+        "{}{} ({})",
+        label("cli.col.waybill"),
+        s("waybill", ""),
+        s("courier", "")
+    );
+    let _ = writeln!(
+        out,
+        "{}{}",
+        label("cli.col.kind"),
+        named("kind", "kind", "?")
+    );
+    let _ = writeln!(out, "{}{}", label("cli.show.order"), s("order_no", "-"));
+    let _ = writeln!(
+        out,
+        "{}{} {}",
+        label("cli.col.customer"),
         s("customer_name", ""),
         s("customer_phone_tail", "")
     );
     let _ = writeln!(
         out,
-        "received  {} by {}",
+        "{}{} ({} {})",
+        label("cli.col.received"),
         local(tz, &s("received_at", "")),
+        word("cli.show.received_by"),
         s("received_by", "")
     );
     if let Some(t) = st["refund_due_by"].as_str() {
-        let _ = writeln!(out, "refund due by   {}", local(tz, t));
+        let _ = writeln!(out, "{}{}", label("cli.show.refund_due_by"), local(tz, t));
     }
     if let Some(t) = st["exchange_ship_by"].as_str() {
-        let _ = writeln!(out, "exchange ship by {}", local(tz, t));
+        let _ = writeln!(
+            out,
+            "{}{}",
+            label("cli.show.exchange_ship_by"),
+            local(tz, t)
+        );
     }
-    out.push_str("items:\n");
+    let _ = writeln!(out, "{}:", word("cli.show.items"));
     for i in st["items"].as_array().into_iter().flatten() {
         if i["voided"] == json!(true) {
             continue;
@@ -183,17 +244,27 @@ pub fn return_text(id: &str, st: &Value, events: &[Value], tz: &chrono_tz::Tz) -
         let reasons: Vec<&str> = (i["defect_reasons"].as_array().into_iter().flatten())
             .filter_map(Value::as_str)
             .collect();
-        let _ = writeln!(
-            out,
-            "  {:>3} {:<20} zone {:<12} grade {:<7} {}",
+        let zone = i["zone"]
+            .as_str()
+            .map_or("-".into(), |z| zone_names(lang, z));
+        let grade = i["grade"]
+            .as_str()
+            .map_or("-".into(), |g| word(&format!("grade.{g}")));
+        let mut line = format!(
+            "  {:>3} {} {} {} {} {}",
             i["item_no"],
-            i["sku"].as_str().unwrap_or(""),
-            i["zone"].as_str().unwrap_or(""),
-            i["grade"].as_str().unwrap_or("-"),
-            reasons.join(",")
+            pad(i["sku"].as_str().unwrap_or(""), 20),
+            word("cli.show.zone"),
+            pad(&zone, 14),
+            word("cli.show.grade"),
+            pad(&grade, 7),
         );
+        if !reasons.is_empty() {
+            let _ = write!(line, " {} {}", word("cli.show.defects"), reasons.join(","));
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
     }
-    out.push_str("events:\n");
+    let _ = writeln!(out, "{}:", word("cli.show.events"));
     for e in events {
         let _ = writeln!(
             out,
@@ -406,6 +477,77 @@ pub fn import_text(file: &std::path::Path, r: &ImportReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A zh-CN station's list and a return's facts speak Chinese — headings, kind, stage,
+    /// zone and grade — and the list's columns line up by terminal columns.
+    #[test]
+    fn returns_list_and_show_follow_the_station_language() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let rows = [ReturnRow {
+            return_id: "R-ST01-20261203-0001".into(),
+            waybill: "SF1000000000001".into(),
+            kind: Some("customer_return".into()),
+            stage: "put_away".into(),
+            received_at: "2026-12-03T01:00:00.000Z".into(),
+            customer_name: "欧阳娜娜".into(),
+            customer_phone_tail: "4321".into(),
+            items: 2,
+            state: json!({}),
+        }];
+        let zh = returns_table(&rows, Lang::Zh, &tz);
+        let lines: Vec<&str> = zh.lines().collect();
+        assert!(
+            lines[0].starts_with("退件号") && lines[0].contains("签收时间"),
+            "{zh}"
+        );
+        assert!(
+            lines[1].contains("自退件") && lines[1].contains("已上架"),
+            "{zh}"
+        );
+        assert!(
+            lines[1].contains("欧**") && !lines[1].contains("欧阳"),
+            "{zh}"
+        );
+        let col = |l: &str, w: &str| {
+            let at = l.find(w).unwrap();
+            l[..at]
+                .chars()
+                .map(|c| if c.is_ascii() { 1 } else { 2 })
+                .sum::<usize>()
+        };
+        assert_eq!(col(lines[0], "运单号"), col(lines[1], "SF1000000000001"));
+        assert_eq!(col(lines[0], "签收时间"), col(lines[1], "2026-12-03 09:00"));
+        assert_eq!(
+            col(lines[0], "件数") + 4,
+            col(lines[1], " 2 ") + 2,
+            "the count is right-aligned under its heading"
+        );
+        let en = returns_table(&rows, Lang::En, &tz);
+        assert!(en.starts_with("return") && en.contains("put away"), "{en}");
+
+        let st = json!({"stage": "put_away", "kind": "customer_return", "waybill": "SF1",
+            "courier": "sf", "order_no": "SO-1", "customer_name": "欧**",
+            "received_at": "2026-12-03T01:00:00.000Z", "received_by": "017",
+            "items": [
+                {"item_no": 1, "sku": "SKU-A", "zone": "defect/D01", "grade": "defect",
+                 "defect_reasons": ["cracked"]},
+                {"item_no": 2, "sku": "SKU-B", "zone": "good", "grade": "good"},
+                {"item_no": 3, "sku": "SKU-C", "zone": "pending", "voided": true}]});
+        let zh = return_text("R-1", &st, &[], Lang::Zh, &tz);
+        assert!(zh.contains("已上架") && zh.contains("自退件"), "{zh}");
+        assert!(zh.contains("不良区 D01") && zh.contains("不良品"), "{zh}");
+        assert!(zh.contains("缺陷 cracked") && zh.contains("良品区"), "{zh}");
+        assert!(!zh.contains("SKU-C"), "a voided item is left out: {zh}");
+        assert!(
+            !zh.contains("defect/D01") && !zh.contains("put_away"),
+            "{zh}"
+        );
+        let en = return_text("R-1", &st, &[], Lang::En, &tz);
+        assert!(
+            en.contains("Defect zone D01") && en.contains("put away"),
+            "{en}"
+        );
+    }
 
     /// `returnsd stock` names each zone in the station's language, keeping the bin.
     #[test]

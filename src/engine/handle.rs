@@ -72,6 +72,30 @@ pub(super) enum Input {
     Close,
 }
 
+/// A scan the engine has queued; [`SubmittedScan::reply`] waits for its answer.
+pub struct SubmittedScan {
+    /// None: the engine had stopped before it took the scan.
+    rx: Option<oneshot::Receiver<Reply>>,
+    received: Instant,
+    telemetry: Arc<Telemetry>,
+}
+
+impl SubmittedScan {
+    /// The engine's answer, once the scan is durably recorded (or refused).
+    pub async fn reply(self) -> Reply {
+        let Some(rx) = self.rx else {
+            return Reply::not_stored("engine_stopped");
+        };
+        let reply = rx
+            .await
+            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"));
+        if reply.stored {
+            self.telemetry.scan_durable(self.received.elapsed());
+        }
+        reply
+    }
+}
+
 /// A cheap, cloneable handle to the engine.
 #[derive(Clone)]
 pub struct EngineHandle {
@@ -105,6 +129,19 @@ impl EngineHandle {
     /// [`EngineHandle::scan`] with a client request id ([`Keep`]): a scan whose id was
     /// already answered gets that answer back ([`Kept::Replay`]) and is not recorded again.
     pub async fn scan_kept(&self, bench: &str, bytes: Vec<u8>, keep: Option<Keep>) -> Reply {
+        self.submit_scan(bench, bytes, keep).await.reply().await
+    }
+
+    /// Queue a scan for the engine and return at once: its answer comes from
+    /// [`SubmittedScan::reply`]. Scans submitted one after another from a bench are
+    /// handled in that order, without each waiting for the previous one's commit, so a
+    /// batch-upload scanner's burst shares group commits instead of paying one each.
+    pub async fn submit_scan(
+        &self,
+        bench: &str,
+        bytes: Vec<u8>,
+        keep: Option<Keep>,
+    ) -> SubmittedScan {
         let received = Instant::now();
         let at_ms = received.duration_since(self.started).as_millis() as u64;
         let (reply, rx) = oneshot::channel();
@@ -116,16 +153,23 @@ impl EngineHandle {
             keep,
             reply,
         };
-        if self.tx.send(input).await.is_err() {
-            return Reply::not_stored("engine_stopped");
+        let rx = self.tx.send(input).await.ok().map(|()| rx);
+        SubmittedScan {
+            rx,
+            received,
+            telemetry: self.telemetry.clone(),
         }
-        let reply = rx
-            .await
-            .unwrap_or_else(|_| Reply::not_stored("engine_stopped"));
-        if reply.stored {
-            self.telemetry.scan_durable(received.elapsed());
-        }
-        reply
+    }
+
+    /// Inputs sent to the engine and not yet answered: those in its channel, the batch
+    /// being written and those waiting their turn.
+    pub fn inputs_waiting(&self) -> u64 {
+        let queued = self.tx.max_capacity().saturating_sub(self.tx.capacity()) as u64;
+        queued
+            + self
+                .stats
+                .inputs_taken
+                .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Record the central's acknowledgement (`through` in the epoch's wire seqs); answers

@@ -29,6 +29,9 @@ pub struct Stats {
     /// The integrity check found the file damaged: stopped for storage for good (until a
     /// restore and a restart) — no repair is tried, so the engine stays quick to answer.
     pub damaged: AtomicBool,
+    /// Inputs the engine thread has taken off its channel and not yet answered (the
+    /// batch being written and those waiting their turn, per source).
+    pub inputs_taken: AtomicU64,
     /// The station's own disk cap was reached at the last batch.
     pub cap_full: AtomicBool,
     /// The last write failed because the filesystem under the state directory is full

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc};
 
+use super::fair::FairQueue;
 use super::handle::Input;
 use super::handlers::{Core, Out, Pending};
 use super::{Clock, Committed, Stats};
@@ -120,25 +121,42 @@ impl Engine {
         mut self,
         mut rx: mpsc::Receiver<Input>,
         max: usize,
+        waiting_max: usize,
         stop_checkpoints: std::sync::mpsc::Sender<()>,
         checkpoints: std::thread::JoinHandle<()>,
     ) {
         let mut batch = std::collections::VecDeque::with_capacity(max);
-        while let Some(first) = rx.blocking_recv() {
-            match first {
-                Input::Close => rx.close(),
-                other => batch.push_back(other),
+        // Inputs taken off the channel, per source (fair group commit): everything sent
+        // is seen, so a burst queued first cannot hide another bench's scan behind it. It
+        // holds at most `waiting_max` (the channel's bound); beyond that the channel
+        // pushes back on the senders.
+        let mut waiting = FairQueue::new();
+        // `Close`: what was sent before it is still committed, later senders are refused.
+        let admit = |i: Input, rx: &mut mpsc::Receiver<Input>, w: &mut FairQueue<Input>| match i {
+            Input::Close => rx.close(),
+            other => w.push(other.source(), other),
+        };
+        loop {
+            if waiting.is_empty() {
+                match rx.blocking_recv() {
+                    Some(i) => admit(i, &mut rx, &mut waiting),
+                    None => break,
+                }
             }
-            while batch.len() < max {
+            while waiting.len() < waiting_max {
                 match rx.try_recv() {
-                    Ok(Input::Close) => rx.close(),
-                    Ok(i) => batch.push_back(i),
+                    Ok(i) => admit(i, &mut rx, &mut waiting),
                     Err(_) => break,
                 }
             }
+            waiting.take(max, &mut batch);
+            let taken = (waiting.len() + batch.len()) as u64;
+            self.stats.inputs_taken.store(taken, Ordering::Relaxed);
             if !batch.is_empty() {
                 self.process(&mut batch);
             }
+            let taken = waiting.len() as u64;
+            self.stats.inputs_taken.store(taken, Ordering::Relaxed);
         }
         drop(self);
         drop(stop_checkpoints);

@@ -70,6 +70,7 @@ pub fn scan_result(data: &Value, lang: Lang) -> Value {
     };
     json!({
         "bench": data["bench"],
+        "shown_code": shown_code(&code),
         "code": code,
         "class": class,
         "accepted": accepted,
@@ -79,9 +80,37 @@ pub fn scan_result(data: &Value, lang: Lang) -> Value {
     })
 }
 
+/// Longest scanned code the kiosk shows; a longer one is cut and marked `…`.
+const SHOWN_CODE_MAX: usize = 40;
+
+/// A scanned code as the kiosk may show it: control characters (a hostile or garbled
+/// read) as `·`, at most [`SHOWN_CODE_MAX`] characters.
+pub fn shown_code(code: &str) -> String {
+    let mut out: String = code
+        .chars()
+        .take(SHOWN_CODE_MAX)
+        .map(|c| if c.is_control() { '·' } else { c })
+        .collect();
+    if code.chars().count() > SHOWN_CODE_MAX {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The code shown on a refusal never carries control characters or an unbounded
+    /// length onto the floor's screen.
+    #[test]
+    fn shown_codes_are_clean_and_short() {
+        assert_eq!(shown_code("SF1234567890123"), "SF1234567890123");
+        assert_eq!(shown_code("A\u{1b}[2J\r\nB"), "A·[2J··B");
+        let long = "X".repeat(100);
+        assert_eq!(shown_code(&long), format!("{}…", "X".repeat(40)));
+        assert_eq!(shown_code(""), "");
+    }
 
     /// The kiosk says what the station answered, with its parameters, in either language;
     /// an over item is accepted but shown red; an answer with no translation falls back to

@@ -105,6 +105,11 @@ fn station_metrics(out: &mut Scrape, state: &HttpState) {
         "Returns the engine holds in memory: the open work (received to inspected, and what the benches point at); the rest is read from disk when named.",
         i64::try_from(get(&st.held_returns)).unwrap_or(i64::MAX),
     );
+    out.gauge(
+        "returnsd_engine_inputs_waiting",
+        "Inputs sent to the engine and not yet answered (its queue, the batch being written, and the inputs waiting their turn per source).",
+        i64::try_from(state.engine.inputs_waiting()).unwrap_or(i64::MAX),
+    );
     let counters = [
         ("returnsd_scans_total", "Scans received.", &st.scans),
         (

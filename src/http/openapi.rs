@@ -87,6 +87,10 @@ fn note_param() -> Value {
 }
 
 fn obj(required: &[&str], props: Value) -> Value {
+    // OpenAPI 3.0 wants `required` to list at least one name: left out when none is.
+    if required.is_empty() {
+        return json!({"type": "object", "properties": props});
+    }
     json!({"type": "object", "required": required, "properties": props})
 }
 

@@ -55,6 +55,7 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ("kiosk.waiting", "等待扫描", "Waiting for a scan"),
     ("kiosk.ok", "成功", "OK"),
     ("kiosk.refused", "错误", "ERROR"),
+    ("kiosk.scanned_code", "扫到:{code}", "Scanned: {code}"),
     (
         "kiosk.next.login",
         "扫描工牌登录",

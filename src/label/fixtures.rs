@@ -32,7 +32,9 @@ pub fn return_label(customer_name: &str, dpi: u32) -> Label {
 /// The built-in return label at 203 dpi with `name` as the customer name, put in whole
 /// (the template would cut it at its `max_width`) so the renderers see every hostile byte.
 pub fn label(name: &str) -> Label {
-    let mut l = return_label(name, 203);
+    // Filled with a stand-in, so the name's line is there even for an empty name (an
+    // empty field's line is left off by the template).
+    let mut l = return_label("NAME", 203);
     match &mut l.elements[NAME] {
         Element::Text { text, .. } => *text = name.to_owned(),
         other => panic!("element {NAME} of the return label is {other:?}, not the name"),

@@ -5,6 +5,8 @@
 //! is black when the glyph covers at least [`COVERAGE_THRESHOLD`] of it. A character
 //! the font has no glyph for is an error ([`FontError::MissingGlyph`]), never a blank
 //! or a tofu box, so a Latin-only font cannot silently print empty Chinese titles.
+//! Each glyph is rasterised once per size and kept (a bounded cache shared by the font's
+//! clones), and drawn on whole pixels.
 //!
 //! The station's fonts come from Debian packages: `fonts-wqy-microhei` (preferred,
 //! small) or `fonts-noto-cjk`; see [`default_font_paths`].
@@ -148,6 +150,35 @@ pub struct Font {
     path: Arc<Path>,
     face_index: u32,
     family: Option<String>,
+    /// Glyphs already rasterised, shared by every clone: a bench prints the same few
+    /// hundred characters all day, so each is outlined and rasterised once.
+    glyphs: Arc<std::sync::Mutex<GlyphCache>>,
+}
+
+/// Most glyphs kept (a few hundred bytes each at label sizes); when full the cache starts
+/// again, so its memory stays bounded whatever is printed.
+const GLYPH_CACHE_MAX: usize = 2048;
+
+/// A glyph at one size, rasterised and thresholded: its black pixels, as offsets from the
+/// pen position on the baseline.
+struct GlyphMask {
+    left: i32,
+    top: i32,
+    width: u32,
+    /// Row-major, one bit a pixel (`width` bits a row, rounded up to bytes).
+    bits: Vec<u8>,
+}
+
+impl GlyphMask {
+    fn row_bytes(width: u32) -> usize {
+        width.div_ceil(8) as usize
+    }
+}
+
+#[derive(Default)]
+struct GlyphCache {
+    /// Keyed by glyph id and the size's bits.
+    masks: std::collections::HashMap<(u16, u32), Arc<GlyphMask>>,
 }
 
 impl fmt::Debug for Font {
@@ -229,6 +260,7 @@ impl Font {
             path: Arc::from(path),
             face_index: index,
             family,
+            glyphs: Arc::default(),
         })
     }
 
@@ -278,25 +310,62 @@ impl Font {
     ) -> Result<TextMetrics, FontError> {
         let (glyphs, metrics) = self.layout(text, px)?;
         let scale = PxScale::from(px);
-        let baseline = y as f32 + self.inner.as_scaled(scale).ascent();
+        // Glyphs are placed on whole pixels (the pen rounded), so one rasterised mask
+        // serves every place a glyph is drawn at this size.
+        let baseline = (y as f32 + self.inner.as_scaled(scale).ascent()).round() as i64;
         for (id, pen_x) in glyphs {
-            let glyph = id.with_scale_and_position(scale, point(x as f32 + pen_x, baseline));
-            let Some(outlined) = self.inner.outline_glyph(glyph) else {
+            let Some(mask) = self.mask(id, px) else {
                 continue; // e.g. a space: nothing to draw
             };
-            let bounds = outlined.px_bounds();
-            let (left, top) = (bounds.min.x as i64, bounds.min.y as i64);
-            outlined.draw(|dx, dy, coverage| {
-                if coverage < COVERAGE_THRESHOLD {
-                    return;
+            let left = (x as f32 + pen_x).round() as i64 + i64::from(mask.left);
+            let top = baseline + i64::from(mask.top);
+            let row = GlyphMask::row_bytes(mask.width);
+            for (dy, bits) in mask.bits.chunks(row.max(1)).enumerate() {
+                for dx in 0..mask.width {
+                    if bits[(dx / 8) as usize] & (0x80 >> (dx % 8)) == 0 {
+                        continue;
+                    }
+                    let (px_x, px_y) = (left + i64::from(dx), top + dy as i64);
+                    if let (Ok(cx), Ok(cy)) = (u32::try_from(px_x), u32::try_from(px_y)) {
+                        bitmap.set(cx, cy, true);
+                    }
                 }
-                let (px_x, px_y) = (left + i64::from(dx), top + i64::from(dy));
-                if let (Ok(cx), Ok(cy)) = (u32::try_from(px_x), u32::try_from(px_y)) {
-                    bitmap.set(cx, cy, true);
-                }
-            });
+            }
         }
         Ok(metrics)
+    }
+
+    /// Glyph `id` at `px`, rasterised once (at the origin, on the baseline) and kept; None
+    /// for a glyph with no outline.
+    fn mask(&self, id: GlyphId, px: f32) -> Option<Arc<GlyphMask>> {
+        let key = (id.0, px.to_bits());
+        let mut cache = self.glyphs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = cache.masks.get(&key) {
+            return Some(m.clone());
+        }
+        let glyph = id.with_scale_and_position(PxScale::from(px), point(0.0, 0.0));
+        let outlined = self.inner.outline_glyph(glyph)?;
+        let bounds = outlined.px_bounds();
+        let width = bounds.width().max(0.0) as u32;
+        let height = bounds.height().max(0.0) as u32;
+        let row = GlyphMask::row_bytes(width);
+        let mut bits = vec![0u8; row * height as usize];
+        outlined.draw(|dx, dy, coverage| {
+            if coverage >= COVERAGE_THRESHOLD && dx < width && dy < height {
+                bits[dy as usize * row + (dx / 8) as usize] |= 0x80 >> (dx % 8);
+            }
+        });
+        let mask = Arc::new(GlyphMask {
+            left: bounds.min.x as i32,
+            top: bounds.min.y as i32,
+            width,
+            bits,
+        });
+        if cache.masks.len() >= GLYPH_CACHE_MAX {
+            cache.masks.clear();
+        }
+        cache.masks.insert(key, mask.clone());
+        Some(mask)
     }
 
     fn layout(&self, text: &str, px: f32) -> Result<(Vec<Placed>, TextMetrics), FontError> {
@@ -489,6 +558,37 @@ pub(crate) mod tests {
         for i in 0..4 {
             assert!(bmp.count_black_in(10 + i * quarter, 10, quarter, m.height) > 100);
         }
+    }
+
+    /// A glyph is rasterised once per size and reused: the same text drawn again (by a
+    /// clone too, as the print worker's copies are) gives the same pixels, moved with its
+    /// position; the cache holds one mask per glyph and size and stays bounded.
+    #[test]
+    fn glyphs_are_rasterised_once_and_reused() {
+        let font = Font::load_default().unwrap();
+        let clone = font.clone();
+        let mut a = Bitmap::new(300, 60).unwrap();
+        let mut b = Bitmap::new(300, 60).unwrap();
+        font.draw_text(&mut a, 10, 5, 32.0, "欧阳娜娜欧").unwrap();
+        clone.draw_text(&mut b, 17, 8, 32.0, "欧阳娜娜欧").unwrap();
+        assert!(a.count_black() > 200);
+        assert_eq!(a.count_black(), b.count_black());
+        for y in 0..50 {
+            for x in 0..280 {
+                assert_eq!(a.get(x, y), b.get(x + 7, y + 3), "pixel {x},{y}");
+            }
+        }
+        let cached = |f: &Font| f.glyphs.lock().unwrap().masks.len();
+        assert_eq!(cached(&font), 3, "欧 阳 娜 at 32 px, each once");
+        font.draw_text(&mut a, 0, 0, 24.0, "欧").unwrap();
+        assert_eq!(cached(&clone), 4, "another size is another mask");
+        let many: String = ('\u{4e00}'..).take(GLYPH_CACHE_MAX + 10).collect();
+        for chunk in many.chars().collect::<Vec<_>>().chunks(100) {
+            let line: String = chunk.iter().collect();
+            let mut wide = Bitmap::new(4000, 20).unwrap();
+            font.draw_text(&mut wide, 0, 0, 12.0, &line).unwrap();
+        }
+        assert!(cached(&font) <= GLYPH_CACHE_MAX);
     }
 
     #[test]

@@ -106,29 +106,44 @@ impl Worker {
     }
 
     /// One attempt at one job: its bytes for the chosen printer, sent, then confirmed.
+    /// Freshly rendered bytes are recorded with the job right after they were sent: the
+    /// label leaves after the scan's own commit, with no second fsync on its way (a crash
+    /// between the two prints the job again after the restart — as a crash between the
+    /// send and its `sent` record always did).
     async fn attempt(&mut self, job: Job) {
         let i = self.choose();
         let Some(target) = self.target(i).cloned() else {
             return;
         };
-        let Some(bytes) = self.bytes_for(&job, &target).await else {
+        let Some((bytes, fresh)) = self.bytes_for(&job, &target).await else {
             return;
         };
-        let Some(conn) = self.send(i, &job, &target, &bytes).await else {
+        let sent = self.send(i, &job, &target, &bytes).await;
+        if fresh {
+            self.update(JobUpdate::Rendered {
+                id: job.id,
+                language: target.language.clone(),
+                dpi: target.dpi,
+                bytes,
+            })
+            .await;
+        }
+        let Some(conn) = sent else {
             return;
         };
         self.confirm(i, &job, &target, conn).await;
     }
 
-    /// The bytes to send: rendered once per printer language and resolution (the bytes
-    /// kept with the job are the bytes sent). None when the job cannot be rendered: it is
-    /// failed, for an operator to fix and reprint.
-    async fn bytes_for(&self, job: &Job, target: &PrinterTarget) -> Option<Vec<u8>> {
+    /// The bytes to send, and whether they were rendered now (not yet kept with the job):
+    /// rendered once per printer language and resolution (the bytes kept with the job are
+    /// the bytes sent). None when the job cannot be rendered: it is failed, for an
+    /// operator to fix and reprint.
+    async fn bytes_for(&self, job: &Job, target: &PrinterTarget) -> Option<(Vec<u8>, bool)> {
         if let (Some(b), Some(l), Some(d)) = (&job.bytes, &job.language, job.dpi)
             && *l == target.language
             && d == i64::from(target.dpi)
         {
-            return Some(b.clone());
+            return Some((b.clone(), false));
         }
         let settings = self.settings.clone();
         let templates = self.templates.clone();
@@ -143,16 +158,7 @@ impl Worker {
         .map_err(|e| PrintError::Task(e.to_string()))
         .and_then(|r| r);
         match r {
-            Ok(b) => {
-                self.update(JobUpdate::Rendered {
-                    id: job.id,
-                    language: target.language.clone(),
-                    dpi: target.dpi,
-                    bytes: b.clone(),
-                })
-                .await;
-                Some(b)
-            }
+            Ok(b) => Some((b, true)),
             Err(e) => {
                 tracing::error!(job = job.id, subject = %job.subject, template = %job.template, error = %e, "PRINT JOB FAILED: cannot render the label; fix the cause and reprint");
                 self.engine.telemetry.label_failed(job.id);

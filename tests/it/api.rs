@@ -606,6 +606,65 @@ fn openapi_matches_the_router() {
     assert_eq!(table, documented);
 }
 
+/// The OpenAPI schema of version 3.0 as the Debian package
+/// `python3-djangorestframework-spectacular` ships it (the OpenAPI Initiative's JSON
+/// schema; `tests/run-all.sh` installs the package).
+const OPENAPI_3_0_SCHEMA: &str =
+    "/usr/lib/python3/dist-packages/drf_spectacular/validation/openapi3_schema.json";
+
+/// The served document validates against the OpenAPI 3.0 JSON schema (python3-jsonschema,
+/// draft 4, as the schema declares), so client generators take it; every error is listed.
+#[test]
+fn openapi_document_validates_as_openapi_3_0() {
+    assert!(
+        std::path::Path::new(OPENAPI_3_0_SCHEMA).exists(),
+        "{OPENAPI_3_0_SCHEMA} missing: apt-get install python3-djangorestframework-spectacular (tests/run-all.sh does)"
+    );
+    let st = station("");
+    let d = st.start();
+    let r = http(&addr(&d), "GET", "/api/v1/openapi.json", &[], b"");
+    d.stop();
+    assert_eq!(r.status, 200);
+    let script = format!(
+        r#"import json, sys, jsonschema
+schema = json.load(open({OPENAPI_3_0_SCHEMA:?}))
+doc = json.load(sys.stdin)
+errors = list(jsonschema.Draft4Validator(schema).iter_errors(doc))
+for e in errors:
+    print("/".join(str(p) for p in e.absolute_path), ":", e.message[:300])
+sys.exit(1 if errors else 0)
+"#
+    );
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &r.body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the OpenAPI document does not validate:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The check can fail: a document with an empty `required` list does not validate.
+    let mut bad: serde_json::Value = r.json();
+    bad["components"]["schemas"]["Bad"] = json!({"type": "object", "required": []});
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), bad.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "an empty required list must fail");
+}
+
 /// A locked badge is listed for the supervisor, who lifts the lock — over the API, or with
 /// `returnsd unlock` through the control socket — journaled as `operator.unlocked`; the
 /// badge logs in at once. A keeper may neither list nor unlock.

@@ -362,11 +362,19 @@ fn kiosk_shows_refusals_in_red_and_remembers_the_language() {
         "red banner",
         "document.getElementById('banner').dataset.state === 'refused'",
     );
+    b.wait_text("#banner-code", |t| t == "Scanned: CMD-UNPACK");
     scan_ok(&st, &["6901234560015"]);
     b.wait_js(
-        "green banner",
-        "document.getElementById('banner').dataset.state === 'ok'",
+        "green banner, no code shown",
+        "document.getElementById('banner').dataset.state === 'ok' && document.getElementById('banner-code').hidden",
     );
+    // A garbled read: the code is shown as the journal keeps it (control characters
+    // named, `<ESC>`), cut short.
+    let garbled = format!("BAD\u{1b}[2J{}", "Z".repeat(60));
+    assert_eq!(scan(&st, &[garbled.as_str()])[0]["ok"], false);
+    b.wait_text("#banner-code", |t| {
+        t == format!("Scanned: BAD<ESC>[2J{}…", "Z".repeat(29))
+    });
     assert_eq!(scan(&st, &["6901234560015"])[0]["ok"], false);
     b.wait_text("#banner-text", |t| t == "Over! SKU-A: 2/1");
     b.wait_js(

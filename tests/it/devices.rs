@@ -114,22 +114,8 @@ fn label_job_is_safe_zpl_in_the_printer_directory() {
 fn ten_scanner_burst_loses_and_duplicates_nothing() {
     const SCANNERS: usize = 10;
     const SCANS: usize = 200;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut masters = Vec::new();
-    let mut slaves = Vec::new();
-    let mut cfg = String::new();
-    for i in 0..SCANNERS {
-        let (master, slave) = rt.block_on(async { tokio_serial::SerialStream::pair().unwrap() });
-        let path = slave.name().unwrap();
-        cfg.push_str(&format!(
-            "[[scanners]]\npath = \"{path}\"\nbench = \"burst-{i:02}\"\nsuffix = \"cr\"\n"
-        ));
-        masters.push(master);
-        slaves.push(slave);
-    }
+    let benches: Vec<String> = (0..SCANNERS).map(|i| format!("burst-{i:02}")).collect();
+    let (rt, mut masters, slaves, cfg) = pty_scanners(&benches, String::new());
     let st = Station::new(&cfg);
     let d = st.start();
     wait_scanners(&d.socket, SCANNERS);
@@ -174,4 +160,121 @@ fn ten_scanner_burst_loses_and_duplicates_nothing() {
     }
     d.stop();
     drop((masters, slaves));
+}
+
+/// Two benches burst 400 scans each (batch-upload scanners) while the writer is held, so
+/// every scan is waiting at once; released, the engine shares each group commit between
+/// them: while both still have scans waiting, no batch-sized run of one bench's scans
+/// shuts the other out (group commit of 32 here: a run is at most half a batch, plus one
+/// across a batch boundary). Each bench's scans keep their order, once each.
+#[test]
+fn two_bursting_benches_share_every_group_commit() {
+    const SCANS: usize = 400;
+    const BATCH: usize = 32;
+    let (rt, mut masters, slaves, cfg) = pty_scanners(
+        &["bench-a".into(), "bench-b".into()],
+        format!("[engine]\ngroup_commit_max = {BATCH}\n"),
+    );
+    let st = Station::new(&cfg);
+    let wedge = st.dir.path().join("wedge");
+    let d = st.start_with_env("RETURNSD_TEST_WEDGE_WRITER", wedge.to_str().unwrap());
+    wait_scanners(&d.socket, 2);
+    let addr = crate::api_client::addr(&d);
+    let waiting = || {
+        let text = crate::api_client::http(&addr, "GET", "/metrics", &[], b"").text();
+        crate::metrics::metric(&text, "returnsd_engine_inputs_waiting") as usize
+    };
+    std::fs::write(&wedge, b"").unwrap();
+    let code = |b: usize, k: usize| format!("SF9{b}{k:011}");
+    rt.block_on(async {
+        for (b, m) in masters.iter_mut().enumerate() {
+            let mut all = Vec::new();
+            for k in 0..SCANS {
+                all.extend_from_slice(code(b, k).as_bytes());
+                all.push(b'\r');
+            }
+            tokio::io::AsyncWriteExt::write_all(m, &all).await.unwrap();
+            tokio::io::AsyncWriteExt::flush(m).await.unwrap();
+        }
+    });
+    // Every scan has reached the engine (the first batch is held by the wedge).
+    poll("both bursts waiting for the engine", || {
+        (waiting() >= 2 * SCANS).then_some(())
+    });
+    std::fs::remove_file(&wedge).unwrap();
+    let j = poll("every scan journaled", || {
+        let j = st.journal();
+        let n = j.iter().filter(|e| e["type"] == "scan.recorded").count();
+        (n >= 2 * SCANS).then_some(j)
+    });
+    let benches: Vec<usize> = j
+        .iter()
+        .filter(|e| e["type"] == "scan.recorded")
+        .map(|e| {
+            let code = e["data"]["code"].as_str().unwrap();
+            usize::from(code.as_bytes()[3] - b'0')
+        })
+        .collect();
+    assert_eq!(benches.len(), 2 * SCANS, "nothing duplicated");
+    for b in 0..2 {
+        let got: Vec<String> = j
+            .iter()
+            .filter(|e| e["type"] == "scan.recorded")
+            .filter(|e| e["data"]["bench"] == format!("bench-{}", ["a", "b"][b]).as_str())
+            .map(|e| e["data"]["code"].as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<String> = (0..SCANS).map(|k| code(b, k)).collect();
+        assert_eq!(got, want, "bench {b}: every scan once, in order");
+    }
+    // The held first batch may be one bench's alone; after it, runs stay short while the
+    // other bench still has scans to commit.
+    let mut run = 0;
+    let mut left = [SCANS, SCANS];
+    for (i, &b) in benches.iter().enumerate() {
+        run = if i > BATCH && benches[i - 1] == b {
+            run + 1
+        } else {
+            1
+        };
+        left[b] -= 1;
+        if i >= BATCH && left[1 - b] > 0 {
+            assert!(
+                run <= BATCH / 2 + 1,
+                "bench {b} ran {run} scans in a row at position {i} while the other waited"
+            );
+        }
+    }
+    d.stop();
+    drop((masters, slaves));
+}
+
+/// One serial scanner on a fresh pty per bench: the runtime that owns the ptys, their
+/// master ends (the test types into them), the slave ends (kept open) and `cfg` with a
+/// `[[scanners]]` table for each.
+#[allow(clippy::type_complexity)]
+fn pty_scanners(
+    benches: &[String],
+    mut cfg: String,
+) -> (
+    tokio::runtime::Runtime,
+    Vec<tokio_serial::SerialStream>,
+    Vec<tokio_serial::SerialStream>,
+    String,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut masters = Vec::new();
+    let mut slaves = Vec::new();
+    for bench in benches {
+        let (master, slave) = rt.block_on(async { tokio_serial::SerialStream::pair().unwrap() });
+        let path = slave.name().unwrap();
+        cfg.push_str(&format!(
+            "[[scanners]]\npath = \"{path}\"\nbench = \"{bench}\"\nsuffix = \"cr\"\n"
+        ));
+        masters.push(master);
+        slaves.push(slave);
+    }
+    (rt, masters, slaves, cfg)
 }

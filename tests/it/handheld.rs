@@ -150,7 +150,7 @@ fn handheld_inspects_and_puts_away_counting_each_scan_once() {
          i.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true})); \
          f.requestSubmit(); i.value = 'Z-A01'; f.requestSubmit(); return true;",
     );
-    b.wait_text("#result", |t| t.contains("put away to"));
+    b.wait_text("#result", |t| t.contains("put away to Good zone A01"));
     assert_eq!(calls(&b, "POST", "/put-away").len(), 1);
     b.wait_js(
         "zone form hidden",
@@ -378,7 +378,7 @@ fn handheld_grades_a_defect_with_a_camera_photo() {
     assert_eq!(data["note"], "lid cracked");
     assert_eq!(data["photos"].as_array().unwrap().len(), 1, "{data}");
     b.send_keys("#zone", &format!("Z-DEFECT{ENTER}"));
-    b.wait_text("#result", |t| t.contains("put away to"));
+    b.wait_text("#result", |t| t.contains("put away to Defect zone"));
     assert!(count(&st, "ledger.entry", &rid) >= 2);
     drop(b);
     d.stop();

@@ -27,7 +27,7 @@ window.Returnsd = Object.freeze({
       const params = {};
       for (const [k, v] of Object.entries(body.params || {})) {
         const e = ['kind', 'grade', 'visual', 'stage', 'role', 'action'].includes(k) ? k + '.' + v : null;
-        params[k] = e && strings[e] ? strings[e] : v;
+        params[k] = k === 'zone' ? zoneNames(v) : e && strings[e] ? strings[e] : v;
       }
       for (const key of [code, 'api.' + code]) {
         if (key && strings[key]) {
@@ -36,6 +36,18 @@ window.Returnsd = Object.freeze({
         }
       }
       return body.message || code || '';
+    }
+
+    // Ledger zone names (`good`, `defect/D01`, several joined by commas) as the station's
+    // own messages say them: the zone's name, then its bin (as `i18n::zone_names`).
+    function zoneNames(v) {
+      const strings = page.strings();
+      return String(v).split(',').map((z) => {
+        const i = z.indexOf('/');
+        const cls = i < 0 ? z : z.slice(0, i);
+        const name = strings['zone.' + cls] || cls;
+        return i < 0 ? name : name + ' ' + z.slice(i + 1);
+      }).join(page.lang() === 'en' ? ', ' : '、');
     }
 
     function translate(root) {

@@ -61,6 +61,11 @@
     b.dataset.state = scan.ok ? 'ok' : 'refused';
     $('banner-mark').textContent = (scan.ok ? '✔ ' : '✘ ') + t(scan.ok ? 'kiosk.ok' : 'kiosk.refused');
     $('banner-text').textContent = scan.message || scan.code || '';
+    // A refusal shows the code that was scanned (cleaned by the station), so the keeper
+    // sees which label or barcode was wrong.
+    const code = $('banner-code');
+    code.hidden = scan.ok || !scan.shown_code;
+    code.textContent = code.hidden ? '' : t('kiosk.scanned_code', { code: scan.shown_code });
     if (flash) {
       b.classList.remove('flash');
       void b.offsetWidth; // restart the animation

@@ -18,6 +18,8 @@
 //!   font 0 is narrower), anything else (CJK, drawn as a bitmap) a full line height.
 //!   Ids and codes are never given a `max_width` in the built-ins: they are printed
 //!   whole or not at all.
+//! * **Text** whose placeholders are all empty (an unannounced parcel's order) is left
+//!   off the label, so no caption stands with nothing after it.
 //! * **Lines**: one line per list item; more items than `max_lines` print the first
 //!   `max_lines - 1` and the `overflow` line (`{more}` = how many were left out).
 
@@ -42,6 +44,22 @@ fn subst(pieces: &[Piece], fields: &Fields, item: &str, more: Option<usize>) -> 
         }
     }
     out
+}
+
+/// True when `pieces` has placeholders and every one of them is given empty.
+fn all_fields_empty(pieces: &[Piece], fields: &Fields) -> bool {
+    let mut any = false;
+    for p in pieces {
+        if let Piece::Field(name) = p {
+            any = true;
+            match fields.get(name) {
+                Some(FieldValue::Text(v)) if v.trim().is_empty() => {}
+                Some(FieldValue::List(l)) if l.is_empty() => {}
+                _ => return false,
+            }
+        }
+    }
+    any
 }
 
 /// Estimated width of `c` in a line `size` high (same unit as `size`).
@@ -91,6 +109,9 @@ pub(super) fn fill(t: &Template, fields: &Fields, dpi: u32) -> Result<Label, Tem
                 h: d(*h),
                 thickness: d(*thickness).max(1),
             }),
+            // A line whose every field is empty (the order of an unannounced parcel) is
+            // left off: no "Order" with nothing after it.
+            Compiled::Text { text, .. } if all_fields_empty(text, fields) => {}
             Compiled::Text {
                 x,
                 y,

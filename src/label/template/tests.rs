@@ -430,3 +430,24 @@ fn the_builtin_return_label_says_what_a_keeper_reads() {
         ]
     );
 }
+
+/// An unannounced parcel has no order: the label leaves the order line off instead of
+/// printing "Order" with nothing after it; a line with one of its fields given stays.
+#[test]
+fn a_line_whose_fields_are_all_empty_is_left_off() {
+    let fields = Fields::new()
+        .text("return_id", "R-20250101-0001")
+        .text("customer_name", "")
+        .text("order_no", "")
+        .text("kind", "退货 Return")
+        .text("date", "2025-01-01")
+        .text("station", "");
+    let l = Templates::builtin()
+        .and_then(|t| t.fill("return_label", &fields, 203))
+        .unwrap();
+    assert_eq!(
+        texts_of(&l),
+        ["退货 Return", "R-20250101-0001", "2025-01-01  "],
+        "no order line, no empty name line; the date line keeps its given field"
+    );
+}
