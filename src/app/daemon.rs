@@ -208,8 +208,10 @@ impl Daemon {
 /// `returnsd run`: build the daemon, tell systemd it is ready, run until SIGTERM or SIGINT
 /// (telling systemd it is stopping).
 pub async fn run(cfg: Config, opts: RunOptions, clock: Clock) -> Result<(), DaemonError> {
-    let daemon = Daemon::build(cfg, opts, clock).await?;
+    // Before the build: the control socket answers from inside it, so a stop sent as soon
+    // as the daemon answers a ping must find the handlers there (else SIGTERM kills it).
     let signal = shutdown_signal();
+    let daemon = Daemon::build(cfg, opts, clock).await?;
     crate::systemd::notify("READY=1");
     daemon
         .run_until(async {

@@ -70,6 +70,14 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: ReturnsCmd,
     },
+    /// Stock per zone and SKU as the ledger has it: the units waiting in each zone and
+    /// bin (a restock takes them out), and the totals that left (to the vendor, to the
+    /// customer, back to sellable stock).
+    Stock {
+        /// One JSON object a line (`zone`, `sku`, `qty`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Export journal events.
     Export {
         /// RFC 3339 time or YYYY-MM-DD (station time zone).
@@ -161,13 +169,25 @@ pub enum Cmd {
         #[arg(long)]
         live: bool,
     },
-    /// Render the printable command-code sheet.
+    /// Render a printable sheet of codes to scan (A4 PNG, 300 dpi, titles in Chinese and
+    /// English): the bench's command codes; with --badges a badge per configured operator;
+    /// with --bins a shelf label per configured bin. A sheet longer than a page goes on
+    /// FILE, then FILE-2, FILE-3, … beside it.
     Commands {
-        #[arg(long)]
+        /// The PNG file to write.
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// A TrueType/TTC font with Chinese glyphs [default: WenQuanYi Micro Hei or Noto Sans CJK].
         #[arg(long)]
         font: Option<PathBuf>,
+        /// Operator badges for the config's [[operators]]: OP-<badge>, the badge id and
+        /// the roles (never a PIN).
+        #[arg(long, conflicts_with = "bins")]
+        badges: bool,
+        /// Bin labels for the config's [[zones.bins]]: Z-<bin>, as put-away scans it, and
+        /// the zone of its class.
+        #[arg(long)]
+        bins: bool,
     },
 }
 

@@ -40,7 +40,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Cmd::Devices {
             json, sysfs, dev, ..
         } => local::devices(json, sysfs, dev),
-        Cmd::Commands { out, font } => local::command_sheet(&out, font.as_deref()),
+        Cmd::Commands {
+            out,
+            font,
+            badges,
+            bins,
+        } => local::command_sheet(config, &out, font.as_deref(), badges, bins),
         Cmd::Ping { json } => live::ping(config, json),
         Cmd::Sync {
             cmd: SyncCmd::Status { json },
@@ -53,6 +58,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         } => ops::scan(config, bench, retry_for, json, codes),
         Cmd::Operator(cmd) => ops::command(config, cmd),
         Cmd::Returns { cmd } => reads::returns(config, cmd),
+        Cmd::Stock { json } => reads::stock(config, json),
         Cmd::Print {
             cmd: PrintCmd::Queue { all, limit, json },
         } => reads::print_queue(config, all, limit, json),

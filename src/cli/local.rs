@@ -89,9 +89,32 @@ pub fn devices(as_json: bool, sysfs: PathBuf, dev: PathBuf) -> Result<ExitCode, 
     Ok(ExitCode::SUCCESS)
 }
 
-/// `returnsd commands --out FILE`: the printable command sheet.
-pub fn command_sheet(out: &Path, font: Option<&Path>) -> Result<ExitCode, CliError> {
-    crate::sheet::write_command_sheet(out, font)?;
-    println!("{}: command sheet written", out.display());
+/// `returnsd commands --out FILE [--badges | --bins]`: the printable command sheet, the
+/// operators' badges or the bins' labels (the last two from the config).
+pub fn command_sheet(
+    config: &Option<PathBuf>,
+    out: &Path,
+    font: Option<&Path>,
+    badges: bool,
+    bins: bool,
+) -> Result<ExitCode, CliError> {
+    use crate::sheet::Sheet;
+    let sheet = if badges || bins {
+        let cfg = load_config(config)?;
+        if badges {
+            Sheet::badges(
+                cfg.operators
+                    .iter()
+                    .map(|o| (o.badge.as_str(), o.roles.clone())),
+            )?
+        } else {
+            Sheet::Bins(cfg.zones.bins.clone())
+        }
+    } else {
+        Sheet::Commands
+    };
+    for file in crate::sheet::write_sheet(&sheet, out, font)? {
+        println!("{}: sheet written", file.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! Commands that read the station database directly, beside a running daemon or without
-//! one (WAL lets them read while the engine writes): `returns list|show`, `print queue`,
+//! one (WAL lets them read while the engine writes): `returns list|show`, `stock`, `print queue`,
 //! `label preview`, `journal verify`; and `journal rebuild`, which rewrites the
 //! projections and so takes the state directory's lock (refused while the daemon runs).
 //! The reads are the store's and the views'; this file picks them and prints.
@@ -54,6 +54,23 @@ pub fn returns(config: &Option<PathBuf>, cmd: ReturnsCmd) -> Result<ExitCode, Cl
                 print!("{}", render::return_text(&id, &st, &events, lang, tz));
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `returnsd stock`: stock per zone and SKU (the `stock` table, kept with every ledger
+/// entry), zones in the station's language.
+pub fn stock(config: &Option<PathBuf>, json: bool) -> Result<ExitCode, CliError> {
+    let cfg = load_config(config)?;
+    let conn = store::open_checked(existing_database(&cfg)?)?;
+    let rows = views::zone_stock(&conn)?;
+    if json {
+        print!("{}", render::stock_json_lines(&rows));
+    } else {
+        print!(
+            "{}",
+            render::stock_table(&rows, Lang::parse(&cfg.station.language))
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -146,6 +146,30 @@ pub fn returns_json_lines(rows: &[ReturnRow]) -> String {
     out
 }
 
+/// `stock`: each zone in the station's language (the bin kept: `良品区 A01`), SKU and
+/// units, padded by terminal columns.
+pub fn stock_table(rows: &[(String, String, i64)], lang: Lang) -> String {
+    let line = |zone: &str, sku: &str, qty: &str| {
+        format!("{} {} {}\n", pad(zone, 28), pad(sku, 20), pad_left(qty, 6))
+    };
+    let col = |c: &str| message(lang, &format!("cli.col.{c}"), &[]);
+    let mut out = line(&col("zone"), &col("sku"), &col("qty"));
+    for (zone, sku, qty) in rows {
+        out.push_str(&line(&zone_names(lang, zone), sku, &qty.to_string()));
+    }
+    if rows.is_empty() {
+        out.push_str("-\n");
+    }
+    out
+}
+
+/// `stock --json`: one `{zone, sku, qty}` a line, zones as the ledger names them.
+pub fn stock_json_lines(rows: &[(String, String, i64)]) -> String {
+    rows.iter()
+        .map(|(zone, sku, qty)| format!("{}\n", json!({"zone": zone, "sku": sku, "qty": qty})))
+        .collect()
+}
+
 /// `returns show`: the return's facts, its items (voided ones left out) and its events,
 /// in the station's language. `st` carries the customer fields as they may be shown
 /// (masked unless revealed).
@@ -523,6 +547,30 @@ mod tests {
             en.contains("Defect zone D01") && en.contains("put away"),
             "{en}"
         );
+    }
+
+    /// `returnsd stock` names each zone in the station's language, keeping the bin.
+    #[test]
+    fn stock_names_zones_in_the_station_language() {
+        let rows = [
+            ("good/A01".to_string(), "SKU-A".to_string(), 2),
+            ("sellable".to_string(), "SKU-B".to_string(), 1),
+        ];
+        let zh = stock_table(&rows, Lang::Zh);
+        assert!(
+            zh.contains("良品区 A01") && zh.contains("已退库入可售库存"),
+            "{zh}"
+        );
+        let en = stock_table(&rows, Lang::En);
+        assert!(
+            en.contains("Good zone A01") && en.contains("Back in sellable stock"),
+            "{en}"
+        );
+        assert_eq!(
+            stock_json_lines(&rows[..1]),
+            "{\"qty\":2,\"sku\":\"SKU-A\",\"zone\":\"good/A01\"}\n"
+        );
+        assert_eq!(stock_table(&[], Lang::En).lines().nth(1), Some("-"));
     }
 
     /// An answer's line carries its tag, the message in the station's language, its seqs

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::event::{Event, EventBody, PrintReason};
 use super::ids::ReturnId;
-use super::kind::{ItemZone, Visual};
+use super::kind::{ItemZone, OUT_ZONES, Visual};
 use super::model::{
     Bench, BinEdit, Item, Return, RtvClosed, RtvNote, Session, Station, parse_rtv_number,
 };
@@ -51,7 +51,7 @@ impl Station {
                 if from != "in" {
                     *self.stock.entry((from.clone(), sku.clone())).or_insert(0) -= q;
                 }
-                if to != "vendor" && to != "customer" {
+                if !OUT_ZONES.contains(&to.as_str()) {
                     *self.stock.entry((to.clone(), sku.clone())).or_insert(0) += q;
                 }
                 self.stock.retain(|_, v| *v != 0);

@@ -146,7 +146,9 @@ impl Visual {
     }
 }
 
-/// Where one unit is. `Bench` means received at the station but not yet booked in.
+/// Where one unit is. `Bench` means received at the station but not yet booked in;
+/// `Vendor`, `Customer` and `Sellable` are where units go when they leave the returns
+/// zones (see [`ItemZone::is_out`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ItemZone {
     Bench,
@@ -155,7 +157,14 @@ pub enum ItemZone {
     Defect(Option<BinCode>),
     Vendor,
     Customer,
+    /// Restocked: back in the warehouse's sellable stock (退库 / 商品入库), no longer
+    /// waiting in the returns good zone for an exchange order.
+    Sellable,
 }
+
+/// The ledger zones of goods that left the station's returns zones: the ledger records
+/// the movement into them, but they hold no balance the station looks after.
+pub const OUT_ZONES: [&str; 3] = ["vendor", "customer", "sellable"];
 
 impl ItemZone {
     /// The ledger's name of the zone: `pending`, `good`, `good/A01`, `defect/B02`, …
@@ -169,6 +178,7 @@ impl ItemZone {
             ItemZone::Defect(Some(b)) => format!("defect/{b}"),
             ItemZone::Vendor => "vendor".to_string(),
             ItemZone::Customer => "customer".to_string(),
+            ItemZone::Sellable => "sellable".to_string(),
         }
     }
 
@@ -180,6 +190,7 @@ impl ItemZone {
             "defect" => ItemZone::Defect(None),
             "vendor" => ItemZone::Vendor,
             "customer" => ItemZone::Customer,
+            "sellable" => ItemZone::Sellable,
             _ => {
                 if let Some(b) = s.strip_prefix("good/") {
                     ItemZone::Good(Some(BinCode::parse(b).ok()?))
@@ -192,9 +203,13 @@ impl ItemZone {
         })
     }
 
-    /// Goods that left the station: nothing can move them again.
+    /// Goods that left the returns zones (to the vendor, the customer or sellable
+    /// stock): nothing can move them again.
     pub fn is_out(&self) -> bool {
-        matches!(self, ItemZone::Vendor | ItemZone::Customer)
+        matches!(
+            self,
+            ItemZone::Vendor | ItemZone::Customer | ItemZone::Sellable
+        )
     }
 }
 

@@ -75,8 +75,8 @@ pub struct Item {
     pub checklist: Vec<CheckLine>,
     /// The inspector's actor, for accountability and the two-person rule's audit.
     pub inspected_by: Option<String>,
-    /// Released to sellable stock: a good unit that is restocked counts as done, so its
-    /// return can close.
+    /// Released to sellable stock (`return.restocked`); the unit then moves to the
+    /// `sellable` zone, out of the returns good zone, so its return can close.
     pub restocked: bool,
 }
 
@@ -222,8 +222,7 @@ impl Return {
         let mut any = false;
         for i in self.live_items() {
             any = true;
-            let done = i.zone.is_out() || (matches!(i.zone, ItemZone::Good(_)) && i.restocked);
-            if !done {
+            if !i.zone.is_out() {
                 return false;
             }
         }

@@ -47,13 +47,13 @@ struct Opened {
 
 /// Open the station database for writing: checkpoints off the commit path, the WAL kept
 /// to an eighth of the disk cap, the state folded back from the snapshots.
-fn open(cfg: &Config) -> Result<Opened, StartError> {
+fn open(cfg: &Config, clock: &Clock) -> Result<Opened, StartError> {
     std::fs::create_dir_all(&cfg.storage.state_dir).map_err(|source| StartError::StateDir {
         path: cfg.storage.state_dir.clone(),
         source,
     })?;
     // The whole-file integrity check runs after READY (`verify_in_background`).
-    let store = Store::open_unverified(&cfg.storage.database, cfg.station.id.as_str())?;
+    let mut store = Store::open_unverified(&cfg.storage.database, cfg.station.id.as_str())?;
     let at = |e: rusqlite::Error| StoreError::from(e).at(&cfg.storage.database);
     // Checkpoints copy WAL pages into the database file and fsync it: tens of pages of
     // work that must not land inside a scan's commit. The checkpointer thread does them.
@@ -71,6 +71,7 @@ fn open(cfg: &Config) -> Result<Opened, StartError> {
         .conn()
         .query_row("PRAGMA page_size", [], |r| r.get(0))
         .map_err(at)?;
+    correct_old_restocks(&mut store, clock()).map_err(|e| e.at(&cfg.storage.database))?;
     // The open work only: the history stays on disk (`store::working`).
     let mut station = store.load_open().map_err(|e| e.at(&cfg.storage.database))?;
     crate::store::snapshot::load_and_backfill(store.conn(), &mut station)
@@ -92,6 +93,47 @@ fn open(cfg: &Config) -> Result<Opened, StartError> {
     })
 }
 
+/// Once per database, before the state is loaded: the returns restocked before restock
+/// moved units out of the good zone still count their restocked units as waiting there.
+/// The station moves them to `sellable` now (`domain::step::restocked_to_sellable`: an
+/// `item.moved` per unit and a `ledger.entry` per SKU, actor `system`, journaled and sent
+/// to the central like any event), and marks the database corrected in the same
+/// transaction, so the ledger, the `stock` table and `journal verify` agree again.
+fn correct_old_restocks(
+    store: &mut Store,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    use crate::store::working;
+    if !working::restock_correction_due(store.conn())? {
+        return Ok(());
+    }
+    let returns = working::restocked_in_good(store.conn())?;
+    let mut st = crate::domain::model::Station::default();
+    let mut batch = store.begin()?;
+    let mut moved = 0;
+    for r in returns {
+        let events = crate::domain::step::restocked_to_sellable(&r, now);
+        st.admit(r);
+        for ev in &events {
+            batch.append(ev)?;
+            st.apply(ev);
+            moved += usize::from(matches!(
+                ev.body,
+                crate::domain::event::EventBody::ItemMoved { .. }
+            ));
+        }
+    }
+    working::mark_restock_corrected(batch.conn())?;
+    batch.commit(&st)?;
+    if moved > 0 {
+        tracing::warn!(
+            units = moved,
+            "units restocked before this version moved out of the good zone to sellable stock (one-time correction, journaled as system)"
+        );
+    }
+    Ok(())
+}
+
 /// Open the database, load the state and start the engine thread.
 pub fn start(
     cfg: Arc<Config>,
@@ -109,7 +151,7 @@ pub fn start(
         station,
         wal_limit,
         page_size,
-    } = open(&cfg)?;
+    } = open(&cfg, &clock)?;
     let grammar = ScanGrammar::new(&cfg.scan.couriers, cfg.scan.max_len)
         .map_err(|e| StartError::Grammar(format!("{e:?}")))?;
     let (tx, rx) = mpsc::channel(cfg.engine.queue);

@@ -62,5 +62,10 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ("sv.loading", "加载中…", "Loading…"),
     ("zone.vendor", "已退厂", "Returned to vendor"),
     ("zone.customer", "已发回客户", "Sent to the customer"),
+    (
+        "zone.sellable",
+        "已退库入可售库存",
+        "Back in sellable stock",
+    ),
     ("kiosk.supervisor_link", "主管工作台", "Supervisor page"),
 ];

@@ -82,6 +82,52 @@ pub fn fetch(conn: &Connection, id: &str) -> Result<Option<Return>, StoreError> 
     state.map(|s| decode_return(conn, id, &s)).transpose()
 }
 
+/// `meta` key set (in the same transaction) once the returns restocked before restock
+/// moved units to `sellable` have been corrected ([`restocked_in_good`]).
+pub const RESTOCK_MOVED_KEY: &str = "restock_moved";
+
+/// Whether the one-time correction of older restocks is still to run on this database.
+pub fn restock_correction_due(conn: &Connection) -> Result<bool, StoreError> {
+    let done: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [RESTOCK_MOVED_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(done.is_none())
+}
+
+/// Record, in the correction's transaction, that it ran.
+pub fn mark_restock_corrected(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?1, '1')
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [RESTOCK_MOVED_KEY],
+    )?;
+    Ok(())
+}
+
+/// The returns with a unit restocked but still in a good zone or bin (restocked before
+/// restock moved units to `sellable`): only booked-in returns can hold one, found through
+/// the `returns_stage` index.
+pub fn restocked_in_good(conn: &Connection) -> Result<Vec<Return>, StoreError> {
+    let mut q = conn.prepare(
+        "SELECT return_id, state FROM returns
+         WHERE stage IN ('first_checked', 'inspected', 'put_away', 'closed')
+           AND EXISTS (SELECT 1 FROM json_each(state, '$.items') AS i
+                       WHERE json_extract(i.value, '$.restocked')
+                         AND json_extract(i.value, '$.zone') LIKE 'good%')",
+    )?;
+    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, state) = row?;
+        out.push(decode_return(&id, &state)?);
+    }
+    Ok(out)
+}
+
 /// The return received under `waybill`, or None.
 pub fn fetch_by_waybill(conn: &Connection, waybill: &str) -> Result<Option<Return>, StoreError> {
     let row: Option<(String, String)> = conn
@@ -164,10 +210,11 @@ fn load_benches(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
 }
 
 /// The balances the station holds (the `stock` table, kept with every ledger entry),
-/// without what has left it (to the vendor or back to the customer).
+/// without what has left it (to the vendor, back to the customer, to sellable stock:
+/// `kind::OUT_ZONES`).
 fn load_stock(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
     let mut q = conn.prepare(
-        "SELECT zone, sku, qty FROM stock WHERE zone NOT IN ('vendor', 'customer') AND qty != 0",
+        "SELECT zone, sku, qty FROM stock WHERE zone NOT IN ('vendor', 'customer', 'sellable') AND qty != 0",
     )?;
     let rows = q.query_map([], |r| {
         Ok((

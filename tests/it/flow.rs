@@ -299,6 +299,9 @@ fn every_kind_from_receipt_to_disposition() {
             "item.moved",
             "ledger.entry",
             "return.restocked",
+            "item.moved",
+            "item.moved",
+            "ledger.entry",
             "return.closed",
         ]
     );
@@ -335,6 +338,10 @@ fn every_kind_from_receipt_to_disposition() {
             "ledger.entry",
             "ledger.entry",
             "return.restocked",
+            "item.moved",
+            "item.moved",
+            "ledger.entry",
+            "ledger.entry",
             "return.closed",
         ]
     );

@@ -196,15 +196,7 @@ async fn closed_rtv_notes_leave_memory_and_keep_their_numbers() {
     // A defect unit in the defect zone, on an RTV note: the note's number.
     let defect_on_note = |socket: std::path::PathBuf, waybill: &'static str| async move {
         let mut id = String::new();
-        for code in [
-            "OP-017",
-            waybill,
-            "CMD-KIND-CUSTOMER",
-            "CMD-UNPACK",
-            "6901234560015",
-            "CMD-VIS-OK",
-            "Z-PENDING",
-        ] {
+        for code in crate::support::book_in_scans(waybill) {
             let r = request(&socket, &json!({"op": "scan", "code": code}))
                 .await
                 .unwrap();

@@ -39,6 +39,7 @@ mod reload;
 mod schema;
 mod secrets;
 mod sheet;
+mod stock;
 mod supervisor;
 mod support;
 mod sync;

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use rusqlite::Connection;
 
 use crate::api_client::{addr, get, login, post, station};
-use crate::support::{Station, scan_ok};
+use crate::support::{Station, book_in_scans, scan_ok};
 
 /// Walk returns through the bench: received, kind, unpacked, one item, visual, first
 /// check (`Z-PENDING`). Their ids.
@@ -20,18 +20,7 @@ fn receive(st: &Station, waybills: &[&str]) -> Vec<String> {
     waybills
         .iter()
         .map(|w| {
-            let r = scan_ok(
-                st,
-                &[
-                    "OP-017",
-                    w,
-                    "CMD-KIND-CUSTOMER",
-                    "CMD-UNPACK",
-                    "6901234560015",
-                    "CMD-VIS-OK",
-                    "Z-PENDING",
-                ],
-            );
+            let r = scan_ok(st, &book_in_scans(w));
             r[1]["return_id"].as_str().expect("return id").to_string()
         })
         .collect()

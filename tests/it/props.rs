@@ -1578,7 +1578,7 @@ fn run_step(
             if from != "in" {
                 *tk.ledger.entry((from.clone(), sku.clone())).or_default() -= q;
             }
-            if to != "vendor" && to != "customer" {
+            if !returnsd::domain::kind::OUT_ZONES.contains(&to.as_str()) {
                 *tk.ledger.entry((to.clone(), sku.clone())).or_default() += q;
             }
         }

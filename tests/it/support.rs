@@ -163,6 +163,21 @@ impl Station {
     }
 }
 
+/// The bench's scans that book one unit in: keeper 017 logs in, receives `waybill` as a
+/// customer return, unpacks it, counts one unit (6901234560015), records the visual
+/// check and books it into pending. The reply to `waybill` (index 1) has the return id.
+pub fn book_in_scans(waybill: &str) -> [&str; 7] {
+    [
+        "OP-017",
+        waybill,
+        "CMD-KIND-CUSTOMER",
+        "CMD-UNPACK",
+        "6901234560015",
+        "CMD-VIS-OK",
+        "Z-PENDING",
+    ]
+}
+
 /// Scan through the real CLI; returns the daemon's JSON replies, one per code.
 pub fn scan(st: &Station, codes: &[&str]) -> Vec<Value> {
     let mut args = vec!["scan", "--json"];

@@ -31,6 +31,7 @@ mod tests;
 mod transition;
 
 pub use command::{BinChange, Command, Operator};
+pub use ops::restocked_to_sellable;
 pub use transition::{Effect, Feedback, Transition};
 
 use inspect::Inspection;

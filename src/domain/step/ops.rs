@@ -7,11 +7,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::error::DomainError;
-use crate::domain::event::{Actor, CloseReason, EventBody, PrintReason, RtvLine};
+use crate::domain::event::{Actor, CloseReason, Event, EventBody, PrintReason, RtvLine};
 use crate::domain::fold::apply_to_return;
 use crate::domain::ids::{Badge, ItemRef, ReturnId, Waybill};
 use crate::domain::kind::{BinClass, Grade, ItemZone, Role};
-use crate::domain::model::Station;
+use crate::domain::model::{Item, Return, Station};
 use crate::domain::scan::ZoneScan;
 
 use super::command::Operator;
@@ -169,7 +169,10 @@ pub(super) fn exchange_shipped(
     )))
 }
 
-/// Release every good item not yet restocked to sellable stock.
+/// Release every good item still in a good zone or bin to sellable stock: the
+/// `return.restocked` fact, then each unit moves out of the returns good zone to
+/// `sellable` (an `item.moved` per unit, a `ledger.entry` per SKU and zone), so stock per
+/// zone shows only the units still waiting (for an exchange, …).
 pub(super) fn restock(
     cx: &Ctx,
     by: Operator,
@@ -177,29 +180,57 @@ pub(super) fn restock(
 ) -> Result<Transition, DomainError> {
     require(&by, &[Role::Keeper, Role::Supervisor], "restock")?;
     let r = open_return(cx.st, return_id)?;
-    let targets: Vec<u32> = r
-        .live_items()
-        .filter(|i| matches!(i.zone, ItemZone::Good(_)) && !i.restocked)
-        .map(|i| i.item_no)
-        .collect();
-    if targets.is_empty() {
+    let in_good = in_good_zones(r, |_| true);
+    if in_good.is_empty() {
         return Err(DomainError::NothingToMove);
     }
+    let items: Vec<u32> = in_good
+        .iter()
+        .flat_map(|(_, l)| l.iter().map(|(no, _)| *no))
+        .collect();
     let mut out = Out::new(cx.now, by.actor());
     out.push(
         Some(&r.id),
         EventBody::Restocked {
-            items: targets.clone(),
+            items: items.clone(),
         },
     );
+    for (from, list) in &in_good {
+        move_items(&r.id, list, from, &ItemZone::Sellable, &mut out);
+    }
     close_if_done(cx.st, &r.id, &mut out);
     Ok(out.done(Feedback::ok(
         "restocked",
         vec![
             ("return_id", r.id.to_string()),
-            ("items", targets.len().to_string()),
+            ("items", items.len().to_string()),
         ],
     )))
+}
+
+/// The live units of `r` in a good zone or bin that `pick` selects, grouped by that zone.
+fn in_good_zones(r: &Return, pick: impl Fn(&Item) -> bool) -> ByZone {
+    let mut groups = ByZone::new();
+    for i in r.live_items() {
+        if matches!(i.zone, ItemZone::Good(_)) && pick(i) {
+            add_to(&mut groups, &i.zone, i.item_no, &i.sku);
+        }
+    }
+    groups
+}
+
+/// The one-time correction for a return restocked before a restock moved its units (they
+/// stayed in a good zone with `restocked` set, so stock per zone counted them as
+/// waiting): the station (actor `system`) moves them to `sellable` now, an `item.moved`
+/// per unit and a `ledger.entry` per SKU and zone. Nothing else changes: no
+/// `return.restocked` again, no label, the return stays as closed or open as it was. Empty
+/// when the return has no such unit.
+pub fn restocked_to_sellable(r: &Return, now: DateTime<Utc>) -> Vec<Event> {
+    let mut out = Out::new(now, Actor::system());
+    for (from, list) in &in_good_zones(r, |i| i.restocked) {
+        move_items(&r.id, list, from, &ItemZone::Sellable, &mut out);
+    }
+    out.events
 }
 
 /// A return-to-vendor note for `vendor` over defect items of any open returns: numbered

@@ -1,5 +1,6 @@
 //! The supervisor's commands run through [`step`] and folded into the state as the engine
-//! does: bin edits and their effect on put-away, and RTV notes closed once.
+//! does: bin edits and their effect on put-away, RTV notes closed once, and restock moving
+//! good units out of the good zone (and the one-time correction of older restocks).
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -448,4 +449,147 @@ fn a_keeper_who_also_inspects_is_a_keeper_at_the_bench() {
     };
     let tr = step(&st, &KeeperInspector, &cfg(), cmd, now()).unwrap();
     assert_eq!(tr.events[0].actor, Actor("keeper:030".into()));
+}
+
+fn restock() -> Command {
+    Command::Restock {
+        by: op(Role::Keeper),
+        return_id: rid(),
+    }
+}
+
+/// Restock moves the good units out of the returns good zone to sellable stock in the
+/// same transition as `return.restocked`: stock per zone no longer counts them, the
+/// ledger still balances against the items, and the return closes.
+#[test]
+fn a_restock_moves_good_units_out_of_the_good_zone() {
+    let mut st = station_with_graded_item(Grade::Good);
+    run(&mut st, put_away("A01")).unwrap();
+    let good = ("good/A01".to_string(), "X".to_string());
+    assert_eq!(st.stock.get(&good), Some(&1), "waiting in the bin");
+    let tr = run(&mut st, restock()).unwrap();
+    let bodies: Vec<&EventBody> = tr.events.iter().map(|e| &e.body).collect();
+    assert_eq!(
+        bodies,
+        [
+            &EventBody::Restocked { items: vec![1] },
+            &EventBody::ItemMoved {
+                item_no: 1,
+                from: ItemZone::Good(Some(bin("A01"))),
+                to: ItemZone::Sellable,
+            },
+            &EventBody::Ledger {
+                sku: "X".into(),
+                from: "good/A01".into(),
+                to: "sellable".into(),
+                qty: 1,
+            },
+            &EventBody::Closed {
+                reason: crate::domain::event::CloseReason::Completed
+            },
+        ]
+    );
+    assert!(st.stock.is_empty(), "nothing waits: {:?}", st.stock);
+    assert_eq!(st.stock, st.stock_from_items());
+    assert_eq!(st.units_in_bin(&bin("A01")), 0, "the bin can be retired");
+    let r = &st.returns[&rid()];
+    assert_eq!(r.items[0].zone, ItemZone::Sellable);
+    assert!(r.items[0].restocked && r.closed);
+    assert_eq!(
+        ItemZone::parse_ledger_name("sellable"),
+        Some(ItemZone::Sellable),
+        "the zone reads back from its ledger name"
+    );
+}
+
+/// A restock leaves the units of other grades where they are: a defect still waiting
+/// for its RTV note keeps the return open and stays in the defect zone's stock.
+#[test]
+fn a_restock_leaves_a_waiting_defect_and_the_return_open() {
+    let mut st = station_with_graded_item(Grade::Good);
+    let id = rid();
+    for b in [
+        EventBody::ItemScanned {
+            item_no: 2,
+            sku: "Y".into(),
+            barcode: "Y".into(),
+            name: "other".into(),
+            exception: None,
+        },
+        EventBody::ItemMoved {
+            item_no: 2,
+            from: ItemZone::Bench,
+            to: ItemZone::Defect(None),
+        },
+        EventBody::Ledger {
+            sku: "Y".into(),
+            from: "in".into(),
+            to: "defect".into(),
+            qty: 1,
+        },
+    ] {
+        st.apply(&ev(b, Some(&id)));
+    }
+    run(&mut st, put_away("A01")).unwrap();
+    let tr = run(&mut st, restock()).unwrap();
+    assert!(
+        !tr.events
+            .iter()
+            .any(|e| matches!(e.body, EventBody::Closed { .. })),
+        "a unit still waits"
+    );
+    let want: std::collections::BTreeMap<_, _> = [(("defect".to_string(), "Y".to_string()), 1)]
+        .into_iter()
+        .collect();
+    assert_eq!(st.stock, want);
+    assert_eq!(st.stock, st.stock_from_items());
+    assert_eq!(
+        run(&mut st, restock()).unwrap_err(),
+        DomainError::NothingToMove,
+        "nothing good is left to restock"
+    );
+}
+
+/// A return restocked before restock moved its units (a `return.restocked` alone, the
+/// unit left in the good zone, the return closed) is corrected once by the station: its
+/// unit moves to sellable stock, as `system`; a second pass finds nothing.
+#[test]
+fn a_return_restocked_before_the_move_is_corrected_once() {
+    let mut st = station_with_graded_item(Grade::Good);
+    run(&mut st, put_away("A01")).unwrap();
+    let id = rid();
+    st.apply(&ev(EventBody::Restocked { items: vec![1] }, Some(&id)));
+    st.apply(&ev(
+        EventBody::Closed {
+            reason: crate::domain::event::CloseReason::Completed,
+        },
+        Some(&id),
+    ));
+    assert_eq!(
+        st.units_in_bin(&bin("A01")),
+        1,
+        "the old way: still counted"
+    );
+    let fix = super::restocked_to_sellable(&st.returns[&id], now());
+    assert_eq!(fix.len(), 2, "{fix:?}");
+    assert!(fix.iter().all(|e| e.actor == Actor::system()));
+    assert_eq!(
+        fix[1].body,
+        EventBody::Ledger {
+            sku: "X".into(),
+            from: "good/A01".into(),
+            to: "sellable".into(),
+            qty: 1,
+        }
+    );
+    for e in &fix {
+        st.apply(e);
+    }
+    assert!(st.stock.is_empty(), "{:?}", st.stock);
+    assert_eq!(st.stock, st.stock_from_items());
+    assert!(super::restocked_to_sellable(&st.returns[&id], now()).is_empty());
+    // A unit in the good zone that was never restocked is not touched.
+    let mut waiting = station_with_graded_item(Grade::Good);
+    run(&mut waiting, put_away("A01")).unwrap();
+    assert!(super::restocked_to_sellable(&waiting.returns[&id], now()).is_empty());
 }
