@@ -113,17 +113,18 @@ pub fn mark_restock_corrected(conn: &Connection) -> Result<(), StoreError> {
 /// the `returns_stage` index.
 pub fn restocked_in_good(conn: &Connection) -> Result<Vec<Return>, StoreError> {
     let mut q = conn.prepare(
-        "SELECT return_id, state FROM returns
-         WHERE stage IN ('first_checked', 'inspected', 'put_away', 'closed')
-           AND EXISTS (SELECT 1 FROM json_each(state, '$.items') AS i
-                       WHERE json_extract(i.value, '$.restocked')
-                         AND json_extract(i.value, '$.zone') LIKE 'good%')",
+        "SELECT r.return_id, r.state FROM returns r
+         WHERE r.stage IN ('first_checked', 'inspected', 'put_away', 'closed')
+           AND EXISTS (SELECT 1 FROM return_items i
+                       WHERE i.return_id = r.return_id
+                         AND json_extract(i.state, '$.restocked')
+                         AND json_extract(i.state, '$.zone') LIKE 'good%')",
     )?;
     let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     let mut out = Vec::new();
     for row in rows {
         let (id, state) = row?;
-        out.push(decode_return(&id, &state)?);
+        out.push(decode_return(conn, &id, &state)?);
     }
     Ok(out)
 }
