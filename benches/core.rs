@@ -17,6 +17,8 @@
 //! 4. Two benches: a keeper scanning one code every 10 ms, alone (the baseline) and then
 //!    beside a bench whose batch-upload scanner submits 400 scans at once, again and
 //!    again; the keeper's p99 both ways and the bursting bench's.
+//! 5. One wholesale return of 400 units scanned one by one: the engine thread's CPU per
+//!    scan over the first 40 units and over the last 40.
 //!
 //! Diagnostics per phase, read from /proc without touching `src/`: other processes' CPU
 //! share, the measured thread's on-CPU, kernel share and run-queue wait, bytes and write
@@ -24,12 +26,15 @@
 //!
 //! Targets (PASS/FAIL printed, never a panic): scan p99 ≤ 2 ms, scan p99 ≤ 3× raw commit
 //! p99 (of 1), ≥ 2,000 scans/s sustained, a keeper's scan p99 beside another bench's
-//! 400-scan bursts ≤ 3× its p99 alone (fair group commit). Exit 1 only if a reply was
+//! 400-scan bursts ≤ 3× its p99 alone (fair group commit), the engine's CPU per scan at
+//! item 400 ≤ 1.5× item 1's (p50). Exit 1 only if a reply was
 //! not stored.
 //! One `BENCH_JSON {…}` line carries every figure. `BENCH_CORE_DUMP=<file>` also writes the
 //! paced run's per-scan latencies (and the control's) as CSV.
 
 mod common;
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -972,6 +977,62 @@ fn burst(state_dir: &Path) -> Burst {
 }
 
 // ---------------------------------------------------------------------------------------
+// 5. One large return: the engine's CPU per scan at item 1 and at item 400
+
+/// Units of the wholesale return, and how many scans at each end are compared.
+const LARGE_ITEMS: u32 = 400;
+const LARGE_WINDOW: usize = 40;
+/// The engine's CPU per scan at the last items may be at most this many times the first's.
+const TARGET_LARGE_RATIO: f64 = 1.5;
+
+struct Large {
+    /// Engine-thread CPU per scan (ms), items 1..=40 and 361..=400.
+    first: Summary,
+    last: Summary,
+    check: ReplyCheck,
+}
+
+fn large(state_dir: &Path) -> Large {
+    runtime().block_on(async {
+        let eng = start_engine(state_dir);
+        let h = eng.handle.clone();
+        let thread = engine_thread_dir();
+        let mut check = ReplyCheck::default();
+        for (code, want) in [
+            ("OP-017", "logged_in"),
+            ("SF9000000000400", "received_unannounced"),
+            ("CMD-KIND-CUSTOMER", "kind_set"),
+            ("CMD-UNPACK", "unpacked"),
+        ] {
+            let r = h.scan("bench-large", code.as_bytes().to_vec()).await;
+            check.check(|| code.to_string(), want, &r);
+        }
+        let mut cpu = Vec::with_capacity(LARGE_ITEMS as usize);
+        for n in 1..=LARGE_ITEMS {
+            // Paced as a keeper scans, so the checkpointer's work falls between scans.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let c0 = thread.as_deref().map(schedstat);
+            let r = h
+                .scan("bench-large", kit::codes::ean13(n).into_bytes())
+                .await;
+            let c1 = thread.as_deref().map(schedstat);
+            check.check(|| format!("item {n}"), "item_unannounced", &r);
+            if let (Some(a), Some(b)) = (c0, c1) {
+                cpu.push(Duration::from_nanos(b.0.saturating_sub(a.0)));
+            }
+        }
+        drop(h);
+        stop_engine(eng).await;
+        let w = LARGE_WINDOW.min(cpu.len());
+        Large {
+            first: Summary::of(&cpu[..w]),
+            last: Summary::of(&cpu[cpu.len() - w..]),
+            check,
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
 
 fn main() {
     // `cargo bench` passes `--bench` (and maybe a filter): accepted and ignored.
@@ -1152,13 +1213,31 @@ fn main() {
     );
     let t4 = keeper_ratio <= TARGET_KEEPER_RATIO;
 
+    println!(
+        "\n[5] one return of {LARGE_ITEMS} units: engine CPU per scan, first and last {LARGE_WINDOW} …"
+    );
+    let _ = std::io::stdout().flush();
+    let lg = large(&dir.join("large"));
+    let large_ratio = lg.last.p50 / lg.first.p50;
+    println!(
+        "    engine CPU per scan: items 1–{LARGE_WINDOW} p50 {:.3} ms p99 {:.3} ms; items {}–{LARGE_ITEMS} p50 {:.3} ms p99 {:.3} ms ({large_ratio:.2}×)",
+        lg.first.p50,
+        lg.first.p99,
+        LARGE_ITEMS as usize - LARGE_WINDOW + 1,
+        lg.last.p50,
+        lg.last.p99
+    );
+    let t5 = large_ratio <= TARGET_LARGE_RATIO;
+
     let ratio = pc.lat.p99 / raw.p99;
     let ratio_ctl = pc.lat.p99 / pc.raw_interleaved.p99;
     let t1 = pc.lat.p99 <= TARGET_P99_MS;
     let t2 = ratio <= TARGET_P99_VS_RAW;
     let t3 = su_rate >= TARGET_SCANS_PER_S;
-    let not_stored = pc.check.not_stored + su.check.not_stored + bu.check.not_stored;
-    let unexpected = pc.check.unexpected + su.check.unexpected + bu.check.unexpected;
+    let not_stored =
+        pc.check.not_stored + su.check.not_stored + bu.check.not_stored + lg.check.not_stored;
+    let unexpected =
+        pc.check.unexpected + su.check.unexpected + bu.check.unexpected + lg.check.unexpected;
 
     println!("\n== results ({fstype} at {}) ==", dir.display());
     println!(
@@ -1180,6 +1259,8 @@ fn main() {
     row("[4] keeper scan alone (baseline)", &bu.keeper_alone);
     row("[4] keeper scan beside 400-scan bursts", &bu.keeper_beside);
     row("[4] bursting bench's scans", &bu.burst);
+    row("[5] engine CPU per scan, items 1–40", &lg.first);
+    row("[5] engine CPU per scan, items 361–400", &lg.last);
     println!(
         "{:<46} {:>9.0}   mean batch {:.1} scans ({} batches)",
         "[3] sustained scans/s (64 benches)", su_rate, su_batch, su.batches
@@ -1215,6 +1296,11 @@ fn main() {
         t4,
     );
     tgt(
+        format!("engine CPU per scan at item 400 ≤ {TARGET_LARGE_RATIO}× item 1 (p50)"),
+        format!("{large_ratio:.2}×"),
+        t5,
+    );
+    tgt(
         "every reply stored".into(),
         format!("{not_stored} not"),
         not_stored == 0,
@@ -1230,6 +1316,7 @@ fn main() {
         .iter()
         .chain(su.check.examples.iter())
         .chain(bu.check.examples.iter())
+        .chain(lg.check.examples.iter())
     {
         println!("    {e}");
     }
@@ -1316,6 +1403,12 @@ fn main() {
             "bursts": bu.bursts,
             "mean_batch": round3(bu.mean_batch),
         },
+        "large_return": {
+            "items": LARGE_ITEMS,
+            "engine_cpu_first": lg.first.json(),
+            "engine_cpu_last": lg.last.json(),
+            "p50_ratio": round3(large_ratio),
+        },
         "not_stored": not_stored,
         "unexpected_codes": unexpected,
         "targets": {
@@ -1323,6 +1416,7 @@ fn main() {
             "scan_p99_le_3x_raw": t2,
             "sustained_ge_2000_per_s": t3,
             "keeper_p99_beside_bursts_le_3x_alone": t4,
+            "engine_cpu_item_400_le_1_5x_item_1": t5,
         },
     });
     println!("BENCH_JSON {out}");

@@ -390,17 +390,6 @@ fn every_kind_from_receipt_to_disposition() {
     assert_eq!(cust_row["customer"], "张**", "names are masked in lists");
 }
 
-/// A valid EAN-13 for `n` (a 690… prefix and its check digit).
-fn ean13(n: u32) -> String {
-    let body = format!("690{n:09}");
-    let sum: u32 = body
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
-}
-
 /// A wholesale return of 400 units: each scan writes what it changed — the item it added
 /// and the return's header — never the whole return again, so the 400th scan hands SQLite
 /// about as many bytes as the first (the store's SQL trace counts the values bound to
@@ -438,7 +427,7 @@ fn a_scan_writes_its_item_not_the_whole_return() {
     let mut at = std::fs::metadata(&trace).unwrap().len() as usize;
     let mut per_scan = Vec::new();
     for n in 1..=ITEMS {
-        let v = ctl.scan("bench-1", &ean13(n)).unwrap();
+        let v = ctl.scan("bench-1", &crate::kit::codes::ean13(n)).unwrap();
         assert_eq!(v["stored"], true, "item {n}: {v}");
         let (bytes, end) = written_since(at);
         per_scan.push(bytes);

@@ -10,6 +10,7 @@
 //! - [`http`]: the one HTTP/1.1 client (`http`, `exchange`, kept-alive `Conn`, `Resp`).
 //! - [`central`]: the one central double, faithful to `shared/spec/central-sync.md`.
 //! - [`pty`]: a pseudo-terminal pair for serial devices.
+//! - [`codes`]: codes to scan (valid EAN-13s).
 //!
 //! What only the tests need (a station config with operators, scans through the CLI, API
 //! sessions) lives in `tests/it/support.rs` and `tests/it/api_client.rs`, built on this.
@@ -18,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod central;
+pub mod codes;
 pub mod control;
 pub mod daemon;
 pub mod http;
