@@ -67,6 +67,7 @@ pub struct RawControl {
 #[serde(deny_unknown_fields)]
 pub struct RawEngine {
     pub group_commit_max: Option<usize>,
+    pub source_batch_max: Option<usize>,
     pub queue: Option<usize>,
 }
 

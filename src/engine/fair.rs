@@ -64,23 +64,40 @@ impl<T> FairQueue<T> {
         }
     }
 
-    /// Up to `max` inputs for one batch: one from each source in turn, round after round,
-    /// so with `n` busy sources each gets at least `max / n` places. A source served in
-    /// this batch goes behind the others for the next one.
-    pub(super) fn take(&mut self, max: usize, batch: &mut VecDeque<T>) {
-        let max = max.max(1);
+    /// Up to `max` inputs for one batch, at most `per_source` of any one source: one from
+    /// each source in turn, round after round, so with `n` busy sources each gets at least
+    /// `max / n` places, and a burst is cut into slices that keep every batch short. A
+    /// source served in this batch goes behind the others for the next one.
+    pub(super) fn take(&mut self, max: usize, per_source: usize, batch: &mut VecDeque<T>) {
+        let (max, per_source) = (max.max(1), per_source.max(1));
+        // Inputs each source has in this batch, and the sources whose slice is full.
+        let mut counts: Vec<(Source, usize)> = Vec::new();
+        let mut full: Vec<(Source, VecDeque<T>)> = Vec::new();
         while batch.len() < max {
             let Some((source, mut q)) = self.sources.pop_front() else {
-                return;
+                break;
             };
+            let k = (counts.iter().position(|(s, _)| *s == source)).unwrap_or_else(|| {
+                counts.push((source.clone(), 0));
+                counts.len() - 1
+            });
             if let Some(item) = q.pop_front() {
                 batch.push_back(item);
                 self.len -= 1;
+                counts[k].1 += 1;
             }
-            if !q.is_empty() {
+            if q.is_empty() {
+                continue;
+            }
+            if counts[k].1 >= per_source {
+                // This source's slice is full: it waits for the next batch.
+                full.push((source, q));
+            } else {
                 self.sources.push_back((source, q));
             }
         }
+        // Sources whose slice filled go behind those still waiting their turn.
+        self.sources.extend(full);
     }
 }
 
@@ -102,7 +119,7 @@ mod tests {
         }
         q.push(bench("b"), ("b", 0));
         let mut batch = VecDeque::new();
-        q.take(64, &mut batch);
+        q.take(64, 64, &mut batch);
         assert_eq!(batch.len(), 64);
         assert!(
             batch.contains(&("b", 0)),
@@ -131,7 +148,7 @@ mod tests {
         let mut first = true;
         while !q.is_empty() {
             let mut batch = VecDeque::new();
-            q.take(100, &mut batch);
+            q.take(100, 100, &mut batch);
             assert!(batch.len() <= 100);
             if first {
                 assert!(batch.contains(&("p", 0)), "the probe is not held by bursts");
@@ -153,6 +170,29 @@ mod tests {
         assert_eq!(seen.len(), 801);
     }
 
+    /// A source's slice of a batch is capped: a burst alone goes in slices of
+    /// `per_source`, and beside it another bench's scan finds a short batch; a capped
+    /// source waits behind the others for the next batch.
+    #[test]
+    fn a_burst_goes_in_slices() {
+        let mut q = FairQueue::new();
+        for i in 0..100 {
+            q.push(bench("a"), ("a", i));
+        }
+        let mut batch = VecDeque::new();
+        q.take(512, 32, &mut batch);
+        assert_eq!(batch.len(), 32, "one slice of the burst");
+        q.push(bench("b"), ("b", 0));
+        q.push(Source::Worker("probe"), ("p", 0));
+        let mut batch = VecDeque::new();
+        q.take(512, 32, &mut batch);
+        assert_eq!(batch.len(), 34, "a slice of a, b's scan and the probe");
+        assert!(batch.contains(&("b", 0)) && batch.contains(&("p", 0)));
+        let a: Vec<i32> = batch.iter().filter(|x| x.0 == "a").map(|x| x.1).collect();
+        assert_eq!(a, (32..64).collect::<Vec<_>>(), "in order");
+        assert_eq!(q.len(), 100 - 64);
+    }
+
     /// A single source takes whole batches, as plain group commit did.
     #[test]
     fn one_source_fills_the_batch() {
@@ -161,10 +201,10 @@ mod tests {
             q.push(bench("a"), i);
         }
         let mut batch = VecDeque::new();
-        q.take(8, &mut batch);
+        q.take(8, 8, &mut batch);
         assert_eq!(Vec::from(batch), (0..8).collect::<Vec<_>>());
         let mut batch = VecDeque::new();
-        q.take(8, &mut batch);
+        q.take(8, 8, &mut batch);
         assert_eq!(Vec::from(batch), vec![8, 9]);
         assert!(q.is_empty());
     }

@@ -204,6 +204,7 @@ pub fn start(
     engine.core.count_held();
     let max = cfg.engine.group_commit_max;
     let waiting_max = cfg.engine.queue.max(max);
+    let per_source = cfg.engine.source_batch_max;
     let (stop_checkpoints, ticks) = std::sync::mpsc::channel::<()>();
     let db = cfg.storage.database.clone();
     let ckpt_fault = engine.checkpoint_fault.clone();
@@ -214,7 +215,16 @@ pub fn start(
         .map_err(StartError::Thread)?;
     let join = std::thread::Builder::new()
         .name("returnsd-engine".into())
-        .spawn(move || engine.run(rx, max, waiting_max, stop_checkpoints, checkpoints))
+        .spawn(move || {
+            engine.run(
+                rx,
+                max,
+                per_source,
+                waiting_max,
+                stop_checkpoints,
+                checkpoints,
+            )
+        })
         .map_err(StartError::Thread)?;
     verify_in_background(cfg.storage.database.clone(), stats.clone())?;
     Ok((

@@ -121,6 +121,7 @@ impl Engine {
         mut self,
         mut rx: mpsc::Receiver<Input>,
         max: usize,
+        per_source: usize,
         waiting_max: usize,
         stop_checkpoints: std::sync::mpsc::Sender<()>,
         checkpoints: std::thread::JoinHandle<()>,
@@ -149,7 +150,7 @@ impl Engine {
                     Err(_) => break,
                 }
             }
-            waiting.take(max, &mut batch);
+            waiting.take(max, per_source, &mut batch);
             let taken = (waiting.len() + batch.len()) as u64;
             self.stats.inputs_taken.store(taken, Ordering::Relaxed);
             if !batch.is_empty() {
