@@ -222,6 +222,7 @@ fn set_operator(cmd: &mut Command, op: Operator) {
         | Command::Void { by, .. }
         | Command::SetBin { by, .. }
         | Command::Unlock { by, .. }
+        | Command::PhotoLost { by, .. }
         | Command::CloseRtvNote { by, .. } => *by = op,
     }
 }

@@ -291,6 +291,9 @@ fn station_paths() -> Value {
             "responses": {"200": {"description": "the image", "content": {
                     "image/jpeg": {}, "image/png": {}, "image/webp": {}}},
                 "400": err("not a SHA-256"), "401": err("not logged in"), "404": err("no such photo")}}},
+        "/photos/lost": {"post": command("acknowledge a photo the station can no longer upload (missing from its photo store or damaged) as lost (photo.lost, contract 1.1): the events waiting for it go to the central with it marked \"lost\": true; GET /sync names the photo holding the push back (push.blocked_photo). No event waiting for the central references it 404, already acknowledged 409, empty reason 422", "supervisor",
+            obj(&["sha256", "reason"], json!({"sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                "reason": {"type": "string", "minLength": 1, "maxLength": 500, "description": "why it is lost (sent to the central)"}})), false)},
         "/print-jobs": {"get": read("print jobs (unconfirmed; all=1: newest of every state)",
             json!([q("all", "integer", "1: every state"), q("limit", "integer", "1-1000, default 100")]), any())},
         "/print-jobs/{job}/preview.png": {"get": preview},

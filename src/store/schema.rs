@@ -164,6 +164,10 @@ const MIGRATIONS: &[&str] = &[
         stock_from_ledger!(),
         ";"
     ),
+    // 7: contract 1.1 `photo.lost`: the photos a supervisor acknowledged as lost, read by
+    // the push and the command without scanning the journal (a partial index as in 5;
+    // queries repeat its WHERE).
+    "CREATE INDEX journal_photo_lost ON journal(type, seq) WHERE type = 'photo.lost';",
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version` after every migration).
