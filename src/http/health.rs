@@ -90,7 +90,16 @@ pub async fn alarms(ctx: &Ctx) -> Result<Value, ApiError> {
 /// The sync push, the disk and the clock, from the status as `GET /sync` shows it.
 fn status_alarms(a: &mut Alarms, s: &Value) {
     let push = s["push"]["state"].as_str().unwrap_or("").to_string();
-    if !matches!(push.as_str(), "idle" | "sending" | "disabled" | "") {
+    if let Some(message) = views::blocked_photo_alarm(a.lang, s) {
+        // Contract 1.1: which photo holds the push back, and what a supervisor can do.
+        let sha = s["push"]["blocked_photo"]["sha256"].as_str().unwrap_or("");
+        a.out.push(AlarmOut {
+            code: "sync_photo_blocked",
+            severity: "critical",
+            subject: Some(sha.to_string()),
+            message,
+        });
+    } else if !matches!(push.as_str(), "idle" | "sending" | "disabled" | "") {
         let critical = push != "backoff";
         a.add("sync_push", critical, None, &[("state", push)]);
     }
