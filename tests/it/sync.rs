@@ -831,7 +831,8 @@ fn feed_resumes_after_kill_9_mid_apply() {
 // ---- 7. photos ----------------------------------------------------------------------------
 
 /// A station whose central is unreachable (its proxy refuses), running, with a PNG of
-/// `n` + 8 bytes stored and an inspection that references it.
+/// `n` + 8 bytes stored and an inspection that references it; failures an operator must
+/// fix are retried every `slow_retry_s`.
 struct InspectedOffline {
     central: Central,
     proxy: FaultProxy,
@@ -844,11 +845,16 @@ struct InspectedOffline {
     inspection_seq: i64,
 }
 
-fn inspect_a_photo_offline(n: u32) -> InspectedOffline {
+fn inspect_a_photo_offline(n: u32, slow_retry_s: u32) -> InspectedOffline {
     let central = Central::start(CentralOptions::default());
     let proxy = FaultProxy::start(central.addr());
     proxy.set(FaultMode::Refuse);
-    let st = Station::new(&sync_cfg(&proxy.url(), ""));
+    let cfg = sync_cfg(&proxy.url(), "").replace(
+        "slow_retry_s = 1\n",
+        &format!("slow_retry_s = {slow_retry_s}\n"),
+    );
+    assert!(cfg.contains(&format!("\nslow_retry_s = {slow_retry_s}\n")));
+    let st = Station::new(&cfg);
     let d = st.start();
     let epoch = epoch_of(&st);
     let (png, sha, photo) = add_png(&st, n);
@@ -903,7 +909,7 @@ fn photo_is_uploaded_before_its_inspection_event() {
         png,
         sha,
         ..
-    } = inspect_a_photo_offline(3000);
+    } = inspect_a_photo_offline(3000, 1);
     let journal = st.journal();
 
     proxy.set(FaultMode::Pass);
@@ -1402,7 +1408,8 @@ fn photo_lost_refused(st: &Station, sha: &str, badge: &str, reason: &str, says: 
 /// supervisor's command; a keeper may not acknowledge the loss, a supervisor does
 /// (`photo.lost`); then every event reaches the central exactly once, the inspection with
 /// its photo marked `"lost": true` and before the `photo.lost` event, no blob, no
-/// contract violation.
+/// contract violation. The slow retry is a minute: the acknowledgement itself must wake
+/// the held push.
 fn lost_photo_unblocks_the_uplink(loss: Loss) {
     let InspectedOffline {
         central,
@@ -1413,7 +1420,7 @@ fn lost_photo_unblocks_the_uplink(loss: Loss) {
         sha,
         inspection_seq,
         ..
-    } = inspect_a_photo_offline(2000);
+    } = inspect_a_photo_offline(2000, 60);
     junk_scans(&st, "AFTER-INSPECTION", 2);
     let stored = st
         .state_dir()

@@ -512,7 +512,7 @@ impl PushMachine {
     /// The station cannot upload a photo an event references (contract 1.1): alarm, keep
     /// every event, retry slowly — until the photo is back in the store, or a supervisor
     /// acknowledges it as lost and the next read carries it marked `"lost": true` (the
-    /// machine is then not asked to upload it).
+    /// machine is then not asked to upload it; a `photo.lost` ends the wait at once).
     fn photo_blocked(&mut self, photo: BlockedPhoto, error: String, now: Now) -> Action {
         self.batch = None;
         self.failing = true;
@@ -522,9 +522,15 @@ impl PushMachine {
         );
         tracing::error!(error = %e, "push held back by a photo");
         self.backoff.reset();
-        let a = self.slow(PushState::Rejected, e, now);
+        let d = self.settings.retry.slow_retry;
+        self.alarm(PushState::Rejected, e, d, now);
         self.status.blocked_photo = Some(photo);
-        a
+        // The supervisor's acknowledgement is what lets it go on: do not wait a slow
+        // retry for it.
+        Action::Wait(Wait {
+            until: now.mono + d,
+            wake: Wake::PhotoLost,
+        })
     }
 
     /// A round failed with the central's (or the transport's) verdict.

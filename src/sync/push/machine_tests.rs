@@ -466,9 +466,12 @@ fn a_blocked_photo_is_named_until_it_is_acknowledged_lost() {
     };
     let a = m.handle(Input::Failed(damaged), t);
     assert_eq!(
-        wait_for(&a, t),
-        SLOW,
-        "retried slowly: an operator must act"
+        a,
+        Action::Wait(Wait {
+            until: t.mono + SLOW,
+            wake: Wake::PhotoLost
+        }),
+        "retried slowly, or at once when a supervisor acknowledges a photo as lost"
     );
     assert_eq!(m.status().state, PushState::Rejected);
     assert_eq!(
