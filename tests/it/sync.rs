@@ -849,7 +849,7 @@ fn inspect_a_photo_offline(n: u32, slow_retry_s: u32) -> InspectedOffline {
     let central = Central::start(CentralOptions::default());
     let proxy = FaultProxy::start(central.addr());
     proxy.set(FaultMode::Refuse);
-    let cfg = sync_cfg(&proxy.url(), "").replace(
+    let cfg = sync_cfg(&proxy.url(), "central_token = \"ct\"").replace(
         "slow_retry_s = 1\n",
         &format!("slow_retry_s = {slow_retry_s}\n"),
     );
@@ -1497,6 +1497,19 @@ fn lost_photo_unblocks_the_uplink(loss: Loss) {
     });
     photo_lost_refused(&st, &sha, "001", "again", "already acknowledged as lost");
     let journal = st.journal();
+    // A central that pulls reads the same marked events.
+    let addr = ping(&st)["http"]
+        .as_str()
+        .expect("http address")
+        .to_string();
+    let pulled = http(
+        &addr,
+        "GET",
+        &format!("/v1/sync/events?epoch={epoch}&after=0&limit=1000"),
+        &[("Authorization", "Bearer ct")],
+        b"",
+    )
+    .json();
     d.stop();
 
     // What the central holds: the journal, the inspection's photo marked lost, once each.
@@ -1517,6 +1530,7 @@ fn lost_photo_unblocks_the_uplink(loss: Loss) {
         }
     }
     assert_central_has(&central, &epoch, &expected);
+    assert_eq!(pulled["events"], json!(expected), "the pull marks it too");
     assert_eq!(central.blob(&sha), None, "no blob: it was lost");
     assert_no_violations(&central);
 }
