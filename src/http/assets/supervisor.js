@@ -471,7 +471,7 @@
     $('lost-form').hidden = done;
     $('sync-photo').textContent = t('sv.photo_blocked', {
       sha256: blocked.sha256_prefix,
-      photo_problem: t('photo_problem.' + blocked.problem),
+      photo_problem: word('photo_problem', blocked.problem),
       seq: blocked.seq,
     });
   }
