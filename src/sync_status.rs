@@ -107,6 +107,16 @@ pub struct BlockedPhoto {
     pub problem: PhotoProblem,
 }
 
+impl BlockedPhoto {
+    /// The supervisor's command that acknowledges it as lost (shown in the alarm).
+    pub fn command(&self) -> String {
+        format!(
+            "returnsd photo-lost {} --badge <supervisor> --reason <why>",
+            self.sha256
+        )
+    }
+}
+
 /// Why a photo cannot be uploaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhotoProblem {

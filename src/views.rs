@@ -76,10 +76,7 @@ fn blocked_photo_json(p: &crate::sync_status::BlockedPhoto) -> Value {
         "sha256_prefix": p.sha256.get(..12).unwrap_or(&p.sha256),
         "seq": p.seq,
         "problem": p.problem.as_str(),
-        "command": format!(
-            "returnsd photo-lost {} --badge <supervisor> --reason <why>",
-            p.sha256
-        ),
+        "command": p.command(),
     })
 }
 

@@ -517,8 +517,8 @@ impl PushMachine {
         self.batch = None;
         self.failing = true;
         let e = format!(
-            "{error} (events kept); if it is lost for good a supervisor acknowledges it: returnsd photo-lost {} --badge <supervisor> --reason <why>",
-            photo.sha256
+            "{error} (events kept); if it is lost for good a supervisor acknowledges it: {}",
+            photo.command()
         );
         tracing::error!(error = %e, "push held back by a photo");
         self.backoff.reset();
