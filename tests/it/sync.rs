@@ -832,7 +832,7 @@ fn feed_resumes_after_kill_9_mid_apply() {
 
 /// A station whose central is unreachable (its proxy refuses), running, with a PNG of
 /// `n` + 8 bytes stored and an inspection that references it; failures an operator must
-/// fix are retried every `slow_retry_s`.
+/// fix are retried every `slow_retry_s`; `storage` lines go in its `[storage]` table.
 struct InspectedOffline {
     central: Central,
     proxy: FaultProxy,
@@ -843,9 +843,11 @@ struct InspectedOffline {
     sha: String,
     /// The seq of the `inspection.completed` that references the photo.
     inspection_seq: i64,
+    /// The photo's file in the station's photo store.
+    stored: std::path::PathBuf,
 }
 
-fn inspect_a_photo_offline(n: u32, slow_retry_s: u32) -> InspectedOffline {
+fn inspect_a_photo_offline(n: u32, slow_retry_s: u32, storage: &str) -> InspectedOffline {
     let central = Central::start(CentralOptions::default());
     let proxy = FaultProxy::start(central.addr());
     proxy.set(FaultMode::Refuse);
@@ -855,6 +857,9 @@ fn inspect_a_photo_offline(n: u32, slow_retry_s: u32) -> InspectedOffline {
     );
     assert!(cfg.contains(&format!("\nslow_retry_s = {slow_retry_s}\n")));
     let st = Station::new(&cfg);
+    if !storage.is_empty() {
+        add_storage_keys(&st, storage);
+    }
     let d = st.start();
     let epoch = epoch_of(&st);
     let (png, sha, photo) = add_png(&st, n);
@@ -873,6 +878,11 @@ fn inspect_a_photo_offline(n: u32, slow_retry_s: u32) -> InspectedOffline {
     assert_eq!(inspection["data"]["photos"][0]["sha256"], sha.as_str());
     InspectedOffline {
         inspection_seq: inspection["seq"].as_i64().expect("seq"),
+        stored: st
+            .state_dir()
+            .join("photos")
+            .join(&sha[..2])
+            .join(format!("{sha}.png")),
         central,
         proxy,
         st,
@@ -909,7 +919,7 @@ fn photo_is_uploaded_before_its_inspection_event() {
         png,
         sha,
         ..
-    } = inspect_a_photo_offline(3000, 1);
+    } = inspect_a_photo_offline(3000, 1, "");
     let journal = st.journal();
 
     proxy.set(FaultMode::Pass);
@@ -943,17 +953,9 @@ fn photo_is_uploaded_before_its_inspection_event() {
 
 // ---- 8. disk full -------------------------------------------------------------------------
 
-/// At the disk cap the station refuses new scans (NOT SAVED) without losing any stored
-/// event; once the central acknowledges and retention prunes, it accepts scans again.
-#[test]
-fn disk_cap_refuses_new_work_then_recovers_after_sync() {
-    let central = Central::start(CentralOptions::default());
-    let proxy = FaultProxy::start(central.addr());
-    proxy.set(FaultMode::Refuse);
-    let st = Station::new(&sync_cfg(&proxy.url(), "retention_days = 0"));
-    add_storage_keys(&st, "cap_mb = 16\nmaintenance_interval_s = 1");
-    let d = st.start();
-    let epoch = epoch_of(&st);
+/// Scan from four clients until the station refuses at its disk cap (`storage_cap`); the
+/// stored scans by seq (each scan's text without its padding).
+fn fill_to_cap(st: &Station) -> BTreeMap<i64, String> {
     // The journal keeps the first 200 characters of a scan; what fills the cap is mostly
     // the WAL (see `wal_does_not_eat_the_disk_cap`).
     let pad = "x".repeat(4000);
@@ -990,6 +992,21 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
         c.join().expect("fill client");
     }
     assert!(full.load(Ordering::Relaxed) >= 1);
+    acked.lock().unwrap().clone()
+}
+
+/// At the disk cap the station refuses new scans (NOT SAVED) without losing any stored
+/// event; once the central acknowledges and retention prunes, it accepts scans again.
+#[test]
+fn disk_cap_refuses_new_work_then_recovers_after_sync() {
+    let central = Central::start(CentralOptions::default());
+    let proxy = FaultProxy::start(central.addr());
+    proxy.set(FaultMode::Refuse);
+    let st = Station::new(&sync_cfg(&proxy.url(), "retention_days = 0"));
+    add_storage_keys(&st, "cap_mb = 16\nmaintenance_interval_s = 1");
+    let d = st.start();
+    let epoch = epoch_of(&st);
+    let acked = fill_to_cap(&st);
     let s = status(&st);
     assert_eq!(s["disk"]["full"], true, "{s}");
     assert!(s["disk"]["refused_inputs"].as_u64().unwrap() >= 1, "{s}");
@@ -1002,7 +1019,6 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
     // Nothing stored was lost.
     let before = st.journal();
     assert_contiguous(&before);
-    let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 1000, "{} scans stored", acked.len());
     eprintln!(
         "disk cap reached after {} stored scans: {}",
@@ -1419,14 +1435,10 @@ fn lost_photo_unblocks_the_uplink(loss: Loss) {
         epoch,
         sha,
         inspection_seq,
+        stored,
         ..
-    } = inspect_a_photo_offline(2000, 60);
+    } = inspect_a_photo_offline(2000, 60, "");
     junk_scans(&st, "AFTER-INSPECTION", 2);
-    let stored = st
-        .state_dir()
-        .join("photos")
-        .join(&sha[..2])
-        .join(format!("{sha}.png"));
     match loss {
         Loss::Deleted => std::fs::remove_file(&stored).expect("delete the stored photo"),
         Loss::Corrupted => std::fs::write(&stored, b"\x89PNG\r\n\x1a\nbit rot").unwrap(),
@@ -1543,4 +1555,49 @@ fn a_lost_photo_acknowledged_by_a_supervisor_unblocks_the_uplink() {
 #[test]
 fn a_damaged_photo_acknowledged_by_a_supervisor_unblocks_the_uplink() {
     lost_photo_unblocks_the_uplink(Loss::Corrupted);
+}
+
+/// At the disk cap, where scans are refused, a supervisor can still acknowledge a lost
+/// photo: the push it holds back is what would free the space. Then everything reaches
+/// the central, the photo marked lost.
+#[test]
+fn a_lost_photo_is_acknowledged_at_the_disk_cap() {
+    let InspectedOffline {
+        central,
+        proxy,
+        st,
+        d,
+        epoch,
+        sha,
+        inspection_seq,
+        stored,
+        ..
+    } = inspect_a_photo_offline(500, 60, "cap_mb = 16");
+    std::fs::remove_file(&stored).expect("delete the stored photo");
+    poll_within(Duration::from_secs(20), "the photo alarm", || {
+        (status(&st)["push"]["blocked_photo"]["sha256"] == sha.as_str()).then_some(())
+    });
+    fill_to_cap(&st);
+    let refused = scan_on(&st, "late", "LATE-0");
+    assert_eq!(refused["code"], "storage_cap", "{refused}");
+    let said = st.cli_ok(&[
+        "photo-lost",
+        &sha,
+        "--badge",
+        "001",
+        "--reason",
+        "lost while the disk was full",
+    ]);
+    assert!(said.contains("acknowledged as lost"), "{said}");
+    proxy.set(FaultMode::Pass);
+    let last = ping(&st)["last_seq"].as_i64().unwrap();
+    central.wait_until(Duration::from_secs(60), "every event acked", |c| {
+        c.acked_through(&epoch) >= last
+    });
+    d.stop();
+    let events = central.events(&epoch);
+    let inspection = &events[inspection_seq as usize - 1];
+    assert_eq!(inspection.data["photos"][0]["lost"], true, "{inspection:?}");
+    assert_eq!(events[last as usize - 1].ty, "photo.lost");
+    assert_no_violations(&central);
 }
