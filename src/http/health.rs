@@ -18,7 +18,8 @@ pub fn devices(ctx: &Ctx) -> Value {
     json!({"devices": ctx.state.board.to_json()})
 }
 
-/// `GET /sync`: the sync status with the disk's.
+/// `GET /sync`: the sync status with the disk's; a blocked photo's alarm in the caller's
+/// language (`push.blocked_photo.message`).
 pub async fn sync(ctx: &Ctx) -> Result<Value, ApiError> {
     let status = ctx.state.sync.clone();
     let mut v = ctx
@@ -31,6 +32,10 @@ pub async fn sync(ctx: &Ctx) -> Result<Value, ApiError> {
         cfg.storage.cap_bytes,
         cfg.storage.high_water_pct,
     );
+    // The photo holding the push back, worded in the caller's language (contract 1.1).
+    if let Some(message) = views::blocked_photo_alarm(ctx.lang, &v) {
+        v["push"]["blocked_photo"]["message"] = json!(message);
+    }
     Ok(v)
 }
 

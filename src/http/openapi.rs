@@ -267,7 +267,7 @@ fn station_paths() -> Value {
     json!({
         "/devices": {"get": read("scanners and printers (the device board)", json!([]), any())},
         "/alarms": {"get": read("alarms: devices, sync push, disk, clock, print jobs", json!([]), any())},
-        "/sync": {"get": read("sync status: backlog, push, feed (with the ten most recently rejected feed items and their reasons: feed.recent_rejected), clock, disk", json!([]), any())},
+        "/sync": {"get": read("sync status: backlog, push (while a photo the station cannot upload holds it back, push.blocked_photo: sha256, sha256_prefix, seq, problem missing|damaged|unreadable, the supervisor's command, and message in the caller's language; see POST /photos/lost), feed (with the ten most recently rejected feed items and their reasons: feed.recent_rejected), clock, disk", json!([]), any())},
         "/journal": {"get": read("the journal, read-only (with inspection.blind an inspector gets first-check events redacted)",
             json!([q("after", "integer", "seq, default 0"), q("limit", "integer", "1-1000, default 100")]), any())},
         "/events": {"get": {"summary": "server-sent events: hello, journal (a scan's answer included), devices, alarms, lagged, session_expired (cookie session for EventSource; the bench PC's kiosk without a session)",

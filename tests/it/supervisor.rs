@@ -440,6 +440,18 @@ fn supervisor_page_acknowledges_a_photo_holding_the_sync_back() {
     });
     proxy.set(FaultMode::Pass);
 
+    // GET /api/v1/sync names it too, worded in the session's language.
+    let sup = crate::api_client::login(&a, "001", "3333");
+    let sync = crate::api_client::get(&a, &sup, "/api/v1/sync").json();
+    let blocked = &sync["push"]["blocked_photo"];
+    assert_eq!(blocked["sha256"], sha.as_str(), "{sync}");
+    assert_eq!(blocked["seq"], seq, "{sync}");
+    assert!(
+        blocked["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&sha[..12]) && m.contains("returnsd photo-lost")),
+        "{sync}"
+    );
     let b = Browser::start(1280, 900);
     login(&b, &a, "001", "3333");
     b.wait_js("main view", "document.body.dataset.view === 'v-main'");
