@@ -27,6 +27,7 @@ pub const OPS: &[&str] = &[
     "bin_reactivate",
     "rtv_close",
     "unlock",
+    "photo_lost",
 ];
 
 pub fn s<'a>(req: &'a Value, k: &str) -> Result<&'a str, String> {
@@ -211,7 +212,7 @@ pub fn build(op: &str, req: &Value, badge: &Badge, state_dir: &Path) -> Result<C
     Ok(cmd)
 }
 
-/// The supervisor's commands: bins, RTV-note closing, unlocking a badge.
+/// The supervisor's commands: bins, RTV-note closing, unlocking a badge, a lost photo.
 fn supervisor_command(op: &str, req: &Value, by: Operator) -> Result<Command, String> {
     let cmd = match op {
         "bin_set" => {
@@ -236,6 +237,11 @@ fn supervisor_command(op: &str, req: &Value, by: Operator) -> Result<Command, St
                 })?,
             }
         }
+        "photo_lost" => Command::PhotoLost {
+            by,
+            sha256: s(req, "sha256")?.to_string(),
+            reason: opt_s(req, "reason")?.unwrap_or_default(),
+        },
         "bin_retire" | "bin_reactivate" => Command::SetBin {
             by,
             code: s(req, "code")?.to_string(),

@@ -47,6 +47,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "Badge {badge} unlocked: it may log in again",
     ),
     (
+        "photo_lost_recorded",
+        "已确认照片 {sha256} 丢失:引用它的事件将标记为“照片丢失”上传",
+        "Photo {sha256} acknowledged as lost: the events that reference it are sent with it marked lost",
+    ),
+    (
         "lockout_recorded",
         "已记录:工号 {badge} 因多次密码错误被锁定",
         "Recorded: badge {badge} locked after repeated wrong PINs",
@@ -256,6 +261,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("action.edit_zones", "编辑库区", "edit zones"),
     ("action.unlock_badge", "解锁工号", "unlock a badge"),
     (
+        "action.photo_lost",
+        "确认照片丢失",
+        "acknowledge a lost photo",
+    ),
+    (
         "action.close_rtv_note",
         "关闭退厂单",
         "close a return-to-vendor note",
@@ -381,6 +391,17 @@ const TABLE: &[(&str, &str, &str)] = &[
         "已入账的退件不能作废:请用上架/退厂处理",
         "A booked-in return cannot be voided: use put-away or return-to-vendor",
     ),
+    (
+        "photo_not_waiting",
+        "没有待上传的事件引用照片 {sha256}:无需确认丢失",
+        "No event waiting for the central references photo {sha256}: there is no loss to acknowledge",
+    ),
+    (
+        "photo_already_lost",
+        "照片 {sha256} 已确认丢失(seq {seq})",
+        "Photo {sha256} was already acknowledged as lost (seq {seq})",
+    ),
+    ("reason_required", "请填写原因", "A reason is required"),
     (
         "bad_input",
         "输入有误:{field} {problem}",
@@ -531,7 +552,17 @@ pub fn message(lang: Lang, code: &str, params: &[(&str, String)]) -> String {
     };
     let mut out = t.to_string();
     for (k, v) in params {
-        let value = if ["kind", "grade", "visual", "stage", "role", "action"].contains(k) {
+        let value = if [
+            "kind",
+            "grade",
+            "visual",
+            "stage",
+            "role",
+            "action",
+            "photo_problem",
+        ]
+        .contains(k)
+        {
             template(lang, &format!("{k}.{v}"))
                 .map(str::to_string)
                 .unwrap_or(v.clone())

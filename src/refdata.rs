@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use crate::domain::ids::BinCode;
 use crate::domain::kind::{BinClass, Role};
-use crate::domain::ports::{DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo};
+use crate::domain::ports::{DefectReasonInfo, Lookup, ManifestEntry, OperatorInfo, PhotoUplink};
 use crate::feed;
 use crate::store::feed_items::{self, get};
 use crate::store::{Read, StoreError};
@@ -77,6 +77,13 @@ impl Lookup for DbLookup<'_> {
 
     fn bin(&self, code: &BinCode) -> Option<BinClass> {
         self.cfg.zones.bins.get(code).copied()
+    }
+
+    fn photo_uplink(&self, sha256: &str) -> PhotoUplink {
+        crate::store::lost::photo_uplink(self.db, sha256).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "lost photo lookup failed");
+            PhotoUplink::NotWaiting
+        })
     }
 }
 

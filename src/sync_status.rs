@@ -93,6 +93,49 @@ pub struct PushStatus {
     pub next_retry: Option<DateTime<Utc>>,
     /// Events per batch now (lower than configured after a `413`).
     pub batch_limit: usize,
+    /// The photo the station cannot upload, holding the push back until it is back in
+    /// the photo store or a supervisor acknowledges it as lost (contract 1.1).
+    pub blocked_photo: Option<BlockedPhoto>,
+}
+
+/// A photo an event references that the station cannot upload *(contract 1.1)*.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedPhoto {
+    pub sha256: String,
+    /// The (wire) seq of the first event waiting for it.
+    pub seq: i64,
+    pub problem: PhotoProblem,
+}
+
+impl BlockedPhoto {
+    /// The supervisor's command that acknowledges it as lost (shown in the alarm).
+    pub fn command(&self) -> String {
+        format!(
+            "returnsd photo-lost {} --badge <supervisor> --reason <why>",
+            self.sha256
+        )
+    }
+}
+
+/// Why a photo cannot be uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoProblem {
+    /// Not in the photo store.
+    Missing,
+    /// Its file no longer hashes to its name.
+    Damaged,
+    /// Its file cannot be read (an I/O error: perhaps passing).
+    Unreadable,
+}
+
+impl PhotoProblem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhotoProblem::Missing => "missing",
+            PhotoProblem::Damaged => "damaged",
+            PhotoProblem::Unreadable => "unreadable",
+        }
+    }
 }
 
 impl PushStatus {

@@ -50,6 +50,7 @@ pub fn sync_status_json(c: &SyncCounters, status: &SharedStatus, now: DateTime<U
             "last_error_at": t(push.last_error_at),
             "next_retry": t(push.next_retry),
             "batch_limit": push.batch_limit,
+            "blocked_photo": push.blocked_photo.as_ref().map(blocked_photo_json),
         },
         "feed": {
             "state": feed.state.as_str(),
@@ -65,6 +66,39 @@ pub fn sync_status_json(c: &SyncCounters, status: &SharedStatus, now: DateTime<U
         "clock_offset_ms": s.clock.map(|c| c.offset_ms),
         "clock_alarm": s.clock.is_some_and(|c| c.alarm),
     })
+}
+
+/// The photo holding the push back (contract 1.1): which, for which event, what is wrong,
+/// and the supervisor's command that acknowledges it as lost.
+fn blocked_photo_json(p: &crate::sync_status::BlockedPhoto) -> Value {
+    json!({
+        "sha256": p.sha256,
+        "sha256_prefix": p.sha256.get(..12).unwrap_or(&p.sha256),
+        "seq": p.seq,
+        "problem": p.problem.as_str(),
+        "command": p.command(),
+    })
+}
+
+/// The alarm for a photo holding the push back, in `lang`, from `sync status`'s
+/// `push.blocked_photo` (None when no photo holds it back).
+pub fn blocked_photo_alarm(lang: crate::i18n::Lang, status: &Value) -> Option<String> {
+    let p = status["push"]["blocked_photo"].as_object()?;
+    let text = |k: &str| match p.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    };
+    Some(crate::i18n::message(
+        lang,
+        "alarm.sync_photo_blocked",
+        &[
+            ("sha256", text("sha256_prefix")),
+            ("photo_problem", text("problem")),
+            ("seq", text("seq")),
+            ("command", text("command")),
+        ],
+    ))
 }
 
 /// Disk use against the cap and the storage's state, as `sync status`, the API, the

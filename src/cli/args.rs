@@ -290,6 +290,19 @@ pub enum OperatorCmd {
         #[arg(long)]
         badge: String,
     },
+    /// Acknowledge that a photo can no longer be uploaded — missing from the photo store
+    /// or damaged — so the events waiting for it go to the central with it marked lost
+    /// (supervisor; journaled as photo.lost; contract 1.1). `sync status` names the photo.
+    PhotoLost {
+        /// The photo's sha256 (64 hex digits, as `sync status` shows it).
+        sha256: String,
+        /// The supervisor's badge.
+        #[arg(long)]
+        badge: String,
+        /// Why it is lost (sent to the central).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -76,7 +76,8 @@ pub fn sync_status(config: &Option<PathBuf>, as_json: bool) -> Result<ExitCode, 
     if as_json {
         println!("{v}");
     } else {
-        print!("{}", render::sync_status_text(&v));
+        let lang = Lang::parse(&cfg.station.language);
+        print!("{}", render::sync_status_text(&v, lang));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -127,6 +127,13 @@ fn request(cmd: OperatorCmd) -> Result<Value, CliError> {
         OperatorCmd::Unlock { locked, badge } => {
             json!({"op": "unlock", "badge": badge, "unlock_badge": locked})
         }
+        OperatorCmd::PhotoLost {
+            sha256,
+            badge,
+            reason,
+        } => {
+            json!({"op": "photo_lost", "badge": badge, "sha256": sha256, "reason": reason})
+        }
     })
 }
 

@@ -280,7 +280,7 @@ pub fn return_text(
 
 /// `sync status` for people: the journal and backlog, the push and feed workers, the disk
 /// and the clock.
-pub fn sync_status_text(v: &Value) -> String {
+pub fn sync_status_text(v: &Value, lang: Lang) -> String {
     let s = |p: &Value| match p {
         Value::Null => "-".to_string(),
         Value::String(s) => s.clone(),
@@ -316,6 +316,9 @@ pub fn sync_status_text(v: &Value) -> String {
             s(&push["last_error_at"])
         );
         let _ = writeln!(out, "  next retry     {}", s(&push["next_retry"]));
+    }
+    if let Some(alarm) = crate::views::blocked_photo_alarm(lang, v) {
+        let _ = writeln!(out, "  ALARM          {alarm}");
     }
     let _ = writeln!(
         out,

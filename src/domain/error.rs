@@ -101,6 +101,17 @@ pub enum DomainError {
     },
     NothingToMove,
     VoidAfterBooking,
+    /// `photo.lost` for a photo no event waiting for the central references.
+    PhotoNotWaiting {
+        sha256: String,
+    },
+    /// `photo.lost` again for a photo already acknowledged as lost.
+    PhotoAlreadyLost {
+        sha256: String,
+        seq: i64,
+    },
+    /// The command must say why (it is journaled for the central and the audit trail).
+    ReasonRequired,
     BadInput {
         field: &'static str,
         problem: String,
@@ -154,6 +165,9 @@ impl DomainError {
             DomainError::RtvNoteAlreadyClosed { .. } => "rtv_note_already_closed",
             DomainError::NothingToMove => "nothing_to_move",
             DomainError::VoidAfterBooking => "void_after_booking",
+            DomainError::PhotoNotWaiting { .. } => "photo_not_waiting",
+            DomainError::PhotoAlreadyLost { .. } => "photo_already_lost",
+            DomainError::ReasonRequired => "reason_required",
             DomainError::BadInput { .. } => "bad_input",
             DomainError::Unrecognised(r) => r.code(),
             DomainError::NotNow { .. } => "not_now",
@@ -206,6 +220,10 @@ impl DomainError {
             }
             DomainError::BadInput { field, problem } => {
                 vec![("field", (*field).into()), ("problem", problem.clone())]
+            }
+            DomainError::PhotoNotWaiting { sha256 } => vec![("sha256", sha256.clone())],
+            DomainError::PhotoAlreadyLost { sha256, seq } => {
+                vec![("sha256", sha256.clone()), ("seq", seq.to_string())]
             }
             DomainError::NotNow { what } => vec![("what", (*what).into())],
             DomainError::Unrecognised(r) => match r {

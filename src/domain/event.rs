@@ -293,6 +293,11 @@ pub enum EventBody {
     /// `operator.unlocked`: a supervisor lifted a badge's lockout before it ran out.
     /// Concerns no return and changes no state.
     Unlocked { badge: Badge },
+    /// `photo.lost` *(contract 1.1)*: a supervisor acknowledged that a photo events
+    /// reference can no longer be uploaded (the station's copy is missing or damaged).
+    /// From then on those events are sent with the photo marked `"lost": true`. Concerns
+    /// no return and changes no state.
+    PhotoLost { sha256: String, reason: String },
 }
 
 impl EventBody {
@@ -340,6 +345,7 @@ impl EventBody {
             EventBody::Voided { .. } => "return.voided",
             EventBody::LockedOut { .. } => "operator.locked_out",
             EventBody::Unlocked { .. } => "operator.unlocked",
+            EventBody::PhotoLost { .. } => "photo.lost",
         }
     }
 }

@@ -68,12 +68,27 @@ pub struct DefectReasonInfo {
     pub seller_fault: bool,
 }
 
+/// Where a photo stands with the uplink *(contract 1.1, `photo.lost`)*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoUplink {
+    /// No event the central has yet to acknowledge references it (nothing waits for it).
+    NotWaiting,
+    /// An event the central has not acknowledged references it: it must be uploaded first.
+    Waiting,
+    /// A supervisor already acknowledged it as lost (`photo.lost` at this seq).
+    Lost { seq: i64 },
+}
+
 /// Reference data the state machine consults.
 pub trait Lookup {
     fn manifest(&self, waybill: &str) -> Option<ManifestEntry>;
     fn operator(&self, badge: &str) -> Option<OperatorInfo>;
     fn defect_reason(&self, code: &str) -> Option<DefectReasonInfo>;
     fn bin(&self, code: &BinCode) -> Option<BinClass>;
+    /// Where the photo `sha256` stands with the uplink (the journal says).
+    fn photo_uplink(&self, _sha256: &str) -> PhotoUplink {
+        PhotoUplink::NotWaiting
+    }
 }
 
 /// Station settings the rules depend on.

@@ -222,6 +222,7 @@ fn set_operator(cmd: &mut Command, op: Operator) {
         | Command::Void { by, .. }
         | Command::SetBin { by, .. }
         | Command::Unlock { by, .. }
+        | Command::PhotoLost { by, .. }
         | Command::CloseRtvNote { by, .. } => *by = op,
     }
 }
@@ -237,7 +238,7 @@ impl Core {
         cap_full: bool,
         out: &mut Out,
     ) -> Result<(), StoreError> {
-        if cap_full && input.is_operator() {
+        if cap_full && input.is_operator() && !input.acknowledges_a_lost_photo() {
             // The disk cap: new work is refused (not dropped: the sender is told NOT
             // SAVED) while the database, its WAL and the photos use the whole cap.
             self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
@@ -560,5 +561,12 @@ impl Input {
     /// An operator's input (a scan or a command), as opposed to the station's own work.
     pub(super) fn is_operator(&self) -> bool {
         matches!(self, Input::Scan { .. } | Input::Command { .. })
+    }
+
+    /// A supervisor's `photo.lost`: taken even at the disk cap — one small event, and the
+    /// photo may be what holds back the push whose acknowledgement (then the prune) frees
+    /// the space.
+    pub(super) fn acknowledges_a_lost_photo(&self) -> bool {
+        matches!(self, Input::Command { cmd, .. } if matches!(**cmd, Command::PhotoLost { .. }))
     }
 }

@@ -85,7 +85,8 @@ impl Core {
             Command::Scan { .. }
             | Command::SetBin { .. }
             | Command::RecordLockout { .. }
-            | Command::Unlock { .. } => Ok(()),
+            | Command::Unlock { .. }
+            | Command::PhotoLost { .. } => Ok(()),
         }
     }
 

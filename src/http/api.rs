@@ -227,6 +227,12 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/events", Ep::Events, Access::Kiosk),
     r("POST", "/photos", Ep::PhotoUpload, Access::Roles(INSPECTOR)),
     r("GET", "/photos/{sha}", Ep::Photo, Access::Operator),
+    r(
+        "POST",
+        "/photos/lost",
+        Ep::Command("photo_lost"),
+        Access::Roles(SUPERVISOR),
+    ),
 ];
 
 /// The `/api/v1` router.

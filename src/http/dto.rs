@@ -133,8 +133,9 @@ pub struct ZoneStockOut {
 
 #[derive(Serialize)]
 pub struct AlarmOut {
-    /// Stable: `device`, `sync_push`, `disk_high_water`, `disk_full`, `clock_offset`,
-    /// `print_failed`, `print_stuck`.
+    /// Stable: `device`, `sync_push`, `sync_photo_blocked` (instead of `sync_push` while a
+    /// photo holds the push back; subject: its sha256), `disk_high_water`, `disk_full`,
+    /// `clock_offset`, `print_failed`, `print_stuck`.
     pub code: &'static str,
     /// `warning` or `critical`.
     pub severity: &'static str,

@@ -18,7 +18,8 @@ pub fn devices(ctx: &Ctx) -> Value {
     json!({"devices": ctx.state.board.to_json()})
 }
 
-/// `GET /sync`: the sync status with the disk's.
+/// `GET /sync`: the sync status with the disk's; a blocked photo's alarm in the caller's
+/// language (`push.blocked_photo.message`).
 pub async fn sync(ctx: &Ctx) -> Result<Value, ApiError> {
     let status = ctx.state.sync.clone();
     let mut v = ctx
@@ -31,6 +32,10 @@ pub async fn sync(ctx: &Ctx) -> Result<Value, ApiError> {
         cfg.storage.cap_bytes,
         cfg.storage.high_water_pct,
     );
+    // The photo holding the push back, worded in the caller's language (contract 1.1).
+    if let Some(message) = views::blocked_photo_alarm(ctx.lang, &v) {
+        v["push"]["blocked_photo"]["message"] = json!(message);
+    }
     Ok(v)
 }
 
@@ -90,7 +95,16 @@ pub async fn alarms(ctx: &Ctx) -> Result<Value, ApiError> {
 /// The sync push, the disk and the clock, from the status as `GET /sync` shows it.
 fn status_alarms(a: &mut Alarms, s: &Value) {
     let push = s["push"]["state"].as_str().unwrap_or("").to_string();
-    if !matches!(push.as_str(), "idle" | "sending" | "disabled" | "") {
+    if let Some(message) = views::blocked_photo_alarm(a.lang, s) {
+        // Contract 1.1: which photo holds the push back, and what a supervisor can do.
+        let sha = s["push"]["blocked_photo"]["sha256"].as_str().unwrap_or("");
+        a.out.push(AlarmOut {
+            code: "sync_photo_blocked",
+            severity: "critical",
+            subject: Some(sha.to_string()),
+            message,
+        });
+    } else if !matches!(push.as_str(), "idle" | "sending" | "disabled" | "") {
         let critical = push != "backoff";
         a.add("sync_push", critical, None, &[("state", push)]);
     }

@@ -271,7 +271,7 @@ fn station_paths() -> Value {
     json!({
         "/devices": {"get": read("scanners and printers (the device board)", json!([]), any())},
         "/alarms": {"get": read("alarms: devices, sync push, disk, clock, print jobs", json!([]), any())},
-        "/sync": {"get": read("sync status: backlog, push, feed (with the ten most recently rejected feed items and their reasons: feed.recent_rejected), clock, disk", json!([]), any())},
+        "/sync": {"get": read("sync status: backlog, push (while a photo the station cannot upload holds it back, push.blocked_photo: sha256, sha256_prefix, seq, problem missing|damaged|unreadable, the supervisor's command, and message in the caller's language; see POST /photos/lost), feed (with the ten most recently rejected feed items and their reasons: feed.recent_rejected), clock, disk", json!([]), any())},
         "/journal": {"get": read("the journal, read-only (with inspection.blind an inspector gets first-check events redacted)",
             json!([q("after", "integer", "seq, default 0"), q("limit", "integer", "1-1000, default 100")]), any())},
         "/events": {"get": {"summary": "server-sent events: hello, journal (a scan's answer included), devices, alarms, lagged, session_expired (cookie session for EventSource; the bench PC's kiosk without a session)",
@@ -295,6 +295,9 @@ fn station_paths() -> Value {
             "responses": {"200": {"description": "the image", "content": {
                     "image/jpeg": {}, "image/png": {}, "image/webp": {}}},
                 "400": err("not a SHA-256"), "401": err("not logged in"), "404": err("no such photo")}}},
+        "/photos/lost": {"post": command("acknowledge a photo the station can no longer upload (missing from its photo store or damaged) as lost (photo.lost, contract 1.1): the events waiting for it go to the central with it marked \"lost\": true; GET /sync names the photo holding the push back (push.blocked_photo). No event waiting for the central references it 404, already acknowledged 409, empty reason 422", "supervisor",
+            obj(&["sha256", "reason"], json!({"sha256": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                "reason": {"type": "string", "minLength": 1, "maxLength": 500, "description": "why it is lost (sent to the central)"}})), false)},
         "/print-jobs": {"get": read("print jobs (unconfirmed; all=1: newest of every state)",
             json!([q("all", "integer", "1: every state"), q("limit", "integer", "1-1000, default 100")]), any())},
         "/print-jobs/{job}/preview.png": {"get": preview},

@@ -308,10 +308,12 @@ fn answer(reply: &Reply, lang: Lang, bin_in_path: bool) -> (StatusCode, Value) {
         "storage_full" | "storage_cap" => StatusCode::INSUFFICIENT_STORAGE,
         _ if not_saved => StatusCode::SERVICE_UNAVAILABLE,
         "role_not_allowed" | "unknown_operator" | "same_person" => StatusCode::FORBIDDEN,
-        "unknown_return" | "unknown_rtv_note" => StatusCode::NOT_FOUND,
+        "unknown_return" | "unknown_rtv_note" | "photo_not_waiting" => StatusCode::NOT_FOUND,
         // The bin named by the path (`/zones/bins/{bin}/…`) does not exist.
         "unknown_bin" if bin_in_path => StatusCode::NOT_FOUND,
-        "bad_input" | "unknown_defect_reason" | "unknown_bin" => StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_input" | "unknown_defect_reason" | "unknown_bin" | "reason_required" => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         _ => StatusCode::CONFLICT,
     };
     let mut e = ApiError::engine(status, &reply.code, reply.params.clone())

@@ -120,6 +120,14 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
         "Sync push is {state}",
     ),
     (
+        "alarm.sync_photo_blocked",
+        "照片 {sha256}…{photo_problem},无法上传:seq {seq} 起的事件暂停同步。若照片确已丢失,主管可确认丢失:{command}",
+        "Photo {sha256}… is {photo_problem} and cannot be uploaded: events from seq {seq} are held. If it is lost for good, a supervisor acknowledges it: {command}",
+    ),
+    ("photo_problem.missing", "已不在照片库中", "missing"),
+    ("photo_problem.damaged", "已损坏(校验不符)", "damaged"),
+    ("photo_problem.unreadable", "读取失败", "unreadable"),
+    (
         "alarm.disk_high_water",
         "磁盘空间即将用尽",
         "Disk space is running low",

@@ -59,6 +59,13 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ("sv.confirm", "确认作废", "Confirm void"),
     ("sv.cancel", "取消", "Cancel"),
     ("sv.refresh", "刷新", "Refresh"),
+    ("sv.sync", "与总部同步", "Sync with the central"),
+    (
+        "sv.photo_blocked",
+        "照片 {sha256}…{photo_problem},无法上传:seq {seq} 起的事件暂停同步。若照片确已丢失,请填写原因并确认丢失",
+        "Photo {sha256}… is {photo_problem} and cannot be uploaded: events from seq {seq} are held. If it is lost for good, give the reason and acknowledge the loss",
+    ),
+    ("sv.photo_lost_ack", "确认照片丢失", "Acknowledge the loss"),
     ("sv.loading", "加载中…", "Loading…"),
     ("zone.vendor", "已退厂", "Returned to vendor"),
     ("zone.customer", "已发回客户", "Sent to the customer"),

@@ -52,7 +52,8 @@ pub fn wire_page(
     after: i64,
     limit: i64,
 ) -> Result<JournalPage, StoreError> {
-    let page = journal_page(r, seqs.to_local(after.max(0)), limit)?;
+    let mut page = journal_page(r, seqs.to_local(after.max(0)), limit)?;
+    super::lost::mark_lost_photos(r, &mut page.rows)?;
     let wire = |local: i64| seqs.to_wire(local).max(0);
     Ok(JournalPage {
         rows: page

@@ -87,7 +87,8 @@ pub fn encode(body: &EventBody) -> Value {
         | E::Closed { .. }
         | E::Voided { .. }
         | E::LockedOut { .. }
-        | E::Unlocked { .. } => encode_after_intake(body),
+        | E::Unlocked { .. }
+        | E::PhotoLost { .. } => encode_after_intake(body),
     }
 }
 
@@ -250,6 +251,7 @@ fn encode_after_intake(body: &EventBody) -> Value {
             minutes,
         } => json!({"badge": badge.as_str(), "failures": failures, "minutes": minutes}),
         EventBody::Unlocked { badge } => json!({"badge": badge.as_str()}),
+        EventBody::PhotoLost { sha256, reason } => json!({"sha256": sha256, "reason": reason}),
         // Given to the other family by `encode`.
         _ => Value::Null,
     }
@@ -625,6 +627,10 @@ fn decode_after_intake(ty: &str, o: &Obj<'_>) -> Result<Option<EventBody>, Strin
         "operator.unlocked" => EventBody::Unlocked {
             badge: badge(o.str("badge")?)?,
         },
+        "photo.lost" => EventBody::PhotoLost {
+            sha256: o.str("sha256")?,
+            reason: o.str("reason")?,
+        },
         _ => return Ok(None),
     }))
 }
@@ -641,6 +647,19 @@ mod tests {
         assert_eq!(ev.actor.as_str(), "supervisor:S1");
         assert_eq!(ev.occurred_at, at);
         data
+    }
+
+    /// `photo.lost` carries the contract's `{sha256, reason}` and decodes to the same event.
+    #[test]
+    fn photo_lost_round_trips() {
+        let data = round_trip(EventBody::PhotoLost {
+            sha256: "ab".repeat(32),
+            reason: "照片文件损坏".into(),
+        });
+        assert_eq!(
+            data,
+            json!({"sha256": "ab".repeat(32), "reason": "照片文件损坏"})
+        );
     }
 
     /// `zone.bin_set` encodes its whole state and decodes to the same event, with and

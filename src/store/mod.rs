@@ -22,6 +22,7 @@ mod identity;
 pub mod jobs;
 mod journal;
 pub mod kiosk;
+pub mod lost;
 pub mod offline;
 pub mod read;
 mod reader;

@@ -166,7 +166,10 @@ const MIGRATIONS: &[&str] = &[
     ),
     // 7: a return's items in rows of their own, so a scan writes the item it changed and
     // the return's header, not the whole return (a 400-item return cost 3× a 1-item one
-    // per scan). The header keeps `item_count`, the items not voided, for the lists.
+    // per scan). The header keeps `item_count`, the items not voided, for the lists. And
+    // contract 1.1 `photo.lost`: the photos a supervisor acknowledged as lost, read by the
+    // push and the command without scanning the journal (a partial index as in 5; queries
+    // repeat its WHERE).
     "CREATE TABLE return_items (
         return_id TEXT NOT NULL,
         item_no INTEGER NOT NULL,
@@ -178,7 +181,8 @@ const MIGRATIONS: &[&str] = &[
         FROM returns r, json_each(r.state, '$.items') i;
      UPDATE returns SET state = json_set(json_remove(state, '$.items'), '$.item_count',
         (SELECT COUNT(*) FROM json_each(state, '$.items')
-         WHERE json_extract(value, '$.voided') IS NOT 1));",
+         WHERE json_extract(value, '$.voided') IS NOT 1));
+     CREATE INDEX journal_photo_lost ON journal(type, seq) WHERE type = 'photo.lost';",
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version` after every migration).

@@ -90,7 +90,8 @@ impl SeqMap {
 
 /// What the push sends next, in the central's (wire) terms: the resend position (`after`,
 /// or the durable cursor when None) and up to `limit` events after it, each with its wire
-/// seq and, for an event of a restored copy, `restored_from` ([`SeqMap`]).
+/// seq and, for an event of a restored copy, `restored_from` ([`SeqMap`]); photos a
+/// supervisor acknowledged as lost are marked so (`lost::mark_lost_photos`).
 pub fn wire_after(
     db: &dyn Read,
     seqs: &SeqMap,
@@ -101,7 +102,8 @@ pub fn wire_after(
         Some(wire) => seqs.to_local(wire),
         None => acked_through(db)?,
     };
-    let rows = journal_after(db, local, limit)?;
+    let mut rows = journal_after(db, local, limit)?;
+    super::lost::mark_lost_photos(db, &mut rows)?;
     Ok((
         seqs.to_wire(local),
         rows.into_iter().map(|r| seqs.wire_row(r)).collect(),

@@ -40,8 +40,14 @@ pub enum PushError {
     #[error("{0}")]
     Token(String),
     /// A photo an event references cannot be read, or is damaged, in the photo store.
-    #[error("photo {sha256}: {error}")]
-    PhotoUnreadable { sha256: String, error: String },
+    #[error("photo {sha256} referenced by seq {seq}: {error}")]
+    PhotoUnreadable {
+        sha256: String,
+        seq: i64,
+        error: String,
+        /// It no longer hashes to its name (else: an I/O error).
+        damaged: bool,
+    },
     #[error("photo {sha256} referenced by seq {seq} is missing from the photo store")]
     PhotoMissing { sha256: String, seq: i64 },
     /// No answer: connection, TLS, timeout (the error with all its causes).

@@ -40,6 +40,9 @@ pub enum Wake {
     NetworkUp,
     /// The engine committed new events: there is something to push.
     NewEvents,
+    /// A supervisor acknowledged a photo as lost (a `photo.lost` committed): the push it
+    /// held back goes on at once (contract 1.1).
+    PhotoLost,
 }
 
 impl Wait {

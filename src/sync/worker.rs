@@ -91,12 +91,20 @@ impl Signals {
             let network = async {
                 match w.wake {
                     Wake::NetworkUp => network_up.notified().await,
-                    Wake::NewEvents => std::future::pending().await,
+                    Wake::NewEvents | Wake::PhotoLost => std::future::pending().await,
                 }
             };
             let commit = async {
                 match (w.wake, events.as_mut()) {
                     (Wake::NewEvents, Some(rx)) => rx.recv().await.err(),
+                    (Wake::PhotoLost, Some(rx)) => loop {
+                        match rx.recv().await {
+                            Ok(c) if c.ty != "photo.lost" => continue,
+                            // A missed notice may have been the one: look again.
+                            Ok(_) | Err(RecvError::Lagged(_)) => break None,
+                            Err(e) => break Some(e),
+                        }
+                    },
                     _ => std::future::pending().await,
                 }
             };

@@ -254,7 +254,7 @@ fn every_mutating_endpoint_checks_the_role() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 39, "13 mutating endpoints x 3 operators");
+    assert_eq!(checked, 42, "14 mutating endpoints x 3 operators");
     // The named cases of the issue.
     let inspect = "/api/v1/returns/R-ST01-20260101-0001/inspect";
     assert_eq!(
@@ -725,4 +725,50 @@ fn a_supervisor_unlocks_a_locked_badge() {
     let verify = st.cli(&["journal", "verify"]);
     assert!(verify.status.success(), "{verify:?}");
     d.stop();
+}
+
+/// `POST /photos/lost` (contract 1.1) is the supervisor's: a keeper gets 403, an empty
+/// reason 422 (`reason_required`), a photo no event waiting for the central references
+/// 404 (`photo_not_waiting`), each worded in the caller's language; nothing is journaled.
+/// The accepted path runs on the supervisor's page (`supervisor.rs`).
+#[test]
+fn photo_lost_refusals_over_the_api() {
+    let st = station("");
+    let d = st.start();
+    let a = addr(&d);
+    let sha = "ab".repeat(32);
+    let ask = |s: &Sess, reason: &str| {
+        let r = post(
+            &a,
+            s,
+            "/api/v1/photos/lost",
+            &json!({"sha256": sha, "reason": reason}),
+        );
+        (r.status, r.json())
+    };
+    let (status, v) = ask(&login(&a, "017", "1111"), "gone");
+    assert_eq!(
+        (status, &v["error"]),
+        (403, &json!("forbidden_role")),
+        "{v}"
+    );
+    let sup = login(&a, "001", "3333");
+    let (status, v) = ask(&sup, "  ");
+    assert_eq!(
+        (status, &v["error"]),
+        (422, &json!("reason_required")),
+        "{v}"
+    );
+    let (status, v) = ask(&sup, "gone");
+    assert_eq!(
+        (status, &v["error"]),
+        (404, &json!("photo_not_waiting")),
+        "{v}"
+    );
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.contains(&sha)),
+        "{v}"
+    );
+    d.stop();
+    assert!(st.journal().iter().all(|e| e["type"] != "photo.lost"));
 }

@@ -559,6 +559,51 @@ async fn photo_before_blob_is_a_violation() {
     assert_eq!(central.violations().len(), 1, "{:?}", central.violations());
 }
 
+/// Contract 1.1: a photo marked `"lost": true` is not expected as a blob; one without the
+/// mark still is; a `lost` that is not a boolean and a `photo.lost` without its reason are
+/// violations.
+#[tokio::test]
+async fn a_photo_marked_lost_needs_no_blob() {
+    let central = central();
+    let c = client();
+    let j = Journal::new(4);
+    let sha = sha256_hex(b"a photo the station lost");
+    let entry = json!({ "sha256": sha, "bytes": 24, "content_type": "image/png" });
+    let mut lost = entry.clone();
+    lost["lost"] = json!(true);
+    let mut e1 = j.event(1);
+    e1["data"]["photos"] = json!([lost]);
+    let mut e2 = j.event(2);
+    e2["type"] = json!("photo.lost");
+    e2["data"] = json!({ "sha256": sha, "reason": "file deleted" });
+    let batch = j.batch_of(vec![e1, e2]);
+    assert_eq!(push(&c, &central.url(), &batch).await.0, 200);
+    assert_eq!(central.violations(), Vec::<String>::new());
+    let mut e3 = j.event(3);
+    e3["data"]["photos"] = json!([entry]);
+    let mut e4 = j.event(4);
+    let mut odd = entry.clone();
+    odd["lost"] = json!("yes");
+    e4["data"]["photos"] = json!([odd]);
+    assert_eq!(
+        push(&c, &central.url(), &j.batch_of(vec![e3, e4])).await.0,
+        200
+    );
+    let v = central.violations();
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert!(v[0].contains("referenced before it was uploaded"), "{v:?}");
+    assert!(v[1].contains("not a boolean"), "{v:?}");
+    let j2 = Journal::new(1);
+    let mut bad = j2.event(1);
+    bad["type"] = json!("photo.lost");
+    bad["data"] = json!({ "sha256": sha });
+    assert_eq!(
+        push(&c, &central.url(), &j2.batch_of(vec![bad])).await.0,
+        200
+    );
+    assert_eq!(central.violations().len(), 3);
+}
+
 // ---- blobs ----------------------------------------------------------------------------
 
 /// Blob PUT: 201 when new, 200 when stored, 409 on a hash mismatch, 415 on a bad type, 401 without the token.

@@ -144,6 +144,17 @@ fn no_store_query_scans_the_whole_journal_or_returns_table() {
         &format!("{defect}.1"),
     ]);
 
+    // A lost photo (contract 1.1) looked up in the journal: refused, nothing references it.
+    let out = st.cli(&[
+        "photo-lost",
+        &"0".repeat(64),
+        "--badge",
+        "001",
+        "--reason",
+        "plan check",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "no event references that photo");
+
     // Every GET of the API as a supervisor, path parameters filled with real values.
     let sup = login(&a, "001", "3333");
     let notes = get(&a, &sup, "/api/v1/rtv-notes").json();
@@ -250,6 +261,10 @@ fn the_plan_check_catches_a_full_scan() {
     assert!(full_scans(&conn, by_key).unwrap().is_empty(), "{by_key}");
     let walk = "SELECT MIN(seq) FROM journal WHERE occurred_at >= ?1";
     assert!(!full_scans(&conn, walk).unwrap().is_empty(), "{walk}");
+    // The push's read of the lost photos (contract 1.1) walks only the partial index.
+    let lost = "SELECT seq, json_extract(data, '$.sha256') FROM journal
+         WHERE type = 'photo.lost' ORDER BY seq";
+    assert!(full_scans(&conn, lost).unwrap().is_empty(), "{lost}");
     let whole_index = "SELECT MIN(seq), MAX(seq) FROM journal";
     assert!(
         !full_scans(&conn, whole_index).unwrap().is_empty(),

@@ -4,8 +4,9 @@
 //! shown), reprints a label with a reason and voids a return after the confirm step; the
 //! journal holds each command; a supervisor adds a bin (an item is put away into it
 //! through the API), is refused retiring it while it holds the unit, closes an RTV note
-//! after the confirm step and then retires the emptied bin. Screenshots of both languages
-//! land in `target/screenshots/`.
+//! after the confirm step and then retires the emptied bin; a photo holding the sync back
+//! is named and acknowledged as lost. Screenshots of both languages land in
+//! `target/screenshots/`.
 
 use serde_json::Value;
 
@@ -395,4 +396,110 @@ fn supervisor_page_follows_put_aways_live() {
     );
     drop(b);
     d.stop();
+}
+
+/// Contract 1.1: while a photo the station cannot upload holds the sync back, the page
+/// names it (prefix, what is wrong, from which seq) in the page's language; an empty reason
+/// is refused on the page; the supervisor acknowledges the loss with a reason
+/// (`photo.lost` journaled, POST /api/v1/photos/lost) and the events reach the central.
+#[test]
+fn supervisor_page_acknowledges_a_photo_holding_the_sync_back() {
+    use crate::kit::central::{Central, CentralOptions, sha256_hex};
+    use crate::proxy::{FaultMode, FaultProxy};
+
+    let central = Central::start(CentralOptions::default());
+    let proxy = FaultProxy::start(central.addr());
+    proxy.set(FaultMode::Refuse);
+    let st = station("");
+    let mut text = std::fs::read_to_string(&st.config).unwrap();
+    text.push_str(&format!(
+        "\n[sync]\ncentral_url = \"{}\"\nstation_token = \"station-token\"\nbackoff_cap_s = 1\nslow_retry_s = 60\n",
+        proxy.url()
+    ));
+    std::fs::write(&st.config, text).unwrap();
+    let d = st.start();
+    let a = addr(&d);
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend((0..500u32).map(|i| (i * 7) as u8));
+    let file = st.dir.path().join("p.jpg");
+    std::fs::write(&file, &jpeg).unwrap();
+    let photo = st.cli_ok(&["photo", "add", file.to_str().unwrap()]);
+    let sha = sha256_hex(&jpeg);
+    let out = crate::support::inspect_with_photo(&st, photo.trim());
+    assert!(out.status.success(), "{out:?}");
+    let stored = st
+        .state_dir()
+        .join("photos")
+        .join(&sha[..2])
+        .join(format!("{sha}.jpg"));
+    std::fs::remove_file(&stored).unwrap();
+    let seq = poll_until("the push held by the photo", || {
+        let s = crate::support::request(&st.socket(), &serde_json::json!({"op": "sync_status"}))
+            .ok()?;
+        s["push"]["blocked_photo"]["seq"].as_i64()
+    });
+    proxy.set(FaultMode::Pass);
+
+    // GET /api/v1/sync names it too, worded in the session's language.
+    let sup = crate::api_client::login(&a, "001", "3333");
+    let sync = crate::api_client::get(&a, &sup, "/api/v1/sync").json();
+    let blocked = &sync["push"]["blocked_photo"];
+    assert_eq!(blocked["sha256"], sha.as_str(), "{sync}");
+    assert_eq!(blocked["seq"], seq, "{sync}");
+    assert!(
+        blocked["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&sha[..12]) && m.contains("returnsd photo-lost")),
+        "{sync}"
+    );
+    let b = Browser::start(1280, 900);
+    login(&b, &a, "001", "3333");
+    b.wait_js("main view", "document.body.dataset.view === 'v-main'");
+    let en = format!(
+        "Photo {}… is missing and cannot be uploaded: events from seq {seq} are held. If it is lost for good, give the reason and acknowledge the loss",
+        &sha[..12]
+    );
+    b.wait_text("#sync-photo", |t| t == en);
+    b.screenshot(&screenshots().join("supervisor-photo-lost-en.png"));
+    b.click("#lang");
+    b.wait_text("#sync-photo", |t| {
+        t.starts_with(&format!("照片 {}…已不在照片库中", &sha[..12]))
+    });
+    b.screenshot(&screenshots().join("supervisor-photo-lost-zh.png"));
+    b.click("#lang");
+    click(&b, "#lost-btn");
+    b.wait_text("#msg", |t| t == "Enter a reason");
+    b.send_keys("#lost-reason", "deleted by a disk repair");
+    click(&b, "#lost-btn");
+    b.wait_text("#sync-result", |t| {
+        t.starts_with(&format!("Photo {sha} acknowledged as lost"))
+    });
+    b.wait_js(
+        "the form gone once acknowledged",
+        "document.getElementById('lost-form').hidden",
+    );
+    let ping = crate::support::request(&st.socket(), &serde_json::json!({"op": "ping"})).unwrap();
+    let (last, epoch) = (
+        ping["last_seq"].as_i64().unwrap(),
+        ping["epoch"].as_str().unwrap(),
+    );
+    central.wait_until(
+        std::time::Duration::from_secs(20),
+        "every event acked",
+        |c| c.acked_through(epoch) >= last,
+    );
+    drop(b);
+    let journal = st.journal();
+    d.stop();
+    let lost = journal
+        .iter()
+        .find(|e| e["type"] == "photo.lost")
+        .expect("photo.lost journaled");
+    assert_eq!(lost["actor"], "supervisor:001");
+    assert_eq!(lost["data"]["reason"], "deleted by a disk repair");
+    assert!(
+        central.violations().is_empty(),
+        "{:?}",
+        central.violations()
+    );
 }

@@ -830,29 +830,39 @@ fn feed_resumes_after_kill_9_mid_apply() {
 
 // ---- 7. photos ----------------------------------------------------------------------------
 
-/// An inspection photo is uploaded (bytes intact) before the event that references it.
-#[test]
-fn photo_is_uploaded_before_its_inspection_event() {
+/// A station whose central is unreachable (its proxy refuses), running, with a PNG of
+/// `n` + 8 bytes stored and an inspection that references it; failures an operator must
+/// fix are retried every `slow_retry_s`; `storage` lines go in its `[storage]` table.
+struct InspectedOffline {
+    central: Central,
+    proxy: FaultProxy,
+    st: Station,
+    d: crate::support::Daemon,
+    epoch: String,
+    png: Vec<u8>,
+    sha: String,
+    /// The seq of the `inspection.completed` that references the photo.
+    inspection_seq: i64,
+    /// The photo's file in the station's photo store.
+    stored: std::path::PathBuf,
+}
+
+fn inspect_a_photo_offline(n: u32, slow_retry_s: u32, storage: &str) -> InspectedOffline {
     let central = Central::start(CentralOptions::default());
     let proxy = FaultProxy::start(central.addr());
     proxy.set(FaultMode::Refuse);
-    let st = Station::new(&sync_cfg(&proxy.url(), ""));
+    let cfg = sync_cfg(&proxy.url(), "central_token = \"ct\"").replace(
+        "slow_retry_s = 1\n",
+        &format!("slow_retry_s = {slow_retry_s}\n"),
+    );
+    assert!(cfg.contains(&format!("\nslow_retry_s = {slow_retry_s}\n")));
+    let st = Station::new(&cfg);
+    if !storage.is_empty() {
+        add_storage_keys(&st, storage);
+    }
     let d = st.start();
     let epoch = epoch_of(&st);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend((0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
-    let file = st.dir.path().join("evidence.png");
-    std::fs::write(&file, &png).unwrap();
-    let out = st.cli(&["photo", "add", file.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let photo = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let sha = crate::kit::central::sha256_hex(&png);
-    assert_eq!(photo, format!("{sha}:{}:image/png", png.len()));
-
+    let (png, sha, photo) = add_png(&st, n);
     let out = inspect_with_photo(&st, &photo);
     assert!(
         out.status.success(),
@@ -860,12 +870,57 @@ fn photo_is_uploaded_before_its_inspection_event() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let journal = st.journal();
-    let inspection = journal
-        .iter()
+    let inspection = st
+        .journal()
+        .into_iter()
         .find(|e| e["type"] == "inspection.completed")
         .expect("inspection event");
     assert_eq!(inspection["data"]["photos"][0]["sha256"], sha.as_str());
+    InspectedOffline {
+        inspection_seq: inspection["seq"].as_i64().expect("seq"),
+        stored: st
+            .state_dir()
+            .join("photos")
+            .join(&sha[..2])
+            .join(format!("{sha}.png")),
+        central,
+        proxy,
+        st,
+        d,
+        epoch,
+        png,
+        sha,
+    }
+}
+
+/// A PNG of `n` + 8 bytes added to the station's photo store with `returnsd photo add`:
+/// its bytes, its sha256 and the reference the command printed (`sha:bytes:type`).
+fn add_png(st: &Station, n: u32) -> (Vec<u8>, String, String) {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend((0..n).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let file = st.dir.path().join("evidence.png");
+    std::fs::write(&file, &png).unwrap();
+    let photo = st.cli_ok(&["photo", "add", file.to_str().unwrap()]);
+    let photo = photo.trim().to_string();
+    let sha = crate::kit::central::sha256_hex(&png);
+    assert_eq!(photo, format!("{sha}:{}:image/png", png.len()));
+    (png, sha, photo)
+}
+
+/// An inspection photo is uploaded (bytes intact) before the event that references it.
+#[test]
+fn photo_is_uploaded_before_its_inspection_event() {
+    let InspectedOffline {
+        central,
+        proxy,
+        st,
+        d,
+        epoch,
+        png,
+        sha,
+        ..
+    } = inspect_a_photo_offline(3000, 1, "");
+    let journal = st.journal();
 
     proxy.set(FaultMode::Pass);
     let last = journal.len() as i64;
@@ -898,17 +953,9 @@ fn photo_is_uploaded_before_its_inspection_event() {
 
 // ---- 8. disk full -------------------------------------------------------------------------
 
-/// At the disk cap the station refuses new scans (NOT SAVED) without losing any stored
-/// event; once the central acknowledges and retention prunes, it accepts scans again.
-#[test]
-fn disk_cap_refuses_new_work_then_recovers_after_sync() {
-    let central = Central::start(CentralOptions::default());
-    let proxy = FaultProxy::start(central.addr());
-    proxy.set(FaultMode::Refuse);
-    let st = Station::new(&sync_cfg(&proxy.url(), "retention_days = 0"));
-    add_storage_keys(&st, "cap_mb = 16\nmaintenance_interval_s = 1");
-    let d = st.start();
-    let epoch = epoch_of(&st);
+/// Scan from four clients until the station refuses at its disk cap (`storage_cap`); the
+/// stored scans by seq (each scan's text without its padding).
+fn fill_to_cap(st: &Station) -> BTreeMap<i64, String> {
     // The journal keeps the first 200 characters of a scan; what fills the cap is mostly
     // the WAL (see `wal_does_not_eat_the_disk_cap`).
     let pad = "x".repeat(4000);
@@ -945,6 +992,21 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
         c.join().expect("fill client");
     }
     assert!(full.load(Ordering::Relaxed) >= 1);
+    acked.lock().unwrap().clone()
+}
+
+/// At the disk cap the station refuses new scans (NOT SAVED) without losing any stored
+/// event; once the central acknowledges and retention prunes, it accepts scans again.
+#[test]
+fn disk_cap_refuses_new_work_then_recovers_after_sync() {
+    let central = Central::start(CentralOptions::default());
+    let proxy = FaultProxy::start(central.addr());
+    proxy.set(FaultMode::Refuse);
+    let st = Station::new(&sync_cfg(&proxy.url(), "retention_days = 0"));
+    add_storage_keys(&st, "cap_mb = 16\nmaintenance_interval_s = 1");
+    let d = st.start();
+    let epoch = epoch_of(&st);
+    let acked = fill_to_cap(&st);
     let s = status(&st);
     assert_eq!(s["disk"]["full"], true, "{s}");
     assert!(s["disk"]["refused_inputs"].as_u64().unwrap() >= 1, "{s}");
@@ -957,7 +1019,6 @@ fn disk_cap_refuses_new_work_then_recovers_after_sync() {
     // Nothing stored was lost.
     let before = st.journal();
     assert_contiguous(&before);
-    let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 1000, "{} scans stored", acked.len());
     eprintln!(
         "disk cap reached after {} stored scans: {}",
@@ -1337,5 +1398,206 @@ fn photo_reference_matches_the_stored_photo() {
         c.acked_through(&epoch) >= last
     });
     d.stop();
+    assert_no_violations(&central);
+}
+
+// ---- contract 1.1: a lost photo ----------------------------------------------------------
+
+/// How the station's copy of a photo is lost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Loss {
+    Deleted,
+    Corrupted,
+}
+
+/// `returnsd photo-lost sha --badge badge --reason reason` answers ERR (exit 1) saying
+/// `says`.
+fn photo_lost_refused(st: &Station, sha: &str, badge: &str, reason: &str, says: &str) {
+    let out = st.cli(&["photo-lost", sha, "--badge", badge, "--reason", reason]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "refused: {text}");
+    assert!(text.contains(says), "{text}");
+}
+
+/// A stored photo referenced by an inspection is lost (`loss`) before the central is
+/// reachable: the push is held back with an alarm naming the photo, its event and the
+/// supervisor's command; a keeper may not acknowledge the loss, a supervisor does
+/// (`photo.lost`); then every event reaches the central exactly once, the inspection with
+/// its photo marked `"lost": true` and before the `photo.lost` event, no blob, no
+/// contract violation. The slow retry is a minute: the acknowledgement itself must wake
+/// the held push.
+fn lost_photo_unblocks_the_uplink(loss: Loss) {
+    let InspectedOffline {
+        central,
+        proxy,
+        st,
+        d,
+        epoch,
+        sha,
+        inspection_seq,
+        stored,
+        ..
+    } = inspect_a_photo_offline(2000, 60, "");
+    junk_scans(&st, "AFTER-INSPECTION", 2);
+    match loss {
+        Loss::Deleted => std::fs::remove_file(&stored).expect("delete the stored photo"),
+        Loss::Corrupted => std::fs::write(&stored, b"\x89PNG\r\n\x1a\nbit rot").unwrap(),
+    }
+
+    // Nothing the station can do alone: the push is held back, the photo named.
+    let unknown = "c".repeat(64);
+    photo_lost_refused(
+        &st,
+        &unknown,
+        "001",
+        "x",
+        "No event waiting for the central",
+    );
+    proxy.set(FaultMode::Pass);
+    let problem = if loss == Loss::Deleted {
+        "missing"
+    } else {
+        "damaged"
+    };
+    let held = poll_within(Duration::from_secs(20), "the photo alarm", || {
+        let s = cli_status(&st);
+        (s["push"]["blocked_photo"]["sha256"] == sha.as_str()).then_some(s)
+    });
+    let blocked = &held["push"]["blocked_photo"];
+    assert_eq!(blocked["seq"], inspection_seq, "{held}");
+    assert_eq!(blocked["problem"], problem, "{held}");
+    assert_eq!(blocked["sha256_prefix"], &sha[..12], "{held}");
+    assert_eq!(held["push"]["state"], "rejected", "{held}");
+    assert!(
+        central.acked_through(&epoch) < inspection_seq,
+        "nothing from the inspection on reached the central"
+    );
+    let text = st.cli_ok(&["sync", "status"]);
+    assert!(
+        text.contains(&format!("Photo {}…", &sha[..12]))
+            && text.contains(&format!("events from seq {inspection_seq} are held"))
+            && text.contains(&format!("returnsd photo-lost {sha}")),
+        "{text}"
+    );
+    let socket = status(&st);
+    assert_eq!(socket["push"]["blocked_photo"]["sha256"], sha.as_str());
+
+    // A keeper may not; a reason is required; a supervisor may.
+    photo_lost_refused(&st, &sha, "017", "gone", "may not acknowledge a lost photo");
+    photo_lost_refused(&st, &sha, "001", " ", "A reason is required");
+    assert!(
+        st.journal().iter().all(|e| e["type"] != "photo.lost"),
+        "refusals journal nothing"
+    );
+    let said = st.cli_ok(&[
+        "photo-lost",
+        &sha,
+        "--badge",
+        "001",
+        "--reason",
+        "photo file lost on the station",
+    ]);
+    assert!(said.contains("acknowledged as lost"), "{said}");
+    let last = ping(&st)["last_seq"].as_i64().unwrap();
+    central.wait_until(Duration::from_secs(20), "every event acked", |c| {
+        c.acked_through(&epoch) >= last
+    });
+    poll_within(Duration::from_secs(10), "the alarm cleared", || {
+        cli_status(&st)["push"]["blocked_photo"]
+            .is_null()
+            .then_some(())
+    });
+    photo_lost_refused(&st, &sha, "001", "again", "already acknowledged as lost");
+    let journal = st.journal();
+    // A central that pulls reads the same marked events.
+    let addr = ping(&st)["http"]
+        .as_str()
+        .expect("http address")
+        .to_string();
+    let pulled = http(
+        &addr,
+        "GET",
+        &format!("/v1/sync/events?epoch={epoch}&after=0&limit=1000"),
+        &[("Authorization", "Bearer ct")],
+        b"",
+    )
+    .json();
+    d.stop();
+
+    // What the central holds: the journal, the inspection's photo marked lost, once each.
+    let lost_at = journal
+        .iter()
+        .find(|e| e["type"] == "photo.lost")
+        .expect("photo.lost journaled");
+    assert_eq!(
+        lost_at["data"],
+        json!({"sha256": sha, "reason": "photo file lost on the station"})
+    );
+    assert_eq!(lost_at["actor"], "supervisor:001");
+    assert!(lost_at["seq"].as_i64().unwrap() > inspection_seq);
+    let mut expected = journal.clone();
+    for e in &mut expected {
+        if e["seq"] == inspection_seq {
+            e["data"]["photos"][0]["lost"] = json!(true);
+        }
+    }
+    assert_central_has(&central, &epoch, &expected);
+    assert_eq!(pulled["events"], json!(expected), "the pull marks it too");
+    assert_eq!(central.blob(&sha), None, "no blob: it was lost");
+    assert_no_violations(&central);
+}
+
+#[test]
+fn a_lost_photo_acknowledged_by_a_supervisor_unblocks_the_uplink() {
+    lost_photo_unblocks_the_uplink(Loss::Deleted);
+}
+
+#[test]
+fn a_damaged_photo_acknowledged_by_a_supervisor_unblocks_the_uplink() {
+    lost_photo_unblocks_the_uplink(Loss::Corrupted);
+}
+
+/// At the disk cap, where scans are refused, a supervisor can still acknowledge a lost
+/// photo: the push it holds back is what would free the space. Then everything reaches
+/// the central, the photo marked lost.
+#[test]
+fn a_lost_photo_is_acknowledged_at_the_disk_cap() {
+    let InspectedOffline {
+        central,
+        proxy,
+        st,
+        d,
+        epoch,
+        sha,
+        inspection_seq,
+        stored,
+        ..
+    } = inspect_a_photo_offline(500, 60, "cap_mb = 16");
+    std::fs::remove_file(&stored).expect("delete the stored photo");
+    poll_within(Duration::from_secs(20), "the photo alarm", || {
+        (status(&st)["push"]["blocked_photo"]["sha256"] == sha.as_str()).then_some(())
+    });
+    fill_to_cap(&st);
+    let refused = scan_on(&st, "late", "LATE-0");
+    assert_eq!(refused["code"], "storage_cap", "{refused}");
+    let said = st.cli_ok(&[
+        "photo-lost",
+        &sha,
+        "--badge",
+        "001",
+        "--reason",
+        "lost while the disk was full",
+    ]);
+    assert!(said.contains("acknowledged as lost"), "{said}");
+    proxy.set(FaultMode::Pass);
+    let last = ping(&st)["last_seq"].as_i64().unwrap();
+    central.wait_until(Duration::from_secs(60), "every event acked", |c| {
+        c.acked_through(&epoch) >= last
+    });
+    d.stop();
+    let events = central.events(&epoch);
+    let inspection = &events[inspection_seq as usize - 1];
+    assert_eq!(inspection.data["photos"][0]["lost"], true, "{inspection:?}");
+    assert_eq!(events[last as usize - 1].ty, "photo.lost");
     assert_no_violations(&central);
 }

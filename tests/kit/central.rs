@@ -18,6 +18,12 @@
 //! event, never refused as a duplicate. An `id` the central never saw becomes primary.
 //! [`Central::primary_ids`] lets a test check every event is held exactly once as primary.
 //!
+//! Lost photos (contract 1.1): a photo entry marked `"lost": true` needs no blob — a
+//! supervisor at the station acknowledged that it can no longer be uploaded, and a
+//! `photo.lost` event (`{sha256, reason}`) follows the events that reference it. An entry
+//! without the mark still needs its blob first; a `lost` that is not `true`/`false`, or a
+//! `photo.lost` without its sha256 and reason, is a violation.
+//!
 //! It is the only central double: the integration tests and the sync bench
 //! (`benches/sync.rs`) both use it; `tests/it/central_selftest.rs` holds it to the contract.
 
@@ -1059,8 +1065,19 @@ fn check_restored_copy(
     }
 }
 
-/// A photo must be uploaded before the event that references it is pushed.
+/// A photo must be uploaded before the event that references it is pushed — unless the
+/// event marks it `"lost": true` (contract 1.1). A `photo.lost` names the photo and why.
 fn check_photos(c: &Inner, db: &Connection, station: &str, epoch: &str, e: &WireEvent) {
+    if e.ty == "photo.lost" {
+        let sha = e.data.get("sha256").and_then(Value::as_str).unwrap_or("");
+        let reason = e.data.get("reason").and_then(Value::as_str).unwrap_or("");
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) || reason.is_empty() {
+            c.violation(format!(
+                "epoch {epoch} seq {}: photo.lost needs data.sha256 (64 hex) and a data.reason, got {}",
+                e.seq, e.data
+            ));
+        }
+    }
     let Some(photos) = e.data.get("photos") else {
         return;
     };
@@ -1079,6 +1096,18 @@ fn check_photos(c: &Inner, db: &Connection, station: &str, epoch: &str, e: &Wire
             ));
             continue;
         };
+        match p.get("lost") {
+            None | Some(Value::Bool(false)) => {}
+            // Acknowledged lost at the station: the central does not expect the blob.
+            Some(Value::Bool(true)) => continue,
+            Some(other) => {
+                c.violation(format!(
+                    "epoch {epoch} seq {}: data.photos[{i}].lost is {other}, not a boolean",
+                    e.seq
+                ));
+                continue;
+            }
+        }
         let stored: Option<(String, i64)> = db
             .query_row(
                 "SELECT content_type, length(bytes) FROM blobs WHERE station_id = ?1 AND sha256 = ?2",

@@ -87,6 +87,13 @@ pub enum Command {
         by: Operator,
         badge: Badge,
     },
+    /// A supervisor acknowledges that a photo can no longer be uploaded (contract 1.1):
+    /// `photo.lost`.
+    PhotoLost {
+        by: Operator,
+        sha256: String,
+        reason: String,
+    },
 }
 
 /// What a supervisor does to a bin.

@@ -101,6 +101,7 @@ pub fn step(
         } => ops::void(&cx, by, &return_id, reason),
         Command::SetBin { by, code, change } => supervise::set_bin(&cx, by, code, change),
         Command::Unlock { by, badge } => supervise::unlock(now, by, badge),
+        Command::PhotoLost { by, sha256, reason } => supervise::photo_lost(&cx, by, sha256, reason),
         Command::CloseRtvNote {
             by,
             note_no,

@@ -1,12 +1,14 @@
 //! The supervisor's housekeeping commands, apart from the returns themselves: editing the
-//! bins (`zone.bin_set`) and closing return-to-vendor notes (`rtv.note_closed`). Both are
-//! supervisor-only; `step` routes [`Command::SetBin`](super::Command) and `CloseRtvNote`
-//! here.
+//! bins (`zone.bin_set`), closing return-to-vendor notes (`rtv.note_closed`), lifting a
+//! lockout (`operator.unlocked`) and acknowledging a lost photo (`photo.lost`). All are
+//! supervisor-only; `step` routes [`Command::SetBin`](super::Command), `CloseRtvNote`,
+//! `Unlock` and `PhotoLost` here.
 
 use crate::domain::error::DomainError;
 use crate::domain::event::EventBody;
 use crate::domain::ids::{Badge, BinCode, Waybill};
 use crate::domain::kind::Role;
+use crate::domain::ports::PhotoUplink;
 
 use super::command::{BinChange, Operator};
 use super::shared::{Ctx, require};
@@ -16,6 +18,8 @@ use super::transition::{Feedback, Out, Transition};
 pub const LABEL_MAX: usize = 100;
 /// Longest handover note on an RTV note, in characters.
 pub const CLOSE_NOTE_MAX: usize = 500;
+/// Longest reason for a lost photo, in characters.
+pub const LOST_REASON_MAX: usize = 500;
 
 /// Add, relabel, retire or reactivate a bin. A bin that holds stock keeps its class and
 /// stays active: its units would otherwise sit in a zone put-away can no longer reach.
@@ -149,5 +153,52 @@ pub(super) fn close_rtv_note(
     Ok(out.done(Feedback::ok(
         "rtv_closed",
         vec![("note_no", note_no), ("items", n.lines.len().to_string())],
+    )))
+}
+
+/// A supervisor acknowledges that a photo can no longer be uploaded — the station's copy
+/// is missing or no longer hashes to its name (contract 1.1). Only a photo that an event
+/// the central has not acknowledged references can be lost (nothing else waits for it),
+/// and only once. The push then sends those events with the photo marked `"lost": true`.
+pub(super) fn photo_lost(
+    cx: &Ctx,
+    by: Operator,
+    sha256: String,
+    reason: String,
+) -> Result<Transition, DomainError> {
+    require(&by, &[Role::Supervisor], "photo_lost")?;
+    let sha256 = sha256.trim().to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(DomainError::BadInput {
+            field: "sha256",
+            problem: "must be the photo's 64 hex digits".into(),
+        });
+    }
+    let reason = reason.trim().to_string();
+    if reason.is_empty() {
+        return Err(DomainError::ReasonRequired);
+    }
+    if reason.chars().count() > LOST_REASON_MAX {
+        return Err(DomainError::BadInput {
+            field: "reason",
+            problem: format!("longer than {LOST_REASON_MAX} characters"),
+        });
+    }
+    match cx.lk.photo_uplink(&sha256) {
+        PhotoUplink::NotWaiting => return Err(DomainError::PhotoNotWaiting { sha256 }),
+        PhotoUplink::Lost { seq } => return Err(DomainError::PhotoAlreadyLost { sha256, seq }),
+        PhotoUplink::Waiting => {}
+    }
+    let mut out = Out::new(cx.now, by.actor());
+    out.push(
+        None,
+        EventBody::PhotoLost {
+            sha256: sha256.clone(),
+            reason,
+        },
+    );
+    Ok(out.done(Feedback::ok(
+        "photo_lost_recorded",
+        vec![("sha256", sha256)],
     )))
 }

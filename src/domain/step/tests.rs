@@ -593,3 +593,90 @@ fn a_return_restocked_before_the_move_is_corrected_once() {
     run(&mut waiting, put_away("A01")).unwrap();
     assert!(super::restocked_to_sellable(&waiting.returns[&id], now()).is_empty());
 }
+
+/// The journal as the photo lookup sees it: `a…` waits for the central, `b…` was
+/// acknowledged lost at seq 9, anything else is referenced by no waiting event.
+struct PhotoLk;
+impl Lookup for PhotoLk {
+    fn manifest(&self, w: &str) -> Option<ManifestEntry> {
+        Lk.manifest(w)
+    }
+    fn operator(&self, b: &str) -> Option<OperatorInfo> {
+        Lk.operator(b)
+    }
+    fn defect_reason(&self, code: &str) -> Option<DefectReasonInfo> {
+        Lk.defect_reason(code)
+    }
+    fn bin(&self, code: &BinCode) -> Option<BinClass> {
+        Lk.bin(code)
+    }
+    fn photo_uplink(&self, sha256: &str) -> crate::domain::ports::PhotoUplink {
+        use crate::domain::ports::PhotoUplink;
+        match sha256.as_bytes().first() {
+            Some(b'a') => PhotoUplink::Waiting,
+            Some(b'b') => PhotoUplink::Lost { seq: 9 },
+            _ => PhotoUplink::NotWaiting,
+        }
+    }
+}
+
+fn photo_lost(by: Operator, sha256: &str, reason: &str) -> Result<Transition, DomainError> {
+    let cmd = Command::PhotoLost {
+        by,
+        sha256: sha256.into(),
+        reason: reason.into(),
+    };
+    step(&Station::default(), &PhotoLk, &cfg(), cmd, now())
+}
+
+/// A supervisor acknowledges a photo waiting for the central as lost: one `photo.lost`
+/// with the sha256 (lower-cased) and the trimmed reason, concerning no return.
+#[test]
+fn a_supervisor_acknowledges_a_waiting_photo_as_lost() {
+    let sha = "A".repeat(64);
+    let tr = photo_lost(sup(), &sha, "  file deleted by a disk repair ").unwrap();
+    assert_eq!(tr.events.len(), 1);
+    assert_eq!(tr.events[0].return_id, None);
+    assert_eq!(tr.events[0].actor, Actor("supervisor:S1".into()));
+    assert_eq!(
+        tr.events[0].body,
+        EventBody::PhotoLost {
+            sha256: "a".repeat(64),
+            reason: "file deleted by a disk repair".into()
+        }
+    );
+    assert_eq!(tr.events[0].body.type_name(), "photo.lost");
+    assert_eq!(tr.feedback.code, "photo_lost_recorded");
+}
+
+/// Refused, nothing journaled: a keeper or an inspector, an empty reason, a malformed
+/// sha256, a photo no waiting event references, and one already acknowledged lost.
+#[test]
+fn a_lost_photo_is_refused_unless_it_holds_the_push_back() {
+    let a = "a".repeat(64);
+    for role in [Role::Keeper, Role::Inspector] {
+        let e = photo_lost(op(role), &a, "gone").unwrap_err();
+        assert_eq!(e.code(), "role_not_allowed", "{role:?}");
+    }
+    assert_eq!(
+        photo_lost(sup(), &a, "  ").unwrap_err(),
+        DomainError::ReasonRequired
+    );
+    assert_eq!(
+        photo_lost(sup(), "abc", "gone").unwrap_err().code(),
+        "bad_input"
+    );
+    assert_eq!(
+        photo_lost(sup(), &"c".repeat(64), "gone").unwrap_err(),
+        DomainError::PhotoNotWaiting {
+            sha256: "c".repeat(64)
+        }
+    );
+    assert_eq!(
+        photo_lost(sup(), &"b".repeat(64), "gone").unwrap_err(),
+        DomainError::PhotoAlreadyLost {
+            sha256: "b".repeat(64),
+            seq: 9
+        }
+    );
+}

@@ -3,7 +3,9 @@
 // return-to-vendor note over the items of GET /api/v1/defect-items (with its print job's
 // state), the RTV notes (close one after a confirm step, with an optional carrier waybill
 // and note), reprint a return's label with a reason, void a return with a reason after a
-// confirm step. Every word comes from GET /api/v1/i18n; texts are set with textContent
+// confirm step; while a photo the station cannot upload holds the sync back (GET
+// /api/v1/sync push.blocked_photo, contract 1.1) say which and acknowledge it as lost with
+// a reason. Every word comes from GET /api/v1/i18n; texts are set with textContent
 // only (t, textOf, headers… are in common.js). Commands carry X-CSRF-Token and an
 // Idempotency-Key (kept for a resend of the same request after a network error, so it is
 // applied once).
@@ -25,6 +27,9 @@
   let binAsk = null;           // {bin, action: 'retire'|'reactivate'} waiting for the confirm
   let closeAsk = null;         // note number waiting for the close confirm
   let jobTimer = null;
+  let blocked = null;          // GET /sync push.blocked_photo, or null
+  let ackedSha = null;         // the photo this page acknowledged as lost (its push goes on)
+  let syncTimer = null;
   const results = {};          // panel -> body of the last answer, re-rendered on a language switch
   const pendingKeys = {};      // panel -> {sig, key}: a resend after a network error keeps its key
 
@@ -108,6 +113,7 @@
     me = null;
     common.dropSession();
     clearTimeout(jobTimer);
+    clearInterval(syncTimer);
     show('v-login');
   }
 
@@ -126,7 +132,9 @@
     if (live) live.close();
     // Another supervisor's or an inspector's change shows without touching refresh.
     live = common.follow(PAGE_EVENTS, () => { if (me) Promise.all([loadStock(), loadDefects(), loadNotes()]); });
-    await Promise.all([loadStock(), loadDefects(), loadNotes()]);
+    clearInterval(syncTimer);
+    syncTimer = setInterval(() => { if (me) loadSync(); }, SYNC_EVERY_MS);
+    await Promise.all([loadStock(), loadDefects(), loadNotes(), loadSync()]);
   }
 
   function renderDenied() {
@@ -443,6 +451,48 @@
     }
   }
 
+  // --- a photo holding the sync back (contract 1.1) -------------------------------------
+
+  // The push's state is not a journal event: it is read again this often.
+  const SYNC_EVERY_MS = 10000;
+
+  async function loadSync() {
+    let s;
+    try { s = await getJson('/api/v1/sync'); } catch (e) { return; }
+    blocked = (s.push && s.push.blocked_photo) || null;
+    renderSync();
+  }
+
+  function renderSync() {
+    $('p-sync').hidden = !blocked;
+    if (!blocked) return;
+    const done = blocked.sha256 === ackedSha;
+    $('sync-photo').hidden = done;
+    $('lost-form').hidden = done;
+    $('sync-photo').textContent = t('sv.photo_blocked', {
+      sha256: blocked.sha256_prefix,
+      photo_problem: word('photo_problem', blocked.problem),
+      seq: blocked.seq,
+    });
+  }
+
+  async function ackLost(e) {
+    e.preventDefault();
+    const btn = $('lost-btn');
+    if (btn.disabled || !blocked) return;
+    const reason = $('lost-reason').value.trim();
+    if (!reason) { say(t('sv.need_reason'), 'error'); $('lost-reason').focus(); return; }
+    btn.disabled = true;
+    try {
+      const a = await command('sync', '/api/v1/photos/lost', { sha256: blocked.sha256, reason });
+      say(a.body.ok ? '' : textOf(a.body), a.body.ok ? 'info' : 'error');
+      setResult('sync', a.body);
+      if (a.body.ok) { $('lost-reason').value = ''; ackedSha = blocked.sha256; renderSync(); }
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
   // --- reprint and void ---------------------------------------------------------------
 
   // The return id and the reason of a form, or null (said why).
@@ -526,6 +576,7 @@
     renderBinAsk();
     renderNotes();
     renderCloseAsk();
+    renderSync();
     for (const p of Object.keys(results)) renderResult(p);
   }
 
@@ -564,6 +615,8 @@
     $('notes-refresh').addEventListener('click', loadNotes);
     $('close-yes').addEventListener('click', doClose);
     $('close-no').addEventListener('click', cancelClose);
+    $('sync-refresh').addEventListener('click', loadSync);
+    $('lost-form').addEventListener('submit', ackLost);
     if (!csrf) { toLogin(); return; }
     try { await afterLogin(); } catch (e) { toLogin(); }
   }

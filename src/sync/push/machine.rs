@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 
 use crate::sync::error::PushError;
 use crate::sync::retry::{Backoff, Jitter, Now, RetrySettings, Wait, Wake};
-use crate::sync_status::{ClockReading, PushState, PushStatus, SyncStatus};
+use crate::sync_status::{
+    BlockedPhoto, ClockReading, PhotoProblem, PushState, PushStatus, SyncStatus,
+};
 
 /// What one answer of the central means.
 #[derive(Debug, PartialEq)]
@@ -369,6 +371,7 @@ impl PushMachine {
         };
         batch.sent = Some(now);
         self.status.state = PushState::Sending;
+        self.status.blocked_photo = None;
         Action::Send {
             events: batch.events,
         }
@@ -473,8 +476,22 @@ impl PushMachine {
                 tracing::error!(error = %e, "station token unreadable; events kept");
                 self.slow(PushState::AuthFailed, e, now)
             }
-            PushError::PhotoUnreadable { .. } | PushError::PhotoMissing { .. } => {
-                self.fail(Outcome::Rejected(0, e.to_string()), now)
+            PushError::PhotoMissing { ref sha256, seq } => {
+                let p = blocked(sha256, seq, PhotoProblem::Missing);
+                self.photo_blocked(p, e.to_string(), now)
+            }
+            PushError::PhotoUnreadable {
+                ref sha256,
+                seq,
+                damaged,
+                ..
+            } => {
+                let problem = if damaged {
+                    PhotoProblem::Damaged
+                } else {
+                    PhotoProblem::Unreadable
+                };
+                self.photo_blocked(blocked(sha256, seq, problem), e.to_string(), now)
             }
             PushError::Transport(_) | PushError::AnswerBody(_) => {
                 self.fail(Outcome::Transient(e.to_string()), now)
@@ -490,6 +507,30 @@ impl PushMachine {
                 }
             },
         }
+    }
+
+    /// The station cannot upload a photo an event references (contract 1.1): alarm, keep
+    /// every event, retry slowly — until the photo is back in the store, or a supervisor
+    /// acknowledges it as lost and the next read carries it marked `"lost": true` (the
+    /// machine is then not asked to upload it; a `photo.lost` ends the wait at once).
+    fn photo_blocked(&mut self, photo: BlockedPhoto, error: String, now: Now) -> Action {
+        self.batch = None;
+        self.failing = true;
+        let e = format!(
+            "{error} (events kept); if it is lost for good a supervisor acknowledges it: {}",
+            photo.command()
+        );
+        tracing::error!(error = %e, "push held back by a photo");
+        self.backoff.reset();
+        let d = self.settings.retry.slow_retry;
+        self.alarm(PushState::Rejected, e, d, now);
+        self.status.blocked_photo = Some(photo);
+        // The supervisor's acknowledgement is what lets it go on: do not wait a slow
+        // retry for it.
+        Action::Wait(Wait {
+            until: now.mono + d,
+            wake: Wake::PhotoLost,
+        })
     }
 
     /// A round failed with the central's (or the transport's) verdict.
@@ -542,6 +583,7 @@ impl PushMachine {
 
     fn alarm(&mut self, state: PushState, error: String, retry_in: Duration, now: Now) {
         self.status.state = state;
+        self.status.blocked_photo = None;
         self.status.last_error = Some(error);
         self.status.last_error_at = Some(now.wall);
         self.status.next_retry = Some(now.wall_after(retry_in));
@@ -556,10 +598,19 @@ impl PushMachine {
         self.stopped = true;
         self.batch = None;
         self.status.state = PushState::Conflict;
+        self.status.blocked_photo = None;
         self.status.last_error = Some(e);
         self.status.last_error_at = Some(now.wall);
         self.status.next_retry = None;
         Action::Stop
+    }
+}
+
+fn blocked(sha256: &str, seq: i64, problem: PhotoProblem) -> BlockedPhoto {
+    BlockedPhoto {
+        sha256: sha256.to_string(),
+        seq,
+        problem,
     }
 }
 

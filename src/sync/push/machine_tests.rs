@@ -434,9 +434,104 @@ fn a_failed_photo_holds_the_batch_back() {
     m.handle(Input::Failed(missing), t);
     assert_eq!(
         m.status().last_error.as_deref(),
-        Some("HTTP 0: photo aa referenced by seq 1 is missing from the photo store (events kept)")
+        Some(
+            "photo aa referenced by seq 1 is missing from the photo store (events kept); if it is lost for good a supervisor acknowledges it: returnsd photo-lost aa --badge <supervisor> --reason <why>"
+        )
     );
     assert_eq!(m.handle(Input::PhotosUploaded, t), read_after(0));
+}
+
+/// A photo the station cannot upload names itself, its event and what is wrong in the
+/// status while it holds the push back; once a supervisor acknowledged it as lost the next
+/// read carries no photo to upload (the reader marks it lost), the batch goes out, and the
+/// alarm clears (contract 1.1).
+#[test]
+fn a_blocked_photo_is_named_until_it_is_acknowledged_lost() {
+    let mut m = machine();
+    let t = t0();
+    let mut ev = events(1..=3);
+    ev[1].photos = vec!["aa".into()];
+    assert_eq!(
+        read(&mut m, 0, ev.clone(), t),
+        Action::UploadPhotos(vec![Photo {
+            seq: 2,
+            sha256: "aa".into()
+        }])
+    );
+    let damaged = PushError::PhotoUnreadable {
+        sha256: "aa".into(),
+        seq: 2,
+        error: "the stored photo is damaged (hash mismatch)".into(),
+        damaged: true,
+    };
+    let a = m.handle(Input::Failed(damaged), t);
+    assert_eq!(
+        a,
+        Action::Wait(Wait {
+            until: t.mono + SLOW,
+            wake: Wake::PhotoLost
+        }),
+        "retried slowly, or at once when a supervisor acknowledges a photo as lost"
+    );
+    assert_eq!(m.status().state, PushState::Rejected);
+    assert_eq!(
+        m.status().blocked_photo,
+        Some(BlockedPhoto {
+            sha256: "aa".into(),
+            seq: 2,
+            problem: PhotoProblem::Damaged
+        })
+    );
+    assert!(
+        m.status()
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("returnsd photo-lost aa")),
+        "{:?}",
+        m.status().last_error
+    );
+    // Still missing at the next try: still named.
+    assert_eq!(m.handle(Input::Woken, t), read_after(0));
+    read(&mut m, 0, ev.clone(), t);
+    let missing = PushError::PhotoMissing {
+        sha256: "aa".into(),
+        seq: 2,
+    };
+    m.handle(Input::Failed(missing), t);
+    assert_eq!(
+        m.status().blocked_photo.as_ref().map(|p| p.problem),
+        Some(PhotoProblem::Missing)
+    );
+    // Acknowledged lost: the reader no longer lists it for upload.
+    m.handle(Input::Woken, t);
+    ev[1].photos.clear();
+    assert_eq!(read(&mut m, 0, ev, t), Action::Send { events: 3 });
+    assert_eq!(m.status().blocked_photo, None, "the alarm clears");
+    m.handle(acked(3), t);
+    assert_eq!(m.handle(Input::AckRecorded, t), read_after(3));
+    assert_eq!(m.status().state, PushState::Idle);
+}
+
+/// Another failure after a blocked photo (the network, say) does not leave the photo
+/// named: the status says what holds the push back now.
+#[test]
+fn a_later_failure_replaces_the_blocked_photo() {
+    let mut m = machine();
+    let t = t0();
+    let mut ev = events(1..=1);
+    ev[0].photos = vec!["aa".into()];
+    read(&mut m, 0, ev.clone(), t);
+    let missing = PushError::PhotoMissing {
+        sha256: "aa".into(),
+        seq: 1,
+    };
+    m.handle(Input::Failed(missing), t);
+    assert!(m.status().blocked_photo.is_some());
+    m.handle(Input::Woken, t);
+    read(&mut m, 0, ev, t);
+    m.handle(Input::PhotoRefused(Outcome::Transient("reset".into())), t);
+    assert_eq!(m.status().state, PushState::Backoff);
+    assert_eq!(m.status().blocked_photo, None);
 }
 
 /// An unreadable token file alarms `auth_failed` and retries slowly, but is not the

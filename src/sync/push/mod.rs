@@ -242,6 +242,8 @@ impl Uplink {
             Err(error) => {
                 return Err(PushError::PhotoUnreadable {
                     sha256: p.sha256.clone(),
+                    seq: p.seq,
+                    damaged: matches!(error, crate::photos::PhotoError::Damaged(_)),
                     error: error.to_string(),
                 });
             }

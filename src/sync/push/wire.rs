@@ -211,7 +211,9 @@ pub fn batch_body(
     (enc.into_body(n), n)
 }
 
-/// The photos an event references (`data.photos[].sha256`).
+/// The photos an event references (`data.photos[].sha256`) that must be uploaded before
+/// it: all but those marked `"lost": true` (contract 1.1: a supervisor acknowledged them as
+/// lost; `store::lost` marks them as the rows are read).
 pub fn photos_of(row: &JournalRow) -> Vec<String> {
     if !row.data.contains("\"photos\"") {
         return Vec::new();
@@ -221,6 +223,7 @@ pub fn photos_of(row: &JournalRow) -> Vec<String> {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
+                .filter(|p| p.get("lost") != Some(&Value::Bool(true)))
                 .filter_map(|p| p.get("sha256").and_then(Value::as_str).map(str::to_string))
                 .collect()
         })
@@ -382,5 +385,21 @@ mod tests {
         );
         assert_eq!(photos_of(&r), ["aa", "bb"]);
         assert!(photos_of(&row(5, r#"{"code":"x"}"#)).is_empty());
+    }
+
+    /// A photo marked lost is not uploaded, and the event goes out carrying the mark
+    /// exactly as the journal row was marked (contract 1.1).
+    #[test]
+    fn a_photo_marked_lost_is_not_uploaded_and_goes_out_marked() {
+        let data = r#"{"photos":[{"sha256":"aa"},{"sha256":"bb"}]}"#;
+        let marked = crate::store::lost::mark_lost(data, |s| s == "aa").unwrap();
+        let r = row(4, &marked);
+        assert_eq!(photos_of(&r), ["bb"], "only the photo not lost is uploaded");
+        let all_lost = crate::store::lost::mark_lost(data, |_| true).unwrap();
+        assert!(photos_of(&row(4, &all_lost)).is_empty());
+        let (body, _) = batch_body("ST01", "e", &[r], 1 << 20);
+        let v = v_of(&body);
+        assert_eq!(v["events"][0]["data"]["photos"][0]["lost"], true);
+        assert_eq!(v["events"][0]["data"]["photos"][1].get("lost"), None);
     }
 }
