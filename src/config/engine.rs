@@ -30,7 +30,7 @@ impl RawEngine {
             ),
             source_batch_max: ctx.within(
                 "engine.source_batch_max",
-                self.source_batch_max.unwrap_or(32),
+                self.source_batch_max.unwrap_or(16),
                 1..=10_000,
                 "must be 1 to 10000",
             ),
