@@ -207,8 +207,10 @@ fn idle_sessions_expire() {
     assert_eq!(get(&a, &s, "/api/v1/me").json()["error"], "unauthorized");
 }
 
-/// Every mutating endpoint checks the role: operators without an allowed role get 403
-/// `forbidden_role` before anything is parsed; those with one get past the check.
+/// Every mutating endpoint (every POST of the route table but the login itself) checks
+/// the session and the role: without a session it is 401, operators without an allowed
+/// role get 403 `forbidden_role` before anything is parsed, those with one get past the
+/// check. The endpoints come from the router's own table, so a new one cannot be missed.
 #[test]
 fn every_mutating_endpoint_checks_the_role() {
     let st = station("");
@@ -239,6 +241,13 @@ fn every_mutating_endpoint_checks_the_role() {
                 .replace("{bin}", "A01")
                 .replace("{note}", "RTV-ST01-20260101-0001")
         );
+        let anonymous = http(&a, "POST", &path, &[JSON], b"{}");
+        assert_eq!(anonymous.status, 401, "no session {path}");
+        assert_eq!(
+            anonymous.json()["error"],
+            "unauthorized",
+            "no session {path}"
+        );
         for (who, s) in &ops {
             let may = allowed
                 .iter()
@@ -254,7 +263,16 @@ fn every_mutating_endpoint_checks_the_role() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 42, "14 mutating endpoints x 3 operators");
+    let mutating = ROUTES
+        .iter()
+        .filter(|r| r.method == "POST" && r.path != "/session")
+        .count();
+    assert!(mutating >= 14, "the route table's POSTs: {mutating}");
+    assert_eq!(
+        checked,
+        3 * mutating,
+        "every mutating endpoint x 3 operators"
+    );
     // The named cases of the issue.
     let inspect = "/api/v1/returns/R-ST01-20260101-0001/inspect";
     assert_eq!(
