@@ -286,106 +286,142 @@ pub fn sync_status_text(v: &Value, lang: Lang) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    // A line: its label from the table padded to the value column, then the value's
+    // template filled in (both in the station's language).
+    let line = |out: &mut String, key: &str, params: &[(&str, String)]| {
+        let label = message(lang, &format!("cli.sync.{key}"), &[]);
+        let value = message(lang, &format!("cli.sync.{key}.value"), params);
+        let _ = writeln!(out, "{}{value}", pad(&label, 17));
+    };
+    // A worker's state by its words where the table has them (`backoff` → 重试等待中).
+    let state = |worker: &str, st: &Value| match st.as_str() {
+        Some(x) if lang == Lang::Zh => {
+            crate::i18n::template(lang, &format!("sync.{worker}.{x}")).map_or(s(st), str::to_string)
+        }
+        _ => s(st),
+    };
     let (push, feed) = (&v["push"], &v["feed"]);
     let mut out = String::new();
-    let _ = writeln!(out, "epoch            {}", s(&v["epoch"]));
-    let _ = writeln!(
-        out,
-        "journal          last seq {}, acked through {}",
-        s(&v["last_seq"]),
-        s(&v["acked_through"])
+    line(&mut out, "epoch", &[("epoch", s(&v["epoch"]))]);
+    line(
+        &mut out,
+        "journal",
+        &[
+            ("last", s(&v["last_seq"])),
+            ("acked", s(&v["acked_through"])),
+        ],
     );
-    let _ = writeln!(
-        out,
-        "backlog          {} events, oldest unacked {} s old",
-        s(&v["backlog"]),
-        s(&v["oldest_unacked_age_s"])
+    line(
+        &mut out,
+        "backlog",
+        &[
+            ("events", s(&v["backlog"])),
+            ("age", s(&v["oldest_unacked_age_s"])),
+        ],
     );
-    let _ = writeln!(
-        out,
-        "push             {} (last success {}, batch limit {})",
-        s(&push["state"]),
-        s(&push["last_success"]),
-        s(&push["batch_limit"])
+    line(
+        &mut out,
+        "push",
+        &[
+            ("state", state("push", &push["state"])),
+            ("at", s(&push["last_success"])),
+            ("limit", s(&push["batch_limit"])),
+        ],
     );
     if !push["last_error"].is_null() {
-        let _ = writeln!(
-            out,
-            "  last error     {} at {}",
-            s(&push["last_error"]),
-            s(&push["last_error_at"])
+        line(
+            &mut out,
+            "push_error",
+            &[
+                ("error", s(&push["last_error"])),
+                ("at", s(&push["last_error_at"])),
+            ],
         );
-        let _ = writeln!(out, "  next retry     {}", s(&push["next_retry"]));
+        line(&mut out, "next_retry", &[("at", s(&push["next_retry"]))]);
     }
     if let Some(alarm) = crate::views::blocked_photo_alarm(lang, v) {
-        let _ = writeln!(out, "  ALARM          {alarm}");
+        line(&mut out, "alarm", &[("alarm", alarm)]);
     }
-    let _ = writeln!(
-        out,
-        "feed             {} (cursor {:?}, last success {}, rejected items {})",
-        s(&feed["state"]),
-        s(&feed["cursor"]),
-        s(&feed["last_success"]),
-        s(&feed["rejected_items"])
+    line(
+        &mut out,
+        "feed",
+        &[
+            ("state", state("feed", &feed["state"])),
+            ("cursor", format!("{:?}", s(&feed["cursor"]))),
+            ("at", s(&feed["last_success"])),
+            ("rejected", s(&feed["rejected_items"])),
+        ],
     );
     if !feed["last_error"].is_null() {
-        let _ = writeln!(out, "  last error     {}", s(&feed["last_error"]));
+        line(&mut out, "feed_error", &[("error", s(&feed["last_error"]))]);
     }
     for r in feed["recent_rejected"].as_array().into_iter().flatten() {
         let what = match (r["type"].as_str(), r["key"].as_str()) {
             (Some(t), Some(k)) => format!("{t} {k} v{}", s(&r["version"])),
-            _ => "a line".to_string(),
+            _ => message(lang, "cli.sync.a_line", &[]),
         };
-        let _ = writeln!(
-            out,
-            "  rejected       {} ({}, {}): {}",
-            what,
-            s(&r["source"]),
-            s(&r["at"]),
-            s(&r["reason"])
+        line(
+            &mut out,
+            "rejected",
+            &[
+                ("what", what),
+                ("source", s(&r["source"])),
+                ("at", s(&r["at"])),
+                ("reason", s(&r["reason"])),
+            ],
         );
     }
     if v["disk"].is_object() {
-        out.push_str(&disk_text(&v["disk"], s));
+        out.push_str(&disk_text(&v["disk"], s, lang));
     }
-    let _ = writeln!(
-        out,
-        "clock offset     {} ms{}",
-        s(&v["clock_offset_ms"]),
-        if v["clock_alarm"] == json!(true) {
-            "  ALARM: over the limit"
-        } else {
-            ""
-        }
+    let alarm = if v["clock_alarm"] == json!(true) {
+        message(lang, "cli.sync.clock_alarm", &[])
+    } else {
+        String::new()
+    };
+    line(
+        &mut out,
+        "clock",
+        &[("ms", s(&v["clock_offset_ms"])), ("alarm", alarm)],
     );
     out
 }
 
 /// The disk lines of `sync status`: usage against the cap, full or above the high-water
 /// mark, pruning, a storage fault.
-fn disk_text(d: &Value, s: impl Fn(&Value) -> String) -> String {
+fn disk_text(d: &Value, s: impl Fn(&Value) -> String, lang: Lang) -> String {
     let mb = |x: &Value| {
         x.as_u64()
             .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
             .unwrap_or("-".into())
     };
     let state = match d["full_reason"].as_str() {
-        Some("filesystem") => format!(
-            "  FULL: the filesystem holding the state directory is full ({} free): new work refused",
-            mb(&d["fs_free_bytes"])
+        Some("filesystem") => message(
+            lang,
+            "cli.sync.disk_fs_full",
+            &[("free", mb(&d["fs_free_bytes"]))],
         ),
-        Some(_) => "  FULL: the station's disk cap is reached: new work refused".to_string(),
-        None if d["high_water"] == json!(true) => "  above high-water mark".to_string(),
+        Some(_) => message(lang, "cli.sync.disk_cap_full", &[]),
+        None if d["high_water"] == json!(true) => message(lang, "cli.sync.disk_high", &[]),
         None => String::new(),
     };
+    let label = |key: &str| pad(&message(lang, key, &[]), 17);
     let mut out = format!(
-        "disk             {} of {}{state}, {} events pruned\n",
-        mb(&d["used_bytes"]),
-        mb(&d["cap_bytes"]),
-        s(&d["pruned_events"])
+        "{}{}\n",
+        label("cli.sync.disk"),
+        message(
+            lang,
+            "cli.sync.disk.value",
+            &[
+                ("used", mb(&d["used_bytes"])),
+                ("cap", mb(&d["cap_bytes"])),
+                ("state", state),
+                ("pruned", s(&d["pruned_events"])),
+            ]
+        )
     );
     if let Some(f) = d["storage_fault"].as_str() {
-        let _ = writeln!(out, "  STORAGE FAULT  {f}");
+        let _ = writeln!(out, "{}{f}", label("cli.sync.storage_fault"));
     }
     out
 }
@@ -480,6 +516,57 @@ pub fn import_text(file: &std::path::Path, r: &ImportReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `sync status` in English reads as it always did (scripts and the tests read it); on
+    /// a zh-CN station every label and every fixed word is Chinese, lined up the same.
+    #[test]
+    fn sync_status_speaks_the_station_language() {
+        let v = json!({"epoch": "e-1", "last_seq": 10, "acked_through": 7, "backlog": 3,
+            "oldest_unacked_age_s": 42,
+            "push": {"state": "backoff", "last_success": null, "batch_limit": 1000,
+                     "last_error": "central answered 503", "last_error_at": "t1",
+                     "next_retry": "t2"},
+            "feed": {"state": "idle", "cursor": "c-9", "last_success": "t3",
+                     "rejected_items": 1, "last_error": null,
+                     "recent_rejected": [{"type": "expected_return", "key": "SF1",
+                        "version": 2, "source": "central", "at": "t4", "reason": "bad"}]},
+            "disk": {"used_bytes": 1048576, "cap_bytes": 2097152, "full_reason": "cap",
+                     "pruned_events": 5, "storage_fault": "EIO"},
+            "clock_offset_ms": 9000, "clock_alarm": true});
+        let en = sync_status_text(&v, Lang::En);
+        assert_eq!(
+            en,
+            "epoch            e-1\n\
+             journal          last seq 10, acked through 7\n\
+             backlog          3 events, oldest unacked 42 s old\n\
+             push             backoff (last success -, batch limit 1000)\n  \
+             last error     central answered 503 at t1\n  \
+             next retry     t2\n\
+             feed             idle (cursor \"c-9\", last success t3, rejected items 1)\n  \
+             rejected       expected_return SF1 v2 (central, t4): bad\n\
+             disk             1.0 MiB of 2.0 MiB  FULL: the station's disk cap is reached: new work refused, 5 events pruned\n  \
+             STORAGE FAULT  EIO\n\
+             clock offset     9000 ms  ALARM: over the limit\n"
+        );
+        let zh = sync_status_text(&v, Lang::Zh);
+        for word in [
+            "纪元",
+            "待上传",
+            "重试等待中",
+            "下次重试",
+            "空闲",
+            "已拒收",
+            "磁盘",
+            "存储故障",
+            "时钟偏差",
+            "警报",
+        ] {
+            assert!(zh.contains(word), "{word}: {zh}");
+        }
+        for word in ["journal", "backlog", "last error", "pruned", "ALARM"] {
+            assert!(!zh.contains(word), "{word}: {zh}");
+        }
+    }
 
     /// A zh-CN station's list and a return's facts speak Chinese — headings, kind, stage,
     /// zone and grade — and the list's columns line up by terminal columns.
