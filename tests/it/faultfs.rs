@@ -207,6 +207,12 @@ impl FaultFs {
         }
         match server.join() {
             Ok(Ok(())) => outcome,
+            // The kernel ended the connection of a mount it had just unmounted: the
+            // server's read loop sees the abort instead of a clean end (seen about once in
+            // a hundred power cuts). The unmount itself succeeded.
+            Ok(Err(e)) if e.raw_os_error() == Some(libc::ECONNABORTED) && outcome.is_ok() => {
+                outcome
+            }
             Ok(Err(e)) => Err(format!("FUSE server: {e}")),
             Err(_) => Err("FUSE server thread panicked".into()),
         }

@@ -32,6 +32,7 @@ mod metrics;
 mod notify;
 mod persist;
 mod plans;
+mod powercut;
 mod printing;
 mod props;
 mod proxy;
