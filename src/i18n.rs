@@ -278,6 +278,78 @@ const TABLE: &[(&str, &str, &str)] = &[
         "  警报:超过上限",
         "  ALARM: over the limit",
     ),
+    // `journal verify` / `journal rebuild` and `manifest import` (src/cli/render.rs).
+    (
+        "cli.verify.journal",
+        "日志:{events} 条事件,序号 {first}..{last}",
+        "journal: {events} events, seq {first}..{last}",
+    ),
+    (
+        "cli.verify.pruned",
+        "序号 1..{through} 已在中心确认后按保留期清理",
+        "seq 1..{through} pruned after the central acknowledged them (retention)",
+    ),
+    ("cli.verify.contiguous", "序号:连续", "seq: contiguous"),
+    (
+        "cli.verify.gap",
+        "缺口:序号 {from}..{to} 缺失",
+        "GAP: seq {from}..{to} missing",
+    ),
+    (
+        "cli.verify.order",
+        "注意:序号 {seq} 的时间早于序号 {before}(时钟曾被调回)",
+        "note: seq {seq} is stamped earlier than seq {before} (the clock was set back)",
+    ),
+    (
+        "cli.verify.unreadable",
+        "无法读取:序号 {seq}:{error}",
+        "UNREADABLE: seq {seq}: {error}",
+    ),
+    (
+        "cli.verify.mismatch",
+        "不一致:退件 {return_id}:投影与日志重建不同",
+        "MISMATCH: return {return_id}: projection differs from the journal's rebuild",
+    ),
+    (
+        "cli.verify.ledger.ok",
+        "库存账:与重建一致",
+        "ledger: balances with the rebuild",
+    ),
+    (
+        "cli.verify.ledger.bad",
+        "库存账:与重建不一致",
+        "ledger: DIFFERS from the rebuild",
+    ),
+    (
+        "cli.verify.benches.ok",
+        "工作台:与重建一致",
+        "benches: match the rebuild",
+    ),
+    (
+        "cli.verify.benches.bad",
+        "工作台:与重建不一致",
+        "benches: DIFFER from the rebuild",
+    ),
+    (
+        "cli.verify.supervision.ok",
+        "库位与退厂单:与重建一致",
+        "bins and RTV notes: match the rebuild",
+    ),
+    (
+        "cli.verify.supervision.bad",
+        "库位与退厂单:与重建不一致",
+        "bins and RTV notes: DIFFER from the rebuild",
+    ),
+    (
+        "cli.import.report",
+        "{file}:已保存 {stored},已删除 {deleted},未变(版本相同或更旧){stale},拒收 {rejected}",
+        "{file}: {stored} stored, {deleted} deleted, {stale} unchanged (same or older version), {rejected} rejected",
+    ),
+    (
+        "cli.import.rejected",
+        "第 {line} 行被拒收:{why}",
+        "line {line}: rejected: {why}",
+    ),
     // `returns list` and `returns show` (src/cli/render.rs).
     ("cli.col.return_id", "退件号", "return"),
     ("cli.col.waybill", "运单号", "waybill"),

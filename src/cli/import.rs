@@ -34,7 +34,8 @@ pub fn manifest_import(
         Some(r) => r,
         None => import_here(&cfg, &parsed)?,
     };
-    print!("{}", render::import_text(file, &r));
+    let lang = crate::i18n::Lang::parse(&cfg.station.language);
+    print!("{}", render::import_text(file, &r, lang));
     Ok(if r.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -40,7 +40,11 @@ pub fn returns(config: &Option<PathBuf>, cmd: ReturnsCmd) -> Result<ExitCode, Cl
         }
         ReturnsCmd::Show { id, json, reveal } => {
             let Some(detail) = views::return_detail(&conn, &id)? else {
-                eprintln!("no return {id}");
+                let lang = Lang::parse(&cfg.station.language);
+                eprintln!(
+                    "{}",
+                    crate::i18n::message(lang, "unknown_return", &[("return_id", id.clone())])
+                );
                 return Ok(ExitCode::from(1));
             };
             let (mut st, events) = shown(detail, reveal);
@@ -147,7 +151,8 @@ pub fn journal(config: &Option<PathBuf>, cmd: JournalCmd) -> Result<ExitCode, Cl
             store::rebuild_at(existing_database(&cfg)?)?
         }
     };
-    print!("{}", render::verification_text(&v));
+    let lang = Lang::parse(&cfg.station.language);
+    print!("{}", render::verification_text(&v, lang));
     Ok(if v.ok() {
         ExitCode::SUCCESS
     } else {

@@ -427,88 +427,79 @@ fn disk_text(d: &Value, s: impl Fn(&Value) -> String, lang: Lang) -> String {
 }
 
 /// `journal verify` / `journal rebuild`: what was checked and what differs, then `OK` or
-/// `FAILED`.
-pub fn verification_text(v: &Verification) -> String {
+/// `FAILED`, in the station's language.
+pub fn verification_text(v: &Verification, lang: Lang) -> String {
     let seq = |s: Option<i64>| s.map(|s| s.to_string()).unwrap_or("-".into());
-    let mut out = format!(
-        "journal: {} events, seq {}..{}\n",
-        v.events,
-        seq(v.first_seq),
-        seq(v.last_seq)
+    let w =
+        |key: &str, params: &[(&str, String)]| message(lang, &format!("cli.verify.{key}"), params);
+    let mut out = w(
+        "journal",
+        &[
+            ("events", v.events.to_string()),
+            ("first", seq(v.first_seq)),
+            ("last", seq(v.last_seq)),
+        ],
     );
+    out.push('\n');
+    let mut line = |text: String| {
+        out.push_str("  ");
+        out.push_str(&text);
+        out.push('\n');
+    };
     if v.pruned_through > 0 {
-        let _ = writeln!(
-            out,
-            "  seq 1..{} pruned after the central acknowledged them (retention)",
-            v.pruned_through
-        );
+        line(w("pruned", &[("through", v.pruned_through.to_string())]));
     }
     if v.gaps.is_empty() {
-        out.push_str("  seq: contiguous\n");
+        line(w("contiguous", &[]));
     }
     for (a, b) in &v.gaps {
-        let _ = writeln!(out, "  GAP: seq {a}..{b} missing");
+        line(w("gap", &[("from", a.to_string()), ("to", b.to_string())]));
     }
     for s in &v.order_errors {
-        let _ = writeln!(
-            out,
-            "  note: seq {s} is stamped earlier than seq {} (the clock was set back)",
-            s - 1
-        );
+        line(w(
+            "order",
+            &[("seq", s.to_string()), ("before", (s - 1).to_string())],
+        ));
     }
     for (s, e) in &v.undecodable {
-        let _ = writeln!(out, "  UNREADABLE: seq {s}: {e}");
+        line(w(
+            "unreadable",
+            &[("seq", s.to_string()), ("error", e.to_string())],
+        ));
     }
     for r in &v.mismatched_returns {
-        let _ = writeln!(
-            out,
-            "  MISMATCH: return {r}: projection differs from the journal's rebuild"
-        );
+        line(w("mismatch", &[("return_id", r.to_string())]));
     }
-    let matches = |ok: bool, yes: &str, no: &str| if ok { yes } else { no }.to_string();
-    let _ = writeln!(
-        out,
-        "  ledger: {}",
-        matches(
-            v.stock_matches,
-            "balances with the rebuild",
-            "DIFFERS from the rebuild"
-        )
-    );
-    let _ = writeln!(
-        out,
-        "  benches: {}",
-        matches(
-            v.benches_match,
-            "match the rebuild",
-            "DIFFER from the rebuild"
-        )
-    );
-    let _ = writeln!(
-        out,
-        "  bins and RTV notes: {}",
-        matches(
-            v.supervision_matches,
-            "match the rebuild",
-            "DIFFER from the rebuild"
-        )
-    );
+    let part = |key: &str, ok: bool| w(&format!("{key}.{}", if ok { "ok" } else { "bad" }), &[]);
+    line(part("ledger", v.stock_matches));
+    line(part("benches", v.benches_match));
+    line(part("supervision", v.supervision_matches));
     out.push_str(if v.ok() { "OK\n" } else { "FAILED\n" });
     out
 }
 
-/// `manifest import`: the counts, then each rejected line with its reason.
-pub fn import_text(file: &std::path::Path, r: &ImportReport) -> String {
-    let mut out = format!(
-        "{}: {} stored, {} deleted, {} unchanged (same or older version), {} rejected\n",
-        file.display(),
-        r.stored,
-        r.deleted,
-        r.stale,
-        r.rejected.len()
+/// `manifest import`: the counts, then each rejected line with its reason, in the
+/// station's language.
+pub fn import_text(file: &std::path::Path, r: &ImportReport, lang: Lang) -> String {
+    let mut out = message(
+        lang,
+        "cli.import.report",
+        &[
+            ("file", file.display().to_string()),
+            ("stored", r.stored.to_string()),
+            ("deleted", r.deleted.to_string()),
+            ("stale", r.stale.to_string()),
+            ("rejected", r.rejected.len().to_string()),
+        ],
     );
+    out.push('\n');
     for (line, why) in &r.rejected {
-        let _ = writeln!(out, "  line {line}: rejected: {why}");
+        let text = message(
+            lang,
+            "cli.import.rejected",
+            &[("line", line.to_string()), ("why", why.to_string())],
+        );
+        let _ = writeln!(out, "  {text}");
     }
     out
 }
@@ -696,9 +687,24 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            verification_text(&v),
+            verification_text(&v, Lang::En),
             "journal: 3 events, seq 1..3\n  seq: contiguous\n  ledger: balances with the \
              rebuild\n  benches: match the rebuild\n  bins and RTV notes: match the rebuild\nOK\n"
+        );
+        let zh = verification_text(&v, Lang::Zh);
+        assert!(
+            zh.contains("日志:3 条事件") && zh.contains("与重建一致") && zh.ends_with("OK\n"),
+            "{zh}"
+        );
+        let report = ImportReport {
+            stored: 2,
+            rejected: vec![(3, "bad kind".into())],
+            ..Default::default()
+        };
+        let zh = import_text(std::path::Path::new("m.csv"), &report, Lang::Zh);
+        assert!(
+            zh.contains("已保存 2") && zh.contains("第 3 行被拒收:bad kind"),
+            "{zh}"
         );
     }
 }
