@@ -107,24 +107,38 @@ fn correct_old_restocks(
     if !working::restock_correction_due(store.conn())? {
         return Ok(());
     }
-    let returns = working::restocked_in_good(store.conn())?;
-    let mut st = crate::domain::model::Station::default();
-    let mut batch = store.begin()?;
+    // A slice of returns per transaction: a year's correction (hundreds of thousands of
+    // units) holds one slice in memory at a time. A start cut short corrects the rest
+    // next time: a corrected return no longer matches.
+    const SLICE: usize = 500;
     let mut moved = 0;
-    for r in returns {
-        let events = crate::domain::step::restocked_to_sellable(&r, now);
-        st.admit(r);
-        for ev in &events {
-            batch.append(ev)?;
-            st.apply(ev);
-            moved += usize::from(matches!(
-                ev.body,
-                crate::domain::event::EventBody::ItemMoved { .. }
-            ));
+    let mut after = String::new();
+    loop {
+        let returns = working::restocked_in_good(store.conn(), &after, SLICE)?;
+        let done = returns.len() < SLICE;
+        let mut st = crate::domain::model::Station::default();
+        let mut batch = store.begin()?;
+        for r in returns {
+            after = r.id.as_str().to_string();
+            let events = crate::domain::step::restocked_to_sellable(&r, now);
+            st.admit(r);
+            for ev in &events {
+                batch.append(ev)?;
+                st.apply(ev);
+                moved += usize::from(matches!(
+                    ev.body,
+                    crate::domain::event::EventBody::ItemMoved { .. }
+                ));
+            }
+        }
+        if done {
+            working::mark_restock_corrected(batch.conn())?;
+        }
+        batch.commit(&st)?;
+        if done {
+            break;
         }
     }
-    working::mark_restock_corrected(batch.conn())?;
-    batch.commit(&st)?;
     if moved > 0 {
         tracing::warn!(
             units = moved,

@@ -109,18 +109,27 @@ pub fn mark_restock_corrected(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// The returns with a unit restocked but still in a good zone or bin (restocked before
-/// restock moved units to `sellable`): only booked-in returns can hold one, found through
-/// the `returns_stage` index.
-pub fn restocked_in_good(conn: &Connection) -> Result<Vec<Return>, StoreError> {
-    let mut q = conn.prepare(
+/// restock moved units to `sellable`), in return-id order after `after`, at most `limit`:
+/// the correction goes through a year's returns a slice at a time (one pass over the
+/// primary key), so neither its memory nor its transactions grow with the history.
+pub fn restocked_in_good(
+    conn: &Connection,
+    after: &str,
+    limit: usize,
+) -> Result<Vec<Return>, StoreError> {
+    let mut q = conn.prepare_cached(
         "SELECT r.return_id, r.state FROM returns r
-         WHERE r.stage IN ('first_checked', 'inspected', 'put_away', 'closed')
+         WHERE r.return_id > ?1
+           AND r.stage IN ('first_checked', 'inspected', 'put_away', 'closed')
            AND EXISTS (SELECT 1 FROM return_items i
                        WHERE i.return_id = r.return_id
                          AND json_extract(i.state, '$.restocked')
-                         AND json_extract(i.state, '$.zone') LIKE 'good%')",
+                         AND json_extract(i.state, '$.zone') LIKE 'good%')
+         ORDER BY r.return_id LIMIT ?2",
     )?;
-    let rows = q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = q.query_map(rusqlite::params![after, limit as i64], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         let (id, state) = row?;
