@@ -6,6 +6,7 @@ mod api;
 mod devices;
 mod handheld;
 mod kiosk;
+mod qc;
 mod supervisor;
 mod zones;
 
@@ -674,6 +675,7 @@ fn entries() -> impl Iterator<Item = &'static (&'static str, &'static str, &'sta
         .chain(devices::TABLE)
         .chain(handheld::TABLE)
         .chain(kiosk::TABLE)
+        .chain(qc::TABLE)
         .chain(supervisor::TABLE)
         .chain(zones::TABLE)
 }

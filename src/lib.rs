@@ -45,6 +45,7 @@ pub mod photometa;
 pub mod photos;
 pub mod printing;
 pub mod privacy;
+pub mod qc;
 pub mod refdata;
 pub mod sheet;
 pub mod store;

@@ -13,6 +13,7 @@ use crate::store::SyncCounters;
 use crate::store::jobs::Job;
 pub use crate::store::read::returns::{
     ReturnDetail, ReturnFilter, ReturnRow, detail as return_detail, list as list_returns,
+    state as return_state,
 };
 pub use crate::store::read::stock::zone_stock;
 use crate::sync_status::SharedStatus;

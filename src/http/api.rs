@@ -24,7 +24,7 @@ use super::error::{ApiError, accept_language};
 use super::idem::{self, Begin};
 use super::request::{PathIds, read_json};
 use super::state::HttpState;
-use super::{health, kiosk, live, openapi, ops, print_jobs, reads, stock, upload};
+use super::{health, kiosk, live, openapi, ops, print_jobs, qc, reads, stock, upload};
 use crate::domain::kind::Role;
 use crate::i18n::Lang;
 
@@ -80,6 +80,12 @@ pub enum Ep {
     DefectItems,
     /// Badges locked out after wrong PINs (a supervisor may unlock them).
     Lockouts,
+    /// One return's quality-check sheet (printable HTML).
+    QcSheet,
+    /// The quality-check sheets of a day's inspected returns, one file.
+    QcSheets,
+    /// The station's day in figures and the defect Pareto.
+    DailyReport,
 }
 
 #[derive(Debug)]
@@ -114,6 +120,19 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/me", Ep::Me, Access::Operator),
     r("GET", "/returns", Ep::Returns, Access::Operator),
     r("GET", "/returns/{id}", Ep::Return, Access::Operator),
+    r(
+        "GET",
+        "/returns/{id}/qc-sheet",
+        Ep::QcSheet,
+        Access::Operator,
+    ),
+    r("GET", "/qc-sheets", Ep::QcSheets, Access::Roles(SUPERVISOR)),
+    r(
+        "GET",
+        "/reports/daily",
+        Ep::DailyReport,
+        Access::Roles(SUPERVISOR),
+    ),
     r(
         "GET",
         "/inspection-queue",
@@ -522,5 +541,8 @@ async fn run(ep: Ep, ctx: Ctx) -> Result<Outcome, ApiError> {
         Ep::RtvNotes => ok(stock::rtv_notes(&ctx).await?),
         Ep::DefectItems => ok(stock::defect_items(&ctx).await?),
         Ep::Lockouts => ok(ops::lockouts(&ctx)),
+        Ep::QcSheet => qc::sheet(ctx).await,
+        Ep::QcSheets => qc::day_sheets(ctx).await,
+        Ep::DailyReport => ok(qc::daily_report(&ctx).await?),
     }
 }

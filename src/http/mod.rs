@@ -43,6 +43,7 @@ pub mod openapi;
 pub mod ops;
 pub mod print_jobs;
 pub mod pull;
+pub mod qc;
 pub mod query;
 pub mod reads;
 pub mod request;

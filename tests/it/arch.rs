@@ -82,11 +82,14 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("sync_status", ""),
     // The printable command sheet.
     ("sheet",     "domain i18n label"),
+    // The quality-check sheet and the day's figures: pure, from rows the API read, in the
+    // station's words.
+    ("qc",        "domain i18n format"),
     // The edges: each owns its resource and names the core (domain engine store config
     // i18n privacy) and the services it needs, never another edge. Reference data is
     // read through `refdata` or `views`, not from the feed's tables.
     // The sync status is read from `sync_status` (through `views` for its JSON).
-    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format sync_status labels telemetry"),
+    ("http",      "domain engine store config i18n privacy commands views refdata photos photometa board format sync_status labels telemetry qc"),
     ("control",   "domain engine store config i18n privacy commands views manifest board format sync_status"),
     ("devices",   "domain engine store config i18n privacy"),
     // The print worker takes its settings from the caller (`Config::print_settings`), so

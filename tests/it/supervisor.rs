@@ -503,3 +503,200 @@ fn supervisor_page_acknowledges_a_photo_holding_the_sync_back() {
         central.violations()
     );
 }
+
+/// A small real PNG (a colour gradient), as a handheld's camera photo stands in.
+fn photo_png() -> Vec<u8> {
+    let (w, h) = (160u32, 120u32);
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().unwrap();
+        let mut px = Vec::with_capacity((w * h * 3) as usize);
+        for y in 0..h {
+            for x in 0..w {
+                px.extend_from_slice(&[(x * 255 / w) as u8, (y * 255 / h) as u8, 140]);
+            }
+        }
+        wr.write_image_data(&px).unwrap();
+    }
+    out
+}
+
+/// The day's picture and the quality-check sheet 《退货质量检查表》: two defects of the
+/// same reason (one with a photo, graded through the API) give the day's figures and a
+/// Pareto of one reason at 100 %; the supervisor's page draws both charts as SVG bars
+/// and lists the day's sheets; a return's sheet shows its grade, reason, inspector and
+/// photo (loaded), in both languages, with no script and a CSP without scripts; the
+/// day's file is a download with both sheets and the photo inside; a day without
+/// inspections says so; a keeper may not read the report or the day's file; a bad date
+/// names the format. Screenshots land in `target/screenshots/`.
+#[test]
+fn supervisor_page_shows_the_day_and_its_qc_sheets() {
+    let (st, d, a, defect, other) = with_defect();
+    scan_ok(&st, &["6901234560015", "CMD-VIS-OK", "Z-PENDING"]);
+    let inspector = crate::api_client::login(&a, "021", "2222");
+    let up = http(
+        &a,
+        "POST",
+        "/api/v1/photos",
+        &[
+            ("Authorization", &inspector.bearer()),
+            ("Content-Type", "image/png"),
+        ],
+        &photo_png(),
+    );
+    assert_eq!(up.status, 201, "{}", up.text());
+    let sha = up.json()["sha256"].as_str().unwrap().to_string();
+    let r = crate::api_client::post(
+        &a,
+        &inspector,
+        &format!("/api/v1/returns/{other}/inspect"),
+        &serde_json::json!({"grade": "defect", "defect_reasons": ["damaged_casing"],
+            "photos": [sha], "note": "corner <cracked>",
+            "checklist": [{"code": "packaging_complete", "met": true}, {"code": "resellable", "met": false}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The report through the API.
+    let sup = crate::api_client::login(&a, "001", "3333");
+    let keeper = crate::api_client::login(&a, "017", "1111");
+    let rep = crate::api_client::get(&a, &sup, "/api/v1/reports/daily?lang=en");
+    assert_eq!(rep.status, 200, "{}", rep.text());
+    let rep = rep.json();
+    assert_eq!(rep["received"]["total"], 2, "{rep}");
+    assert_eq!(rep["received"]["by_kind"]["customer_return"], 2, "{rep}");
+    assert_eq!(rep["first_checked"], 2, "{rep}");
+    assert_eq!(rep["inspected_returns"], 2, "{rep}");
+    assert_eq!(rep["defect_units"], 2, "{rep}");
+    assert_eq!(rep["good_units"], 0, "{rep}");
+    assert_eq!(rep["pareto_reasons"][0]["key"], "damaged_casing", "{rep}");
+    assert_eq!(rep["pareto_reasons"][0]["label"], "Damaged casing", "{rep}");
+    assert_eq!(rep["pareto_reasons"][0]["units"], 2, "{rep}");
+    assert_eq!(rep["pareto_reasons"][0]["cumulative_pct"], 100.0, "{rep}");
+    assert_eq!(rep["pareto_skus"][0]["units"], 2, "{rep}");
+    let ids: Vec<&str> = rep["returns_inspected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(ids, [defect.as_str(), other.as_str()], "{rep}");
+    for path in ["/api/v1/reports/daily", "/api/v1/qc-sheets"] {
+        let r = crate::api_client::get(&a, &keeper, path);
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+    }
+    let bad = crate::api_client::get(&a, &sup, "/api/v1/reports/daily?date=2026-13-40");
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("YYYY-MM-DD"), "{}", bad.text());
+
+    // One return's sheet: HTML, no script, a CSP that allows none.
+    let sheet = crate::api_client::get(
+        &a,
+        &keeper,
+        &format!("/api/v1/returns/{other}/qc-sheet?lang=en"),
+    );
+    assert_eq!(sheet.status, 200, "{}", sheet.text());
+    assert_eq!(
+        sheet.header("content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = sheet.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let html = sheet.text();
+    for want in [
+        "Return quality-check sheet",
+        other.as_str(),
+        "Damaged casing",
+        "corner &lt;cracked&gt;",
+        "class=\"grade-defect\"",
+        "☒ Resellable",
+        "Inspector (021)",
+        &format!("/api/v1/photos/{sha}"),
+    ] {
+        assert!(html.contains(want), "{want:?} not in the sheet: {html}");
+    }
+    assert!(!html.contains("<script"), "{html}");
+
+    // The day's file: a download, both sheets, the photo inside.
+    let day = crate::api_client::get(&a, &sup, "/api/v1/qc-sheets?lang=zh-CN");
+    assert_eq!(day.status, 200, "{}", day.text());
+    let cd = day.header("content-disposition").unwrap_or_default();
+    assert!(
+        cd.starts_with("attachment; filename=\"qc-sheets-ST01-"),
+        "{cd}"
+    );
+    let file = day.text();
+    assert_eq!(
+        file.matches("<section class=\"sheet\"").count(),
+        2,
+        "{file}"
+    );
+    assert!(file.contains(&defect) && file.contains(&other));
+    assert!(file.contains("退货质量检查表") && file.contains("外壳破损"));
+    assert!(
+        file.contains("src=\"data:image/png;base64,"),
+        "photo inside"
+    );
+    let empty = crate::api_client::get(&a, &sup, "/api/v1/qc-sheets?date=2020-01-01&lang=en");
+    assert_eq!(empty.status, 200);
+    assert!(empty.text().contains("No return was inspected that day"));
+
+    // The page: figures, two Pareto charts as SVG bars, the day's sheets.
+    let b = Browser::start(1280, 1000);
+    login(&b, &a, "001", "3333");
+    b.wait_js("main view", "document.body.dataset.view === 'v-main'");
+    b.wait_text("#day-figures tr[data-figure='defect'] td", |t| t == "2");
+    b.wait_text("#day-figures tr[data-figure='first_checked'] td", |t| {
+        t == "2"
+    });
+    b.wait_js(
+        "one bar per chart, 2 units each",
+        "[...document.querySelectorAll('#pareto-reasons rect.bar, #pareto-skus rect.bar')]
+            .map(r => r.dataset.units).join() === '2,2'",
+    );
+    b.wait_js(
+        "the cumulative line",
+        "document.querySelector('#pareto-reasons .pct').textContent === '100%'",
+    );
+    b.wait_js(
+        "the day's sheets and the download",
+        "document.querySelectorAll('#day-sheets a').length === 2 &&
+         document.getElementById('day-export').getAttribute('href').startsWith('/api/v1/qc-sheets?date=')",
+    );
+    b.script("document.getElementById('p-day').scrollIntoView(); return true;");
+    b.wait_text("#p-day h2", |t| t == "The day's report");
+    b.screenshot(&screenshots().join("daily-report-en.png"));
+    b.script("window.scrollTo(0, 0); return true;");
+    b.click("#lang");
+    b.wait_text("#p-day h2", |t| t == "当日报表");
+    b.wait_js(
+        "the reasons in Chinese",
+        "document.querySelector('#pareto-reasons rect.bar title').textContent === '外壳破损: 2'",
+    );
+    b.script("document.getElementById('p-day').scrollIntoView(); return true;");
+    b.screenshot(&screenshots().join("daily-report-zh.png"));
+
+    // The sheet in the browser (the page's session): the photo loads.
+    for (lang, title) in [
+        ("zh-CN", "退货质量检查表"),
+        ("en", "Return quality-check sheet"),
+    ] {
+        b.goto(&format!(
+            "http://{a}/api/v1/returns/{other}/qc-sheet?lang={lang}"
+        ));
+        b.wait_text("section.sheet h1", |t| t == title);
+        b.wait_js(
+            "the photo loaded",
+            "(() => { const i = document.querySelector('.photos img'); return !!i && i.complete && i.naturalWidth === 160; })()",
+        );
+        let short = if lang == "en" { "en" } else { "zh" };
+        b.screenshot(&screenshots().join(format!("qc-sheet-{short}.png")));
+    }
+    drop(b);
+    d.stop();
+}

@@ -5,7 +5,9 @@
 // and note), reprint a return's label with a reason, void a return with a reason after a
 // confirm step; while a photo the station cannot upload holds the sync back (GET
 // /api/v1/sync push.blocked_photo, contract 1.1) say which and acknowledge it as lost with
-// a reason. Every word comes from GET /api/v1/i18n; texts are set with textContent
+// a reason; the day's report (figures, the defect Pareto by reason and by SKU as SVG
+// charts, the day's quality-check sheets and their one-file download, any return's sheet
+// by id). Every word comes from GET /api/v1/i18n; texts are set with textContent
 // only (t, textOf, headers… are in common.js). Commands carry X-CSRF-Token and an
 // Idempotency-Key (kept for a resend of the same request after a network error, so it is
 // applied once).
@@ -131,10 +133,10 @@
     show('v-main');
     if (live) live.close();
     // Another supervisor's or an inspector's change shows without touching refresh.
-    live = common.follow(PAGE_EVENTS, () => { if (me) Promise.all([loadStock(), loadDefects(), loadNotes()]); });
+    live = common.follow(PAGE_EVENTS, () => { if (me) Promise.all([loadStock(), loadDefects(), loadNotes(), loadDay()]); });
     clearInterval(syncTimer);
     syncTimer = setInterval(() => { if (me) loadSync(); }, SYNC_EVERY_MS);
-    await Promise.all([loadStock(), loadDefects(), loadNotes(), loadSync()]);
+    await Promise.all([loadStock(), loadDefects(), loadNotes(), loadSync(), loadDay()]);
   }
 
   function renderDenied() {
@@ -558,6 +560,127 @@
     }
   }
 
+  // --- the day's report ---------------------------------------------------------------
+
+  let day = null;              // GET /reports/daily
+  const SVG = 'http://www.w3.org/2000/svg';
+  const KINDS = ['customer_return', 'carrier_return', 'refused', 'unknown'];
+
+  // GET /reports/daily for the date picked (the station's today when none is): figures,
+  // the Pareto of defects by reason and by SKU, the returns inspected that day.
+  async function loadDay() {
+    const date = $('day-date').value;
+    const q = '?lang=' + encodeURIComponent(lang) + (date ? '&date=' + encodeURIComponent(date) : '');
+    let r;
+    try { r = await getJson('/api/v1/reports/daily' + q); } catch (e) { say(e.message, 'error'); return; }
+    day = r;
+    if (!date) $('day-date').value = r.date;
+    renderDay();
+  }
+
+  function showDay(e) {
+    e.preventDefault();
+    loadDay();
+  }
+
+  function renderDay() {
+    if (!day) return;
+    const kinds = KINDS.filter((k) => day.received.by_kind[k])
+      .map((k) => (k === 'unknown' ? t('qc.kind_unknown') : word('kind', k)) + ' ' + day.received.by_kind[k]);
+    const rows = [
+      ['received', 'sv.day_received', day.received.total + (kinds.length ? ' (' + kinds.join(' · ') + ')' : '')],
+      ['unannounced', 'sv.day_unannounced', day.unannounced],
+      ['card_missing', 'sv.day_card_missing', day.card_missing],
+      ['first_checked', 'sv.day_first_checked', day.first_checked],
+      ['inspected', 'sv.day_inspected', day.inspected_returns + ' / ' + day.inspected_units],
+      ['good', 'sv.day_good', day.good_units],
+      ['defect', 'sv.day_defect', day.defect_units],
+      ['refund_passed', 'sv.day_refund_passed', day.refund_deadline_passed],
+      ['exchange_overdue', 'sv.day_exchange_overdue', day.exchange_overdue],
+    ];
+    $('day-figures').replaceChildren(...rows.map(([key, label, value]) => {
+      const tr = document.createElement('tr');
+      tr.dataset.figure = key;
+      const th = document.createElement('th');
+      th.textContent = t(label);
+      const td = document.createElement('td');
+      td.className = 'num';
+      td.textContent = String(value);
+      tr.append(th, td);
+      return tr;
+    }));
+    drawPareto('pareto-reasons', day.pareto_reasons || []);
+    drawPareto('pareto-skus', day.pareto_skus || []);
+    const date = encodeURIComponent(day.date);
+    const l = encodeURIComponent(lang);
+    $('day-export').href = '/api/v1/qc-sheets?date=' + date + '&lang=' + l;
+    $('day-sheets').replaceChildren(...(day.returns_inspected || []).map((id) => {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = '/api/v1/returns/' + encodeURIComponent(id) + '/qc-sheet?lang=' + l;
+      a.target = '_blank';
+      a.rel = 'noopener';
+      a.textContent = id;
+      li.appendChild(a);
+      return li;
+    }));
+  }
+
+  function svgEl(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // A Pareto chart of the ten largest: a bar per key (units), largest first, and the
+  // cumulative share as a line with its percentage at the right.
+  function drawPareto(id, rows) {
+    const svg = $(id);
+    const top = rows.slice(0, 10);
+    $('no-' + id).hidden = top.length > 0;
+    svg.hidden = top.length === 0;
+    if (!top.length) { svg.replaceChildren(); return; }
+    const W = 600, ROW = 30, HEAD = 22, LABEL = 200, PCT = 56;
+    const barMax = W - LABEL - PCT - 40;
+    const H = HEAD + top.length * ROW + 6;
+    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    svg.setAttribute('aria-label', top.map((r) => (r.label || r.key) + ' ' + r.units).join(', '));
+    const max = Math.max(1, ...top.map((r) => r.units));
+    const short = (s) => (s.length > 16 ? s.slice(0, 15) + '…' : s);
+    const kids = [
+      svgEl('text', { x: W - 4, y: 15, 'text-anchor': 'end', fill: '#ffc233', 'font-size': 12 }, t('sv.pareto_cumulative')),
+      svgEl('line', { x1: LABEL, y1: HEAD - 2, x2: LABEL, y2: H - 4, stroke: '#33404d' }),
+    ];
+    const points = [];
+    top.forEach((r, i) => {
+      const y = HEAD + i * ROW;
+      const w = Math.max(3, (barMax * r.units) / max);
+      const name = r.label || r.key;
+      kids.push(svgEl('text', { x: LABEL - 8, y: y + 20, 'text-anchor': 'end', fill: '#f3f6f9', 'font-size': 14 }, short(name)));
+      const bar = svgEl('rect', { x: LABEL, y: y + 5, width: w.toFixed(1), height: ROW - 10, rx: 3, fill: '#d9534f',
+        class: 'bar', 'data-key': r.key, 'data-units': r.units });
+      bar.appendChild(svgEl('title', {}, name + ': ' + r.units));
+      kids.push(bar);
+      kids.push(svgEl('text', { x: (LABEL + w + 6).toFixed(1), y: y + 20, fill: '#f3f6f9', 'font-size': 14 }, String(r.units)));
+      kids.push(svgEl('text', { x: W - 4, y: y + 20, 'text-anchor': 'end', fill: '#ffc233', 'font-size': 13, class: 'pct' },
+        r.cumulative_pct + '%'));
+      points.push([LABEL + (barMax * r.cumulative_pct) / 100, y + ROW / 2]);
+    });
+    kids.push(svgEl('polyline', { points: points.map((p) => p[0].toFixed(1) + ',' + p[1]).join(' '),
+      fill: 'none', stroke: '#ffc233', 'stroke-width': 2, class: 'cum' }));
+    for (const [x, y] of points) kids.push(svgEl('circle', { cx: x.toFixed(1), cy: y, r: 3.5, fill: '#ffc233' }));
+    svg.replaceChildren(...kids);
+  }
+
+  // Open one return's sheet in a new tab.
+  function openSheet(e) {
+    e.preventDefault();
+    const id = $('qc-id').value.trim().toUpperCase();
+    if (!RETURN_ID.test(id)) { say(t('sv.bad_return', { code: id }), 'error'); $('qc-id').focus(); return; }
+    window.open('/api/v1/returns/' + encodeURIComponent(id) + '/qc-sheet?lang=' + encodeURIComponent(lang), '_blank', 'noopener');
+  }
+
   // --- language and start -------------------------------------------------------------
 
   async function loadStrings() {
@@ -577,6 +700,8 @@
     renderNotes();
     renderCloseAsk();
     renderSync();
+    // The reasons' labels come in the report's language: read it again.
+    if (me && day) loadDay();
     for (const p of Object.keys(results)) renderResult(p);
   }
 
@@ -617,6 +742,9 @@
     $('close-no').addEventListener('click', cancelClose);
     $('sync-refresh').addEventListener('click', loadSync);
     $('lost-form').addEventListener('submit', ackLost);
+    $('day-form').addEventListener('submit', showDay);
+    $('day-refresh').addEventListener('click', loadDay);
+    $('qc-form').addEventListener('submit', openSheet);
     if (!csrf) { toLogin(); return; }
     try { await afterLogin(); } catch (e) { toLogin(); }
   }
