@@ -109,4 +109,15 @@ pub(super) const TABLE: &[(&str, &str, &str)] = &[
     ("sv.qc_sheet", "质检表", "QC sheet"),
     ("sv.qc_open", "打开质检表", "Open QC sheet"),
     ("sv.qc_return", "退货单号", "Return id"),
+    (
+        "sv.rejected_title",
+        "本站拒收的数据(最近 {n} 条,共 {total} 条)",
+        "Items the station refused (latest {n} of {total})",
+    ),
+    ("sv.rejected_source.central", "来自中心", "from the central"),
+    (
+        "sv.rejected_source.file",
+        "来自导入文件",
+        "from an imported file",
+    ),
 ];

@@ -531,7 +531,8 @@ fn photo_png() -> Vec<u8> {
 /// photo (loaded), in both languages, with no script and a CSP without scripts; the
 /// day's file is a download with both sheets and the photo inside; a day without
 /// inspections says so; a keeper may not read the report or the day's file; a bad date
-/// names the format. Screenshots land in `target/screenshots/`.
+/// names the format. A manifest line the station refused shows in the sync panel with its
+/// reason (contract 1.1). Screenshots land in `target/screenshots/`.
 #[test]
 fn supervisor_page_shows_the_day_and_its_qc_sheets() {
     let (st, d, a, defect, other) = with_defect();
@@ -646,10 +647,31 @@ fn supervisor_page_shows_the_day_and_its_qc_sheets() {
     assert_eq!(empty.status, 200);
     assert!(empty.text().contains("No return was inspected that day"));
 
-    // The page: figures, two Pareto charts as SVG bars, the day's sheets.
+    // A manifest line the station refuses (contract 1.1: the reason is shown, not only a
+    // count), imported while the daemon runs.
+    let f = st.dir.path().join("bad.jsonl");
+    std::fs::write(
+        &f,
+        r#"{"waybill":"SF1000000000031","version":1,"kind":"customer_return","claimed_reason":"the moon was full","items":[]}"#,
+    )
+    .unwrap();
+    let out = st.cli(&["manifest", "import", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
+    // The page: figures, two Pareto charts as SVG bars, the day's sheets; the refused
+    // manifest line with its reason in the sync panel.
     let b = Browser::start(1280, 1000);
     login(&b, &a, "001", "3333");
     b.wait_js("main view", "document.body.dataset.view === 'v-main'");
+    b.wait_js(
+        "the refused item and its reason",
+        "!document.getElementById('p-sync').hidden && !document.getElementById('sync-rejected').hidden
+         && document.getElementById('lost-form').hidden
+         && document.querySelector('#rejected li[data-key=\"SF1000000000031\"] .reason').textContent.includes('the moon was full')",
+    );
+    b.wait_text("#rejected-title", |t| {
+        t == "Items the station refused (latest 1 of 1)"
+    });
     b.wait_text("#day-figures tr[data-figure='defect'] td", |t| t == "2");
     b.wait_text("#day-figures tr[data-figure='first_checked'] td", |t| {
         t == "2"

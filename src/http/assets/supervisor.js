@@ -30,6 +30,8 @@
   let closeAsk = null;         // note number waiting for the close confirm
   let jobTimer = null;
   let blocked = null;          // GET /sync push.blocked_photo, or null
+  let rejected = [];           // GET /sync feed.recent_rejected (newest first)
+  let rejectedTotal = 0;       // GET /sync feed.rejected_items
   let ackedSha = null;         // the photo this page acknowledged as lost (its push goes on)
   let syncTimer = null;
   const results = {};          // panel -> body of the last answer, re-rendered on a language switch
@@ -462,11 +464,33 @@
     let s;
     try { s = await getJson('/api/v1/sync'); } catch (e) { return; }
     blocked = (s.push && s.push.blocked_photo) || null;
+    rejected = (s.feed && s.feed.recent_rejected) || [];
+    rejectedTotal = (s.feed && s.feed.rejected_items) || 0;
     renderSync();
   }
 
+  // The sync panel: shown while a photo holds the push back, or while the central's feed
+  // (or a manifest file) has items the station refused — each with its reason (contract
+  // 1.1: the reason, not only a count).
   function renderSync() {
-    $('p-sync').hidden = !blocked;
+    $('p-sync').hidden = !blocked && !rejected.length;
+    $('sync-rejected').hidden = !rejected.length;
+    $('rejected-title').textContent = t('sv.rejected_title', { n: rejected.length, total: rejectedTotal });
+    $('rejected').replaceChildren(...rejected.map((r) => {
+      const li = document.createElement('li');
+      li.className = 'note rejected';
+      li.dataset.key = r.key || '';
+      const line = document.createElement('div');
+      line.className = 'line';
+      line.append(cell('no', [r.type, r.key].filter(Boolean).join(' ') || '?'),
+        cell('state', r.version != null ? 'v' + r.version : ''),
+        cell('muted', word('sv.rejected_source', r.source) + ' · ' + when(r.at)));
+      const why = cell('meta reason', r.reason || '');
+      li.append(line, why);
+      return li;
+    }));
+    $('sync-photo').hidden = !blocked;
+    $('lost-form').hidden = !blocked;
     if (!blocked) return;
     const done = blocked.sha256 === ackedSha;
     $('sync-photo').hidden = done;
