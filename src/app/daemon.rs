@@ -290,7 +290,7 @@ impl Http {
         let state = crate::http::HttpState {
             cfg: cfg.clone(),
             engine: engine.clone(),
-            reader: Default::default(),
+            reader: crate::store::SharedReader::new(&cfg.storage.database),
             sync: status.clone(),
             board: board.clone(),
             api: api.clone(),

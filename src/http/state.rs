@@ -2,7 +2,7 @@
 //! database reader, the sync status, the device board, the operator API's sessions and
 //! limits, and the listener's TLS. Built once by the wiring (`app`), cloned per request.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use super::auth::{self, Auth};
 use super::error::ReadError;
@@ -12,7 +12,7 @@ use super::tls::ServerTls;
 use crate::board::DeviceBoard;
 use crate::config::Config;
 use crate::engine::EngineHandle;
-use crate::store::{self, Reader, StoreError};
+use crate::store::{self, Reader, SharedReader, StoreError};
 
 /// Event streams open at once (kiosks and handhelds of one bench; `live`).
 pub const MAX_STREAMS: usize = 32;
@@ -23,7 +23,7 @@ pub struct HttpState {
     pub engine: EngineHandle,
     /// One reader for every read (opened on first use): reads are short, requests take
     /// turns, and the engine's writer is never held up by them (WAL).
-    pub reader: Arc<Mutex<Option<Reader>>>,
+    pub reader: SharedReader,
     /// The sync workers' live status (`GET /sync`, alarms, `/metrics`).
     pub sync: SharedStatus,
     /// Live scanner and printer states.
@@ -41,16 +41,7 @@ impl HttpState {
         f: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ReadError> {
         let reader = self.reader.clone();
-        let db = self.cfg.storage.database.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            let mut guard = reader.lock().unwrap_or_else(PoisonError::into_inner);
-            let r = match &mut *guard {
-                Some(r) => r,
-                empty => empty.insert(Reader::open(&db)?),
-            };
-            f(r)
-        });
-        Ok(read.await??)
+        Ok(tokio::task::spawn_blocking(move || reader.with(f)).await??)
     }
 }
 

@@ -3,7 +3,6 @@
 //! to the engine (the one writer) as a [`JobUpdate`]; failover between the two printers
 //! and an idle printer's status polls.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use crate::label::template::Templates;
 use crate::label::text::Font;
 use crate::labels::printer_config::{PrinterConfig, PrinterTarget};
 use crate::labels::{PrintError, PrintSettings, load_font, render_job};
-use crate::store::Reader;
+use crate::store::SharedReader;
 use crate::store::jobs::{self, Job, JobUpdate};
 
 /// The board id of a printer.
@@ -43,6 +42,9 @@ struct Worker {
     font: Option<Arc<Font>>,
     templates: Arc<Templates>,
     health: [Health; 2],
+    /// The queue's reads (a look and a render per label) on one kept connection: opening
+    /// one per read cost more than the read.
+    reader: SharedReader,
 }
 
 impl Worker {
@@ -150,9 +152,21 @@ impl Worker {
         let font = self.font.clone();
         let t = target.clone();
         let j = job.clone();
+        let reader = self.reader.clone();
         let r = tokio::task::spawn_blocking(move || {
-            let db = Reader::open(&settings.database)?;
-            render_job(&db, &settings, &templates, &t, font.as_deref(), &j)
+            reader
+                .with(|db| {
+                    Ok(render_job(
+                        db,
+                        &settings,
+                        &templates,
+                        &t,
+                        font.as_deref(),
+                        &j,
+                    ))
+                })
+                .map_err(PrintError::from)
+                .and_then(|r| r)
         })
         .await
         .map_err(|e| PrintError::Task(e.to_string()))
@@ -320,11 +334,8 @@ fn log_sent(job: &Job, target: &PrinterTarget, status: &Status) {
 }
 
 /// Read the next due job and when the next one becomes due.
-fn look(db: &Path) -> Result<(Option<Job>, Option<DateTime<Utc>>), PrintError> {
-    let db = Reader::open(db)?;
-    let job = jobs::next_due(&db, Utc::now())?;
-    let wake = jobs::next_wake(&db)?;
-    Ok((job, wake))
+fn look(reader: &SharedReader) -> Result<(Option<Job>, Option<DateTime<Utc>>), PrintError> {
+    Ok(reader.with(|db| Ok((jobs::next_due(db, Utc::now())?, jobs::next_wake(db)?)))?)
 }
 
 /// Run the print queue until `stop`. `wake` carries the engine's print effects (the jobs
@@ -389,6 +400,7 @@ pub async fn run(
         font,
         templates,
         health: Default::default(),
+        reader: SharedReader::new(&settings.database),
     };
     w.poll_status().await;
     let interval = w.printers.status_interval;
@@ -397,8 +409,8 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
-        let db = settings.database.clone();
-        let looked = tokio::task::spawn_blocking(move || look(&db))
+        let reader = w.reader.clone();
+        let looked = tokio::task::spawn_blocking(move || look(&reader))
             .await
             .map_err(|e| PrintError::Task(e.to_string()))
             .and_then(|r| r);

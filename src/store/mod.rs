@@ -42,7 +42,7 @@ pub use journal::{
     first_seq_since, journal_after, photo_referenced_after, prune, pruned_through, set_feed_after,
     sync_counters,
 };
-pub use reader::{Read, Reader, Write};
+pub use reader::{Read, Reader, SharedReader, Write};
 pub use seqmap::{SeqMap, seq_map, wire_after};
 pub use verify::{Verification, rebuild, rebuild_at, replay, verify};
 pub use working::load_station;

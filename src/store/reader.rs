@@ -82,6 +82,46 @@ impl Reader {
     }
 }
 
+/// One reader kept open and lent to whoever reads next (opened on first use): opening a
+/// connection costs a schema parse and the WAL index mapping — more than a short read —
+/// so a worker that reads often (the print queue: a look and a render per label; the
+/// API) keeps one. Lent under a lock, for one short read at a time on a blocking thread.
+/// A failed read drops the connection: the next one opens afresh.
+#[derive(Clone)]
+pub struct SharedReader {
+    path: std::path::PathBuf,
+    slot: std::sync::Arc<std::sync::Mutex<Option<Reader>>>,
+}
+
+impl SharedReader {
+    pub fn new(path: &Path) -> SharedReader {
+        SharedReader {
+            path: path.to_path_buf(),
+            slot: Default::default(),
+        }
+    }
+
+    /// Run `f` on the reader (blocking: call from a blocking thread).
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&Reader) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut guard = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let r = match &mut *guard {
+            Some(r) => r,
+            empty => empty.insert(Reader::open(&self.path)?),
+        };
+        let out = f(r);
+        if out.is_err() {
+            *guard = None;
+        }
+        out
+    }
+}
+
 impl Reader {
     /// A reader over a connection the store opened (see `db::open_checked`).
     pub(super) fn from_connection(conn: Connection) -> Reader {
