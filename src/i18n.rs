@@ -43,6 +43,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ),
     ("logged_out", "已退出:{badge}", "Logged out: {badge}"),
     (
+        "bench_sessions_ended",
+        "已结束操作台登录:{benches}",
+        "Bench logins ended: {benches}",
+    ),
+    (
         "badge_unlocked",
         "工号 {badge} 已解锁,可以重新登录",
         "Badge {badge} unlocked: it may log in again",

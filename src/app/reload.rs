@@ -71,6 +71,17 @@ impl Reloader {
             None => Vec::new(),
         };
         let ended = writes.len();
+        // Their bench logins end too (contract 1.1 § 6.5).
+        let badges = changed
+            .iter()
+            .filter_map(|b| crate::domain::ids::Badge::parse(b).ok())
+            .collect();
+        if let Some(r) = self.engine.end_bench_sessions(badges).await
+            && !r.stored
+            && r.code != "bench_sessions_ended"
+        {
+            tracing::error!(code = %r.code, "bench logins of changed operators not ended");
+        }
         if !writes.is_empty()
             && let Err(e) = self.engine.auth(writes).await
         {

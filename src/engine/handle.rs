@@ -277,6 +277,16 @@ impl EngineHandle {
         self.command(badge, None, cmd).await
     }
 
+    /// End the bench logins of these badges (contract 1.1 § 6.5: a reload removed them or
+    /// changed their roles, PIN or name). Journals nothing when none is logged in.
+    pub async fn end_bench_sessions(&self, badges: Vec<Badge>) -> Option<Reply> {
+        let first = badges.first()?.clone();
+        Some(
+            self.command(first, None, Command::EndSessions { badges })
+                .await,
+        )
+    }
+
     /// Submit an operator command. The operator is checked against the reference data;
     /// `role` picks which of their roles they act in (default: their most capable).
     pub async fn command(&self, badge: Badge, role: Option<Role>, cmd: Command) -> Reply {

@@ -212,7 +212,7 @@ fn authorize(lk: &dyn Lookup, badge: &Badge, role: Option<Role>) -> Result<Opera
 
 fn set_operator(cmd: &mut Command, op: Operator) {
     match cmd {
-        Command::Scan { .. } | Command::RecordLockout { .. } => {}
+        Command::Scan { .. } | Command::RecordLockout { .. } | Command::EndSessions { .. } => {}
         Command::Inspect { by, .. }
         | Command::PutAway { by, .. }
         | Command::ExchangeShipped { by, .. }
@@ -295,10 +295,15 @@ impl Core {
                 out.hold(r, |a| Pending::Count(reply, a.unwrap_or(Ok(0))))
             }
             Input::Feed { page, reply } => {
-                let r = apply_feed_page(batch, &page, now);
+                let mut r = apply_feed_page(batch, &page, now);
                 if let Ok(a) = &r {
                     out.operators_changed
                         .extend(a.operators_changed.iter().cloned());
+                    // Contract 1.1 § 6.5: their bench logins end with the page, at once.
+                    let badges = a.operators_changed.clone();
+                    if let Err(e) = self.end_bench_sessions(batch, &badges, now, out) {
+                        r = Err(e);
+                    }
                 }
                 out.hold(r, |a| Pending::Feed(reply, Ok(a.unwrap_or_default())))
             }
@@ -392,6 +397,38 @@ impl Core {
         self.record(batch, outcome, keep, now, out)
     }
 
+    /// End the bench logins of `badges` (operators the reference data removed, or whose
+    /// roles or PIN changed): `bench.return_released` and `operator.logged_out` by the
+    /// station, in the batch that changed them. Nothing when none of them is logged in.
+    pub(super) fn end_bench_sessions(
+        &mut self,
+        batch: &mut Batch<'_>,
+        badges: &[String],
+        now: DateTime<Utc>,
+        out: &mut Out,
+    ) -> Result<(), StoreError> {
+        let badges: Vec<Badge> = badges.iter().filter_map(|b| Badge::parse(b).ok()).collect();
+        let logged_in = self.station.benches.values().any(|b| {
+            b.session
+                .as_ref()
+                .is_some_and(|s| badges.contains(&s.badge))
+        });
+        if !logged_in {
+            return Ok(());
+        }
+        let operators = self.operators.get();
+        let lk = DbLookup {
+            db: &*batch,
+            cfg: &self.cfg,
+            operators: &operators,
+        };
+        let cmd = Command::EndSessions { badges };
+        if let Ok(tr) = step(&self.station, &lk, &self.settings, cmd, now) {
+            self.append(batch, tr, now, out)?;
+        }
+        Ok(())
+    }
+
     /// An operator command, checked against the operator's roles.
     #[allow(clippy::too_many_arguments)]
     fn command(
@@ -418,7 +455,10 @@ impl Core {
             Command::Unlock { badge, .. } => Some(badge.as_str().to_string()),
             _ => None,
         };
-        let outcome = if matches!(cmd, Command::RecordLockout { .. }) {
+        let outcome = if matches!(
+            cmd,
+            Command::RecordLockout { .. } | Command::EndSessions { .. }
+        ) {
             // The station's own record about a badge, not an operator's act.
             step(&self.station, &lk, &self.settings, cmd, now)
         } else {

@@ -85,6 +85,7 @@ impl Core {
             Command::Scan { .. }
             | Command::SetBin { .. }
             | Command::RecordLockout { .. }
+            | Command::EndSessions { .. }
             | Command::Unlock { .. }
             | Command::PhotoLost { .. } => Ok(()),
         }

@@ -42,6 +42,12 @@ fn sighup_applies_operators_ends_removed_sessions_and_names_what_needs_a_restart
     assert_eq!(get(&a, &inspector, "/api/v1/me").status, 200);
     let unknown = scan(&st, &["OP-040"]);
     assert_eq!(unknown[0]["code"], "unknown_operator", "{unknown:?}");
+    // The inspector and the keeper are also logged in at benches by badge scan.
+    let mut benches = Ctl::new(d.socket.clone());
+    for (bench, badge) in [("bench-3", "OP-021"), ("bench-4", "OP-017")] {
+        let r = benches.scan(bench, badge).unwrap();
+        assert_eq!(r["code"], "logged_in", "{r}");
+    }
 
     // The inspector leaves, a new keeper comes, and a setting that needs a restart moves.
     edit(&st, |t| {
@@ -62,6 +68,18 @@ fn sighup_applies_operators_ends_removed_sessions_and_names_what_needs_a_restart
     // At once: the removed inspector's session is over, the keeper's is not.
     assert_eq!(get(&a, &inspector, "/api/v1/me").status, 401);
     assert_eq!(get(&a, &keeper, "/api/v1/me").status, 200);
+    // Their bench logins too (contract 1.1 § 6.5): the station logs the inspector out of
+    // bench-3; the keeper stays at bench-4.
+    let out = st.events("operator.logged_out");
+    assert!(
+        out.iter().any(|e| e["data"]["badge"] == "021"
+            && e["data"]["bench"] == "bench-3"
+            && e["actor"] == "system"),
+        "{out:?}"
+    );
+    assert!(!out.iter().any(|e| e["data"]["badge"] == "017"), "{out:?}");
+    let r = benches.scan("bench-3", "SF9200000000002").unwrap();
+    assert_eq!(r["code"], "login_required", "{r}");
     // The new badge works at the bench.
     let r = scan(&st, &["OP-040", "SF9200000000001"]);
     assert_eq!(r[0]["code"], "logged_in", "{r:?}");

@@ -1151,7 +1151,8 @@ fn central_restored_from_backup_gets_the_gap_resent() {
 }
 
 /// *(1.1)* The central deletes a feed operator, or changes their PIN: every API session
-/// they hold ends at once; a change of name alone ends nothing.
+/// they hold ends at once, and so does a bench login by badge scan (the bench's parcel
+/// released, the operator logged out by the station); a change of name alone ends nothing.
 #[test]
 fn feed_operator_changes_end_their_sessions() {
     use super::api_client::{addr, get, login, phc};
@@ -1172,6 +1173,9 @@ fn feed_operator_changes_end_their_sessions() {
     let a = addr(&d);
     let s61 = login(&a, "061", "6161");
     let s62 = login(&a, "062", "6262");
+    // 062 also logs in at a bench by badge scan and opens a parcel there.
+    let opened = crate::support::scan_ok(&st, &["OP-062", "SF1000000000041"]);
+    let parcel = opened[1]["return_id"].as_str().unwrap().to_string();
     // A new name only (the same PIN hash): sessions stay.
     let mut renamed = first;
     renamed["name"] = json!("Renamed");
@@ -1194,6 +1198,23 @@ fn feed_operator_changes_end_their_sessions() {
         !login(&a, "061", "9999").token.is_empty(),
         "the new PIN works"
     );
+    // The bench login ended with the page too (contract 1.1 § 6.5), as the station's own
+    // act: the parcel released, 062 logged out; the bench asks for a login again.
+    let out = st.events("operator.logged_out");
+    let ended = out
+        .iter()
+        .find(|e| e["data"]["badge"] == "062")
+        .unwrap_or_else(|| panic!("062 logged out at the bench: {out:?}"));
+    assert_eq!(ended["actor"], "system", "{ended}");
+    let released = st.events("bench.return_released");
+    assert!(
+        released
+            .iter()
+            .any(|e| e["return_id"] == parcel.as_str() && e["actor"] == "system"),
+        "{released:?}"
+    );
+    let after = crate::support::scan(&st, &["SF1000000000042"]);
+    assert_eq!(after[0]["code"], "login_required", "{after:?}");
     d.stop();
 }
 

@@ -4,6 +4,8 @@
 //! card, and books the parcel into pending: the first check. Scans never fail: a rejected
 //! scan is recorded with its reason and fed back at the bench.
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::error::DomainError;
 use crate::domain::event::{Actor, CountLine, Event, EventBody, ItemException, PrintReason};
 use crate::domain::ids::{Badge, ReturnId, Waybill};
@@ -572,6 +574,39 @@ fn cancel(st: &Station, bench: &str, out: &mut Out) -> Result<Feedback, DomainEr
     Ok(Feedback::ok(
         "cancelled",
         vec![("return_id", id.to_string())],
+    ))
+}
+
+/// The station ends every bench login of `badges` (removed operators, or changed roles or
+/// PIN): each such bench releases its return, if any, and logs out — the same events as
+/// `CMD-LOGOUT`, by the station. Benches of other operators are left alone.
+pub(super) fn end_sessions(st: &Station, now: DateTime<Utc>, badges: &[Badge]) -> Transition {
+    let mut out = Out::new(now, Actor::system());
+    let mut ended = Vec::new();
+    for (name, b) in &st.benches {
+        let Some(s) = b.session.as_ref().filter(|s| badges.contains(&s.badge)) else {
+            continue;
+        };
+        if let Some(id) = &b.current {
+            out.push(
+                Some(id),
+                EventBody::Released {
+                    bench: name.clone(),
+                },
+            );
+        }
+        out.push(
+            None,
+            EventBody::LoggedOut {
+                bench: name.clone(),
+                badge: s.badge.clone(),
+            },
+        );
+        ended.push(name.clone());
+    }
+    out.done(Feedback::ok(
+        "bench_sessions_ended",
+        vec![("benches", ended.join(", "))],
     ))
 }
 

@@ -82,6 +82,12 @@ pub enum Command {
         failures: u32,
         minutes: u32,
     },
+    /// The station ends the bench logins of operators the reference data removed or whose
+    /// roles or PIN changed (contract 1.1 § 6.5): each such bench releases its return and
+    /// logs out, as the station's own act.
+    EndSessions {
+        badges: Vec<Badge>,
+    },
     /// A supervisor lifts a badge's lockout (after wrong PINs) before it runs out.
     Unlock {
         by: Operator,

@@ -54,6 +54,7 @@ pub fn step(
             failures,
             minutes,
         } => Ok(ops::record_lockout(now, badge, failures, minutes)),
+        Command::EndSessions { badges } => Ok(bench::end_sessions(st, now, &badges)),
         Command::Inspect {
             by,
             return_id,

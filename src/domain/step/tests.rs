@@ -410,7 +410,8 @@ impl Lookup for KeeperInspector {
         Lk.manifest(w)
     }
     fn operator(&self, badge: &str) -> Option<OperatorInfo> {
-        (badge == "030").then(|| OperatorInfo {
+        // 030 keeps and inspects; 031 (another keeper) for the tests of two benches.
+        matches!(badge, "030" | "031").then(|| OperatorInfo {
             badge: badge.to_string(),
             roles: vec![Role::Inspector, Role::Keeper],
         })
@@ -679,4 +680,60 @@ fn a_lost_photo_is_refused_unless_it_holds_the_push_back() {
             seq: 9
         }
     );
+}
+
+/// Contract 1.1 § 6.5: the station ends the bench logins of changed operators — a bench
+/// holding one releases its return and logs out, by the station; another operator's bench
+/// is left as it is; with nobody of theirs logged in, nothing is recorded.
+#[test]
+fn ending_an_operators_bench_logins_releases_and_logs_out_only_theirs() {
+    let mut st = Station::default();
+    let badge = |s: &str| Badge::parse(s).unwrap();
+    let scan = |bench: &str, text: &str, class: crate::domain::scan::ScanClass| Command::Scan {
+        bench: bench.into(),
+        text: text.into(),
+        class,
+    };
+    use crate::domain::scan::ScanClass;
+    for (bench, b) in [("bench-1", "030"), ("bench-2", "031")] {
+        let tr = step(
+            &st,
+            &KeeperInspector,
+            &cfg(),
+            scan(bench, b, ScanClass::Badge(badge(b))),
+            now(),
+        )
+        .unwrap();
+        for ev in &tr.events {
+            st.apply(ev);
+        }
+    }
+    let id = rid();
+    st.benches.get_mut("bench-1").unwrap().current = Some(id.clone());
+    let end_030 = |st: &Station| {
+        let cmd = Command::EndSessions {
+            badges: vec![badge("030")],
+        };
+        step(st, &KeeperInspector, &cfg(), cmd, now()).unwrap()
+    };
+    let tr = end_030(&st);
+    let got: Vec<(String, Option<ReturnId>)> = tr
+        .events
+        .iter()
+        .map(|e| (e.body.type_name().to_string(), e.return_id.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("bench.return_released".to_string(), Some(id)),
+            ("operator.logged_out".to_string(), None)
+        ]
+    );
+    assert!(tr.events.iter().all(|e| e.actor == Actor::system()));
+    for ev in &tr.events {
+        st.apply(ev);
+    }
+    assert!(st.bench("bench-1").session.is_none());
+    assert!(st.bench("bench-2").session.is_some());
+    assert!(end_030(&st).events.is_empty());
 }
