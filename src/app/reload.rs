@@ -72,11 +72,7 @@ impl Reloader {
         };
         let ended = writes.len();
         // Their bench logins end too (contract 1.1 § 6.5).
-        let badges = changed
-            .iter()
-            .filter_map(|b| crate::domain::ids::Badge::parse(b).ok())
-            .collect();
-        if let Some(r) = self.engine.end_bench_sessions(badges).await
+        if let Some(r) = self.engine.end_bench_sessions(&changed).await
             && !r.stored
             && r.code != "bench_sessions_ended"
         {

@@ -279,7 +279,8 @@ impl EngineHandle {
 
     /// End the bench logins of these badges (contract 1.1 § 6.5: a reload removed them or
     /// changed their roles, PIN or name). Journals nothing when none is logged in.
-    pub async fn end_bench_sessions(&self, badges: Vec<Badge>) -> Option<Reply> {
+    pub async fn end_bench_sessions(&self, badges: &[String]) -> Option<Reply> {
+        let badges: Vec<Badge> = badges.iter().filter_map(|b| Badge::parse(b).ok()).collect();
         let first = badges.first()?.clone();
         Some(
             self.command(first, None, Command::EndSessions { badges })
