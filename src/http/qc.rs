@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -47,8 +47,11 @@ fn lang_of(ctx: &Ctx, q: &SheetQuery) -> Lang {
 }
 
 /// The station's local day `date` (`YYYY-MM-DD`, default today) as a UTC range
-/// `[from, to)` in the store's time format.
-fn day_range(ctx: &Ctx, date: Option<&str>) -> Result<(NaiveDate, String, String), ApiError> {
+/// `[from, to)`.
+fn day_range(
+    ctx: &Ctx,
+    date: Option<&str>,
+) -> Result<(NaiveDate, DateTime<Utc>, DateTime<Utc>), ApiError> {
     let tz = ctx.state.cfg.station.timezone;
     let date = match date {
         None | Some("") => Utc::now().with_timezone(&tz).date_naive(),
@@ -58,7 +61,7 @@ fn day_range(ctx: &Ctx, date: Option<&str>) -> Result<(NaiveDate, String, String
     let start = |d: NaiveDate| {
         d.and_hms_opt(0, 0, 0)
             .and_then(|t| tz.from_local_datetime(&t).earliest())
-            .map(|t| fmt_time(t.with_timezone(&Utc)))
+            .map(|t| t.with_timezone(&Utc))
             .ok_or_else(|| ApiError::bad_request(format!("date {d} is out of range")))
     };
     let next = date
@@ -225,7 +228,7 @@ pub async fn day_sheets(ctx: Ctx) -> Result<Outcome, ApiError> {
     let (loaded, reasons, names, photos) = ctx
         .state
         .read(move |r| {
-            let events = day::events(r, &from, &to, &["inspection.completed"])?;
+            let events = day::events(r, from, to, &["inspection.completed"])?;
             let mut loaded = Vec::new();
             let mut actors = BTreeSet::new();
             for id in inspected_ids(&events) {
@@ -299,8 +302,8 @@ pub async fn daily_report(ctx: &Ctx) -> Result<Value, ApiError> {
     let (received, events, items, reasons) = ctx
         .state
         .read(move |r| {
-            let received = day::received(r, &from, &to)?;
-            let events = day::events(r, &from, &to, DAY_EVENT_TYPES)?;
+            let received = day::received(r, from, to)?;
+            let events = day::events(r, from, to, DAY_EVENT_TYPES)?;
             let mut items = BTreeMap::new();
             for id in inspected_ids(&events) {
                 if let Some(s) = views::return_state(r, &id)? {
