@@ -34,6 +34,13 @@
 //!    `sync::push::batch_body`, the photo scan's per-row parse, gzip) timed in-process on
 //!    sample batches.
 //!
+//! `BENCH_SYNC_YEAR=1`: step 1 takes the year-sized station database instead (150,000
+//! returns through the real engine, `benches/common/year.rs`, built once under
+//! `target/bench-data/` as the history and footprint benches use it; `BENCH_YEAR_RETURNS`
+//! as there), copied fresh before each round; its first 1,000,000 events are the backlog
+//! (the daemon pushes on past them until it is stopped; the central is checked for seqs
+//! 1..=n, against the year as built, since the daemon prunes what the central acknowledged).
+//!
 //! Steps 3 and 4 run in `BENCH_SYNC_ROUNDS` rounds (default 3), each ceiling right before
 //! its daemon run, because this 2-core machine is shared: the figures are the medians, and
 //! every round prints the share of the CPUs other processes took meanwhile.
@@ -225,8 +232,8 @@ fn verify_central(central_db: &Path, station_db: &Path, epoch: &str, n: i64) -> 
     let (count, min, max, distinct): (i64, Option<i64>, Option<i64>, i64) = c
         .query_row(
             "SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq) FROM events
-             WHERE station_id = ?1 AND epoch = ?2",
-            params![STATION, epoch],
+             WHERE station_id = ?1 AND epoch = ?2 AND seq <= ?3",
+            params![STATION, epoch, n],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .expect("central counts");
@@ -246,10 +253,10 @@ fn verify_central(central_db: &Path, station_db: &Path, epoch: &str, n: i64) -> 
     let matching: i64 = c
         .query_row(
             "SELECT COUNT(*) FROM events e JOIN st.journal j ON j.seq = e.seq
-             WHERE e.station_id = ?1 AND e.epoch = ?2 AND j.id = e.id AND j.type = e.type
-               AND j.occurred_at = e.occurred_at AND j.actor = e.actor
+             WHERE e.station_id = ?1 AND e.epoch = ?2 AND e.seq <= ?3 AND j.id = e.id
+               AND j.type = e.type AND j.occurred_at = e.occurred_at AND j.actor = e.actor
                AND j.return_id IS e.return_id AND j.data = e.data",
-            params![STATION, epoch],
+            params![STATION, epoch, n],
             |r| r.get(0),
         )
         .expect("central vs station");
@@ -542,6 +549,31 @@ level = "info"
     (path, text)
 }
 
+/// Year mode: a fresh copy of the year (and its WAL, if any) as the station database.
+/// The copy is this bench's own station database where it lies, not a database moved in
+/// from elsewhere, so its recorded file identity is set to the copy's (else the daemon
+/// would hold the push until a supervisor confirms a restore, contract 1.1).
+fn year_copy(pristine: &Path, station_db: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let side = |p: &Path, suffix: &str| PathBuf::from(format!("{}{suffix}", p.display()));
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(side(station_db, suffix));
+    }
+    std::fs::copy(pristine, station_db).expect("copy the year");
+    if side(pristine, "-wal").exists() {
+        std::fs::copy(side(pristine, "-wal"), side(station_db, "-wal")).expect("copy its WAL");
+    }
+    let meta = std::fs::metadata(station_db).expect("the copy");
+    Connection::open(station_db)
+        .and_then(|c| {
+            c.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'identity_file'",
+                [format!("{}:{}", meta.dev(), meta.ino())],
+            )
+        })
+        .expect("the copy's identity");
+}
+
 fn tail(path: &Path, lines: usize) -> String {
     let s = std::fs::read_to_string(path).unwrap_or_default();
     let v: Vec<&str> = s.lines().collect();
@@ -738,8 +770,8 @@ fn station_path(station_db: &Path, epoch: &str, n: i64, k: i64) -> StationPath {
         let t4 = Instant::now();
         let (lean, _) = lean_body(STATION, epoch, &rows);
         let t5 = Instant::now();
-        assert_eq!(photos, 0);
-        std::hint::black_box(&gz);
+        // The synthetic backlog names no photo; the year's inspections do.
+        std::hint::black_box((&gz, photos));
         p.read_ms.push((t1 - t0).as_secs_f64() * 1e3);
         p.build_ms.push((t2 - t1).as_secs_f64() * 1e3);
         p.photo_scan_ms.push((t3 - t2).as_secs_f64() * 1e3);
@@ -854,7 +886,14 @@ struct DaemonRound {
     json: Value,
 }
 
-fn daemon_round(root: &Path, station_dir: &Path, epoch: &str, n: i64, round: usize) -> DaemonRound {
+fn daemon_round(
+    root: &Path,
+    station_dir: &Path,
+    epoch: &str,
+    n: i64,
+    round: usize,
+    source_db: &Path,
+) -> DaemonRound {
     let station_db = station_dir.join("returnsd.db");
     // Every round drains the whole backlog: the station forgets earlier acks.
     {
@@ -932,7 +971,7 @@ fn daemon_round(root: &Path, station_dir: &Path, epoch: &str, n: i64, round: usi
         d.log_warnings
     );
     println!("    central: {stats}");
-    let check = verify_central(&db, &station_db, epoch, n);
+    let check = verify_central(&db, source_db, epoch, n);
     println!(
         "    central content: {} ({check:?})",
         if check.ok { "OK" } else { "WRONG" }
@@ -1040,31 +1079,79 @@ fn main() {
     let _ = std::io::stdout().flush();
 
     // 1.
-    println!("\n[1] station database: {n} events through Store::begin/append/commit …");
-    let built = build_station(&station_db, n);
-    println!(
-        "    {:.1} s; {:.0} MB; data JSON mean {:.0} B (max {}), event JSON mean {:.0} B; epoch {}",
-        built.secs,
-        built.db_bytes as f64 / 1e6,
-        built.mean_data_bytes,
-        built.max_data_bytes,
-        built.mean_event_json_bytes,
-        built.epoch
-    );
-    let epoch = built.epoch.clone();
+    let year_mode = std::env::var_os("BENCH_SYNC_YEAR").is_some();
+    let (epoch, pristine, station_json) = if year_mode {
+        let returns = env_num("BENCH_YEAR_RETURNS", 150_000) as usize;
+        println!(
+            "\n[1] station database: the year ({returns} returns through the real engine, benches/common/year.rs), copied fresh before each round; its first {n} events drained …"
+        );
+        let y = common::year::year(&cwd.join("target").join("bench-data"), returns);
+        assert!(
+            y.events >= n,
+            "the year holds {} events, fewer than {n}",
+            y.events
+        );
+        let epoch: String = Connection::open_with_flags(&y.db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| {
+                c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                    r.get(0)
+                })
+            })
+            .expect("the year's epoch");
+        println!(
+            "    {} returns, {} events, {:.0} MB; epoch {epoch}",
+            y.returns,
+            y.events,
+            y.db_bytes as f64 / 1e6
+        );
+        let station_json = json!({
+            "year": true,
+            "returns": y.returns,
+            "events": y.events,
+            "bytes": y.db_bytes,
+        });
+        (epoch, Some(y.db), station_json)
+    } else {
+        println!("\n[1] station database: {n} events through Store::begin/append/commit …");
+        let built = build_station(&station_db, n);
+        println!(
+            "    {:.1} s; {:.0} MB; data JSON mean {:.0} B (max {}), event JSON mean {:.0} B; epoch {}",
+            built.secs,
+            built.db_bytes as f64 / 1e6,
+            built.mean_data_bytes,
+            built.max_data_bytes,
+            built.mean_event_json_bytes,
+            built.epoch
+        );
+        let station_json = json!({
+            "year": false,
+            "build_s": round3(built.secs),
+            "bytes": built.db_bytes,
+            "mean_data_bytes": built.mean_data_bytes.round(),
+            "max_data_bytes": built.max_data_bytes,
+            "mean_event_json_bytes": built.mean_event_json_bytes.round(),
+        });
+        (built.epoch.clone(), None, station_json)
+    };
+    // What the central's content is checked against: the year as built (the daemon's copy
+    // prunes what the central acknowledged), else the station database itself.
+    let source_db = pristine.clone().unwrap_or_else(|| station_db.clone());
 
     // 2 + 3, in rounds: each ceiling right before its daemon run.
     let mut ceilings = Vec::new();
     let mut daemons = Vec::new();
     for r in 1..=rounds {
         println!("\n[2.{r}] round {r} of {rounds}");
+        if let Some(p) = &pristine {
+            year_copy(p, &station_db);
+        }
         ceilings.push(ceiling_round(&root, &station_db, &epoch, n, r));
-        daemons.push(daemon_round(&root, &station_dir, &epoch, n, r));
+        daemons.push(daemon_round(&root, &station_dir, &epoch, n, r, &source_db));
     }
 
     // 4.
     println!("\n[3] where a daemon batch's client-side time goes (ms per batch of {BATCH}) …");
-    let sp = station_path(&station_db, &epoch, n, 100);
+    let sp = station_path(&source_db, &epoch, n, 100);
     let m = |v: &[f64]| pct(v).2;
     let station_cpu = m(&sp.read_ms) + m(&sp.build_ms) + m(&sp.photo_scan_ms) + m(&sp.gzip_ms);
     let gap = median(&daemons.iter().map(|d| d.gap_mean_ms).collect::<Vec<_>>());
@@ -1168,13 +1255,7 @@ fn main() {
         },
         "events": n,
         "rounds": rounds,
-        "station_db": {
-            "build_s": round3(built.secs),
-            "bytes": built.db_bytes,
-            "mean_data_bytes": built.mean_data_bytes.round(),
-            "max_data_bytes": built.max_data_bytes,
-            "mean_event_json_bytes": built.mean_event_json_bytes.round(),
-        },
+        "station_db": station_json,
         "ceiling_events_per_s": ceil_rate.round(),
         "daemon_events_per_s": dm_rate.round(),
         "share_of_ceiling": round3(share),
