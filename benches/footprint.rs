@@ -28,7 +28,7 @@ use serde_json::json;
 
 use common::history::{STATION, build_station};
 use common::{dist, ms, pass, pct, round3};
-use kit::daemon::{BIN, Launch};
+use kit::daemon::{BIN, Launch, status_kb};
 
 const DEFAULT_EVENTS: i64 = 1_000_000;
 const TARGET_RSS_MB: f64 = 32.0;
@@ -135,18 +135,6 @@ impl Bench {
         assert!(exit.status.success(), "{}: {}", self.name, exit.log);
         (ms(ready), rss)
     }
-}
-
-fn status_kb(pid: u32, field: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..]
-        .trim_start_matches(':')
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 fn main() {

@@ -72,7 +72,7 @@ use common::history::{STATION, build_station};
 use common::{cpu_model, fsync_probe, host_cpu, mount_of, pass, proc_stat, round3};
 use kit::central::{Central, CentralOptions, Push};
 use kit::control::request;
-use kit::daemon::{Daemon, Launch};
+use kit::daemon::{Daemon, Launch, status_kb};
 use kit::poll::try_poll;
 
 const DEFAULT_EVENTS: i64 = 1_000_000;
@@ -134,18 +134,6 @@ fn threads_cpu(pid: u32) -> BTreeMap<String, u64> {
         }
     }
     out
-}
-
-fn status_kb(pid: u32, field: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| {
-        v.trim_start_matches(':')
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()
-    })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ mod reload;
 mod schema;
 mod secrets;
 mod sheet;
+mod soak;
 mod stock;
 mod supervisor;
 mod support;

@@ -268,3 +268,17 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// A field of `/proc/<pid>/status` in kB (`VmRSS`, `VmHWM`): a daemon's memory as the
+/// benches and the soak sample it.
+pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| {
+        v.trim_start_matches(':')
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    })
+}
