@@ -48,9 +48,11 @@ fn time(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str().and_then(|t| crate::format::parse_time(t).ok())
 }
 
+/// Hours since `received`, never negative: a receipt that seems to lie in the future
+/// means the wall clock stepped back since, and the return has waited no time, not less.
 fn age_h(received: &str, now: DateTime<Utc>) -> f64 {
     crate::format::parse_time(received)
-        .map(|t| ((now - t).num_minutes() as f64 / 60.0 * 10.0).round() / 10.0)
+        .map(|t| ((now - t).num_minutes().max(0) as f64 / 60.0 * 10.0).round() / 10.0)
         .unwrap_or(0.0)
 }
 
@@ -322,5 +324,14 @@ mod tests {
         assert_eq!(events[0]["redacted"], true);
         assert_eq!(events[2]["data"]["sku"], "A");
         assert_eq!(events[3]["data"]["grade"], "good");
+    }
+
+    /// Found by `clock::clock_steps_keep_seq_order_numbering_and_sane_timers`: with the
+    /// wall clock stepped back behind a receipt, the queue showed a negative SLA age.
+    #[test]
+    fn sla_age_is_never_negative_after_the_clock_steps_back() {
+        let now = crate::format::parse_time("2026-12-10T02:00:00Z").unwrap();
+        assert_eq!(super::age_h("2026-12-10T09:00:00Z", now), 0.0);
+        assert_eq!(super::age_h("2026-12-09T20:00:00Z", now), 6.0);
     }
 }

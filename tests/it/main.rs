@@ -14,6 +14,7 @@ mod barcode_rules;
 mod browser;
 mod central_selftest;
 mod cli;
+mod clock;
 mod crash;
 mod devices;
 mod edges;

@@ -45,7 +45,7 @@ use crate::kit::daemon::status_kb;
 use crate::kit::http::read_response;
 use crate::kit::pty::{Pty, pty};
 use crate::proxy::{Action, FaultMode, FaultProxy};
-use crate::support::{Daemon, Station, poll_within, request};
+use crate::support::{Daemon, Station, TO_THE_QUEUE, poll_within, request};
 
 /// One phase of the fault schedule; a power cut ends each.
 const PHASE: Duration = Duration::from_secs(12);
@@ -539,17 +539,7 @@ fn pty_scanner(sh: &Shared, mut master: std::fs::File, i: usize) {
         );
         n += 1;
         codes.push(waybill.clone());
-        codes.extend(
-            [
-                "CMD-KIND-CUSTOMER",
-                "CMD-CARD-YES",
-                "CMD-UNPACK",
-                ITEM,
-                "CMD-VIS-OK",
-                "Z-PENDING",
-            ]
-            .map(str::to_string),
-        );
+        codes.extend(TO_THE_QUEUE.map(str::to_string));
         sh.pty_waybills.lock().unwrap().push(waybill);
         for code in codes {
             if !sh.up.load(Ordering::SeqCst) {

@@ -178,6 +178,18 @@ pub fn book_in_scans(waybill: &str) -> [&str; 7] {
     ]
 }
 
+/// After a waybill, the scans that take a customer return with its after-sales card to the
+/// inspection queue: kind, card, unpack (the label), one unit of 6901234560015, visual
+/// OK, pending.
+pub const TO_THE_QUEUE: [&str; 6] = [
+    "CMD-KIND-CUSTOMER",
+    "CMD-CARD-YES",
+    "CMD-UNPACK",
+    "6901234560015",
+    "CMD-VIS-OK",
+    "Z-PENDING",
+];
+
 /// Scan through the real CLI; returns the daemon's JSON replies, one per code.
 pub fn scan(st: &Station, codes: &[&str]) -> Vec<Value> {
     let mut args = vec!["scan", "--json"];
