@@ -278,3 +278,115 @@ fn pty_scanners(
     }
     (rt, masters, slaves, cfg)
 }
+
+/// A serial scanner streaming noise at full speed (a bad cable, a scanner in a loop) does
+/// not cost anything else: another bench's scans are each journaled once, codes that the
+/// noisy scanner itself sends between bursts come through once each, the daemon answers
+/// the API all along (its p99 printed), and the noise makes no record but refused scans.
+#[test]
+fn a_scanner_streaming_noise_loses_nothing_and_the_api_answers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const CODES: u64 = 60;
+    let noisy = crate::kit::pty::pty();
+    let clean = crate::kit::pty::pty();
+    let st = crate::api_client::station("");
+    let mut text = std::fs::read_to_string(&st.config).unwrap();
+    for (p, bench) in [(&noisy, "noisy"), (&clean, "clean")] {
+        text.push_str(&format!(
+            "\n[[scanners]]\npath = \"{}\"\nbench = \"{bench}\"\nsuffix = \"cr\"\n",
+            p.path
+        ));
+    }
+    std::fs::write(&st.config, text).unwrap();
+    let d = st.start();
+    wait_scanners(&d.socket, 2);
+    let addr = crate::api_client::addr(&d);
+    let keeper = crate::api_client::login(&addr, "017", "1111");
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    // The noise: pseudo-random bytes (CR, NUL, control codes and high bytes included) as
+    // fast as the pty takes them; after each 64 KiB, a CR and a real code.
+    let noise = {
+        let (mut m, done) = (noisy.master.try_clone().unwrap(), done.clone());
+        std::thread::spawn(move || {
+            let (mut x, mut bytes, mut k) = (0x9e37_79b9_7f4a_7c15_u64, 0u64, 0u64);
+            let mut buf = vec![0u8; 4096];
+            while !done.load(Ordering::SeqCst) || k < CODES {
+                for b in buf.iter_mut() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    *b = x as u8;
+                }
+                m.write_all(&buf).unwrap();
+                bytes += buf.len() as u64;
+                if bytes % 65_536 == 0 && k < CODES {
+                    m.write_all(format!("\rSF3{k:012}\r").as_bytes()).unwrap();
+                    k += 1;
+                }
+            }
+            bytes
+        })
+    };
+    // The clean bench: a keeper's scans, one at a time.
+    let mut clean_m = clean.master.try_clone().unwrap();
+    let mut api_ms = Vec::new();
+    for k in 0..CODES {
+        clean_m
+            .write_all(format!("SF4{k:012}\r").as_bytes())
+            .unwrap();
+        let t = std::time::Instant::now();
+        let r = crate::api_client::get(&addr, &keeper, "/api/v1/returns?limit=20");
+        api_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(r.status, 200, "the API answers under the noise");
+    }
+    poll("every clean scan journaled", || {
+        let n = st
+            .journal()
+            .iter()
+            .filter(|e| e["type"] == "scan.recorded" && e["data"]["bench"] == "clean")
+            .count();
+        (n as u64 >= CODES).then_some(())
+    });
+    done.store(true, Ordering::SeqCst);
+    let noise_bytes = noise.join().unwrap();
+    let journal = poll("every code the noisy scanner sent journaled", || {
+        let j = st.journal();
+        let n = (0..CODES)
+            .filter(|k| {
+                let code = format!("SF3{k:012}");
+                j.iter().any(|e| e["data"]["code"] == code.as_str())
+            })
+            .count();
+        (n as u64 == CODES).then_some(j)
+    });
+    let codes: Vec<&str> = journal
+        .iter()
+        .filter(|e| e["type"] == "scan.recorded")
+        .filter_map(|e| e["data"]["code"].as_str())
+        .collect();
+    for k in 0..CODES {
+        for code in [format!("SF3{k:012}"), format!("SF4{k:012}")] {
+            let n = codes.iter().filter(|c| **c == code).count();
+            assert_eq!(n, 1, "{code} journaled {n} times");
+        }
+    }
+    // No one is logged in at either bench: the noise made no record but refused scans.
+    assert!(
+        journal
+            .iter()
+            .all(|e| e["type"] == "scan.recorded" || e["data"]["bench"] != "noisy"),
+        "the noise made only scan records"
+    );
+    let noisy_scans = journal
+        .iter()
+        .filter(|e| e["type"] == "scan.recorded" && e["data"]["bench"] == "noisy")
+        .count();
+    api_ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "noise: {noise_bytes} bytes; {noisy_scans} scans journaled at the noisy bench; API p50 {:.2} ms, p99 {:.2} ms over {} calls",
+        api_ms[api_ms.len() / 2],
+        api_ms[(api_ms.len() * 99 / 100).min(api_ms.len() - 1)],
+        api_ms.len()
+    );
+    d.stop();
+}

@@ -9,6 +9,9 @@
 //! - TSPL: a job ends with `PRINT n\r\n`; `ESC ! ?` is answered with one status byte.
 //! - `Mode::Silent` never answers status queries (Zebra printers do exactly that when the
 //!   media is out or the head is open); `Mode::Down` (TCP) refuses connections.
+//! - `Mode::Garbage` prints, but answers status queries with bytes that are no status: a
+//!   broken frame, binary noise, numbers that are not numbers (a firmware fault, or another
+//!   device on the printer's address).
 //!
 //! Everything received is recorded: the printed labels (in order), the raw bytes of each
 //! connection, and the number of status queries.
@@ -27,6 +30,7 @@ pub enum Mode {
     HeadOpen,
     Silent,
     Down,
+    Garbage,
 }
 
 #[derive(Debug, Default)]
@@ -167,6 +171,16 @@ impl FakePrinter {
         if mode == Mode::Silent {
             return None;
         }
+        if mode == Mode::Garbage {
+            let q = s.queries as u8;
+            return Some(if self.tspl {
+                vec![0xff, q, b'?', 0x1b, b'!']
+            } else {
+                let mut g = b"\x02030,x,,12\xff\xfe,\x03\r\n\x02\x02001,\x03".to_vec();
+                g.extend((0..32u8).map(|i| i.wrapping_mul(37).wrapping_add(q)));
+                g
+            });
+        }
         if self.tspl {
             return Some(vec![match mode {
                 Mode::PaperOut => 0x04,
@@ -214,7 +228,7 @@ impl FakePrinter {
                 (_, Some(e)) => {
                     let job: Vec<u8> = buf.drain(..e).collect();
                     let mut s = self.lock();
-                    if s.mode.unwrap_or(Mode::Ok) == Mode::Ok
+                    if matches!(s.mode.unwrap_or(Mode::Ok), Mode::Ok | Mode::Garbage)
                         || s.mode == Some(Mode::Silent) && !self.tspl
                     {
                         s.printed.push(job);

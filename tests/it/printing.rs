@@ -168,6 +168,49 @@ fn a_silent_printer_is_unknown_never_ok() {
     d.stop();
 }
 
+/// A printer answering garbage to its status query (`~HS` on ZPL, `ESC ! ?` on TSPL) is
+/// an alarm, never "ok", and its job stays "sent", not confirmed, for as
+/// many polls as it keeps doing so; when it answers properly again the job confirms, and
+/// the daemon never fell over.
+#[test]
+fn a_printer_answering_garbage_is_unknown_and_confirms_nothing() {
+    for (tspl, language, waybill) in [
+        (false, "zpl", "SF1000000000031"),
+        (true, "tspl", "SF1000000000032"),
+    ] {
+        let p = FakePrinter::tcp(tspl, Mode::Garbage);
+        let st = Station::new(&printer_cfg(
+            &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
+            language,
+            "",
+        ));
+        let d = st.start();
+        unpack(&st, waybill);
+        wait_job(&st, "the job sent", |j| j["state"] == "sent");
+        // ZPL's answer is no status at all: unknown. TSPL's is one byte whatever it
+        // holds, and 0xFF sets every fault bit: a fault. Either way an alarm, never ok.
+        let alarm = if tspl { "fault" } else { "unknown" };
+        let dev = wait_device(&d, "printer:primary", alarm);
+        assert_eq!(dev["alarm"], true, "{language}: {dev}");
+        let q = p.lock().queries;
+        p.wait_for("three more garbage answers", |s| s.queries >= q + 3);
+        let dev = device(&d, "printer:primary");
+        assert!(
+            dev["alarm"] == true && dev["state"] != "ok",
+            "{language}: {dev}"
+        );
+        assert_eq!(jobs(&st)[0]["state"], "sent", "{language}");
+        assert_eq!(p.printed().len(), 1, "{language}: the label itself printed");
+        p.set_mode(Mode::Ok);
+        wait_job(&st, "the job confirmed once the answers are sound", |j| {
+            j["state"] == "confirmed"
+        });
+        wait_device(&d, "printer:primary", "ok");
+        assert_eq!(p.printed().len(), 1, "{language}: printed once");
+        d.stop();
+    }
+}
+
 /// An unreachable printer: the job stays queued with its attempts and error; a kill -9
 /// loses nothing; when the printer is back the restarted daemon prints it, once.
 #[test]
