@@ -29,6 +29,10 @@ pub enum Status {
     Fault(Vec<String>),
     /// No (complete) answer before the deadline.
     Unknown,
+    /// The connection ended (closed, reset, or the query could not be written) before a
+    /// complete answer: the printer went away, and a job just sent on this connection may
+    /// never have been printed. Never a confirmation.
+    Lost,
 }
 
 /// An open connection to one printer.
@@ -180,23 +184,36 @@ impl Conn {
         r.map_err(|e| e.to_string())
     }
 
-    /// Read whatever arrives until `complete(bytes)` or the deadline.
-    async fn read_until(&mut self, deadline: Instant, complete: fn(&[u8]) -> bool) -> Vec<u8> {
+    /// Read whatever arrives until `complete(bytes)` or the deadline; `false` with it when
+    /// the connection ended first (end of stream or an error), not the deadline.
+    async fn read_until(
+        &mut self,
+        deadline: Instant,
+        complete: fn(&[u8]) -> bool,
+    ) -> (Vec<u8>, bool) {
         let mut got = Vec::new();
+        let mut open = true;
         let mut buf = [0u8; 512];
         while !complete(&got) && got.len() < 4096 {
             let r = match self {
                 Conn::Tcp(s) => tokio::time::timeout_at(deadline, s.read(&mut buf)).await,
                 Conn::Serial(s) => tokio::time::timeout_at(deadline, s.read(&mut buf)).await,
                 Conn::Node(fd) => tokio::time::timeout_at(deadline, node_read(fd, &mut buf)).await,
-                Conn::Directory(_) => return got,
+                Conn::Directory(_) => return (got, open),
             };
             match r {
-                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    // A device node (a USB printer class device) that cannot read back ends
+                    // its reads at once: that is a printer without a status channel, not
+                    // one that went away.
+                    open = matches!(self, Conn::Node(_));
+                    break;
+                }
+                Err(_) => break,
                 Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
             }
         }
-        got
+        (got, open)
     }
 
     /// Ask the printer's status in its language and wait up to `wait` for the answer.
@@ -211,10 +228,11 @@ impl Conn {
         let deadline = Instant::now() + wait;
         if language == "tspl" {
             if self.send("", tspl_status::QUERY).await.is_err() {
-                return Status::Unknown;
+                return Status::Lost;
             }
-            let got = self.read_until(deadline, |b| !b.is_empty()).await;
+            let (got, open) = self.read_until(deadline, |b| !b.is_empty()).await;
             return match tspl_status::parse(&got) {
+                None if !open => Status::Lost,
                 None => Status::Unknown,
                 Some(s) if !s.faults().is_empty() => {
                     Status::Fault(s.faults().iter().map(|f| f.to_string()).collect())
@@ -224,10 +242,11 @@ impl Conn {
             };
         }
         if self.send("", b"~HS").await.is_err() {
-            return Status::Unknown;
+            return Status::Lost;
         }
-        let got = self.read_until(deadline, zpl_status::hs_complete).await;
+        let (got, open) = self.read_until(deadline, zpl_status::hs_complete).await;
         match zpl_status::parse_hs(&got) {
+            None if !open => Status::Lost,
             None => Status::Unknown,
             Some(s) if !s.faults().is_empty() => {
                 Status::Fault(s.faults().iter().map(|f| f.to_string()).collect())

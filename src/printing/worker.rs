@@ -81,6 +81,11 @@ impl Worker {
                 Some("no answer to the status query".to_string()),
                 Vec::new(),
             ),
+            Status::Lost => (
+                DeviceState::Offline,
+                Some("connection lost before the printer answered".to_string()),
+                Vec::new(),
+            ),
         };
         self.board.set(&board_id(t), state, detail, faults);
     }
@@ -260,11 +265,30 @@ impl Worker {
         self.set_board(i, &status);
         log_sent(job, target, &status);
         let now = Utc::now();
+        if status == Status::Lost && job.attempts < LOST_RESENDS {
+            // The printer went away with the job in hand (rebooted, unplugged, its buffer
+            // gone): nothing says the label came out, and a later "idle" from the restarted
+            // printer must not confirm it. The job stays queued and is sent again — at least
+            // once, so a label may come out twice, never zero times.
+            self.health[i].failures += 1;
+            self.update(JobUpdate::Retry {
+                id: job.id,
+                error: "connection lost before the printer answered; the label is sent again"
+                    .to_string(),
+                retry_at: now,
+            })
+            .await;
+            return;
+        }
         let note = match &status {
             Status::Idle => None,
             Status::Busy => Some("printer still busy; not confirmed yet".to_string()),
             Status::Fault(f) => Some(format!("printer fault: {}", f.join(", "))),
             Status::Unknown => Some("printer status unknown (no answer)".to_string()),
+            Status::Lost => Some(format!(
+                "connection lost before the printer answered, {} times; not sent again",
+                job.attempts + 1
+            )),
         };
         self.update(JobUpdate::Sent {
             id: job.id,
@@ -309,6 +333,11 @@ impl Worker {
     }
 }
 
+/// How many times a job whose connection ended before the printer answered is sent again.
+/// A printer that closes every connection after a job (and so never answers on it) prints
+/// each label at most this many extra times, and its jobs are then left `sent` with a note.
+const LOST_RESENDS: i64 = 2;
+
 /// Wait before attempt `attempts + 1`: 1 s doubling, capped.
 fn retry_delay(attempts: i64, cap: Duration) -> Duration {
     let exp = attempts.clamp(0, 16) as u32;
@@ -329,6 +358,9 @@ fn log_sent(job: &Job, target: &PrinterTarget, status: &Status) {
         }
         Status::Busy => {
             tracing::info!(job = job.id, subject = %job.subject, printer = target.name, "label sent; printer still busy")
+        }
+        Status::Lost => {
+            tracing::warn!(job = job.id, subject = %job.subject, printer = target.name, attempt = job.attempts + 1, "label sent; the connection ended before the printer answered (it may not have printed)")
         }
     }
 }

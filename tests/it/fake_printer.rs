@@ -13,6 +13,10 @@
 //!   broken frame, binary noise, numbers that are not numbers (a firmware fault, or another
 //!   device on the printer's address).
 //!
+//! - `Mode::VanishMidJob` takes the next complete job and goes away with it: nothing
+//!   prints, the connection closes before any status answer, and the printer comes back
+//!   `Ok` at once with an empty buffer (a printer power-cycled or unplugged mid-job).
+//!
 //! Everything received is recorded: the printed labels (in order), the raw bytes of each
 //! connection, and the number of status queries.
 
@@ -31,6 +35,7 @@ pub enum Mode {
     Silent,
     Down,
     Garbage,
+    VanishMidJob,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +49,8 @@ pub struct State {
     pub queries: usize,
     /// Every byte received, per connection.
     pub connections: Vec<Vec<u8>>,
+    /// Jobs lost by a `VanishMidJob` printer.
+    pub vanished: usize,
 }
 
 #[derive(Clone)]
@@ -199,8 +206,9 @@ impl FakePrinter {
         )
     }
 
-    /// Consume complete commands from `buf`; returns answers to write.
-    fn take_commands(&self, buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
+    /// Consume complete commands from `buf`; returns answers to write, or None when the
+    /// printer went away (the connection is closed, nothing more answered).
+    fn take_commands(&self, buf: &mut Vec<u8>) -> Option<Vec<Vec<u8>>> {
         let mut answers = Vec::new();
         loop {
             // Whitespace between formats is ignored, like the firmware does.
@@ -228,6 +236,12 @@ impl FakePrinter {
                 (_, Some(e)) => {
                     let job: Vec<u8> = buf.drain(..e).collect();
                     let mut s = self.lock();
+                    if s.mode == Some(Mode::VanishMidJob) {
+                        s.vanished += 1;
+                        s.mode = Some(Mode::Ok);
+                        buf.clear();
+                        return None;
+                    }
                     if matches!(s.mode.unwrap_or(Mode::Ok), Mode::Ok | Mode::Garbage)
                         || s.mode == Some(Mode::Silent) && !self.tspl
                     {
@@ -236,7 +250,7 @@ impl FakePrinter {
                         s.held.push(job);
                     }
                 }
-                _ => return answers,
+                _ => return Some(answers),
             }
         }
     }
@@ -251,7 +265,10 @@ impl FakePrinter {
             };
             self.lock().connections[idx].extend_from_slice(&chunk[..n]);
             buf.extend_from_slice(&chunk[..n]);
-            for a in self.take_commands(&mut buf) {
+            let Some(answers) = self.take_commands(&mut buf) else {
+                return;
+            };
+            for a in answers {
                 if w.write_all(&a).and_then(|_| w.flush()).is_err() {
                     return;
                 }

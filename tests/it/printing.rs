@@ -54,16 +54,22 @@ fn printer_cfg(kind_and_where: &str, language: &str, extra: &str) -> String {
     )
 }
 
+/// A station printing to a fake TCP printer in `mode`, speaking TSPL or ZPL.
+fn tcp_station(tspl: bool, mode: Mode) -> (FakePrinter, Station) {
+    let p = FakePrinter::tcp(tspl, mode);
+    let st = Station::new(&printer_cfg(
+        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
+        if tspl { "tspl" } else { "zpl" },
+        "",
+    ));
+    (p, st)
+}
+
 /// A healthy ZPL printer on TCP gets the label once; the job is confirmed, and the bytes
 /// kept with the job are exactly the bytes the printer received.
 #[test]
 fn tcp_job_is_confirmed_and_kept_exactly_as_sent() {
-    let p = FakePrinter::tcp(false, Mode::Ok);
-    let st = Station::new(&printer_cfg(
-        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
-        "zpl",
-        "",
-    ));
+    let (p, st) = tcp_station(false, Mode::Ok);
     let d = st.start();
     let id = unpack(&st, "SF1000000000001");
     let j = wait_job(&st, "the job confirmed", |j| j["state"] == "confirmed");
@@ -103,12 +109,7 @@ fn tcp_job_is_confirmed_and_kept_exactly_as_sent() {
 /// confirms the job.
 #[test]
 fn paper_out_is_an_alarm_and_the_job_confirms_after_the_fix() {
-    let p = FakePrinter::tcp(false, Mode::PaperOut);
-    let st = Station::new(&printer_cfg(
-        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
-        "zpl",
-        "",
-    ));
+    let (p, st) = tcp_station(false, Mode::PaperOut);
     let d = st.start();
     unpack(&st, "SF1000000000002");
     let j = wait_job(&st, "the job sent", |j| j["state"] == "sent");
@@ -148,12 +149,7 @@ fn paper_out_is_an_alarm_and_the_job_confirms_after_the_fix() {
 /// and its job stays "sent", not confirmed.
 #[test]
 fn a_silent_printer_is_unknown_never_ok() {
-    let p = FakePrinter::tcp(false, Mode::Silent);
-    let st = Station::new(&printer_cfg(
-        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
-        "zpl",
-        "",
-    ));
+    let (p, st) = tcp_station(false, Mode::Silent);
     let d = st.start();
     unpack(&st, "SF1000000000003");
     let j = wait_job(&st, "the job sent", |j| j["state"] == "sent");
@@ -178,12 +174,7 @@ fn a_printer_answering_garbage_is_unknown_and_confirms_nothing() {
         (false, "zpl", "SF1000000000031"),
         (true, "tspl", "SF1000000000032"),
     ] {
-        let p = FakePrinter::tcp(tspl, Mode::Garbage);
-        let st = Station::new(&printer_cfg(
-            &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
-            language,
-            "",
-        ));
+        let (p, st) = tcp_station(tspl, Mode::Garbage);
         let d = st.start();
         unpack(&st, waybill);
         wait_job(&st, "the job sent", |j| j["state"] == "sent");
@@ -211,16 +202,32 @@ fn a_printer_answering_garbage_is_unknown_and_confirms_nothing() {
     }
 }
 
+/// A printer that goes away with the job in hand (power-cycled, unplugged): the
+/// connection closes before it answers the status query, and it comes back idle with an
+/// empty buffer. The job is not taken as printed — before the fix the next status poll saw
+/// "idle" and confirmed a label that never came out — it is sent again and printed once.
+#[test]
+fn a_printer_vanishing_mid_job_gets_the_label_again() {
+    for (tspl, language, waybill) in [
+        (false, "zpl", "SF1000000000033"),
+        (true, "tspl", "SF1000000000034"),
+    ] {
+        let (p, st) = tcp_station(tspl, Mode::VanishMidJob);
+        let d = st.start();
+        unpack(&st, waybill);
+        let j = wait_job(&st, "the job confirmed", |j| j["state"] == "confirmed");
+        assert_eq!(p.lock().vanished, 1, "{language}: the first copy went away");
+        assert_eq!(p.printed().len(), 1, "{language}: the label came out once");
+        assert_eq!(j["attempts"], 2, "{language}: sent twice: {j}");
+        d.stop();
+    }
+}
+
 /// An unreachable printer: the job stays queued with its attempts and error; a kill -9
 /// loses nothing; when the printer is back the restarted daemon prints it, once.
 #[test]
 fn offline_printer_keeps_the_job_across_kill9() {
-    let p = FakePrinter::tcp(false, Mode::Down);
-    let st = Station::new(&printer_cfg(
-        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
-        "zpl",
-        "",
-    ));
+    let (p, st) = tcp_station(false, Mode::Down);
     let d = st.start();
     let id = unpack(&st, "SF1000000000004");
     let j = wait_job(&st, "two failed attempts", |j| {
@@ -299,12 +306,7 @@ fn serial_printer_on_a_pty() {
 /// marked `reprint`, and both labels come out.
 #[test]
 fn reprint_is_explicit_counted_and_printed() {
-    let p = FakePrinter::tcp(true, Mode::Ok);
-    let st = Station::new(&printer_cfg(
-        &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
-        "tspl",
-        "",
-    ));
+    let (p, st) = tcp_station(true, Mode::Ok);
     let d = st.start();
     let id = unpack(&st, "SF1000000000007");
     wait_job(&st, "first confirmed", |j| j["state"] == "confirmed");
@@ -415,12 +417,7 @@ fn head_open_and_tspl_paper_out_are_faults() {
         (false, Mode::HeadOpen, "head_open"),
         (true, Mode::PaperOut, "paper_out"),
     ] {
-        let p = FakePrinter::tcp(tspl, mode);
-        let st = Station::new(&printer_cfg(
-            &format!("kind = \"tcp\"\naddress = \"{}\"", p.addr.unwrap()),
-            if tspl { "tspl" } else { "zpl" },
-            "",
-        ));
+        let (_p, st) = tcp_station(tspl, mode);
         let d = st.start();
         unpack(&st, "SF1000000000009");
         let j = wait_job(&st, "the job sent", |j| j["state"] == "sent");
