@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # python3-djangorestframework-spectacular: the OpenAPI 3.0 JSON schema and python3-jsonschema,
 # which the OpenAPI document is validated against (tests/it/api.rs).
-PKGS=(fonts-wqy-microhei chromium chromium-driver systemd python3-djangorestframework-spectacular)
+# faketime: libfaketime, the stepped wall clock of tests/it/clock.rs; python3-venv: the
+# virtual environment schemathesis is installed into (below).
+PKGS=(fonts-wqy-microhei chromium chromium-driver systemd faketime python3-venv python3-djangorestframework-spectacular)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -29,6 +31,16 @@ if ! cargo deny --version 2>/dev/null | grep -qF "$CARGO_DENY_VERSION"; then
   cargo install --locked cargo-deny --version "$CARGO_DENY_VERSION"
 fi
 cargo deny check licenses bans sources
+
+# schemathesis, which fuzzes every endpoint against the OpenAPI document (tests/it/api_fuzz.rs),
+# from PyPI into a virtual environment under target/ (about 20 s, once per checkout).
+SCHEMATHESIS_VERSION=4.32.5
+ST_VENV=target/schemathesis-venv
+if ! "$ST_VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "version $SCHEMATHESIS_VERSION"; then
+  rm -rf "$ST_VENV"
+  python3 -m venv "$ST_VENV"
+  "$ST_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
 
 cargo test
 # The Debian package: built from the binary the tests just built, installed, checked.

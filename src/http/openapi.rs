@@ -267,7 +267,7 @@ fn station_paths() -> Value {
         "parameters": [{"name": "job", "in": "path", "required": true,
             "schema": {"type": "integer", "minimum": 1}}],
         "responses": {"200": {"description": "the label", "content": {"image/png": {}}},
-            "400": err("not a job number"), "401": err("not logged in"), "404": err("no such job")}});
+            "400": err("not a job number"), "401": err("not logged in"), "404": err("no such job, or one never rendered on a station without a printer")}});
     json!({
         "/devices": {"get": read("scanners and printers (the device board)", json!([]), any())},
         "/alarms": {"get": read("alarms: devices, sync push, disk, clock, print jobs", json!([]), any())},

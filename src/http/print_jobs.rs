@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::labels::PrintError;
 use crate::labels::view::preview as render_preview;
 pub use crate::views::job_json;
 
@@ -36,7 +37,8 @@ pub async fn list(ctx: &Ctx) -> Result<Value, ApiError> {
 }
 
 /// `GET /print-jobs/{job}/preview.png`: the job's label as a PNG, rendered from the bytes
-/// as sent; 404 when there is no such job.
+/// as sent; 404 when there is no such job, or when it was never rendered and no printer is
+/// configured to render it for.
 pub async fn preview(ctx: Ctx) -> Result<Outcome, ApiError> {
     let Some(id) = ctx.job else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found"));
@@ -52,7 +54,10 @@ pub async fn preview(ctx: Ctx) -> Result<Outcome, ApiError> {
         })
         .await?;
     let png = match found {
-        None => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found")),
+        // A job never rendered on a station without a [printer] has no label to show yet.
+        None | Some(Err(PrintError::NoPrinter)) => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found"));
+        }
         Some(Err(e)) => {
             tracing::warn!(job = id, error = %e, "label preview failed");
             return Err(ApiError::internal());

@@ -78,7 +78,8 @@ fn wd_try(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<V
     Ok(v["value"].clone())
 }
 
-fn base64_decode(s: &str) -> Vec<u8> {
+/// Standard base64 (padding and anything outside the alphabet skipped).
+pub fn base64_decode(s: &str) -> Vec<u8> {
     let val = |c: u8| match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),

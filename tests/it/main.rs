@@ -6,6 +6,7 @@ mod kit;
 
 mod api;
 mod api_client;
+mod api_fuzz;
 mod api_live;
 mod arch;
 mod backup;
