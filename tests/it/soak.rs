@@ -10,7 +10,8 @@
 //!   inspected (with an `Idempotency-Key`) and put away, the returns list, the zones;
 //! - a flaky central: the kit's central behind the fault proxy, its mode changed every
 //!   phase (pass, random faults, 500s, refused connections, slow answers);
-//! - a TCP printer whose condition changes every phase (ok, down, paper out, silent);
+//! - a TCP printer whose condition changes every phase (ok, down, paper out, silent, gone
+//!   with a job in hand);
 //! - the state directory on the fault filesystem (`faultfs.rs`), and at the end of every
 //!   phase a kill -9 and a power cut (everything not fsynced lost; every other cut tears
 //!   the last unsynced write), then a restart on what survived.
@@ -165,7 +166,14 @@ fn soak_mixed_load_with_faults_and_power_cuts_loses_nothing() {
         FaultMode::Delay(Duration::from_millis(300)),
         FaultMode::ResetAfterUpstream,
     ];
-    let printer_modes = [Mode::Ok, Mode::Down, Mode::Ok, Mode::PaperOut, Mode::Silent];
+    let printer_modes = [
+        Mode::Ok,
+        Mode::Down,
+        Mode::Ok,
+        Mode::PaperOut,
+        Mode::Silent,
+        Mode::VanishMidJob,
+    ];
     // (elapsed s, RSS kB) once a second; the peak of every daemon's life.
     let mut rss: Vec<(u64, u64)> = Vec::new();
     let (mut torn, mut lost_cuts) = (0, 0);
@@ -330,6 +338,7 @@ fn soak_mixed_load_with_faults_and_power_cuts_loses_nothing() {
         "power_cuts": {"lost": lost_cuts, "torn": torn},
         "central_faults": proxy_faults,
         "printer_faults": (0..phases).filter(|p| printer_modes[*p as usize % printer_modes.len()] != Mode::Ok).count(),
+        "printer_jobs_vanished": printer.lock().vanished,
         "load_s": load_s.round(),
         "acknowledged_scans": acked.len(),
         "acknowledged_scans_per_s": (acked.len() as f64 / load_s).round(),
