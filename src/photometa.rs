@@ -57,7 +57,9 @@ fn jpeg(b: &[u8]) -> Result<Vec<u8>, String> {
         let payload = &b[i + 4..end];
         if marker == 0xE1 && payload.starts_with(b"Exif\0\0") {
             let mut seg = b[i..end].to_vec();
-            scrub_gps(&mut seg[10..]);
+            if !scrub_gps_settled(&mut seg[10..]) {
+                return Err("JPEG: EXIF GPS directories overlap each other".into());
+            }
             out.extend_from_slice(&seg);
         } else if marker == 0xE1 && payload.starts_with(b"http://ns.adobe.com/") {
             // XMP: dropped.
@@ -111,6 +113,25 @@ fn type_size(t: usize) -> usize {
         5 | 10 | 12 => 8,
         _ => 0,
     }
+}
+
+/// Passes of [`scrub_gps`] a block may take to settle before it is refused.
+const SCRUB_PASSES: usize = 4;
+
+/// [`scrub_gps`] until a pass changes nothing; false when it has not settled after
+/// [`SCRUB_PASSES`]. In a malformed block a GPS IFD can overlap IFD0 or another GPS IFD,
+/// so emptying one changes what the next reading finds (another pointer, other entries):
+/// one pass would leave a file that a second pass changes again. A camera's EXIF settles
+/// in one pass.
+fn scrub_gps_settled(tiff: &mut [u8]) -> bool {
+    for _ in 0..SCRUB_PASSES {
+        let before = tiff.to_vec();
+        scrub_gps(tiff);
+        if *tiff == *before {
+            return true;
+        }
+    }
+    false
 }
 
 /// Empty the GPS IFD of a TIFF block (the EXIF payload after `Exif\0\0`).
@@ -339,6 +360,25 @@ mod tests {
         assert_eq!(&tiff[38..40], &[0, 0]);
         assert_eq!(&tiff[56..58], &[0, 0]);
         assert!(!tiff[38..].contains(&b'N'), "{tiff:?}");
+    }
+
+    /// Regression (fuzz/regressions/photometa/gps-ifd-overlapping-ifd0.jpg, found by the
+    /// `photometa` fuzzer): a GPS IFD lying inside IFD0's entries was emptied in one pass,
+    /// which exposed more to empty; stripping the output again changed it again, so the
+    /// stored photo was not what a second strip would store.
+    #[test]
+    fn gps_ifd_overlapping_ifd0_strips_to_a_fixed_point() {
+        let jpeg = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/photometa/gps-ifd-overlapping-ifd0.jpg"
+        ))
+        .unwrap();
+        let out = strip_location(&jpeg).unwrap();
+        assert_eq!(strip_location(&out), Ok(out.clone()), "strips to itself");
+        assert!(
+            out.len() == jpeg.len() && out != jpeg,
+            "GPS emptied in place"
+        );
     }
 
     #[test]
