@@ -343,16 +343,19 @@ mod tests {
         );
     }
 
-    /// Broken files are refused, never passed through.
+    /// An input of `fuzz/regressions/photometa/`.
+    fn regression(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/regressions/photometa")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
     /// Regression (fuzz/regressions/photometa/two-gps-pointers.jpg): IFD0 with two GPS
     /// pointers had only the last GPS IFD emptied; the first kept its latitude.
     #[test]
     fn two_gps_pointers_are_both_emptied() {
-        let jpeg = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fuzz/regressions/photometa/two-gps-pointers.jpg"
-        ))
-        .unwrap();
+        let jpeg = regression("two-gps-pointers.jpg");
         let out = strip_location(&jpeg).unwrap();
         // The TIFF block starts after SOI, the APP1 header and `Exif\0\0` (2+4+6 bytes);
         // its GPS IFDs are at 38 and 56, each now with no entry and no "N" left.
@@ -368,11 +371,7 @@ mod tests {
     /// stored photo was not what a second strip would store.
     #[test]
     fn gps_ifd_overlapping_ifd0_strips_to_a_fixed_point() {
-        let jpeg = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fuzz/regressions/photometa/gps-ifd-overlapping-ifd0.jpg"
-        ))
-        .unwrap();
+        let jpeg = regression("gps-ifd-overlapping-ifd0.jpg");
         let out = strip_location(&jpeg).unwrap();
         assert_eq!(strip_location(&out), Ok(out.clone()), "strips to itself");
         assert!(
@@ -381,6 +380,7 @@ mod tests {
         );
     }
 
+    /// Broken files are refused, never passed through.
     #[test]
     fn malformed_images_are_refused() {
         assert!(strip_location(b"\xFF\xD8\xFF\xE1\xFF\xFF").is_err());

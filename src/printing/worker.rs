@@ -265,7 +265,7 @@ impl Worker {
         self.set_board(i, &status);
         log_sent(job, target, &status);
         let now = Utc::now();
-        if status == Status::Lost && job.attempts < LOST_RESENDS {
+        if status == Status::Lost && job.last_error.as_deref() != Some(LOST_RESENT) {
             // The printer went away with the job in hand (rebooted, unplugged, its buffer
             // gone): nothing says the label came out, and a later "idle" from the restarted
             // printer must not confirm it. The job stays queued and is sent again — at least
@@ -273,8 +273,7 @@ impl Worker {
             self.health[i].failures += 1;
             self.update(JobUpdate::Retry {
                 id: job.id,
-                error: "connection lost before the printer answered; the label is sent again"
-                    .to_string(),
+                error: LOST_RESENT.to_string(),
                 retry_at: now,
             })
             .await;
@@ -285,10 +284,10 @@ impl Worker {
             Status::Busy => Some("printer still busy; not confirmed yet".to_string()),
             Status::Fault(f) => Some(format!("printer fault: {}", f.join(", "))),
             Status::Unknown => Some("printer status unknown (no answer)".to_string()),
-            Status::Lost => Some(format!(
-                "connection lost before the printer answered, {} times; not sent again",
-                job.attempts + 1
-            )),
+            Status::Lost => Some(
+                "connection lost before the printer answered, twice in a row; not sent again"
+                    .to_string(),
+            ),
         };
         self.update(JobUpdate::Sent {
             id: job.id,
@@ -333,10 +332,12 @@ impl Worker {
     }
 }
 
-/// How many times a job whose connection ended before the printer answered is sent again.
-/// A printer that closes every connection after a job (and so never answers on it) prints
-/// each label at most this many extra times, and its jobs are then left `sent` with a note.
-const LOST_RESENDS: i64 = 2;
+/// The error a job is queued again with when its connection ended before the printer
+/// answered. A job whose previous attempt ended so too is not sent a third time: a printer
+/// that closes every connection after a job (and so never answers on it) prints each label
+/// at most twice, and the job is left `sent` with a note. Earlier attempts that could not
+/// reach the printer at all (it was down) do not count against the resend.
+const LOST_RESENT: &str = "connection lost before the printer answered; the label is sent again";
 
 /// Wait before attempt `attempts + 1`: 1 s doubling, capped.
 fn retry_delay(attempts: i64, cap: Duration) -> Duration {

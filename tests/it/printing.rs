@@ -223,6 +223,24 @@ fn a_printer_vanishing_mid_job_gets_the_label_again() {
     }
 }
 
+/// The same after the printer was down for two attempts: failed connections do not use up
+/// the resend (before, a job with two failed attempts behind it was left `sent` when the
+/// printer vanished with it, and the next "idle" confirmed a label that never came out).
+#[test]
+fn a_printer_vanishing_after_being_down_still_gets_the_label_again() {
+    let (p, st) = tcp_station(false, Mode::Down);
+    let d = st.start();
+    unpack(&st, "SF1000000000035");
+    wait_job(&st, "two failed attempts", |j| {
+        j["state"] == "queued" && j["attempts"].as_i64().unwrap() >= 2
+    });
+    p.set_mode(Mode::VanishMidJob);
+    wait_job(&st, "the job confirmed", |j| j["state"] == "confirmed");
+    assert_eq!(p.lock().vanished, 1, "the first copy went away");
+    assert_eq!(p.printed().len(), 1, "the label came out once");
+    d.stop();
+}
+
 /// An unreachable printer: the job stays queued with its attempts and error; a kill -9
 /// loses nothing; when the printer is back the restarted daemon prints it, once.
 #[test]
