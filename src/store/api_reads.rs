@@ -33,7 +33,9 @@ pub fn journal_page(r: &Reader, after: i64, limit: i64) -> Result<JournalPage, S
         let conn = r.sql();
         let pruned = pruned_through(conn)?;
         let rows = journal_after(conn, after, limit)?;
-        let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
+        let last: Option<i64> = conn
+            .prepare_cached("SELECT MAX(seq) FROM journal")?
+            .query_row([], |r| r.get(0))?;
         Ok(JournalPage {
             rows,
             last_seq: last,
@@ -84,7 +86,7 @@ pub struct DefectItem {
 /// number: the RTV pick list.
 pub fn defect_items(r: &Reader) -> Result<Vec<DefectItem>, StoreError> {
     let conn = r.sql();
-    let mut q = conn.prepare(
+    let mut q = conn.prepare_cached(
         "SELECT return_id, state FROM returns WHERE stage IN ('inspected', 'put_away')
          ORDER BY return_id",
     )?;
@@ -163,11 +165,8 @@ pub struct FeedOperator {
 pub fn feed_operator(r: &Reader, badge: &str) -> Result<Option<FeedOperator>, StoreError> {
     let data: Option<Option<String>> = r
         .sql()
-        .query_row(
-            "SELECT data FROM feed_items WHERE type = 'operator' AND key = ?1",
-            [badge],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT data FROM feed_items WHERE type = 'operator' AND key = ?1")?
+        .query_row([badge], |r| r.get(0))
         .optional()?;
     let Some(data) = data.flatten() else {
         return Ok(None);

@@ -122,7 +122,7 @@ pub fn apply(conn: &Connection, w: &AuthWrite) -> Result<(), StoreError> {
 
 /// The most recently used sessions, at most `max`, newest first.
 pub fn load_sessions(db: &dyn Read, max: usize) -> Result<Vec<SessionRow>, StoreError> {
-    let mut q = db.sql().prepare(
+    let mut q = db.sql().prepare_cached(
         "SELECT token_hash, badge, name, roles, lang, csrf_hash, created_at, last_seen
          FROM api_sessions ORDER BY last_seen DESC LIMIT ?1",
     )?;
@@ -159,7 +159,7 @@ pub fn load_sessions(db: &dyn Read, max: usize) -> Result<Vec<SessionRow>, Store
 pub fn load_lockouts(db: &dyn Read) -> Result<Vec<LockoutRow>, StoreError> {
     let mut q = db
         .sql()
-        .prepare("SELECT badge, failed_at, locked_until, updated_at FROM api_lockouts")?;
+        .prepare_cached("SELECT badge, failed_at, locked_until, updated_at FROM api_lockouts")?;
     let rows = q.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,

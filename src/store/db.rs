@@ -42,6 +42,7 @@ fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
         source,
     })?;
     super::sqltrace::install(&mut conn);
+    super::cache_statements(&conn);
     let wrap = |e: rusqlite::Error| {
         if is_not_a_db(&e) {
             StoreError::NotADatabase {

@@ -31,11 +31,8 @@ pub struct FeedEntry {
 pub fn version(db: &dyn Read, ty: &str, key: &str) -> Result<Option<i64>, StoreError> {
     Ok(db
         .sql()
-        .query_row(
-            "SELECT version FROM feed_items WHERE type = ?1 AND key = ?2",
-            params![ty, key],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT version FROM feed_items WHERE type = ?1 AND key = ?2")?
+        .query_row(params![ty, key], |r| r.get(0))
         .optional()?)
 }
 
@@ -127,11 +124,8 @@ pub fn recent_rejected(db: &dyn Read, limit: i64) -> Result<Vec<RejectedItem>, S
 pub fn get(db: &dyn Read, ty: &str, key: &str) -> Result<Option<(i64, Value)>, StoreError> {
     let row: Option<(i64, Option<String>)> = db
         .sql()
-        .query_row(
-            "SELECT version, data FROM feed_items WHERE type = ?1 AND key = ?2",
-            params![ty, key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT version, data FROM feed_items WHERE type = ?1 AND key = ?2")?
+        .query_row(params![ty, key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(match row {
         Some((v, Some(d))) => serde_json::from_str(&d).ok().map(|d| (v, d)),

@@ -55,7 +55,8 @@ pub(super) fn record(conn: &Connection, db: &Path) -> Result<(), StoreError> {
 pub(super) fn moved(conn: &Connection, db: &Path) -> Result<Option<String>, StoreError> {
     let get = |k: &str| -> Result<Option<String>, StoreError> {
         Ok(conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([k], |r| r.get(0))
             .optional()?)
     };
     let (Some(machine), Some(file)) = (get(MACHINE)?, get(FILE)?) else {

@@ -219,11 +219,10 @@ pub fn next_due(db: &dyn Read, now: DateTime<Utc>) -> Result<Option<Job>, StoreE
 pub fn next_wake(db: &dyn Read) -> Result<Option<DateTime<Utc>>, StoreError> {
     let v: Option<Option<String>> = db
         .sql()
-        .query_row(
+        .prepare_cached(
             "SELECT MIN(COALESCE(next_attempt_at, '')) FROM print_jobs WHERE state = 'queued'",
-            [],
-            |r| r.get(0),
-        )
+        )?
+        .query_row([], |r| r.get(0))
         .optional()?;
     Ok(match v.flatten() {
         None => None,
@@ -268,7 +267,7 @@ pub fn list(db: &dyn Read, all: bool, limit: i64) -> Result<Vec<Job>, StoreError
     } else {
         format!("SELECT {COLUMNS} FROM print_jobs WHERE state != 'confirmed' ORDER BY id LIMIT ?1")
     };
-    let mut st = db.sql().prepare(&sql)?;
+    let mut st = db.sql().prepare_cached(&sql)?;
     let rows = st.query_map([limit], row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -276,7 +275,7 @@ pub fn list(db: &dyn Read, all: bool, limit: i64) -> Result<Vec<Job>, StoreError
 /// Every job of one return or RTV note, oldest first (at most `limit`).
 pub fn for_subject(db: &dyn Read, subject: &str, limit: i64) -> Result<Vec<Job>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM print_jobs WHERE subject = ?1 ORDER BY id LIMIT ?2");
-    let mut st = db.sql().prepare(&sql)?;
+    let mut st = db.sql().prepare_cached(&sql)?;
     let rows = st.query_map(params![subject, limit], row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -285,7 +284,7 @@ pub fn for_subject(db: &dyn Read, subject: &str, limit: i64) -> Result<Vec<Job>,
 pub fn counts(db: &dyn Read) -> Result<Vec<(String, i64)>, StoreError> {
     let mut st = db
         .sql()
-        .prepare("SELECT state, COUNT(*) FROM print_jobs GROUP BY state")?;
+        .prepare_cached("SELECT state, COUNT(*) FROM print_jobs GROUP BY state")?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

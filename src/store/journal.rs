@@ -11,11 +11,10 @@ use crate::domain::event::Event;
 
 /// The central's acknowledged high-water mark (push and pull share it).
 pub fn acked_through(db: &dyn Read) -> Result<i64, StoreError> {
-    let v: String = db.sql().query_row(
-        "SELECT value FROM sync_state WHERE key = 'acked_through'",
-        [],
-        |r| r.get(0),
-    )?;
+    let v: String = db
+        .sql()
+        .prepare_cached("SELECT value FROM sync_state WHERE key = 'acked_through'")?
+        .query_row([], |r| r.get(0))?;
     v.parse()
         .map_err(|_| StoreError::decode("sync_state.acked_through", v))
 }
@@ -36,11 +35,10 @@ pub fn advance_ack(conn: &Connection, through: i64) -> Result<i64, StoreError> {
 
 /// The feed cursor (`next_after` of the last applied page; "" before the first).
 pub fn feed_after(db: &dyn Read) -> Result<String, StoreError> {
-    Ok(db.sql().query_row(
-        "SELECT value FROM sync_state WHERE key = 'feed_after'",
-        [],
-        |r| r.get(0),
-    )?)
+    Ok(db
+        .sql()
+        .prepare_cached("SELECT value FROM sync_state WHERE key = 'feed_after'")?
+        .query_row([], |r| r.get(0))?)
 }
 
 pub fn set_feed_after(conn: &Connection, cursor: &str) -> Result<(), StoreError> {
@@ -64,13 +62,13 @@ pub fn prune(
     let before: i64 = pruned_through(conn)?;
     // The returns not yet closed or voided (by `returns_stage`), each's first event (by
     // `journal_return`): as many lookups as returns in the station, none over the history.
-    let first_open: Option<i64> = conn.query_row(
-        "SELECT MIN((SELECT MIN(seq) FROM journal WHERE return_id = r.return_id))
+    let first_open: Option<i64> = conn
+        .prepare_cached(
+            "SELECT MIN((SELECT MIN(seq) FROM journal WHERE return_id = r.return_id))
          FROM returns r
          WHERE r.stage IN ('received', 'unpacked', 'first_checked', 'inspected', 'put_away')",
-        [],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row([], |r| r.get(0))?;
     let first_young = match first_seq_since(conn, cutoff)? {
         s if s > last_seq(conn)? => None,
         s => Some(s),
@@ -97,7 +95,9 @@ pub fn prune(
 
 /// The highest seq in the journal (0: empty).
 fn last_seq(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT IFNULL(MAX(seq), 0) FROM journal", [], |r| r.get(0))?)
+    Ok(conn
+        .prepare_cached("SELECT IFNULL(MAX(seq), 0) FROM journal")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// The first seq that occurred at or after `t` (one past the last when none did): a
@@ -109,11 +109,9 @@ pub fn first_seq_since(
     t: chrono::DateTime<chrono::Utc>,
 ) -> Result<i64, StoreError> {
     // Two lookups along the key (one `MIN(seq), MAX(seq)` would read a whole index).
-    let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
-        "SELECT (SELECT MIN(seq) FROM journal), (SELECT MAX(seq) FROM journal)",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (lo, hi): (Option<i64>, Option<i64>) = conn
+        .prepare_cached("SELECT (SELECT MIN(seq) FROM journal), (SELECT MAX(seq) FROM journal)")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (Some(mut lo), Some(hi)) = (lo, hi) else {
         return Ok(1);
     };
@@ -137,11 +135,8 @@ pub fn first_seq_since(
 pub fn pruned_through(db: &dyn Read) -> Result<i64, StoreError> {
     let v: Option<String> = db
         .sql()
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'pruned_through'",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT value FROM meta WHERE key = 'pruned_through'")?
+        .query_row([], |r| r.get(0))
         .optional()?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
@@ -256,25 +251,24 @@ pub const RECENT_REJECTED: i64 = 10;
 pub fn sync_counters(db: &dyn Read) -> Result<SyncCounters, StoreError> {
     let acked_through = acked_through(db)?;
     let conn = db.sql();
-    let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM journal", [], |r| r.get(0))?;
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT MAX(seq) FROM journal")?
+        .query_row([], |r| r.get(0))?;
     let oldest: Option<String> = conn
-        .query_row(
-            "SELECT occurred_at FROM journal WHERE seq > ?1 ORDER BY seq LIMIT 1",
-            [acked_through],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT occurred_at FROM journal WHERE seq > ?1 ORDER BY seq LIMIT 1")?
+        .query_row([acked_through], |r| r.get(0))
         .optional()?;
     Ok(SyncCounters {
-        epoch: conn.query_row("SELECT value FROM meta WHERE key='epoch'", [], |r| r.get(0))?,
+        epoch: conn
+            .prepare_cached("SELECT value FROM meta WHERE key='epoch'")?
+            .query_row([], |r| r.get(0))?,
         last_seq: last.unwrap_or(0),
         acked_through,
         oldest_unacked_at: oldest.and_then(|t| codec::parse_time(&t).ok()),
         feed_after: feed_after(db)?,
-        rejected_feed_items: conn.query_row(
-            "SELECT COUNT(*) FROM rejected_feed_items",
-            [],
-            |r| r.get(0),
-        )?,
+        rejected_feed_items: conn
+            .prepare_cached("SELECT COUNT(*) FROM rejected_feed_items")?
+            .query_row([], |r| r.get(0))?,
         recent_rejected: super::feed_items::recent_rejected(db, RECENT_REJECTED)?,
     })
 }
@@ -282,12 +276,13 @@ pub fn sync_counters(db: &dyn Read) -> Result<SyncCounters, StoreError> {
 /// Whether an event the central has not acknowledged yet (`seq > after`) references the
 /// photo `sha256`: such a photo is uploaded before that event is pushed, so it must stay.
 pub fn photo_referenced_after(db: &dyn Read, after: i64, sha256: &str) -> Result<bool, StoreError> {
-    Ok(db.sql().query_row(
-        "SELECT EXISTS(SELECT 1 FROM journal WHERE seq > ?1 AND type = 'inspection.completed'
+    Ok(db
+        .sql()
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM journal WHERE seq > ?1 AND type = 'inspection.completed'
          AND instr(data, ?2) > 0)",
-        params![after, sha256],
-        |r| r.get(0),
-    )?)
+        )?
+        .query_row(params![after, sha256], |r| r.get(0))?)
 }
 
 #[cfg(test)]

@@ -79,9 +79,8 @@ pub fn rows(
 fn bench_row(r: &Reader, bench: &str) -> Result<Option<Bench>, StoreError> {
     let state: Option<String> = r
         .sql()
-        .query_row("SELECT state FROM benches WHERE bench = ?1", [bench], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT state FROM benches WHERE bench = ?1")?
+        .query_row([bench], |r| r.get(0))
         .optional()?;
     let what = || format!("benches[{bench}]");
     state
@@ -96,11 +95,8 @@ fn bench_row(r: &Reader, bench: &str) -> Result<Option<Bench>, StoreError> {
 fn return_state(r: &Reader, id: &str) -> Result<Option<Value>, StoreError> {
     let state: Option<String> = r
         .sql()
-        .query_row(
-            "SELECT state FROM returns WHERE return_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT state FROM returns WHERE return_id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
     state
         .map(|s| super::working::whole_state(r.sql(), id, &s))
@@ -108,7 +104,7 @@ fn return_state(r: &Reader, id: &str) -> Result<Option<Value>, StoreError> {
 }
 
 fn day_counters(r: &Reader, from_seq: i64) -> Result<DayCounters, StoreError> {
-    let mut q = r.sql().prepare(
+    let mut q = r.sql().prepare_cached(
         "SELECT type, COUNT(*), SUM(COALESCE(json_extract(data, '$.copies'), 1)) FROM journal
          WHERE seq >= ?1 AND type IN ('return.received', 'check.first_completed', 'label.printed', 'scan.recorded')
          GROUP BY type",
@@ -136,13 +132,12 @@ fn day_counters(r: &Reader, from_seq: i64) -> Result<DayCounters, StoreError> {
 fn last_scan(r: &Reader, from_seq: i64, bench: &str) -> Result<Option<ScanRow>, StoreError> {
     let seq: Option<i64> = r
         .sql()
-        .query_row(
+        .prepare_cached(
             "SELECT seq FROM journal
              WHERE seq >= ?1 AND type = 'scan.recorded' AND json_extract(data, '$.bench') = ?2
              ORDER BY seq DESC LIMIT 1",
-            rusqlite::params![from_seq, bench],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(rusqlite::params![from_seq, bench], |r| r.get(0))
         .optional()?;
     match seq {
         Some(seq) => scan(r, seq),
@@ -154,11 +149,10 @@ fn last_scan(r: &Reader, from_seq: i64, bench: &str) -> Result<Option<ScanRow>, 
 pub fn scan(r: &Reader, seq: i64) -> Result<Option<ScanRow>, StoreError> {
     let row: Option<(String, String)> = r
         .sql()
-        .query_row(
+        .prepare_cached(
             "SELECT data, occurred_at FROM journal WHERE seq = ?1 AND type = 'scan.recorded'",
-            [seq],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        )?
+        .query_row([seq], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(row.map(|(data, occurred_at)| ScanRow {
         seq,
@@ -174,15 +168,15 @@ fn job_alarms(
     waiting_before: DateTime<Utc>,
 ) -> Result<(i64, i64), StoreError> {
     let conn = r.sql();
-    let failed: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM print_jobs WHERE state = 'failed' AND created_at >= ?1",
-        [fmt_time(day_start)],
-        |r| r.get(0),
-    )?;
-    let waiting: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM print_jobs WHERE state IN ('queued', 'sent') AND created_at < ?1",
-        [fmt_time(waiting_before)],
-        |r| r.get(0),
-    )?;
+    let failed: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM print_jobs WHERE state = 'failed' AND created_at >= ?1",
+        )?
+        .query_row([fmt_time(day_start)], |r| r.get(0))?;
+    let waiting: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM print_jobs WHERE state IN ('queued', 'sent') AND created_at < ?1",
+        )?
+        .query_row([fmt_time(waiting_before)], |r| r.get(0))?;
     Ok((failed, waiting))
 }

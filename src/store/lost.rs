@@ -38,12 +38,11 @@ pub fn lost_photos(db: &dyn Read) -> Result<HashMap<String, i64>, StoreError> {
 pub fn photo_uplink(db: &dyn Read, sha256: &str) -> Result<PhotoUplink, StoreError> {
     let lost: Option<i64> = db
         .sql()
-        .query_row(
+        .prepare_cached(
             "SELECT MAX(seq) FROM journal
              WHERE type = 'photo.lost' AND json_extract(data, '$.sha256') = ?1",
-            params![sha256],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(params![sha256], |r| r.get(0))
         .optional()?
         .flatten();
     let after = acked_through(db)?.max(lost.unwrap_or(0));

@@ -46,3 +46,13 @@ pub use reader::{Read, Reader, SharedReader, Write};
 pub use seqmap::{SeqMap, seq_map, wire_after};
 pub use verify::{Verification, rebuild, rebuild_at, replay, verify};
 pub use working::load_station;
+
+/// Statements kept prepared per connection. The engine's writer alone runs about thirty
+/// distinct statements on the scan path and the API's reader as many; rusqlite's default
+/// of 16 made them evict each other, so a scan parsed SQL it had parsed a moment before.
+const STATEMENT_CACHE: usize = 96;
+
+/// Every station connection keeps its statements prepared (`prepare_cached`).
+fn cache_statements(conn: &rusqlite::Connection) {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+}

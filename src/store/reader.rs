@@ -63,6 +63,7 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         source,
     })?;
     super::sqltrace::install(&mut conn);
+    super::cache_statements(&conn);
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(conn)
 }

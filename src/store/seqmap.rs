@@ -113,7 +113,8 @@ pub fn wire_after(
 fn meta(db: &dyn Read, key: &str) -> Result<Option<String>, StoreError> {
     Ok(db
         .sql()
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 

@@ -89,11 +89,8 @@ pub const RESTOCK_MOVED_KEY: &str = "restock_moved";
 /// Whether the one-time correction of older restocks is still to run on this database.
 pub fn restock_correction_due(conn: &Connection) -> Result<bool, StoreError> {
     let done: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [RESTOCK_MOVED_KEY],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([RESTOCK_MOVED_KEY], |r| r.get(0))
         .optional()?;
     Ok(done.is_none())
 }

@@ -52,7 +52,7 @@ pub fn events(
         return Ok(Vec::new());
     }
     let marks = vec!["?"; types.len()].join(", ");
-    let mut q = db.sql().prepare(&format!(
+    let mut q = db.sql().prepare_cached(&format!(
         "SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq >= ?1 AND seq < ?2 AND type IN ({marks})
          ORDER BY seq"
     ))?;

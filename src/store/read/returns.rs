@@ -145,11 +145,8 @@ pub struct ReturnDetail {
 pub fn state(db: &dyn Read, id: &str) -> Result<Option<Value>, StoreError> {
     let state: Option<String> = db
         .sql()
-        .query_row(
-            "SELECT state FROM returns WHERE return_id = ?1",
-            [id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT state FROM returns WHERE return_id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
     state
         .map(|s| crate::store::working::whole_state(db.sql(), id, &s))
@@ -163,7 +160,7 @@ pub fn detail(db: &dyn Read, id: &str) -> Result<Option<ReturnDetail>, StoreErro
     };
     let waybill = state["waybill"].as_str().unwrap_or("");
     let customer = customer(db, waybill);
-    let mut q = db.sql().prepare(&format!(
+    let mut q = db.sql().prepare_cached(&format!(
         "SELECT {JOURNAL_COLUMNS} FROM journal WHERE return_id = ?1 ORDER BY seq"
     ))?;
     let events = q

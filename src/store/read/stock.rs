@@ -12,7 +12,7 @@ pub type ZoneStock = (String, String, i64);
 pub fn zone_stock(db: &dyn Read) -> Result<Vec<ZoneStock>, StoreError> {
     let mut q = db
         .sql()
-        .prepare("SELECT zone, sku, qty FROM stock WHERE qty != 0 ORDER BY zone, sku")?;
+        .prepare_cached("SELECT zone, sku, qty FROM stock WHERE qty != 0 ORDER BY zone, sku")?;
     let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
