@@ -80,6 +80,8 @@ pub struct Telemetry {
     sync_push: Histogram,
     /// Label jobs queued by a scan and not yet sent: job id → when the scan arrived.
     waiting_labels: Mutex<HashMap<i64, Instant>>,
+    /// Push batches read from the journal while the previous one was in flight, and used.
+    push_read_ahead: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Telemetry {
@@ -90,6 +92,7 @@ impl Default for Telemetry {
             http: Family::new_with_constructor(http_histogram),
             sync_push: Histogram::new(SYNC_PUSH),
             waiting_labels: Mutex::new(HashMap::new()),
+            push_read_ahead: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -154,9 +157,23 @@ impl Telemetry {
         self.sync_push.observe(took.as_secs_f64());
     }
 
+    /// The push sent a batch it had read while the previous one was in flight.
+    pub fn push_read_ahead(&self) {
+        self.push_read_ahead
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// A scrape: the histograms, to which the caller adds what the station is now.
     pub fn scrape(&self) -> Scrape {
         let mut registry = Registry::default();
+        registry.register(
+            "returnsd_sync_push_read_ahead_batches",
+            "Push batches read from the journal while the previous batch was in flight, and sent",
+            ConstCounter::new(
+                self.push_read_ahead
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        );
         registry.register(
             "returnsd_scan_durable_seconds",
             "Seconds from a scan reaching the engine to its answer after the commit (stored scans)",

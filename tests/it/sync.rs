@@ -1150,6 +1150,55 @@ fn central_restored_from_backup_gets_the_gap_resent() {
     assert_no_violations(&central);
 }
 
+/// The push reads the window after the batch in flight while it is in flight (issue "A
+/// year on the floor": pipelining). A backlog of 1,000 events drains in batches of 50, and
+/// every batch after the first was read ahead (`/metrics`); the central holds each event
+/// once, in order, field for field.
+#[test]
+fn a_backlog_drains_with_each_next_batch_read_while_one_is_in_flight() {
+    const EVENTS: i64 = 1000;
+    const BATCH: i64 = 50;
+    let central = Central::start(CentralOptions::default());
+    let proxy = FaultProxy::start(central.addr());
+    proxy.set(FaultMode::Refuse);
+    let st = Station::new(&sync_cfg(
+        &proxy.url(),
+        &format!("batch_max_events = {BATCH}"),
+    ));
+    let d = st.start();
+    let epoch = epoch_of(&st);
+    junk_scans(&st, "BACKLOG", EVENTS as usize);
+    let addr = crate::api_client::addr(&d);
+    let read_ahead = || {
+        let r = http(&addr, "GET", "/metrics", &[], b"");
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        text.lines()
+            .find_map(|l| l.strip_prefix("returnsd_sync_push_read_ahead_batches_total "))
+            .unwrap_or_else(|| panic!("no read-ahead counter in /metrics:\n{text}"))
+            .trim()
+            .parse::<u64>()
+            .expect("a count")
+    };
+    assert_eq!(read_ahead(), 0, "nothing was acknowledged yet");
+    proxy.set(FaultMode::Pass);
+    central.wait_until(Duration::from_secs(60), "the backlog", |c| {
+        c.acked_through(&epoch) == EVENTS
+    });
+    let used = read_ahead();
+    // 20 batches: the first is read after the central came back, each later one while
+    // the one before it was in flight.
+    assert_eq!(
+        used,
+        (EVENTS / BATCH - 1) as u64,
+        "batches sent from a read-ahead"
+    );
+    let journal = st.journal();
+    d.stop();
+    assert_eq!(journal.len() as i64, EVENTS);
+    assert_central_has(&central, &epoch, &journal);
+    assert_no_violations(&central);
+}
+
 /// *(1.1)* The central deletes a feed operator, or changes their PIN: every API session
 /// they hold ends at once, and so does a bench login by badge scan (the bench's parcel
 /// released, the operator logged out by the station); a change of name alone ends nothing.

@@ -10,17 +10,22 @@
 //! on the blocking pool, upload photos, POST, record the ack through the engine, wait — and
 //! feeds each result back with the time it happened.
 //!
+//! **Read-ahead** (issue "A year on the floor"): while a batch is in flight, the loop reads
+//! and encodes the window after it on the blocking pool (`Journal::read_ahead`); when the
+//! machine then asks for exactly that window — the central acknowledged the whole batch —
+//! the read is already done, so between an answer and the next request the station only
+//! records the ack and gzips. The machine does not know: any other request (a gap, a
+//! smaller batch after `413`, a failure) drops the read-ahead and reads as before, and a
+//! read-ahead that found nothing is not used (new events may have come since). Journal
+//! rows never change once written and the reader sees committed rows only, so a window
+//! read early is the window read late. Still one POST in flight.
+//!
 //! How the changes this shape is made for go in:
-//! - **Pipelining** (build the next batch while one is in flight; record the ack without
-//!   holding up the next send). The machine already tells the central's ack
-//!   (`Answer(Acked)`) from its recording (`RecordAck` → `AckRecorded`). It would hold a
-//!   prepared batch beside the in-flight one and return up to three actions (`Read` the
-//!   window after the in-flight batch's last seq, `Send`, `RecordAck`); the loop keeps one
-//!   future per kind in a `select!` and feeds results back as they land. The resend
-//!   position advances on the answer; `AckRecorded` only moves a "recorded through" mark,
-//!   and its failure retries the recording, not the batch (the central holds the events).
-//!   Any answer other than a full ack drops the prepared batch (its start is wrong) and the
-//!   round restarts from the journal as today. Still one POST in flight.
+//! - **Recording the ack without holding up the next send**: the machine already tells
+//!   the central's ack (`Answer(Acked)`) from its recording (`RecordAck` →
+//!   `AckRecorded`); it would return `Send` of the read-ahead beside `RecordAck`, the
+//!   loop keep one future per kind in a `select!`, and a failed recording retry the
+//!   recording, not the batch (the central holds the events).
 //! - **Contract 1.1 slow retry** ("a fixed interval, configurable, default 60 s"): the
 //!   interval is already one value, `RetrySettings::slow_retry`, without growth or jitter,
 //!   chosen in one place per worker (`PushMachine::slow`, `FeedMachine::fail`). 1.1 moves
@@ -68,7 +73,8 @@ pub async fn run(
     else {
         return;
     };
-    let mut journal = match Journal::open(&settings, engine.seqs.clone()) {
+    let mut journal = match Journal::open(&settings, engine.seqs.clone(), engine.telemetry.clone())
+    {
         Ok(j) => j,
         Err(e) => {
             tracing::error!(error = %e, "sync push cannot open the database");
@@ -107,7 +113,10 @@ pub async fn run(
             }
             Action::UploadPhotos(photos) => uplink.upload(&photos).await,
             Action::Send { events } => match journal.prepared.take() {
-                Some(enc) => uplink.send(enc, events).await,
+                Some(enc) => {
+                    journal.read_ahead(uplink.header(), events);
+                    uplink.send(enc, events).await
+                }
                 None => Input::Failed(PushError::Journal("no batch was read".into())),
             },
             Action::RecordAck { through } => match engine.ack(through).await {
@@ -129,48 +138,109 @@ pub async fn run(
     }
 }
 
-/// The journal side of the push: the reader and the last read.
+/// The journal side of the push: the reader, the last read, and the read of the window
+/// after the batch in flight.
 struct Journal {
     /// The read-only handle, lent to the blocking pool for each read (never held across
     /// a wait, so it pins no WAL snapshot).
     reader: Option<store::Reader>,
     /// The last read, encoded, until the machine says how much of it to send.
     prepared: Option<Encoded>,
+    /// The wire seqs of the last read's events, in order.
+    read_seqs: Vec<i64>,
+    /// The last read's window size (the machine's `max`).
+    read_max: usize,
+    /// The window after the batch in flight, being read: `(after, max)` and the task.
+    ahead: Option<(i64, usize, ReadTask)>,
     /// Local seqs to the epoch's wire seqs (after a restore; else the identity).
     seqs: Arc<store::SeqMap>,
+    telemetry: Arc<Telemetry>,
 }
 
+type ReadTask = tokio::task::JoinHandle<(Option<store::Reader>, Result<Read, PushError>)>;
+
 impl Journal {
-    fn open(s: &WorkerSettings, seqs: Arc<store::SeqMap>) -> Result<Journal, store::StoreError> {
+    fn open(
+        s: &WorkerSettings,
+        seqs: Arc<store::SeqMap>,
+        telemetry: Arc<Telemetry>,
+    ) -> Result<Journal, store::StoreError> {
         Ok(Journal {
             reader: Some(store::Reader::open(&s.database)?),
             prepared: None,
+            read_seqs: Vec::new(),
+            read_max: 0,
+            ahead: None,
             seqs,
+            telemetry,
         })
     }
 
-    /// Read and encode (under `header`) up to `max` events after `after` (or the durable
-    /// cursor), off the async threads. None when the blocking task died: the worker cannot
-    /// go on.
-    async fn read(&mut self, header: Vec<u8>, after: Option<i64>, max: usize) -> Option<Input> {
+    /// Read and encode (under `header`) up to `max` events after `after`, off the async
+    /// threads: the window after a batch of `sent` events of the last read, which the
+    /// machine asks for next when the central acknowledges the whole batch.
+    fn read_ahead(&mut self, header: Vec<u8>, sent: usize) {
+        let Some(&last) = self.read_seqs.get(sent.wrapping_sub(1)) else {
+            return;
+        };
+        if self.reader.is_none() {
+            return;
+        }
+        let task = self.spawn_read(Some(last), self.read_max, header);
+        self.ahead = Some((last, self.read_max, task));
+    }
+
+    /// Lend the reader to the blocking pool for one read.
+    fn spawn_read(&mut self, after: Option<i64>, max: usize, header: Vec<u8>) -> ReadTask {
         let reader = self.reader.take();
         let seqs = self.seqs.clone();
-        let task = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let r = read_batch(reader.as_ref(), &seqs, after, max, header);
             (reader, r)
-        });
-        let (reader, r) = match task.await {
-            Ok(x) => x,
+        })
+    }
+
+    /// The read's result, the reader back. None when the blocking task died.
+    async fn finish(&mut self, task: ReadTask) -> Option<Result<Read, PushError>> {
+        match task.await {
+            Ok((reader, r)) => {
+                self.reader = reader;
+                Some(r)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "push reader task failed");
-                return None;
+                None
+            }
+        }
+    }
+
+    /// Read and encode (under `header`) up to `max` events after `after` (or the durable
+    /// cursor), off the async threads — or take the read-ahead when it is that window and
+    /// found events. None when the blocking task died: the worker cannot go on.
+    async fn read(&mut self, header: Vec<u8>, after: Option<i64>, max: usize) -> Option<Input> {
+        let mut early = None;
+        if let Some((from, window, task)) = self.ahead.take() {
+            let r = self.finish(task).await?;
+            if after == Some(from) && max == window {
+                early = r.ok().filter(|(_, _, events)| !events.is_empty());
+            }
+        }
+        let r = match early {
+            Some(read) => {
+                self.telemetry.push_read_ahead();
+                Ok(read)
+            }
+            None => {
+                let task = self.spawn_read(after, max, header);
+                self.finish(task).await?
             }
         };
-        self.reader = reader;
         Some(match r {
             Ok((start, enc, events)) => {
                 let envelope = enc.envelope();
                 self.prepared = Some(enc);
+                self.read_seqs = events.iter().map(|e| e.seq).collect();
+                self.read_max = max;
                 Input::Read {
                     start,
                     envelope,
