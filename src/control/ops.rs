@@ -102,6 +102,7 @@ fn ping(ctx: &ControlCtx) -> Value {
     v["last_seq"] = json!(stats.last_seq.load(Relaxed));
     v["double_reads"] = json!(stats.double_reads.load(Relaxed));
     v["scans"] = json!(stats.scans.load(Relaxed));
+    v["verified"] = json!(stats.verified.load(Relaxed));
     v
 }
 

@@ -274,10 +274,11 @@ fn verify_in_background(db: std::path::PathBuf, stats: Arc<Stats>) -> Result<(),
             // The check's buffers are freed: hand the pages back to the system.
             release_free_heap();
             match checked {
-                Ok(()) => {
+                Ok(paused) => {
                     stats.verified.store(true, Ordering::SeqCst);
                     tracing::info!(
                         took_ms = t.elapsed().as_millis() as u64,
+                        paused_for_operators_ms = paused.as_millis() as u64,
                         "database integrity check passed"
                     )
                 }

@@ -276,6 +276,7 @@ impl Engine {
                 return;
             }
         }
+        let _scans = crate::store::Foreground::enter();
         let mut out = Out::default();
         let core = &mut self.core;
         let (stats, wal, page_size) = (&self.stats, &mut self.wal, self.page_size);

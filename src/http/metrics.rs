@@ -101,6 +101,11 @@ fn station_metrics(out: &mut Scrape, state: &HttpState) {
         i64::try_from(storage.cap_bytes).unwrap_or(i64::MAX),
     );
     out.gauge(
+        "returnsd_storage_verified",
+        "1 once the integrity check that follows each start has passed (it reads the whole file in the background, yielding to operators); 0 while it runs, or when it failed.",
+        i64::from(st.verified.load(Ordering::Relaxed)),
+    );
+    out.gauge(
         "returnsd_returns_in_memory",
         "Returns the engine holds in memory: the open work (received to inspected, and what the benches point at); the rest is read from disk when named.",
         i64::try_from(get(&st.held_returns)).unwrap_or(i64::MAX),

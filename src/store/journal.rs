@@ -108,14 +108,68 @@ pub fn first_seq_since(
     conn: &Connection,
     t: chrono::DateTime<chrono::Utc>,
 ) -> Result<i64, StoreError> {
+    let key = (conn.path().unwrap_or_default().to_string(), t);
+    if let Some(seq) = since_memo().get(&key) {
+        return Ok(seq);
+    }
+    let (seq, found) = search_first_seq_since(conn, t)?;
+    if found {
+        since_memo().put(key, seq);
+    }
+    Ok(seq)
+}
+
+/// The answers [`first_seq_since`] gave, per database and time: the kiosk asks for the
+/// start of the day at every refresh, and on a year's journal the search reads about 22
+/// pages scattered over the file. An answer stays true: events are appended in time
+/// order, so what occurred at or after `t` starts at the same seq however many came
+/// since. Only answers that found such an event are kept: "none yet" (one past the last,
+/// as for a day not over) changes with the next event. A few, most recent first.
+struct SinceMemo(std::sync::Mutex<std::collections::VecDeque<(SinceKey, i64)>>);
+
+/// A database's path and a time.
+type SinceKey = (String, chrono::DateTime<chrono::Utc>);
+
+const SINCE_MEMO: usize = 8;
+
+fn since_memo() -> &'static SinceMemo {
+    static MEMO: std::sync::OnceLock<SinceMemo> = std::sync::OnceLock::new();
+    MEMO.get_or_init(|| SinceMemo(std::sync::Mutex::new(Default::default())))
+}
+
+impl SinceMemo {
+    fn get(&self, key: &SinceKey) -> Option<i64> {
+        let m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.iter().find(|(k, _)| k == key).map(|(_, seq)| *seq)
+    }
+
+    fn put(&self, key: SinceKey, seq: i64) {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.retain(|(k, _)| *k != key);
+        m.push_front((key, seq));
+        m.truncate(SINCE_MEMO);
+    }
+}
+
+fn search_first_seq_since(
+    conn: &Connection,
+    t: chrono::DateTime<chrono::Utc>,
+) -> Result<(i64, bool), StoreError> {
     // Two lookups along the key (one `MIN(seq), MAX(seq)` would read a whole index).
     let (lo, hi): (Option<i64>, Option<i64>) = conn
         .prepare_cached("SELECT (SELECT MIN(seq) FROM journal), (SELECT MAX(seq) FROM journal)")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (Some(mut lo), Some(hi)) = (lo, hi) else {
-        return Ok(1);
+        return Ok((1, false));
     };
     let t = codec::fmt_time(t);
+    let last = hi;
     let mut hi = hi + 1;
     let mut q = conn
         .prepare_cached("SELECT occurred_at FROM journal WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
@@ -128,7 +182,7 @@ pub fn first_seq_since(
             hi = mid;
         }
     }
-    Ok(lo)
+    Ok((lo, lo <= last))
 }
 
 /// The highest seq pruned away (0 when nothing was).
@@ -307,5 +361,47 @@ mod tests {
         assert!(photo_referenced_after(c, 0, "abc").unwrap());
         assert!(!photo_referenced_after(c, 1, "abc").unwrap());
         assert!(!photo_referenced_after(c, 0, "def").unwrap());
+    }
+
+    /// The first seq since a time is kept once an event at or after it was found (it
+    /// cannot change), but "none yet" is not: a time later than every event — the end of
+    /// a day not over — gets the events that come before it.
+    #[test]
+    fn first_seq_since_keeps_found_answers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::Store::open(&dir.path().join("t.db"), "ST01").unwrap();
+        let c = store.conn();
+        let add = |seq: i64, at: &str| {
+            c.execute(
+                "INSERT INTO journal(seq, id, type, occurred_at, actor, return_id, data)
+                 VALUES (?1, ?2, 'scan.recorded', ?3, 'B1', NULL, '{}')",
+                params![seq, format!("e{seq}"), at],
+            )
+            .unwrap();
+        };
+        let t = |s: &str| crate::format::parse_time(s).unwrap();
+        add(1, "2026-11-25T10:00:00.000Z");
+        add(2, "2026-11-25T11:00:00.000Z");
+        add(3, "2026-11-25T12:00:00.000Z");
+        let noon_ish = t("2026-11-25T11:30:00.000Z");
+        let day_end = t("2026-11-26T00:00:00.000Z");
+        assert_eq!(first_seq_since(c, noon_ish).unwrap(), 3);
+        assert_eq!(
+            first_seq_since(c, day_end).unwrap(),
+            4,
+            "none yet: one past the last"
+        );
+        add(4, "2026-11-25T13:30:00.000Z");
+        add(5, "2026-11-26T08:00:00.000Z");
+        assert_eq!(
+            first_seq_since(c, noon_ish).unwrap(),
+            3,
+            "a found answer stays"
+        );
+        assert_eq!(
+            first_seq_since(c, day_end).unwrap(),
+            5,
+            "the day's later event is counted in it"
+        );
     }
 }

@@ -34,7 +34,8 @@ mod verify;
 pub mod working;
 
 pub use db::{
-    Appended, Batch, Store, integrity_check, open_checked, open_checked_already, open_connection,
+    Appended, Batch, Foreground, Store, integrity_check, open_checked, open_checked_already,
+    open_connection,
 };
 pub use error::StoreError;
 pub use journal::{

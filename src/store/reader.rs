@@ -107,6 +107,7 @@ impl SharedReader {
         &self,
         f: impl FnOnce(&Reader) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let _operator = super::Foreground::enter();
         let mut guard = self
             .slot
             .lock()

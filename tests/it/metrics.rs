@@ -37,6 +37,13 @@ fn metrics_show_backlog_and_counters() {
     assert_eq!(metric(&resp, "returnsd_sync_backlog_events"), last);
     assert_eq!(metric(&resp, "returnsd_sync_acked_through"), 0.0);
     assert_eq!(metric(&resp, "returnsd_scans_total"), 4.0);
+    // The start's integrity check passes (a small file: at once), and says so.
+    poll("the integrity check", || {
+        let p = request(&d.socket, &json!({"op": "ping"})).unwrap();
+        (p["verified"] == true).then_some(())
+    });
+    let text = http(&addr, "GET", "/metrics", &[], b"").text();
+    assert_eq!(metric(&text, "returnsd_storage_verified"), 1.0);
     assert_eq!(metric(&resp, "returnsd_rejected_scans_total"), 1.0);
     assert!(metric(&resp, "returnsd_disk_used_bytes") > 0.0);
     assert_eq!(

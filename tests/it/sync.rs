@@ -1170,14 +1170,8 @@ fn a_backlog_drains_with_each_next_batch_read_while_one_is_in_flight() {
     junk_scans(&st, "BACKLOG", EVENTS as usize);
     let addr = crate::api_client::addr(&d);
     let read_ahead = || {
-        let r = http(&addr, "GET", "/metrics", &[], b"");
-        let text = String::from_utf8_lossy(&r.body).to_string();
-        text.lines()
-            .find_map(|l| l.strip_prefix("returnsd_sync_push_read_ahead_batches_total "))
-            .unwrap_or_else(|| panic!("no read-ahead counter in /metrics:\n{text}"))
-            .trim()
-            .parse::<u64>()
-            .expect("a count")
+        let text = http(&addr, "GET", "/metrics", &[], b"").text();
+        crate::metrics::metric(&text, "returnsd_sync_push_read_ahead_batches_total") as u64
     };
     assert_eq!(read_ahead(), 0, "nothing was acknowledged yet");
     proxy.set(FaultMode::Pass);
