@@ -35,9 +35,12 @@ use kit::poll::poll;
 const SAMPLES: usize = 300;
 const TARGET_P99_MS: f64 = 5.0;
 const TARGET_RATIO: f64 = 1.5;
-const CALLS: [&str; 4] = [
+/// The calls measured.
+const N: usize = 5;
+const CALLS: [&str; N] = [
     "inspection queue",
     "return detail",
+    "recent return detail",
     "stock per zone",
     "kiosk snapshot",
 ];
@@ -61,30 +64,42 @@ fn start(y: &Year, run: &Path) -> (Daemon, String) {
     (d, addr)
 }
 
-/// Every return id of the station (to scan old and new labels alike).
-fn all_ids(y: &Year) -> Vec<String> {
+/// Every return id of the station (to scan old and new labels alike), and those received
+/// in its last three days (the life a young station's returns have had: received, first
+/// checked, some inspected — a closed return of the year carries half as many events
+/// again, restock and RTV moves).
+fn all_ids(y: &Year) -> [Vec<String>; 2] {
     let c = rusqlite::Connection::open(&y.db).unwrap();
-    let mut q = c.prepare("SELECT return_id FROM returns").unwrap();
-    q.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    let ids = |sql: &str| -> Vec<String> {
+        let mut q = c.prepare(sql).unwrap();
+        q.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    [
+        ids("SELECT return_id FROM returns"),
+        ids("SELECT return_id FROM returns WHERE received_at >=
+             strftime('%Y-%m-%dT%H:%M:%fZ', (SELECT MAX(received_at) FROM returns), '-3 days')"),
+    ]
 }
 
 /// One sample of each call; milliseconds per call, in `CALLS` order.
-fn sample(c: &mut Conn, auth: &str, ids: &[String], seed: &mut u64) -> [f64; 4] {
+fn sample(c: &mut Conn, auth: &str, ids: &[Vec<String>; 2], seed: &mut u64) -> [f64; N] {
     // A small LCG: the same returns are asked for in every round and binary.
     *seed = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
-    let id = &ids[(*seed >> 33) as usize % ids.len()];
+    let pick = |ids: &[String]| ids[(*seed >> 33) as usize % ids.len()].clone();
+    let (id, recent) = (pick(&ids[0]), pick(&ids[1]));
     let paths = [
         "/api/v1/inspection-queue".to_string(),
         format!("/api/v1/returns/{id}"),
+        format!("/api/v1/returns/{recent}"),
         "/api/v1/zones".to_string(),
         "/api/v1/kiosk/state?bench=bench-01".to_string(),
     ];
-    let mut out = [0.0; 4];
+    let mut out = [0.0; N];
     for (i, p) in paths.iter().enumerate() {
         let t0 = Instant::now();
         let r = c.call("GET", p, &[("Authorization", auth)], b"");
@@ -98,13 +113,13 @@ fn sample(c: &mut Conn, auth: &str, ids: &[String], seed: &mut u64) -> [f64; 4] 
 /// once the start's integrity check has passed (`steady`), and those taken while it ran.
 #[derive(Default)]
 struct Round {
-    steady: [Vec<f64>; 4],
-    during_check: [Vec<f64>; 4],
+    steady: [Vec<f64>; N],
+    during_check: [Vec<f64>; N],
 }
 
 /// One round on station `y`: the calls while the start's integrity check runs (seconds
 /// on a year's file, none on a young one), then `SAMPLES` of each.
-fn round(y: &Year, run: &Path, ids: &[String], seed: &mut u64) -> Round {
+fn round(y: &Year, run: &Path, ids: &[Vec<String>; 2], seed: &mut u64) -> Round {
     let (d, addr) = start(y, run);
     let mut c = Conn::open(&addr);
     let login = c.call(
@@ -160,8 +175,8 @@ fn main() {
     }
     let ids = [all_ids(&young), all_ids(&old)];
     let run = target.join(format!("bench-history-{}", std::process::id()));
-    let mut samples: [[Vec<f64>; 4]; 2] = Default::default();
-    let mut during: [[Vec<f64>; 4]; 2] = Default::default();
+    let mut samples: [[Vec<f64>; N]; 2] = Default::default();
+    let mut during: [[Vec<f64>; N]; 2] = Default::default();
     let seed = 7u64;
     for r in 0..rounds {
         for (k, y) in [&young, &old].into_iter().enumerate() {
