@@ -42,7 +42,7 @@ fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
         source,
     })?;
     super::sqltrace::install(&mut conn);
-    super::cache_statements(&conn);
+    super::pace::cache_statements(&conn);
     let wrap = |e: rusqlite::Error| {
         if is_not_a_db(&e) {
             StoreError::NotADatabase {
@@ -87,11 +87,11 @@ fn connect(path: &Path, create: bool) -> Result<Connection, StoreError> {
 /// read-only connection of its own: `Err(Corrupt)` names the file and what is wrong.
 ///
 /// It yields to the operators (and says how long it paused for them): while an API read or a batch of scans is in flight
-/// ([`Foreground`]), the check pauses between pages (SQLite's progress handler, which its
+/// ([`super::pace::Foreground`]), the check pauses between pages (SQLite's progress handler, which its
 /// B-tree check calls as it goes), so on a year's file — about 12 s of reading on a
 /// 2-core floor PC — a keeper's scan or an inspector's call does not wait behind it.
 pub fn integrity_check(path: &Path) -> Result<std::time::Duration, StoreError> {
-    integrity_check_beside(path, &FOREGROUND)
+    integrity_check_beside(path, &super::pace::FOREGROUND)
 }
 
 /// [`integrity_check`], yielding while `foreground` is above zero.
@@ -107,7 +107,7 @@ fn integrity_check_beside(
     let paused = std::sync::Arc::new(std::sync::Mutex::new(std::time::Duration::ZERO));
     let total = paused.clone();
     conn.progress_handler(
-        YIELD_EVERY,
+        super::pace::YIELD_EVERY,
         Some(move || {
             let mut yielded = total
                 .lock()
@@ -115,7 +115,7 @@ fn integrity_check_beside(
             // At most two thirds of the time paused: under load without a break the check
             // still ends, in three times its time at most.
             if *yielded < started.elapsed() * 2 / 3 {
-                *yielded += yield_to(foreground);
+                *yielded += super::pace::yield_to(foreground);
             }
             false
         }),
@@ -125,44 +125,6 @@ fn integrity_check_beside(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     Ok(paused)
-}
-
-/// Steps of the integrity check between looks at the foreground (a step is a page or a
-/// cell checked: some microseconds).
-const YIELD_EVERY: i32 = 64;
-/// The longest the check pauses at one look.
-const YIELD_MAX: std::time::Duration = std::time::Duration::from_millis(20);
-
-static FOREGROUND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Work an operator is waiting for, in flight while this is held: an API read, a batch
-/// of scans. The background integrity check yields to it.
-pub struct Foreground(());
-
-impl Foreground {
-    pub fn enter() -> Foreground {
-        FOREGROUND.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Foreground(())
-    }
-}
-
-impl Drop for Foreground {
-    fn drop(&mut self) {
-        FOREGROUND.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
-/// Wait (at most [`YIELD_MAX`]) while `foreground` work is in flight; how long it waited.
-fn yield_to(foreground: &std::sync::atomic::AtomicUsize) -> std::time::Duration {
-    let busy = || foreground.load(std::sync::atomic::Ordering::SeqCst) > 0;
-    if !busy() {
-        return std::time::Duration::ZERO;
-    }
-    let start = std::time::Instant::now();
-    while busy() && start.elapsed() < YIELD_MAX {
-        std::thread::sleep(std::time::Duration::from_micros(200));
-    }
-    start.elapsed()
 }
 
 /// `PRAGMA quick_check`: a damaged file is refused, naming it.

@@ -24,6 +24,7 @@ mod journal;
 pub mod kiosk;
 pub mod lost;
 pub mod offline;
+mod pace;
 pub mod read;
 mod reader;
 mod schema;
@@ -34,8 +35,7 @@ mod verify;
 pub mod working;
 
 pub use db::{
-    Appended, Batch, Foreground, Store, integrity_check, open_checked, open_checked_already,
-    open_connection,
+    Appended, Batch, Store, integrity_check, open_checked, open_checked_already, open_connection,
 };
 pub use error::StoreError;
 pub use journal::{
@@ -43,17 +43,8 @@ pub use journal::{
     first_seq_since, journal_after, photo_referenced_after, prune, pruned_through, set_feed_after,
     sync_counters,
 };
+pub use pace::Foreground;
 pub use reader::{Read, Reader, SharedReader, Write};
 pub use seqmap::{SeqMap, seq_map, wire_after};
 pub use verify::{Verification, rebuild, rebuild_at, replay, verify};
 pub use working::load_station;
-
-/// Statements kept prepared per connection. The engine's writer alone runs about thirty
-/// distinct statements on the scan path and the API's reader as many; rusqlite's default
-/// of 16 made them evict each other, so a scan parsed SQL it had parsed a moment before.
-const STATEMENT_CACHE: usize = 96;
-
-/// Every station connection keeps its statements prepared (`prepare_cached`).
-fn cache_statements(conn: &rusqlite::Connection) {
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-}

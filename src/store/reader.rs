@@ -63,7 +63,7 @@ pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         source,
     })?;
     super::sqltrace::install(&mut conn);
-    super::cache_statements(&conn);
+    super::pace::cache_statements(&conn);
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(conn)
 }
@@ -107,7 +107,7 @@ impl SharedReader {
         &self,
         f: impl FnOnce(&Reader) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let _operator = super::Foreground::enter();
+        let _operator = super::pace::Foreground::enter();
         let mut guard = self
             .slot
             .lock()
