@@ -187,7 +187,7 @@ pub fn start(
         two_person_check: cfg.inspection.two_person_check,
     };
     let operators = crate::config::LiveOperators::new(cfg.operators.clone());
-    let wal = super::writer::WalFile::new(&cfg.storage.database);
+    let disk = super::writer::DiskUse::new(&cfg.storage.database, page_size);
     let engine = Engine {
         store,
         core: Core {
@@ -214,8 +214,7 @@ pub fn start(
         repair_tried: None,
         wedge: std::env::var_os("RETURNSD_TEST_WEDGE_WRITER").map(std::path::PathBuf::from),
         wal_limit,
-        page_size,
-        wal,
+        disk,
     };
     engine.core.count_held();
     let max = cfg.engine.group_commit_max;

@@ -44,47 +44,72 @@ pub(super) struct Engine {
     /// writes the checkpointer thread's passive checkpoints never catch up, so the WAL
     /// would never restart.
     pub(super) wal_limit: u64,
-    /// The database's page size (fixed once the file exists).
-    pub(super) page_size: i64,
-    /// The WAL file, for its size.
-    pub(super) wal: WalFile,
+    /// What the station's files take on disk, measured per batch against the cap.
+    pub(super) disk: DiskUse,
 }
 
-/// The WAL file held open, so its size is one `fstat` per batch instead of a `stat` that
-/// walks the path (two per batch, 3 % of a scan's CPU). Reopened when SQLite has removed
-/// it. SQLite takes no locks on the WAL file itself (they are on the database and `-shm`),
+/// What the station's files take on disk: the database's pages in use, read at most once
+/// a second (SQLite parses a `PRAGMA` again at every run: 3 % of a scan's CPU when read
+/// per batch), and the WAL, whose size is one `fstat` of a held descriptor per batch (a
+/// `stat` walked the path, twice per batch). Every page a batch adds is a WAL frame first,
+/// so the figure never lags what was written. The WAL is reopened when SQLite has removed
+/// it; SQLite takes no locks on the WAL file itself (they are on the database and `-shm`),
 /// so this descriptor's close cannot drop a lock of SQLite's.
-pub(super) struct WalFile {
-    path: std::path::PathBuf,
-    file: Option<std::fs::File>,
+pub(super) struct DiskUse {
+    wal_path: std::path::PathBuf,
+    wal: Option<std::fs::File>,
+    /// The database's page size (fixed once the file exists).
+    page_size: u64,
     /// The database's bytes in pages in use, and when they were read.
     pages_read: Option<(u64, Instant)>,
 }
 
-impl WalFile {
-    pub(super) fn new(db: &std::path::Path) -> Self {
+/// How long the database's page count is taken as read.
+const PAGES_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl DiskUse {
+    pub(super) fn new(db: &std::path::Path, page_size: i64) -> Self {
         let mut path = db.as_os_str().to_owned();
         path.push("-wal");
-        WalFile {
-            path: path.into(),
-            file: None,
+        DiskUse {
+            wal_path: path.into(),
+            wal: None,
+            page_size: page_size.max(0) as u64,
             pages_read: None,
         }
     }
 
     /// The WAL file's length (0 when there is none).
-    fn len(&mut self) -> u64 {
+    fn wal_len(&mut self) -> u64 {
         use std::os::unix::fs::MetadataExt;
-        if let Some(m) = self.file.as_ref().and_then(|f| f.metadata().ok())
+        if let Some(m) = self.wal.as_ref().and_then(|f| f.metadata().ok())
             && m.nlink() > 0
         {
             return m.len();
         }
-        self.file = std::fs::File::open(&self.path).ok();
-        self.file
+        self.wal = std::fs::File::open(&self.wal_path).ok();
+        self.wal
             .as_ref()
             .and_then(|f| f.metadata().ok())
             .map_or(0, |m| m.len())
+    }
+
+    /// Database pages in use (through `conn`), the WAL and `photo_bytes`.
+    fn measure(&mut self, conn: &rusqlite::Connection, photo_bytes: u64) -> u64 {
+        if self
+            .pages_read
+            .is_none_or(|(_, at)| at.elapsed() >= PAGES_FRESH)
+        {
+            let pragma = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap_or(0) };
+            let pages = pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count");
+            self.pages_read = Some((pages.max(0) as u64 * self.page_size, Instant::now()));
+        }
+        self.pages_read.map_or(0, |(bytes, _)| bytes) + self.wal_len() + photo_bytes
+    }
+
+    /// The file shrank: the next measurement reads its pages again.
+    fn forget_pages(&mut self) {
+        self.pages_read = None;
     }
 }
 
@@ -151,27 +176,6 @@ fn free_bytes(dir: &std::path::Path) -> Option<u64> {
         let mut st: libc::statvfs = std::mem::zeroed();
         (libc::statvfs(c.as_ptr(), &mut st) == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
     }
-}
-
-/// How long the database's page count is taken as read: between readings, what the
-/// station writes grows the WAL, which is measured every batch.
-const PAGES_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Database pages in use, the WAL file and the photo store. The pages are read at most
-/// once a second (SQLite parses a `PRAGMA` again at every run: 3 % of a scan's CPU when
-/// read per batch); every page a batch adds is a WAL frame first, and the WAL's size is
-/// one `fstat` per batch, so the figure never lags what was written.
-fn disk_used(conn: &rusqlite::Connection, wal: &mut WalFile, page_size: i64, stats: &Stats) -> u64 {
-    let stale = wal
-        .pages_read
-        .is_none_or(|(_, at)| at.elapsed() >= PAGES_FRESH);
-    if stale {
-        let pragma = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap_or(0) };
-        let pages = pragma("PRAGMA page_count") - pragma("PRAGMA freelist_count");
-        wal.pages_read = Some((pages.max(0) as u64 * page_size as u64, Instant::now()));
-    }
-    let pages = wal.pages_read.map_or(0, |(bytes, _)| bytes);
-    pages + wal.len() + stats.photo_bytes.load(Ordering::Relaxed)
 }
 
 /// Note `used` against the cap; true when new work must be refused.
@@ -244,10 +248,6 @@ impl Engine {
         tracing::info!("engine stopped: every acknowledged input is committed");
     }
 
-    fn wal_len(&mut self) -> u64 {
-        self.wal.len()
-    }
-
     pub(super) fn process(&mut self, inputs: &mut std::collections::VecDeque<Input>) {
         if let Some(wedge) = &self.wedge {
             while wedge.exists() {
@@ -279,12 +279,12 @@ impl Engine {
         let _scans = crate::store::Foreground::enter();
         let mut out = Out::default();
         let core = &mut self.core;
-        let (stats, wal, page_size) = (&self.stats, &mut self.wal, self.page_size);
+        let (stats, disk) = (&self.stats, &mut self.disk);
         let result: Result<(), StoreError> = (|| {
             let mut batch = self.store.begin()?;
             // Measured inside the transaction, whose read lock is already held: the two
             // PRAGMAs read the header page without opening a read of their own.
-            let used = disk_used(batch.conn(), wal, page_size, stats);
+            let used = disk.measure(batch.conn(), stats.photo_bytes.load(Ordering::Relaxed));
             let cap_full = cap_reached(stats, used, core.cfg.storage.cap_bytes);
             while let Some(input) = inputs.pop_front() {
                 core.handle(&mut batch, input, now, cap_full, &mut out)?;
@@ -323,8 +323,7 @@ impl Engine {
                 .store
                 .conn()
                 .execute_batch("PRAGMA incremental_vacuum;");
-            // The file shrank: the next batch reads its pages again.
-            self.wal.pages_read = None;
+            self.disk.forget_pages();
         }
         // Before the print worker hears of them: the jobs scans asked for, with when.
         for (job, received) in out.jobs {
@@ -345,7 +344,7 @@ impl Engine {
         self.core.settle(&out.touched, &out.notes_touched);
         // Everyone is answered; now, if the WAL outgrew its limit, fold it back so the next
         // write restarts it (and trims the file to the limit).
-        if self.wal_len() > self.wal_limit
+        if self.disk.wal_len() > self.wal_limit
             && self.stats.verified.load(Ordering::Relaxed)
             && let Err(e) =
                 self.store

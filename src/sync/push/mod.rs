@@ -16,7 +16,9 @@
 //! the read is already done, so between an answer and the next request the station only
 //! records the ack and gzips. The machine does not know: any other request (a gap, a
 //! smaller batch after `413`, a failure) drops the read-ahead and reads as before, and a
-//! read-ahead that found nothing is not used (new events may have come since). Journal
+//! read-ahead that found nothing is not used (new events may have come since). While the
+//! central acknowledges only part of each batch, nothing is read ahead (it would be read
+//! for nothing). Journal
 //! rows never change once written and the reader sees committed rows only, so a window
 //! read early is the window read late. Still one POST in flight.
 //!
@@ -115,7 +117,9 @@ pub async fn run(
             Action::Send { events } => match journal.prepared.take() {
                 Some(enc) => {
                     journal.read_ahead(uplink.header(), events);
-                    uplink.send(enc, events).await
+                    let input = uplink.send(enc, events).await;
+                    journal.answered(&input);
+                    input
                 }
                 None => Input::Failed(PushError::Journal("no batch was read".into())),
             },
@@ -152,6 +156,11 @@ struct Journal {
     read_max: usize,
     /// The window after the batch in flight, being read: `(after, max)` and the task.
     ahead: Option<(i64, usize, ReadTask)>,
+    /// The last seq of the batch sent last.
+    sent_last: Option<i64>,
+    /// Whether the central acknowledged the last batch whole. While it acknowledges part
+    /// of each batch the window after one is never asked for, so none is read ahead.
+    whole_acks: bool,
     /// Local seqs to the epoch's wire seqs (after a restore; else the identity).
     seqs: Arc<store::SeqMap>,
     telemetry: Arc<Telemetry>,
@@ -171,6 +180,8 @@ impl Journal {
             read_seqs: Vec::new(),
             read_max: 0,
             ahead: None,
+            sent_last: None,
+            whole_acks: true,
             seqs,
             telemetry,
         })
@@ -180,14 +191,23 @@ impl Journal {
     /// threads: the window after a batch of `sent` events of the last read, which the
     /// machine asks for next when the central acknowledges the whole batch.
     fn read_ahead(&mut self, header: Vec<u8>, sent: usize) {
-        let Some(&last) = self.read_seqs.get(sent.wrapping_sub(1)) else {
+        self.sent_last = self.read_seqs.get(sent.wrapping_sub(1)).copied();
+        let Some(last) = self.sent_last else {
             return;
         };
-        if self.reader.is_none() {
+        if self.reader.is_none() || !self.whole_acks {
             return;
         }
         let task = self.spawn_read(Some(last), self.read_max, header);
         self.ahead = Some((last, self.read_max, task));
+    }
+
+    /// Note whether the central's answer to the batch sent last acknowledged all of it
+    /// (any other answer leaves the note as it was).
+    fn answered(&mut self, input: &Input) {
+        if let Input::Answer(Outcome::Acked { through, .. }) = input {
+            self.whole_acks = self.sent_last.is_some_and(|last| *through >= last);
+        }
     }
 
     /// Lend the reader to the blocking pool for one read.
