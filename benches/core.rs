@@ -3,8 +3,9 @@
 //! Everything runs in one process, on one disk: a temp dir under `<cwd>/target/` (not /tmp,
 //! which may be tmpfs and would make every fsync free); its filesystem is printed.
 //!
-//! 0. Disk probe: 4 KiB overwrite + `fdatasync`, and + `fsync` (what this bundled SQLite
-//!    calls), on a plain file: context for the figures below.
+//! 0. Disk probe: 4 KiB overwrite + `fdatasync` (what the bundled SQLite calls, built
+//!    with HAVE_FDATASYNC by `.cargo/config.toml`), and + `fsync`, on a plain file: context
+//!    for the figures below.
 //! 1. Raw SQLite baseline: one single-row INSERT + COMMIT per transaction, WAL,
 //!    `synchronous=FULL`, journal-shaped table, 2,000 commits back to back.
 //! 2. Scan → durable journal latency at 50 scans/s through the real engine

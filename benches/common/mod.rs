@@ -81,9 +81,9 @@ pub fn mount_of(path: &Path) -> Option<(String, String, String, String)> {
 }
 
 /// `n` times a 4 KiB overwrite + sync on a plain file in `dir`, after 20 unrecorded: what
-/// one durable commit costs at least on this disk. `full` picks fsync (what the bundled
-/// SQLite calls: it has no HAVE_FDATASYNC, so every commit is an `fsync`, which also
-/// flushes the mtime change through the ext4 journal) over fdatasync.
+/// one durable commit costs at least on this disk. `full` picks fsync (which also writes
+/// the file's mtime change) over fdatasync (what the bundled SQLite calls: the repository's
+/// `.cargo/config.toml` builds it with HAVE_FDATASYNC).
 pub fn fsync_probe(dir: &Path, full: bool, n: usize) -> Vec<Duration> {
     use std::os::unix::fs::FileExt;
     const WARMUP: usize = 20;
