@@ -451,3 +451,112 @@ fn a_scan_writes_its_item_not_the_whole_return() {
     assert_eq!(items[399]["item_no"], json!(ITEMS));
     crate::support::assert_journal_verifies(&st);
 }
+
+/// The pages of the last transaction in a WAL file (its frames' page numbers), read from
+/// the frame headers: a frame whose header carries the WAL's current salt belongs to this
+/// generation of the log, and a non-zero "database size" field marks a commit's last frame.
+fn last_commit_pages(wal: &[u8]) -> Vec<u32> {
+    let be = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap());
+    let page_size = be(&wal[8..12]) as usize;
+    let salt = &wal[16..24];
+    let mut frames = Vec::new();
+    let mut at = 32;
+    while at + 24 + page_size <= wal.len() && &wal[at + 8..at + 16] == salt {
+        frames.push((be(&wal[at..at + 4]), be(&wal[at + 4..at + 8]) != 0));
+        at += 24 + page_size;
+    }
+    let ends: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].1).collect();
+    match ends[..] {
+        [] => Vec::new(),
+        [.., last] => {
+            let first = ends.len().checked_sub(2).map_or(0, |i| ends[i] + 1);
+            frames[first..=last].iter().map(|f| f.0).collect()
+        }
+    }
+}
+
+/// A product scan's commit writes the pages of what it changed and no others: the journal
+/// (its rows, the id index, the return index), the item and the return's header. Not the
+/// indexes of what it leaves as it was — the stage (`returns_stage`), the received time,
+/// the waybill, the bench — and one page of the return index, not a second for the scan's
+/// own event, which has no return (the index holds events of a return only). Each commit's
+/// pages are read from the WAL's frame headers after its reply and named afterwards from
+/// SQLite's `dbstat` table.
+#[test]
+fn a_product_scan_writes_only_the_pages_it_changed() {
+    const ITEMS: u32 = 120;
+    let st = Station::new("");
+    let d = st.start();
+    let mut ctl = crate::kit::control::Ctl::new(st.socket());
+    for code in [
+        "OP-017",
+        "SF1000000000778",
+        "CMD-KIND-CUSTOMER",
+        "CMD-UNPACK",
+    ] {
+        let v = ctl.scan("bench-1", code).unwrap();
+        assert_eq!(v["ok"], true, "{code}: {v}");
+    }
+    let mut wal = st.db().into_os_string();
+    wal.push("-wal");
+    let mut commits = Vec::new();
+    for n in 1..=ITEMS {
+        let v = ctl.scan("bench-1", &crate::kit::codes::ean13(n)).unwrap();
+        assert_eq!(v["stored"], true, "item {n}: {v}");
+        commits.push(last_commit_pages(&std::fs::read(&wal).unwrap()));
+    }
+    // Page → (b-tree, "leaf" or "internal").
+    let names: std::collections::HashMap<u32, (String, String)> = {
+        let c = rusqlite::Connection::open(st.db()).unwrap();
+        let mut q = c
+            .prepare("SELECT pageno, name, pagetype FROM dbstat")
+            .unwrap();
+        q.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    d.stop();
+    let mut pages = 0;
+    for (n, commit) in commits.iter().enumerate() {
+        assert!(
+            !commit.is_empty(),
+            "item {}: its commit is in the WAL",
+            n + 1
+        );
+        pages += commit.len();
+        let pages_of = |tree: &str, kind: &str| {
+            commit
+                .iter()
+                .filter(|p| names.get(p).is_some_and(|(t, k)| t == tree && k == kind))
+                .count()
+        };
+        let named: Vec<&str> = commit
+            .iter()
+            .map(|p| names.get(p).map_or("(header or pointer map)", |(t, _)| t))
+            .collect();
+        for untouched in [
+            "returns_stage",
+            "returns_received",
+            "sqlite_autoindex_returns_2",
+            "benches",
+        ] {
+            assert!(
+                !named.contains(&untouched),
+                "item {}'s commit wrote a page of {untouched}: {named:?}",
+                n + 1
+            );
+        }
+        // Two leaves of the return index only when one split (its parent is written too).
+        assert!(
+            pages_of("journal_return", "leaf") <= 1 || pages_of("journal_return", "internal") > 0,
+            "item {}'s commit wrote two leaves of journal_return: {named:?}",
+            n + 1
+        );
+    }
+    // Five leaf pages (journal, its id index, its return index, the item, the header),
+    // now and then an interior page, the file header and the pointer map when a page is
+    // added.
+    let mean = pages as f64 / commits.len() as f64;
+    assert!(mean <= 6.5, "{mean:.2} pages per product scan: {commits:?}");
+}
