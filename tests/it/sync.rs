@@ -1193,6 +1193,53 @@ fn a_backlog_drains_with_each_next_batch_read_while_one_is_in_flight() {
     assert_no_violations(&central);
 }
 
+/// The next batch goes out while the engine records the ack of the one before it (issue
+/// "A year on the floor": pipelining). The writer is made to stand still (the test-only
+/// wedge) once a backlog of three batches is in the journal: the central still receives
+/// the second batch — which waits on nothing the engine does — while the first batch's
+/// ack cannot be committed. Once the writer moves again every batch is acknowledged and
+/// the station's durable cursor reaches the last seq; the central holds each event once.
+#[test]
+fn the_next_batch_goes_out_while_the_ack_before_it_is_recorded() {
+    const EVENTS: i64 = 150;
+    const BATCH: i64 = 50;
+    let central = Central::start(CentralOptions::default());
+    let proxy = FaultProxy::start(central.addr());
+    proxy.set(FaultMode::Refuse);
+    let st = Station::new(&sync_cfg(
+        &proxy.url(),
+        &format!("batch_max_events = {BATCH}"),
+    ));
+    let wedge = st.dir.path().join("wedge");
+    let d = st.start_with_env("RETURNSD_TEST_WEDGE_WRITER", wedge.to_str().unwrap());
+    let epoch = epoch_of(&st);
+    junk_scans(&st, "PIPELINE", EVENTS as usize);
+    std::fs::write(&wedge, b"").unwrap();
+    proxy.set(FaultMode::Pass);
+    central.wait_until(
+        Duration::from_secs(30),
+        "the second batch while the writer stands still",
+        |c| c.acked_through(&epoch) >= 2 * BATCH,
+    );
+    assert_eq!(
+        status(&st)["acked_through"],
+        json!(0),
+        "no ack could be recorded while the writer stood still"
+    );
+    std::fs::remove_file(&wedge).unwrap();
+    central.wait_until(Duration::from_secs(30), "the backlog", |c| {
+        c.acked_through(&epoch) == EVENTS
+    });
+    poll_within(Duration::from_secs(30), "the last ack recorded", || {
+        (status(&st)["acked_through"] == json!(EVENTS)).then_some(())
+    });
+    let journal = st.journal();
+    d.stop();
+    assert_eq!(journal.len() as i64, EVENTS);
+    assert_central_has(&central, &epoch, &journal);
+    assert_no_violations(&central);
+}
+
 /// *(1.1)* The central deletes a feed operator, or changes their PIN: every API session
 /// they hold ends at once, and so does a bench login by badge scan (the bench's parcel
 /// released, the operator logged out by the station); a change of name alone ends nothing.

@@ -212,7 +212,8 @@ struct Batch {
 /// What the `RecordAck` in progress is for.
 #[derive(Debug, Clone, Copy)]
 enum Recording {
-    /// A `200`: the round succeeds once it is recorded, and is resent if it is not.
+    /// A `200`: the round succeeds once the recording is under way (the loop records it
+    /// beside the next send), and is resent if the recording fails.
     Ack {
         through: i64,
         start: i64,
@@ -501,8 +502,15 @@ impl PushMachine {
                     tracing::error!(error = %e, "cannot record the ack; will resend");
                     self.back_off(e, now)
                 }
-                Some(Recording::Gap) | None => {
+                Some(Recording::Gap) => {
                     tracing::warn!(error = %e, "gap ack not recorded");
+                    self.read()
+                }
+                // The loop records acks while the next batch goes out: this is an earlier
+                // round's, reported late. The central holds those events; the next
+                // recording covers them.
+                None => {
+                    tracing::warn!(error = %e, "an ack was not recorded; the next one covers it");
                     self.read()
                 }
             },

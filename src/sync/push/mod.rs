@@ -14,29 +14,26 @@
 //! and encodes the window after it on the blocking pool (`Journal::read_ahead`); when the
 //! machine then asks for exactly that window — the central acknowledged the whole batch —
 //! the read is already done, so between an answer and the next request the station only
-//! records the ack and gzips. The machine does not know: any other request (a gap, a
-//! smaller batch after `413`, a failure) drops the read-ahead and reads as before, and a
-//! read-ahead that found nothing is not used (new events may have come since). While the
-//! central acknowledges only part of each batch, nothing is read ahead (it would be read
-//! for nothing). Journal
-//! rows never change once written and the reader sees committed rows only, so a window
-//! read early is the window read late. Still one POST in flight.
+//! gzips (the ack is recorded beside the send, below). The machine does not know: any
+//! other request (a gap, a smaller batch after `413`, a failure) drops the read-ahead and
+//! reads as before, and a read-ahead that found nothing is not used (new events may have
+//! come since). While the central acknowledges only part of each batch, nothing is read
+//! ahead (it would be read for nothing). Journal rows never change once written and the
+//! reader sees committed rows only, so a window read early is the window read late. Still
+//! one POST in flight.
 //!
-//! How the changes this shape is made for go in:
-//! - **Recording the ack without holding up the next send**: the machine already tells
-//!   the central's ack (`Answer(Acked)`) from its recording (`RecordAck` →
-//!   `AckRecorded`); it would return `Send` of the read-ahead beside `RecordAck`, the
-//!   loop keep one future per kind in a `select!`, and a failed recording retry the
-//!   recording, not the batch (the central holds the events).
-//! - **Contract 1.1 slow retry** ("a fixed interval, configurable, default 60 s"): the
-//!   interval is already one value, `RetrySettings::slow_retry`, without growth or jitter,
-//!   chosen in one place per worker (`PushMachine::slow`, `FeedMachine::fail`). 1.1 moves
-//!   its default to 60 s in the config; if "fixed" must also mean that a recovering network
-//!   does not cut it short, `slow` asks for a `Wait` whose `Wake` only the daemon stopping
-//!   ends (one new variant, one line).
-//! - **Contract 1.1 413 growth-back**: `BatchLimit` alone decides; `refused` would keep the
-//!   last size that succeeded as the ceiling and `succeeded` count consecutive successes,
-//!   doubling only after 100. The machine's tests for 413 pin where it is called.
+//! **The ack recorded beside the next send**: the machine still asks for `RecordAck` after
+//! a `200`, but the loop's `Recorder` hands the ack to the engine and answers
+//! `AckRecorded` at once, so the next batch (read ahead) goes out while the engine commits
+//! the cursor. One recording is in flight at a time; a failed one is reported at the next
+//! `RecordAck` or wait, as that round's recording failing (the machine backs off and
+//! resends; the central holds the events and acknowledges them again). A stopping push
+//! waits for the recording in flight. The durable cursor may lag the central's by one
+//! round, which only ever means events resent, never events skipped.
+//!
+//! Contract 1.1's slow retry (a fixed interval, `RetrySettings::slow_retry`, 60 s by
+//! default) and the 413 growth-back (`BatchLimit`: the last size that succeeded is the
+//! ceiling, doubled again after `GROW_AFTER` consecutive successes) are the machine's.
 
 mod machine;
 mod wire;
@@ -97,6 +94,7 @@ pub async fn run(
         return;
     }
     let mut machine = PushMachine::new(settings.push, Box::new(super::os_jitter));
+    let mut recorder = Recorder::new(engine.clone());
     let mut action = machine.start();
     loop {
         update(&status, |s| machine.publish(s));
@@ -106,11 +104,11 @@ pub async fn run(
         let input = match action {
             Action::Read { after, max } => {
                 if signals.stopping() {
-                    return;
+                    break;
                 }
                 match journal.read(uplink.header(), after, max).await {
                     Some(input) => input,
-                    None => return,
+                    None => break,
                 }
             }
             Action::UploadPhotos(photos) => uplink.upload(&photos).await,
@@ -123,22 +121,72 @@ pub async fn run(
                 }
                 None => Input::Failed(PushError::Journal("no batch was read".into())),
             },
-            Action::RecordAck { through } => match engine.ack(through).await {
-                Ok(_) => Input::AckRecorded,
-                Err(e) => Input::Failed(PushError::Ack(e.to_string())),
-            },
+            Action::RecordAck { through } => recorder.record(through).await,
             Action::Wait(w) => {
-                if !signals.wait(w).await {
-                    return;
+                // Nothing goes out while the push waits: let the ack in flight land.
+                let input = match recorder.settle().await {
+                    Ok(()) => None,
+                    Err(e) => Some(Input::Failed(e)),
+                };
+                match input {
+                    Some(failed) => failed,
+                    None if !signals.wait(w).await => break,
+                    None => Input::Woken,
                 }
-                Input::Woken
             }
             Action::Stop => {
+                let _ = recorder.settle().await;
                 signals.stopped().await;
                 return;
             }
         };
         action = machine.handle(input, super::now());
+    }
+    // A stopping station records the last acknowledgement it was given.
+    let _ = recorder.settle().await;
+}
+
+/// Records the central's acknowledgements through the engine (`acked_through`, an fsync'd
+/// commit) while the next batch goes out: the machine is told an ack is recorded once the
+/// engine has it in hand, and a recording that then fails is reported at the next
+/// `RecordAck` (or wait), which the machine treats as that round's recording failing —
+/// it backs off and resends from where it stood, and the central, holding those events,
+/// acknowledges them again. One recording in flight at a time, so they land in order; a
+/// recorded cursor that lags the central's by a round is only ever resent from.
+struct Recorder {
+    engine: EngineHandle,
+    in_flight: Option<tokio::task::JoinHandle<Result<i64, crate::engine::EngineError>>>,
+}
+
+impl Recorder {
+    fn new(engine: EngineHandle) -> Recorder {
+        Recorder {
+            engine,
+            in_flight: None,
+        }
+    }
+
+    /// Start recording `through` once the recording before it has landed; `AckRecorded`
+    /// unless that one failed.
+    async fn record(&mut self, through: i64) -> Input {
+        if let Err(e) = self.settle().await {
+            return Input::Failed(e);
+        }
+        let engine = self.engine.clone();
+        self.in_flight = Some(tokio::spawn(async move { engine.ack(through).await }));
+        Input::AckRecorded
+    }
+
+    /// Wait for the recording in flight, if any.
+    async fn settle(&mut self) -> Result<(), PushError> {
+        let Some(task) = self.in_flight.take() else {
+            return Ok(());
+        };
+        match task.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(PushError::Ack(e.to_string())),
+            Err(e) => Err(PushError::Ack(format!("the recording task failed: {e}"))),
+        }
     }
 }
 
