@@ -207,6 +207,16 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             known,
         });
     }
+    if version == known {
+        return Ok(());
+    }
+    // An upgrade rewrites tables or indexes once (seconds on a year's database): say so,
+    // or a start looks hung. A new file (version 0) is only being created.
+    let started = std::time::Instant::now();
+    let upgrade = version > 0;
+    if upgrade {
+        tracing::info!(path = %path.display(), from = version, to = known, "upgrading the database schema");
+    }
     super::sqltrace::untraced(|| {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction()?;
@@ -214,6 +224,16 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(())
-    })
+        Ok::<_, StoreError>(())
+    })?;
+    if upgrade {
+        let took_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(
+            from = version,
+            to = known,
+            took_ms,
+            "database schema upgraded"
+        );
+    }
+    Ok(())
 }

@@ -173,8 +173,15 @@ fn every_earlier_schema_version_migrates_and_keeps_its_rows() {
             json!(journal.len() + fix + 1),
             "v{n}: the journal continues (after the correction)"
         );
+        let log = d.log_text();
         d.stop();
         assert_eq!(user_version(&st.db()), CURRENT, "v{n}: migrated");
+        for said in [
+            format!("upgrading the database schema path={}", st.db().display()),
+            format!("database schema upgraded from={n} to={CURRENT}"),
+        ] {
+            assert!(log.contains(&said), "v{n}: the log says {said:?}:\n{log}");
+        }
         assert_journal_verifies(&st);
         let after = rows(&st.db(), n);
         for ((name, was), (_, now)) in before.iter().zip(&after) {
