@@ -542,6 +542,32 @@ mod tests {
         path
     }
 
+    /// A journal insert writes the row and its indexes and does nothing else per scan: in
+    /// particular it builds no temporary b-tree to test a partial index's WHERE (the
+    /// station events' `type IN (…)` built one at every insert; schema 8 writes it as ORs).
+    #[test]
+    fn a_journal_insert_builds_no_temporary_btree() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db"), "ST01").unwrap();
+        let ops: Vec<String> = store
+            .conn()
+            .prepare(
+                "EXPLAIN INSERT INTO journal(seq, id, type, occurred_at, actor, return_id, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .unwrap()
+            // EXPLAIN lists the program; nothing is inserted.
+            .query_map(
+                params![1, "id", "scan.recorded", "t", "017", "R-1", "{}"],
+                |r| r.get::<_, String>(1),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(ops.iter().any(|o| o == "IdxInsert"), "{ops:?}");
+        assert!(!ops.iter().any(|o| o == "OpenEphemeral"), "{ops:?}");
+    }
+
     /// The background integrity check pauses while an operator's work is in flight, and
     /// not otherwise; either way it passes a sound file.
     #[test]

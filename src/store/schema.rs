@@ -29,6 +29,18 @@ macro_rules! stock_from_ledger {
 }
 pub(super) use stock_from_ledger;
 
+/// The WHERE of the partial index `journal_station_events` (the events read at start: bin
+/// edits, RTV notes), which its queries repeat word for word to use it. Written as ORs, not
+/// `type IN (…)`: SQLite evaluates an IN list of constants through a temporary b-tree it
+/// builds for each statement run, so every journal insert built one to test the index's
+/// WHERE (3 % of a scan's CPU).
+macro_rules! station_events {
+    () => {
+        "(type = 'zone.bin_set' OR type = 'rtv.note_created' OR type = 'rtv.note_closed')"
+    };
+}
+pub(super) use station_events;
+
 /// Forward-only schema migrations; `PRAGMA user_version` is the index of the last applied.
 const MIGRATIONS: &[&str] = &[
     // 1: journal, projections, reference data.
@@ -188,8 +200,15 @@ const MIGRATIONS: &[&str] = &[
     // middle of the index, so nearly every scan's commit wrote that page as well as its
     // return's: a page more per scan. Every query by return says `return_id = …`, which
     // implies the WHERE, so they use it as before.
-    "DROP INDEX journal_return;
-     CREATE INDEX journal_return ON journal(return_id) WHERE return_id IS NOT NULL;",
+    // And the station events' index (5) with its WHERE as ORs (`station_events!`).
+    concat!(
+        "DROP INDEX journal_return;
+         CREATE INDEX journal_return ON journal(return_id) WHERE return_id IS NOT NULL;
+         DROP INDEX journal_station_events;
+         CREATE INDEX journal_station_events ON journal(type, seq) WHERE ",
+        station_events!(),
+        ";"
+    ),
 ];
 
 /// The schema version this binary writes (`PRAGMA user_version` after every migration).

@@ -479,8 +479,11 @@ pub fn load_and_backfill(conn: &Connection, st: &mut Station) -> Result<(), Stor
         .optional()?;
     if layout.as_deref() != Some(LAYOUT) {
         let mut q = conn.prepare(&format!(
-            "SELECT {} FROM journal WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
-             ORDER BY seq",
+            concat!(
+                "SELECT {} FROM journal WHERE ",
+                super::schema::station_events!(),
+                " ORDER BY seq"
+            ),
             super::JOURNAL_COLUMNS
         ))?;
         let rows = q.query_map([], super::JournalRow::from_row)?;

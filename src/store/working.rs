@@ -240,9 +240,11 @@ fn load_stock(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
 fn load_rtv_numbers(conn: &Connection, st: &mut Station) -> Result<(), StoreError> {
     let mut q = conn.prepare(
         // The first term is the partial index's (`journal_station_events`).
-        "SELECT json_extract(data, '$.note_no') FROM journal
-         WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
-           AND type = 'rtv.note_created'",
+        concat!(
+            "SELECT json_extract(data, '$.note_no') FROM journal WHERE ",
+            super::schema::station_events!(),
+            " AND type = 'rtv.note_created'"
+        ),
     )?;
     let rows = q.query_map([], |r| r.get::<_, String>(0))?;
     for row in rows {

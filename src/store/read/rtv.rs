@@ -20,10 +20,12 @@ pub fn note_created(db: &dyn Read, note_no: &str) -> Result<Option<NoteCreated>,
         .sql()
         .query_row(
             // The first term is the partial index's (`journal_station_events`).
-            "SELECT data, occurred_at FROM journal
-             WHERE type IN ('zone.bin_set', 'rtv.note_created', 'rtv.note_closed')
-               AND type = 'rtv.note_created' AND json_extract(data, '$.note_no') = ?1
-             ORDER BY seq DESC LIMIT 1",
+            concat!(
+                "SELECT data, occurred_at FROM journal WHERE ",
+                crate::store::schema::station_events!(),
+                " AND type = 'rtv.note_created' AND json_extract(data, '$.note_no') = ?1
+                 ORDER BY seq DESC LIMIT 1"
+            ),
             [note_no],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
