@@ -494,6 +494,11 @@ impl Central {
         k.fail_status = status;
     }
 
+    /// How many of the injected failures of `set_fail_next` are still to be answered.
+    pub fn fail_next_pending(&self) -> usize {
+        lock(&self.inner.knobs).fail_next
+    }
+
     /// From now on only `Bearer <station_token>` is accepted.
     pub fn set_token(&self, station_token: &str) {
         lock(&self.inner.knobs).token = station_token.to_string();
