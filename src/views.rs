@@ -149,7 +149,7 @@ pub fn job_json(j: &Job) -> Value {
         "printer": j.printer,
         "language": j.language,
         "dpi": j.dpi,
-        "bytes": j.bytes.as_ref().map(Vec::len),
+        "bytes": j.size,
         "sent_at": j.sent_at,
         "confirmed_at": j.confirmed_at,
         "last_error": j.last_error,

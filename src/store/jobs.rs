@@ -41,7 +41,12 @@ pub struct Job {
     /// `zpl` or `tspl`: the language of `bytes`.
     pub language: Option<String>,
     pub dpi: Option<i64>,
+    /// The rendered label, as every attempt sends it. Lists leave it out (see `size`).
     pub bytes: Option<Vec<u8>>,
+    /// The rendered label's length: what a list shows of it. Lists ([`list`],
+    /// [`for_subject`]) read this alone — a label is kilobytes, and `GET /alarms` lists up to
+    /// 500 jobs at every poll — and leave `bytes` empty.
+    pub size: Option<usize>,
     pub sent_at: Option<String>,
     pub confirmed_at: Option<String>,
     pub last_error: Option<String>,
@@ -84,7 +89,20 @@ pub enum JobUpdate {
 const COLUMNS: &str = "id, created_at, seq, subject, template, reason, item_no, state, attempts, \
      printer, language, dpi, bytes, sent_at, confirmed_at, last_error, next_attempt_at";
 
+/// `COLUMNS` with the rendered bytes' length in their place: what the lists read (SQLite
+/// takes a BLOB's length from its record header, without reading the BLOB).
+const LIST_COLUMNS: &str = "id, created_at, seq, subject, template, reason, item_no, state, \
+     attempts, printer, language, dpi, length(bytes), sent_at, confirmed_at, last_error, \
+     next_attempt_at";
+
+/// A job from `COLUMNS` (the bytes) or `LIST_COLUMNS` (their length only).
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+    use rusqlite::types::ValueRef;
+    let (bytes, size) = match r.get_ref(12)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => (Some(b.to_vec()), Some(b.len())),
+        ValueRef::Integer(n) => (None, usize::try_from(n).ok()),
+        _ => (None, None),
+    };
     Ok(Job {
         id: r.get(0)?,
         created_at: r.get(1)?,
@@ -98,7 +116,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         printer: r.get(9)?,
         language: r.get(10)?,
         dpi: r.get(11)?,
-        bytes: r.get(12)?,
+        bytes,
+        size,
         sent_at: r.get(13)?,
         confirmed_at: r.get(14)?,
         last_error: r.get(15)?,
@@ -262,10 +281,13 @@ pub fn latest_for(db: &dyn Read, subject: &str) -> Result<Option<Job>, StoreErro
 pub fn list(db: &dyn Read, all: bool, limit: i64) -> Result<Vec<Job>, StoreError> {
     let sql = if all {
         format!(
-            "SELECT * FROM (SELECT {COLUMNS} FROM print_jobs ORDER BY id DESC LIMIT ?1) ORDER BY id"
+            "SELECT * FROM (SELECT {LIST_COLUMNS} FROM print_jobs ORDER BY id DESC LIMIT ?1) \
+             ORDER BY id"
         )
     } else {
-        format!("SELECT {COLUMNS} FROM print_jobs WHERE state != 'confirmed' ORDER BY id LIMIT ?1")
+        format!(
+            "SELECT {LIST_COLUMNS} FROM print_jobs WHERE state != 'confirmed' ORDER BY id LIMIT ?1"
+        )
     };
     let mut st = db.sql().prepare_cached(&sql)?;
     let rows = st.query_map([limit], row)?;
@@ -274,7 +296,8 @@ pub fn list(db: &dyn Read, all: bool, limit: i64) -> Result<Vec<Job>, StoreError
 
 /// Every job of one return or RTV note, oldest first (at most `limit`).
 pub fn for_subject(db: &dyn Read, subject: &str, limit: i64) -> Result<Vec<Job>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM print_jobs WHERE subject = ?1 ORDER BY id LIMIT ?2");
+    let sql =
+        format!("SELECT {LIST_COLUMNS} FROM print_jobs WHERE subject = ?1 ORDER BY id LIMIT ?2");
     let mut st = db.sql().prepare_cached(&sql)?;
     let rows = st.query_map(params![subject, limit], row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -360,6 +383,41 @@ mod tests {
         assert!(list(&conn, false, 10).unwrap().is_empty());
         assert_eq!(list(&conn, true, 10).unwrap().len(), 1);
         assert_eq!(prune(&conn, later).unwrap(), 1);
+    }
+
+    /// Lists carry a rendered label's length, not its bytes; one job read whole has both.
+    #[test]
+    fn lists_read_a_labels_length_not_its_bytes() {
+        let (_d, conn) = db();
+        let t0 = Utc::now();
+        let id = enqueue(&conn, "R-3", "return_label", "first", None, None, t0).unwrap();
+        let bytes = vec![b'^'; 6000];
+        apply(
+            &conn,
+            &JobUpdate::Rendered {
+                id,
+                language: "zpl".into(),
+                dpi: 203,
+                bytes: bytes.clone(),
+            },
+        )
+        .unwrap();
+        for listed in [
+            list(&conn, false, 10).unwrap(),
+            list(&conn, true, 10).unwrap(),
+            for_subject(&conn, "R-3", 10).unwrap(),
+        ] {
+            assert_eq!(
+                (listed[0].bytes.as_ref(), listed[0].size),
+                (None, Some(6000))
+            );
+        }
+        let whole = get(&conn, id).unwrap().unwrap();
+        assert_eq!((whole.bytes, whole.size), (Some(bytes), Some(6000)));
+        let unrendered = enqueue(&conn, "R-4", "return_label", "first", None, None, t0).unwrap();
+        let l = list(&conn, false, 10).unwrap();
+        let j = l.iter().find(|j| j.id == unrendered).unwrap();
+        assert_eq!((j.bytes.as_ref(), j.size), (None, None));
     }
 
     #[test]
