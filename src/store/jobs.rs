@@ -86,14 +86,24 @@ pub enum JobUpdate {
     Failed { id: i64, error: String },
 }
 
-const COLUMNS: &str = "id, created_at, seq, subject, template, reason, item_no, state, attempts, \
-     printer, language, dpi, bytes, sent_at, confirmed_at, last_error, next_attempt_at";
+/// The columns of a job, in the order [`row`] reads them, with `$bytes` for the rendered
+/// label's.
+macro_rules! job_columns {
+    ($bytes:literal) => {
+        concat!(
+            "id, created_at, seq, subject, template, reason, item_no, state, attempts, ",
+            "printer, language, dpi, ",
+            $bytes,
+            ", sent_at, confirmed_at, last_error, next_attempt_at"
+        )
+    };
+}
+
+const COLUMNS: &str = job_columns!("bytes");
 
 /// `COLUMNS` with the rendered bytes' length in their place: what the lists read (SQLite
 /// takes a BLOB's length from its record header, without reading the BLOB).
-const LIST_COLUMNS: &str = "id, created_at, seq, subject, template, reason, item_no, state, \
-     attempts, printer, language, dpi, length(bytes), sent_at, confirmed_at, last_error, \
-     next_attempt_at";
+const LIST_COLUMNS: &str = job_columns!("length(bytes)");
 
 /// A job from `COLUMNS` (the bytes) or `LIST_COLUMNS` (their length only).
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {

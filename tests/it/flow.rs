@@ -390,6 +390,17 @@ fn every_kind_from_receipt_to_disposition() {
     assert_eq!(cust_row["customer"], "张**", "names are masked in lists");
 }
 
+/// A keeper logged in at bench-1 with the customer return of `waybill` unpacked, ready for
+/// its product scans; the control connection it was scanned on.
+fn unpacked_at_bench_1(st: &Station, waybill: &str) -> crate::kit::control::Ctl {
+    let mut ctl = crate::kit::control::Ctl::new(st.socket());
+    for code in ["OP-017", waybill, "CMD-KIND-CUSTOMER", "CMD-UNPACK"] {
+        let v = ctl.scan("bench-1", code).unwrap();
+        assert_eq!(v["ok"], true, "{code}: {v}");
+    }
+    ctl
+}
+
 /// A wholesale return of 400 units: each scan writes what it changed — the item it added
 /// and the return's header — never the whole return again, so the 400th scan hands SQLite
 /// about as many bytes as the first (the store's SQL trace counts the values bound to
@@ -400,16 +411,7 @@ fn a_scan_writes_its_item_not_the_whole_return() {
     let st = Station::new("");
     let trace = st.config.with_file_name("sql-trace.log");
     let d = st.start_with_env("RETURNSD_TEST_SQL_TRACE", trace.to_str().unwrap());
-    let mut ctl = crate::kit::control::Ctl::new(st.socket());
-    for code in [
-        "OP-017",
-        "SF1000000000777",
-        "CMD-KIND-CUSTOMER",
-        "CMD-UNPACK",
-    ] {
-        let v = ctl.scan("bench-1", code).unwrap();
-        assert_eq!(v["ok"], true, "{code}: {v}");
-    }
+    let mut ctl = unpacked_at_bench_1(&st, "SF1000000000777");
     // Bytes bound to the writes of each product scan, read from the trace between scans.
     let written_since = |from: usize| -> (usize, usize) {
         let text = std::fs::read(&trace).unwrap();
@@ -487,16 +489,7 @@ fn a_product_scan_writes_only_the_pages_it_changed() {
     const ITEMS: u32 = 120;
     let st = Station::new("");
     let d = st.start();
-    let mut ctl = crate::kit::control::Ctl::new(st.socket());
-    for code in [
-        "OP-017",
-        "SF1000000000778",
-        "CMD-KIND-CUSTOMER",
-        "CMD-UNPACK",
-    ] {
-        let v = ctl.scan("bench-1", code).unwrap();
-        assert_eq!(v["ok"], true, "{code}: {v}");
-    }
+    let mut ctl = unpacked_at_bench_1(&st, "SF1000000000778");
     let mut wal = st.db().into_os_string();
     wal.push("-wal");
     let mut commits = Vec::new();

@@ -1159,6 +1159,57 @@ fn central_restored_from_backup_gets_the_gap_resent() {
     assert_no_violations(&central);
 }
 
+/// A station with `events` events in its journal, pushing in batches of at most `batch`
+/// through a proxy that refuses every connection until the test lets it pass: the whole
+/// backlog waits. `start` starts its daemon (with whatever test hook the test needs).
+struct Backlog {
+    central: Central,
+    proxy: FaultProxy,
+    st: Station,
+    d: crate::kit::daemon::Daemon,
+    epoch: String,
+}
+
+fn backlog(
+    events: i64,
+    batch: i64,
+    start: impl FnOnce(&Station) -> crate::kit::daemon::Daemon,
+) -> Backlog {
+    let central = Central::start(CentralOptions::default());
+    let proxy = FaultProxy::start(central.addr());
+    proxy.set(FaultMode::Refuse);
+    let st = Station::new(&sync_cfg(
+        &proxy.url(),
+        &format!("batch_max_events = {batch}"),
+    ));
+    let d = start(&st);
+    let epoch = epoch_of(&st);
+    junk_scans(&st, "BACKLOG", events as usize);
+    Backlog {
+        central,
+        proxy,
+        st,
+        d,
+        epoch,
+    }
+}
+
+/// Stop the daemon; its journal holds `events` events and the central each of them once,
+/// in order, field for field, with no contract violation.
+fn stop_holding_once(
+    central: &Central,
+    epoch: &str,
+    st: &Station,
+    d: crate::kit::daemon::Daemon,
+    events: i64,
+) {
+    let journal = st.journal();
+    d.stop();
+    assert_eq!(journal.len() as i64, events);
+    assert_central_has(central, epoch, &journal);
+    assert_no_violations(central);
+}
+
 /// The push reads the window after the batch in flight while it is in flight (issue "A
 /// year on the floor": pipelining). A backlog of 1,000 events drains in batches of 50, and
 /// every batch after the first was read ahead (`/metrics`); the central holds each event
@@ -1167,16 +1218,13 @@ fn central_restored_from_backup_gets_the_gap_resent() {
 fn a_backlog_drains_with_each_next_batch_read_while_one_is_in_flight() {
     const EVENTS: i64 = 1000;
     const BATCH: i64 = 50;
-    let central = Central::start(CentralOptions::default());
-    let proxy = FaultProxy::start(central.addr());
-    proxy.set(FaultMode::Refuse);
-    let st = Station::new(&sync_cfg(
-        &proxy.url(),
-        &format!("batch_max_events = {BATCH}"),
-    ));
-    let d = st.start();
-    let epoch = epoch_of(&st);
-    junk_scans(&st, "BACKLOG", EVENTS as usize);
+    let Backlog {
+        central,
+        proxy,
+        st,
+        d,
+        epoch,
+    } = backlog(EVENTS, BATCH, |st| st.start());
     let addr = crate::api_client::addr(&d);
     let read_ahead = || {
         let text = http(&addr, "GET", "/metrics", &[], b"").text();
@@ -1195,11 +1243,7 @@ fn a_backlog_drains_with_each_next_batch_read_while_one_is_in_flight() {
         (EVENTS / BATCH - 1) as u64,
         "batches sent from a read-ahead"
     );
-    let journal = st.journal();
-    d.stop();
-    assert_eq!(journal.len() as i64, EVENTS);
-    assert_central_has(&central, &epoch, &journal);
-    assert_no_violations(&central);
+    stop_holding_once(&central, &epoch, &st, d, EVENTS);
 }
 
 /// The next batch goes out while the engine records the ack of the one before it (issue
@@ -1212,17 +1256,17 @@ fn a_backlog_drains_with_each_next_batch_read_while_one_is_in_flight() {
 fn the_next_batch_goes_out_while_the_ack_before_it_is_recorded() {
     const EVENTS: i64 = 150;
     const BATCH: i64 = 50;
-    let central = Central::start(CentralOptions::default());
-    let proxy = FaultProxy::start(central.addr());
-    proxy.set(FaultMode::Refuse);
-    let st = Station::new(&sync_cfg(
-        &proxy.url(),
-        &format!("batch_max_events = {BATCH}"),
-    ));
+    let Backlog {
+        central,
+        proxy,
+        st,
+        d,
+        epoch,
+    } = backlog(EVENTS, BATCH, |st| {
+        let wedge = st.dir.path().join("wedge");
+        st.start_with_env("RETURNSD_TEST_WEDGE_WRITER", wedge.to_str().unwrap())
+    });
     let wedge = st.dir.path().join("wedge");
-    let d = st.start_with_env("RETURNSD_TEST_WEDGE_WRITER", wedge.to_str().unwrap());
-    let epoch = epoch_of(&st);
-    junk_scans(&st, "PIPELINE", EVENTS as usize);
     std::fs::write(&wedge, b"").unwrap();
     proxy.set(FaultMode::Pass);
     central.wait_until(
@@ -1242,11 +1286,7 @@ fn the_next_batch_goes_out_while_the_ack_before_it_is_recorded() {
     poll_within(Duration::from_secs(30), "the last ack recorded", || {
         (status(&st)["acked_through"] == json!(EVENTS)).then_some(())
     });
-    let journal = st.journal();
-    d.stop();
-    assert_eq!(journal.len() as i64, EVENTS);
-    assert_central_has(&central, &epoch, &journal);
-    assert_no_violations(&central);
+    stop_holding_once(&central, &epoch, &st, d, EVENTS);
 }
 
 /// *(1.1)* The central deletes a feed operator, or changes their PIN: every API session

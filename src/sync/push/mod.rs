@@ -122,18 +122,12 @@ pub async fn run(
                 None => Input::Failed(PushError::Journal("no batch was read".into())),
             },
             Action::RecordAck { through } => recorder.record(through).await,
-            Action::Wait(w) => {
-                // Nothing goes out while the push waits: let the ack in flight land.
-                let input = match recorder.settle().await {
-                    Ok(()) => None,
-                    Err(e) => Some(Input::Failed(e)),
-                };
-                match input {
-                    Some(failed) => failed,
-                    None if !signals.wait(w).await => break,
-                    None => Input::Woken,
-                }
-            }
+            // Nothing goes out while the push waits: the ack in flight lands first.
+            Action::Wait(w) => match recorder.settle().await {
+                Err(e) => Input::Failed(e),
+                Ok(()) if !signals.wait(w).await => break,
+                Ok(()) => Input::Woken,
+            },
             Action::Stop => {
                 let _ = recorder.settle().await;
                 signals.stopped().await;
