@@ -13,7 +13,10 @@
 //!    parcel: unannounced waybill, kind, unpack, 2 products, visual ok, done). The reply is
 //!    sent after the commit, so call → reply is scan → on disk. As a control, one raw
 //!    commit (the database of 1) runs right after each reply, in the 20 ms gap: same disk,
-//!    same seconds, so disk-wide stalls show up in both.
+//!    same seconds, so disk-wide stalls show up in both. Then, at the same pace, 500
+//!    empty batches through the same engine (`EngineHandle::probe`): the hand-off floor
+//!    every scan pays beside the control's commit — two thread wake-ups, BEGIN, an empty
+//!    COMMIT.
 //! 3. Sustained throughput with group commit: 64 concurrent benches, 20,000 scans.
 //! 4. Two benches: a keeper scanning one code every 10 ms, alone (the baseline) and then
 //!    beside a bench whose batch-upload scanner submits 400 scans at once, again and
@@ -56,6 +59,8 @@ const FSYNC_PROBES: usize = 500;
 /// Parcels in the paced run: 1 login + 7 scans × 215 = 1,506 scans ≈ 30 s at 50/s.
 const PACED_PARCELS: usize = 215;
 const PACED_RATE_HZ: u64 = 50;
+/// Empty batches through the engine after the paced scans (the hand-off floor), ≈10 s.
+const PROBES: usize = 500;
 const SUBMITTERS: usize = 64;
 const SUSTAINED_SCANS: u64 = 20_000;
 
@@ -645,6 +650,11 @@ struct Paced {
     last_fifth: Summary,
     /// Control: one raw commit right after each engine reply, same disk, same seconds.
     raw_interleaved: Summary,
+    /// The hand-off floor: after the scans, at the same pace, a probe through the engine
+    /// (an empty batch: the caller → engine thread → caller round trip, BEGIN and an empty
+    /// COMMIT, no write, no sync), and the engine thread's CPU for it.
+    probe: Summary,
+    probe_cpu: Summary,
     load: Load,
     /// Per scan, with the control commit that followed it.
     series: Vec<Sample>,
@@ -665,6 +675,8 @@ fn paced(state_dir: &Path, raw: &mut RawDb) -> Paced {
         let n = 1 + PACED_PARCELS * 7;
         let mut lat = Vec::with_capacity(n);
         let mut raw_lat = Vec::with_capacity(n);
+        let mut probe_lat = Vec::with_capacity(n);
+        let mut probe_cpu = Vec::with_capacity(n);
         let mut series = Vec::with_capacity(n);
         let mut steps: Vec<Vec<Duration>> =
             (0..7).map(|_| Vec::with_capacity(PACED_PARCELS)).collect();
@@ -720,6 +732,18 @@ fn paced(state_dir: &Path, raw: &mut RawDb) -> Paced {
         let scans = h.stats.scans.load(Ordering::Relaxed);
         let load = Snap::take(thread.as_deref()).since(&before, scans);
         let batches = h.stats.batches.load(Ordering::Relaxed);
+        // The hand-off floor, after the scans (their CPU figures stay the scans' own): the
+        // same pace, the same engine, an empty batch each time.
+        for _ in 0..PROBES {
+            tick.tick().await;
+            let p0 = thread.as_deref().map(schedstat);
+            let t = Instant::now();
+            h.probe().await.expect("probe through the engine");
+            probe_lat.push(t.elapsed());
+            if let Some((a, b)) = p0.zip(thread.as_deref().map(schedstat)) {
+                probe_cpu.push(Duration::from_secs_f64(sched_delta_ms(a, b).0 / 1e3));
+            }
+        }
         drop(h);
         if let Some(c) = checkpointer {
             c.stop();
@@ -740,6 +764,8 @@ fn paced(state_dir: &Path, raw: &mut RawDb) -> Paced {
             first_fifth: Summary::of(&lat[..fifth]),
             last_fifth: Summary::of(&lat[lat.len() - fifth..]),
             raw_interleaved: Summary::of(&raw_lat),
+            probe: Summary::of(&probe_lat),
+            probe_cpu: Summary::of(&probe_cpu),
             load,
         }
     })
@@ -1156,6 +1182,13 @@ fn main() {
         "      control: raw commit after each reply p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
         pc.raw_interleaved.p50, pc.raw_interleaved.p99, pc.raw_interleaved.max
     );
+    println!(
+        "      floor: empty engine batch at the same pace p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms (engine CPU p50 {:.0} µs)",
+        pc.probe.p50,
+        pc.probe.p99,
+        pc.probe.max,
+        pc.probe_cpu.p50 * 1e3
+    );
     let all: Vec<&Sample> = pc.series.iter().collect();
     let parts = [
         ("all scans", split(&all, true)),
@@ -1383,6 +1416,8 @@ fn main() {
             "latency": pc.lat.json(),
             "p99_vs_raw_p99": round3(ratio),
             "raw_interleaved": pc.raw_interleaved.json(),
+            "empty_batch_interleaved": pc.probe.json(),
+            "empty_batch_engine_cpu": pc.probe_cpu.json(),
             "quiet_disk": quiet.json(),
             "split_ms": parts
                 .iter()
