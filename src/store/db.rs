@@ -580,7 +580,7 @@ pub(super) fn upsert_return(
         stage,
         codec::fmt_time(r.received_at),
         codec::fmt_time(r.updated_at),
-        snapshot::return_header_json(r).to_string()
+        snapshot::return_header_text(r)
     ])?;
     Ok(())
 }

@@ -30,36 +30,82 @@ pub fn return_json(r: &Return) -> Value {
 /// (`return_items`, one per item: a scan rewrites its item and this header, never the
 /// whole return), and `item_count`, the items not voided (what lists show).
 pub fn return_header_json(r: &Return) -> Value {
-    json!({
-        "id": r.id.as_str(),
-        "waybill": r.waybill.as_str(),
-        "courier": r.courier,
-        "kind": r.kind.map(|k| k.as_str()),
-        "announced": r.announced,
-        "manifest_version": r.manifest_version,
-        "order_no": r.order_no,
-        "claimed_reason": r.claimed_reason,
-        "signed_at": r.signed_at.map(fmt_time),
-        "free_shipping": r.free_shipping,
-        "expected_items": r.expected.iter().map(expected_json).collect::<Vec<_>>(),
-        "received_at": fmt_time(r.received_at),
-        "received_by": r.received_by,
-        "card_present": r.card_present,
-        "unpacked": r.unpacked,
-        "labels_printed": r.labels_printed,
-        "reprints": r.reprints,
-        "visual": r.visual.as_str(),
-        "first_checked_at": r.first_checked_at.map(fmt_time),
-        "first_checked_by": r.first_checked_by,
-        "exchange_ship_by": r.exchange_ship_by.map(fmt_time),
-        "refund_due_by": r.refund_due_by.map(fmt_time),
-        "item_count": r.items.iter().filter(|i| !i.voided).count(),
-        "closed": r.closed,
-        "voided": r.voided,
-        "updated_at": fmt_time(r.updated_at),
-        "exchange_waybill": r.exchange_waybill.as_ref().map(|w| w.as_str()),
-        "stage": r.stage().as_str(),
-    })
+    serde_json::to_value(Header::of(r)).expect("a return header is plain JSON")
+}
+
+/// [`return_header_json`] as the row's text, printed straight from the return: every scan
+/// writes it, and building the JSON tree first cost 4 % of a scan's CPU.
+pub fn return_header_text(r: &Return) -> String {
+    serde_json::to_string(&Header::of(r)).expect("a return header is plain JSON")
+}
+
+/// A return's header as stored. The fields are in the order of their names, the order a
+/// JSON object (`Value`) prints its keys: the text is the same either way.
+#[derive(serde::Serialize)]
+struct Header<'a> {
+    announced: bool,
+    card_present: Option<bool>,
+    claimed_reason: &'a Option<String>,
+    closed: bool,
+    courier: &'a str,
+    exchange_ship_by: Option<String>,
+    exchange_waybill: Option<&'a str>,
+    expected_items: Vec<Value>,
+    first_checked_at: Option<String>,
+    first_checked_by: &'a Option<String>,
+    free_shipping: bool,
+    id: &'a str,
+    item_count: usize,
+    kind: Option<&'static str>,
+    labels_printed: u32,
+    manifest_version: Option<i64>,
+    order_no: &'a Option<String>,
+    received_at: String,
+    received_by: &'a str,
+    refund_due_by: Option<String>,
+    reprints: u32,
+    signed_at: Option<String>,
+    stage: &'static str,
+    unpacked: bool,
+    updated_at: String,
+    visual: &'static str,
+    voided: &'a Option<String>,
+    waybill: &'a str,
+}
+
+impl<'a> Header<'a> {
+    fn of(r: &'a Return) -> Self {
+        Header {
+            announced: r.announced,
+            card_present: r.card_present,
+            claimed_reason: &r.claimed_reason,
+            closed: r.closed,
+            courier: &r.courier,
+            exchange_ship_by: r.exchange_ship_by.map(fmt_time),
+            exchange_waybill: r.exchange_waybill.as_ref().map(|w| w.as_str()),
+            expected_items: r.expected.iter().map(expected_json).collect(),
+            first_checked_at: r.first_checked_at.map(fmt_time),
+            first_checked_by: &r.first_checked_by,
+            free_shipping: r.free_shipping,
+            id: r.id.as_str(),
+            item_count: r.items.iter().filter(|i| !i.voided).count(),
+            kind: r.kind.map(|k| k.as_str()),
+            labels_printed: r.labels_printed,
+            manifest_version: r.manifest_version,
+            order_no: &r.order_no,
+            received_at: fmt_time(r.received_at),
+            received_by: &r.received_by,
+            refund_due_by: r.refund_due_by.map(fmt_time),
+            reprints: r.reprints,
+            signed_at: r.signed_at.map(fmt_time),
+            stage: r.stage().as_str(),
+            unpacked: r.unpacked,
+            updated_at: fmt_time(r.updated_at),
+            visual: r.visual.as_str(),
+            voided: &r.voided,
+            waybill: r.waybill.as_str(),
+        }
+    }
 }
 
 /// One item's row in `return_items`.
@@ -504,4 +550,55 @@ pub fn load_and_backfill(conn: &Connection, st: &mut Station) -> Result<(), Stor
         )?;
     }
     load_open_meta(conn, st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A return with every header field set (none null), read the way the engine reads its
+    /// row at start.
+    fn every_field_set() -> Return {
+        return_from_json(&json!({
+            "id": "R-ST01-20261125-0001", "waybill": "SF1000000000778", "courier": "SF",
+            "kind": "customer_return", "announced": true, "manifest_version": 3,
+            "order_no": "SO-1", "claimed_reason": "尺码不合适", "signed_at": "2026-11-20T08:00:00Z",
+            "free_shipping": true,
+            "expected_items": [{"sku": "A-1", "barcode": "6901234567892", "name": "杯子 \"大\"", "qty": 2}],
+            "received_at": "2026-11-25T08:00:00Z", "received_by": "017", "card_present": false,
+            "unpacked": true, "labels_printed": 3, "reprints": 1, "visual": "damaged",
+            "first_checked_at": "2026-11-25T08:05:00Z", "first_checked_by": "017",
+            "exchange_ship_by": "2026-11-26T08:00:00Z", "refund_due_by": "2026-11-26T09:00:00Z",
+            "items": [], "closed": true, "voided": "wrong parcel",
+            "updated_at": "2026-11-25T09:00:00Z", "exchange_waybill": "SF1000000000779",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_header_text_is_the_header_objects_text() {
+        let r = every_field_set();
+        let text = return_header_text(&r);
+        let value: Value = serde_json::from_str(&text).unwrap();
+        // A JSON object prints its keys in order: the same text means the fields are in
+        // that order and nothing is printed differently.
+        assert_eq!(text, value.to_string());
+        assert_eq!(value, return_header_json(&r));
+        let nulls: Vec<&String> = value
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v.is_null())
+            .map(|(k, _)| k)
+            .collect();
+        assert!(nulls.is_empty(), "fields printed null: {nulls:?}");
+    }
+
+    #[test]
+    fn the_header_text_reads_back_as_the_return() {
+        let r = every_field_set();
+        let mut v: Value = serde_json::from_str(&return_header_text(&r)).unwrap();
+        v["items"] = json!([]);
+        assert_eq!(return_from_json(&v).unwrap(), r);
+    }
 }
