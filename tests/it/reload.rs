@@ -59,9 +59,14 @@ fn sighup_applies_operators_ends_removed_sessions_and_names_what_needs_a_restart
         t.replace("double_read_window_ms = 0", "double_read_window_ms = 500")
     });
     sighup(&d);
-    let log = wait_log(&d, "config reloaded", 1);
+    // The reload's two lines are written one after the other: wait for the second.
+    let log = wait_log(&d, "in effect only after `systemctl restart returnsd`", 1);
+    let line = log
+        .lines()
+        .find(|l| l.contains("in effect only after"))
+        .unwrap_or_default();
     assert!(
-        log.contains("[scan]") && log.contains("systemctl restart returnsd"),
+        log.contains("config reloaded") && line.contains("[scan]"),
         "the changed [scan] is named as needing a restart: {log}"
     );
 
