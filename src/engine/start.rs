@@ -226,7 +226,7 @@ pub fn start(
     let ckpt_stats = stats.clone();
     let checkpoints = std::thread::Builder::new()
         .name("returnsd-checkpoint".into())
-        .spawn(move || checkpointer(&db, ticks, &ckpt_fault, &ckpt_stats))
+        .spawn(move || checkpointer(&db, wal_limit, ticks, &ckpt_fault, &ckpt_stats))
         .map_err(StartError::Thread)?;
     let join = std::thread::Builder::new()
         .name("returnsd-engine".into())
