@@ -163,7 +163,7 @@ fn run(st: &Station, central: &Central, first: bool) -> (String, Vec<String>) {
 
 /// Whether `secret` stands in `hay`. A secret made of digits (a PIN, a phone tail) counts
 /// only as a whole number: inside a longer one (a timestamp's fraction, a seq) it is not it.
-fn leaked(hay: &str, secret: &str) -> bool {
+pub(crate) fn leaked(hay: &str, secret: &str) -> bool {
     if !secret.bytes().all(|b| b.is_ascii_digit()) {
         return hay.contains(secret);
     }
