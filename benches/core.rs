@@ -675,8 +675,8 @@ fn paced(state_dir: &Path, raw: &mut RawDb) -> Paced {
         let n = 1 + PACED_PARCELS * 7;
         let mut lat = Vec::with_capacity(n);
         let mut raw_lat = Vec::with_capacity(n);
-        let mut probe_lat = Vec::with_capacity(n);
-        let mut probe_cpu = Vec::with_capacity(n);
+        let mut probe_lat = Vec::with_capacity(PROBES);
+        let mut probe_cpu = Vec::with_capacity(PROBES);
         let mut series = Vec::with_capacity(n);
         let mut steps: Vec<Vec<Duration>> =
             (0..7).map(|_| Vec::with_capacity(PACED_PARCELS)).collect();

@@ -114,13 +114,13 @@ impl DiskUse {
 }
 
 /// Run passive WAL checkpoints from a connection of its own, off the commit path, every
-/// 250 ms — and 1 ms apart while the WAL is past half its limit and being written or copied
-/// ([`next_pass`]). Under sustained writes the WAL never restarts (that needs a pass to end between
-/// two batches) and the engine folds it back itself at the limit, copying what the last pass
-/// left: 10–15 ms with a pass every 250 ms, a stall on whichever scan waits; with passes
-/// back to back, one pass's worth. A final truncating checkpoint when the engine stops. An
-/// I/O error stops the station for storage until the engine has re-verified the disk
-/// (`store::durable`).
+/// 250 ms — and 1 ms apart while the WAL is past half its limit and being written or
+/// copied ([`next_pass`]). Under sustained writes the WAL never restarts (that needs a pass
+/// to end between two batches) and the engine folds it back itself at the limit, copying
+/// what the last pass left: 10–15 ms with a pass every 250 ms, a stall on whichever scan
+/// waits; with passes back to back, one pass's worth. A final truncating checkpoint when
+/// the engine stops. An I/O error stops the station for storage until the engine has
+/// re-verified the disk (`store::durable`).
 pub(super) fn checkpointer(
     db: &std::path::Path,
     wal_limit: u64,

@@ -583,7 +583,6 @@ mod tests {
         // A JSON object prints its keys in order: the same text means the fields are in
         // that order and nothing is printed differently.
         assert_eq!(text, value.to_string());
-        assert_eq!(value, return_header_json(&r));
         let nulls: Vec<&String> = value
             .as_object()
             .unwrap()
